@@ -1,0 +1,40 @@
+//! Templates: the header row and one valid example row an administrator
+//! downloads to start editing.
+
+use crate::kind::FieldKind;
+use crate::profile::{Profile, Purpose};
+
+/// The cells of a template: the header row (column labels) and example rows.
+/// Encoding and CSV quoting are the writer's job (`userimport::write_csv`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// Column labels in profile order.
+    pub header: Vec<String>,
+    /// Example rows, each as long as the header.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Template {
+    /// The template of a profile: every importable column (read-only columns
+    /// and the pre-hashed password column are left out, as is the
+    /// store-assigned member ID) with one example row that passes `check`.
+    pub fn for_profile(profile: &Profile) -> Template {
+        let columns: Vec<_> = profile
+            .columns
+            .iter()
+            .filter(|c| {
+                !matches!(c.kind, FieldKind::ReadOnly)
+                    && !matches!(c.purpose, Purpose::PasswordHash | Purpose::MemberId)
+            })
+            .collect();
+        Template {
+            header: columns.iter().map(|c| c.label.clone()).collect(),
+            rows: vec![
+                columns
+                    .iter()
+                    .map(|c| c.example.clone().unwrap_or_default())
+                    .collect(),
+            ],
+        }
+    }
+}
