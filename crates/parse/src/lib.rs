@@ -7,3 +7,7 @@
 //! Excel's `sep=` line), the header row, column mapping onto a profile, and the
 //! limits (bytes, rows, field size, columns) enforced while streaming.
 #![deny(missing_docs)]
+
+mod record;
+
+pub use record::Record;
