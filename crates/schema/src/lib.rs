@@ -33,6 +33,7 @@ mod codes;
 mod formula;
 mod kind;
 mod profile;
+mod sample;
 mod template;
 
 pub use codes::{
@@ -42,6 +43,7 @@ pub use codes::{
 pub use formula::{escape_formula, needs_formula_escape, unescape_formula};
 pub use kind::{EnumValue, FieldKind, due_date_type_values, status_values};
 pub use profile::{Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose};
+pub use sample::{Defect, SampleRows};
 pub use template::Template;
 
 /// Errors from loading or checking a profile.
