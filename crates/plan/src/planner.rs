@@ -1,0 +1,1074 @@
+//! The streaming planner: rows in, changes out, one batched look-up per chunk.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use userimport_schema::{FieldKind, KeyKind, Profile, Purpose};
+use userimport_validate::{Cell, Issue, ListEdit, Row};
+
+use crate::directory::{Authority, Directory, Lookup, StoredUser, fold};
+use crate::plan::Plan;
+use crate::types::{
+    Change, Field, FieldChange, ListChange, Merge, Mode, NewUser, PasswordSource, PlanOptions,
+    Summary, SyncAction,
+};
+use crate::{Error, Result};
+
+/// The issue codes the planner raises.
+pub mod codes {
+    /// A required column is blank on a row that creates a user.
+    pub const FIELD_REQUIRED: &str = "field.required";
+    /// The row's keys match two different users.
+    pub const KEY_AMBIGUOUS: &str = "key.ambiguous";
+    /// No user matches (update mode, a member ID not in the store, a delete).
+    pub const KEY_UNKNOWN: &str = "key.unknown";
+    /// Two rows of the file match the same stored user.
+    pub const KEY_DUPLICATE: &str = "key.duplicate";
+    /// Create mode and the user exists, or a new user's key is taken.
+    pub const USER_EXISTS: &str = "user.exists";
+    /// The row changes an existing user's login ID.
+    pub const LOGIN_IMMUTABLE: &str = "login.immutable";
+    /// A new user cannot start out suspended.
+    pub const STATUS_SUSPENDED_NEW: &str = "status.suspended_new";
+    /// The group does not exist and the profile does not create groups.
+    pub const GROUP_UNKNOWN: &str = "group.unknown";
+    /// The actor may not grant or revoke this role or group.
+    pub const AUTHORITY_DENIED: &str = "authority.denied";
+    /// A new user has no password and none is generated.
+    pub const PASSWORD_MISSING: &str = "password.missing";
+    /// A password for an existing user is ignored (warning).
+    pub const PASSWORD_IGNORED: &str = "password.ignored";
+    /// Sync would remove more users than allowed (file-level).
+    pub const SYNC_THRESHOLD: &str = "sync.threshold";
+}
+
+/// What one chunk of rows produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chunk {
+    /// One change per valid row, in row order.
+    pub changes: Vec<Change>,
+    /// Issues raised by planning these rows (or earlier ones, for `key.duplicate`).
+    pub issues: Vec<Issue>,
+}
+
+/// What [`Planner::finish`] adds at the end of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finish {
+    /// The store revision planned against.
+    pub revision: u64,
+    /// The profile's name.
+    pub profile: String,
+    /// The options planned with.
+    pub options: PlanOptions,
+    /// Sync's deletions or suspensions.
+    pub changes: Vec<Change>,
+    /// File-level issues (`sync.threshold`).
+    pub issues: Vec<Issue>,
+    /// The counts (planning issues included; add the validator's with
+    /// [`Summary::count_issues`]).
+    pub summary: Summary,
+    /// Groups the plan creates.
+    pub created_groups: Vec<String>,
+    /// Data rows whose change, returned by an earlier chunk, must be dropped
+    /// (a later row matched the same user).
+    pub withdrawn_rows: Vec<u64>,
+}
+
+impl Finish {
+    /// Assembles the plan from the changes and issues of every chunk: drops
+    /// withdrawn rows, appends sync changes and file-level issues.
+    pub fn into_plan(self, mut changes: Vec<Change>, mut issues: Vec<Issue>) -> Plan {
+        if !self.withdrawn_rows.is_empty() {
+            let withdrawn: HashSet<u64> = self.withdrawn_rows.iter().copied().collect();
+            changes.retain(|c| c.row() == 0 || !withdrawn.contains(&c.row()));
+        }
+        changes.extend(self.changes);
+        issues.extend(self.issues);
+        Plan {
+            revision: self.revision,
+            profile: self.profile,
+            options: self.options,
+            changes,
+            summary: self.summary,
+            created_groups: self.created_groups,
+            issues,
+        }
+    }
+}
+
+/// Where a matched user was first seen, and how that row was counted.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    line: u64,
+    row: u64,
+    counted: Counted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    Update,
+    Delete,
+    Unchanged,
+    Skipped,
+}
+
+/// The streaming planner. Feed it chunks of rows with
+/// [`Planner::plan_chunk`] (each costs one [`Directory::find`]), then call
+/// [`Planner::finish`]. Memory per row is the member ID it matched, not the row.
+#[derive(Debug)]
+pub struct Planner {
+    profile: Profile,
+    options: PlanOptions,
+    key_order: Vec<KeyKind>,
+    revision: u64,
+    /// Folded group name → the store's (or the file's, for new ones) spelling.
+    groups: HashMap<String, String>,
+    created: BTreeSet<String>,
+    authority: Option<Authority>,
+    suspend_value: Option<(String, String)>,
+    seen: HashMap<i64, Seen>,
+    withdrawn: Vec<u64>,
+    summary: Summary,
+    has_password_column: bool,
+}
+
+/// The per-chunk index of found users.
+struct Found {
+    users: Vec<StoredUser>,
+    by_id: HashMap<i64, usize>,
+    by_login: HashMap<String, usize>,
+    by_email: HashMap<String, usize>,
+}
+
+impl Found {
+    fn lookup(&self, key: &Lookup) -> Option<usize> {
+        match key {
+            Lookup::Id(id) => self.by_id.get(id).copied(),
+            Lookup::Login(l) => self.by_login.get(l).copied(),
+            Lookup::Email(e) => self.by_email.get(e).copied(),
+        }
+    }
+}
+
+fn key_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Id => "member ID",
+        KeyKind::Login => "login ID",
+        KeyKind::Email => "e-mail",
+    }
+}
+
+fn describe(user: &StoredUser) -> String {
+    match (&user.login, &user.email) {
+        (Some(login), _) => format!("user {} (login {login:?})", user.id),
+        (None, Some(email)) => format!("user {} (e-mail {email:?})", user.id),
+        (None, None) => format!("user {}", user.id),
+    }
+}
+
+fn is_suspended(value: &str) -> bool {
+    value.eq_ignore_ascii_case("suspended")
+}
+
+impl Planner {
+    /// Starts a plan against `dir`: reads its revision, its groups and, when
+    /// `options.actor` is set, the actor's authority.
+    pub fn new<D: Directory>(profile: &Profile, options: PlanOptions, dir: &D) -> Result<Self> {
+        let revision = dir.revision().map_err(Error::store)?;
+        let groups = dir
+            .groups()
+            .map_err(Error::store)?
+            .into_iter()
+            .map(|g| (fold(&g), g))
+            .collect();
+        let authority = match &options.actor {
+            Some(actor) => Some(
+                dir.authority(actor)
+                    .map_err(Error::store)?
+                    .ok_or_else(|| Error::UnknownActor(actor.clone()))?,
+            ),
+            None => None,
+        };
+        let suspend_value =
+            if options.mode == Mode::Sync && options.sync_action == SyncAction::Suspend {
+                let column = profile
+                    .column_for(Purpose::Status)
+                    .ok_or_else(|| Error::NoStatusColumn(profile.name.clone()))?;
+                let value = match &column.kind {
+                    FieldKind::Enum { values } => values
+                        .iter()
+                        .find(|v| is_suspended(&v.canonical))
+                        .or(values.last())
+                        .map(|v| v.canonical.clone()),
+                    _ => None,
+                }
+                .unwrap_or_else(|| "Suspended".to_string());
+                Some((column.key.clone(), value))
+            } else {
+                None
+            };
+        let key_order = if options.key_order.is_empty() {
+            profile.key_order.clone()
+        } else {
+            options.key_order.clone()
+        };
+        let has_password_column = profile.index_for(Purpose::Password).is_some()
+            || profile.index_for(Purpose::PasswordHash).is_some();
+        Ok(Planner {
+            profile: profile.clone(),
+            options,
+            key_order,
+            revision,
+            groups,
+            created: BTreeSet::new(),
+            authority,
+            suspend_value,
+            seen: HashMap::new(),
+            withdrawn: Vec::new(),
+            summary: Summary::default(),
+            has_password_column,
+        })
+    }
+
+    /// The counts so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The keys a row carries, in member ID, login, e-mail order.
+    fn row_keys(&self, row: &Row) -> Vec<(KeyKind, Lookup, String)> {
+        let mut keys = Vec::with_capacity(3);
+        for kind in [KeyKind::Id, KeyKind::Login, KeyKind::Email] {
+            let Some(index) = self.profile.index_for(kind.purpose()) else {
+                continue;
+            };
+            let Some(value) = row.value(index) else {
+                continue;
+            };
+            let lookup = match kind {
+                KeyKind::Id => match value.trim().parse::<i64>() {
+                    Ok(id) => Lookup::Id(id),
+                    Err(_) => continue,
+                },
+                KeyKind::Login => Lookup::login(value),
+                KeyKind::Email => Lookup::email(value),
+            };
+            keys.push((kind, lookup, value.to_string()));
+        }
+        keys
+    }
+
+    /// Plans one chunk of rows with one batched look-up.
+    pub fn plan_chunk<D: Directory>(&mut self, rows: &[Row], dir: &D) -> Result<Chunk> {
+        let row_keys: Vec<Vec<(KeyKind, Lookup, String)>> =
+            rows.iter().map(|r| self.row_keys(r)).collect();
+        let mut wanted: Vec<Lookup> = Vec::new();
+        let mut dedup: HashSet<&Lookup> = HashSet::new();
+        for keys in &row_keys {
+            for (_, lookup, _) in keys {
+                if dedup.insert(lookup) {
+                    wanted.push(lookup.clone());
+                }
+            }
+        }
+        let users = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            dir.find(&wanted).map_err(Error::store)?
+        };
+        let mut found = Found {
+            by_id: HashMap::with_capacity(users.len()),
+            by_login: HashMap::with_capacity(users.len()),
+            by_email: HashMap::with_capacity(users.len()),
+            users: Vec::new(),
+        };
+        for (i, user) in users.iter().enumerate() {
+            found.by_id.insert(user.id, i);
+            if let Some(login) = &user.login {
+                found.by_login.insert(fold(login), i);
+            }
+            if let Some(email) = &user.email {
+                found.by_email.insert(fold(email), i);
+            }
+        }
+        found.users = users;
+
+        let mut chunk = Chunk::default();
+        for (row, keys) in rows.iter().zip(&row_keys) {
+            self.summary.rows += 1;
+            let before = chunk.issues.len();
+            let change = self.plan_row(row, keys, &found, &mut chunk.issues);
+            let new_issues = &chunk.issues[before..];
+            self.summary.count_issues(new_issues);
+            match change {
+                Some(change) => {
+                    self.summary.valid += 1;
+                    match &change {
+                        Change::Create { .. } => self.summary.create += 1,
+                        Change::Update { .. } | Change::Suspend { .. } => self.summary.update += 1,
+                        Change::Delete { .. } => self.summary.delete += 1,
+                        Change::Unchanged { .. } => self.summary.unchanged += 1,
+                    }
+                    chunk.changes.push(change);
+                }
+                None => {
+                    self.summary.invalid += 1;
+                    self.summary.skipped += 1;
+                }
+            }
+        }
+        Ok(chunk)
+    }
+
+    /// Plans one row: `None` when it is invalid (issues say why).
+    fn plan_row(
+        &mut self,
+        row: &Row,
+        keys: &[(KeyKind, Lookup, String)],
+        found: &Found,
+        issues: &mut Vec<Issue>,
+    ) -> Option<Change> {
+        let err = |code: &str, msg: String| Issue::error(row.line, row.row, code, msg);
+        let column_key = |kind: KeyKind| {
+            self.profile
+                .column_for(kind.purpose())
+                .map(|c| c.key.clone())
+                .unwrap_or_default()
+        };
+
+        // Every present key is looked up; two different users is an error.
+        let matches: Vec<(KeyKind, &str, Option<usize>)> = keys
+            .iter()
+            .map(|(kind, lookup, value)| (*kind, value.as_str(), found.lookup(lookup)))
+            .collect();
+        let mut distinct: Vec<(usize, KeyKind)> = Vec::new();
+        for (kind, _, m) in &matches {
+            if let Some(i) = m {
+                if !distinct.iter().any(|(j, _)| j == i) {
+                    distinct.push((*i, *kind));
+                }
+            }
+        }
+        if distinct.len() > 1 {
+            let names: Vec<String> = distinct
+                .iter()
+                .map(|(i, kind)| format!("{} by {}", describe(&found.users[*i]), key_name(*kind)))
+                .collect();
+            issues.push(err(
+                crate::codes::KEY_AMBIGUOUS,
+                format!(
+                    "the row matches two different users: {}",
+                    names.join(" and ")
+                ),
+            ));
+            for (i, _) in &distinct {
+                self.mark_seen(found.users[*i].id, row, Counted::Skipped, issues);
+            }
+            return None;
+        }
+
+        // The identifying key: the first of the key order the row has.
+        let primary = self
+            .key_order
+            .iter()
+            .find_map(|kind| matches.iter().find(|(k, _, _)| k == kind).copied());
+        let target = match primary {
+            Some((_, _, Some(i))) => Some(&found.users[i]),
+            Some((KeyKind::Id, value, None)) => {
+                issues.push(
+                    err(
+                        crate::codes::KEY_UNKNOWN,
+                        format!("no user has member ID {value}"),
+                    )
+                    .column(&column_key(KeyKind::Id)),
+                );
+                return None;
+            }
+            _ => {
+                // No identifying match: a new user, unless another key is taken.
+                if let Some((i, kind)) = distinct.first() {
+                    let user = &found.users[*i];
+                    issues.push(
+                        err(
+                            crate::codes::USER_EXISTS,
+                            format!(
+                                "the row names a new user but its {} belongs to {}",
+                                key_name(*kind),
+                                describe(user)
+                            ),
+                        )
+                        .column(&column_key(*kind)),
+                    );
+                    self.mark_seen(user.id, row, Counted::Skipped, issues);
+                    return None;
+                }
+                None
+            }
+        };
+
+        let delete = self
+            .profile
+            .index_for(Purpose::Delete)
+            .and_then(|i| row.value(i))
+            .is_some_and(|v| v.trim() == "1");
+
+        if !row.valid {
+            // Invalid rows still count as present for sync.
+            if let Some(user) = target {
+                self.mark_seen(user.id, row, Counted::Skipped, issues);
+            }
+            return None;
+        }
+
+        match target {
+            Some(user) => {
+                if self.options.mode == Mode::Create {
+                    issues.push(err(
+                        crate::codes::USER_EXISTS,
+                        format!("{} already exists (create mode)", describe(user)),
+                    ));
+                    self.mark_seen(user.id, row, Counted::Skipped, issues);
+                    return None;
+                }
+                if delete {
+                    if !self.mark_seen(user.id, row, Counted::Delete, issues) {
+                        return None;
+                    }
+                    return Some(Change::Delete {
+                        line: row.line,
+                        row: row.row,
+                        id: user.id,
+                    });
+                }
+                let before = issues.len();
+                let change = self.plan_update(row, user, issues);
+                if issues[before..].iter().any(Issue::is_error) {
+                    self.mark_seen(user.id, row, Counted::Skipped, issues);
+                    return None;
+                }
+                let counted = if matches!(change, Change::Unchanged { .. }) {
+                    Counted::Unchanged
+                } else {
+                    Counted::Update
+                };
+                if !self.mark_seen(user.id, row, counted, issues) {
+                    return None;
+                }
+                Some(change)
+            }
+            None => {
+                if self.options.mode == Mode::Update || delete {
+                    let what = match primary {
+                        Some((kind, value, _)) => format!("{} {value:?}", key_name(kind)),
+                        None => "its keys".to_string(),
+                    };
+                    let why = if delete {
+                        "cannot delete"
+                    } else {
+                        "update mode creates no users"
+                    };
+                    issues.push(err(
+                        crate::codes::KEY_UNKNOWN,
+                        format!("no user matches {what}: {why}"),
+                    ));
+                    return None;
+                }
+                let before = issues.len();
+                let user = self.plan_create(row, issues);
+                if issues[before..].iter().any(Issue::is_error) {
+                    return None;
+                }
+                Some(Change::Create {
+                    line: row.line,
+                    row: row.row,
+                    user,
+                })
+            }
+        }
+    }
+
+    /// Records that `row` matched user `id`. When an earlier row matched it
+    /// too, both rows get an error, the earlier row's change is withdrawn,
+    /// and `false` is returned.
+    fn mark_seen(&mut self, id: i64, row: &Row, counted: Counted, issues: &mut Vec<Issue>) -> bool {
+        match self.seen.get_mut(&id) {
+            None => {
+                self.seen.insert(
+                    id,
+                    Seen {
+                        line: row.line,
+                        row: row.row,
+                        counted,
+                    },
+                );
+                true
+            }
+            Some(seen) if seen.row == row.row => true,
+            Some(seen) => {
+                let (first_line, first_row) = (seen.line, seen.row);
+                if counted != Counted::Skipped {
+                    issues.push(Issue::error(
+                        row.line,
+                        row.row,
+                        crate::codes::KEY_DUPLICATE,
+                        format!("user {id} is also matched by line {first_line}"),
+                    ));
+                }
+                if seen.counted != Counted::Skipped {
+                    issues.push(Issue::error(
+                        first_line,
+                        first_row,
+                        crate::codes::KEY_DUPLICATE,
+                        format!("user {id} is also matched by line {}", row.line),
+                    ));
+                    self.summary.errors += 1;
+                    match seen.counted {
+                        Counted::Update => self.summary.update -= 1,
+                        Counted::Delete => self.summary.delete -= 1,
+                        Counted::Unchanged => self.summary.unchanged -= 1,
+                        Counted::Skipped => {}
+                    }
+                    self.summary.valid -= 1;
+                    self.summary.invalid += 1;
+                    self.summary.skipped += 1;
+                    seen.counted = Counted::Skipped;
+                    self.withdrawn.push(first_row);
+                }
+                // The issue on the earlier row is counted above; the caller
+                // counts this row's issues.
+                false
+            }
+        }
+    }
+
+    /// Resolves a group name: the stored spelling, or a new group (created
+    /// when the profile allows), or `None` with an issue.
+    fn resolve_group(
+        &mut self,
+        name: &str,
+        row: &Row,
+        column: &str,
+        issues: &mut Vec<Issue>,
+    ) -> Option<String> {
+        let folded = fold(name);
+        if let Some(existing) = self.groups.get(&folded) {
+            return Some(existing.clone());
+        }
+        if self.profile.groups.create_unknown {
+            let name = name.trim().to_string();
+            self.groups.insert(folded, name.clone());
+            self.created.insert(name.clone());
+            Some(name)
+        } else {
+            issues.push(
+                Issue::error(
+                    row.line,
+                    row.row,
+                    crate::codes::GROUP_UNKNOWN,
+                    format!(
+                        "group {name:?} does not exist; create it first (userimport groups add)"
+                    ),
+                )
+                .column(column),
+            );
+            None
+        }
+    }
+
+    /// Checks the actor may grant or revoke `name` (a role or a group).
+    fn check_authority(
+        &self,
+        name: &str,
+        is_role: bool,
+        row: &Row,
+        column: &str,
+        issues: &mut Vec<Issue>,
+    ) {
+        let Some(authority) = &self.authority else {
+            return;
+        };
+        let held = if is_role {
+            &authority.roles
+        } else {
+            &authority.groups
+        };
+        let folded = fold(name);
+        if !held.iter().any(|h| fold(h) == folded) {
+            let (what, actor) = (
+                if is_role { "role" } else { "group" },
+                self.options.actor.as_deref().unwrap_or(""),
+            );
+            issues.push(
+                Issue::error(
+                    row.line,
+                    row.row,
+                    crate::codes::AUTHORITY_DENIED,
+                    format!("actor {actor:?} does not hold {what} {name:?} and cannot grant or revoke it"),
+                )
+                .column(column),
+            );
+        }
+    }
+
+    fn plan_create(&mut self, row: &Row, issues: &mut Vec<Issue>) -> NewUser {
+        let mut user = NewUser::default();
+        let columns = self.profile.columns.clone();
+        let mut password_column: Option<String> = None;
+        for (index, column) in columns.iter().enumerate() {
+            if matches!(column.kind, FieldKind::ReadOnly) {
+                continue;
+            }
+            let cell = row.cell(index);
+            let blank = matches!(cell, Cell::Blank | Cell::Absent);
+            let defaulted = matches!(column.purpose, Purpose::Status)
+                || matches!(column.kind, FieldKind::OnOff { .. });
+            if column.required && blank && !defaulted && column.purpose != Purpose::MemberId {
+                issues.push(
+                    Issue::error(
+                        row.line,
+                        row.row,
+                        crate::codes::FIELD_REQUIRED,
+                        format!("{} is required for a new user", column.label),
+                    )
+                    .column(&column.key),
+                );
+                continue;
+            }
+            match column.purpose {
+                Purpose::MemberId | Purpose::Delete => {}
+                Purpose::Login => {
+                    if let Cell::Value(v) = cell {
+                        user.login = Some(v.clone());
+                    }
+                }
+                Purpose::Email => {
+                    if let Cell::Value(v) = cell {
+                        user.email = Some(v.clone());
+                    }
+                }
+                Purpose::Password | Purpose::PasswordHash => {
+                    if password_column.is_none() || column.purpose == Purpose::Password {
+                        password_column = Some(column.key.clone());
+                    }
+                    let text = match cell {
+                        Cell::Secret(s) => Some(s.expose().to_string()),
+                        Cell::Value(v) => Some(v.clone()),
+                        _ => None,
+                    };
+                    if let Some(text) = text {
+                        user.password = Some(if column.purpose == Purpose::Password {
+                            PasswordSource::Plain(userimport_validate::Secret::new(text))
+                        } else {
+                            PasswordSource::Hash(text)
+                        });
+                    }
+                }
+                Purpose::Status => {
+                    let value = match cell {
+                        Cell::Value(v) => Some(v.clone()),
+                        _ => match &column.kind {
+                            FieldKind::Enum { values } => {
+                                values.first().map(|v| v.canonical.clone())
+                            }
+                            _ => None,
+                        },
+                    };
+                    if let Some(value) = value {
+                        if is_suspended(&value) {
+                            issues.push(
+                                Issue::error(
+                                    row.line,
+                                    row.row,
+                                    crate::codes::STATUS_SUSPENDED_NEW,
+                                    format!("{value} is only for existing users; a new user starts Valid or Invalid"),
+                                )
+                                .column(&column.key),
+                            );
+                        }
+                        user.attributes.insert(column.key.clone(), value);
+                    }
+                }
+                Purpose::Groups => {
+                    let names: Vec<String> = match cell {
+                        Cell::List(edit) => edit.add.clone(),
+                        Cell::Value(v) => split_names(v).add,
+                        Cell::Blank | Cell::Absent => {
+                            self.profile.groups.default_group.iter().cloned().collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    for name in names {
+                        self.check_authority(&name, false, row, &column.key, issues);
+                        if let Some(g) = self.resolve_group(&name, row, &column.key, issues) {
+                            user.groups.insert(g);
+                        }
+                    }
+                }
+                Purpose::Roles => {
+                    for name in list_adds(cell) {
+                        self.check_authority(&name, true, row, &column.key, issues);
+                        user.roles.insert(name);
+                    }
+                }
+                Purpose::Identities => {
+                    user.identities.extend(list_adds(cell));
+                }
+                _ => match cell {
+                    Cell::Value(v) => {
+                        user.attributes.insert(column.key.clone(), v.clone());
+                    }
+                    Cell::Blank | Cell::Absent => {
+                        if let FieldKind::OnOff { default } = column.kind {
+                            let v = if default { "On" } else { "Off" };
+                            user.attributes.insert(column.key.clone(), v.to_string());
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+        if user.password.is_none() && self.has_password_column {
+            if self.options.generate_passwords {
+                user.password = Some(PasswordSource::Generate);
+            } else {
+                issues.push(
+                    Issue::error(
+                        row.line,
+                        row.row,
+                        crate::codes::PASSWORD_MISSING,
+                        "a new user needs a password: fill it, give a password hash, or use --generate-passwords",
+                    )
+                    .column(password_column.as_deref().unwrap_or("password")),
+                );
+            }
+        }
+        user
+    }
+
+    fn plan_update(&mut self, row: &Row, stored: &StoredUser, issues: &mut Vec<Issue>) -> Change {
+        let keep = self.options.merge == Merge::KeepExisting;
+        let mut diff: Vec<FieldChange> = Vec::new();
+        let mut groups = ListChange::default();
+        let mut roles = ListChange::default();
+        let mut identities = ListChange::default();
+        let mut password = None;
+        let columns = self.profile.columns.clone();
+        for (index, column) in columns.iter().enumerate() {
+            if matches!(column.kind, FieldKind::ReadOnly) {
+                continue;
+            }
+            let cell = row.cell(index);
+            if matches!(cell, Cell::Blank | Cell::Absent) {
+                continue;
+            }
+            let change = |field: Field, old: Option<&String>, new: Option<&String>| FieldChange {
+                column: column.key.clone(),
+                field,
+                old: old.cloned(),
+                new: new.cloned(),
+            };
+            match column.purpose {
+                Purpose::MemberId | Purpose::Delete => {}
+                Purpose::Login => {
+                    if let Cell::Value(v) = cell {
+                        match &stored.login {
+                            None => diff.push(change(Field::Login, None, Some(v))),
+                            Some(old) if fold(old) != fold(v) => issues.push(
+                                Issue::error(
+                                    row.line,
+                                    row.row,
+                                    crate::codes::LOGIN_IMMUTABLE,
+                                    format!(
+                                        "the login ID of user {} is {old:?} and cannot be changed to {v:?}",
+                                        stored.id
+                                    ),
+                                )
+                                .column(&column.key),
+                            ),
+                            Some(_) => {}
+                        }
+                    }
+                }
+                Purpose::Email => match cell {
+                    Cell::Value(v)
+                        if stored.email.as_ref() != Some(v)
+                            && (!keep || stored.email.is_none()) =>
+                    {
+                        diff.push(change(Field::Email, stored.email.as_ref(), Some(v)));
+                    }
+                    Cell::Clear if stored.email.is_some() && !keep => {
+                        diff.push(change(Field::Email, stored.email.as_ref(), None));
+                    }
+                    _ => {}
+                },
+                Purpose::Password | Purpose::PasswordHash => {
+                    let text = match cell {
+                        Cell::Secret(s) => Some(s.expose().to_string()),
+                        Cell::Value(v) => Some(v.clone()),
+                        _ => None,
+                    };
+                    let Some(text) = text else { continue };
+                    if self.options.update_passwords && password.is_none() {
+                        password = Some(if column.purpose == Purpose::Password {
+                            PasswordSource::Plain(userimport_validate::Secret::new(text))
+                        } else {
+                            PasswordSource::Hash(text)
+                        });
+                        diff.push(FieldChange {
+                            column: column.key.clone(),
+                            field: Field::Password,
+                            old: None,
+                            new: Some("set".to_string()),
+                        });
+                    } else if !self.options.update_passwords {
+                        issues.push(
+                            Issue::warning(
+                                row.line,
+                                row.row,
+                                crate::codes::PASSWORD_IGNORED,
+                                "the password of an existing user is kept (use --update-passwords to change it)",
+                            )
+                            .column(&column.key),
+                        );
+                    }
+                }
+                Purpose::Groups => {
+                    let edit = list_edit(cell);
+                    let mut added = Vec::new();
+                    for name in &edit.add {
+                        if contains_folded(&stored.groups, name) {
+                            continue;
+                        }
+                        self.check_authority(name, false, row, &column.key, issues);
+                        if let Some(g) = self.resolve_group(name, row, &column.key, issues) {
+                            if !added.contains(&g) {
+                                added.push(g);
+                            }
+                        }
+                    }
+                    let removed = removals(&stored.groups, &edit, matches!(cell, Cell::Clear));
+                    for name in &removed {
+                        self.check_authority(name, false, row, &column.key, issues);
+                    }
+                    groups = ListChange { added, removed };
+                }
+                Purpose::Roles => {
+                    let edit = list_edit(cell);
+                    let mut added = Vec::new();
+                    for name in &edit.add {
+                        if contains_folded(&stored.roles, name) || added.contains(name) {
+                            continue;
+                        }
+                        self.check_authority(name, true, row, &column.key, issues);
+                        added.push(name.clone());
+                    }
+                    let removed = removals(&stored.roles, &edit, matches!(cell, Cell::Clear));
+                    for name in &removed {
+                        self.check_authority(name, true, row, &column.key, issues);
+                    }
+                    roles = ListChange { added, removed };
+                }
+                Purpose::Identities => {
+                    let edit = list_edit(cell);
+                    let mut added = Vec::new();
+                    for name in &edit.add {
+                        if !contains_folded(&stored.identities, name) && !added.contains(name) {
+                            added.push(name.clone());
+                        }
+                    }
+                    let removed = removals(&stored.identities, &edit, matches!(cell, Cell::Clear));
+                    identities = ListChange { added, removed };
+                }
+                _ => {
+                    let old = stored.attributes.get(&column.key);
+                    match cell {
+                        Cell::Value(v)
+                            if old != Some(v) && (!keep || old.is_none_or(|o| o.is_empty())) =>
+                        {
+                            diff.push(change(Field::Attribute, old, Some(v)));
+                        }
+                        Cell::Clear if old.is_some() && !keep => {
+                            diff.push(change(Field::Attribute, old, None));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if diff.is_empty()
+            && groups.is_empty()
+            && roles.is_empty()
+            && identities.is_empty()
+            && password.is_none()
+        {
+            Change::Unchanged {
+                line: row.line,
+                row: row.row,
+                id: stored.id,
+            }
+        } else {
+            Change::Update {
+                line: row.line,
+                row: row.row,
+                id: stored.id,
+                diff,
+                groups,
+                roles,
+                identities,
+                password,
+            }
+        }
+    }
+
+    /// Ends the plan: sync's deletions or suspensions (refused above the
+    /// threshold with a file-level `sync.threshold` error) and the summary.
+    pub fn finish<D: Directory>(mut self, dir: &D) -> Result<Finish> {
+        let mut changes = Vec::new();
+        let mut issues = Vec::new();
+        if self.options.mode == Mode::Sync {
+            let suspend = self.suspend_value.clone();
+            let mut absent: Vec<Change> = Vec::new();
+            let seen = &self.seen;
+            dir.for_each_user(&mut |user| {
+                if seen.contains_key(&user.id) {
+                    return true;
+                }
+                match &suspend {
+                    None => absent.push(Change::Delete {
+                        line: 0,
+                        row: 0,
+                        id: user.id,
+                    }),
+                    Some((column, value)) => {
+                        let old = user.attributes.get(column);
+                        if old != Some(value) {
+                            absent.push(Change::Suspend {
+                                id: user.id,
+                                status: FieldChange {
+                                    column: column.clone(),
+                                    field: Field::Attribute,
+                                    old: old.cloned(),
+                                    new: Some(value.clone()),
+                                },
+                            });
+                        }
+                    }
+                }
+                true
+            })
+            .map_err(Error::store)?;
+            let total = dir.user_count().map_err(Error::store)?;
+            let removed = absent.len() as u64 + self.summary.delete;
+            let percent = if total == 0 {
+                0.0
+            } else {
+                removed as f64 * 100.0 / total as f64
+            };
+            if !absent.is_empty() && percent > self.options.max_delete_percent {
+                let verb = if suspend.is_some() {
+                    "suspend"
+                } else {
+                    "delete"
+                };
+                issues.push(Issue::error(
+                    0,
+                    0,
+                    crate::codes::SYNC_THRESHOLD,
+                    format!(
+                        "sync would {verb} {removed} of {total} users ({percent:.1}%), more than the {}% allowed (--max-delete); nothing is applied",
+                        self.options.max_delete_percent
+                    ),
+                ));
+                self.summary.errors += 1;
+            } else {
+                for change in &absent {
+                    match change {
+                        Change::Delete { .. } => self.summary.delete += 1,
+                        _ => self.summary.update += 1,
+                    }
+                }
+                changes = absent;
+            }
+        }
+        Ok(Finish {
+            revision: self.revision,
+            profile: self.profile.name.clone(),
+            options: self.options,
+            changes,
+            issues,
+            summary: self.summary,
+            created_groups: self.created.into_iter().collect(),
+            withdrawn_rows: self.withdrawn,
+        })
+    }
+
+    /// Plans a whole file in chunks of 1,000 rows: the convenience form of
+    /// [`Planner::new`], [`Planner::plan_chunk`] and [`Planner::finish`].
+    pub fn plan_rows<D: Directory>(
+        profile: &Profile,
+        options: PlanOptions,
+        rows: impl IntoIterator<Item = Row>,
+        dir: &D,
+    ) -> Result<Plan> {
+        const CHUNK: usize = 1_000;
+        let mut planner = Planner::new(profile, options, dir)?;
+        let mut changes = Vec::new();
+        let mut issues = Vec::new();
+        let mut buffer = Vec::with_capacity(CHUNK);
+        for row in rows {
+            buffer.push(row);
+            if buffer.len() == CHUNK {
+                let chunk = planner.plan_chunk(&buffer, dir)?;
+                changes.extend(chunk.changes);
+                issues.extend(chunk.issues);
+                buffer.clear();
+            }
+        }
+        if !buffer.is_empty() {
+            let chunk = planner.plan_chunk(&buffer, dir)?;
+            changes.extend(chunk.changes);
+            issues.extend(chunk.issues);
+        }
+        Ok(planner.finish(dir)?.into_plan(changes, issues))
+    }
+}
+
+fn contains_folded(set: &BTreeSet<String>, name: &str) -> bool {
+    let folded = fold(name);
+    set.iter().any(|s| fold(s) == folded)
+}
+
+fn split_names(text: &str) -> ListEdit {
+    let mut edit = ListEdit::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.strip_prefix('-') {
+            Some(name) => edit.remove.push(name.trim().to_string()),
+            None => edit.add.push(part.to_string()),
+        }
+    }
+    edit
+}
+
+fn list_edit(cell: &Cell) -> ListEdit {
+    match cell {
+        Cell::List(edit) => edit.clone(),
+        Cell::Value(v) => split_names(v),
+        _ => ListEdit::default(),
+    }
+}
+
+fn list_adds(cell: &Cell) -> Vec<String> {
+    list_edit(cell).add
+}
+
+/// Stored names removed by an edit (all of them for a clear).
+fn removals(stored: &BTreeSet<String>, edit: &ListEdit, clear: bool) -> Vec<String> {
+    if clear {
+        return stored.iter().cloned().collect();
+    }
+    let wanted: BTreeMap<String, ()> = edit.remove.iter().map(|n| (fold(n), ())).collect();
+    stored
+        .iter()
+        .filter(|s| wanted.contains_key(&fold(s)))
+        .cloned()
+        .collect()
+}
