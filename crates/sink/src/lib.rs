@@ -1,6 +1,106 @@
 //! Stores for user imports: where a plan's changes are applied.
 //!
-//! This crate will own the `Sink` trait and its backends (memory, SQLite as the
-//! embedded default, PostgreSQL), transactional batched apply, jobs and their
-//! journal, password hashing and the invitation outbox.
+//! [`Sink`] is the write side of a store (the read side is
+//! [`userimport_plan::Directory`]): [`Sink::apply`] refuses plans with errors
+//! (unless made with `skip_invalid`) or made against another revision
+//! (drift, saying what changed), hashes passwords in parallel with argon2id
+//! (OWASP parameters) before the write, and writes everything in one
+//! transaction, returning a [`RowResult`] per row. Two backends:
+//! [`MemorySink`] for tests and embedding, and [`SqliteSink`], the embedded
+//! default (one SQLite file, WAL, versioned migrations applied on open).
+//! No plaintext password is ever stored.
+//!
+//! # Example
+//!
+//! ```
+//! use userimport_plan::{Directory, PlanOptions, Planner};
+//! use userimport_schema::Profile;
+//! use userimport_sink::{Sink, SqliteSink};
+//! use userimport_validate::{Cell, Row, Secret};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut store = SqliteSink::open(dir.path().join("users.db"))?;
+//!
+//! let profile = Profile::standard();
+//! let mut cells = vec![Cell::Absent; profile.columns.len()];
+//! let mut set = |key: &str, cell: Cell| cells[profile.column_index(key).unwrap()] = cell;
+//! set("login_id", Cell::Value("tanaka".into()));
+//! set("name", Cell::Value("Hanako Tanaka".into()));
+//! set("password", Cell::Secret(Secret::new("correct horse battery")));
+//! set("groups", Cell::Blank);
+//! let rows = vec![Row { line: 2, row: 1, cells, valid: true }];
+//!
+//! let plan = Planner::plan_rows(&profile, PlanOptions::default(), rows.clone(), &store)?;
+//! assert_eq!(plan.summary.create, 1);
+//! let outcome = store.apply(&plan, &mut |_| true)?;
+//! assert!(outcome.committed);
+//! assert_eq!(outcome.created, 1);
+//! assert_eq!(store.user_count()?, 1);
+//!
+//! // Re-applying the same rows changes nothing.
+//! let again = Planner::plan_rows(&profile, PlanOptions::default(), rows, &store)?;
+//! assert_eq!(again.summary.unchanged, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
+
+mod memory;
+mod sink;
+mod sqlite;
+
+pub use memory::MemorySink;
+pub use sink::{
+    ApplyOutcome, Batch, Outcome, Progress, Revision, RowResult, Sink, prepare_passwords,
+};
+pub use sqlite::{SCHEMA_VERSION, SqliteSink};
+
+/// Errors from a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// SQLite failed.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Planning-side failure (password hashing).
+    #[error(transparent)]
+    Plan(#[from] userimport_plan::Error),
+    /// The store changed since the plan was made.
+    #[error("the store changed since the plan was made (revision {planned}, now {current}){}; plan again", describe_history(.history))]
+    Drift {
+        /// The revision the plan was made against.
+        planned: u64,
+        /// The store's revision now.
+        current: u64,
+        /// What was applied in between, when the store keeps history.
+        history: Vec<Revision>,
+    },
+    /// The plan has a file-level error (such as `sync.threshold`).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The plan has row errors and was not made with `skip_invalid`.
+    #[error("the plan has {0} error(s): nothing is applied (fix them, or use --skip-invalid)")]
+    RowErrors(u64),
+    /// The progress callback or a hook cancelled the apply; nothing was written.
+    #[error("cancelled: nothing was written")]
+    Cancelled,
+    /// The store was opened read-only.
+    #[error("the store was opened read-only")]
+    ReadOnly,
+    /// The store's schema cannot be used.
+    #[error("store schema: {0}")]
+    Migration(String),
+    /// Stored data is unreadable.
+    #[error("store data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+fn describe_history(history: &[Revision]) -> String {
+    if history.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = history.iter().map(ToString::to_string).collect();
+    format!(": {}", items.join("; "))
+}
+
+/// This crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,290 @@
+//! The write side: the `Sink` trait, apply results and password preparation.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use userimport_plan::{Change, Directory, PasswordSource, Plan, generate_password, hash_password};
+
+use crate::Error;
+
+/// What happened to one row (or one sync change) when a plan was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A user was created.
+    Created,
+    /// A user was updated (or suspended).
+    Updated,
+    /// A user was deleted.
+    Deleted,
+    /// The row matched a user and changed nothing.
+    Unchanged,
+    /// The row was not applied (another row failed, all-or-nothing).
+    Skipped,
+    /// The row could not be applied; `reason` says why.
+    Failed,
+}
+
+/// The result of one row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowResult {
+    /// Physical line (0 for sync changes).
+    pub line: u64,
+    /// Data row (0 for sync changes).
+    pub row: u64,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The member ID (assigned for created users when committed).
+    pub id: Option<i64>,
+    /// Why it failed or was skipped.
+    pub reason: Option<String>,
+}
+
+/// Progress of an apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Changes written so far.
+    pub done: u64,
+    /// Changes in the plan.
+    pub total: u64,
+}
+
+/// The result of applying a plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyOutcome {
+    /// True when the changes were committed; false when a failing row rolled
+    /// everything back (all-or-nothing).
+    pub committed: bool,
+    /// The store revision after the apply.
+    pub revision: u64,
+    /// Users created.
+    pub created: u64,
+    /// Users updated (suspensions included).
+    pub updated: u64,
+    /// Users deleted.
+    pub deleted: u64,
+    /// Rows that changed nothing.
+    pub unchanged: u64,
+    /// Rows not applied.
+    pub skipped: u64,
+    /// Rows that failed.
+    pub failed: u64,
+    /// Groups created.
+    pub created_groups: Vec<String>,
+    /// One result per change, in plan order.
+    pub results: Vec<RowResult>,
+}
+
+impl ApplyOutcome {
+    /// Counts `result` and records it.
+    pub fn push(&mut self, result: RowResult) {
+        match result.outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Deleted => self.deleted += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Failed => self.failed += 1,
+        }
+        self.results.push(result);
+    }
+
+    /// Turns a failed all-or-nothing apply into its report: the failing rows
+    /// stay failed, every other row is skipped, nothing counts as written.
+    pub fn roll_back(&mut self, revision: u64) {
+        let results = std::mem::take(&mut self.results);
+        let failed: Vec<u64> = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .map(|r| r.line)
+            .collect();
+        let first = failed.first().copied().unwrap_or(0);
+        *self = ApplyOutcome {
+            committed: false,
+            revision,
+            ..ApplyOutcome::default()
+        };
+        for mut r in results {
+            if r.outcome != Outcome::Failed {
+                if r.outcome == Outcome::Created {
+                    r.id = None; // the assigned ID was rolled back
+                }
+                r.outcome = Outcome::Skipped;
+                if r.reason.is_none() {
+                    r.reason = Some(format!(
+                        "not applied: line {first} failed and nothing is written (all-or-nothing)"
+                    ));
+                }
+            }
+            self.push(r);
+        }
+    }
+}
+
+/// One applied plan (or group edit), as recorded by stores that keep history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    /// The revision it produced.
+    pub revision: u64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Users created.
+    pub created: u64,
+    /// Users updated.
+    pub updated: u64,
+    /// Users deleted.
+    pub deleted: u64,
+    /// What it was (`apply`, `groups add Sales`).
+    pub note: String,
+}
+
+impl std::fmt::Display for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "revision {} at {}: {} ({} created, {} updated, {} deleted)",
+            self.revision, self.at, self.note, self.created, self.updated, self.deleted
+        )
+    }
+}
+
+/// A prepared batch for [`Sink::write`]: the plan's changes with every
+/// password already hashed.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// The revision the plan was made against; the store refuses any other.
+    pub expected_revision: u64,
+    /// The changes, in plan order.
+    pub changes: &'a [Change],
+    /// One PHC hash (or `None`) per change, aligned with `changes`.
+    pub passwords: &'a [Option<String>],
+    /// Groups to create first.
+    pub create_groups: &'a [String],
+    /// True: one failing row rolls everything back. False (`skip_invalid`):
+    /// failing rows are reported and the others committed.
+    pub all_or_nothing: bool,
+}
+
+/// Hashes every password of `changes` in parallel (argon2id, OWASP
+/// parameters): plaintext is hashed, PHC strings pass as given, generated
+/// passwords are drawn from the OS CSPRNG and hashed at once; the plaintext
+/// is dropped. The result is aligned with `changes`.
+pub fn prepare_passwords(changes: &[Change]) -> Result<Vec<Option<String>>, Error> {
+    changes
+        .par_iter()
+        .map(|change| match change.password() {
+            None => Ok(None),
+            Some(PasswordSource::Hash(hash)) => Ok(Some(hash.clone())),
+            Some(PasswordSource::Plain(secret)) => Ok(Some(hash_password(secret.expose())?)),
+            Some(PasswordSource::Generate) => {
+                let password = generate_password()?;
+                Ok(Some(hash_password(&password)?))
+            }
+        })
+        .collect()
+}
+
+/// The write side of a user store (ripgrep's `Sink` is the model): an
+/// associated error type (the [`Directory`] one, which must absorb this
+/// crate's [`Error`]), hooks returning `Result<bool, _>` where `false` stops,
+/// with default no-op bodies, and a provided [`Sink::apply`] that does the
+/// shared work (refusals, drift check, parallel hashing) before the backend's
+/// single-transaction [`Sink::write`].
+pub trait Sink: Directory<Error: From<Error>> {
+    /// Writes a prepared batch in one transaction: creates `create_groups`,
+    /// applies every change, bumps the revision once (only when something
+    /// was written) and commits, or rolls back. Refuses with
+    /// [`Error::Drift`] when the revision is not `expected_revision`.
+    /// `progress` returning `false` cancels (rolls back).
+    fn write(
+        &mut self,
+        batch: &Batch<'_>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome, Self::Error>;
+
+    /// Creates groups (existing ones are left alone); returns how many were new.
+    fn add_groups(&mut self, names: &[String]) -> Result<usize, Self::Error>;
+
+    /// Removes groups and their memberships; returns how many existed.
+    fn remove_groups(&mut self, names: &[String]) -> Result<usize, Self::Error>;
+
+    /// Applied revisions after `revision`, for drift messages. Default: none known.
+    fn history_since(&self, revision: u64) -> Result<Vec<Revision>, Self::Error> {
+        let _ = revision;
+        Ok(Vec::new())
+    }
+
+    /// Hook called before a plan is written; `false` cancels. Default: go on.
+    fn begin_apply(&mut self, plan: &Plan) -> Result<bool, Self::Error> {
+        let _ = plan;
+        Ok(true)
+    }
+
+    /// Hook called after a plan is written or rolled back. Default: nothing.
+    fn end_apply(&mut self, outcome: &ApplyOutcome) -> Result<(), Self::Error> {
+        let _ = outcome;
+        Ok(())
+    }
+
+    /// Applies exactly `plan`: refused when it has a file-level error, when
+    /// it has row errors and was not made with `skip_invalid`, or when the
+    /// store moved since it was made (drift, naming what changed). Passwords
+    /// are hashed in parallel before the write transaction.
+    fn apply(
+        &mut self,
+        plan: &Plan,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome, Self::Error> {
+        if plan.is_refused() {
+            let reason = plan
+                .issues
+                .iter()
+                .find(|i| i.is_error() && i.row == 0)
+                .map(|i| i.message.clone())
+                .unwrap_or_default();
+            return Err(Error::Refused(reason).into());
+        }
+        if !plan.is_clean() && !plan.options.skip_invalid {
+            return Err(Error::RowErrors(plan.summary.errors).into());
+        }
+        let current = self.revision()?;
+        if current != plan.revision {
+            let history = self.history_since(plan.revision)?;
+            return Err(Error::Drift {
+                planned: plan.revision,
+                current,
+                history,
+            }
+            .into());
+        }
+        if !self.begin_apply(plan)? {
+            return Err(Error::Cancelled.into());
+        }
+        let passwords = prepare_passwords(&plan.changes)?;
+        let batch = Batch {
+            expected_revision: plan.revision,
+            changes: &plan.changes,
+            passwords: &passwords,
+            create_groups: &plan.created_groups,
+            all_or_nothing: !plan.options.skip_invalid,
+        };
+        let outcome = self.write(&batch, progress)?;
+        self.end_apply(&outcome)?;
+        Ok(outcome)
+    }
+}
+
+/// The result for a change, before it is written.
+pub(crate) fn result_for(change: &Change, outcome: Outcome, id: Option<i64>) -> RowResult {
+    RowResult {
+        line: change.line(),
+        row: change.row(),
+        outcome,
+        id,
+        reason: None,
+    }
+}
+
+/// The current time as RFC 3339 (seconds, UTC).
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,826 @@
+//! The embedded default store: one SQLite file.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
+
+use crate::sink::{ApplyOutcome, Batch, Outcome, Progress, Revision, Sink, now, result_for};
+use crate::{Error, Result};
+
+/// The schema, one entry per version; `PRAGMA user_version` says how many
+/// have been applied. Never edit an entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: users with unique folded keys, attributes as one JSON object per
+    // user, groups, memberships, roles, identities, the revision counter and
+    // its history.
+    "
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta (key, value) VALUES ('revision', 0);
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        login TEXT,
+        login_key TEXT UNIQUE,
+        email TEXT,
+        email_key TEXT UNIQUE,
+        password_hash TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        first_login TEXT,
+        last_login TEXT
+    );
+    CREATE TABLE attributes (
+        user_id INTEGER PRIMARY KEY REFERENCES users (id),
+        data TEXT NOT NULL
+    );
+    CREATE TABLE groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE memberships (
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        group_id INTEGER NOT NULL REFERENCES groups (id),
+        PRIMARY KEY (user_id, group_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX memberships_by_group ON memberships (group_id, user_id);
+    CREATE TABLE roles (
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        role TEXT NOT NULL,
+        PRIMARY KEY (user_id, role)
+    ) WITHOUT ROWID;
+    CREATE TABLE identities (
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        identity TEXT NOT NULL,
+        PRIMARY KEY (user_id, identity)
+    ) WITHOUT ROWID;
+    CREATE TABLE revisions (
+        revision INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        note TEXT NOT NULL
+    );
+    ",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// How many keys go into one `IN (…)` list.
+const IN_CHUNK: usize = 500;
+
+/// A store in one SQLite file (WAL mode): users with unique indexes on the
+/// folded login ID and e-mail, attributes, groups, memberships, roles,
+/// identities and the revision counter. Writes are one transaction per
+/// applied plan, with cached prepared statements.
+#[derive(Debug)]
+pub struct SqliteSink {
+    conn: Connection,
+    path: Option<PathBuf>,
+    read_only: bool,
+}
+
+fn placeholders(n: usize) -> String {
+    let mut s = String::with_capacity(n * 2);
+    for i in 0..n {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push('?');
+    }
+    s
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Migration(format!(
+            "the store has schema version {version}, newer than this program's {SCHEMA_VERSION}"
+        )));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn tune(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+/// Why one change could not be written.
+enum RowFail {
+    /// A reason to report on the row.
+    Reason(String),
+    /// A store failure that stops the whole apply.
+    Store(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for RowFail {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(err, msg) = &e {
+            if err.code == ErrorCode::ConstraintViolation {
+                let msg = msg.as_deref().unwrap_or("");
+                let reason = if msg.contains("login_key") {
+                    "login ID already used by another user".to_string()
+                } else if msg.contains("email_key") {
+                    "e-mail already used by another user".to_string()
+                } else {
+                    format!("refused by the store: {msg}")
+                };
+                return RowFail::Reason(reason);
+            }
+        }
+        RowFail::Store(e)
+    }
+}
+
+impl SqliteSink {
+    /// Opens (creating if needed) a store file and applies pending migrations.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let mut conn = Connection::open(path)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        let _ = mode; // in-memory databases answer "memory"
+        tune(&conn)?;
+        migrate(&mut conn)?;
+        Ok(SqliteSink {
+            conn,
+            path: Some(path.to_path_buf()),
+            read_only: false,
+        })
+    }
+
+    /// Opens a store for reading only (`check`, `plan`): never creates or
+    /// migrates. A missing file is an empty store.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            let mut sink = SqliteSink::open_in_memory()?;
+            sink.read_only = true;
+            sink.path = Some(path.to_path_buf());
+            return Ok(sink);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            // An empty file: no schema yet, so no users.
+            let mut sink = SqliteSink::open_in_memory()?;
+            sink.read_only = true;
+            sink.path = Some(path.to_path_buf());
+            return Ok(sink);
+        }
+        if version != SCHEMA_VERSION {
+            return Err(Error::Migration(format!(
+                "the store {} has schema version {version} and this program reads {SCHEMA_VERSION}; apply once to migrate it",
+                path.display()
+            )));
+        }
+        Ok(SqliteSink {
+            conn,
+            path: Some(path.to_path_buf()),
+            read_only: true,
+        })
+    }
+
+    /// A private in-memory store (tests, embedding).
+    pub fn open_in_memory() -> Result<Self> {
+        let mut conn = Connection::open_in_memory()?;
+        tune(&conn)?;
+        migrate(&mut conn)?;
+        Ok(SqliteSink {
+            conn,
+            path: None,
+            read_only: false,
+        })
+    }
+
+    /// The file, if the store has one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// True when opened with [`SqliteSink::open_existing`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The schema version (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<u32> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// The stored password hash (PHC string) of a user.
+    pub fn password_hash(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT password_hash FROM users WHERE id = ?", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// Loads users by member ID, with their attributes, groups, roles and
+    /// identities, a few queries per 500 users.
+    fn load_users(&self, ids: &[i64]) -> Result<Vec<StoredUser>> {
+        let mut out: BTreeMap<i64, StoredUser> = BTreeMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let marks = placeholders(chunk.len());
+            let params = rusqlite::params_from_iter(chunk.iter());
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT id, login, email, password_hash IS NOT NULL, created_at, updated_at, first_login, last_login FROM users WHERE id IN ({marks})"
+            ))?;
+            let mut rows = stmt.query(params)?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                out.insert(
+                    id,
+                    StoredUser {
+                        id,
+                        login: r.get(1)?,
+                        email: r.get(2)?,
+                        has_password: r.get(3)?,
+                        created_at: r.get(4)?,
+                        updated_at: r.get(5)?,
+                        first_login: r.get(6)?,
+                        last_login: r.get(7)?,
+                        ..StoredUser::default()
+                    },
+                );
+            }
+            drop(rows);
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT user_id, data FROM attributes WHERE user_id IN ({marks})"
+            ))?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(chunk.iter()))?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let data: String = r.get(1)?;
+                if let Some(user) = out.get_mut(&id) {
+                    user.attributes = serde_json::from_str(&data)
+                        .map_err(|e| Error::Corrupt(format!("attributes of user {id}: {e}")))?;
+                }
+            }
+            drop(rows);
+            let lists = [
+                (
+                    "SELECT m.user_id, g.name FROM memberships m JOIN groups g ON g.id = m.group_id WHERE m.user_id IN",
+                    0,
+                ),
+                ("SELECT user_id, role FROM roles WHERE user_id IN", 1),
+                (
+                    "SELECT user_id, identity FROM identities WHERE user_id IN",
+                    2,
+                ),
+            ];
+            for (sql, which) in lists {
+                let mut stmt = self.conn.prepare_cached(&format!("{sql} ({marks})"))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(chunk.iter()))?;
+                while let Some(r) = rows.next()? {
+                    let id: i64 = r.get(0)?;
+                    let name: String = r.get(1)?;
+                    if let Some(user) = out.get_mut(&id) {
+                        match which {
+                            0 => user.groups.insert(name),
+                            1 => user.roles.insert(name),
+                            _ => user.identities.insert(name),
+                        };
+                    }
+                }
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    fn revision_in(conn: &Connection) -> Result<u64> {
+        let rev: i64 =
+            conn.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
+                r.get(0)
+            })?;
+        Ok(rev.max(0) as u64)
+    }
+
+    fn bump_in(conn: &Connection, outcome: &ApplyOutcome, note: &str) -> Result<u64> {
+        conn.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'revision'",
+            [],
+        )?;
+        let revision = SqliteSink::revision_in(conn)?;
+        conn.execute(
+            "INSERT INTO revisions (revision, at, created, updated, deleted, note) VALUES (?, ?, ?, ?, ?, ?)",
+            params![
+                revision as i64,
+                now(),
+                outcome.created as i64,
+                outcome.updated as i64,
+                outcome.deleted as i64,
+                note
+            ],
+        )?;
+        Ok(revision)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+}
+
+/// Group name (folded) → group ID.
+type GroupIds = HashMap<String, i64>;
+
+fn group_id(groups: &GroupIds, name: &str) -> std::result::Result<i64, RowFail> {
+    groups
+        .get(&fold(name))
+        .copied()
+        .ok_or_else(|| RowFail::Reason(format!("group {name:?} does not exist")))
+}
+
+fn key_of(value: Option<&String>) -> Option<String> {
+    value.map(|v| fold(v))
+}
+
+/// Writes one change. Rows the store refuses come back as `RowFail::Reason`.
+fn write_change(
+    conn: &Connection,
+    change: &Change,
+    password: Option<&String>,
+    stamp: &str,
+    groups: &GroupIds,
+) -> std::result::Result<(Outcome, Option<i64>), RowFail> {
+    match change {
+        Change::Create { user, .. } => {
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO users (login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )?;
+            stmt.execute(params![
+                user.login,
+                key_of(user.login.as_ref()),
+                user.email,
+                key_of(user.email.as_ref()),
+                password,
+                stamp,
+                stamp
+            ])?;
+            let id = conn.last_insert_rowid();
+            let data = serde_json::to_string(&user.attributes)
+                .map_err(|e| RowFail::Reason(format!("attributes: {e}")))?;
+            conn.prepare_cached("INSERT INTO attributes (user_id, data) VALUES (?, ?)")?
+                .execute(params![id, data])?;
+            if !user.groups.is_empty() {
+                let mut stmt = conn.prepare_cached(
+                    "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES (?, ?)",
+                )?;
+                for g in &user.groups {
+                    stmt.execute(params![id, group_id(groups, g)?])?;
+                }
+            }
+            if !user.roles.is_empty() {
+                let mut stmt = conn
+                    .prepare_cached("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?;
+                for r in &user.roles {
+                    stmt.execute(params![id, r])?;
+                }
+            }
+            if !user.identities.is_empty() {
+                let mut stmt = conn.prepare_cached(
+                    "INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)",
+                )?;
+                for r in &user.identities {
+                    stmt.execute(params![id, r])?;
+                }
+            }
+            Ok((Outcome::Created, Some(id)))
+        }
+        Change::Update {
+            id,
+            diff,
+            groups: group_edit,
+            roles,
+            identities,
+            ..
+        } => {
+            let touched = conn
+                .prepare_cached("UPDATE users SET updated_at = ? WHERE id = ?")?
+                .execute(params![stamp, id])?;
+            if touched == 0 {
+                return Err(RowFail::Reason(format!("user {id} no longer exists")));
+            }
+            let mut attrs: Option<BTreeMap<String, String>> = None;
+            for change in diff {
+                match change.field {
+                    Field::Login => {
+                        conn.prepare_cached(
+                            "UPDATE users SET login = ?, login_key = ? WHERE id = ?",
+                        )?
+                        .execute(params![
+                            change.new,
+                            key_of(change.new.as_ref()),
+                            id
+                        ])?;
+                    }
+                    Field::Email => {
+                        conn.prepare_cached(
+                            "UPDATE users SET email = ?, email_key = ? WHERE id = ?",
+                        )?
+                        .execute(params![
+                            change.new,
+                            key_of(change.new.as_ref()),
+                            id
+                        ])?;
+                    }
+                    Field::Password => {}
+                    Field::Attribute => {
+                        let map = match &mut attrs {
+                            Some(map) => map,
+                            None => attrs.insert(read_attributes(conn, *id)?),
+                        };
+                        match &change.new {
+                            Some(v) => map.insert(change.column.clone(), v.clone()),
+                            None => map.remove(&change.column),
+                        };
+                    }
+                }
+            }
+            if let Some(map) = attrs {
+                write_attributes(conn, *id, &map)?;
+            }
+            if let Some(hash) = password {
+                conn.prepare_cached("UPDATE users SET password_hash = ? WHERE id = ?")?
+                    .execute(params![hash, id])?;
+            }
+            for g in &group_edit.added {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES (?, ?)",
+                )?
+                .execute(params![id, group_id(groups, g)?])?;
+            }
+            for g in &group_edit.removed {
+                if let Ok(gid) = group_id(groups, g) {
+                    conn.prepare_cached(
+                        "DELETE FROM memberships WHERE user_id = ? AND group_id = ?",
+                    )?
+                    .execute(params![id, gid])?;
+                }
+            }
+            for r in &roles.added {
+                conn.prepare_cached("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?
+                    .execute(params![id, r])?;
+            }
+            for r in &roles.removed {
+                conn.prepare_cached("DELETE FROM roles WHERE user_id = ? AND role = ?")?
+                    .execute(params![id, r])?;
+            }
+            for r in &identities.added {
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)",
+                )?
+                .execute(params![id, r])?;
+            }
+            for r in &identities.removed {
+                conn.prepare_cached("DELETE FROM identities WHERE user_id = ? AND identity = ?")?
+                    .execute(params![id, r])?;
+            }
+            Ok((Outcome::Updated, Some(*id)))
+        }
+        Change::Suspend { id, status } => {
+            let touched = conn
+                .prepare_cached("UPDATE users SET updated_at = ? WHERE id = ?")?
+                .execute(params![stamp, id])?;
+            if touched == 0 {
+                return Err(RowFail::Reason(format!("user {id} no longer exists")));
+            }
+            let mut map = read_attributes(conn, *id)?;
+            match &status.new {
+                Some(v) => map.insert(status.column.clone(), v.clone()),
+                None => map.remove(&status.column),
+            };
+            write_attributes(conn, *id, &map)?;
+            Ok((Outcome::Updated, Some(*id)))
+        }
+        Change::Delete { id, .. } => {
+            for sql in [
+                "DELETE FROM memberships WHERE user_id = ?",
+                "DELETE FROM roles WHERE user_id = ?",
+                "DELETE FROM identities WHERE user_id = ?",
+                "DELETE FROM attributes WHERE user_id = ?",
+            ] {
+                conn.prepare_cached(sql)?.execute([id])?;
+            }
+            let gone = conn
+                .prepare_cached("DELETE FROM users WHERE id = ?")?
+                .execute([id])?;
+            if gone == 0 {
+                return Err(RowFail::Reason(format!("user {id} no longer exists")));
+            }
+            Ok((Outcome::Deleted, Some(*id)))
+        }
+        Change::Unchanged { id, .. } => Ok((Outcome::Unchanged, Some(*id))),
+    }
+}
+
+fn read_attributes(
+    conn: &Connection,
+    id: i64,
+) -> std::result::Result<BTreeMap<String, String>, RowFail> {
+    let data: Option<String> = conn
+        .prepare_cached("SELECT data FROM attributes WHERE user_id = ?")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    match data {
+        None => Ok(BTreeMap::new()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            RowFail::Reason(format!("stored attributes of user {id} are corrupt: {e}"))
+        }),
+    }
+}
+
+fn write_attributes(
+    conn: &Connection,
+    id: i64,
+    map: &BTreeMap<String, String>,
+) -> std::result::Result<(), RowFail> {
+    let data =
+        serde_json::to_string(map).map_err(|e| RowFail::Reason(format!("attributes: {e}")))?;
+    conn.prepare_cached("INSERT OR REPLACE INTO attributes (user_id, data) VALUES (?, ?)")?
+        .execute(params![id, data])?;
+    Ok(())
+}
+
+impl Directory for SqliteSink {
+    type Error = Error;
+
+    fn revision(&self) -> Result<u64> {
+        SqliteSink::revision_in(&self.conn)
+    }
+
+    fn find(&self, keys: &[Lookup]) -> Result<Vec<StoredUser>> {
+        let mut ids: BTreeSet<i64> = BTreeSet::new();
+        let mut logins = Vec::new();
+        let mut emails = Vec::new();
+        let mut wanted_ids = Vec::new();
+        for key in keys {
+            match key {
+                Lookup::Id(id) => wanted_ids.push(*id),
+                Lookup::Login(l) => logins.push(l.as_str()),
+                Lookup::Email(e) => emails.push(e.as_str()),
+            }
+        }
+        for chunk in wanted_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT id FROM users WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let found = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| r.get(0))?;
+            for id in found {
+                ids.insert(id?);
+            }
+        }
+        for (column, values) in [("login_key", &logins), ("email_key", &emails)] {
+            for chunk in values.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "SELECT id FROM users WHERE {column} IN ({})",
+                    placeholders(chunk.len())
+                );
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                let found =
+                    stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| r.get(0))?;
+                for id in found {
+                    ids.insert(id?);
+                }
+            }
+        }
+        let ids: Vec<i64> = ids.into_iter().collect();
+        self.load_users(&ids)
+    }
+
+    fn groups(&self) -> Result<BTreeSet<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT name FROM groups")?;
+        let names = stmt.query_map([], |r| r.get(0))?;
+        let mut out = BTreeSet::new();
+        for name in names {
+            out.insert(name?);
+        }
+        Ok(out)
+    }
+
+    fn user_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn for_each_user(&self, f: &mut dyn FnMut(&StoredUser) -> bool) -> Result<()> {
+        let mut after = i64::MIN;
+        loop {
+            let ids: Vec<i64> = {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT id FROM users WHERE id > ? ORDER BY id LIMIT 1000")?;
+                let rows = stmt.query_map([after], |r| r.get(0))?;
+                rows.collect::<std::result::Result<_, _>>()?
+            };
+            let Some(last) = ids.last() else {
+                return Ok(());
+            };
+            after = *last;
+            for user in self.load_users(&ids)? {
+                if !f(&user) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+impl Sink for SqliteSink {
+    fn write(
+        &mut self,
+        batch: &Batch<'_>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome> {
+        self.check_writable()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = SqliteSink::revision_in(&tx)?;
+        if current != batch.expected_revision {
+            drop(tx);
+            return Err(Error::Drift {
+                planned: batch.expected_revision,
+                current,
+                history: self.history_since(batch.expected_revision)?,
+            });
+        }
+        let mut outcome = ApplyOutcome::default();
+        let stamp = now();
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT OR IGNORE INTO groups (name, created_at) VALUES (?, ?)")?;
+            for name in batch.create_groups {
+                if stmt.execute(params![name, stamp])? > 0 {
+                    outcome.created_groups.push(name.clone());
+                }
+            }
+        }
+        let mut groups: GroupIds = HashMap::new();
+        {
+            let mut stmt = tx.prepare_cached("SELECT id, name FROM groups")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (id, name) = row?;
+                groups.insert(fold(&name), id);
+            }
+        }
+        let total = batch.changes.len() as u64;
+        for (i, change) in batch.changes.iter().enumerate() {
+            let password = batch.passwords.get(i).and_then(Option::as_ref);
+            let guarded = !batch.all_or_nothing;
+            if guarded {
+                tx.execute_batch("SAVEPOINT row")?;
+            }
+            match write_change(&tx, change, password, &stamp, &groups) {
+                Ok((kind, id)) => {
+                    if guarded {
+                        tx.execute_batch("RELEASE row")?;
+                    }
+                    outcome.push(result_for(change, kind, id));
+                }
+                Err(RowFail::Store(e)) => return Err(e.into()),
+                Err(RowFail::Reason(reason)) => {
+                    if guarded {
+                        tx.execute_batch("ROLLBACK TO row; RELEASE row")?;
+                    }
+                    let mut r = result_for(change, Outcome::Failed, change.id());
+                    r.reason = Some(reason);
+                    outcome.push(r);
+                    if batch.all_or_nothing {
+                        // Nothing will be written: report the rest as skipped.
+                        for rest in &batch.changes[i + 1..] {
+                            outcome.push(result_for(rest, Outcome::Skipped, rest.id()));
+                        }
+                        break;
+                    }
+                }
+            }
+            if (i + 1) % 1000 == 0
+                && !progress(&Progress {
+                    done: i as u64 + 1,
+                    total,
+                })
+            {
+                return Err(Error::Cancelled); // the transaction rolls back on drop
+            }
+        }
+        progress(&Progress { done: total, total });
+        if batch.all_or_nothing && outcome.failed > 0 {
+            tx.rollback()?;
+            outcome.roll_back(current);
+            return Ok(outcome);
+        }
+        outcome.committed = true;
+        outcome.revision = current;
+        if outcome.created + outcome.updated + outcome.deleted > 0
+            || !outcome.created_groups.is_empty()
+        {
+            outcome.revision = SqliteSink::bump_in(&tx, &outcome, "apply")?;
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn add_groups(&mut self, names: &[String]) -> Result<usize> {
+        self.check_writable()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stamp = now();
+        let mut added = 0;
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT OR IGNORE INTO groups (name, created_at) VALUES (?, ?)")?;
+            for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+                added += stmt.execute(params![name, stamp])?;
+            }
+        }
+        if added > 0 {
+            SqliteSink::bump_in(
+                &tx,
+                &ApplyOutcome::default(),
+                &format!("groups add {}", names.join(",")),
+            )?;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    fn remove_groups(&mut self, names: &[String]) -> Result<usize> {
+        self.check_writable()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut removed = 0;
+        for name in names {
+            let id: Option<i64> = tx
+                .query_row("SELECT id FROM groups WHERE name = ?", [name.trim()], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(id) = id {
+                tx.execute("DELETE FROM memberships WHERE group_id = ?", [id])?;
+                tx.execute("DELETE FROM groups WHERE id = ?", [id])?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            SqliteSink::bump_in(
+                &tx,
+                &ApplyOutcome::default(),
+                &format!("groups remove {}", names.join(",")),
+            )?;
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT revision, at, created, updated, deleted, note FROM revisions WHERE revision > ? ORDER BY revision",
+        )?;
+        let rows = stmt.query_map([revision as i64], |r| {
+            Ok(Revision {
+                revision: r.get::<_, i64>(0)?.max(0) as u64,
+                at: r.get(1)?,
+                created: r.get::<_, i64>(2)?.max(0) as u64,
+                updated: r.get::<_, i64>(3)?.max(0) as u64,
+                deleted: r.get::<_, i64>(4)?.max(0) as u64,
+                note: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
