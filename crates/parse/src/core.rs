@@ -1,0 +1,601 @@
+//! The push-style core: raw bytes in (any chunking), records out.
+//!
+//! [`Parser`] decodes with an encoding_rs streaming decoder into a bounded
+//! buffer, runs csv-core over the decoded UTF-8, counts physical lines (LF,
+//! CRLF and CR), checks quoting strictly where csv-core is lenient, and
+//! enforces the limits. Its memory is bounded by the limits whatever the
+//! input: a 64 KiB decoded buffer plus at most one record.
+
+use csv_core::ReadRecordResult;
+use encoding_rs::{Decoder, DecoderResult, Encoding};
+use userimport_schema::Limits;
+
+use crate::Record;
+use crate::error::{Error, Limit, Result};
+
+/// Size of the decoded-text buffer.
+const DECODED_CAPACITY: usize = 64 * 1024;
+
+/// What [`Parser::read_record`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadResult {
+    /// All of the input was taken in and no record is complete yet: call
+    /// again with more input (or an empty slice at the end of the data).
+    InputEmpty,
+    /// A record was read into the caller's [`Record`]. Some input may be
+    /// left: pass the rest again.
+    Record,
+    /// The end of the data: there are no more records. Returned only after
+    /// an empty input; every later call returns it again.
+    End,
+}
+
+/// A deferred error: raised once every decoded byte before it is parsed, so
+/// that its line is exact.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    Undecodable { offset: u64 },
+    Bytes,
+}
+
+/// The push-style streaming parser (the core under [`crate::Reader`], in the
+/// manner of csv-core under csv). Feed it raw bytes in chunks of any size;
+/// it never reads on its own and never buffers more than the decoded-text
+/// buffer and one record.
+///
+/// It does not sniff: give it the encoding and delimiter (the
+/// [`crate::ReaderBuilder`] detects them). Blank records (no field holds
+/// anything but whitespace) are skipped. The row limit is left to the
+/// caller, which knows which record is the header.
+///
+/// ```
+/// use userimport_parse::{Parser, ReadResult, Record};
+/// use userimport_schema::Limits;
+///
+/// let mut parser = Parser::new(encoding_rs::UTF_8, b',', Limits::default());
+/// let mut input: &[u8] = b"a,b\n\n\"c\nd\",e";
+/// let mut record = Record::new();
+/// let mut lines = Vec::new();
+/// loop {
+///     let (result, n) = parser.read_record(input, &mut record)?;
+///     input = &input[n..];
+///     match result {
+///         ReadResult::Record => lines.push(record.line()),
+///         ReadResult::InputEmpty => input = b"", // no more data: signal the end
+///         ReadResult::End => break,
+///     }
+/// }
+/// assert_eq!(lines, [1, 3]);
+/// assert_eq!(record.get(0), Some("c\nd"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Parser {
+    encoding: &'static Encoding,
+    decoder: Decoder,
+    decoder_done: bool,
+    csv: csv_core::Reader,
+    delimiter: u8,
+    limits: Limits,
+    /// Decoded UTF-8 text; `dbuf[dpos..dlen]` is not parsed yet.
+    dbuf: Vec<u8>,
+    dpos: usize,
+    dlen: usize,
+    /// Strip a U+FEFF at the start of the decoded text.
+    at_text_start: bool,
+    /// Raw bytes taken in.
+    raw_consumed: u64,
+    /// The physical line of `dbuf[dpos]` when outside a record.
+    line: u64,
+    prev_cr: bool,
+    /// Physical lines before this one are skipped unparsed.
+    skip_before: u64,
+    in_record: bool,
+    rec_line: u64,
+    rec_start: usize,
+    /// The raw (decoded) text of the current record from earlier buffers.
+    spill: Vec<u8>,
+    out: Vec<u8>,
+    olen: usize,
+    ends: Vec<usize>,
+    nend: usize,
+    pending: Option<Pending>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Parser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parser")
+            .field("encoding", &self.encoding.name())
+            .field("delimiter", &(self.delimiter as char))
+            .field("bytes_read", &self.raw_consumed)
+            .field("line", &self.line)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Parser {
+    /// A parser for text in `encoding` (its own BOM, if present, is removed)
+    /// separated by `delimiter`, enforcing `limits` (except `max_rows`, which
+    /// is the caller's: it knows which record is the header).
+    pub fn new(encoding: &'static Encoding, delimiter: u8, limits: Limits) -> Parser {
+        let csv = csv_core::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .quote(b'"')
+            .double_quote(true)
+            .terminator(csv_core::Terminator::CRLF)
+            .build();
+        Parser {
+            encoding,
+            decoder: encoding.new_decoder_with_bom_removal(),
+            decoder_done: false,
+            csv,
+            delimiter,
+            limits,
+            dbuf: vec![0; DECODED_CAPACITY],
+            dpos: 0,
+            dlen: 0,
+            at_text_start: true,
+            raw_consumed: 0,
+            line: 1,
+            prev_cr: false,
+            skip_before: 1,
+            in_record: false,
+            rec_line: 1,
+            rec_start: 0,
+            spill: Vec::new(),
+            out: vec![0; 1024],
+            olen: 0,
+            ends: vec![0; 64],
+            nend: 0,
+            pending: None,
+            done: false,
+        }
+    }
+
+    /// Skips the physical lines before `line` (1-based) without parsing
+    /// them: Excel's `sep=` line, or the title rows above a header row. Call
+    /// before the first [`Parser::read_record`].
+    pub fn skip_lines_before(&mut self, line: u64) -> &mut Self {
+        self.skip_before = line.max(1);
+        self
+    }
+
+    /// The encoding being decoded.
+    pub fn encoding(&self) -> &'static Encoding {
+        self.encoding
+    }
+
+    /// The delimiter.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// Raw bytes taken in so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.raw_consumed
+    }
+
+    /// Reads raw bytes from `input` until a record is complete. Returns what
+    /// happened and how many bytes of `input` were taken in; pass the rest
+    /// again. An empty `input` means the data has ended. After an error the
+    /// parser returns [`ReadResult::End`].
+    pub fn read_record(
+        &mut self,
+        input: &[u8],
+        record: &mut Record,
+    ) -> Result<(ReadResult, usize)> {
+        if self.done {
+            return Ok((ReadResult::End, 0));
+        }
+        let result = self.read_record_inner(input, record);
+        if result.is_err() {
+            self.done = true;
+        }
+        result
+    }
+
+    fn read_record_inner(
+        &mut self,
+        input: &[u8],
+        record: &mut Record,
+    ) -> Result<(ReadResult, usize)> {
+        let mut consumed = 0;
+        loop {
+            if self.parse_decoded(record)? {
+                return Ok((ReadResult::Record, consumed));
+            }
+            // Every decoded byte is parsed.
+            if let Some(pending) = self.pending {
+                return Err(self.pending_error(pending));
+            }
+            if self.in_record {
+                self.spill
+                    .extend_from_slice(&self.dbuf[self.rec_start..self.dlen]);
+                self.rec_start = 0;
+            }
+            self.dpos = 0;
+            self.dlen = 0;
+            if !input.is_empty() {
+                if consumed == input.len() {
+                    return Ok((ReadResult::InputEmpty, consumed));
+                }
+                consumed += self.decode(&input[consumed..], false);
+                continue;
+            }
+            if !self.decoder_done {
+                self.decode(&[], true);
+                self.decoder_done = true;
+                continue;
+            }
+            if self.in_record && self.finish_at_eof(record)? {
+                return Ok((ReadResult::Record, 0));
+            }
+            self.done = true;
+            return Ok((ReadResult::End, 0));
+        }
+    }
+
+    /// Decodes raw bytes into the empty decoded buffer; returns how many raw
+    /// bytes were taken.
+    fn decode(&mut self, input: &[u8], last: bool) -> usize {
+        let mut input = input;
+        let mut over_limit = false;
+        if let Some(max) = self.limits.max_bytes {
+            let allowed = max.saturating_sub(self.raw_consumed);
+            if (input.len() as u64) > allowed {
+                input = &input[..allowed as usize];
+                over_limit = true;
+            }
+        }
+        let (result, read, written) =
+            self.decoder
+                .decode_to_utf8_without_replacement(input, &mut self.dbuf, last);
+        self.raw_consumed += read as u64;
+        self.dlen = written;
+        match result {
+            DecoderResult::Malformed(bad, extra) => {
+                let offset = self
+                    .raw_consumed
+                    .saturating_sub(u64::from(bad) + u64::from(extra));
+                self.pending = Some(Pending::Undecodable { offset });
+            }
+            DecoderResult::InputEmpty if over_limit => self.pending = Some(Pending::Bytes),
+            _ => {}
+        }
+        if self.at_text_start && written > 0 {
+            self.at_text_start = false;
+            if self.dbuf[..written].starts_with("\u{FEFF}".as_bytes()) {
+                self.dpos = 3;
+            }
+        }
+        read
+    }
+
+    /// The line of the end of the decoded text parsed so far.
+    fn current_line(&self) -> u64 {
+        if self.in_record {
+            let mut prev_cr = false;
+            self.rec_line
+                + count_breaks(&self.spill, &mut prev_cr)
+                + count_breaks(&self.dbuf[self.rec_start..self.dlen], &mut prev_cr)
+        } else {
+            self.line
+        }
+    }
+
+    fn pending_error(&self, pending: Pending) -> Error {
+        let line = self.current_line();
+        match pending {
+            Pending::Undecodable { offset } => Error::Undecodable {
+                encoding: self.encoding.name(),
+                line,
+                offset,
+            },
+            Pending::Bytes => Error::LimitExceeded {
+                limit: Limit::Bytes,
+                value: self.limits.max_bytes.unwrap_or(0),
+                line,
+                column: None,
+            },
+        }
+    }
+
+    /// Parses `dbuf[dpos..dlen]` until a (non-blank) record is complete
+    /// (true) or the buffer is used up (false).
+    fn parse_decoded(&mut self, record: &mut Record) -> Result<bool> {
+        loop {
+            if self.dpos == self.dlen {
+                return Ok(false);
+            }
+            if !self.in_record {
+                if self.line < self.skip_before {
+                    self.skip_lines();
+                    continue;
+                }
+                // Skip line ends (blank lines) before a record.
+                while self.dpos < self.dlen {
+                    match self.dbuf[self.dpos] {
+                        b'\n' => {
+                            if !self.prev_cr {
+                                self.line += 1;
+                            }
+                            self.prev_cr = false;
+                        }
+                        b'\r' => {
+                            self.line += 1;
+                            self.prev_cr = true;
+                        }
+                        _ => break,
+                    }
+                    self.dpos += 1;
+                }
+                if self.dpos == self.dlen {
+                    return Ok(false);
+                }
+                self.in_record = true;
+                self.prev_cr = false;
+                self.rec_line = self.line;
+                self.rec_start = self.dpos;
+                self.spill.clear();
+                self.olen = 0;
+                self.nend = 0;
+            }
+            let (result, nin, nout, nend) = self.csv.read_record(
+                &self.dbuf[self.dpos..self.dlen],
+                &mut self.out[self.olen..],
+                &mut self.ends[self.nend..],
+            );
+            self.dpos += nin;
+            self.olen += nout;
+            self.nend += nend;
+            match result {
+                ReadRecordResult::InputEmpty => self.check_partial()?,
+                ReadRecordResult::OutputFull => {
+                    self.check_partial()?;
+                    let len = self.out.len() * 2;
+                    self.out.resize(len, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    self.check_columns()?;
+                    let len = self.ends.len() * 2;
+                    self.ends.resize(len, 0);
+                }
+                ReadRecordResult::Record => {
+                    if self.finish_record(record, false)? {
+                        return Ok(true);
+                    }
+                }
+                ReadRecordResult::End => return Ok(false),
+            }
+        }
+    }
+
+    /// Skips raw text until the line `skip_before` starts.
+    fn skip_lines(&mut self) {
+        while self.dpos < self.dlen && self.line < self.skip_before {
+            match self.dbuf[self.dpos] {
+                b'\n' => {
+                    if !self.prev_cr {
+                        self.line += 1;
+                    }
+                    self.prev_cr = false;
+                }
+                b'\r' => {
+                    self.line += 1;
+                    self.prev_cr = true;
+                }
+                _ => self.prev_cr = false,
+            }
+            self.dpos += 1;
+        }
+    }
+
+    /// Ends the last record at the end of the data.
+    fn finish_at_eof(&mut self, record: &mut Record) -> Result<bool> {
+        loop {
+            let (result, _, _, nend) =
+                self.csv
+                    .read_record(&[], &mut self.out[self.olen..], &mut self.ends[self.nend..]);
+            self.nend += nend;
+            match result {
+                ReadRecordResult::OutputEndsFull => {
+                    self.check_columns()?;
+                    let len = self.ends.len() * 2;
+                    self.ends.resize(len, 0);
+                }
+                ReadRecordResult::Record => return self.finish_record(record, true),
+                _ => {
+                    self.in_record = false;
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    /// Checks the field being read against the field limit, and the fields
+    /// so far against the column limit.
+    fn check_partial(&self) -> Result<()> {
+        let start = if self.nend == 0 {
+            0
+        } else {
+            self.ends[self.nend - 1]
+        };
+        if self.olen - start > self.limits.max_field_bytes {
+            return Err(self.field_limit_error(self.nend + 1));
+        }
+        self.check_columns()
+    }
+
+    fn check_columns(&self) -> Result<()> {
+        if self.nend > self.limits.max_columns {
+            return Err(Error::LimitExceeded {
+                limit: Limit::Columns,
+                value: self.limits.max_columns as u64,
+                line: self.rec_line,
+                column: None,
+            });
+        }
+        Ok(())
+    }
+
+    fn field_limit_error(&self, column: usize) -> Error {
+        Error::LimitExceeded {
+            limit: Limit::FieldBytes,
+            value: self.limits.max_field_bytes as u64,
+            line: self.rec_line,
+            column: Some(column),
+        }
+    }
+
+    /// A record is complete in `out`/`ends`: count its lines, check it,
+    /// and fill `record`. Returns false for a blank record (skipped).
+    fn finish_record(&mut self, record: &mut Record, at_eof: bool) -> Result<bool> {
+        self.in_record = false;
+        let tail = &self.dbuf[self.rec_start..self.dpos];
+        let mut prev_cr = false;
+        let breaks = count_breaks(&self.spill, &mut prev_cr) + count_breaks(tail, &mut prev_cr);
+        self.line = self.rec_line + breaks;
+        self.prev_cr = prev_cr;
+        if memchr::memchr(b'"', &self.spill).is_some() || memchr::memchr(b'"', tail).is_some() {
+            check_quotes(
+                self.spill.iter().chain(tail.iter()).copied(),
+                self.delimiter,
+                self.rec_line,
+                at_eof,
+            )?;
+        }
+        self.check_columns()?;
+        let ends = &self.ends[..self.nend];
+        let mut start = 0;
+        for (i, &end) in ends.iter().enumerate() {
+            if end - start > self.limits.max_field_bytes {
+                return Err(self.field_limit_error(i + 1));
+            }
+            start = end;
+        }
+        record.clear();
+        record.set_line(self.rec_line);
+        let (data, record_ends) = record.parts_mut();
+        // csv-core only drops ASCII bytes (quotes, delimiters, line ends) from
+        // valid UTF-8, so this is always valid and never allocates.
+        data.push_str(&String::from_utf8_lossy(&self.out[..self.olen]));
+        record_ends.extend_from_slice(ends);
+        Ok(!record.is_blank())
+    }
+}
+
+/// Counts physical line breaks (LF, CRLF, CR) in `bytes`; `prev_cr` carries
+/// a CR at the end of the previous slice so a split CRLF counts once.
+pub(crate) fn count_breaks(bytes: &[u8], prev_cr: &mut bool) -> u64 {
+    let Some(&last) = bytes.last() else {
+        return 0;
+    };
+    let lf = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    let cr = bytes.iter().filter(|&&b| b == b'\r').count() as u64;
+    let mut crlf = 0;
+    if cr > 0 {
+        crlf = bytes.windows(2).filter(|w| w == b"\r\n").count() as u64;
+    }
+    if *prev_cr && bytes[0] == b'\n' {
+        crlf += 1;
+    }
+    *prev_cr = last == b'\r';
+    lf + cr - crlf
+}
+
+/// Strict RFC 4180 quoting over one record's raw text (csv-core accepts
+/// anything): a quote opens a field only at its start, a quoted field ends
+/// with a quote followed by a delimiter or line end, and a quoted field must
+/// be closed before the end of the file.
+fn check_quotes(
+    bytes: impl Iterator<Item = u8>,
+    delimiter: u8,
+    start_line: u64,
+    at_eof: bool,
+) -> Result<()> {
+    #[derive(PartialEq)]
+    enum State {
+        Start,
+        Unquoted,
+        Quoted,
+        QuoteSeen,
+    }
+    let mut state = State::Start;
+    let mut line = start_line;
+    let mut open_line = start_line;
+    let mut column = 1;
+    let mut prev_cr = false;
+    for b in bytes {
+        let term = b == b'\r' || b == b'\n';
+        match state {
+            State::Start | State::Unquoted | State::QuoteSeen if term => break,
+            State::Start => {
+                if b == b'"' {
+                    state = State::Quoted;
+                    open_line = line;
+                } else if b == delimiter {
+                    column += 1;
+                } else {
+                    state = State::Unquoted;
+                }
+            }
+            State::Unquoted => {
+                if b == b'"' {
+                    return Err(Error::StrayQuote { line, column });
+                } else if b == delimiter {
+                    column += 1;
+                    state = State::Start;
+                }
+            }
+            State::Quoted => {
+                if b == b'"' {
+                    state = State::QuoteSeen;
+                }
+            }
+            State::QuoteSeen => {
+                if b == b'"' {
+                    state = State::Quoted;
+                } else if b == delimiter {
+                    column += 1;
+                    state = State::Start;
+                } else {
+                    return Err(Error::TextAfterQuote { line, column });
+                }
+            }
+        }
+        if b == b'\n' {
+            if !prev_cr {
+                line += 1;
+            }
+            prev_cr = false;
+        } else if b == b'\r' {
+            line += 1;
+            prev_cr = true;
+        } else {
+            prev_cr = false;
+        }
+    }
+    if at_eof && state == State::Quoted {
+        return Err(Error::UnterminatedQuote {
+            line: open_line,
+            column,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaks_count_crlf_once_even_when_split() {
+        let mut prev = false;
+        assert_eq!(count_breaks(b"a\r\nb\nc\rd", &mut prev), 3);
+        assert!(!prev);
+        assert_eq!(count_breaks(b"a\r", &mut prev), 1);
+        assert!(prev);
+        assert_eq!(count_breaks(b"\nb", &mut prev), 0);
+        assert_eq!(count_breaks(b"", &mut prev), 0);
+    }
+}
