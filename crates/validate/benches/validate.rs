@@ -1,0 +1,74 @@
+//! Validates N generated clean `standard` rows (default 1,000,000; set
+//! `USERIMPORT_BENCH_ROWS`), in chunks of 10,000, with in-file uniqueness, and
+//! reports rows/s.
+//!
+//! Run: `cargo bench -p userimport-validate --bench validate`
+//! (quick: `USERIMPORT_BENCH_ROWS=100000 cargo bench -p userimport-validate --bench validate`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use userimport_parse::Record;
+use userimport_schema::Profile;
+use userimport_validate::{Uniqueness, ValidateOptions, Validator};
+
+const CHUNK: usize = 10_000;
+
+fn rows() -> u64 {
+    std::env::var("USERIMPORT_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Validates every chunk and checks uniqueness; returns the issue count.
+fn run(validator: &Validator, profile: &Profile, records: &[Record]) -> usize {
+    let mut unique = Uniqueness::new(profile);
+    let mut issues = 0;
+    let mut first_row = 1;
+    for chunk in records.chunks(CHUNK) {
+        let (rows, found) = validator.validate(chunk, first_row);
+        issues += found.len();
+        unique.observe_all(&rows);
+        first_row += chunk.len() as u64;
+    }
+    issues + unique.finish().len()
+}
+
+fn bench(c: &mut Criterion) {
+    let n = rows();
+    let profile = Profile::standard();
+    let header = common::header();
+    let validator = Validator::new(
+        &profile,
+        common::fields(&profile, &header),
+        &header,
+        ValidateOptions::default(),
+    );
+    let records = common::clean_records(n, 42);
+
+    // One timed pass outside criterion, for a plain rows/s line.
+    let start = Instant::now();
+    let issues = run(&validator, &profile, &records);
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(issues, 0, "generated rows must be clean");
+    println!(
+        "validate: {n} rows in {secs:.3} s = {:.0} rows/s ({} rayon threads)",
+        n as f64 / secs,
+        rayon::current_num_threads()
+    );
+
+    let mut group = c.benchmark_group("validate");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(n));
+    group.bench_function(format!("standard_clean_{n}_rows"), |b| {
+        b.iter(|| run(&validator, &profile, &records))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,189 @@
+//! Cross-field rules from the profile: columns that constrain each other.
+
+use userimport_schema::{CrossRule, FieldKind, Profile};
+
+use crate::codes;
+use crate::field::{self, ColumnPlan, clip};
+use crate::issue::Issue;
+use crate::row::Cell;
+
+/// A [`CrossRule`] with its column keys resolved to indices.
+#[derive(Debug, Clone)]
+pub(crate) enum Cross {
+    DueDate { kind: usize, value: usize },
+    DateRange { start: usize, end: usize },
+}
+
+/// Formats the due date of `ExpirationDate` may be written in, canonical first.
+const DUE_DATE_FORMATS: [&str; 2] = ["%Y/%m/%d", "%Y-%m-%d"];
+
+/// The largest day count of the `From…` due-date types (100 years).
+const DUE_DATE_MAX_DAYS: u32 = 36_500;
+
+impl Cross {
+    /// Resolves the profile's rules; rules naming unknown columns (a profile
+    /// that skipped [`Profile::check`]) are dropped.
+    pub(crate) fn compile(profile: &Profile) -> Vec<Cross> {
+        profile
+            .rules
+            .iter()
+            .filter_map(|rule| match rule {
+                CrossRule::DueDate {
+                    type_column,
+                    value_column,
+                } => Some(Cross::DueDate {
+                    kind: profile.column_index(type_column)?,
+                    value: profile.column_index(value_column)?,
+                }),
+                CrossRule::DateRange { start, end } => Some(Cross::DateRange {
+                    start: profile.column_index(start)?,
+                    end: profile.column_index(end)?,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Checks one row; may rewrite the value column to its canonical form.
+    pub(crate) fn apply(
+        &self,
+        columns: &[ColumnPlan],
+        cells: &mut [Cell],
+        issues: &mut Vec<Issue>,
+        line: u64,
+        row: u64,
+    ) {
+        let has_issue = |issues: &[Issue], i: usize| {
+            let key = columns.get(i).map(|c| c.key.as_str());
+            issues.iter().any(|x| x.column.as_deref() == key)
+        };
+        match *self {
+            Cross::DueDate { kind, value } => {
+                if has_issue(issues, kind) || has_issue(issues, value) {
+                    return;
+                }
+                let (Some(kind_col), Some(value_col)) = (columns.get(kind), columns.get(value))
+                else {
+                    return;
+                };
+                let given = match cells.get(value) {
+                    Some(Cell::Value(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                let error = |code: &str, message: String| {
+                    let issue = Issue::error(line, row, code, message).column(&value_col.key);
+                    match &given {
+                        Some(v) => issue.value(v),
+                        None => issue,
+                    }
+                };
+                let Some(Cell::Value(due_type)) = cells.get(kind) else {
+                    if given.is_some() {
+                        issues.push(error(
+                            codes::DUE_DATE_TYPE_MISSING,
+                            format!(
+                                "{} has a value but {} is blank: enter the due date type \
+                                 (Unlimited, FromFirstLogin, FromCreation or ExpirationDate), \
+                                 or clear the value",
+                                value_col.label, kind_col.label
+                            ),
+                        ));
+                    }
+                    return;
+                };
+                // Without the value column in the file there is nothing to check.
+                if value_col.field.is_none() {
+                    return;
+                }
+                match due_type.as_str() {
+                    "Unlimited" if given.is_some() => {
+                        issues.push(error(
+                            codes::DUE_DATE_VALUE_NOT_ALLOWED,
+                            format!(
+                                "due date type Unlimited takes no {}: leave it blank, or \
+                                 choose another due date type",
+                                value_col.label
+                            ),
+                        ));
+                    }
+                    "FromFirstLogin" | "FromCreation" => match &given {
+                        None => issues.push(error(
+                            codes::DUE_DATE_VALUE_MISSING,
+                            format!(
+                                "due date type {due_type} needs the number of valid days in {}: \
+                                 enter a whole number from 1 to {DUE_DATE_MAX_DAYS}",
+                                value_col.label
+                            ),
+                        )),
+                        Some(v) => match field::day_count(v, DUE_DATE_MAX_DAYS) {
+                            Ok(days) => cells[value] = Cell::Value(days),
+                            Err(why) => issues.push(error(
+                                codes::DUE_DATE_DAYS_INVALID,
+                                format!("due date type {due_type} needs a number of days: {why}"),
+                            )),
+                        },
+                    },
+                    "ExpirationDate" => match &given {
+                        None => issues.push(error(
+                            codes::DUE_DATE_VALUE_MISSING,
+                            format!(
+                                "due date type ExpirationDate needs the due date in {}: \
+                                 enter it as YYYY/MM/DD, for example 2026/12/31",
+                                value_col.label
+                            ),
+                        )),
+                        Some(v) => {
+                            let formats = DUE_DATE_FORMATS.map(String::from);
+                            match field::date(v, &formats) {
+                                Ok(date) => cells[value] = Cell::Value(date),
+                                Err(why) => issues.push(error(
+                                    codes::DUE_DATE_DATE_INVALID,
+                                    format!("due date type ExpirationDate needs a date: {why}"),
+                                )),
+                            }
+                        }
+                    },
+                    // A custom profile's own due-date types: nothing to check.
+                    _ => {}
+                }
+            }
+            Cross::DateRange { start, end } => {
+                let (Some(start_col), Some(end_col)) = (columns.get(start), columns.get(end))
+                else {
+                    return;
+                };
+                let (Some(Cell::Value(a)), Some(Cell::Value(b))) =
+                    (cells.get(start), cells.get(end))
+                else {
+                    return;
+                };
+                let (Some(from), Some(to)) = (date_of(start_col, a), date_of(end_col, b)) else {
+                    return;
+                };
+                if to < from {
+                    issues.push(
+                        Issue::error(
+                            line,
+                            row,
+                            codes::DATE_RANGE_REVERSED,
+                            format!(
+                                "{} ({b}) is before {} ({a}): swap them or correct one",
+                                end_col.label, start_col.label
+                            ),
+                        )
+                        .column(&end_col.key)
+                        .value(&clip(b)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The date in a canonical date cell.
+fn date_of(column: &ColumnPlan, canonical: &str) -> Option<chrono::NaiveDate> {
+    match &column.kind {
+        FieldKind::Date { formats } => field::parse_date(canonical, formats),
+        _ => field::parse_date(canonical, &DUE_DATE_FORMATS.map(String::from)),
+    }
+}

@@ -1,0 +1,598 @@
+//! Per-field rules: one cell's text in, a canonical [`Cell`] or a problem out.
+//!
+//! Every rule is chosen by the column's [`FieldKind`], never by its name.
+
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+use email_address::{EmailAddress, Options};
+use userimport_schema::{CodeTable, FieldKind, unescape_formula};
+
+use crate::codes;
+use crate::options::CardIdType;
+use crate::row::{Cell, ListEdit, Secret};
+
+/// What went wrong with one cell: a code and a message that never contains a
+/// secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Problem {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// One profile column as the validator sees it: its kind and where it is in
+/// the file.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnPlan {
+    pub key: String,
+    pub label: String,
+    pub kind: FieldKind,
+    /// Required for new users (after the e-mail override).
+    pub required: bool,
+    pub clear_keyword: Option<String>,
+    /// Password or hash: values never leave the validator except as [`Secret`].
+    pub secret: bool,
+    /// A key column (member ID, login ID, e-mail): checked even on delete rows.
+    pub is_key: bool,
+    /// The record field holding this column, if the file has it.
+    pub field: Option<usize>,
+}
+
+/// Run-wide settings the field rules need.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Env<'a> {
+    pub card_id_type: CardIdType,
+    pub sources: &'a [String],
+}
+
+/// Checks one cell and returns its canonical form.
+pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Cell, Problem> {
+    match &col.kind {
+        FieldKind::ReadOnly => return Ok(Cell::Absent),
+        // Passwords are taken exactly as typed: a space is a legal password
+        // character and our exports never contain passwords to unescape.
+        FieldKind::Password { min_len, max_len } => {
+            if raw.trim().is_empty() {
+                return Ok(Cell::Blank);
+            }
+            return password(raw, *min_len, *max_len);
+        }
+        _ => {}
+    }
+    let text = unescape_formula(raw.trim()).trim();
+    if text.is_empty() {
+        return Ok(Cell::Blank);
+    }
+    if let Some(keyword) = &col.clear_keyword {
+        if text.eq_ignore_ascii_case(keyword) {
+            if col.required {
+                return Err(Problem::new(
+                    codes::FIELD_CLEAR_REQUIRED,
+                    format!(
+                        "{:?} would clear {}, but {} is required in this profile: enter a value, \
+                         or leave the cell blank to keep the current one",
+                        keyword, col.label, col.label
+                    ),
+                ));
+            }
+            return Ok(Cell::Clear);
+        }
+    }
+    match &col.kind {
+        FieldKind::Text { min_len, max_len } => text_value(col, text, *min_len, *max_len),
+        FieldKind::Email => email(text),
+        FieldKind::PasswordHash => password_hash(text),
+        FieldKind::Enum { values } => match col.kind.resolve_enum(text) {
+            Some(canonical) => Ok(Cell::Value(canonical.to_string())),
+            None => {
+                let allowed: Vec<&str> = values.iter().map(|v| v.canonical.as_str()).collect();
+                Err(Problem::new(
+                    codes::ENUM_UNKNOWN,
+                    format!(
+                        "{:?} is not an allowed value of {}: use one of {}",
+                        clip(text),
+                        col.label,
+                        allowed.join(", ")
+                    ),
+                ))
+            }
+        },
+        FieldKind::OnOff { .. } => {
+            if text.eq_ignore_ascii_case("on") {
+                Ok(Cell::Value("On".to_string()))
+            } else if text.eq_ignore_ascii_case("off") {
+                Ok(Cell::Value("Off".to_string()))
+            } else {
+                Err(Problem::new(
+                    codes::ONOFF_INVALID,
+                    format!(
+                        "{:?} is neither On nor Off: write On or Off, or leave the cell blank \
+                         for the default",
+                        clip(text)
+                    ),
+                ))
+            }
+        }
+        FieldKind::DeleteFlag => match text {
+            "1" => Ok(Cell::Value("1".to_string())),
+            "0" => Ok(Cell::Blank),
+            _ => Err(Problem::new(
+                codes::DELETE_FLAG_INVALID,
+                format!(
+                    "{:?} is not a delete flag: write 1 to delete the user, or 0 or nothing to keep it",
+                    clip(text)
+                ),
+            )),
+        },
+        FieldKind::Code { table } => code(*table, text),
+        FieldKind::Date { formats } => date(text, formats)
+            .map(Cell::Value)
+            .map_err(|message| Problem::new(codes::DATE_INVALID, message)),
+        FieldKind::DayCount { max } => day_count(text, *max)
+            .map(Cell::Value)
+            .map_err(|message| Problem::new(codes::DAY_COUNT_INVALID, message)),
+        FieldKind::Integer { min, max } => integer(text, *min, *max),
+        FieldKind::CardId => card_id(text, env.card_id_type),
+        FieldKind::NameList => name_list(col, text),
+        FieldKind::IdentityList => identity_list(col, text, env.sources),
+        // Kinds added to the schema later: keep the trimmed text.
+        _ => Ok(Cell::Value(text.to_string())),
+    }
+}
+
+/// At most 64 characters of a value, for messages.
+pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(64) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
+    }
+}
+
+fn text_value(col: &ColumnPlan, text: &str, min: usize, max: usize) -> Result<Cell, Problem> {
+    // Byte length bounds the character count from above: skip counting when short.
+    if text.len() > max || text.len() < min {
+        let n = text.chars().count();
+        if n > max {
+            return Err(Problem::new(
+                codes::FIELD_TOO_LONG,
+                format!(
+                    "{} is {n} characters long, but at most {max} are allowed: shorten it",
+                    col.label
+                ),
+            ));
+        }
+        if n < min {
+            return Err(Problem::new(
+                codes::FIELD_TOO_SHORT,
+                format!(
+                    "{} is {n} characters long, but at least {min} are needed: lengthen it",
+                    col.label
+                ),
+            ));
+        }
+    }
+    Ok(Cell::Value(text.to_string()))
+}
+
+const EMAIL_OPTIONS: Options = Options {
+    minimum_sub_domains: 2,
+    allow_domain_literal: false,
+    allow_display_text: false,
+};
+
+fn email(text: &str) -> Result<Cell, Problem> {
+    use email_address::Error as E;
+    let why = match EmailAddress::parse_with_options(text, EMAIL_OPTIONS) {
+        Ok(_) => {
+            // A top-level domain has a letter: `a@10.0.0.1` is an IP address.
+            let tld = text.rsplit('.').next().unwrap_or_default();
+            if tld.chars().any(char::is_alphabetic) {
+                return Ok(Cell::Value(text.to_string()));
+            }
+            "the domain must be a name such as example.com, not an IP address"
+        }
+        Err(e) => match e {
+            E::MissingSeparator => "it has no @: write it as name@example.com",
+            E::LocalPartEmpty => "there is nothing before the @",
+            E::LocalPartTooLong => "the part before the @ is longer than 64 characters",
+            E::DomainEmpty => "there is nothing after the @",
+            E::DomainTooLong => "the domain is longer than 254 characters",
+            E::SubDomainEmpty | E::DomainInvalidSeparator => {
+                "the domain has an empty part (two dots in a row, or a dot at its start or end)"
+            }
+            E::SubDomainTooLong => "a part of the domain is longer than 63 characters",
+            E::DomainTooFew => "the domain needs a top-level part such as .com",
+            E::UnbalancedQuotes => "its quotes are unbalanced",
+            E::InvalidComment => "comments in parentheses are not allowed",
+            E::InvalidIPAddress | E::UnsupportedDomainLiteral => {
+                "the domain must be a name such as example.com, not an address in brackets"
+            }
+            E::UnsupportedDisplayName | E::MissingDisplayName | E::MissingEndBracket => {
+                "write only the address (name@example.com), without a name or angle brackets"
+            }
+            E::InvalidCharacter => {
+                "it contains a character not allowed there (a space, a comma, a second @ or a \
+                 misplaced dot): write it as name@example.com"
+            }
+        },
+    };
+    Err(Problem::new(
+        codes::EMAIL_INVALID,
+        format!("not a valid e-mail address: {why}"),
+    ))
+}
+
+fn password(raw: &str, min: usize, max: usize) -> Result<Cell, Problem> {
+    let n = raw.chars().count();
+    if n < min {
+        return Err(Problem::new(
+            codes::PASSWORD_TOO_SHORT,
+            format!(
+                "the password has {n} characters, but at least {min} are needed: choose a longer one"
+            ),
+        ));
+    }
+    if n > max {
+        return Err(Problem::new(
+            codes::PASSWORD_TOO_LONG,
+            format!(
+                "the password has {n} characters, but at most {max} are allowed (it is never \
+                 shortened): choose a shorter one"
+            ),
+        ));
+    }
+    Ok(Cell::Secret(Secret::new(raw)))
+}
+
+/// Checks PHC syntax: `$argon2id$v=19$m=…,t=…,p=…$salt$hash` or bcrypt's
+/// `$2b$12$` plus 53 characters. Messages never echo the hash.
+fn password_hash(text: &str) -> Result<Cell, Problem> {
+    let fail = |why: &str| {
+        Err(Problem::new(
+            codes::PASSWORD_HASH_INVALID,
+            format!(
+                "not a supported password hash: {why}; use an argon2id PHC string \
+                 ($argon2id$v=19$m=…,t=…,p=…$salt$hash) or a bcrypt hash ($2b$12$…)"
+            ),
+        ))
+    };
+    if let Some(rest) = text.strip_prefix("$2") {
+        return if is_bcrypt(rest) {
+            Ok(Cell::Secret(Secret::new(text)))
+        } else {
+            fail(
+                "it starts like bcrypt but is not $2a$, $2b$ or $2y$, a cost from 04 to 31, and 53 characters",
+            )
+        };
+    }
+    let hash = match password_hash::PasswordHash::new(text) {
+        Ok(hash) => hash,
+        Err(_) => return fail("it is not a PHC string"),
+    };
+    if hash.algorithm.as_str() != "argon2id" {
+        return fail("its algorithm is not argon2id");
+    }
+    if hash.version.is_some_and(|v| v != 0x13) {
+        return fail("its version is not v=19");
+    }
+    for name in ["m", "t", "p"] {
+        if hash.params.get_decimal(name).is_none() {
+            return fail("it lacks one of the parameters m, t and p");
+        }
+    }
+    if hash.salt.is_none() || hash.hash.is_none() {
+        return fail("it lacks the salt or the hash");
+    }
+    Ok(Cell::Secret(Secret::new(text)))
+}
+
+fn is_bcrypt(rest: &str) -> bool {
+    // rest = "b$12$" + 53 characters of bcrypt's base64 alphabet.
+    let bytes = rest.as_bytes();
+    if bytes.len() != 5 + 53 || !matches!(bytes[0], b'a' | b'b' | b'y') || bytes[1] != b'$' {
+        return false;
+    }
+    let cost = &rest[2..4];
+    let cost_ok = cost.bytes().all(|b| b.is_ascii_digit())
+        && cost.parse::<u8>().is_ok_and(|c| (4..=31).contains(&c));
+    cost_ok
+        && bytes[4] == b'$'
+        && bytes[5..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/'))
+}
+
+fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
+    let (code, what, example) = match table {
+        CodeTable::Country => (codes::COUNTRY_UNKNOWN, "country or region", "Japan"),
+        CodeTable::Language => (codes::LANGUAGE_UNKNOWN, "language", "ja_JP"),
+        CodeTable::TimeZone => (codes::TIMEZONE_UNKNOWN, "time zone", "Asia/Tokyo"),
+        CodeTable::DateFormat => (codes::DATE_FORMAT_UNKNOWN, "date format", "YYYY/MM/DD"),
+        CodeTable::TimeFormat => (codes::TIME_FORMAT_UNKNOWN, "time format", "HH:mm:ss"),
+    };
+    match table.resolve(text) {
+        Ok(canonical) => Ok(Cell::Value(canonical.to_string())),
+        Err(unknown) => {
+            let mut message = format!("{:?} is not a known {what}", clip(text));
+            match unknown.suggestions.as_slice() {
+                [] => {
+                    let _ = write!(
+                        message,
+                        ": use a value of the code table, such as {example}"
+                    );
+                }
+                [one] => {
+                    let _ = write!(message, ": did you mean {one}?");
+                }
+                many => {
+                    let _ = write!(message, ": did you mean {}?", many.join(" or "));
+                }
+            }
+            Err(Problem::new(code, message))
+        }
+    }
+}
+
+/// Human spelling of a chrono date format (`%Y/%m/%d` → `YYYY/MM/DD`).
+pub(crate) fn human_format(format: &str) -> String {
+    format
+        .replace("%Y", "YYYY")
+        .replace("%m", "MM")
+        .replace("%d", "DD")
+        .replace("%b", "MMM")
+        .replace("%e", "D")
+}
+
+/// Parses a date written exactly in one of `formats` (it must round-trip, so
+/// `2015-9-5` is refused for `%Y-%m-%d`); returns it in the first format.
+pub(crate) fn parse_date(text: &str, formats: &[String]) -> Option<NaiveDate> {
+    let mut again = String::with_capacity(text.len());
+    for format in formats {
+        if let Ok(date) = NaiveDate::parse_from_str(text, format) {
+            again.clear();
+            if write!(again, "{}", date.format(format)).is_ok() && again.eq_ignore_ascii_case(text)
+            {
+                return Some(date);
+            }
+        }
+    }
+    None
+}
+
+/// A date in the canonical (first) format.
+pub(crate) fn format_date(date: NaiveDate, formats: &[String]) -> Option<String> {
+    let mut out = String::with_capacity(10);
+    let format = formats.first()?;
+    write!(out, "{}", date.format(format)).ok()?;
+    Some(out)
+}
+
+pub(crate) fn date(text: &str, formats: &[String]) -> Result<String, String> {
+    if let Some(canonical) = parse_date(text, formats).and_then(|d| format_date(d, formats)) {
+        return Ok(canonical);
+    }
+    let human: Vec<String> = formats.iter().map(|f| human_format(f)).collect();
+    let example = NaiveDate::from_ymd_opt(2026, 1, 31)
+        .and_then(|d| format_date(d, formats))
+        .unwrap_or_default();
+    Err(format!(
+        "{:?} is not a date written as {}: write a real date with every digit, for example \
+         {example} (a spreadsheet may drop leading zeros: format the column as text)",
+        clip(text),
+        human.join(" or ")
+    ))
+}
+
+pub(crate) fn day_count(text: &str, max: u32) -> Result<String, String> {
+    let parsed = if text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u64>().ok()
+    } else {
+        None
+    };
+    match parsed {
+        Some(n) if n >= 1 && n <= u64::from(max) => Ok(n.to_string()),
+        _ => Err(format!(
+            "{:?} is not a number of days: write a whole number from 1 to {max}",
+            clip(text)
+        )),
+    }
+}
+
+fn integer(text: &str, min: Option<i64>, max: Option<i64>) -> Result<Cell, Problem> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let n = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<i64>().ok()
+    } else {
+        None
+    };
+    let bounds = match (min, max) {
+        (Some(lo), Some(hi)) => format!("from {lo} to {hi}"),
+        (Some(lo), None) => format!("of at least {lo}"),
+        (None, Some(hi)) => format!("of at most {hi}"),
+        (None, None) => String::new(),
+    };
+    let Some(n) = n else {
+        return Err(Problem::new(
+            codes::INTEGER_INVALID,
+            format!(
+                "{:?} is not a whole number: write digits only{}{bounds}",
+                clip(text),
+                if bounds.is_empty() { "" } else { ", " }
+            ),
+        ));
+    };
+    if min.is_some_and(|lo| n < lo) || max.is_some_and(|hi| n > hi) {
+        return Err(Problem::new(
+            codes::INTEGER_OUT_OF_RANGE,
+            format!("{n} is out of range: write a whole number {bounds}"),
+        ));
+    }
+    Ok(Cell::Value(n.to_string()))
+}
+
+fn card_id(text: &str, kind: CardIdType) -> Result<Cell, Problem> {
+    match kind {
+        CardIdType::Decimal => {
+            if !text.is_empty() && text.len() <= 39 && text.bytes().all(|b| b.is_ascii_digit()) {
+                let trimmed = text.trim_start_matches('0');
+                let canonical = if trimmed.is_empty() { "0" } else { trimmed };
+                return Ok(Cell::Value(canonical.to_string()));
+            }
+            let hint = if text.bytes().all(|b| b.is_ascii_hexdigit())
+                || text.starts_with("0x")
+                || text.starts_with("0X")
+            {
+                " (it looks hexadecimal: import with the hexadecimal card ID option, --card-id-type hex)"
+            } else {
+                ""
+            };
+            Err(Problem::new(
+                codes::CARD_ID_INVALID,
+                format!(
+                    "{:?} is not a decimal card ID: write up to 39 digits 0-9{hint}",
+                    clip(text)
+                ),
+            ))
+        }
+        CardIdType::Hex => {
+            let digits = text
+                .strip_prefix("0x")
+                .or_else(|| text.strip_prefix("0X"))
+                .unwrap_or(text);
+            if !digits.is_empty()
+                && digits.len() <= 32
+                && digits.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Ok(Cell::Value(digits.to_ascii_uppercase()));
+            }
+            Err(Problem::new(
+                codes::CARD_ID_INVALID,
+                format!(
+                    "{:?} is not a hexadecimal card ID: write up to 32 digits 0-9 and A-F, with or without 0x",
+                    clip(text)
+                ),
+            ))
+        }
+    }
+}
+
+/// Longest accepted name in a list, in characters.
+const MAX_NAME_CHARS: usize = 255;
+
+/// Splits `A, B,-C` into a [`ListEdit`]: trimmed, empty items ignored,
+/// duplicates folded (exact spelling), the clear keyword only alone.
+fn list_edit(
+    col: &ColumnPlan,
+    text: &str,
+    mut item: impl FnMut(&str) -> Result<String, Problem>,
+) -> Result<Cell, Problem> {
+    let mut edit = ListEdit::default();
+    for part in text.split(',') {
+        let part = part.trim();
+        let (remove, name) = match part.strip_prefix('-') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, part),
+        };
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(keyword) = &col.clear_keyword {
+            if name.eq_ignore_ascii_case(keyword) {
+                return Err(Problem::new(
+                    codes::LIST_INVALID,
+                    format!(
+                        "{keyword:?} clears {} and must be alone in the cell: write only {keyword}, \
+                         or list the names to add and -names to remove",
+                        col.label
+                    ),
+                ));
+            }
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(Problem::new(
+                codes::FIELD_TOO_LONG,
+                format!(
+                    "a name in {} is longer than {MAX_NAME_CHARS} characters: shorten it",
+                    col.label
+                ),
+            ));
+        }
+        let name = item(name)?;
+        let (this, other) = if remove {
+            (&mut edit.remove, &edit.add)
+        } else {
+            (&mut edit.add, &edit.remove)
+        };
+        if other.contains(&name) {
+            return Err(Problem::new(
+                codes::LIST_CONFLICT,
+                format!(
+                    "{:?} is both added and removed in {}: keep either {0:?} or -{0:?}",
+                    clip(&name),
+                    col.label
+                ),
+            ));
+        }
+        if !this.contains(&name) {
+            this.push(name);
+        }
+    }
+    if edit.add.is_empty() && edit.remove.is_empty() {
+        return Ok(Cell::Blank);
+    }
+    Ok(Cell::List(edit))
+}
+
+fn name_list(col: &ColumnPlan, text: &str) -> Result<Cell, Problem> {
+    list_edit(col, text, |name| Ok(name.to_string()))
+}
+
+fn identity_list(col: &ColumnPlan, text: &str, sources: &[String]) -> Result<Cell, Problem> {
+    list_edit(col, text, |item| {
+        let Some((source, user)) = item.split_once(':') else {
+            return Err(Problem::new(
+                codes::IDENTITY_INVALID,
+                format!(
+                    "{:?} is not an identity: write source:username, for example slack:jdoe",
+                    clip(item)
+                ),
+            ));
+        };
+        let (source, user) = (source.trim(), user.trim());
+        if source.is_empty() || user.is_empty() {
+            return Err(Problem::new(
+                codes::IDENTITY_INVALID,
+                format!(
+                    "{:?} lacks a source or a username: write source:username, for example slack:jdoe",
+                    clip(item)
+                ),
+            ));
+        }
+        match sources.iter().find(|s| s.eq_ignore_ascii_case(source)) {
+            Some(known) => Ok(format!("{known}:{user}")),
+            None => {
+                let enabled = if sources.is_empty() {
+                    "none is enabled in this profile".to_string()
+                } else {
+                    format!("use one of {}", sources.join(", "))
+                };
+                Err(Problem::new(
+                    codes::IDENTITY_UNKNOWN_SOURCE,
+                    format!(
+                        "source {:?} is not enabled: {enabled} (or enable it in the profile)",
+                        clip(source)
+                    ),
+                ))
+            }
+        }
+    })
+}

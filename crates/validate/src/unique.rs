@@ -1,0 +1,215 @@
+//! In-file uniqueness of key columns, streamed across chunks in bounded memory.
+
+use std::hash::{BuildHasher, RandomState};
+
+use userimport_schema::Profile;
+
+use crate::codes;
+use crate::issue::Issue;
+use crate::row::{Cell, Row};
+use crate::validator::is_key_purpose;
+
+/// Key columns tracked at most (the tag lives in the fingerprint's low bits).
+const MAX_KEY_COLUMNS: usize = 8;
+const TAG_MASK: u64 = (MAX_KEY_COLUMNS as u64) - 1;
+/// Set in [`Entry::at`] when the row's position lives in the overflow list.
+const OVERFLOW: u64 = 1 << 63;
+/// Other lines named in one duplicate message at most.
+const MAX_LINES_NAMED: usize = 10;
+
+/// One key cell seen: its fingerprint and where it was.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// 61 bits of a keyed hash of the folded value, 3 bits of column tag.
+    fp: u64,
+    /// `line << 32 | row` when both fit (line < 2^31, row < 2^32), else
+    /// [`OVERFLOW`] | index into the overflow list.
+    at: u64,
+}
+
+/// Finds keys that occur on more than one row of a file, across chunks.
+///
+/// Tracks every column whose purpose is a key (member ID, login ID, e-mail),
+/// whatever the profile's key order. Values compare after trimming and
+/// lowercasing, so `Ann@Example.com` and ` ann@example.com` are the same key.
+/// Feed it every row with [`Uniqueness::observe`] (valid or not, delete flag
+/// or not: a delete row still names a user), then call
+/// [`Uniqueness::finish`], which gives a `key.duplicate` error on every row
+/// involved, the first occurrence too, each naming the other lines.
+///
+/// Memory: only a 64-bit fingerprint and the row's position are kept per key
+/// cell (16 bytes), never the text: 32 to 48 bytes per row for two or three
+/// keys. Fingerprints are keyed with a random seed per instance, so a crafted
+/// file cannot make two different keys collide on purpose; an accidental
+/// collision among a million keys has odds around 10⁻⁷. Because the text is
+/// not kept, duplicate issues carry no [`Issue::value`].
+///
+/// ```
+/// use userimport_schema::Profile;
+/// use userimport_validate::{Cell, Row, Uniqueness};
+///
+/// let profile = Profile::team();
+/// let email = profile.column_index("primary_email").unwrap();
+/// let row = |line: u64, address: &str| {
+///     let mut cells = vec![Cell::Absent; profile.columns.len()];
+///     cells[email] = Cell::Value(address.to_string());
+///     Row { line, row: line - 1, cells, valid: true }
+/// };
+/// let mut unique = Uniqueness::new(&profile);
+/// unique.observe(&row(2, "ann@example.com"));
+/// unique.observe(&row(3, "bob@example.com"));
+/// unique.observe(&row(9000, "ANN@example.com"));
+/// let issues = unique.finish();
+/// assert_eq!(issues.iter().map(|i| i.line).collect::<Vec<_>>(), [2, 9000]);
+/// assert!(issues[0].message.contains("9000"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Uniqueness {
+    /// (profile column index, column key, label) per tag.
+    columns: Vec<(usize, String, String)>,
+    seed: RandomState,
+    buf: String,
+    entries: Vec<Entry>,
+    overflow: Vec<(u64, u64)>,
+}
+
+impl Uniqueness {
+    /// Tracks the key columns of `profile` (purposes member ID, login ID, e-mail).
+    pub fn new(profile: &Profile) -> Uniqueness {
+        let columns = profile
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| is_key_purpose(c.purpose))
+            .take(MAX_KEY_COLUMNS)
+            .map(|(i, c)| (i, c.key.clone(), c.label.clone()))
+            .collect();
+        Uniqueness {
+            columns,
+            seed: RandomState::new(),
+            buf: String::new(),
+            entries: Vec::new(),
+            overflow: Vec::new(),
+        }
+    }
+
+    /// Records the key cells of one row (only [`Cell::Value`]s count).
+    pub fn observe(&mut self, row: &Row) {
+        for (tag, (index, _, _)) in self.columns.iter().enumerate() {
+            let Cell::Value(value) = row.cell(*index) else {
+                continue;
+            };
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            self.buf.clear();
+            if value.is_ascii() {
+                self.buf
+                    .extend(value.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            } else {
+                self.buf.extend(value.chars().flat_map(char::to_lowercase));
+            }
+            let fp = (self.seed.hash_one(self.buf.as_str()) & !TAG_MASK) | tag as u64;
+            let at = if row.line < (1 << 31) && row.row < (1 << 32) {
+                (row.line << 32) | row.row
+            } else {
+                self.overflow.push((row.line, row.row));
+                OVERFLOW | (self.overflow.len() - 1) as u64
+            };
+            self.entries.push(Entry { fp, at });
+        }
+    }
+
+    /// Records every row of a chunk.
+    pub fn observe_all<'a>(&mut self, rows: impl IntoIterator<Item = &'a Row>) {
+        for row in rows {
+            self.observe(row);
+        }
+    }
+
+    /// Key cells recorded so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no key cell was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes held (capacity, not length), to check the memory bound.
+    pub fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.overflow.capacity() * std::mem::size_of::<(u64, u64)>()
+            + self.buf.capacity()
+    }
+
+    /// Ends the file: a `key.duplicate` error for every row whose key is also
+    /// on another row, sorted by line, row and column.
+    pub fn finish(self) -> Vec<Issue> {
+        let Uniqueness {
+            columns,
+            mut entries,
+            overflow,
+            ..
+        } = self;
+        entries.sort_unstable_by_key(|e| e.fp);
+        let position = |at: u64| -> (u64, u64) {
+            if at & OVERFLOW != 0 {
+                let index = (at & !OVERFLOW) as usize;
+                overflow.get(index).copied().unwrap_or((0, 0))
+            } else {
+                (at >> 32, at & 0xFFFF_FFFF)
+            }
+        };
+        let mut issues = Vec::new();
+        let mut group: Vec<(u64, u64)> = Vec::new();
+        for run in entries.chunk_by(|a, b| a.fp == b.fp) {
+            if run.len() < 2 {
+                continue;
+            }
+            let tag = (run[0].fp & TAG_MASK) as usize; // ok: chunk_by never yields an empty run
+            let Some((_, key, label)) = columns.get(tag) else {
+                continue;
+            };
+            group.clear();
+            group.extend(run.iter().map(|e| position(e.at)));
+            group.sort_unstable();
+            group.dedup();
+            if group.len() < 2 {
+                continue;
+            }
+            for (me, &(line, row)) in group.iter().enumerate() {
+                let others: Vec<String> = group
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != me)
+                    .take(MAX_LINES_NAMED)
+                    .map(|(_, (l, _))| l.to_string())
+                    .collect();
+                let more = group.len() - 1 - others.len();
+                let mut lines = others.join(", ");
+                if more > 0 {
+                    lines.push_str(&format!(" and {more} more"));
+                }
+                let plural = if group.len() > 2 { "s" } else { "" };
+                issues.push(
+                    Issue::error(
+                        line,
+                        row,
+                        codes::KEY_DUPLICATE,
+                        format!(
+                            "the same {label} is also on line{plural} {lines} (compared ignoring \
+                             case and surrounding spaces): each {label} must be unique in the \
+                             file, so keep one row per user"
+                        ),
+                    )
+                    .column(key),
+                );
+            }
+        }
+        issues.sort_by(|a, b| (a.line, a.row, &a.column).cmp(&(b.line, b.row, &b.column)));
+        issues
+    }
+}
