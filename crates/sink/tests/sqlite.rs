@@ -1,0 +1,737 @@
+//! Integration tests against a real SQLite file in a temporary directory.
+
+use userimport_plan::{
+    Change, Directory, Field, Merge, Mode, Plan, PlanOptions, Planner, SyncAction,
+};
+use userimport_schema::Profile;
+use userimport_sink::{Error, MemorySink, Outcome, Sink, SqliteSink};
+use userimport_validate::{Cell, ListEdit, Row, Secret};
+
+const HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0123456789abcdefghijklmnopqrstuvwxyzABCDE";
+
+fn v(s: &str) -> Cell {
+    Cell::Value(s.to_string())
+}
+
+fn list(add: &[&str], remove: &[&str]) -> Cell {
+    Cell::List(ListEdit {
+        add: add.iter().map(|s| s.to_string()).collect(),
+        remove: remove.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+/// A row of the standard profile: `cells` set, every other column absent.
+fn row(profile: &Profile, n: u64, cells: &[(&str, Cell)]) -> Row {
+    let mut all = vec![Cell::Absent; profile.columns.len()];
+    for (key, cell) in cells {
+        let i = profile.column_index(key).expect("column");
+        all[i] = cell.clone();
+    }
+    Row {
+        line: n + 1,
+        row: n,
+        cells: all,
+        valid: true,
+    }
+}
+
+/// A new-user row with a pre-hashed password.
+fn user(profile: &Profile, n: u64, login: &str, name: &str, email: &str) -> Row {
+    row(
+        profile,
+        n,
+        &[
+            ("login_id", v(login)),
+            ("name", v(name)),
+            ("email", v(email)),
+            ("password_hash", Cell::Secret(Secret::new(HASH))),
+            ("groups", Cell::Blank),
+            ("status", Cell::Blank),
+            ("notify_announcements", Cell::Blank),
+        ],
+    )
+}
+
+fn store() -> (tempfile::TempDir, SqliteSink) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = SqliteSink::open(dir.path().join("users.db")).expect("open");
+    (dir, sink)
+}
+
+fn plan_with(store: &impl Directory, rows: Vec<Row>, options: PlanOptions) -> Plan {
+    Planner::plan_rows(&Profile::standard(), options, rows, store).expect("plan")
+}
+
+fn plan(store: &impl Directory, rows: Vec<Row>) -> Plan {
+    plan_with(store, rows, PlanOptions::default())
+}
+
+fn apply(store: &mut SqliteSink, plan: &Plan) -> userimport_sink::ApplyOutcome {
+    store.apply(plan, &mut |_| true).expect("apply")
+}
+
+fn seed(store: &mut SqliteSink) -> Vec<Row> {
+    let p = Profile::standard();
+    let rows = vec![
+        user(&p, 1, "tanaka", "Hanako Tanaka", "hanako@example.com"),
+        user(&p, 2, "suzuki", "Ichiro Suzuki", "ichiro@example.com"),
+        user(&p, 3, "sato", "Yuki Sato", "yuki@example.com"),
+    ];
+    let plan = plan(store, rows.clone());
+    assert!(plan.is_clean(), "{:?}", plan.issues);
+    let out = apply(store, &plan);
+    assert!(out.committed);
+    rows
+}
+
+fn find_login(store: &impl Directory, login: &str) -> userimport_plan::StoredUser {
+    store
+        .find(&[userimport_plan::Lookup::login(login)])
+        .expect("find")
+        .into_iter()
+        .next()
+        .expect("user exists")
+}
+
+#[test]
+fn create_stores_users_with_defaults() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    assert_eq!(store.user_count().unwrap(), 3);
+    assert_eq!(store.revision().unwrap(), 1);
+    let u = find_login(&store, "TANAKA");
+    assert_eq!(u.email.as_deref(), Some("hanako@example.com"));
+    assert_eq!(u.attributes["name"], "Hanako Tanaka");
+    assert_eq!(u.attributes["status"], "Valid");
+    assert_eq!(u.attributes["notify_announcements"], "On");
+    assert!(u.has_password);
+    assert!(u.created_at.is_some());
+    assert_eq!(store.password_hash(u.id).unwrap().as_deref(), Some(HASH));
+}
+
+#[test]
+fn reapplying_the_same_rows_changes_nothing() {
+    let (_dir, mut store) = store();
+    let rows = seed(&mut store);
+    let again = plan(&store, rows);
+    let s = again.summary;
+    assert_eq!((s.create, s.update, s.delete, s.unchanged), (0, 0, 0, 3));
+    let out = apply(&mut store, &again);
+    assert_eq!(out.unchanged, 3);
+    // Nothing written: the revision does not move.
+    assert_eq!(store.revision().unwrap(), 1);
+}
+
+#[test]
+fn edits_give_exact_field_updates() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    let rows = vec![row(
+        &p,
+        1,
+        &[
+            ("login_id", v("Tanaka")),
+            ("department", v("Sales")),
+            ("name", v("Hanako Tanaka")),
+            ("email", v("h.tanaka@example.com")),
+            ("groups", list(&["Tokyo"], &[])),
+        ],
+    )];
+    let plan = plan(&store, rows);
+    assert_eq!(plan.summary.update, 1);
+    assert_eq!(plan.created_groups, vec!["Tokyo".to_string()]);
+    let Change::Update { diff, groups, .. } = &plan.changes[0] else {
+        panic!("{:?}", plan.changes[0]);
+    };
+    let fields: Vec<(&str, Option<&str>, Option<&str>)> = diff
+        .iter()
+        .map(|c| (c.column.as_str(), c.old.as_deref(), c.new.as_deref()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("department", None, Some("Sales")),
+            (
+                "email",
+                Some("hanako@example.com"),
+                Some("h.tanaka@example.com")
+            ),
+        ]
+    );
+    assert_eq!(groups.added, vec!["Tokyo".to_string()]);
+    let out = apply(&mut store, &plan);
+    assert_eq!(out.updated, 1);
+    let u = find_login(&store, "tanaka");
+    assert_eq!(u.attributes["department"], "Sales");
+    assert_eq!(u.email.as_deref(), Some("h.tanaka@example.com"));
+    assert!(u.groups.contains("Tokyo"));
+    assert!(store.groups().unwrap().contains("Tokyo"));
+}
+
+#[test]
+fn delete_flag_deletes() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    let plan = plan(
+        &store,
+        vec![row(&p, 1, &[("login_id", v("sato")), ("delete", v("1"))])],
+    );
+    assert_eq!(plan.summary.delete, 1);
+    let out = apply(&mut store, &plan);
+    assert_eq!(out.deleted, 1);
+    assert_eq!(store.user_count().unwrap(), 2);
+    assert!(
+        store
+            .find(&[userimport_plan::Lookup::login("sato")])
+            .unwrap()
+            .is_empty()
+    );
+
+    // Deleting someone unknown is a row error.
+    let plan = plan_with(
+        &store,
+        vec![row(&p, 1, &[("login_id", v("nobody")), ("delete", v("1"))])],
+        PlanOptions::default(),
+    );
+    assert_eq!(plan.issues[0].code, "key.unknown");
+}
+
+#[test]
+fn sync_deletes_absent_users_under_the_threshold_guard() {
+    let (_dir, mut store) = store();
+    let rows = seed(&mut store);
+    let sync = PlanOptions {
+        mode: Mode::Sync,
+        ..PlanOptions::default()
+    };
+    // Two of three kept: deleting one (33%) is over the default 10%.
+    let refused = plan_with(&store, rows[..2].to_vec(), sync.clone());
+    assert!(refused.is_refused());
+    let guard = refused.issues.iter().find(|i| i.is_error()).unwrap();
+    assert_eq!(guard.code, "sync.threshold");
+    assert_eq!(guard.row, 0);
+    assert!(guard.message.contains("1 of 3 users"), "{}", guard.message);
+    assert!(matches!(
+        store.apply(&refused, &mut |_| true),
+        Err(Error::Refused(_))
+    ));
+    assert_eq!(store.user_count().unwrap(), 3);
+
+    let allowed = plan_with(
+        &store,
+        rows[..2].to_vec(),
+        PlanOptions {
+            max_delete_percent: 50.0,
+            ..sync.clone()
+        },
+    );
+    assert!(allowed.is_clean());
+    assert_eq!(allowed.summary.delete, 1);
+    apply(&mut store, &allowed);
+    assert_eq!(store.user_count().unwrap(), 2);
+
+    // Suspending instead of deleting.
+    let suspend = plan_with(
+        &store,
+        rows[..1].to_vec(),
+        PlanOptions {
+            max_delete_percent: 50.0,
+            sync_action: SyncAction::Suspend,
+            ..sync
+        },
+    );
+    assert_eq!(suspend.summary.update, 1);
+    apply(&mut store, &suspend);
+    assert_eq!(
+        find_login(&store, "suzuki").attributes["status"],
+        "Suspended"
+    );
+}
+
+#[test]
+fn a_failing_batch_leaves_the_store_untouched() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    // Two new users with the same e-mail: the planner cannot see it (the
+    // validator's in-file check would), the store's unique index does.
+    let rows = vec![
+        row(&p, 1, &[("login_id", v("tanaka")), ("department", v("HR"))]),
+        user(&p, 2, "kato", "Kato", "same@example.com"),
+        user(&p, 3, "ito", "Ito", "SAME@example.com"),
+    ];
+    let plan = plan(&store, rows);
+    assert!(plan.is_clean());
+    let out = apply(&mut store, &plan);
+    assert!(!out.committed);
+    assert_eq!(out.failed, 1);
+    assert_eq!(out.skipped, 2);
+    let failed = out
+        .results
+        .iter()
+        .find(|r| r.outcome == Outcome::Failed)
+        .unwrap();
+    assert_eq!(failed.line, 4);
+    assert!(failed.reason.as_deref().unwrap().contains("e-mail"));
+    assert_eq!(store.user_count().unwrap(), 3);
+    assert_eq!(store.revision().unwrap(), 1);
+    assert!(
+        !find_login(&store, "tanaka")
+            .attributes
+            .contains_key("department")
+    );
+}
+
+#[test]
+fn skip_invalid_applies_the_valid_rows() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    let mut bad = user(&p, 2, "mori", "", "mori@example.com");
+    bad.valid = false; // the validator found an error
+    let rows = vec![
+        user(&p, 1, "kato", "Kato", "kato@example.com"),
+        bad,
+        // A planning error: a new user without a name.
+        row(
+            &p,
+            3,
+            &[
+                ("login_id", v("ito")),
+                ("name", Cell::Blank),
+                ("password_hash", Cell::Secret(Secret::new(HASH))),
+            ],
+        ),
+    ];
+    let strict = plan(&store, rows.clone());
+    assert_eq!(strict.summary.invalid, 2);
+    assert_eq!(strict.issues[0].code, "field.required");
+    assert!(matches!(
+        store.apply(&strict, &mut |_| true),
+        Err(Error::RowErrors(1))
+    ));
+    assert_eq!(store.user_count().unwrap(), 3);
+
+    let lenient = plan_with(
+        &store,
+        rows,
+        PlanOptions {
+            skip_invalid: true,
+            ..PlanOptions::default()
+        },
+    );
+    let out = apply(&mut store, &lenient);
+    assert!(out.committed);
+    assert_eq!(out.created, 1);
+    assert_eq!(store.user_count().unwrap(), 4);
+
+    // skip-invalid also survives a row the store refuses.
+    let rows = vec![
+        user(&p, 1, "ueda", "Ueda", "dup@example.com"),
+        user(&p, 2, "noda", "Noda", "dup@example.com"),
+    ];
+    let lenient = plan_with(
+        &store,
+        rows,
+        PlanOptions {
+            skip_invalid: true,
+            ..PlanOptions::default()
+        },
+    );
+    let out = apply(&mut store, &lenient);
+    assert_eq!((out.created, out.failed), (1, 1));
+    assert_eq!(store.user_count().unwrap(), 5);
+}
+
+#[test]
+fn drift_is_refused_naming_what_changed() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    let plan = plan(
+        &store,
+        vec![row(
+            &p,
+            1,
+            &[("login_id", v("tanaka")), ("position", v("Lead"))],
+        )],
+    );
+    // The store moves on before the plan is applied.
+    store.add_groups(&["Osaka".to_string()]).unwrap();
+    let json = plan.to_json().unwrap();
+    let back = Plan::from_json(&json).unwrap();
+    let err = store.apply(&back, &mut |_| true).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::Drift {
+                planned: 1,
+                current: 2,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("groups add Osaka"), "{msg}");
+}
+
+#[test]
+fn roles_and_groups_only_within_the_actors_authority() {
+    let (_dir, mut store) = store();
+    let p = Profile::standard();
+    let admin = row(
+        &p,
+        1,
+        &[
+            ("login_id", v("admin")),
+            ("name", v("Admin")),
+            ("password_hash", Cell::Secret(Secret::new(HASH))),
+            ("roles", list(&["UserManager"], &[])),
+            ("groups", list(&["Sales"], &[])),
+        ],
+    );
+    let setup = plan(&store, vec![admin]);
+    apply(&mut store, &setup);
+    let actor = PlanOptions {
+        actor: Some("admin".to_string()),
+        ..PlanOptions::default()
+    };
+    let mut granted = user(&p, 1, "kato", "Kato", "kato@example.com");
+    granted.cells[p.column_index("roles").unwrap()] = list(&["UserManager"], &[]);
+    granted.cells[p.column_index("groups").unwrap()] = list(&["Sales"], &[]);
+    let ok = plan_with(&store, vec![granted], actor.clone());
+    assert!(ok.is_clean(), "{:?}", ok.issues);
+
+    let mut over = user(&p, 2, "ito", "Ito", "ito@example.com");
+    over.cells[p.column_index("roles").unwrap()] = list(&["SystemAdmin"], &[]);
+    over.cells[p.column_index("groups").unwrap()] = list(&["Board"], &[]);
+    let denied = plan_with(&store, vec![over.clone()], actor);
+    let codes: Vec<&str> = denied.issues.iter().map(|i| i.code.as_str()).collect();
+    assert_eq!(codes, vec!["authority.denied", "authority.denied"]);
+    assert_eq!(denied.summary.create, 0);
+
+    // No actor: the operator, unrestricted.
+    assert!(plan(&store, vec![over]).is_clean());
+    // An unknown actor is refused outright.
+    let unknown = Planner::new(
+        &p,
+        PlanOptions {
+            actor: Some("ghost".to_string()),
+            ..PlanOptions::default()
+        },
+        &store,
+    );
+    assert!(unknown.is_err());
+}
+
+#[test]
+fn a_blank_never_clears_and_clearing_is_explicit() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    let blank = row(
+        &p,
+        1,
+        &[
+            ("login_id", v("tanaka")),
+            ("name", Cell::Blank),
+            ("email", Cell::Blank),
+            ("groups", Cell::Blank),
+            ("status", Cell::Blank),
+        ],
+    );
+    let plan1 = plan(&store, vec![blank]);
+    assert_eq!(plan1.summary.unchanged, 1);
+
+    let clear = row(
+        &p,
+        1,
+        &[
+            ("login_id", v("tanaka")),
+            ("email", Cell::Clear),
+            ("groups", Cell::Clear),
+        ],
+    );
+    let plan2 = plan(&store, vec![clear]);
+    let Change::Update { diff, .. } = &plan2.changes[0] else {
+        panic!()
+    };
+    assert_eq!(diff.len(), 1);
+    assert_eq!(diff[0].field, Field::Email);
+    assert_eq!(diff[0].new, None);
+    apply(&mut store, &plan2);
+    assert_eq!(find_login(&store, "tanaka").email, None);
+}
+
+#[test]
+fn keep_existing_only_fills_blanks() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    let rows = vec![row(
+        &p,
+        1,
+        &[
+            ("login_id", v("tanaka")),
+            ("name", v("Someone Else")),
+            ("department", v("Legal")),
+            ("email", Cell::Clear),
+        ],
+    )];
+    let plan = plan_with(
+        &store,
+        rows,
+        PlanOptions {
+            merge: Merge::KeepExisting,
+            ..PlanOptions::default()
+        },
+    );
+    let Change::Update { diff, .. } = &plan.changes[0] else {
+        panic!("{:?}", plan.changes)
+    };
+    assert_eq!(diff.len(), 1);
+    assert_eq!(diff[0].column, "department");
+    apply(&mut store, &plan);
+    let u = find_login(&store, "tanaka");
+    assert_eq!(u.attributes["name"], "Hanako Tanaka");
+    assert_eq!(u.attributes["department"], "Legal");
+    assert!(u.email.is_some());
+}
+
+#[test]
+fn no_plaintext_password_reaches_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.db");
+    let mut store = SqliteSink::open(&path).unwrap();
+    let p = Profile::standard();
+    let secret = "Zebra-Quartz-9147-Plaintext";
+    let rows = vec![row(
+        &p,
+        1,
+        &[
+            ("login_id", v("kato")),
+            ("name", v("Kato")),
+            ("password", Cell::Secret(Secret::new(secret))),
+        ],
+    )];
+    let mut plan = plan(&store, rows);
+    // The plan refuses to be written with plaintext inside, and hashes it.
+    assert!(plan.to_json().is_err());
+    assert_eq!(plan.hash_passwords().unwrap(), 1);
+    let json = plan.to_json().unwrap();
+    assert!(!json.contains(secret));
+    let out = apply(&mut store, &plan);
+    assert_eq!(out.created, 1);
+    let id = out.results[0].id.unwrap();
+    let hash = store.password_hash(id).unwrap().unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(userimport_plan::verify_password(secret, &hash));
+    drop(store);
+    for name in ["users.db", "users.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{name} holds the plaintext"
+            );
+        }
+    }
+}
+
+#[test]
+fn generated_passwords_are_hashed_and_a_missing_one_is_an_error() {
+    let (_dir, mut store) = store();
+    let p = Profile::standard();
+    let rows = vec![row(&p, 1, &[("login_id", v("kato")), ("name", v("Kato"))])];
+    let missing = plan(&store, rows.clone());
+    assert_eq!(missing.issues[0].code, "password.missing");
+    let generated = plan_with(
+        &store,
+        rows,
+        PlanOptions {
+            generate_passwords: true,
+            ..PlanOptions::default()
+        },
+    );
+    let out = apply(&mut store, &generated);
+    let hash = store
+        .password_hash(out.results[0].id.unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+}
+
+#[test]
+fn row_errors_of_matching() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    let tanaka = find_login(&store, "tanaka").id;
+    let rows = vec![
+        // login of one user, e-mail of another
+        row(
+            &p,
+            1,
+            &[
+                ("login_id", v("tanaka")),
+                ("email", v("ichiro@example.com")),
+            ],
+        ),
+        // login ID changed through the member ID
+        row(
+            &p,
+            2,
+            &[
+                ("member_id", v(&tanaka.to_string())),
+                ("login_id", v("hanako")),
+            ],
+        ),
+        // a member ID that does not exist
+        row(&p, 3, &[("member_id", v("999")), ("name", v("X"))]),
+        // a new user cannot start suspended
+        row(
+            &p,
+            4,
+            &[
+                ("login_id", v("new")),
+                ("name", v("New")),
+                ("status", v("Suspended")),
+                ("password_hash", Cell::Secret(Secret::new(HASH))),
+            ],
+        ),
+        // the same stored user twice
+        row(&p, 5, &[("login_id", v("sato")), ("department", v("A"))]),
+        row(
+            &p,
+            6,
+            &[("email", v("YUKI@example.com")), ("department", v("B"))],
+        ),
+    ];
+    let plan = plan(&store, rows);
+    let codes: Vec<(u64, &str)> = plan
+        .issues
+        .iter()
+        .map(|i| (i.row, i.code.as_str()))
+        .collect();
+    assert!(codes.contains(&(1, "key.ambiguous")), "{codes:?}");
+    assert!(codes.contains(&(2, "login.immutable")), "{codes:?}");
+    assert!(codes.contains(&(3, "key.unknown")), "{codes:?}");
+    assert!(codes.contains(&(4, "status.suspended_new")), "{codes:?}");
+    assert!(codes.contains(&(5, "key.duplicate")), "{codes:?}");
+    assert!(codes.contains(&(6, "key.duplicate")), "{codes:?}");
+    assert!(plan.issues[0].message.contains("tanaka") && plan.issues[0].message.contains("suzuki"));
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    assert_eq!(plan.summary.invalid, 6);
+
+    // Create mode refuses existing users; update mode unknown ones.
+    let p2 = plan_with(
+        &store,
+        vec![user(&p, 1, "tanaka", "Hanako Tanaka", "hanako@example.com")],
+        PlanOptions {
+            mode: Mode::Create,
+            ..PlanOptions::default()
+        },
+    );
+    assert_eq!(p2.issues[0].code, "user.exists");
+    let p3 = plan_with(
+        &store,
+        vec![user(&p, 1, "newbie", "N", "n@example.com")],
+        PlanOptions {
+            mode: Mode::Update,
+            ..PlanOptions::default()
+        },
+    );
+    assert_eq!(p3.issues[0].code, "key.unknown");
+}
+
+#[test]
+fn team_profile_refuses_unknown_groups() {
+    let (_dir, mut store) = store();
+    let p = Profile::team();
+    store.add_groups(&["Group 1".to_string()]).unwrap();
+    let mut cells = vec![Cell::Absent; p.columns.len()];
+    cells[p.column_index("display_name").unwrap()] = v("John");
+    cells[p.column_index("primary_email").unwrap()] = v("john@example.com");
+    cells[p.column_index("groups").unwrap()] = list(&["group 1", "Group 9"], &[]);
+    let r = Row {
+        line: 2,
+        row: 1,
+        cells,
+        valid: true,
+    };
+    let plan = Planner::plan_rows(&p, PlanOptions::default(), vec![r.clone()], &store).unwrap();
+    assert_eq!(plan.issues.len(), 1);
+    assert_eq!(plan.issues[0].code, "group.unknown");
+    let mut ok = r;
+    ok.cells[p.column_index("groups").unwrap()] = list(&["group 1"], &[]);
+    let plan = Planner::plan_rows(&p, PlanOptions::default(), vec![ok], &store).unwrap();
+    assert!(plan.is_clean(), "{:?}", plan.issues);
+    apply(&mut store, &plan);
+    let users = store
+        .find(&[userimport_plan::Lookup::email("JOHN@example.com")])
+        .unwrap();
+    assert!(users[0].groups.contains("Group 1"));
+}
+
+#[test]
+fn open_existing_never_creates_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.db");
+    let store = SqliteSink::open_existing(&path).unwrap();
+    assert_eq!(store.user_count().unwrap(), 0);
+    assert!(!path.exists());
+    drop(store);
+
+    let mut rw = SqliteSink::open(&path).unwrap();
+    seed(&mut rw);
+    drop(rw);
+    let ro = SqliteSink::open_existing(&path).unwrap();
+    assert_eq!(ro.user_count().unwrap(), 3);
+    assert_eq!(
+        ro.schema_version().unwrap(),
+        userimport_sink::SCHEMA_VERSION
+    );
+}
+
+#[test]
+fn memory_and_sqlite_agree() {
+    let p = Profile::standard();
+    let rows = vec![
+        user(&p, 1, "tanaka", "Hanako Tanaka", "hanako@example.com"),
+        user(&p, 2, "suzuki", "Ichiro Suzuki", "ichiro@example.com"),
+    ];
+    let (_dir, mut sql) = store();
+    let mut mem = MemorySink::new();
+    let a = Planner::plan_rows(&p, PlanOptions::default(), rows.clone(), &sql).unwrap();
+    let b = Planner::plan_rows(&p, PlanOptions::default(), rows.clone(), &mem).unwrap();
+    assert_eq!(a.changes, b.changes);
+    sql.apply(&a, &mut |_| true).unwrap();
+    mem.apply(&b, &mut |_| true).unwrap();
+    let edit = vec![row(
+        &p,
+        1,
+        &[("login_id", v("suzuki")), ("groups", list(&["X"], &[]))],
+    )];
+    let a = Planner::plan_rows(&p, PlanOptions::default(), edit.clone(), &sql).unwrap();
+    let b = Planner::plan_rows(&p, PlanOptions::default(), edit, &mem).unwrap();
+    assert_eq!(a.changes, b.changes);
+    let mut all_sql = Vec::new();
+    sql.for_each_user(&mut |u| {
+        all_sql.push((u.login.clone(), u.attributes.clone(), u.groups.clone()));
+        true
+    })
+    .unwrap();
+    let mut all_mem = Vec::new();
+    mem.for_each_user(&mut |u| {
+        all_mem.push((u.login.clone(), u.attributes.clone(), u.groups.clone()));
+        true
+    })
+    .unwrap();
+    assert_eq!(all_sql, all_mem);
+}
