@@ -14,6 +14,8 @@ const MAX_KEY_COLUMNS: usize = 8;
 const TAG_MASK: u64 = (MAX_KEY_COLUMNS as u64) - 1;
 /// Set in [`Entry::at`] when the row's position lives in the overflow list.
 const OVERFLOW: u64 = 1 << 63;
+/// Fewest entries added when the entry list grows.
+const MIN_GROWTH: usize = 4_096;
 /// Other lines named in one duplicate message at most.
 const MAX_LINES_NAMED: usize = 10;
 
@@ -39,7 +41,7 @@ struct Entry {
 ///
 /// Memory: only a 64-bit fingerprint and the row's position are kept per key
 /// cell (16 bytes), never the text: 32 to 48 bytes per row for two or three
-/// keys. Fingerprints are keyed with a random seed per instance, so a crafted
+/// keys, plus at most 12.5% of growth slack. Fingerprints are keyed with a random seed per instance, so a crafted
 /// file cannot make two different keys collide on purpose; an accidental
 /// collision among a million keys has odds around 10⁻⁷. Because the text is
 /// not kept, duplicate issues carry no [`Issue::value`].
@@ -117,6 +119,12 @@ impl Uniqueness {
                 self.overflow.push((row.line, row.row));
                 OVERFLOW | (self.overflow.len() - 1) as u64
             };
+            if self.entries.len() == self.entries.capacity() {
+                // Grow by an eighth, not double: capacity stays within 12.5%
+                // of what is used (large reallocations move pages, not bytes).
+                let more = (self.entries.capacity() / 8).max(MIN_GROWTH);
+                self.entries.reserve_exact(more);
+            }
             self.entries.push(Entry { fp, at });
         }
     }
