@@ -3,7 +3,15 @@
 //! Only argument parsing, output formats and exit codes live here; everything
 //! a library user would need is in the `userimport` crate.
 
+mod apply;
+mod check;
+mod common;
+mod export;
+mod groups;
 mod output;
+mod plan;
+mod preview;
+mod store;
 mod template;
 
 use std::process::ExitCode;
@@ -22,6 +30,30 @@ struct Cli {
 enum Command {
     /// Write the CSV template of a profile: header plus one valid example row.
     Template(template::Args),
+    /// Show the header and first records exactly as parsed (no validation).
+    Preview(preview::Args),
+    /// Decode, validate and plan a file against the store; writes nothing.
+    Check(check::Args),
+    /// Check a file and write the reviewable plan (JSON) to apply later.
+    Plan(plan::Args),
+    /// Apply a CSV file or a plan file to the store.
+    Apply(apply::Args),
+    /// Export the stored users as an import file.
+    Export(export::Args),
+    /// List, add or remove groups.
+    Groups(groups::Args),
+}
+
+/// The exit code of a check: 2 when a guard refuses the file, 1 when rows
+/// have errors, 0 otherwise.
+pub fn exit_code(checked: &userimport::Checked) -> u8 {
+    if checked.is_refused() {
+        2
+    } else if checked.is_clean() {
+        0
+    } else {
+        1
+    }
 }
 
 /// A failure that ends the command: a usage, I/O or file-level error (exit 2).
@@ -51,6 +83,12 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Template(args) => template::run(args),
+        Command::Preview(args) => preview::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Groups(args) => groups::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -64,7 +64,9 @@ pub enum WriteError {
     #[error("cannot write: {0}")]
     Io(#[from] io::Error),
     /// A cell has a character the chosen charset cannot represent.
-    #[error("line {line}, column {column}: {value:?} cannot be written in {encoding}; choose --charset utf-8")]
+    #[error(
+        "line {line}, column {column}: {value:?} cannot be written in {encoding}; choose --charset utf-8"
+    )]
     Unmappable {
         /// 1-based line of the output file.
         line: u64,
@@ -115,7 +117,8 @@ impl<W: Write> CsvWriter<W> {
                 self.line_buf.push(',');
             }
             let cell = escape_formula(cell.as_ref());
-            if cell.contains([',', '"', '\r', '\n']) || cell.starts_with(' ') || cell.ends_with(' ') {
+            if cell.contains([',', '"', '\r', '\n']) || cell.starts_with(' ') || cell.ends_with(' ')
+            {
                 self.line_buf.push('"');
                 self.line_buf.push_str(&cell.replace('"', "\"\""));
                 self.line_buf.push('"');

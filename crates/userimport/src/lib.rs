@@ -19,6 +19,10 @@
 #![deny(missing_docs)]
 
 mod csv_out;
+mod export;
+mod pipeline;
+mod report;
+mod store;
 
 pub use userimport_parse as parse;
 pub use userimport_plan as plan;
@@ -27,6 +31,41 @@ pub use userimport_sink as sink;
 pub use userimport_validate as validate;
 
 pub use csv_out::{CsvWriter, OutputCharset, WriteError};
+pub use export::{ExportOptions, export, export_cell, export_columns};
+pub use pipeline::{
+    Checked, FileInfo, ImportOptions, Importer, ImporterBuilder, delimiter_name, sort_issues,
+};
+pub use report::{
+    Format, write_issues_csv, write_issues_text, write_report, write_results_csv,
+    write_summary_text,
+};
+pub use store::StoreUrl;
+
+/// Errors that stop an import: file-level problems (exit code 2), store
+/// failures, refusals. Row problems are [`validate::Issue`]s, not errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file cannot be read as a user file (undecodable, over a limit,
+    /// missing required column …).
+    #[error(transparent)]
+    File(#[from] parse::Error),
+    /// Planning failed (the store could not be read …).
+    #[error(transparent)]
+    Plan(#[from] plan::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Sink(#[from] sink::Error),
+    /// Writing an output failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Input or output failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A guard refused the operation; the message says why.
+    #[error("{0}")]
+    Refused(String),
+}
 
 use schema::{Profile, Template};
 

@@ -1,0 +1,128 @@
+//! `userimport apply`: apply a CSV file or a reviewed plan file to the store.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use userimport::plan::Plan;
+use userimport::sink::{ApplyOutcome, Sink};
+use userimport::{Format, write_report, write_results_csv};
+
+use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
+use crate::output::{create_private, open_output};
+use crate::{Failure, store};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A CSV file, or a plan written by `userimport plan` (a .json file).
+    file: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
+    #[command(flatten)]
+    report: ReportArgs,
+    /// Write the per-row results (outcome and reason) to this CSV file.
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+fn is_plan_file(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+pub fn run(args: Args) -> Result<u8, Failure> {
+    let format = args.report.format()?;
+    let mut sink = store::open_write(&args.store.db)?;
+    let (plan, mut code) = if is_plan_file(&args.file) {
+        let text = std::fs::read_to_string(&args.file)
+            .map_err(|e| Failure(format!("cannot read {}: {e}", args.file.display())))?;
+        let plan = Plan::from_json(&text)
+            .map_err(|e| Failure(format!("{} is not a plan: {e}", args.file.display())))?;
+        let code = u8::from(!plan.is_clean());
+        (plan, code)
+    } else {
+        let importer = importer(&args.read, &args.plan)?;
+        let checked = importer.plan(open_input(&args.file)?, &sink)?;
+        let code = crate::exit_code(&checked);
+        let refuse = checked.is_refused() || (!checked.is_clean() && !args.plan.skip_invalid);
+        if refuse || format != Format::Text || !checked.issues.is_empty() {
+            let mut out = open_output(None)?;
+            if refuse || format != Format::Json {
+                write_report(&checked, format, args.report.only_errors, &mut out)?;
+            }
+            out.flush()?;
+        }
+        if refuse {
+            if code == 1 {
+                eprintln!(
+                    "userimport: nothing applied: fix the errors above, or pass --skip-invalid to apply the valid rows"
+                );
+            }
+            return Ok(code);
+        }
+        let plan = checked
+            .plan
+            .ok_or_else(|| Failure("internal: the planner returned no plan".into()))?;
+        (plan, code)
+    };
+    let outcome = sink
+        .apply(&plan, &mut |_| true)
+        .map_err(|e| Failure(e.to_string()))?;
+    if !outcome.committed {
+        code = code.max(1);
+    }
+    if let Some(path) = &args.results {
+        let file = create_private(path)
+            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
+        write_results_csv(&outcome.results, std::io::BufWriter::new(file))?;
+    }
+    let mut out = open_output(None)?;
+    print_outcome(&outcome, format, &mut out)?;
+    out.flush()?;
+    Ok(code)
+}
+
+fn print_outcome(o: &ApplyOutcome, format: Format, out: &mut dyn Write) -> Result<(), Failure> {
+    if format == Format::Json {
+        let json = serde_json::json!({
+            "committed": o.committed,
+            "revision": o.revision,
+            "created": o.created,
+            "updated": o.updated,
+            "deleted": o.deleted,
+            "unchanged": o.unchanged,
+            "skipped": o.skipped,
+            "failed": o.failed,
+            "created_groups": o.created_groups,
+            "results": o.results,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+        return Ok(());
+    }
+    let verb = if o.committed {
+        "applied"
+    } else {
+        "rolled back, nothing written"
+    };
+    writeln!(
+        out,
+        "{verb}: {} created, {} updated, {} deleted, {} unchanged, {} skipped, {} failed (store revision {})",
+        o.created, o.updated, o.deleted, o.unchanged, o.skipped, o.failed, o.revision
+    )?;
+    if !o.created_groups.is_empty() {
+        writeln!(out, "groups created: {}", o.created_groups.join(", "))?;
+    }
+    for r in o.results.iter().filter(|r| r.reason.is_some()) {
+        writeln!(
+            out,
+            "line {}: {:?}: {}",
+            r.line,
+            r.outcome,
+            r.reason.as_deref().unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}

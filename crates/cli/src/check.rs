@@ -1,0 +1,37 @@
+//! `userimport check`: decode, validate and plan against the store; writes nothing.
+
+use std::path::PathBuf;
+
+use userimport::write_report;
+
+use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
+use crate::output::open_output;
+use crate::{Failure, store};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The CSV file to check (`-` = standard input).
+    file: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
+    #[command(flatten)]
+    report: ReportArgs,
+    /// Write the report to a file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<u8, Failure> {
+    let importer = importer(&args.read, &args.plan)?;
+    let format = args.report.format()?;
+    let store = store::open_read(&args.store.db)?;
+    let checked = importer.check(open_input(&args.file)?, &store)?;
+    let mut out = open_output(args.output.as_deref())?;
+    write_report(&checked, format, args.report.only_errors, &mut out)?;
+    out.flush()?;
+    Ok(crate::exit_code(&checked))
+}

@@ -1,0 +1,95 @@
+//! `userimport preview`: the header and first records exactly as parsed.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use userimport::parse::{Charset, ReaderBuilder, preview};
+
+use crate::Failure;
+use crate::common::{open_input, parse_delimiter};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The CSV file (`-` = standard input).
+    file: PathBuf,
+    /// How many records to show.
+    #[arg(long, default_value_t = 10)]
+    rows: usize,
+    /// The 1-based line of the header row.
+    #[arg(long)]
+    header_row: Option<u64>,
+    /// Charset: auto, utf-8, shift_jis, euc-jp, utf-16le, utf-16be, windows-1252.
+    #[arg(long, default_value = "auto")]
+    charset: String,
+    /// Delimiter: auto, ",", ";" or tab.
+    #[arg(long, default_value = "auto")]
+    delimiter: String,
+    /// text (a table) or json.
+    #[arg(long, default_value = "text")]
+    format: String,
+}
+
+pub fn run(args: Args) -> Result<u8, Failure> {
+    let mut builder = ReaderBuilder::new();
+    builder
+        .charset(args.charset.parse::<Charset>()?)
+        .delimiter(parse_delimiter(&args.delimiter)?)
+        .header_row(args.header_row);
+    let shown = preview(&builder, open_input(&args.file)?, args.rows)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format.as_str() {
+        "json" => writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?,
+        "text" => {
+            let delimiter = match shown.delimiter.as_str() {
+                "\t" => "tab".to_string(),
+                d => format!("{d:?}"),
+            };
+            writeln!(
+                out,
+                "encoding {}, delimiter {delimiter}, header on line {}",
+                shown.encoding, shown.header_line
+            )?;
+            let mut table: Vec<Vec<String>> = vec![
+                std::iter::once("line".to_string())
+                    .chain(shown.header.iter().cloned())
+                    .collect(),
+            ];
+            for record in &shown.records {
+                table.push(
+                    std::iter::once(record.line.to_string())
+                        .chain(record.fields.iter().map(|f| f.replace(['\r', '\n'], "⏎")))
+                        .collect(),
+                );
+            }
+            let columns = table.iter().map(Vec::len).max().unwrap_or(0);
+            let widths: Vec<usize> = (0..columns)
+                .map(|c| {
+                    table
+                        .iter()
+                        .filter_map(|r| r.get(c))
+                        .map(|s| s.chars().count().min(40))
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            for row in &table {
+                let cells: Vec<String> = row
+                    .iter()
+                    .enumerate()
+                    .map(|(c, s)| {
+                        let s: String = s.chars().take(40).collect();
+                        format!("{s:<w$}", w = widths[c])
+                    })
+                    .collect();
+                writeln!(out, "{}", cells.join(" | ").trim_end())?;
+            }
+        }
+        other => {
+            return Err(Failure(format!(
+                "unknown format {other:?}: use text or json"
+            )));
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,344 @@
+//! The import pipeline: bytes → records → rows and issues → plan.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::Arc;
+
+use serde::Serialize;
+use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
+use userimport_plan::{Change, Directory, Mode, Plan, PlanOptions, Planner, Summary};
+use userimport_schema::Profile;
+use userimport_validate::{Issue, Uniqueness, ValidateOptions, Validator};
+
+use crate::Error;
+
+/// How a file is read, validated and planned. Every field has the CLI's
+/// default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ImportOptions {
+    /// The file's charset (default: detect).
+    pub charset: Charset,
+    /// The delimiter (`None` = detect).
+    pub delimiter: Option<u8>,
+    /// The header's 1-based physical line (`None` = the first non-blank line).
+    pub header_row: Option<u64>,
+    /// `--map FIELD=HEADER` (`Some`) and `--map FIELD=none` (`None`).
+    pub maps: Vec<(String, Option<String>)>,
+    /// Validation options (card ID notation …).
+    pub validate: ValidateOptions,
+    /// Planning options (mode, merge, keys, passwords, actor …).
+    pub plan: PlanOptions,
+    /// Records validated and planned per chunk (default 8,192).
+    pub chunk_rows: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            charset: Charset::Auto,
+            delimiter: None,
+            header_row: None,
+            maps: Vec::new(),
+            validate: ValidateOptions::default(),
+            plan: PlanOptions::default(),
+            chunk_rows: 8_192,
+        }
+    }
+}
+
+/// What was read: the `file` object of the JSON report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileInfo {
+    /// The encoding, as encoding_rs names it (`Shift_JIS`).
+    pub encoding: String,
+    /// The delimiter (`","`, `";"`, `"\t"`).
+    pub delimiter: String,
+    /// The header's physical line.
+    pub header_line: u64,
+    /// Data rows read.
+    pub rows: u64,
+}
+
+/// The result of checking (and planning) a file: what the review screen shows.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// What was read.
+    pub file: FileInfo,
+    /// The counts.
+    pub summary: Summary,
+    /// Every issue, in file order (header issues first).
+    pub issues: Vec<Issue>,
+    /// The plan, when one was asked for ([`Importer::plan`]).
+    pub plan: Option<Plan>,
+}
+
+impl Checked {
+    /// True when no issue is an error.
+    pub fn is_clean(&self) -> bool {
+        !self.issues.iter().any(Issue::is_error)
+    }
+
+    /// True when a file-level issue (row 0) refuses the whole plan.
+    pub fn is_refused(&self) -> bool {
+        self.issues.iter().any(|i| i.is_error() && i.row == 0)
+    }
+
+    /// The error issues.
+    pub fn errors(&self) -> impl Iterator<Item = &Issue> {
+        self.issues.iter().filter(|i| i.is_error())
+    }
+}
+
+/// The import engine for one profile and one set of options: it checks a
+/// file against a store ([`Importer::check`]), plans it ([`Importer::plan`]),
+/// and applies a plan ([`Importer::apply`]).
+#[derive(Debug, Clone)]
+pub struct Importer {
+    profile: Arc<Profile>,
+    options: ImportOptions,
+}
+
+/// Builds an [`Importer`].
+#[derive(Debug, Clone)]
+pub struct ImporterBuilder {
+    profile: Arc<Profile>,
+    options: ImportOptions,
+}
+
+impl ImporterBuilder {
+    /// Sets every option at once.
+    pub fn options(&mut self, options: ImportOptions) -> &mut Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets the mode.
+    pub fn mode(&mut self, mode: Mode) -> &mut Self {
+        self.options.plan.mode = mode;
+        self
+    }
+
+    /// Sets the charset.
+    pub fn charset(&mut self, charset: Charset) -> &mut Self {
+        self.options.charset = charset;
+        self
+    }
+
+    /// Sets the planning options.
+    pub fn plan_options(&mut self, plan: PlanOptions) -> &mut Self {
+        self.options.plan = plan;
+        self
+    }
+
+    /// The importer.
+    pub fn build(&self) -> Importer {
+        Importer {
+            profile: Arc::clone(&self.profile),
+            options: self.options.clone(),
+        }
+    }
+}
+
+/// Change kinds per data row, one byte each, so rows found to be in-file
+/// duplicates at the end of the file can be taken back out of the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    None = 0,
+    Create,
+    Update,
+    Delete,
+    Unchanged,
+}
+
+impl Importer {
+    /// A builder for a profile, with default options.
+    pub fn builder(profile: &Profile) -> ImporterBuilder {
+        ImporterBuilder {
+            profile: Arc::new(profile.clone()),
+            options: ImportOptions::default(),
+        }
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The options.
+    pub fn options(&self) -> &ImportOptions {
+        &self.options
+    }
+
+    /// Opens a reader on `input` with this importer's charset, dialect and
+    /// the profile's limits and charsets.
+    pub fn reader<R: Read>(&self, input: R) -> Result<Reader<R>, Error> {
+        Ok(self.reader_builder().build(input)?)
+    }
+
+    /// The reader settings this importer uses.
+    pub fn reader_builder(&self) -> ReaderBuilder {
+        let mut builder = ReaderBuilder::new();
+        builder
+            .charset(self.options.charset)
+            .delimiter(self.options.delimiter)
+            .header_row(self.options.header_row)
+            .limits(self.profile.limits)
+            .allowed_charsets(self.profile.charsets.clone());
+        builder
+    }
+
+    /// Upload and check: decodes, validates and plans `input` against `dir`,
+    /// keeping only counts and issues (memory does not grow with the file
+    /// beyond the key index). Writes nothing.
+    pub fn check<R: Read, D: Directory>(&self, input: R, dir: &D) -> Result<Checked, Error> {
+        self.run(input, dir, false)
+    }
+
+    /// Like [`Importer::check`], and keeps the plan (every change) for review,
+    /// for writing to a plan file, or for [`Importer::apply`].
+    pub fn plan<R: Read, D: Directory>(&self, input: R, dir: &D) -> Result<Checked, Error> {
+        self.run(input, dir, true)
+    }
+
+    fn run<R: Read, D: Directory>(
+        &self,
+        input: R,
+        dir: &D,
+        keep_plan: bool,
+    ) -> Result<Checked, Error> {
+        let profile = &self.profile;
+        let mut reader = self.reader(input)?;
+        let header = reader.header().clone();
+        let require_all = self.options.plan.mode != Mode::Update;
+        let mapping = ColumnMapping::new(profile, &header, &self.options.maps, require_all)?;
+        let validator = Validator::from_mapping(
+            Arc::clone(profile),
+            &mapping,
+            &header,
+            self.options.validate.clone(),
+        );
+        let mut plan_options = self.options.plan.clone();
+        if plan_options.key_order.is_empty() {
+            plan_options.key_order = profile.key_order.clone();
+        }
+        let mut planner = Planner::new(profile, plan_options, dir)?;
+        let mut uniqueness = Uniqueness::new(profile);
+        let mut issues = validator.header_issues();
+        // The planner counts its own issues; the validator's are counted here.
+        let mut counted = Summary::default();
+        counted.count_issues(&issues);
+        let mut changes: Vec<Change> = Vec::new();
+        let mut kinds: Vec<Kind> = Vec::new();
+
+        let chunk_rows = self.options.chunk_rows.max(1);
+        let mut records = vec![Record::new(); chunk_rows];
+        let mut next_row = 1u64;
+        loop {
+            let mut filled = 0;
+            while filled < chunk_rows && reader.read_record(&mut records[filled])? {
+                filled += 1;
+            }
+            if filled == 0 {
+                break;
+            }
+            let (rows, row_issues) = validator.validate(&records[..filled], next_row);
+            uniqueness.observe_all(&rows);
+            let chunk = planner.plan_chunk(&rows, dir)?;
+            kinds.resize(kinds.len() + filled, Kind::None);
+            for change in &chunk.changes {
+                let kind = match change {
+                    Change::Create { .. } => Kind::Create,
+                    Change::Update { .. } | Change::Suspend { .. } => Kind::Update,
+                    Change::Delete { .. } => Kind::Delete,
+                    Change::Unchanged { .. } => Kind::Unchanged,
+                };
+                if let Some(slot) = change
+                    .row()
+                    .checked_sub(1)
+                    .and_then(|r| kinds.get_mut(r as usize))
+                {
+                    *slot = kind;
+                }
+            }
+            counted.count_issues(&row_issues);
+            issues.extend(row_issues);
+            issues.extend(chunk.issues);
+            if keep_plan {
+                changes.extend(chunk.changes);
+            }
+            next_row += filled as u64;
+            if filled < chunk_rows {
+                break;
+            }
+        }
+        let duplicates = uniqueness.finish();
+        let finish = planner.finish(dir)?;
+        let mut summary = finish.summary;
+        summary.errors += counted.errors;
+        summary.warnings += counted.warnings;
+        summary.count_issues(&duplicates);
+
+        // Rows found to be in-file duplicates only at the end: take their
+        // changes back out (a planned change made them count as valid).
+        let withdrawn: HashSet<u64> = finish.withdrawn_rows.iter().copied().collect();
+        let duplicate_rows: HashSet<u64> = duplicates.iter().map(|i| i.row).collect();
+        for &row in &duplicate_rows {
+            if withdrawn.contains(&row) {
+                continue;
+            }
+            let Some(kind) = row.checked_sub(1).and_then(|r| kinds.get(r as usize)) else {
+                continue;
+            };
+            let counter = match kind {
+                Kind::None => continue,
+                Kind::Create => &mut summary.create,
+                Kind::Update => &mut summary.update,
+                Kind::Delete => &mut summary.delete,
+                Kind::Unchanged => &mut summary.unchanged,
+            };
+            *counter = counter.saturating_sub(1);
+            summary.valid = summary.valid.saturating_sub(1);
+            summary.invalid += 1;
+            summary.skipped += 1;
+        }
+        issues.extend(duplicates);
+        sort_issues(&mut issues);
+
+        let file = FileInfo {
+            encoding: reader.encoding().name().to_string(),
+            delimiter: delimiter_name(reader.delimiter()),
+            header_line: header.line(),
+            rows: next_row - 1,
+        };
+        let plan = keep_plan.then(|| {
+            changes.retain(|c| c.row() == 0 || !duplicate_rows.contains(&c.row()));
+            let mut plan = finish.into_plan(changes, Vec::new());
+            plan.summary = summary;
+            plan.issues = issues.clone();
+            plan
+        });
+        Ok(Checked {
+            file,
+            summary,
+            issues,
+            plan,
+        })
+    }
+}
+
+/// Sorts issues into file order: by line, then errors before warnings.
+pub fn sort_issues(issues: &mut [Issue]) {
+    issues.sort_by(|a, b| {
+        a.line
+            .cmp(&b.line)
+            .then(a.severity.cmp(&b.severity))
+            .then(a.column.cmp(&b.column))
+    });
+}
+
+/// `,` `;` or `\t` as the JSON report spells a delimiter.
+pub fn delimiter_name(delimiter: u8) -> String {
+    (delimiter as char).to_string()
+}
