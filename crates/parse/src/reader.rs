@@ -163,6 +163,7 @@ fn check_text(encoding: &'static Encoding, prefix: &[u8], text: &str) -> Result<
     let mut controls = 0usize;
     let mut first = None;
     let mut chars = 0usize;
+    let mut nul = false;
     for (i, ch) in text.char_indices() {
         chars += 1;
         let control = ch == '\0'
@@ -172,12 +173,12 @@ fn check_text(encoding: &'static Encoding, prefix: &[u8], text: &str) -> Result<
             controls += 1;
             first.get_or_insert(i);
             if ch == '\0' {
-                controls = usize::MAX / 2;
+                nul = true;
                 break;
             }
         }
     }
-    if controls > 8 && controls * 100 > chars {
+    if nul || (controls > 8 && controls.saturating_mul(100) > chars) {
         let index = first.unwrap_or(0);
         // Map the position in the decoded text back to the raw input.
         let offset = if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
