@@ -260,6 +260,35 @@ pub struct Profile {
     pub rules: Vec<CrossRule>,
 }
 
+/// Lays the settings and columns of a TOML file over a built-in profile (see
+/// [`Profile::from_toml`]).
+fn extend(base: Profile, overlay: toml::Table) -> Result<toml::Table> {
+    let mut merged = toml::Table::try_from(&base).map_err(|e| Error::Toml(e.to_string()))?;
+    for (key, value) in overlay {
+        match (key.as_str(), value, merged.get_mut(&key)) {
+            ("columns", toml::Value::Array(columns), Some(toml::Value::Array(base_columns))) => {
+                for column in columns {
+                    let key = column.get("key").and_then(toml::Value::as_str);
+                    let existing = base_columns.iter_mut().find(|c| {
+                        key.is_some() && c.get("key").and_then(toml::Value::as_str) == key
+                    });
+                    match existing {
+                        Some(slot) => *slot = column,
+                        None => base_columns.push(column),
+                    }
+                }
+            }
+            (_, toml::Value::Table(table), Some(toml::Value::Table(base_table))) => {
+                base_table.extend(table);
+            }
+            (_, value, _) => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    Ok(merged)
+}
+
 fn default_key_order() -> Vec<KeyKind> {
     vec![KeyKind::Id, KeyKind::Login, KeyKind::Email]
 }
@@ -306,9 +335,50 @@ impl Profile {
     }
 
     /// Parses a profile from TOML text and checks it is coherent.
+    ///
+    /// A file may start from a built-in profile with `extends = "standard"`
+    /// (or `team`, `access`): its top-level settings replace the base's
+    /// (tables such as `[groups]` and `[limits]` key by key), and each of its
+    /// `[[columns]]` replaces the base column with the same key or, with a new
+    /// key, is appended. So a member site with two extension fields and a
+    /// default group is a dozen lines, not a copy of every column:
+    ///
+    /// ```
+    /// use userimport_schema::Profile;
+    ///
+    /// let profile = Profile::from_toml(r#"
+    /// name = "members"
+    /// extends = "standard"
+    /// key_order = ["id"]
+    /// [groups]
+    /// default_group = "Members"
+    /// [[columns]]
+    /// key = "shoe_size"
+    /// label = "Shoe size"
+    /// kind = { type = "integer", min = 15, max = 35 }
+    /// "#)?;
+    /// assert_eq!(profile.groups.default_group.as_deref(), Some("Members"));
+    /// assert!(profile.groups.create_unknown, "kept from the base");
+    /// assert_eq!(profile.columns.len(), Profile::standard().columns.len() + 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_toml(text: &str) -> Result<Profile> {
-        let profile: Profile =
-            toml::from_str(text).map_err(|e| Error::Toml(e.message().to_string()))?;
+        let toml_error = |e: toml::de::Error| Error::Toml(e.message().to_string());
+        let mut table: toml::Table = toml::from_str(text).map_err(toml_error)?;
+        let profile: Profile = match table.remove("extends") {
+            None => toml::from_str(text).map_err(toml_error)?,
+            Some(toml::Value::String(base)) => {
+                let base = Profile::builtin(&base).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "extends = {base:?}: use one of {}",
+                        Profile::builtin_names().join(", ")
+                    ))
+                })?;
+                let merged = extend(base, table)?;
+                merged.try_into().map_err(toml_error)?
+            }
+            Some(_) => return Err(Error::Toml("extends must be a profile name".to_string())),
+        };
         profile.check()?;
         Ok(profile)
     }
@@ -322,7 +392,10 @@ impl Profile {
     /// one column per special purpose, rules that name real columns.
     pub fn check(&self) -> Result<()> {
         if self.columns.is_empty() {
-            return Err(Error::Invalid(format!("profile {:?} has no columns", self.name)));
+            return Err(Error::Invalid(format!(
+                "profile {:?} has no columns",
+                self.name
+            )));
         }
         for (i, column) in self.columns.iter().enumerate() {
             if column.key.trim().is_empty() {
@@ -330,7 +403,10 @@ impl Profile {
             }
             for other in &self.columns[..i] {
                 if other.key.eq_ignore_ascii_case(&column.key) {
-                    return Err(Error::Invalid(format!("duplicate column key {:?}", column.key)));
+                    return Err(Error::Invalid(format!(
+                        "duplicate column key {:?}",
+                        column.key
+                    )));
                 }
                 let names = std::iter::once(&column.key)
                     .chain(std::iter::once(&column.label))
@@ -345,7 +421,9 @@ impl Profile {
                 }
             }
             if column.purpose != Purpose::Attribute
-                && self.columns[..i].iter().any(|c| c.purpose == column.purpose)
+                && self.columns[..i]
+                    .iter()
+                    .any(|c| c.purpose == column.purpose)
             {
                 return Err(Error::Invalid(format!(
                     "two columns have purpose {:?}; at most one may",
@@ -354,12 +432,18 @@ impl Profile {
             }
             if let FieldKind::Enum { values } = &column.kind {
                 if values.is_empty() {
-                    return Err(Error::Invalid(format!("enum column {:?} has no values", column.key)));
+                    return Err(Error::Invalid(format!(
+                        "enum column {:?} has no values",
+                        column.key
+                    )));
                 }
             }
             if let FieldKind::Date { formats } = &column.kind {
                 if formats.is_empty() {
-                    return Err(Error::Invalid(format!("date column {:?} has no formats", column.key)));
+                    return Err(Error::Invalid(format!(
+                        "date column {:?} has no formats",
+                        column.key
+                    )));
                 }
             }
         }
@@ -384,7 +468,9 @@ impl Profile {
             };
             for name in names {
                 if self.column(name).is_none() {
-                    return Err(Error::Invalid(format!("rule names unknown column {name:?}")));
+                    return Err(Error::Invalid(format!(
+                        "rule names unknown column {name:?}"
+                    )));
                 }
             }
         }
@@ -421,9 +507,16 @@ impl Profile {
         use FieldKind as K;
         use Purpose as P;
         let columns = vec![
-            Column::new("member_id", "Member ID", K::Integer { min: Some(1), max: None })
-                .purpose(P::MemberId)
-                .aliases(&["id", "メンバーID", "会員ID"]),
+            Column::new(
+                "member_id",
+                "Member ID",
+                K::Integer {
+                    min: Some(1),
+                    max: None,
+                },
+            )
+            .purpose(P::MemberId)
+            .aliases(&["id", "メンバーID", "会員ID"]),
             Column::new("login_id", "Login ID", K::text(100))
                 .purpose(P::Login)
                 .required()
@@ -445,7 +538,13 @@ impl Profile {
             Column::new("email", "Email address", K::Email)
                 .purpose(P::Email)
                 .clear_keyword("delete")
-                .aliases(&["E-mail", "E-mail address", "mail", "メールアドレス", "Sign-in/email address"])
+                .aliases(&[
+                    "E-mail",
+                    "E-mail address",
+                    "mail",
+                    "メールアドレス",
+                    "Sign-in/email address",
+                ])
                 .example("hanako.tanaka@example.com"),
             Column::new("password", "Password", K::password())
                 .purpose(P::Password)
@@ -454,28 +553,62 @@ impl Profile {
             Column::new("password_hash", "Password hash", K::PasswordHash)
                 .purpose(P::PasswordHash)
                 .aliases(&["パスワードハッシュ"]),
-            Column::new("notify_announcements", "Announcement e-mails", K::OnOff { default: true })
-                .aliases(&[
-                    "Receive an E-mail about the release of the announcement notification",
-                    "Notification",
-                    "お知らせ通知",
-                ])
-                .example("On"),
-            Column::new("country", "Country/Region", K::Code { table: CodeTable::Country })
-                .aliases(&["Country", "Country/Region of Residence", "国・地域"])
-                .example("Japan"),
-            Column::new("language", "Language", K::Code { table: CodeTable::Language })
-                .aliases(&["言語"])
-                .example("ja_JP"),
-            Column::new("timezone", "Time zone", K::Code { table: CodeTable::TimeZone })
-                .aliases(&["Timezone", "タイムゾーン"])
-                .example("Asia/Tokyo"),
-            Column::new("date_format", "Date format", K::Code { table: CodeTable::DateFormat })
-                .aliases(&["日付形式"])
-                .example("YYYY/MM/DD"),
-            Column::new("time_format", "Time format", K::Code { table: CodeTable::TimeFormat })
-                .aliases(&["時刻形式"])
-                .example("HH:mm:ss"),
+            Column::new(
+                "notify_announcements",
+                "Announcement e-mails",
+                K::OnOff { default: true },
+            )
+            .aliases(&[
+                "Receive an E-mail about the release of the announcement notification",
+                "Notification",
+                "お知らせ通知",
+            ])
+            .example("On"),
+            Column::new(
+                "country",
+                "Country/Region",
+                K::Code {
+                    table: CodeTable::Country,
+                },
+            )
+            .aliases(&["Country", "Country/Region of Residence", "国・地域"])
+            .example("Japan"),
+            Column::new(
+                "language",
+                "Language",
+                K::Code {
+                    table: CodeTable::Language,
+                },
+            )
+            .aliases(&["言語"])
+            .example("ja_JP"),
+            Column::new(
+                "timezone",
+                "Time zone",
+                K::Code {
+                    table: CodeTable::TimeZone,
+                },
+            )
+            .aliases(&["Timezone", "タイムゾーン"])
+            .example("Asia/Tokyo"),
+            Column::new(
+                "date_format",
+                "Date format",
+                K::Code {
+                    table: CodeTable::DateFormat,
+                },
+            )
+            .aliases(&["日付形式"])
+            .example("YYYY/MM/DD"),
+            Column::new(
+                "time_format",
+                "Time format",
+                K::Code {
+                    table: CodeTable::TimeFormat,
+                },
+            )
+            .aliases(&["時刻形式"])
+            .example("HH:mm:ss"),
             Column::new("status", "Status", status_values())
                 .purpose(P::Status)
                 .aliases(&["ステータス"])
@@ -483,9 +616,16 @@ impl Profile {
             Column::new("due_date_type", "Due date type", due_date_type_values())
                 .aliases(&["Deadline type", "有効期限タイプ"])
                 .example("FromCreation"),
-            Column::new("valid_days_or_due_date", "Valid days/due date", K::Text { min_len: 0, max_len: 10 })
-                .aliases(&["Valid days", "Due date", "有効日数/有効期限"])
-                .example("365"),
+            Column::new(
+                "valid_days_or_due_date",
+                "Valid days/due date",
+                K::Text {
+                    min_len: 0,
+                    max_len: 10,
+                },
+            )
+            .aliases(&["Valid days", "Due date", "有効日数/有効期限"])
+            .example("365"),
             Column::new("groups", "Belong to", K::NameList)
                 .purpose(P::Groups)
                 .clear_keyword("none")
@@ -498,9 +638,15 @@ impl Profile {
             Column::new("delete", "Delete flag", K::DeleteFlag)
                 .purpose(P::Delete)
                 .aliases(&["Delete", "削除フラグ"]),
-            Column::new("first_login", "First login", K::ReadOnly).aliases(&["First login date", "初回ログイン日時"]),
-            Column::new("last_login", "Last login", K::ReadOnly).aliases(&["Last login date", "最終ログイン日時"]),
-            Column::new("created_at", "Registered date", K::ReadOnly).aliases(&["Creation date", "Created", "登録日時"]),
+            Column::new("first_login", "First login", K::ReadOnly)
+                .aliases(&["First login date", "初回ログイン日時"]),
+            Column::new("last_login", "Last login", K::ReadOnly)
+                .aliases(&["Last login date", "最終ログイン日時"]),
+            Column::new("created_at", "Registered date", K::ReadOnly).aliases(&[
+                "Creation date",
+                "Created",
+                "登録日時",
+            ]),
             Column::new("updated_at", "Update date", K::ReadOnly).aliases(&["Updated", "更新日時"]),
         ];
         Profile {
@@ -524,9 +670,13 @@ impl Profile {
         use FieldKind as K;
         use Purpose as P;
         let columns = vec![
-            Column::new("status", "Current Status", K::enumeration(&[("Active", &[]), ("Archived", &[])]))
-                .purpose(P::Status)
-                .example("Active"),
+            Column::new(
+                "status",
+                "Current Status",
+                K::enumeration(&[("Active", &[]), ("Archived", &[])]),
+            )
+            .purpose(P::Status)
+            .example("Active"),
             Column::new("display_name", "Display Name", K::text(255))
                 .required()
                 .example("John R. Doe"),
@@ -562,7 +712,11 @@ impl Profile {
                 create_unknown: false,
                 default_group: None,
             },
-            sources: vec!["email".to_string(), "slack".to_string(), "teams".to_string()],
+            sources: vec![
+                "email".to_string(),
+                "slack".to_string(),
+                "teams".to_string(),
+            ],
             charsets: Vec::new(),
             rules: Vec::new(),
         }
@@ -580,7 +734,9 @@ impl Profile {
                 .required()
                 .aliases(&["ID", "Employee ID"])
                 .example("E0001"),
-            Column::new("name", "Name", K::text(255)).required().example("Jane Park"),
+            Column::new("name", "Name", K::text(255))
+                .required()
+                .example("Jane Park"),
             Column::new("email", "Email", K::Email)
                 .purpose(P::Email)
                 .aliases(&["E-mail"])
@@ -634,11 +790,31 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "member_id", "login_id", "name", "display_name", "department", "position", "email",
-                "password", "password_hash", "notify_announcements", "country", "language",
-                "timezone", "date_format", "time_format", "status", "due_date_type",
-                "valid_days_or_due_date", "groups", "roles", "delete", "first_login",
-                "last_login", "created_at", "updated_at"
+                "member_id",
+                "login_id",
+                "name",
+                "display_name",
+                "department",
+                "position",
+                "email",
+                "password",
+                "password_hash",
+                "notify_announcements",
+                "country",
+                "language",
+                "timezone",
+                "date_format",
+                "time_format",
+                "status",
+                "due_date_type",
+                "valid_days_or_due_date",
+                "groups",
+                "roles",
+                "delete",
+                "first_login",
+                "last_login",
+                "created_at",
+                "updated_at"
             ]
         );
     }
@@ -651,9 +827,15 @@ mod tests {
         assert_eq!(p.column_for_header("  LOGIN ID "), login);
         assert_eq!(p.column_for_header("ログインID"), login);
         assert_eq!(p.column_for_header("ＬＯＧＩＮ＿ＩＤ"), login);
-        assert_eq!(p.column_for_header("メールアドレス"), p.column_index("email"));
+        assert_eq!(
+            p.column_for_header("メールアドレス"),
+            p.column_index("email")
+        );
         assert_eq!(p.column_for_header("氏名"), p.column_index("name"));
-        assert_eq!(p.column_for_header("パスワード"), p.column_index("password"));
+        assert_eq!(
+            p.column_for_header("パスワード"),
+            p.column_index("password")
+        );
         assert_eq!(p.column_for_header("shoe size"), None);
     }
 
@@ -695,20 +877,69 @@ kind = { type = "enum", values = [{ canonical = "Gold", aliases = ["G"] }, { can
         let p = Profile::from_toml(text).unwrap();
         assert_eq!(p.key_order, vec![KeyKind::Id, KeyKind::Email]);
         assert_eq!(p.limits.max_field_bytes, 64 * 1024);
-        assert_eq!(p.column("plan").unwrap().kind.resolve_enum("g"), Some("Gold"));
+        assert_eq!(
+            p.column("plan").unwrap().kind.resolve_enum("g"),
+            Some("Gold")
+        );
+    }
+
+    #[test]
+    fn toml_profile_extends_a_builtin() {
+        let text = r#"
+name = "portal"
+extends = "access"
+[limits]
+max_rows = 500
+[[columns]]
+key = "department"
+label = "Team"
+kind = { type = "text", max_len = 40 }
+[[columns]]
+key = "badge_color"
+label = "Badge colour"
+kind = { type = "enum", values = [{ canonical = "Red" }, { canonical = "Blue" }] }
+"#;
+        let p = Profile::from_toml(text).unwrap();
+        let base = Profile::access();
+        assert_eq!(p.name, "portal");
+        assert_eq!(p.limits.max_rows, Some(500));
+        assert_eq!(
+            p.limits.max_bytes, base.limits.max_bytes,
+            "kept from the base"
+        );
+        assert_eq!(p.charsets, base.charsets);
+        assert_eq!(p.column("department").unwrap().label, "Team");
+        assert_eq!(
+            p.column_index("department"),
+            base.column_index("department")
+        );
+        assert_eq!(p.columns.last().unwrap().key, "badge_color");
+        assert_eq!(p.rules, base.rules);
+
+        let err = Profile::from_toml("name = \"x\"\nextends = \"nope\"\n").unwrap_err();
+        assert!(err.to_string().contains("extends"), "{err}");
     }
 
     #[test]
     fn incoherent_profiles_are_refused_with_a_reason() {
         let mut p = Profile::standard();
-        p.columns.push(Column::new("LOGIN_ID", "Again", FieldKind::text(5)));
-        assert!(p.check().unwrap_err().to_string().contains("duplicate column key"));
+        p.columns
+            .push(Column::new("LOGIN_ID", "Again", FieldKind::text(5)));
+        assert!(
+            p.check()
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate column key")
+        );
 
         let bad = "name = \"x\"\nkey_order = [\"login\"]\n[[columns]]\nkey = \"a\"\nlabel = \"A\"\nkind = { type = \"text\" }\n";
         let err = Profile::from_toml(bad).unwrap_err().to_string();
         assert!(err.contains("no column has purpose"), "{err}");
 
         let err = Profile::from_toml("name = 3").unwrap_err().to_string();
-        assert!(err.contains("invalid type") || err.contains("expected"), "{err}");
+        assert!(
+            err.contains("invalid type") || err.contains("expected"),
+            "{err}"
+        );
     }
 }
