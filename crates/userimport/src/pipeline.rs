@@ -211,8 +211,32 @@ impl Importer {
         let profile = &self.profile;
         let mut reader = self.reader(input)?;
         let header = reader.header().clone();
-        let require_all = self.options.plan.mode != Mode::Update;
+        // Every required column must be there when every row creates a user;
+        // otherwise an update-only file may leave them out, and a row that
+        // turns out to create a user gets a `field.required` error.
+        let require_all = self.options.plan.mode == Mode::Create;
         let mapping = ColumnMapping::new(profile, &header, &self.options.maps, require_all)?;
+        let key_order = match self.options.plan.key_order.is_empty() {
+            true => &profile.key_order,
+            false => &self.options.plan.key_order,
+        };
+        let has_key = key_order.iter().any(|key| {
+            profile
+                .index_for(key.purpose())
+                .is_some_and(|column| mapping.index(column).is_some())
+        });
+        if !has_key {
+            let names: Vec<String> = key_order
+                .iter()
+                .filter_map(|key| profile.column_for(key.purpose()))
+                .map(|c| format!("{:?} ({})", c.label, c.key))
+                .collect();
+            return Err(Error::Refused(format!(
+                "line {}: the header has no key column, so no row can be matched: add one of {}",
+                header.line(),
+                names.join(", ")
+            )));
+        }
         let validator = Validator::from_mapping(
             Arc::clone(profile),
             &mapping,
@@ -274,7 +298,9 @@ impl Importer {
             }
         }
         let duplicates = uniqueness.finish();
-        let finish = planner.finish(dir)?;
+        let mut finish = planner.finish(dir)?;
+        // File-level issues of the plan (`sync.threshold`) join the report.
+        issues.append(&mut finish.issues);
         let mut summary = finish.summary;
         summary.errors += counted.errors;
         summary.warnings += counted.warnings;
