@@ -9,10 +9,35 @@
 //! # Example
 //!
 //! ```
+//! use userimport::{Importer, schema::Profile, sink::{Sink, SqliteSink}};
+//!
+//! let file = "Login ID,Name,Email address,Password,Country/Region\n\
+//!             tanaka,田中 花子,hanako@example.com,Sakura-2026-spring,Japan\n\
+//!             suzuki,鈴木 一郎,not-an-email,Baseball-51-Seattle,Japn\n";
+//! let profile = Profile::standard();
+//! let mut store = SqliteSink::open_in_memory()?;
+//! let importer = Importer::builder(&profile).build();
+//!
+//! // Upload and check: every problem, with line, column and a stable code.
+//! let checked = importer.plan(file.as_bytes(), &store)?;
+//! let codes: Vec<_> = checked.errors().map(|i| (i.line, i.code.as_str())).collect();
+//! assert_eq!(codes, [(3, "email.invalid"), (3, "country.unknown")]);
+//! assert_eq!((checked.summary.create, checked.summary.invalid), (1, 1));
+//!
+//! // All or nothing: a plan with errors is refused and nothing is written.
+//! let plan = checked.plan.as_ref().unwrap();
+//! assert!(store.apply(plan, &mut |_| true).is_err());
+//! assert_eq!(store.user_count()?, 0);
+//! # use userimport::plan::Directory;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The template an administrator downloads:
+//!
+//! ```
 //! use userimport::{OutputCharset, schema::Profile, write_template};
 //!
-//! let mut file = Vec::new();
-//! write_template(&Profile::standard(), OutputCharset::UTF8_BOM, &mut file)?;
+//! let file = write_template(&Profile::standard(), OutputCharset::UTF8_BOM, Vec::new())?;
 //! assert!(file.starts_with(b"\xEF\xBB\xBFLogin ID,Name,"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

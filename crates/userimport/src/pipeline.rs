@@ -354,14 +354,10 @@ impl Importer {
     }
 }
 
-/// Sorts issues into file order: by line, then errors before warnings.
+/// Sorts issues into file order: by line, then errors before warnings; the
+/// order within a line (the validator's column order) is kept.
 pub fn sort_issues(issues: &mut [Issue]) {
-    issues.sort_by(|a, b| {
-        a.line
-            .cmp(&b.line)
-            .then(a.severity.cmp(&b.severity))
-            .then(a.column.cmp(&b.column))
-    });
+    issues.sort_by(|a, b| a.line.cmp(&b.line).then(a.severity.cmp(&b.severity)));
 }
 
 /// `,` `;` or `\t` as the JSON report spells a delimiter.
