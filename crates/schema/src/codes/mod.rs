@@ -164,7 +164,7 @@ impl CodeTable {
                     add(row.alpha2, row.canonical);
                 }
                 for row in COUNTRIES {
-                    if let Some(code) = isocountry::CountryCode::for_alpha2(row.alpha2).ok() {
+                    if let Ok(code) = isocountry::CountryCode::for_alpha2(row.alpha2) {
                         add(code.alpha3(), row.canonical);
                         add(code.name(), row.canonical);
                     }
