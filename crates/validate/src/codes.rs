@@ -13,6 +13,7 @@
 //! | `row.ragged` | error | validator | the record has fewer or more fields than the header |
 //! | `field.too_long` | error | validator | text longer than the column allows (in characters) |
 //! | `field.too_short` | error | validator | text shorter than the column's minimum |
+//! | `field.control_character` | error | validator | a control or invisible formatting character (NUL, escape, C1 controls, a byte-order mark, a zero-width or bidirectional-override character) in a value |
 //! | `field.clear_required` | error | validator | the clear keyword (`delete`, `none`) in a column the profile requires |
 //! | `field.required` | error | planner | a new user needs a value in this column |
 //! | `email.invalid` | error | validator | not a valid e-mail address (strict: top-level domain, no display text, no domain literal) |
@@ -63,6 +64,11 @@ pub const ROW_RAGGED: &str = "row.ragged";
 pub const FIELD_TOO_LONG: &str = "field.too_long";
 /// Text shorter than the column's minimum, counted in characters.
 pub const FIELD_TOO_SHORT: &str = "field.too_short";
+/// A control or invisible formatting character in a value (NUL, escape, C1
+/// controls, U+FEFF, zero-width and bidirectional-override characters):
+/// such a value could hide a different name behind a familiar one, or
+/// reach a terminal or a C program. Tabs and line breaks are allowed.
+pub const FIELD_CONTROL_CHARACTER: &str = "field.control_character";
 /// The clear keyword in a column the profile requires.
 pub const FIELD_CLEAR_REQUIRED: &str = "field.clear_required";
 /// A new user needs a value in this column (raised by the planner).
@@ -149,6 +155,7 @@ pub const ALL: &[&str] = &[
     ROW_RAGGED,
     FIELD_TOO_LONG,
     FIELD_TOO_SHORT,
+    FIELD_CONTROL_CHARACTER,
     FIELD_CLEAR_REQUIRED,
     FIELD_REQUIRED,
     EMAIL_INVALID,

@@ -72,6 +72,16 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
     if text.is_empty() {
         return Ok(Cell::Blank);
     }
+    if let Some(c) = text.chars().find(|&c| is_hidden(c)) {
+        return Err(Problem::new(
+            codes::FIELD_CONTROL_CHARACTER,
+            format!(
+                "{} contains the invisible character U+{:04X}: remove it (it may hide a \
+                 different value behind a familiar one)",
+                col.label, c as u32
+            ),
+        ));
+    }
     if let Some(keyword) = &col.clear_keyword {
         if text.eq_ignore_ascii_case(keyword) {
             if col.required {
@@ -147,6 +157,14 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
         // Kinds added to the schema later: keep the trimmed text.
         _ => Ok(Cell::Value(text.to_string())),
     }
+}
+
+/// Control and invisible formatting characters no value may hold: C0 and C1
+/// controls but tab and line breaks, the byte-order mark, zero-width
+/// characters and bidirectional overrides.
+fn is_hidden(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+        || matches!(c, '\u{feff}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}')
 }
 
 /// At most 64 characters of a value, for messages.
@@ -319,8 +337,14 @@ fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
         CodeTable::DateFormat => (codes::DATE_FORMAT_UNKNOWN, "date format", "YYYY/MM/DD"),
         CodeTable::TimeFormat => (codes::TIME_FORMAT_UNKNOWN, "time format", "HH:mm:ss"),
     };
+    if let Some(canonical) = cached_code(table, text) {
+        return Ok(Cell::Value(canonical.to_string()));
+    }
     match table.resolve(text) {
-        Ok(canonical) => Ok(Cell::Value(canonical.to_string())),
+        Ok(canonical) => {
+            remember_code(table, text, canonical);
+            Ok(Cell::Value(canonical.to_string()))
+        }
         Err(unknown) => {
             let mut message = format!("{:?} is not a known {what}", clip(text));
             match unknown.suggestions.as_slice() {
@@ -340,6 +364,51 @@ fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
             Err(Problem::new(code, message))
         }
     }
+}
+
+/// Distinct spellings remembered per code table and thread at most.
+const CODE_CACHE_MAX: usize = 4_096;
+
+thread_local! {
+    /// What each code table resolved spellings to, per thread: a file repeats
+    /// a few spellings (`Japan`, `Asia/Tokyo`) on every row, and resolving
+    /// folds and looks up each time.
+    static CODE_CACHE: std::cell::RefCell<[std::collections::HashMap<Box<str>, &'static str>; 5]> =
+        std::cell::RefCell::new(Default::default());
+}
+
+fn table_slot(table: CodeTable) -> usize {
+    match table {
+        CodeTable::Country => 0,
+        CodeTable::Language => 1,
+        CodeTable::TimeZone => 2,
+        CodeTable::DateFormat => 3,
+        CodeTable::TimeFormat => 4,
+    }
+}
+
+fn cached_code(table: CodeTable, text: &str) -> Option<&'static str> {
+    CODE_CACHE
+        .try_with(|cache| {
+            cache
+                .try_borrow()
+                .ok()
+                .and_then(|c| c.get(table_slot(table))?.get(text).copied())
+        })
+        .ok()
+        .flatten()
+}
+
+fn remember_code(table: CodeTable, text: &str, canonical: &'static str) {
+    let _ = CODE_CACHE.try_with(|cache| {
+        if let Ok(mut cache) = cache.try_borrow_mut() {
+            if let Some(map) = cache.get_mut(table_slot(table)) {
+                if map.len() < CODE_CACHE_MAX {
+                    map.insert(text.into(), canonical);
+                }
+            }
+        }
+    });
 }
 
 /// Human spelling of a chrono date format (`%Y/%m/%d` → `YYYY/MM/DD`).

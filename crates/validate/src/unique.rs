@@ -1,5 +1,7 @@
 //! In-file uniqueness of key columns, streamed across chunks in bounded memory.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::hash::{BuildHasher, RandomState};
 
 use userimport_schema::Profile;
@@ -14,8 +16,8 @@ const MAX_KEY_COLUMNS: usize = 8;
 const TAG_MASK: u64 = (MAX_KEY_COLUMNS as u64) - 1;
 /// Set in [`Entry::at`] when the row's position lives in the overflow list.
 const OVERFLOW: u64 = 1 << 63;
-/// Fewest entries added when the entry list grows.
-const MIN_GROWTH: usize = 4_096;
+/// Entries per storage block (1 MiB): blocks never move once allocated.
+const BLOCK: usize = 1 << 16;
 /// Other lines named in one duplicate message at most.
 const MAX_LINES_NAMED: usize = 10;
 
@@ -41,8 +43,10 @@ struct Entry {
 ///
 /// Memory: only a 64-bit fingerprint and the row's position are kept per key
 /// cell (16 bytes), never the text: 32 to 48 bytes per row for two or three
-/// keys, plus at most 12.5% of growth slack. Fingerprints are keyed with a random seed per instance, so a crafted
-/// file cannot make two different keys collide on purpose; an accidental
+/// keys, plus one 1 MiB block of slack. Entries are stored in fixed blocks
+/// (never copied while growing) and merged in fingerprint order at the end.
+/// Fingerprints are keyed with a random seed per instance, so a crafted file
+/// cannot make two different keys collide on purpose; an accidental
 /// collision among a million keys has odds around 10⁻⁷. Because the text is
 /// not kept, duplicate issues carry no [`Issue::value`].
 ///
@@ -71,7 +75,9 @@ pub struct Uniqueness {
     columns: Vec<(usize, String, String)>,
     seed: RandomState,
     buf: String,
-    entries: Vec<Entry>,
+    /// Full blocks of exactly [`BLOCK`] entries, then the one being filled.
+    blocks: Vec<Vec<Entry>>,
+    len: usize,
     overflow: Vec<(u64, u64)>,
 }
 
@@ -90,7 +96,8 @@ impl Uniqueness {
             columns,
             seed: RandomState::new(),
             buf: String::new(),
-            entries: Vec::new(),
+            blocks: Vec::new(),
+            len: 0,
             overflow: Vec::new(),
         }
     }
@@ -107,8 +114,8 @@ impl Uniqueness {
             }
             self.buf.clear();
             if value.is_ascii() {
-                self.buf
-                    .extend(value.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+                self.buf.push_str(value);
+                self.buf.make_ascii_lowercase();
             } else {
                 self.buf.extend(value.chars().flat_map(char::to_lowercase));
             }
@@ -119,13 +126,24 @@ impl Uniqueness {
                 self.overflow.push((row.line, row.row));
                 OVERFLOW | (self.overflow.len() - 1) as u64
             };
-            if self.entries.len() == self.entries.capacity() {
-                // Grow by an eighth, not double: capacity stays within 12.5%
-                // of what is used (large reallocations move pages, not bytes).
-                let more = (self.entries.capacity() / 8).max(MIN_GROWTH);
-                self.entries.reserve_exact(more);
+            let entry = Entry { fp, at };
+            match self.blocks.last_mut() {
+                Some(block) if block.len() < BLOCK => block.push(entry),
+                _ => {
+                    // Small files get a small first block; then fixed blocks,
+                    // so nothing is ever copied and the slack is one block.
+                    let capacity = if self.blocks.is_empty() { 1024 } else { BLOCK };
+                    let mut block = Vec::with_capacity(capacity);
+                    block.push(entry);
+                    self.blocks.push(block);
+                }
             }
-            self.entries.push(Entry { fp, at });
+            if let Some(block) = self.blocks.last_mut() {
+                if block.len() == block.capacity() && block.capacity() < BLOCK {
+                    block.reserve_exact(BLOCK - block.capacity());
+                }
+            }
+            self.len += 1;
         }
     }
 
@@ -138,17 +156,18 @@ impl Uniqueness {
 
     /// Key cells recorded so far.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// True when no key cell was recorded.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// Bytes held (capacity, not length), to check the memory bound.
     pub fn memory_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>()
+        self.blocks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<Entry>()
+            + self.blocks.capacity() * std::mem::size_of::<Vec<Entry>>()
             + self.overflow.capacity() * std::mem::size_of::<(u64, u64)>()
             + self.buf.capacity()
     }
@@ -158,11 +177,13 @@ impl Uniqueness {
     pub fn finish(self) -> Vec<Issue> {
         let Uniqueness {
             columns,
-            mut entries,
+            mut blocks,
             overflow,
             ..
         } = self;
-        entries.sort_unstable_by_key(|e| e.fp);
+        for block in &mut blocks {
+            block.sort_unstable_by_key(|e| e.fp);
+        }
         let position = |at: u64| -> (u64, u64) {
             if at & OVERFLOW != 0 {
                 let index = (at & !OVERFLOW) as usize;
@@ -173,11 +194,18 @@ impl Uniqueness {
         };
         let mut issues = Vec::new();
         let mut group: Vec<(u64, u64)> = Vec::new();
-        for run in entries.chunk_by(|a, b| a.fp == b.fp) {
+        let mut run: Vec<Entry> = Vec::new();
+        let mut merged = merge_sorted(&blocks).peekable();
+        while let Some(first) = merged.next() {
+            run.clear();
+            run.push(first);
+            while let Some(next) = merged.next_if(|e| e.fp == first.fp) {
+                run.push(next);
+            }
             if run.len() < 2 {
                 continue;
             }
-            let tag = (run[0].fp & TAG_MASK) as usize; // ok: chunk_by never yields an empty run
+            let tag = (first.fp & TAG_MASK) as usize;
             let Some((_, key, label)) = columns.get(tag) else {
                 continue;
             };
@@ -220,4 +248,22 @@ impl Uniqueness {
         issues.sort_by(|a, b| (a.line, a.row, &a.column).cmp(&(b.line, b.row, &b.column)));
         issues
     }
+}
+
+/// Walks sorted blocks in fingerprint order (a k-way merge: no copy of the
+/// entries is made).
+fn merge_sorted(blocks: &[Vec<Entry>]) -> impl Iterator<Item = Entry> + '_ {
+    let mut heads: BinaryHeap<Reverse<(u64, usize, usize)>> = blocks
+        .iter()
+        .enumerate()
+        .filter_map(|(b, block)| block.first().map(|e| Reverse((e.fp, b, 0))))
+        .collect();
+    std::iter::from_fn(move || {
+        let Reverse((_, b, i)) = heads.pop()?;
+        let block = blocks.get(b)?;
+        if let Some(next) = block.get(i + 1) {
+            heads.push(Reverse((next.fp, b, i + 1)));
+        }
+        block.get(i).copied()
+    })
 }
