@@ -116,7 +116,7 @@ impl Cross {
                             ),
                         )),
                         Some(v) => match field::day_count(v, DUE_DATE_MAX_DAYS) {
-                            Ok(days) => cells[value] = Cell::Value(days),
+                            Ok(days) => set(cells, value, days),
                             Err(why) => issues.push(error(
                                 codes::DUE_DATE_DAYS_INVALID,
                                 format!("due date type {due_type} needs a number of days: {why}"),
@@ -135,7 +135,7 @@ impl Cross {
                         Some(v) => {
                             let formats = DUE_DATE_FORMATS.map(String::from);
                             match field::date(v, &formats) {
-                                Ok(date) => cells[value] = Cell::Value(date),
+                                Ok(date) => set(cells, value, date),
                                 Err(why) => issues.push(error(
                                     codes::DUE_DATE_DATE_INVALID,
                                     format!("due date type ExpirationDate needs a date: {why}"),
@@ -177,6 +177,13 @@ impl Cross {
                 }
             }
         }
+    }
+}
+
+/// Replaces a cell with its canonical value.
+fn set(cells: &mut [Cell], index: usize, value: String) {
+    if let Some(cell) = cells.get_mut(index) {
+        *cell = Cell::Value(value);
     }
 }
 

@@ -316,12 +316,14 @@ fn password_hash(text: &str) -> Result<Cell, Problem> {
 fn is_bcrypt(rest: &str) -> bool {
     // rest = "b$12$" + 53 characters of bcrypt's base64 alphabet.
     let bytes = rest.as_bytes();
+    // ok: every index below is within the 58 bytes checked here.
     if bytes.len() != 5 + 53 || !matches!(bytes[0], b'a' | b'b' | b'y') || bytes[1] != b'$' {
         return false;
     }
-    let cost = &rest[2..4];
-    let cost_ok = cost.bytes().all(|b| b.is_ascii_digit())
-        && cost.parse::<u8>().is_ok_and(|c| (4..=31).contains(&c));
+    // Bytes, not a `str` slice: a multi-byte character there must not panic.
+    let cost_ok = bytes[2].is_ascii_digit()
+        && bytes[3].is_ascii_digit()
+        && (4..=31).contains(&((bytes[2] - b'0') * 10 + (bytes[3] - b'0')));
     cost_ok
         && bytes[4] == b'$'
         && bytes[5..]

@@ -221,6 +221,9 @@ fn password_hashes_must_be_argon2id_or_bcrypt() {
         };
         assert_eq!(secret.expose(), hash);
     }
+    // A multi-byte character where bcrypt's cost goes must not panic.
+    let odd = format!("$2b$1é{}", "a".repeat(53));
+    bad(&p, "password_hash", &odd, codes::PASSWORD_HASH_INVALID);
     for hash in [
         "$argon2i$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$GpZ3sK/oH9p7VIiV56G/64Zo/8GaUw434IimaPqxwCo",
         "$argon2id$v=19$c29tZXNhbHQ$GpZ3sK/oH9p7VIiV56G/64Zo/8GaUw434IimaPqxwCo",
