@@ -1,10 +1,12 @@
 //! `userimport apply`: apply a CSV file or a reviewed plan file to the store.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use userimport::plan::Plan;
-use userimport::sink::{ApplyOutcome, Sink};
+use userimport::sink::{ApplyOutcome, Outcome, RowResult, Sink};
+use userimport::validate::Issue;
 use userimport::{Format, write_report, write_results_csv};
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
@@ -68,9 +70,10 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             .ok_or_else(|| Failure("internal: the planner returned no plan".into()))?;
         (plan, code)
     };
-    let outcome = sink
+    let mut outcome = sink
         .apply(&plan, &mut |_| true)
         .map_err(|e| Failure(e.to_string()))?;
+    add_invalid_rows(&mut outcome, &plan.issues);
     if !outcome.committed {
         code = code.max(1);
     }
@@ -83,6 +86,31 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     print_outcome(&outcome, format, &mut out)?;
     out.flush()?;
     Ok(code)
+}
+
+/// Rows refused by validation or planning (applied around with
+/// `--skip-invalid`) are results too: failed, with their reasons, so the
+/// counts and the results file cover every row of the file.
+fn add_invalid_rows(outcome: &mut ApplyOutcome, issues: &[Issue]) {
+    let mut failed: BTreeMap<u64, (u64, Vec<String>)> = BTreeMap::new();
+    for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
+        let (_, reasons) = failed.entry(issue.row).or_insert((issue.line, Vec::new()));
+        reasons.push(format!("{}: {}", issue.code, issue.message));
+    }
+    if failed.is_empty() {
+        return;
+    }
+    for (row, (line, reasons)) in failed {
+        outcome.push(RowResult {
+            line,
+            row,
+            outcome: Outcome::Failed,
+            id: None,
+            reason: Some(reasons.join("; ")),
+        });
+    }
+    // File order; sync's changes (row 0) last.
+    outcome.results.sort_by_key(|r| (r.row == 0, r.row));
 }
 
 fn print_outcome(o: &ApplyOutcome, format: Format, out: &mut dyn Write) -> Result<(), Failure> {
