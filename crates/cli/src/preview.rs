@@ -3,10 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use userimport::parse::{Charset, ReaderBuilder, preview};
+use userimport::parse::{Charset, Preview, ReaderBuilder, preview};
+use userimport::schema::{Profile, Purpose};
 
 use crate::Failure;
-use crate::common::{open_input, parse_delimiter};
+use crate::common::{load_profile_named, open_input, parse_delimiter};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,6 +28,37 @@ pub struct Args {
     /// text (a table) or json.
     #[arg(long, default_value = "text")]
     format: String,
+    /// Profile whose password columns are masked: a built-in name or a TOML file.
+    #[arg(long, default_value = "standard")]
+    profile: String,
+}
+
+/// Replaces the cells under the profile's password and password-hash
+/// columns by `***`: a preview never shows a password.
+fn mask_passwords(shown: &mut Preview, profile: &Profile) {
+    let secret: Vec<usize> = shown
+        .header
+        .iter()
+        .enumerate()
+        .filter(|(_, cell)| {
+            profile.column_for_header(cell).is_some_and(|c| {
+                matches!(
+                    profile.columns[c].purpose,
+                    Purpose::Password | Purpose::PasswordHash
+                )
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    for record in &mut shown.records {
+        for &i in &secret {
+            if let Some(field) = record.fields.get_mut(i)
+                && !field.is_empty()
+            {
+                *field = "***".to_string();
+            }
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
@@ -35,7 +67,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         .charset(args.charset.parse::<Charset>()?)
         .delimiter(parse_delimiter(&args.delimiter)?)
         .header_row(args.header_row);
-    let shown = preview(&builder, open_input(&args.file)?, args.rows)?;
+    let profile = load_profile_named(&args.profile)?;
+    let mut shown = preview(&builder, open_input(&args.file)?, args.rows)?;
+    mask_passwords(&mut shown, &profile);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format.as_str() {

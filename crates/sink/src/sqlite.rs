@@ -148,10 +148,34 @@ impl From<rusqlite::Error> for RowFail {
     }
 }
 
+/// Creates a missing store file with mode 0600 before SQLite opens it: the
+/// store holds password hashes and personal data, and SQLite gives its
+/// `-wal` and `-shm` files the database file's mode. Errors are left to
+/// `Connection::open`, which reports them.
+fn create_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let special = path
+            .to_str()
+            .is_some_and(|p| p == ":memory:" || p.starts_with("file:"));
+        if !special && !path.exists() {
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 impl SqliteSink {
     /// Opens (creating if needed) a store file and applies pending migrations.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        create_private(path);
         let mut conn = Connection::open(path)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         let _ = mode; // in-memory databases answer "memory"
