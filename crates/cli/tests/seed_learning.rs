@@ -385,3 +385,44 @@ fn suspended_is_accepted_for_an_existing_user_only() {
     );
     assert!(!errors.iter().any(|(line, _)| *line == 2), "{errors:?}");
 }
+
+#[test]
+fn delete_clears_an_email_only_where_the_email_is_optional() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("learning.db").display().to_string();
+    apply(&data("users.csv"), &db);
+    // The same platform with "Required: On" for the e-mail field.
+    let required = dir.path().join("email_required.toml");
+    std::fs::write(
+        &required,
+        r#"
+name = "learning-email-required"
+extends = "standard"
+[[columns]]
+key = "email"
+label = "Email address"
+purpose = "email"
+required = true
+clear_keyword = "delete"
+kind = { type = "email" }
+"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&[
+        "check",
+        &data("update.csv"),
+        "--db",
+        &db,
+        "--profile",
+        required.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        codes_by_line(&json),
+        [(2, "field.clear_required".to_string())],
+        "somchai.k's `delete` is refused when the e-mail is required"
+    );
+}
