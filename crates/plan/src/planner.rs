@@ -116,7 +116,7 @@ enum Counted {
 /// [`Planner::finish`]. Memory per row is the member ID it matched, not the row.
 #[derive(Debug)]
 pub struct Planner {
-    profile: Profile,
+    profile: std::sync::Arc<Profile>,
     options: PlanOptions,
     key_order: Vec<KeyKind>,
     revision: u64,
@@ -129,6 +129,11 @@ pub struct Planner {
     withdrawn: Vec<u64>,
     summary: Summary,
     has_password_column: bool,
+    /// Column indices of the member ID, login and e-mail (in that order).
+    key_index: [Option<usize>; 3],
+    delete_index: Option<usize>,
+    /// The store held no users when planning began: look-ups are skipped.
+    empty_store: bool,
 }
 
 /// The per-chunk index of found users.
@@ -214,7 +219,7 @@ impl Planner {
         let has_password_column = profile.index_for(Purpose::Password).is_some()
             || profile.index_for(Purpose::PasswordHash).is_some();
         Ok(Planner {
-            profile: profile.clone(),
+            profile: std::sync::Arc::new(profile.clone()),
             options,
             key_order,
             revision,
@@ -226,6 +231,13 @@ impl Planner {
             withdrawn: Vec::new(),
             summary: Summary::default(),
             has_password_column,
+            key_index: [
+                profile.index_for(Purpose::MemberId),
+                profile.index_for(Purpose::Login),
+                profile.index_for(Purpose::Email),
+            ],
+            delete_index: profile.index_for(Purpose::Delete),
+            empty_store: dir.user_count().map_err(Error::store)? == 0,
         })
     }
 
@@ -234,11 +246,15 @@ impl Planner {
         &self.summary
     }
 
-    /// The keys a row carries, in member ID, login, e-mail order.
-    fn row_keys(&self, row: &Row) -> Vec<(KeyKind, Lookup, String)> {
+    /// The keys a row carries, in member ID, login, e-mail order, with the
+    /// folded look-up unless the store is empty.
+    fn row_keys<'r>(&self, row: &'r Row) -> Vec<(KeyKind, Option<Lookup>, &'r str)> {
         let mut keys = Vec::with_capacity(3);
-        for kind in [KeyKind::Id, KeyKind::Login, KeyKind::Email] {
-            let Some(index) = self.profile.index_for(kind.purpose()) else {
+        for (kind, index) in [KeyKind::Id, KeyKind::Login, KeyKind::Email]
+            .into_iter()
+            .zip(self.key_index)
+        {
+            let Some(index) = index else {
                 continue;
             };
             let Some(value) = row.value(index) else {
@@ -249,31 +265,39 @@ impl Planner {
                     Ok(id) => Lookup::Id(id),
                     Err(_) => continue,
                 },
+                _ if self.empty_store => {
+                    keys.push((kind, None, value));
+                    continue;
+                }
                 KeyKind::Login => Lookup::login(value),
                 KeyKind::Email => Lookup::email(value),
             };
-            keys.push((kind, lookup, value.to_string()));
+            keys.push((kind, Some(lookup), value));
         }
         keys
     }
 
     /// Plans one chunk of rows with one batched look-up.
     pub fn plan_chunk<D: Directory>(&mut self, rows: &[Row], dir: &D) -> Result<Chunk> {
-        let row_keys: Vec<Vec<(KeyKind, Lookup, String)>> =
+        let row_keys: Vec<Vec<(KeyKind, Option<Lookup>, &str)>> =
             rows.iter().map(|r| self.row_keys(r)).collect();
-        let mut wanted: Vec<Lookup> = Vec::new();
-        let mut dedup: HashSet<&Lookup> = HashSet::new();
-        for keys in &row_keys {
-            for (_, lookup, _) in keys {
-                if dedup.insert(lookup) {
-                    wanted.push(lookup.clone());
-                }
-            }
-        }
-        let users = if wanted.is_empty() {
+        let users = if self.empty_store {
             Vec::new()
         } else {
-            dir.find(&wanted).map_err(Error::store)?
+            let mut wanted: Vec<Lookup> = Vec::new();
+            let mut dedup: HashSet<&Lookup> = HashSet::new();
+            for keys in &row_keys {
+                for lookup in keys.iter().filter_map(|(_, l, _)| l.as_ref()) {
+                    if dedup.insert(lookup) {
+                        wanted.push(lookup.clone());
+                    }
+                }
+            }
+            if wanted.is_empty() {
+                Vec::new()
+            } else {
+                dir.find(&wanted).map_err(Error::store)?
+            }
         };
         let mut found = Found {
             by_id: HashMap::with_capacity(users.len()),
@@ -323,7 +347,7 @@ impl Planner {
     fn plan_row(
         &mut self,
         row: &Row,
-        keys: &[(KeyKind, Lookup, String)],
+        keys: &[(KeyKind, Option<Lookup>, &str)],
         found: &Found,
         issues: &mut Vec<Issue>,
     ) -> Option<Change> {
@@ -338,7 +362,9 @@ impl Planner {
         // Every present key is looked up; two different users is an error.
         let matches: Vec<(KeyKind, &str, Option<usize>)> = keys
             .iter()
-            .map(|(kind, lookup, value)| (*kind, value.as_str(), found.lookup(lookup)))
+            .map(|(kind, lookup, value)| {
+                (*kind, *value, lookup.as_ref().and_then(|l| found.lookup(l)))
+            })
             .collect();
         let mut distinct: Vec<(usize, KeyKind)> = Vec::new();
         for (kind, _, m) in &matches {
@@ -406,8 +432,7 @@ impl Planner {
         };
 
         let delete = self
-            .profile
-            .index_for(Purpose::Delete)
+            .delete_index
             .and_then(|i| row.value(i))
             .is_some_and(|v| v.trim() == "1");
 
@@ -611,7 +636,8 @@ impl Planner {
 
     fn plan_create(&mut self, row: &Row, issues: &mut Vec<Issue>) -> NewUser {
         let mut user = NewUser::default();
-        let columns = self.profile.columns.clone();
+        let profile = std::sync::Arc::clone(&self.profile);
+        let columns = &profile.columns;
         let mut password_column: Option<String> = None;
         for (index, column) in columns.iter().enumerate() {
             if matches!(column.kind, FieldKind::ReadOnly) {
@@ -751,7 +777,8 @@ impl Planner {
         let mut roles = ListChange::default();
         let mut identities = ListChange::default();
         let mut password = None;
-        let columns = self.profile.columns.clone();
+        let profile = std::sync::Arc::clone(&self.profile);
+        let columns = &profile.columns;
         for (index, column) in columns.iter().enumerate() {
             if matches!(column.kind, FieldKind::ReadOnly) {
                 continue;

@@ -387,8 +387,37 @@ fn key_of(value: Option<&String>) -> Option<String> {
 }
 
 /// Writes one change. Rows the store refuses come back as `RowFail::Reason`.
+/// The statements of the hot path (creating users), prepared once per apply.
+struct CreateStatements<'c> {
+    user: rusqlite::Statement<'c>,
+    attributes: rusqlite::Statement<'c>,
+    membership: rusqlite::Statement<'c>,
+    role: rusqlite::Statement<'c>,
+    identity: rusqlite::Statement<'c>,
+    /// Reused for the attributes JSON.
+    buffer: Vec<u8>,
+}
+
+impl<'c> CreateStatements<'c> {
+    fn prepare(conn: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(CreateStatements {
+            user: conn.prepare(
+                "INSERT INTO users (login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )?,
+            attributes: conn.prepare("INSERT INTO attributes (user_id, data) VALUES (?, ?)")?,
+            membership: conn
+                .prepare("INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES (?, ?)")?,
+            role: conn.prepare("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?,
+            identity: conn
+                .prepare("INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)")?,
+            buffer: Vec::with_capacity(1024),
+        })
+    }
+}
+
 fn write_change(
     conn: &Connection,
+    stmts: &mut CreateStatements<'_>,
     change: &Change,
     password: Option<&String>,
     stamp: &str,
@@ -396,10 +425,7 @@ fn write_change(
 ) -> std::result::Result<(Outcome, Option<i64>), RowFail> {
     match change {
         Change::Create { user, .. } => {
-            let mut stmt = conn.prepare_cached(
-                "INSERT INTO users (login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )?;
-            stmt.execute(params![
+            stmts.user.execute(params![
                 user.login,
                 key_of(user.login.as_ref()),
                 user.email,
@@ -409,32 +435,22 @@ fn write_change(
                 stamp
             ])?;
             let id = conn.last_insert_rowid();
-            let data = serde_json::to_string(&user.attributes)
+            stmts.buffer.clear();
+            serde_json::to_writer(&mut stmts.buffer, &user.attributes)
                 .map_err(|e| RowFail::Reason(format!("attributes: {e}")))?;
-            conn.prepare_cached("INSERT INTO attributes (user_id, data) VALUES (?, ?)")?
-                .execute(params![id, data])?;
-            if !user.groups.is_empty() {
-                let mut stmt = conn.prepare_cached(
-                    "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES (?, ?)",
-                )?;
-                for g in &user.groups {
-                    stmt.execute(params![id, group_id(groups, g)?])?;
-                }
+            let data = std::str::from_utf8(&stmts.buffer)
+                .map_err(|e| RowFail::Reason(format!("attributes: {e}")))?;
+            stmts.attributes.execute(params![id, data])?;
+            for g in &user.groups {
+                stmts
+                    .membership
+                    .execute(params![id, group_id(groups, g)?])?;
             }
-            if !user.roles.is_empty() {
-                let mut stmt = conn
-                    .prepare_cached("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?;
-                for r in &user.roles {
-                    stmt.execute(params![id, r])?;
-                }
+            for r in &user.roles {
+                stmts.role.execute(params![id, r])?;
             }
-            if !user.identities.is_empty() {
-                let mut stmt = conn.prepare_cached(
-                    "INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)",
-                )?;
-                for r in &user.identities {
-                    stmt.execute(params![id, r])?;
-                }
+            for r in &user.identities {
+                stmts.identity.execute(params![id, r])?;
             }
             Ok((Outcome::Created, Some(id)))
         }
@@ -721,13 +737,14 @@ impl Sink for SqliteSink {
             }
         }
         let total = batch.changes.len() as u64;
+        let mut stmts = CreateStatements::prepare(&tx)?;
         for (i, change) in batch.changes.iter().enumerate() {
             let password = batch.passwords.get(i).and_then(Option::as_ref);
             let guarded = !batch.all_or_nothing;
             if guarded {
                 tx.execute_batch("SAVEPOINT row")?;
             }
-            match write_change(&tx, change, password, &stamp, &groups) {
+            match write_change(&tx, &mut stmts, change, password, &stamp, &groups) {
                 Ok((kind, id)) => {
                     if guarded {
                         tx.execute_batch("RELEASE row")?;
@@ -761,6 +778,7 @@ impl Sink for SqliteSink {
             }
         }
         progress(&Progress { done: total, total });
+        drop(stmts);
         if batch.all_or_nothing && outcome.failed > 0 {
             tx.rollback()?;
             outcome.roll_back(current);

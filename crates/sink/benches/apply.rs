@@ -1,0 +1,177 @@
+//! Apply N new users with pre-hashed passwords into a new SQLite file, and
+//! compare with `sqlite3 .import` of the same rows as CSV into a plain table.
+//!
+//! `cargo bench -p userimport-sink --bench apply` (N = 200,000; set
+//! `USERIMPORT_BENCH_ROWS` to change it). Data is generated, not committed.
+
+use std::io::Write;
+use std::process::Command;
+use std::time::Instant;
+
+use userimport_plan::{PlanOptions, Planner};
+use userimport_schema::Profile;
+use userimport_sink::{Sink, SqliteSink};
+use userimport_validate::{Cell, Row, Secret};
+
+const COLUMNS: &[&str] = &[
+    "login_id",
+    "name",
+    "display_name",
+    "department",
+    "position",
+    "email",
+    "password_hash",
+    "notify_announcements",
+    "country",
+    "language",
+    "timezone",
+    "status",
+    "groups",
+];
+
+fn values(i: usize) -> Vec<String> {
+    let departments = ["Sales", "Support", "Engineering", "Finance", "HR"];
+    vec![
+        format!("user{i:07}"),
+        format!("User Number {i}"),
+        format!("U{i}"),
+        departments[i % departments.len()].to_string(),
+        "Staff".to_string(),
+        format!("user{i:07}@example.com"),
+        format!(
+            "$argon2id$v=19$m=19456,t=2,p=1${:022x}${:043x}",
+            i as u128 * 7919,
+            i as u128 * 104_729
+        ),
+        "On".to_string(),
+        "Japan".to_string(),
+        "ja_JP".to_string(),
+        "Asia/Tokyo".to_string(),
+        "Valid".to_string(),
+        departments[i % departments.len()].to_string(),
+    ]
+}
+
+/// CPU seconds (user + system) of this process and of its waited-for
+/// children, from `/proc/self/stat` (Linux; zeros elsewhere).
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the command name, which ends with ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let tick = 100.0; // USER_HZ on Linux
+    let get = |i: usize| f.get(i).copied().unwrap_or(0.0) / tick;
+    // utime, stime, cutime, cstime are fields 14-17 (index 11-14 here).
+    (get(11) + get(12), get(13) + get(14))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: usize = std::env::var("USERIMPORT_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir()?;
+    let profile = Profile::standard();
+
+    // The same rows as CSV for sqlite3.
+    let csv_path = dir.path().join("users.csv");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&csv_path)?);
+        writeln!(out, "{}", COLUMNS.join(","))?;
+        for i in 0..n {
+            // Every field quoted: PHC strings hold commas.
+            let fields: Vec<String> = values(i).iter().map(|v| format!("\"{v}\"")).collect();
+            writeln!(out, "{}", fields.join(","))?;
+        }
+    }
+    let import_db = dir.path().join("import.db");
+    let (_, child_before) = cpu_seconds();
+    let t = Instant::now();
+    let status = if std::env::var_os("USERIMPORT_BENCH_NO_SQLITE3").is_some() {
+        Err(std::io::Error::other("skipped"))
+    } else {
+        Command::new("sqlite3")
+            .arg(&import_db)
+            .arg(format!(".import --csv {} users", csv_path.display()))
+            .status()
+    };
+    let import_time = t.elapsed();
+    let (_, child_after) = cpu_seconds();
+    let import_cpu = child_after - child_before;
+    match status {
+        Ok(s) if s.success() => println!(
+            "sqlite3 .import of {n} rows into a plain table: {:.3} s wall, {import_cpu:.2} s CPU",
+            import_time.as_secs_f64()
+        ),
+        _ => println!("sqlite3 not available: apt-get install -y sqlite3"),
+    }
+
+    let indices: Vec<usize> = COLUMNS
+        .iter()
+        .map(|c| profile.column_index(c).ok_or("column"))
+        .collect::<Result<_, _>>()?;
+    let rows: Vec<Row> = (0..n)
+        .map(|i| {
+            let mut cells = vec![Cell::Absent; profile.columns.len()];
+            for ((value, &index), &column) in values(i).into_iter().zip(&indices).zip(COLUMNS) {
+                cells[index] = match column {
+                    "password_hash" => Cell::Secret(Secret::new(value)),
+                    "groups" => Cell::List(userimport_validate::ListEdit {
+                        add: vec![value],
+                        remove: Vec::new(),
+                    }),
+                    _ => Cell::Value(value),
+                };
+            }
+            Row {
+                line: i as u64 + 2,
+                row: i as u64 + 1,
+                cells,
+                valid: true,
+            }
+        })
+        .collect();
+
+    let db = dir.path().join("userimport.db");
+    let (cpu0, _) = cpu_seconds();
+    let t = Instant::now();
+    let mut store = SqliteSink::open(&db)?;
+    let plan = Planner::plan_rows(&profile, PlanOptions::default(), rows, &store)?;
+    let plan_time = t.elapsed();
+    let (cpu1, _) = cpu_seconds();
+    let t = Instant::now();
+    let outcome = store.apply(&plan, &mut |_| true)?;
+    let apply_time = t.elapsed();
+    let (cpu2, _) = cpu_seconds();
+    println!(
+        "userimport plan of {n} rows against a new store: {:.3} s wall, {:.2} s CPU",
+        plan_time.as_secs_f64(),
+        cpu1 - cpu0
+    );
+    println!(
+        "userimport apply of {} created users (pre-hashed passwords): {:.3} s wall, {:.2} s CPU",
+        outcome.created,
+        apply_time.as_secs_f64(),
+        cpu2 - cpu1
+    );
+    println!(
+        "CPU: plan + apply = {:.2}x, apply alone = {:.2}x sqlite3 .import",
+        (cpu2 - cpu0) / import_cpu.max(1e-9),
+        (cpu2 - cpu1) / import_cpu.max(1e-9)
+    );
+    println!(
+        "wall: plan + apply: {:.3} s = {:.2}x sqlite3 .import",
+        (plan_time + apply_time).as_secs_f64(),
+        (plan_time + apply_time).as_secs_f64() / import_time.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "wall: apply alone: {:.2}x sqlite3 .import",
+        apply_time.as_secs_f64() / import_time.as_secs_f64().max(1e-9)
+    );
+    Ok(())
+}
