@@ -13,6 +13,8 @@ use crate::error::{Error, Limit, Result};
 
 /// How much of the input is read up front to detect charset and dialect.
 pub(crate) const SNIFF_BYTES: usize = 64 * 1024;
+/// In auto mode, an all-ASCII prefix is extended up to this size.
+const SNIFF_ASCII_BYTES: usize = 1024 * 1024;
 /// Size of the raw read buffer after sniffing.
 const READ_BUFFER: usize = 64 * 1024;
 /// At most this many records are looked at to guess the delimiter.
@@ -83,8 +85,9 @@ impl ReaderBuilder {
         self
     }
 
-    /// Reads up to 64 KiB of `rdr` to settle the charset and the delimiter,
-    /// then reads the header record. Fails on a file-level problem: a
+    /// Reads 64 KiB of `rdr` (in auto mode, 64 KiB from the first non-ASCII
+    /// byte, within the first 1 MiB) to settle the charset and the
+    /// delimiter, then reads the header record. Fails on a file-level problem: a
     /// charset that is not allowed, a binary file, a bad header row, or any
     /// reading error.
     pub fn build<R: Read>(&self, mut rdr: R) -> Result<Reader<R>> {
@@ -93,16 +96,40 @@ impl ReaderBuilder {
         {
             return Err(Error::InvalidDelimiter(d as char));
         }
+        // The prefix: 64 KiB; in auto mode, 64 KiB from the first non-ASCII
+        // byte (all-ASCII text says nothing about the charset), at most
+        // 1 MiB plus 64 KiB.
         let mut buf = vec![0u8; SNIFF_BYTES.max(READ_BUFFER)];
         let mut len = 0;
         let mut eof = false;
-        while len < SNIFF_BYTES {
-            match rdr.read(&mut buf[len..SNIFF_BYTES]) {
+        let mut first_non_ascii: Option<usize> = None;
+        loop {
+            let goal = match (self.charset, first_non_ascii) {
+                (Charset::Auto, None) => SNIFF_ASCII_BYTES,
+                (Charset::Auto, Some(p)) => (p + SNIFF_BYTES).min(SNIFF_ASCII_BYTES + SNIFF_BYTES),
+                _ => SNIFF_BYTES,
+            };
+            if len >= goal {
+                break;
+            }
+            if len == buf.len() {
+                buf.resize((2 * len).min(goal), 0);
+            }
+            let end = goal.min(buf.len());
+            match rdr.read(&mut buf[len..end]) {
                 Ok(0) => {
                     eof = true;
                     break;
                 }
-                Ok(n) => len += n,
+                Ok(n) => {
+                    if first_non_ascii.is_none() {
+                        first_non_ascii = buf[len..len + n]
+                            .iter()
+                            .position(|b| !b.is_ascii())
+                            .map(|p| len + p);
+                    }
+                    len += n;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::Io(e)),
             }

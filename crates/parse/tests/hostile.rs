@@ -305,3 +305,32 @@ fn preview_has_the_design_json_shape() {
     let p = preview(&ReaderBuilder::new(), &b"a\tb\n1\t2\n"[..], 10).unwrap();
     assert_eq!(serde_json::to_value(&p).unwrap()["delimiter"], "\t");
 }
+
+#[test]
+fn a_long_ascii_start_does_not_hide_the_charset() {
+    let mut text = String::from("login_id,email,name\r\n");
+    let mut i = 0;
+    while text.len() < 200 * 1024 {
+        text.push_str(&format!("user{i},user{i}@example.jp,\r\n"));
+        i += 1;
+    }
+    for name in [
+        "佐藤 花子",
+        "鈴木 一郎",
+        "高橋 美咲",
+        "田中 健",
+        "伊藤 陽子",
+        "山田 太郎",
+    ] {
+        text.push_str(&format!("u{i},u{i}@example.jp,{name}\r\n"));
+        i += 1;
+    }
+    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    for size in CHUNKS {
+        let parsed = parse(&ReaderBuilder::new(), &bytes, size).unwrap();
+        assert_eq!(parsed.encoding, "Shift_JIS");
+        let last = parsed.records.last().unwrap();
+        assert_eq!(last.get(2), Some("山田 太郎"));
+        assert_eq!(last.line(), i + 1);
+    }
+}
