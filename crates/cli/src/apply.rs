@@ -41,8 +41,23 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let (plan, mut code) = if is_plan_file(&args.file) {
         let text = std::fs::read_to_string(&args.file)
             .map_err(|e| Failure(format!("cannot read {}: {e}", args.file.display())))?;
-        let plan = Plan::from_json(&text)
+        let mut plan = Plan::from_json(&text)
             .map_err(|e| Failure(format!("{} is not a plan: {e}", args.file.display())))?;
+        // `--actor` holds for a plan file too: a plan made by the operator
+        // is checked against the actor's authority, and a plan made for
+        // another actor is refused.
+        if let Some(actor) = &args.plan.actor {
+            match &plan.options.actor {
+                None => plan.options.actor = Some(actor.clone()),
+                Some(made_for) if made_for.trim().eq_ignore_ascii_case(actor.trim()) => {}
+                Some(made_for) => {
+                    return Err(Failure(format!(
+                        "{} was made for actor {made_for:?}, not {actor:?}: plan it again as {actor:?}",
+                        args.file.display()
+                    )));
+                }
+            }
+        }
         let code = u8::from(!plan.is_clean());
         (plan, code)
     } else {

@@ -248,7 +248,7 @@ cases! {
             for i in 0..2000 { write!(o, "user{i},Name {i},u{i}@example.com,Secret-pass-123\r\n")?; }
             o.write_all(b"bad,Na\0me,bad@example.com,Secret-pass-123\r\n")
         },
-        args [], exit 1, says ["  2002  name", "field.control_character", "U+0000"], apply true;
+        args [], exit 2, says ["binary", "byte offset"], apply true;
     control_characters: |o| { w(o, HEADER)?; row(o, "a\x01b\x02c\x03d\x04e\x05f\x06g\x07h\x08i\x0bj\x0ek\x0fl") },
         args [], exit 2, says ["binary"], apply true;
     ansi_escape_in_name: |o| { w(o, HEADER)?; row(o, "\x1b[31mred\x1b[0m\x1b]0;pwned\x07") },
@@ -298,7 +298,7 @@ cases! {
             for i in 0..2000 { write!(o, "user{i},Name {i},u{i}@example.com,Secret-pass-123\r\n")?; }
             o.write_all(b"x,Bad \xc3\x28 name,x@example.com,pw-123456789\r\n")
         },
-        args [], exit 2, says ["line 2002", "UTF-8"], apply true;
+        args ["--charset", "utf-8"], exit 2, says ["line 2002", "UTF-8"], apply true;
     invalid_shift_jis: |o| { w(o, HEADER)?; o.write_all(b"x,\x82\xa0\x82,x@example.com,pw-123456789\r\n") },
         args ["--charset", "shift_jis"], exit 2, says ["line 2", "Shift_JIS"], apply true;
     invalid_euc_jp: |o| { w(o, HEADER)?; o.write_all(b"x,\xa4\xa2\x8e\x20,x@example.com,pw-123456789\r\n") },

@@ -100,6 +100,141 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Checks the plan against its actor's authority in `dir` again, as a
+    /// store does before applying it: a plan file may have been edited since
+    /// it was made. With no actor (the operator) nothing is checked.
+    /// Returns what the actor may not do (empty when the plan is within its
+    /// authority): grant or revoke a role or group it does not hold, set or
+    /// take away a role-valued column's value it does not hold (for the
+    /// built-in profiles, whose columns the plan names), delete, suspend or
+    /// change the status of its own account.
+    pub fn authority_violations<D: crate::Directory + ?Sized>(&self, dir: &D) -> Result<Vec<String>> {
+        use crate::directory::{Lookup, fold};
+        use userimport_schema::{FieldKind, Profile, Purpose};
+
+        let Some(actor) = &self.options.actor else {
+            return Ok(Vec::new());
+        };
+        let key = Lookup::login(actor);
+        let Some(me) = dir
+            .find(std::slice::from_ref(&key))
+            .map_err(Error::store)?
+            .into_iter()
+            .find(|u| key.matches(u))
+        else {
+            return Ok(vec![format!("actor {actor:?} is not a user of the store")]);
+        };
+        let holds = |set: &BTreeSet<String>, name: &str| set.iter().any(|h| fold(h) == fold(name));
+        let profile = Profile::builtin(&self.profile);
+        let status_key = profile
+            .as_ref()
+            .and_then(|p| p.column_for(Purpose::Status))
+            .map_or("status".to_string(), |c| c.key.clone());
+        let privileged = |column: &str, value: &str| -> bool {
+            let Some(c) = profile.as_ref().and_then(|p| p.column(column)) else {
+                return false;
+            };
+            if !c.privileged {
+                return false;
+            }
+            if let FieldKind::Enum { values } = &c.kind
+                && values
+                    .first()
+                    .is_some_and(|v| v.canonical.eq_ignore_ascii_case(value.trim()))
+            {
+                return false;
+            }
+            !holds(&me.roles, value)
+                && me
+                    .attributes
+                    .get(column)
+                    .is_none_or(|own| fold(own) != fold(value))
+        };
+        let mut out = Vec::new();
+        let mut at = |line: u64, what: String| {
+            out.push(if line == 0 {
+                what
+            } else {
+                format!("line {line}: {what}")
+            })
+        };
+        for change in &self.changes {
+            match change {
+                Change::Create { line, user, .. } => {
+                    for role in user.roles.iter().filter(|r| !holds(&me.roles, r)) {
+                        at(
+                            *line,
+                            format!("actor {actor:?} does not hold role {role:?}"),
+                        );
+                    }
+                    for group in user.groups.iter().filter(|g| !holds(&me.groups, g)) {
+                        at(
+                            *line,
+                            format!("actor {actor:?} does not hold group {group:?}"),
+                        );
+                    }
+                    for (column, value) in &user.attributes {
+                        if privileged(column, value) {
+                            at(
+                                *line,
+                                format!("actor {actor:?} does not hold {column} {value:?}"),
+                            );
+                        }
+                    }
+                }
+                Change::Update {
+                    line,
+                    id,
+                    diff,
+                    groups,
+                    roles,
+                    ..
+                } => {
+                    for role in roles.added.iter().chain(&roles.removed) {
+                        if !holds(&me.roles, role) {
+                            at(
+                                *line,
+                                format!("actor {actor:?} does not hold role {role:?}"),
+                            );
+                        }
+                    }
+                    for group in groups.added.iter().chain(&groups.removed) {
+                        if !holds(&me.groups, group) {
+                            at(
+                                *line,
+                                format!("actor {actor:?} does not hold group {group:?}"),
+                            );
+                        }
+                    }
+                    for d in diff {
+                        if *id == me.id && d.column == status_key {
+                            at(
+                                *line,
+                                format!("actor {actor:?} cannot change its own status"),
+                            );
+                        }
+                        for value in d.old.iter().chain(&d.new) {
+                            if privileged(&d.column, value) {
+                                at(
+                                    *line,
+                                    format!("actor {actor:?} does not hold {} {value:?}", d.column),
+                                );
+                            }
+                        }
+                    }
+                }
+                Change::Delete { line, id, .. } if *id == me.id => {
+                    at(*line, format!("actor {actor:?} cannot delete itself"));
+                }
+                Change::Suspend { id, .. } if *id == me.id => {
+                    at(0, format!("actor {actor:?} cannot suspend itself"));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// Member IDs the plan touches (updates, deletes, suspensions).
     pub fn touched_ids(&self) -> BTreeSet<i64> {
         self.changes

@@ -124,6 +124,8 @@ pub struct Planner {
     groups: HashMap<String, String>,
     created: BTreeSet<String>,
     authority: Option<Authority>,
+    /// The importing actor's own account (it may not delete or suspend it).
+    actor_user: Option<StoredUser>,
     suspend_value: Option<(String, String)>,
     seen: HashMap<i64, Seen>,
     withdrawn: Vec<u64>,
@@ -193,6 +195,16 @@ impl Planner {
             ),
             None => None,
         };
+        let actor_user = match &options.actor {
+            Some(actor) => {
+                let key = Lookup::login(actor);
+                dir.find(std::slice::from_ref(&key))
+                    .map_err(Error::store)?
+                    .into_iter()
+                    .find(|u| key.matches(u))
+            }
+            None => None,
+        };
         let suspend_value =
             if options.mode == Mode::Sync && options.sync_action == SyncAction::Suspend {
                 let column = profile
@@ -226,6 +238,7 @@ impl Planner {
             groups,
             created: BTreeSet::new(),
             authority,
+            actor_user,
             suspend_value,
             seen: HashMap::new(),
             withdrawn: Vec::new(),
@@ -455,6 +468,24 @@ impl Planner {
                     return None;
                 }
                 if delete {
+                    if self.is_actor(user.id) {
+                        let column = self
+                            .delete_index
+                            .map(|i| self.profile.columns[i].key.clone())
+                            .unwrap_or_default();
+                        issues.push(
+                            err(
+                                crate::codes::AUTHORITY_DENIED,
+                                format!(
+                                    "the importing actor {:?} cannot delete itself",
+                                    self.options.actor.as_deref().unwrap_or_default()
+                                ),
+                            )
+                            .column(&column),
+                        );
+                        self.mark_seen(user.id, row, Counted::Skipped, issues);
+                        return None;
+                    }
                     if !self.mark_seen(user.id, row, Counted::Delete, issues) {
                         return None;
                     }
@@ -599,6 +630,54 @@ impl Planner {
         }
     }
 
+    /// True when `id` is the importing actor's own account.
+    fn is_actor(&self, id: i64) -> bool {
+        self.actor_user.as_ref().is_some_and(|u| u.id == id)
+    }
+
+    /// Checks the actor may set or take away `value` in a privileged
+    /// (role-valued) column: it must hold it as a role or as its own value
+    /// of the column; an enumeration's first value is the baseline, free.
+    fn check_privileged(
+        &self,
+        column: &userimport_schema::Column,
+        value: &str,
+        row: &Row,
+        issues: &mut Vec<Issue>,
+    ) {
+        let (Some(authority), Some(actor)) = (&self.authority, &self.actor_user) else {
+            return;
+        };
+        if let FieldKind::Enum { values } = &column.kind
+            && values
+                .first()
+                .is_some_and(|v| v.canonical.eq_ignore_ascii_case(value.trim()))
+        {
+            return;
+        }
+        let folded = fold(value);
+        let held = authority.roles.iter().any(|h| fold(h) == folded)
+            || actor
+                .attributes
+                .get(&column.key)
+                .is_some_and(|own| fold(own) == folded);
+        if !held {
+            issues.push(
+                Issue::error(
+                    row.line,
+                    row.row,
+                    crate::codes::AUTHORITY_DENIED,
+                    format!(
+                        "actor {:?} does not hold {} {value:?} and cannot grant or take it away",
+                        self.options.actor.as_deref().unwrap_or_default(),
+                        column.label
+                    ),
+                )
+                .column(&column.key),
+            );
+        }
+    }
+
     /// Checks the actor may grant or revoke `name` (a role or a group).
     fn check_authority(
         &self,
@@ -740,6 +819,9 @@ impl Planner {
                 }
                 _ => match cell {
                     Cell::Value(v) => {
+                        if column.privileged {
+                            self.check_privileged(column, v, row, issues);
+                        }
                         user.attributes.insert(column.key.clone(), v.clone());
                     }
                     Cell::Blank | Cell::Absent => {
@@ -907,17 +989,39 @@ impl Planner {
                 }
                 _ => {
                     let old = stored.attributes.get(&column.key);
-                    match cell {
+                    let new = match cell {
                         Cell::Value(v)
                             if old != Some(v) && (!keep || old.is_none_or(|o| o.is_empty())) =>
                         {
-                            diff.push(change(Field::Attribute, old, Some(v)));
+                            Some(Some(v))
                         }
-                        Cell::Clear if old.is_some() && !keep => {
-                            diff.push(change(Field::Attribute, old, None));
-                        }
-                        _ => {}
+                        Cell::Clear if old.is_some() && !keep => Some(None),
+                        _ => None,
+                    };
+                    let Some(new) = new else { continue };
+                    if column.purpose == Purpose::Status && self.is_actor(stored.id) {
+                        issues.push(
+                            Issue::error(
+                                row.line,
+                                row.row,
+                                crate::codes::AUTHORITY_DENIED,
+                                format!(
+                                    "the importing actor {:?} cannot change its own {} ({:?} to {:?})",
+                                    self.options.actor.as_deref().unwrap_or_default(),
+                                    column.label,
+                                    old.map_or("", String::as_str),
+                                    new.map_or("", String::as_str),
+                                ),
+                            )
+                            .column(&column.key),
+                        );
                     }
+                    if column.privileged {
+                        for value in [old, new].into_iter().flatten() {
+                            self.check_privileged(column, value, row, issues);
+                        }
+                    }
+                    diff.push(change(Field::Attribute, old, new));
                 }
             }
         }
@@ -955,8 +1059,14 @@ impl Planner {
             let suspend = self.suspend_value.clone();
             let mut absent: Vec<Change> = Vec::new();
             let seen = &self.seen;
+            let actor_id = self.actor_user.as_ref().map(|u| u.id);
+            let mut actor_absent = false;
             dir.for_each_user(&mut |user| {
                 if seen.contains_key(&user.id) {
+                    return true;
+                }
+                if Some(user.id) == actor_id {
+                    actor_absent = true;
                     return true;
                 }
                 match &suspend {
@@ -990,7 +1100,23 @@ impl Planner {
             } else {
                 removed as f64 * 100.0 / total as f64
             };
-            if !absent.is_empty() && percent > self.options.max_delete_percent {
+            if actor_absent {
+                let verb = if suspend.is_some() {
+                    "suspend"
+                } else {
+                    "delete"
+                };
+                issues.push(Issue::error(
+                    0,
+                    0,
+                    crate::codes::AUTHORITY_DENIED,
+                    format!(
+                        "sync would {verb} the importing actor {:?} itself (it is not in the file): add its row; nothing is applied",
+                        self.options.actor.as_deref().unwrap_or_default()
+                    ),
+                ));
+                self.summary.errors += 1;
+            } else if !absent.is_empty() && percent > self.options.max_delete_percent {
                 let verb = if suspend.is_some() {
                     "suspend"
                 } else {

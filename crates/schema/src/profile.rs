@@ -103,6 +103,16 @@ pub struct Column {
     /// The value shown in the template's example row.
     #[serde(default)]
     pub example: Option<String>,
+    /// The column's values are roles (the team tool's `role`: User, Admin,
+    /// Supervisor): an importing actor may only set or take away a value
+    /// it holds itself (as a role, or as its own value of this column).
+    /// The first value of an enumeration is the baseline, free to set.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub privileged: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Column {
@@ -117,7 +127,14 @@ impl Column {
             required: false,
             clear_keyword: None,
             example: None,
+            privileged: false,
         }
+    }
+
+    /// Marks the column's values as roles ([`Column::privileged`]).
+    pub fn privileged(mut self) -> Self {
+        self.privileged = true;
+        self
     }
 
     /// Sets the purpose.
@@ -689,6 +706,7 @@ impl Profile {
                 "Role",
                 K::enumeration(&[("User", &[]), ("Admin", &[]), ("Supervisor", &[])]),
             )
+            .privileged()
             .example("User"),
             Column::new("groups", "Groups", K::NameList)
                 .purpose(P::Groups)

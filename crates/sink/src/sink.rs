@@ -256,6 +256,16 @@ pub trait Sink: Directory<Error: From<Error>> {
             }
             .into());
         }
+        // A plan file may have been edited since it was made: its actor's
+        // authority is checked again against the store.
+        let violations = plan.authority_violations(&*self).map_err(Error::Plan)?;
+        if !violations.is_empty() {
+            return Err(Error::Refused(format!(
+                "the plan goes beyond its actor's authority: {}",
+                violations.join("; ")
+            ))
+            .into());
+        }
         if !self.begin_apply(plan)? {
             return Err(Error::Cancelled.into());
         }
