@@ -108,7 +108,10 @@ impl Plan {
     /// take away a role-valued column's value it does not hold (for the
     /// built-in profiles, whose columns the plan names), delete, suspend or
     /// change the status of its own account.
-    pub fn authority_violations<D: crate::Directory + ?Sized>(&self, dir: &D) -> Result<Vec<String>> {
+    pub fn authority_violations<D: crate::Directory + ?Sized>(
+        &self,
+        dir: &D,
+    ) -> Result<Vec<String>> {
         use crate::directory::{Lookup, fold};
         use userimport_schema::{FieldKind, Profile, Purpose};
 

@@ -387,6 +387,14 @@ impl Planner {
                 }
             }
         }
+        if !row.valid {
+            // The validator already said why; the users it names still count
+            // as present for sync.
+            for (i, _) in &distinct {
+                self.mark_seen(found.users[*i].id, row, Counted::Skipped, issues);
+            }
+            return None;
+        }
         if distinct.len() > 1 {
             let names: Vec<String> = distinct
                 .iter()
@@ -448,14 +456,6 @@ impl Planner {
             .delete_index
             .and_then(|i| row.value(i))
             .is_some_and(|v| v.trim() == "1");
-
-        if !row.valid {
-            // Invalid rows still count as present for sync.
-            if let Some(user) = target {
-                self.mark_seen(user.id, row, Counted::Skipped, issues);
-            }
-            return None;
-        }
 
         match target {
             Some(user) => {
@@ -576,7 +576,6 @@ impl Planner {
                         crate::codes::KEY_DUPLICATE,
                         format!("user {id} is also matched by line {}", row.line),
                     ));
-                    self.summary.errors += 1;
                     match seen.counted {
                         Counted::Update => self.summary.update -= 1,
                         Counted::Delete => self.summary.delete -= 1,
@@ -589,8 +588,7 @@ impl Planner {
                     seen.counted = Counted::Skipped;
                     self.withdrawn.push(first_row);
                 }
-                // The issue on the earlier row is counted above; the caller
-                // counts this row's issues.
+                // The caller counts both issues (they are in `issues`).
                 false
             }
         }

@@ -159,6 +159,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         apply_time.as_secs_f64(),
         cpu2 - cpu1
     );
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "file sizes: sqlite3 .import {} MB, userimport {} MB (+ WAL {} MB)",
+        size(&import_db) / 1_000_000,
+        size(&db) / 1_000_000,
+        size(&dir.path().join("userimport.db-wal")) / 1_000_000
+    );
     println!(
         "CPU: plan + apply = {:.2}x, apply alone = {:.2}x sqlite3 .import",
         (cpu2 - cpu0) / import_cpu.max(1e-9),

@@ -12,14 +12,14 @@ use crate::{Error, Result};
 /// The schema, one entry per version; `PRAGMA user_version` says how many
 /// have been applied. Never edit an entry: append a new one.
 const MIGRATIONS: &[&str] = &[
-    // 1: users with unique folded keys, attributes as one JSON object per
-    // user, groups, memberships, roles, identities, the revision counter and
+    // 1: users with unique folded keys and member IDs never reused
+    // (AUTOINCREMENT), attributes as one JSON object per user, groups, memberships, roles, identities, the revision counter and
     // its history.
     "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO meta (key, value) VALUES ('revision', 0);
     CREATE TABLE users (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         login TEXT,
         login_key TEXT UNIQUE,
         email TEXT,
@@ -396,6 +396,20 @@ struct CreateStatements<'c> {
     identity: rusqlite::Statement<'c>,
     /// Reused for the attributes JSON.
     buffer: Vec<u8>,
+    /// `BULK` users in one statement.
+    bulk_users: rusqlite::Statement<'c>,
+    /// `BULK` attribute rows in one statement.
+    bulk_attributes: rusqlite::Statement<'c>,
+    /// `BULK` memberships in one statement.
+    bulk_memberships: rusqlite::Statement<'c>,
+}
+
+/// How many users one bulk statement inserts.
+const BULK: usize = 64;
+
+fn values_list(rows: usize, columns: usize) -> String {
+    let one = format!("({})", placeholders(columns));
+    vec![one; rows].join(",")
 }
 
 impl<'c> CreateStatements<'c> {
@@ -411,6 +425,18 @@ impl<'c> CreateStatements<'c> {
             identity: conn
                 .prepare("INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)")?,
             buffer: Vec::with_capacity(1024),
+            bulk_users: conn.prepare(&format!(
+                "INSERT INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES {}",
+                values_list(BULK, 8)
+            ))?,
+            bulk_attributes: conn.prepare(&format!(
+                "INSERT INTO attributes (user_id, data) VALUES {}",
+                values_list(BULK, 2)
+            ))?,
+            bulk_memberships: conn.prepare(&format!(
+                "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES {}",
+                values_list(BULK, 2)
+            ))?,
         })
     }
 }
@@ -581,6 +607,103 @@ fn write_change(
     }
 }
 
+/// Creates `BULK` users with a few multi-row statements inside a savepoint.
+/// On a refused row the savepoint is rolled back and the caller writes the
+/// run row by row to find it.
+fn bulk_create(
+    conn: &Connection,
+    stmts: &mut CreateStatements<'_>,
+    changes: &[Change],
+    passwords: &[Option<String>],
+    stamp: &str,
+    groups: &GroupIds,
+) -> std::result::Result<i64, RowFail> {
+    conn.execute_batch("SAVEPOINT bulk")?;
+    match bulk_create_inner(conn, stmts, changes, passwords, stamp, groups) {
+        Ok(first) => {
+            conn.execute_batch("RELEASE bulk")?;
+            Ok(first)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO bulk; RELEASE bulk")?;
+            Err(e)
+        }
+    }
+}
+
+fn bulk_create_inner(
+    conn: &Connection,
+    stmts: &mut CreateStatements<'_>,
+    changes: &[Change],
+    passwords: &[Option<String>],
+    stamp: &str,
+    groups: &GroupIds,
+) -> std::result::Result<i64, RowFail> {
+    let first: i64 = conn
+        .prepare_cached(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0), COALESCE((SELECT MAX(id) FROM users), 0)) + 1",
+        )?
+        .query_row([], |r| r.get(0))?;
+    let mut memberships: Vec<(i64, i64)> = Vec::new();
+    let mut data: Vec<String> = Vec::with_capacity(changes.len());
+    for (k, change) in changes.iter().enumerate() {
+        let Change::Create { user, .. } = change else {
+            return Err(RowFail::Reason("internal: not a create".to_string()));
+        };
+        let id = first + k as i64;
+        let base = k * 8;
+        let stmt = &mut stmts.bulk_users;
+        stmt.raw_bind_parameter(base + 1, id)?;
+        stmt.raw_bind_parameter(base + 2, &user.login)?;
+        stmt.raw_bind_parameter(base + 3, key_of(user.login.as_ref()))?;
+        stmt.raw_bind_parameter(base + 4, &user.email)?;
+        stmt.raw_bind_parameter(base + 5, key_of(user.email.as_ref()))?;
+        stmt.raw_bind_parameter(base + 6, passwords.get(k).and_then(Option::as_ref))?;
+        stmt.raw_bind_parameter(base + 7, stamp)?;
+        stmt.raw_bind_parameter(base + 8, stamp)?;
+        data.push(
+            serde_json::to_string(&user.attributes)
+                .map_err(|e| RowFail::Reason(format!("attributes: {e}")))?,
+        );
+        for g in &user.groups {
+            memberships.push((id, group_id(groups, g)?));
+        }
+    }
+    stmts.bulk_users.raw_execute()?;
+    for (k, json) in data.iter().enumerate() {
+        stmts
+            .bulk_attributes
+            .raw_bind_parameter(k * 2 + 1, first + k as i64)?;
+        stmts.bulk_attributes.raw_bind_parameter(k * 2 + 2, json)?;
+    }
+    stmts.bulk_attributes.raw_execute()?;
+    let mut pairs = memberships.chunks_exact(BULK);
+    for chunk in pairs.by_ref() {
+        for (k, (user, group)) in chunk.iter().enumerate() {
+            stmts.bulk_memberships.raw_bind_parameter(k * 2 + 1, user)?;
+            stmts
+                .bulk_memberships
+                .raw_bind_parameter(k * 2 + 2, group)?;
+        }
+        stmts.bulk_memberships.raw_execute()?;
+    }
+    for (user, group) in pairs.remainder() {
+        stmts.membership.execute(params![user, group])?;
+    }
+    for (k, change) in changes.iter().enumerate() {
+        if let Change::Create { user, .. } = change {
+            let id = first + k as i64;
+            for r in &user.roles {
+                stmts.role.execute(params![id, r])?;
+            }
+            for r in &user.identities {
+                stmts.identity.execute(params![id, r])?;
+            }
+        }
+    }
+    Ok(first)
+}
+
 fn read_attributes(
     conn: &Connection,
     id: i64,
@@ -738,9 +861,56 @@ impl Sink for SqliteSink {
         }
         let total = batch.changes.len() as u64;
         let mut stmts = CreateStatements::prepare(&tx)?;
-        for (i, change) in batch.changes.iter().enumerate() {
+        let count = batch.changes.len();
+        let guarded = !batch.all_or_nothing;
+        let mut row_mode_until = 0;
+        let mut next_report = 1000;
+        let mut i = 0;
+        while i < count {
+            // The fast path: a full run of creates in a few bulk statements.
+            let end = i + BULK;
+            if i >= row_mode_until
+                && end <= count
+                && end <= batch.passwords.len()
+                && batch.changes[i..end]
+                    .iter()
+                    .all(|c| matches!(c, Change::Create { .. }))
+            {
+                match bulk_create(
+                    &tx,
+                    &mut stmts,
+                    &batch.changes[i..end],
+                    &batch.passwords[i..end],
+                    &stamp,
+                    &groups,
+                ) {
+                    Ok(first) => {
+                        for (k, change) in batch.changes[i..end].iter().enumerate() {
+                            outcome.push(result_for(
+                                change,
+                                Outcome::Created,
+                                Some(first + k as i64),
+                            ));
+                        }
+                        i = end;
+                        if i >= next_report {
+                            next_report = i + 1000;
+                            if !progress(&Progress {
+                                done: i as u64,
+                                total,
+                            }) {
+                                return Err(Error::Cancelled);
+                            }
+                        }
+                        continue;
+                    }
+                    Err(RowFail::Store(e)) => return Err(e.into()),
+                    // Write this run row by row to find the refused row.
+                    Err(RowFail::Reason(_)) => row_mode_until = end,
+                }
+            }
+            let change = &batch.changes[i];
             let password = batch.passwords.get(i).and_then(Option::as_ref);
-            let guarded = !batch.all_or_nothing;
             if guarded {
                 tx.execute_batch("SAVEPOINT row")?;
             }
@@ -768,13 +938,15 @@ impl Sink for SqliteSink {
                     }
                 }
             }
-            if (i + 1) % 1000 == 0
-                && !progress(&Progress {
-                    done: i as u64 + 1,
+            i += 1;
+            if i >= next_report {
+                next_report = i + 1000;
+                if !progress(&Progress {
+                    done: i as u64,
                     total,
-                })
-            {
-                return Err(Error::Cancelled); // the transaction rolls back on drop
+                }) {
+                    return Err(Error::Cancelled); // the transaction rolls back on drop
+                }
             }
         }
         progress(&Progress { done: total, total });

@@ -628,6 +628,8 @@ fn row_errors_of_matching() {
     assert!(plan.issues[0].message.contains("tanaka") && plan.issues[0].message.contains("suzuki"));
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
     assert_eq!(plan.summary.invalid, 6);
+    let errors = plan.issues.iter().filter(|i| i.is_error()).count() as u64;
+    assert_eq!(plan.summary.errors, errors);
 
     // Create mode refuses existing users; update mode unknown ones.
     let p2 = plan_with(
@@ -734,4 +736,76 @@ fn memory_and_sqlite_agree() {
     })
     .unwrap();
     assert_eq!(all_sql, all_mem);
+}
+
+fn many(p: &Profile, n: u64, dup_at: Option<u64>) -> Vec<Row> {
+    (1..=n)
+        .map(|i| {
+            let email = if Some(i) == dup_at {
+                "user1@example.com".to_string()
+            } else {
+                format!("user{i}@example.com")
+            };
+            user(p, i, &format!("user{i}"), &format!("User {i}"), &email)
+        })
+        .collect()
+}
+
+#[test]
+fn bulk_writes_find_the_refused_row() {
+    let p = Profile::standard();
+    let rows = many(&p, 300, Some(150));
+
+    let (_dir, mut store) = store();
+    let strict = plan(&store, rows.clone());
+    let out = apply(&mut store, &strict);
+    assert!(!out.committed);
+    let failed: Vec<u64> = out
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .map(|r| r.row)
+        .collect();
+    assert_eq!(failed, vec![150]);
+    assert_eq!(store.user_count().unwrap(), 0);
+    assert_eq!(store.revision().unwrap(), 0);
+
+    let lenient = plan_with(
+        &store,
+        rows,
+        PlanOptions {
+            skip_invalid: true,
+            ..PlanOptions::default()
+        },
+    );
+    let out = apply(&mut store, &lenient);
+    assert!(out.committed);
+    assert_eq!((out.created, out.failed), (299, 1));
+    assert_eq!(store.user_count().unwrap(), 299);
+    // Results carry the member IDs the store assigned.
+    let r = out.results.iter().find(|r| r.row == 300).unwrap();
+    let u = find_login(&store, "user300");
+    assert_eq!(r.id, Some(u.id));
+    assert_eq!(u.attributes["name"], "User 300");
+    assert!(u.groups.is_empty());
+}
+
+#[test]
+fn member_ids_are_never_reused() {
+    let p = Profile::standard();
+    let (_dir, mut store) = store();
+    let first = plan(&store, many(&p, 70, None));
+    apply(&mut store, &first);
+    let last = find_login(&store, "user70").id;
+    let del = plan(
+        &store,
+        vec![row(&p, 1, &[("login_id", v("user70")), ("delete", v("1"))])],
+    );
+    apply(&mut store, &del);
+    let again = plan(
+        &store,
+        vec![user(&p, 1, "fresh", "Fresh", "fresh@example.com")],
+    );
+    apply(&mut store, &again);
+    assert!(find_login(&store, "fresh").id > last);
 }
