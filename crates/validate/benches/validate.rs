@@ -50,15 +50,24 @@ fn bench(c: &mut Criterion) {
     );
     let records = common::clean_records(n, 42);
 
-    // One timed pass outside criterion, for a plain rows/s line.
+    // One timed pass outside criterion, for a plain rows/s line; CPU time
+    // too, since a shared machine's wall time says little.
+    let cpu_before = cpu_seconds();
     let start = Instant::now();
     let issues = run(&validator, &profile, &records);
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     assert_eq!(issues, 0, "generated rows must be clean");
     println!(
-        "validate: {n} rows in {secs:.3} s = {:.0} rows/s ({} rayon threads)",
+        "validate: {n} rows in {secs:.3} s = {:.0} rows/s ({} rayon threads){}",
         n as f64 / secs,
-        rayon::current_num_threads()
+        rayon::current_num_threads(),
+        match cpu {
+            Some(cpu) => format!("; CPU {cpu:.3} s = {:.2} µs per row", cpu * 1e6 / n as f64),
+            None => String::new(),
+        }
     );
 
     let mut group = c.benchmark_group("validate");
@@ -72,3 +81,15 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// User plus system CPU time of this process (Linux `/proc/self/stat`,
+/// 100 ticks a second), or `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}

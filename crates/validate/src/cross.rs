@@ -66,85 +66,21 @@ impl Cross {
                 else {
                     return;
                 };
-                let given = match cells.get(value) {
-                    Some(Cell::Value(v)) => Some(v.clone()),
+                let text = |i: usize| match cells.get(i) {
+                    Some(Cell::Value(v)) => Some(v.as_str()),
                     _ => None,
                 };
-                let error = |code: &str, message: String| {
-                    let issue = Issue::error(line, row, code, message).column(&value_col.key);
-                    match &given {
-                        Some(v) => issue.value(v),
-                        None => issue,
+                let given = text(value);
+                match due_date(text(kind), given, kind_col, value_col) {
+                    Ok(None) => {}
+                    Ok(Some(canonical)) => set(cells, value, canonical),
+                    Err((code, message)) => {
+                        let issue = Issue::error(line, row, code, message).column(&value_col.key);
+                        issues.push(match given {
+                            Some(v) => issue.value(&clip(v)),
+                            None => issue,
+                        });
                     }
-                };
-                let Some(Cell::Value(due_type)) = cells.get(kind) else {
-                    if given.is_some() {
-                        issues.push(error(
-                            codes::DUE_DATE_TYPE_MISSING,
-                            format!(
-                                "{} has a value but {} is blank: enter the due date type \
-                                 (Unlimited, FromFirstLogin, FromCreation or ExpirationDate), \
-                                 or clear the value",
-                                value_col.label, kind_col.label
-                            ),
-                        ));
-                    }
-                    return;
-                };
-                // Without the value column in the file there is nothing to check.
-                if value_col.field.is_none() {
-                    return;
-                }
-                match due_type.as_str() {
-                    "Unlimited" if given.is_some() => {
-                        issues.push(error(
-                            codes::DUE_DATE_VALUE_NOT_ALLOWED,
-                            format!(
-                                "due date type Unlimited takes no {}: leave it blank, or \
-                                 choose another due date type",
-                                value_col.label
-                            ),
-                        ));
-                    }
-                    "FromFirstLogin" | "FromCreation" => match &given {
-                        None => issues.push(error(
-                            codes::DUE_DATE_VALUE_MISSING,
-                            format!(
-                                "due date type {due_type} needs the number of valid days in {}: \
-                                 enter a whole number from 1 to {DUE_DATE_MAX_DAYS}",
-                                value_col.label
-                            ),
-                        )),
-                        Some(v) => match field::day_count(v, DUE_DATE_MAX_DAYS) {
-                            Ok(days) => set(cells, value, days),
-                            Err(why) => issues.push(error(
-                                codes::DUE_DATE_DAYS_INVALID,
-                                format!("due date type {due_type} needs a number of days: {why}"),
-                            )),
-                        },
-                    },
-                    "ExpirationDate" => match &given {
-                        None => issues.push(error(
-                            codes::DUE_DATE_VALUE_MISSING,
-                            format!(
-                                "due date type ExpirationDate needs the due date in {}: \
-                                 enter it as YYYY/MM/DD, for example 2026/12/31",
-                                value_col.label
-                            ),
-                        )),
-                        Some(v) => {
-                            let formats = DUE_DATE_FORMATS.map(String::from);
-                            match field::date(v, &formats) {
-                                Ok(date) => set(cells, value, date),
-                                Err(why) => issues.push(error(
-                                    codes::DUE_DATE_DATE_INVALID,
-                                    format!("due date type ExpirationDate needs a date: {why}"),
-                                )),
-                            }
-                        }
-                    },
-                    // A custom profile's own due-date types: nothing to check.
-                    _ => {}
                 }
             }
             Cross::DateRange { start, end } => {
@@ -180,6 +116,76 @@ impl Cross {
     }
 }
 
+/// The due-date rule: `Ok(Some(canonical))` rewrites the value cell,
+/// `Ok(None)` keeps it, `Err` is the issue to raise on the value column.
+fn due_date(
+    due_type: Option<&str>,
+    given: Option<&str>,
+    kind_col: &ColumnPlan,
+    value_col: &ColumnPlan,
+) -> Result<Option<String>, (&'static str, String)> {
+    let Some(due_type) = due_type else {
+        if given.is_some() {
+            return Err((
+                codes::DUE_DATE_TYPE_MISSING,
+                format!(
+                    "{} has a value but {} is blank: enter the due date type \
+                     (Unlimited, FromFirstLogin, FromCreation or ExpirationDate), \
+                     or clear the value",
+                    value_col.label, kind_col.label
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    // Without the value column in the file there is nothing to check.
+    if value_col.field.is_none() {
+        return Ok(None);
+    }
+    match (due_type, given) {
+        ("Unlimited", Some(_)) => Err((
+            codes::DUE_DATE_VALUE_NOT_ALLOWED,
+            format!(
+                "due date type Unlimited takes no {}: leave it blank, or choose another due \
+                 date type",
+                value_col.label
+            ),
+        )),
+        ("FromFirstLogin" | "FromCreation", None) => Err((
+            codes::DUE_DATE_VALUE_MISSING,
+            format!(
+                "due date type {due_type} needs the number of valid days in {}: enter a whole \
+                 number from 1 to {DUE_DATE_MAX_DAYS}",
+                value_col.label
+            ),
+        )),
+        ("FromFirstLogin" | "FromCreation", Some(v)) => field::day_count(v, DUE_DATE_MAX_DAYS)
+            .map(Some)
+            .map_err(|why| {
+                (
+                    codes::DUE_DATE_DAYS_INVALID,
+                    format!("due date type {due_type} needs a number of days: {why}"),
+                )
+            }),
+        ("ExpirationDate", None) => Err((
+            codes::DUE_DATE_VALUE_MISSING,
+            format!(
+                "due date type ExpirationDate needs the due date in {}: enter it as \
+                 YYYY/MM/DD, for example 2026/12/31",
+                value_col.label
+            ),
+        )),
+        ("ExpirationDate", Some(v)) => field::date(v, &DUE_DATE_FORMATS).map(Some).map_err(|why| {
+            (
+                codes::DUE_DATE_DATE_INVALID,
+                format!("due date type ExpirationDate needs a date: {why}"),
+            )
+        }),
+        // Unlimited without a value; a custom profile's own types: nothing to check.
+        _ => Ok(None),
+    }
+}
+
 /// Replaces a cell with its canonical value.
 fn set(cells: &mut [Cell], index: usize, value: String) {
     if let Some(cell) = cells.get_mut(index) {
@@ -190,7 +196,7 @@ fn set(cells: &mut [Cell], index: usize, value: String) {
 /// The date in a canonical date cell.
 fn date_of(column: &ColumnPlan, canonical: &str) -> Option<chrono::NaiveDate> {
     match &column.kind {
-        FieldKind::Date { formats } => field::parse_date(canonical, formats),
-        _ => field::parse_date(canonical, &DUE_DATE_FORMATS.map(String::from)),
+        FieldKind::Date { formats } => field::parse_date(canonical, formats).map(|(d, _)| d),
+        _ => field::parse_date(canonical, &DUE_DATE_FORMATS).map(|(d, _)| d),
     }
 }

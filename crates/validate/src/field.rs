@@ -68,7 +68,15 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
         }
         _ => {}
     }
-    let text = unescape_formula(raw.trim()).trim();
+    let trimmed = raw.trim();
+    let unescaped = unescape_formula(trimmed);
+    // Trim again only when the escaping `'` came off: it may have guarded a
+    // leading tab or line break.
+    let text = if unescaped.len() == trimmed.len() {
+        trimmed
+    } else {
+        unescaped.trim()
+    };
     if text.is_empty() {
         return Ok(Cell::Blank);
     }
@@ -424,15 +432,20 @@ pub(crate) fn human_format(format: &str) -> String {
 }
 
 /// Parses a date written exactly in one of `formats` (it must round-trip, so
-/// `2015-9-5` is refused for `%Y-%m-%d`); returns it in the first format.
-pub(crate) fn parse_date(text: &str, formats: &[String]) -> Option<NaiveDate> {
+/// `2015-9-5` is refused for `%Y-%m-%d`); returns the date and its text in
+/// the first (canonical) format.
+pub(crate) fn parse_date<S: AsRef<str>>(text: &str, formats: &[S]) -> Option<(NaiveDate, String)> {
     let mut again = String::with_capacity(text.len());
-    for format in formats {
+    for (i, format) in formats.iter().enumerate() {
+        let format = format.as_ref();
         if let Ok(date) = NaiveDate::parse_from_str(text, format) {
             again.clear();
             if write!(again, "{}", date.format(format)).is_ok() && again.eq_ignore_ascii_case(text)
             {
-                return Some(date);
+                if i > 0 {
+                    again = format_date(date, formats)?;
+                }
+                return Some((date, again));
             }
         }
     }
@@ -440,18 +453,19 @@ pub(crate) fn parse_date(text: &str, formats: &[String]) -> Option<NaiveDate> {
 }
 
 /// A date in the canonical (first) format.
-pub(crate) fn format_date(date: NaiveDate, formats: &[String]) -> Option<String> {
+fn format_date<S: AsRef<str>>(date: NaiveDate, formats: &[S]) -> Option<String> {
     let mut out = String::with_capacity(10);
-    let format = formats.first()?;
+    let format = formats.first()?.as_ref();
     write!(out, "{}", date.format(format)).ok()?;
     Some(out)
 }
 
-pub(crate) fn date(text: &str, formats: &[String]) -> Result<String, String> {
-    if let Some(canonical) = parse_date(text, formats).and_then(|d| format_date(d, formats)) {
+/// A date cell: its canonical text, or a message saying how to write it.
+pub(crate) fn date<S: AsRef<str>>(text: &str, formats: &[S]) -> Result<String, String> {
+    if let Some((_, canonical)) = parse_date(text, formats) {
         return Ok(canonical);
     }
-    let human: Vec<String> = formats.iter().map(|f| human_format(f)).collect();
+    let human: Vec<String> = formats.iter().map(|f| human_format(f.as_ref())).collect();
     let example = NaiveDate::from_ymd_opt(2026, 1, 31)
         .and_then(|d| format_date(d, formats))
         .unwrap_or_default();
