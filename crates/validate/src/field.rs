@@ -367,8 +367,8 @@ fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
                 [one] => {
                     let _ = write!(message, ": did you mean {one}?");
                 }
-                many => {
-                    let _ = write!(message, ": did you mean {}?", many.join(" or "));
+                [init @ .., last] => {
+                    let _ = write!(message, ": did you mean {} or {last}?", init.join(", "));
                 }
             }
             Err(Problem::new(code, message))
@@ -511,7 +511,7 @@ fn integer(text: &str, min: Option<i64>, max: Option<i64>) -> Result<Cell, Probl
             format!(
                 "{:?} is not a whole number: write digits only{}{bounds}",
                 clip(text),
-                if bounds.is_empty() { "" } else { ", " }
+                if bounds.is_empty() { "" } else { ", a number " }
             ),
         ));
     };
@@ -621,7 +621,7 @@ fn list_edit(
             return Err(Problem::new(
                 codes::LIST_CONFLICT,
                 format!(
-                    "{:?} is both added and removed in {}: keep either {0:?} or -{0:?}",
+                    "{} is both added and removed in {}: keep either {0} or -{0}",
                     clip(&name),
                     col.label
                 ),
