@@ -44,15 +44,21 @@
 //! | `due_date.days_invalid` | error | validator (cross) | the value of a `From…` type is not a valid day count |
 //! | `due_date.date_invalid` | error | validator (cross) | the value of `ExpirationDate` is not a `YYYY/MM/DD` date |
 //! | `date_range.reversed` | error | validator (cross) | the end date is before the start date |
-//! | `key.duplicate` | error | [`crate::Uniqueness`] | the same key (member ID, login ID, e-mail; ignoring case) is on several rows |
-//! | `key.missing` | error | planner | the row has no key to match on and cannot create a user |
+//! | `key.duplicate` | error | [`crate::Uniqueness`], planner | the same key (member ID, login ID, e-mail; ignoring case) is on several rows, or two rows match the same stored user |
 //! | `key.ambiguous` | error | planner | the row's keys match two different stored users |
 //! | `key.unknown` | error | planner | update (or delete) of a user that does not exist |
-//! | `key.exists` | error | planner | create mode, but the user already exists |
+//! | `user.exists` | error | planner | create mode, but the user already exists (or a new user's key is taken) |
 //! | `login.immutable` | error | planner | the row would change an existing user's login ID |
 //! | `status.suspended_new` | error | planner | status `Suspended` for a user that does not exist yet |
 //! | `group.unknown` | error | planner | a group that does not exist where the profile does not create groups |
 //! | `authority.denied` | error | planner | a group or role outside the importing actor's authority |
+//! | `password.ignored` | warning | planner | a password for an existing user is ignored (without `--update-passwords`) |
+//! | `sync.threshold` | error | planner (file) | sync would remove more users than the guard allows |
+//! | `sync.incomplete` | warning | planner (file) | sync removes nobody because some rows are invalid |
+//!
+//! The planner (`userimport_plan::codes`) defines the same strings for the
+//! codes it raises; they are listed here so that every code is documented in
+//! one table.
 
 /// A read-only column is in the file; its values are ignored (one warning per column).
 pub const COLUMN_READ_ONLY: &str = "column.read_only";
@@ -131,14 +137,12 @@ pub const DUE_DATE_DATE_INVALID: &str = "due_date.date_invalid";
 pub const DATE_RANGE_REVERSED: &str = "date_range.reversed";
 /// The same key is on several rows of the file (every row involved gets one).
 pub const KEY_DUPLICATE: &str = "key.duplicate";
-/// The row has no key to match on and cannot create a user (planner).
-pub const KEY_MISSING: &str = "key.missing";
 /// The row's keys match two different stored users (planner).
 pub const KEY_AMBIGUOUS: &str = "key.ambiguous";
 /// Update or delete of a user that does not exist (planner).
 pub const KEY_UNKNOWN: &str = "key.unknown";
-/// Create mode, but the user already exists (planner).
-pub const KEY_EXISTS: &str = "key.exists";
+/// Create mode, but the user already exists, or a new user's key is taken (planner).
+pub const USER_EXISTS: &str = "user.exists";
 /// The row would change an existing user's login ID (planner).
 pub const LOGIN_IMMUTABLE: &str = "login.immutable";
 /// Status `Suspended` for a user that does not exist yet (planner).
@@ -147,6 +151,12 @@ pub const STATUS_SUSPENDED_NEW: &str = "status.suspended_new";
 pub const GROUP_UNKNOWN: &str = "group.unknown";
 /// A group or role outside the importing actor's authority (planner).
 pub const AUTHORITY_DENIED: &str = "authority.denied";
+/// A password for an existing user is ignored (planner, warning).
+pub const PASSWORD_IGNORED: &str = "password.ignored";
+/// Sync would remove more users than the guard allows (planner, file-level).
+pub const SYNC_THRESHOLD: &str = "sync.threshold";
+/// Sync removes nobody because some rows are invalid (planner, file-level warning).
+pub const SYNC_INCOMPLETE: &str = "sync.incomplete";
 
 /// Every code above, for tests and documentation generators.
 pub const ALL: &[&str] = &[
@@ -187,14 +197,16 @@ pub const ALL: &[&str] = &[
     DUE_DATE_DATE_INVALID,
     DATE_RANGE_REVERSED,
     KEY_DUPLICATE,
-    KEY_MISSING,
     KEY_AMBIGUOUS,
     KEY_UNKNOWN,
-    KEY_EXISTS,
+    USER_EXISTS,
     LOGIN_IMMUTABLE,
     STATUS_SUSPENDED_NEW,
     GROUP_UNKNOWN,
     AUTHORITY_DENIED,
+    PASSWORD_IGNORED,
+    SYNC_THRESHOLD,
+    SYNC_INCOMPLETE,
 ];
 
 #[cfg(test)]
