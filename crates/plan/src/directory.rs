@@ -106,11 +106,15 @@ pub trait Directory {
     /// Streams every user in member ID order; `f` returns `false` to stop.
     fn for_each_user(&self, f: &mut dyn FnMut(&StoredUser) -> bool) -> Result<(), Self::Error>;
 
-    /// The authority of the user whose login ID is `actor` (its roles and
-    /// groups), or `None` when no such user exists.
+    /// The authority of the user whose login ID (or, failing that, e-mail)
+    /// is `actor`: its roles and groups; `None` when no such user exists.
     fn authority(&self, actor: &str) -> Result<Option<Authority>, Self::Error> {
-        let users = self.find(&[Lookup::login(actor)])?;
-        Ok(users.into_iter().next().map(|u| Authority {
+        let users = self.find(&[Lookup::login(actor), Lookup::email(actor)])?;
+        let by_login = users
+            .iter()
+            .position(|u| Lookup::login(actor).matches(u))
+            .unwrap_or(0);
+        Ok(users.into_iter().nth(by_login).map(|u| Authority {
             roles: u.roles,
             groups: u.groups,
         }))

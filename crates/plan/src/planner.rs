@@ -35,10 +35,12 @@ pub mod codes {
     pub const AUTHORITY_DENIED: &str = "authority.denied";
     /// A new user has no password and none is generated.
     pub const PASSWORD_MISSING: &str = "password.missing";
-    /// A password for an existing user is ignored (warning).
+    /// Passwords of existing users are kept (one file-level warning).
     pub const PASSWORD_IGNORED: &str = "password.ignored";
     /// Sync would remove more users than allowed (file-level).
     pub const SYNC_THRESHOLD: &str = "sync.threshold";
+    /// Sync removes nobody because some rows are invalid (file-level warning).
+    pub const SYNC_INCOMPLETE: &str = "sync.incomplete";
 }
 
 /// What one chunk of rows produced.
@@ -136,6 +138,8 @@ pub struct Planner {
     delete_index: Option<usize>,
     /// The store held no users when planning began: look-ups are skipped.
     empty_store: bool,
+    /// Rows of existing users whose password was ignored, and the column.
+    passwords_ignored: (u64, String),
 }
 
 /// The per-chunk index of found users.
@@ -251,6 +255,7 @@ impl Planner {
             ],
             delete_index: profile.index_for(Purpose::Delete),
             empty_store: dir.user_count().map_err(Error::store)? == 0,
+            passwords_ignored: (0, String::new()),
         })
     }
 
@@ -927,15 +932,11 @@ impl Planner {
                             new: Some("set".to_string()),
                         });
                     } else if !self.options.update_passwords {
-                        issues.push(
-                            Issue::warning(
-                                row.line,
-                                row.row,
-                                crate::codes::PASSWORD_IGNORED,
-                                "the password of an existing user is kept (use --update-passwords to change it)",
-                            )
-                            .column(&column.key),
-                        );
+                        // One file-level warning at the end, not one per row.
+                        if self.passwords_ignored.0 == 0 {
+                            self.passwords_ignored.1 = column.key.clone();
+                        }
+                        self.passwords_ignored.0 += 1;
                     }
                 }
                 Purpose::Groups => {
@@ -1053,6 +1054,21 @@ impl Planner {
     pub fn finish<D: Directory>(mut self, dir: &D) -> Result<Finish> {
         let mut changes = Vec::new();
         let mut issues = Vec::new();
+        if self.passwords_ignored.0 > 0 {
+            let (count, column) = &self.passwords_ignored;
+            issues.push(
+                Issue::warning(
+                    0,
+                    0,
+                    crate::codes::PASSWORD_IGNORED,
+                    format!(
+                        "{count} row(s) of existing users have a password: existing passwords are kept (use --update-passwords to change them)"
+                    ),
+                )
+                .column(column),
+            );
+            self.summary.warnings += 1;
+        }
         if self.options.mode == Mode::Sync {
             let suspend = self.suspend_value.clone();
             let mut absent: Vec<Change> = Vec::new();
@@ -1092,6 +1108,22 @@ impl Planner {
             })
             .map_err(Error::store)?;
             let total = dir.user_count().map_err(Error::store)?;
+            if self.summary.invalid > 0 && !absent.is_empty() {
+                // An invalid row may name a user its key failed to match:
+                // removing "absent" users now could remove that one.
+                issues.push(Issue::warning(
+                    0,
+                    0,
+                    crate::codes::SYNC_INCOMPLETE,
+                    format!(
+                        "sync removes none of the {} users absent from the file while {} row(s) are invalid: fix them and sync again",
+                        absent.len(),
+                        self.summary.invalid
+                    ),
+                ));
+                self.summary.warnings += 1;
+                absent.clear();
+            }
             let removed = absent.len() as u64 + self.summary.delete;
             let percent = if total == 0 {
                 0.0

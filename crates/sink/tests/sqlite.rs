@@ -809,3 +809,26 @@ fn member_ids_are_never_reused() {
     apply(&mut store, &again);
     assert!(find_login(&store, "fresh").id > last);
 }
+
+#[test]
+fn sync_removes_nobody_while_rows_are_invalid() {
+    let (_dir, mut store) = store();
+    let rows = seed(&mut store);
+    let p = Profile::standard();
+    let mut broken = row(&p, 3, &[("email", v("not-an-email"))]);
+    broken.valid = false;
+    let plan = plan_with(
+        &store,
+        vec![rows[0].clone(), rows[1].clone(), broken],
+        PlanOptions {
+            mode: Mode::Sync,
+            max_delete_percent: 100.0,
+            skip_invalid: true,
+            ..PlanOptions::default()
+        },
+    );
+    assert_eq!(plan.summary.delete, 0);
+    assert!(plan.issues.iter().any(|i| i.code == "sync.incomplete"));
+    apply(&mut store, &plan);
+    assert_eq!(store.user_count().unwrap(), 3);
+}
