@@ -2,6 +2,7 @@
 //!
 //! Every rule is chosen by the column's [`FieldKind`], never by its name.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
@@ -350,6 +351,17 @@ fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
     if let Some(canonical) = cached_code(table, text) {
         return Ok(Cell::Value(canonical.to_string()));
     }
+    // No spelling in any table is this long; suggesting would compare a
+    // hostile 64 KiB cell with every spelling.
+    if text.chars().count() > MAX_CODE_CHARS {
+        return Err(Problem::new(
+            code,
+            format!(
+                "a {what} of {} characters is not known: use a value of the code table, such as {example}",
+                text.chars().count()
+            ),
+        ));
+    }
     match table.resolve(text) {
         Ok(canonical) => {
             remember_code(table, text, canonical);
@@ -375,6 +387,9 @@ fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
         }
     }
 }
+
+/// Longest input looked up in a code table, in characters.
+const MAX_CODE_CHARS: usize = 100;
 
 /// Distinct spellings remembered per code table and thread at most.
 const CODE_CACHE_MAX: usize = 4_096;
@@ -570,6 +585,9 @@ fn card_id(text: &str, kind: CardIdType) -> Result<Cell, Problem> {
     }
 }
 
+/// Names in a list compared one by one; past this, through a map.
+const LINEAR_NAMES: usize = 16;
+
 /// Longest accepted name in a list, in characters.
 const MAX_NAME_CHARS: usize = 255;
 
@@ -581,6 +599,9 @@ fn list_edit(
     mut item: impl FnMut(&str) -> Result<String, Problem>,
 ) -> Result<Cell, Problem> {
     let mut edit = ListEdit::default();
+    // Past a few names, every name seen (and whether it was removed) goes in
+    // a map: a hostile cell of 30,000 names must not cost 30,000² comparisons.
+    let mut seen: HashMap<String, bool> = HashMap::new();
     for part in text.split(',') {
         let part = part.trim();
         let (remove, name) = match part.strip_prefix('-') {
@@ -612,23 +633,43 @@ fn list_edit(
             ));
         }
         let name = item(name)?;
-        let (this, other) = if remove {
-            (&mut edit.remove, &edit.add)
+        let previous = if seen.is_empty() {
+            if edit.add.contains(&name) {
+                Some(false)
+            } else if edit.remove.contains(&name) {
+                Some(true)
+            } else {
+                None
+            }
         } else {
-            (&mut edit.add, &edit.remove)
+            seen.get(&name).copied()
         };
-        if other.contains(&name) {
-            return Err(Problem::new(
-                codes::LIST_CONFLICT,
-                format!(
-                    "{} is both added and removed in {}: keep either {0} or -{0}",
-                    clip(&name),
-                    col.label
-                ),
-            ));
-        }
-        if !this.contains(&name) {
-            this.push(name);
+        match previous {
+            Some(was_removed) if was_removed == remove => continue,
+            Some(_) => {
+                return Err(Problem::new(
+                    codes::LIST_CONFLICT,
+                    format!(
+                        "{} is both added and removed in {}: keep either {0} or -{0}",
+                        clip(&name),
+                        col.label
+                    ),
+                ));
+            }
+            None => {
+                if !seen.is_empty() {
+                    seen.insert(name.clone(), remove);
+                } else if edit.add.len() + edit.remove.len() >= LINEAR_NAMES {
+                    seen.extend(edit.add.iter().map(|n| (n.clone(), false)));
+                    seen.extend(edit.remove.iter().map(|n| (n.clone(), true)));
+                    seen.insert(name.clone(), remove);
+                }
+                if remove {
+                    edit.remove.push(name);
+                } else {
+                    edit.add.push(name);
+                }
+            }
         }
     }
     if edit.add.is_empty() && edit.remove.is_empty() {

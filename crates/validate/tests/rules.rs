@@ -657,3 +657,22 @@ fn from_mapping_uses_the_parsed_column_mapping() {
         Some("Annie")
     );
 }
+
+#[test]
+fn hostile_cells_stay_fast() {
+    let p = Profile::standard();
+    // 30,000 distinct names, then each again and one conflict at the end.
+    let names: Vec<String> = (0..30_000).map(|i| format!("g{i}")).collect();
+    let cell = format!("{},{}", names.join(","), names.join(","));
+    let start = std::time::Instant::now();
+    let Cell::List(edit) = good(&p, "groups", &cell) else {
+        panic!("not a list");
+    };
+    assert_eq!(edit.add.len(), 30_000);
+    bad(&p, "groups", &format!("{cell},-g29999"), codes::LIST_CONFLICT);
+    bad(&p, "groups", &format!("-g0,{}", names[..20].join(",")), codes::LIST_CONFLICT);
+    // A 64 KiB country is refused without comparing it to every spelling.
+    let issue = bad(&p, "country", &"x".repeat(65_536), codes::COUNTRY_UNKNOWN);
+    assert!(issue.message.contains("65536 characters"), "{}", issue.message);
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+}
