@@ -669,10 +669,24 @@ fn hostile_cells_stay_fast() {
         panic!("not a list");
     };
     assert_eq!(edit.add.len(), 30_000);
-    bad(&p, "groups", &format!("{cell},-g29999"), codes::LIST_CONFLICT);
-    bad(&p, "groups", &format!("-g0,{}", names[..20].join(",")), codes::LIST_CONFLICT);
+    bad(
+        &p,
+        "groups",
+        &format!("{cell},-g29999"),
+        codes::LIST_CONFLICT,
+    );
+    bad(
+        &p,
+        "groups",
+        &format!("-g0,{}", names[..20].join(",")),
+        codes::LIST_CONFLICT,
+    );
     // A 64 KiB country is refused without comparing it to every spelling.
     let issue = bad(&p, "country", &"x".repeat(65_536), codes::COUNTRY_UNKNOWN);
-    assert!(issue.message.contains("65536 characters"), "{}", issue.message);
+    assert!(
+        issue.message.contains("65536 characters"),
+        "{}",
+        issue.message
+    );
     assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
 }
