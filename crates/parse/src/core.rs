@@ -421,7 +421,7 @@ impl Parser {
             self.ends[self.nend - 1]
         };
         if self.olen - start > self.limits.max_field_bytes {
-            return Err(self.field_limit_error(self.nend + 1));
+            return Err(self.open_field_limit_error(self.nend + 1));
         }
         self.check_columns()
     }
@@ -436,6 +436,27 @@ impl Parser {
             });
         }
         Ok(())
+    }
+
+    /// The field limit hit in the middle of a field: if the field is an
+    /// open quoted one, the likely cause is a missing closing quote
+    /// (csv-core would read on to the end of the file), so say so.
+    fn open_field_limit_error(&self, column: usize) -> Error {
+        let raw = self
+            .spill
+            .iter()
+            .chain(&self.dbuf[self.rec_start..self.dpos])
+            .copied();
+        match check_quotes(raw, self.delimiter, self.rec_line, true) {
+            Err(Error::UnterminatedQuote { line, column: c }) if c == column => {
+                Error::QuotedFieldTooLong {
+                    value: self.limits.max_field_bytes as u64,
+                    line,
+                    column,
+                }
+            }
+            _ => self.field_limit_error(column),
+        }
     }
 
     fn field_limit_error(&self, column: usize) -> Error {

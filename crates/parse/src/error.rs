@@ -122,6 +122,17 @@ pub enum Error {
         /// The field, for `max_field_bytes` and `max_columns`.
         column: Option<usize>,
     },
+    /// A quoted field ran past `max_field_bytes`: most likely its closing
+    /// quote is missing and it would swallow the rest of the file.
+    #[error("{}: a quoted field runs past the limit max_field_bytes = {value}; is its closing quote missing?", at(.line, &Some(*.column)))]
+    QuotedFieldTooLong {
+        /// The limit's value.
+        value: u64,
+        /// The line where the quoted field starts.
+        line: u64,
+        /// The field's 1-based position in its record.
+        column: usize,
+    },
     /// No header row was found (the file is empty or blank from the header
     /// row on).
     #[error("no header row found{}", .from_line.map(|l| format!(" at or after line {l}")).unwrap_or_default())]
@@ -168,6 +179,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The limit that was exceeded, if that is what happened.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            Error::LimitExceeded { limit, .. } => Some(*limit),
+            Error::QuotedFieldTooLong { .. } => Some(Limit::FieldBytes),
+            _ => None,
+        }
+    }
+
     /// The physical line the error is about, when it has one.
     pub fn line(&self) -> Option<u64> {
         match self {
@@ -175,6 +195,7 @@ impl Error {
             | Error::UnterminatedQuote { line, .. }
             | Error::StrayQuote { line, .. }
             | Error::TextAfterQuote { line, .. }
+            | Error::QuotedFieldTooLong { line, .. }
             | Error::LimitExceeded { line, .. } => Some(*line),
             _ => None,
         }
@@ -185,7 +206,8 @@ impl Error {
         match self {
             Error::UnterminatedQuote { column, .. }
             | Error::StrayQuote { column, .. }
-            | Error::TextAfterQuote { column, .. } => Some(*column),
+            | Error::TextAfterQuote { column, .. }
+            | Error::QuotedFieldTooLong { column, .. } => Some(*column),
             Error::LimitExceeded { column, .. } => *column,
             _ => None,
         }

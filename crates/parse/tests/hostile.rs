@@ -79,20 +79,35 @@ fn a_64_mib_field_is_refused_at_the_field_limit() {
         error.to_string(),
         "line 2, column 2: the file exceeds the limit max_field_bytes = 65536"
     );
-    // Also inside quotes, where line breaks do not end the field.
-    let huge = Generated::new(b"a\n\"", b'\n', 64 << 20, b"\"\n");
+    // Also inside quotes, where line breaks do not end the field: the
+    // likely cause, a missing closing quote, is named.
+    let huge = Generated::new(b"a,b\n1,\"", b'\n', 64 << 20, b"\"\n");
     let error = read_all(&builder, huge).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            Error::LimitExceeded {
-                limit: Limit::FieldBytes,
-                line: 2,
-                ..
-            }
-        ),
-        "{error}"
+    assert_eq!(error.limit(), Some(Limit::FieldBytes));
+    assert_eq!(
+        error.to_string(),
+        "line 2, column 2: a quoted field runs past the limit max_field_bytes = 65536; \
+         is its closing quote missing?"
     );
+    // A stray quote early in a big file stops at the limit, saying where.
+    let mut text = b"a,b\n1,2\n3,\"oops\n".to_vec();
+    for i in 0..20_000 {
+        text.extend_from_slice(format!("{i},x\n").as_bytes());
+    }
+    for size in CHUNKS {
+        let error = parse(&builder, &text, size).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::QuotedFieldTooLong {
+                    line: 3,
+                    column: 2,
+                    ..
+                }
+            ),
+            "{size}: {error}"
+        );
+    }
 }
 
 #[test]
