@@ -690,3 +690,11 @@ fn hostile_cells_stay_fast() {
     );
     assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
 }
+
+#[test]
+fn the_engine_is_shareable_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Validator>();
+    shareable::<userimport_validate::Uniqueness>();
+    shareable::<Issue>();
+}
