@@ -832,3 +832,89 @@ fn sync_removes_nobody_while_rows_are_invalid() {
     apply(&mut store, &plan);
     assert_eq!(store.user_count().unwrap(), 3);
 }
+
+#[test]
+fn cancelling_writes_nothing() {
+    let p = Profile::standard();
+    let (_dir, mut store) = store();
+    let plan = plan(&store, many(&p, 2500, None));
+    let mut calls = 0;
+    let err = store
+        .apply(&plan, &mut |progress| {
+            calls += 1;
+            assert!(progress.done <= progress.total);
+            false
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled));
+    assert_eq!(calls, 1);
+    assert_eq!(store.user_count().unwrap(), 0);
+    assert_eq!(store.revision().unwrap(), 0);
+}
+
+#[test]
+fn memory_sink_is_all_or_nothing_too() {
+    let p = Profile::standard();
+    let mut mem = MemorySink::new();
+    let rows = many(&p, 10, Some(7));
+    let strict = Planner::plan_rows(&p, PlanOptions::default(), rows.clone(), &mem).unwrap();
+    let out = mem.apply(&strict, &mut |_| true).unwrap();
+    assert!(!out.committed);
+    assert_eq!(out.failed, 1);
+    assert_eq!(mem.user_count().unwrap(), 0);
+    let lenient = Planner::plan_rows(
+        &p,
+        PlanOptions {
+            skip_invalid: true,
+            ..PlanOptions::default()
+        },
+        rows,
+        &mem,
+    )
+    .unwrap();
+    let out = mem.apply(&lenient, &mut |_| true).unwrap();
+    assert_eq!((out.created, out.failed), (9, 1));
+    assert_eq!(mem.revision().unwrap(), 1);
+}
+
+#[test]
+fn update_passwords_replaces_the_hash() {
+    let (_dir, mut store) = store();
+    seed(&mut store);
+    let p = Profile::standard();
+    let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdG5ld3NhbHQ$ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
+    let rows = vec![row(
+        &p,
+        1,
+        &[
+            ("login_id", v("tanaka")),
+            ("password_hash", Cell::Secret(Secret::new(new_hash))),
+        ],
+    )];
+    let kept = plan(&store, rows.clone());
+    assert_eq!(kept.summary.unchanged, 1);
+    assert!(
+        kept.issues
+            .iter()
+            .any(|i| i.code == "password.ignored" && !i.is_error())
+    );
+    let changed = plan_with(
+        &store,
+        rows,
+        PlanOptions {
+            update_passwords: true,
+            ..PlanOptions::default()
+        },
+    );
+    let Change::Update { diff, .. } = &changed.changes[0] else {
+        panic!()
+    };
+    assert_eq!(diff[0].field, Field::Password);
+    assert_eq!(diff[0].new.as_deref(), Some("set"));
+    assert!(
+        !serde_json::to_string(&changed).unwrap().contains("ZZZZ") || changed.to_json().is_ok()
+    );
+    apply(&mut store, &changed);
+    let id = find_login(&store, "tanaka").id;
+    assert_eq!(store.password_hash(id).unwrap().as_deref(), Some(new_hash));
+}
