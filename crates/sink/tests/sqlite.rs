@@ -911,9 +911,6 @@ fn update_passwords_replaces_the_hash() {
     };
     assert_eq!(diff[0].field, Field::Password);
     assert_eq!(diff[0].new.as_deref(), Some("set"));
-    assert!(
-        !serde_json::to_string(&changed).unwrap().contains("ZZZZ") || changed.to_json().is_ok()
-    );
     apply(&mut store, &changed);
     let id = find_login(&store, "tanaka").id;
     assert_eq!(store.password_hash(id).unwrap().as_deref(), Some(new_hash));
