@@ -43,6 +43,10 @@ pub struct ReadArgs {
     /// Enabled identity sources, comma-separated (overrides the profile's).
     #[arg(long)]
     pub sources: Option<String>,
+    /// The group new users join when their groups cell is blank (overrides
+    /// the profile's default group: the importer's own group, say).
+    #[arg(long)]
+    pub default_group: Option<String>,
 }
 
 /// How rows become changes.
@@ -102,6 +106,9 @@ pub fn load_profile_named(name: &str) -> Result<Profile, Failure> {
 /// Loads the profile named by `--profile`, with `--sources` applied.
 pub fn load_profile(read: &ReadArgs) -> Result<Profile, Failure> {
     let mut profile = load_profile_named(&read.profile)?;
+    if let Some(group) = &read.default_group {
+        profile.groups.default_group = Some(group.trim().to_string()).filter(|g| !g.is_empty());
+    }
     if let Some(sources) = &read.sources {
         profile.sources = sources
             .split(',')
@@ -177,16 +184,17 @@ pub fn plan_options(plan: &PlanArgs) -> Result<PlanOptions, Failure> {
         Some(list) => KeyKind::parse_list(list)?,
         None => Vec::new(),
     };
-    let mut options = PlanOptions::default();
-    options.mode = mode;
-    options.merge = merge;
-    options.key_order = key_order;
-    options.update_passwords = plan.update_passwords;
-    options.generate_passwords = plan.generate_passwords;
-    options.skip_invalid = plan.skip_invalid;
-    options.max_delete_percent = plan.max_delete;
-    options.sync_action = sync_action;
-    options.actor = plan.actor.clone();
+    let options = PlanOptions {
+        mode,
+        merge,
+        key_order,
+        update_passwords: plan.update_passwords,
+        generate_passwords: plan.generate_passwords,
+        skip_invalid: plan.skip_invalid,
+        max_delete_percent: plan.max_delete,
+        sync_action,
+        actor: plan.actor.clone(),
+    };
     Ok(options)
 }
 

@@ -18,6 +18,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// Parsing and validating a million rows allocates many small strings;
+// mimalloc handles that pattern several times faster than the system malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Bulk user import from CSV: template, check, apply, export.
 #[derive(Debug, Parser)]
 #[command(name = "userimport", version, about, long_about = None)]

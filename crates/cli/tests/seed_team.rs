@@ -4,7 +4,7 @@
 //! sources, the 2,000-row limit, and the review counts of new and updated
 //! users.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
