@@ -100,6 +100,8 @@ pub struct Parser {
     nend: usize,
     pending: Option<Pending>,
     done: bool,
+    /// The encoding was detected (for the error message).
+    detected: bool,
 }
 
 impl std::fmt::Debug for Parser {
@@ -149,6 +151,7 @@ impl Parser {
             nend: 0,
             pending: None,
             done: false,
+            detected: false,
         }
     }
 
@@ -157,6 +160,13 @@ impl Parser {
     /// before the first [`Parser::read_record`].
     pub fn skip_lines_before(&mut self, line: u64) -> &mut Self {
         self.skip_before = line.max(1);
+        self
+    }
+
+    /// Marks the encoding as detected rather than given, so that an
+    /// undecodable byte later in the file says so.
+    pub fn set_detected(&mut self, detected: bool) -> &mut Self {
+        self.detected = detected;
         self
     }
 
@@ -290,6 +300,7 @@ impl Parser {
                 encoding: self.encoding.name(),
                 line,
                 offset,
+                detected: self.detected,
             },
             Pending::Bytes => Error::LimitExceeded {
                 limit: Limit::Bytes,

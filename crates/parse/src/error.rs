@@ -63,7 +63,8 @@ pub enum Error {
     #[error("invalid delimiter {0:?}")]
     InvalidDelimiter(char),
     /// Bytes that do not decode in the file's encoding.
-    #[error("line {line}, byte offset {offset}: bytes that are not valid {encoding}")]
+    #[error("line {line}, byte offset {offset}: bytes that are not valid {encoding}{}",
+        if *.detected { " (the encoding was detected from the start of the file; if it is wrong, name the right one)" } else { "" })]
     Undecodable {
         /// The encoding's name as encoding_rs spells it (`Shift_JIS`).
         encoding: &'static str,
@@ -71,6 +72,8 @@ pub enum Error {
         line: u64,
         /// The 0-based offset of the first bad byte in the raw input.
         offset: u64,
+        /// The encoding was detected, not given.
+        detected: bool,
     },
     /// The file is not text (NUL bytes or many control characters).
     #[error("byte offset {offset}: the file looks binary, not CSV text")]

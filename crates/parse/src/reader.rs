@@ -161,7 +161,9 @@ impl ReaderBuilder {
             None => sniff_delimiter(skip_lines(&text, start_line - 1), eof),
         };
         let mut parser = Parser::new(encoding, delimiter, self.limits);
-        parser.skip_lines_before(start_line);
+        parser
+            .skip_lines_before(start_line)
+            .set_detected(self.charset == Charset::Auto);
         let mut reader = Reader {
             rdr,
             parser,

@@ -349,3 +349,24 @@ fn a_long_ascii_start_does_not_hide_the_charset() {
         assert_eq!(last.line(), i + 1);
     }
 }
+
+#[test]
+fn undecodable_bytes_after_the_sniffed_prefix_say_the_encoding_was_detected() {
+    let mut data = b"a,b\n".to_vec();
+    while data.len() < 100 * 1024 {
+        data.extend_from_slice("x,日本\n".as_bytes());
+    }
+    let line = data.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let offset = data.len() as u64 + 2;
+    data.extend_from_slice(b"y,\x82\xa0\n");
+    let error = parse(&ReaderBuilder::new(), &data, 4096).unwrap_err();
+    assert!(
+        matches!(error, Error::Undecodable { encoding: "UTF-8", detected: true, line: l, offset: o } if l == line && o == offset),
+        "{error}"
+    );
+    assert!(error.to_string().contains("detected"), "{error}");
+    let mut builder = ReaderBuilder::new();
+    builder.charset(Charset::Utf8);
+    let error = parse(&builder, &data, 4096).unwrap_err();
+    assert!(!error.to_string().contains("detected"), "{error}");
+}
