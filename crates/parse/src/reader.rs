@@ -196,7 +196,7 @@ fn check_text(encoding: &'static Encoding, prefix: &[u8], text: &str) -> Result<
     for (i, ch) in text.char_indices() {
         chars += 1;
         let control = ch == '\0'
-            || (ch < ' ' && !matches!(ch, '\t' | '\n' | '\r' | '\x0c'))
+            || (ch < ' ' && !matches!(ch, '\t' | '\n' | '\r' | '\x0b' | '\x0c'))
             || ch == '\u{7f}';
         if control {
             controls += 1;
@@ -207,7 +207,7 @@ fn check_text(encoding: &'static Encoding, prefix: &[u8], text: &str) -> Result<
             }
         }
     }
-    if nul || (controls > 8 && controls.saturating_mul(100) > chars) {
+    if nul || (controls > 8 && controls.saturating_mul(20) > chars) {
         let index = first.unwrap_or(0);
         // Map the position in the decoded text back to the raw input.
         let offset = if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
@@ -216,7 +216,9 @@ fn check_text(encoding: &'static Encoding, prefix: &[u8], text: &str) -> Result<
         } else {
             prefix
                 .iter()
-                .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c) || b == 0x7f)
+                .position(|&b| {
+                    b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) || b == 0x7f
+                })
                 .unwrap_or(0)
         };
         return Err(Error::Binary {

@@ -255,6 +255,10 @@ fn binary_files_are_refused() {
         assert!(matches!(error, Error::Binary { .. }), "{error}");
         assert!(error.to_string().contains("looks binary"));
     }
+    // A few control characters (FileMaker's in-cell vertical tab, a stray
+    // escape) do not make a text file binary.
+    let parsed = parse(&ReaderBuilder::new(), b"a,b\n1,x\x0by\n2,\x1b[0m\n", 3).unwrap();
+    assert_eq!(parsed.records[0].get(1), Some("x\u{b}y"));
 }
 
 #[test]
