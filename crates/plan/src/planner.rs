@@ -582,12 +582,18 @@ impl Planner {
                         format!("user {id} is also matched by line {}", row.line),
                     ));
                     match seen.counted {
-                        Counted::Update => self.summary.update -= 1,
-                        Counted::Delete => self.summary.delete -= 1,
-                        Counted::Unchanged => self.summary.unchanged -= 1,
+                        Counted::Update => {
+                            self.summary.update = self.summary.update.saturating_sub(1)
+                        }
+                        Counted::Delete => {
+                            self.summary.delete = self.summary.delete.saturating_sub(1)
+                        }
+                        Counted::Unchanged => {
+                            self.summary.unchanged = self.summary.unchanged.saturating_sub(1)
+                        }
                         Counted::Skipped => {}
                     }
-                    self.summary.valid -= 1;
+                    self.summary.valid = self.summary.valid.saturating_sub(1);
                     self.summary.invalid += 1;
                     self.summary.skipped += 1;
                     seen.counted = Counted::Skipped;
