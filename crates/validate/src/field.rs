@@ -30,6 +30,54 @@ impl Problem {
     }
 }
 
+/// A checked cell before it is stored in a row: borrowed text is copied into
+/// the row's existing buffer when it has one, so reused rows allocate little.
+#[derive(Debug)]
+pub(crate) enum Out<'a> {
+    Absent,
+    Blank,
+    Clear,
+    Text(&'a str),
+    Owned(String),
+    Secret(&'a str),
+    List(ListEdit),
+}
+
+impl Out<'_> {
+    /// Stores the cell, reusing the string `cell` already holds.
+    pub(crate) fn store(self, cell: &mut Cell) {
+        match (self, &mut *cell) {
+            (Out::Text(text), Cell::Value(buf)) => {
+                buf.clear();
+                buf.push_str(text);
+            }
+            (Out::Secret(text), Cell::Secret(buf)) => buf.set(text),
+            (out, cell) => *cell = out.into_cell(),
+        }
+    }
+
+    fn into_cell(self) -> Cell {
+        match self {
+            Out::Absent => Cell::Absent,
+            Out::Blank => Cell::Blank,
+            Out::Clear => Cell::Clear,
+            Out::Text(text) => Cell::Value(text.to_string()),
+            Out::Owned(text) => Cell::Value(text),
+            Out::Secret(text) => Cell::Secret(Secret::new(text)),
+            Out::List(edit) => Cell::List(edit),
+        }
+    }
+}
+
+/// Borrows the input when the canonical form is the same text.
+fn owned_or_text(canonical: String, text: &str) -> Out<'_> {
+    if canonical == text {
+        Out::Text(text)
+    } else {
+        Out::Owned(canonical)
+    }
+}
+
 /// One profile column as the validator sees it: its kind and where it is in
 /// the file.
 #[derive(Debug, Clone)]
@@ -56,14 +104,18 @@ pub(crate) struct Env<'a> {
 }
 
 /// Checks one cell and returns its canonical form.
-pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Cell, Problem> {
+pub(crate) fn check_cell<'a>(
+    col: &'a ColumnPlan,
+    raw: &'a str,
+    env: Env<'_>,
+) -> Result<Out<'a>, Problem> {
     match &col.kind {
-        FieldKind::ReadOnly => return Ok(Cell::Absent),
+        FieldKind::ReadOnly => return Ok(Out::Absent),
         // Passwords are taken exactly as typed: a space is a legal password
         // character and our exports never contain passwords to unescape.
         FieldKind::Password { min_len, max_len } => {
             if raw.trim().is_empty() {
-                return Ok(Cell::Blank);
+                return Ok(Out::Blank);
             }
             return password(raw, *min_len, *max_len);
         }
@@ -79,7 +131,7 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
         unescaped.trim()
     };
     if text.is_empty() {
-        return Ok(Cell::Blank);
+        return Ok(Out::Blank);
     }
     if let Some(c) = text.chars().find(|&c| is_hidden(c)) {
         return Err(Problem::new(
@@ -103,7 +155,7 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
                     ),
                 ));
             }
-            return Ok(Cell::Clear);
+            return Ok(Out::Clear);
         }
     }
     match &col.kind {
@@ -111,7 +163,7 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
         FieldKind::Email => email(text),
         FieldKind::PasswordHash => password_hash(text),
         FieldKind::Enum { values } => match col.kind.resolve_enum(text) {
-            Some(canonical) => Ok(Cell::Value(canonical.to_string())),
+            Some(canonical) => Ok(Out::Text(canonical)),
             None => {
                 let allowed: Vec<&str> = values.iter().map(|v| v.canonical.as_str()).collect();
                 Err(Problem::new(
@@ -127,9 +179,9 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
         },
         FieldKind::OnOff { .. } => {
             if text.eq_ignore_ascii_case("on") {
-                Ok(Cell::Value("On".to_string()))
+                Ok(Out::Text("On"))
             } else if text.eq_ignore_ascii_case("off") {
-                Ok(Cell::Value("Off".to_string()))
+                Ok(Out::Text("Off"))
             } else {
                 Err(Problem::new(
                     codes::ONOFF_INVALID,
@@ -142,8 +194,8 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
             }
         }
         FieldKind::DeleteFlag => match text {
-            "1" => Ok(Cell::Value("1".to_string())),
-            "0" => Ok(Cell::Blank),
+            "1" => Ok(Out::Text("1")),
+            "0" => Ok(Out::Blank),
             _ => Err(Problem::new(
                 codes::DELETE_FLAG_INVALID,
                 format!(
@@ -154,17 +206,17 @@ pub(crate) fn check_cell(col: &ColumnPlan, raw: &str, env: Env<'_>) -> Result<Ce
         },
         FieldKind::Code { table } => code(*table, text),
         FieldKind::Date { formats } => date(text, formats)
-            .map(Cell::Value)
+            .map(|canonical| owned_or_text(canonical, text))
             .map_err(|message| Problem::new(codes::DATE_INVALID, message)),
         FieldKind::DayCount { max } => day_count(text, *max)
-            .map(Cell::Value)
+            .map(|canonical| owned_or_text(canonical, text))
             .map_err(|message| Problem::new(codes::DAY_COUNT_INVALID, message)),
         FieldKind::Integer { min, max } => integer(text, *min, *max),
         FieldKind::CardId => card_id(text, env.card_id_type),
         FieldKind::NameList => name_list(col, text),
         FieldKind::IdentityList => identity_list(col, text, env.sources),
         // Kinds added to the schema later: keep the trimmed text.
-        _ => Ok(Cell::Value(text.to_string())),
+        _ => Ok(Out::Text(text)),
     }
 }
 
@@ -184,7 +236,12 @@ pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn text_value(col: &ColumnPlan, text: &str, min: usize, max: usize) -> Result<Cell, Problem> {
+fn text_value<'a>(
+    col: &ColumnPlan,
+    text: &'a str,
+    min: usize,
+    max: usize,
+) -> Result<Out<'a>, Problem> {
     // Byte length bounds the character count from above: skip counting when short.
     if text.len() > max || text.len() < min {
         let n = text.chars().count();
@@ -207,7 +264,7 @@ fn text_value(col: &ColumnPlan, text: &str, min: usize, max: usize) -> Result<Ce
             ));
         }
     }
-    Ok(Cell::Value(text.to_string()))
+    Ok(Out::Text(text))
 }
 
 const EMAIL_OPTIONS: Options = Options {
@@ -216,14 +273,14 @@ const EMAIL_OPTIONS: Options = Options {
     allow_display_text: false,
 };
 
-fn email(text: &str) -> Result<Cell, Problem> {
+fn email(text: &str) -> Result<Out<'_>, Problem> {
     use email_address::Error as E;
     let why = match EmailAddress::parse_with_options(text, EMAIL_OPTIONS) {
         Ok(_) => {
             // A top-level domain has a letter: `a@10.0.0.1` is an IP address.
             let tld = text.rsplit('.').next().unwrap_or_default();
             if tld.chars().any(char::is_alphabetic) {
-                return Ok(Cell::Value(text.to_string()));
+                return Ok(Out::Text(text));
             }
             "the domain must be a name such as example.com, not an IP address"
         }
@@ -258,7 +315,7 @@ fn email(text: &str) -> Result<Cell, Problem> {
     ))
 }
 
-fn password(raw: &str, min: usize, max: usize) -> Result<Cell, Problem> {
+fn password(raw: &str, min: usize, max: usize) -> Result<Out<'_>, Problem> {
     let n = raw.chars().count();
     if n < min {
         return Err(Problem::new(
@@ -277,12 +334,12 @@ fn password(raw: &str, min: usize, max: usize) -> Result<Cell, Problem> {
             ),
         ));
     }
-    Ok(Cell::Secret(Secret::new(raw)))
+    Ok(Out::Secret(raw))
 }
 
 /// Checks PHC syntax: `$argon2id$v=19$m=…,t=…,p=…$salt$hash` or bcrypt's
 /// `$2b$12$` plus 53 characters. Messages never echo the hash.
-fn password_hash(text: &str) -> Result<Cell, Problem> {
+fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
     let fail = |why: &str| {
         Err(Problem::new(
             codes::PASSWORD_HASH_INVALID,
@@ -294,7 +351,7 @@ fn password_hash(text: &str) -> Result<Cell, Problem> {
     };
     if let Some(rest) = text.strip_prefix("$2") {
         return if is_bcrypt(rest) {
-            Ok(Cell::Secret(Secret::new(text)))
+            Ok(Out::Secret(text))
         } else {
             fail(
                 "it starts like bcrypt but is not $2a$, $2b$ or $2y$, a cost from 04 to 31, and 53 characters",
@@ -319,7 +376,7 @@ fn password_hash(text: &str) -> Result<Cell, Problem> {
     if hash.salt.is_none() || hash.hash.is_none() {
         return fail("it lacks the salt or the hash");
     }
-    Ok(Cell::Secret(Secret::new(text)))
+    Ok(Out::Secret(text))
 }
 
 fn is_bcrypt(rest: &str) -> bool {
@@ -340,7 +397,7 @@ fn is_bcrypt(rest: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'/'))
 }
 
-fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
+fn code(table: CodeTable, text: &str) -> Result<Out<'static>, Problem> {
     let (code, what, example) = match table {
         CodeTable::Country => (codes::COUNTRY_UNKNOWN, "country or region", "Japan"),
         CodeTable::Language => (codes::LANGUAGE_UNKNOWN, "language", "ja_JP"),
@@ -349,7 +406,7 @@ fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
         CodeTable::TimeFormat => (codes::TIME_FORMAT_UNKNOWN, "time format", "HH:mm:ss"),
     };
     if let Some(canonical) = cached_code(table, text) {
-        return Ok(Cell::Value(canonical.to_string()));
+        return Ok(Out::Text(canonical));
     }
     // No spelling in any table is this long; suggesting would compare a
     // hostile 64 KiB cell with every spelling.
@@ -365,7 +422,7 @@ fn code(table: CodeTable, text: &str) -> Result<Cell, Problem> {
     match table.resolve(text) {
         Ok(canonical) => {
             remember_code(table, text, canonical);
-            Ok(Cell::Value(canonical.to_string()))
+            Ok(Out::Text(canonical))
         }
         Err(unknown) => {
             let mut message = format!("{:?} is not a known {what}", clip(text));
@@ -507,7 +564,7 @@ pub(crate) fn day_count(text: &str, max: u32) -> Result<String, String> {
     }
 }
 
-fn integer(text: &str, min: Option<i64>, max: Option<i64>) -> Result<Cell, Problem> {
+fn integer(text: &str, min: Option<i64>, max: Option<i64>) -> Result<Out<'_>, Problem> {
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
     let n = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         text.parse::<i64>().ok()
@@ -536,16 +593,16 @@ fn integer(text: &str, min: Option<i64>, max: Option<i64>) -> Result<Cell, Probl
             format!("{n} is out of range: write a whole number {bounds}"),
         ));
     }
-    Ok(Cell::Value(n.to_string()))
+    Ok(owned_or_text(n.to_string(), text))
 }
 
-fn card_id(text: &str, kind: CardIdType) -> Result<Cell, Problem> {
+fn card_id(text: &str, kind: CardIdType) -> Result<Out<'_>, Problem> {
     match kind {
         CardIdType::Decimal => {
             if !text.is_empty() && text.len() <= 39 && text.bytes().all(|b| b.is_ascii_digit()) {
                 let trimmed = text.trim_start_matches('0');
                 let canonical = if trimmed.is_empty() { "0" } else { trimmed };
-                return Ok(Cell::Value(canonical.to_string()));
+                return Ok(Out::Text(canonical));
             }
             let hint = if text.bytes().all(|b| b.is_ascii_hexdigit())
                 || text.starts_with("0x")
@@ -572,7 +629,11 @@ fn card_id(text: &str, kind: CardIdType) -> Result<Cell, Problem> {
                 && digits.len() <= 32
                 && digits.bytes().all(|b| b.is_ascii_hexdigit())
             {
-                return Ok(Cell::Value(digits.to_ascii_uppercase()));
+                return Ok(if digits.bytes().any(|b| b.is_ascii_lowercase()) {
+                    Out::Owned(digits.to_ascii_uppercase())
+                } else {
+                    Out::Text(digits)
+                });
             }
             Err(Problem::new(
                 codes::CARD_ID_INVALID,
@@ -597,7 +658,7 @@ fn list_edit(
     col: &ColumnPlan,
     text: &str,
     mut item: impl FnMut(&str) -> Result<String, Problem>,
-) -> Result<Cell, Problem> {
+) -> Result<Out<'static>, Problem> {
     let mut edit = ListEdit::default();
     // Past a few names, every name seen (and whether it was removed) goes in
     // a map: a hostile cell of 30,000 names must not cost 30,000² comparisons.
@@ -673,16 +734,20 @@ fn list_edit(
         }
     }
     if edit.add.is_empty() && edit.remove.is_empty() {
-        return Ok(Cell::Blank);
+        return Ok(Out::Blank);
     }
-    Ok(Cell::List(edit))
+    Ok(Out::List(edit))
 }
 
-fn name_list(col: &ColumnPlan, text: &str) -> Result<Cell, Problem> {
+fn name_list(col: &ColumnPlan, text: &str) -> Result<Out<'static>, Problem> {
     list_edit(col, text, |name| Ok(name.to_string()))
 }
 
-fn identity_list(col: &ColumnPlan, text: &str, sources: &[String]) -> Result<Cell, Problem> {
+fn identity_list(
+    col: &ColumnPlan,
+    text: &str,
+    sources: &[String],
+) -> Result<Out<'static>, Problem> {
     list_edit(col, text, |item| {
         let Some((source, user)) = item.split_once(':') else {
             return Err(Problem::new(

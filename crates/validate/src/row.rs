@@ -76,6 +76,12 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Replaces the secret, reusing its buffer.
+    pub(crate) fn set(&mut self, value: &str) {
+        self.0.clear();
+        self.0.push_str(value);
+    }
 }
 
 impl std::fmt::Debug for Secret {

@@ -8,7 +8,7 @@ use userimport_schema::{FieldKind, Profile, Purpose};
 
 use crate::codes;
 use crate::cross::Cross;
-use crate::field::{self, ColumnPlan, Env};
+use crate::field::{self, ColumnPlan, Env, Out};
 use crate::issue::Issue;
 use crate::options::ValidateOptions;
 use crate::row::{Cell, Row};
@@ -280,17 +280,54 @@ impl Validator {
     /// back in that order (issues of one row: shape, per column in profile
     /// order, cross-field, added rules).
     pub fn validate(&self, records: &[Record], first_row: u64) -> (Vec<Row>, Vec<Issue>) {
-        let (rows, issues): (Vec<Row>, Vec<Vec<Issue>>) = records
-            .par_iter()
+        let mut rows = Vec::with_capacity(records.len());
+        let mut issues = Vec::new();
+        self.validate_into(records, first_row, &mut rows, &mut issues);
+        (rows, issues)
+    }
+
+    /// Like [`Validator::validate`], but fills `rows` in place, reusing the
+    /// cells and strings it already holds, and appends to `issues`. Keep one
+    /// `rows` buffer across chunks and most cells are written without
+    /// allocating. `rows` ends with exactly one row per record.
+    pub fn validate_into(
+        &self,
+        records: &[Record],
+        first_row: u64,
+        rows: &mut Vec<Row>,
+        issues: &mut Vec<Issue>,
+    ) {
+        rows.truncate(records.len());
+        rows.resize_with(records.len(), || Row {
+            line: 0,
+            row: 0,
+            cells: Vec::new(),
+            valid: true,
+        });
+        let found: Vec<Vec<Issue>> = rows
+            .par_iter_mut()
+            .zip(records.par_iter())
             .with_min_len(MIN_ROWS_PER_TASK)
             .enumerate()
-            .map(|(i, record)| self.validate_record(record, first_row + i as u64))
-            .unzip();
-        (rows, issues.into_iter().flatten().collect())
+            .map(|(i, (row, record))| self.fill(record, first_row + i as u64, row))
+            .collect();
+        issues.extend(found.into_iter().flatten());
     }
 
     /// Validates one record as data row `row` (sequentially).
     pub fn validate_record(&self, record: &Record, row: u64) -> (Row, Vec<Issue>) {
+        let mut out = Row {
+            line: 0,
+            row: 0,
+            cells: Vec::with_capacity(self.columns.len()),
+            valid: true,
+        };
+        let issues = self.fill(record, row, &mut out);
+        (out, issues)
+    }
+
+    /// Validates `record` into `out`, reusing its cells.
+    fn fill(&self, record: &Record, row: u64, out: &mut Row) -> Vec<Issue> {
         let line = record.line();
         let mut issues = Vec::new();
         if record.len() != self.header_len {
@@ -321,15 +358,17 @@ impl Validator {
             .and_then(|c| c.field)
             .and_then(|f| record.get(f))
             .is_some_and(|raw| unescape_trim(raw) == "1");
-        let mut cells = Vec::with_capacity(self.columns.len());
-        for column in &self.columns {
-            let cell = match column.field {
-                None => Cell::Absent,
+        out.line = line;
+        out.row = row;
+        out.cells.resize(self.columns.len(), Cell::Absent);
+        for (column, cell) in self.columns.iter().zip(out.cells.iter_mut()) {
+            let checked = match column.field {
+                None => Out::Absent,
                 Some(f) => match record.get(f) {
                     // Fewer fields than the header: reported as row.ragged above.
-                    None => Cell::Blank,
+                    None => Out::Blank,
                     Some(raw) => match field::check_cell(column, raw, env) {
-                        Ok(cell) => cell,
+                        Ok(checked) => checked,
                         Err(problem) => {
                             if !delete || column.is_key {
                                 let mut issue =
@@ -340,16 +379,17 @@ impl Validator {
                                 }
                                 issues.push(issue);
                             }
-                            Cell::Absent
+                            Out::Absent
                         }
                     },
                 },
             };
-            cells.push(cell);
+            checked.store(cell);
         }
+        let cells = &mut out.cells;
         if !delete {
             for rule in &self.cross {
-                rule.apply(&self.columns, &mut cells, &mut issues, line, row);
+                rule.apply(&self.columns, cells, &mut issues, line, row);
             }
         }
         if !self.rules.is_empty() {
@@ -357,7 +397,7 @@ impl Validator {
                 profile: &self.profile,
                 record,
                 fields: &self.fields,
-                cells: &cells,
+                cells,
                 row,
                 delete,
             };
@@ -371,16 +411,8 @@ impl Validator {
                 }
             }
         }
-        let valid = !issues.iter().any(Issue::is_error);
-        (
-            Row {
-                line,
-                row,
-                cells,
-                valid,
-            },
-            issues,
-        )
+        out.valid = !issues.iter().any(Issue::is_error);
+        issues
     }
 
     fn is_secret_key(&self, key: Option<&str>) -> bool {

@@ -698,3 +698,35 @@ fn the_engine_is_shareable_across_threads() {
     shareable::<userimport_validate::Uniqueness>();
     shareable::<Issue>();
 }
+
+#[test]
+fn validate_into_reuses_rows_and_matches_validate() {
+    let p = Profile::standard();
+    let header = common::header();
+    let validator = Validator::new(
+        &p,
+        common::fields(&p, &header),
+        &header,
+        ValidateOptions::default(),
+    );
+    let first = common::clean_records(700, 1);
+    let mut second = common::clean_records(500, 2);
+    // Some defects in the second chunk, so errors replace reused values.
+    for (i, record) in second.iter_mut().enumerate().step_by(7) {
+        let mut fields: Vec<String> = record.iter().map(str::to_string).collect();
+        fields[common::col::EMAIL] = "broken@".into();
+        fields[common::col::GROUPS] = String::new();
+        fields[common::col::PASSWORD] = format!("secret-{i}");
+        *record = Record::from_fields(record.line(), fields);
+    }
+    let mut rows = Vec::new();
+    let mut issues = Vec::new();
+    validator.validate_into(&first, 1, &mut rows, &mut issues);
+    assert_eq!(rows.len(), 700);
+    assert!(issues.is_empty());
+    validator.validate_into(&second, 701, &mut rows, &mut issues);
+    let (fresh_rows, fresh_issues) = validator.validate(&second, 701);
+    assert_eq!(rows, fresh_rows);
+    assert_eq!(issues, fresh_issues);
+    assert!(!issues.is_empty());
+}
