@@ -13,6 +13,20 @@
 //! chunks in bounded memory. Every issue code is a documented constant in
 //! [`codes`].
 //!
+//! Decisions worth knowing (details on [`Validator`]):
+//!
+//! - Blank required cells are not an error here: only the planner knows
+//!   whether a row creates a user (`field.required`).
+//! - A record with fewer or more fields than the header is a `row.ragged`
+//!   error; missing trailing fields are read as blank so the rest of the row
+//!   is still checked.
+//! - On a row whose delete flag is `1`, only the key columns are checked.
+//! - Passwords are taken exactly as typed; secret values never appear in an
+//!   [`Issue`] (not in `value`, not in `message`), and [`Secret`] prints `***`.
+//! - [`Issue::value`] carries at most 256 characters of the raw cell.
+//! - For throughput, keep one row buffer across chunks with
+//!   [`Validator::validate_into`]: cells are then rewritten in place.
+//!
 //! # Example
 //!
 //! ```
