@@ -108,7 +108,7 @@ impl Uniqueness {
             let Cell::Value(value) = row.cell(*index) else {
                 continue;
             };
-            let value = value.trim();
+            let value = crate::field::trim(value);
             if value.is_empty() {
                 continue;
             }

@@ -426,7 +426,7 @@ pub(crate) fn is_key_purpose(purpose: Purpose) -> bool {
 }
 
 fn unescape_trim(raw: &str) -> &str {
-    userimport_schema::unescape_formula(raw.trim()).trim()
+    field::trim(userimport_schema::unescape_formula(field::trim(raw)))
 }
 
 /// A raw value for [`Issue::value`], cut at [`MAX_VALUE_CHARS`].
