@@ -133,7 +133,7 @@ pub(crate) fn check_cell<'a>(
     if text.is_empty() {
         return Ok(Out::Blank);
     }
-    if let Some(c) = text.chars().find(|&c| is_hidden(c)) {
+    if let Some(c) = find_hidden(text) {
         return Err(Problem::new(
             codes::FIELD_CONTROL_CHARACTER,
             format!(
@@ -223,6 +223,14 @@ pub(crate) fn check_cell<'a>(
 /// Control and invisible formatting characters no value may hold: C0 and C1
 /// controls but tab and line breaks, the byte-order mark, zero-width
 /// characters and bidirectional overrides.
+fn find_hidden(text: &str) -> Option<char> {
+    // Most cells are printable ASCII: one pass over bytes settles them.
+    if text.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+        return None;
+    }
+    text.chars().find(|&c| is_hidden(c))
+}
+
 fn is_hidden(c: char) -> bool {
     (c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
         || matches!(c, '\u{feff}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}')

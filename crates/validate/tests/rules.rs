@@ -730,3 +730,27 @@ fn validate_into_reuses_rows_and_matches_validate() {
     assert_eq!(issues, fresh_issues);
     assert!(!issues.is_empty());
 }
+
+#[test]
+fn hidden_characters_are_refused_but_tabs_and_line_breaks_pass() {
+    let p = Profile::standard();
+    assert_eq!(good(&p, "name", "Ann\tLee"), value("Ann\tLee"));
+    assert_eq!(good(&p, "name", "Ann\r\nLee"), value("Ann\r\nLee"));
+    assert_eq!(good(&p, "name", "Zoë 日本"), value("Zoë 日本"));
+    for (input, key, shown) in [
+        ("admin\u{202e}gpj.exe", "login_id", "U+202E"),
+        ("admin\u{200b}@example.com", "email", "U+200B"),
+        ("\u{feff}Ann", "name", "U+FEFF"),
+        ("a\u{1b}[31mred", "name", "U+001B"),
+        ("x\u{0}y", "department", "U+0000"),
+        ("Sa\u{85}les", "groups", "U+0085"),
+    ] {
+        let issue = bad(&p, key, input, codes::FIELD_CONTROL_CHARACTER);
+        assert!(issue.message.contains(shown), "{}", issue.message);
+    }
+    // Passwords are taken as typed: not checked for hidden characters.
+    assert!(matches!(
+        good(&p, "password", "pass\u{200b}word"),
+        Cell::Secret(_)
+    ));
+}
