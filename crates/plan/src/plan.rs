@@ -312,3 +312,109 @@ pub fn generate_password() -> Result<String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Field, FieldChange, ListChange, NewUser};
+    use userimport_validate::Secret;
+
+    fn plan(password: PasswordSource) -> Plan {
+        Plan {
+            revision: 3,
+            profile: "standard".to_string(),
+            options: PlanOptions::default(),
+            changes: vec![
+                Change::Create {
+                    line: 2,
+                    row: 1,
+                    user: NewUser {
+                        login: Some("tanaka".to_string()),
+                        password: Some(password),
+                        ..NewUser::default()
+                    },
+                },
+                Change::Update {
+                    line: 3,
+                    row: 2,
+                    id: 7,
+                    diff: vec![FieldChange {
+                        column: "department".to_string(),
+                        field: Field::Attribute,
+                        old: None,
+                        new: Some("Sales".to_string()),
+                    }],
+                    groups: ListChange {
+                        added: vec!["Tokyo".to_string()],
+                        removed: Vec::new(),
+                    },
+                    roles: ListChange::default(),
+                    identities: ListChange::default(),
+                    password: None,
+                },
+                Change::Delete {
+                    line: 0,
+                    row: 0,
+                    id: 9,
+                },
+            ],
+            summary: Summary::default(),
+            created_groups: vec!["Tokyo".to_string()],
+            issues: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn plan_files_carry_hashes_never_plaintext() {
+        let mut p = plan(PasswordSource::Plain(Secret::new("Plaintext-Secret-1")));
+        assert!(matches!(p.to_json(), Err(Error::PlaintextPassword)));
+        assert_eq!(p.hash_passwords().unwrap(), 1);
+        let json = p.to_json().unwrap();
+        assert!(!json.contains("Plaintext-Secret-1"));
+        let back = Plan::from_json(&json).unwrap();
+        assert_eq!(back, p);
+        let Some(PasswordSource::Hash(phc)) = back.changes[0].password() else {
+            panic!("{:?}", back.changes[0]);
+        };
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("Plaintext-Secret-1", phc));
+        assert!(!verify_password("something else", phc));
+    }
+
+    #[test]
+    fn the_plan_file_shape_is_stable() {
+        let p = plan(PasswordSource::Generate);
+        let value: serde_json::Value = serde_json::from_str(&p.to_json().unwrap()).unwrap();
+        assert_eq!(value["revision"], 3);
+        assert_eq!(value["changes"][0]["op"], "create");
+        assert_eq!(value["changes"][0]["user"]["password"]["kind"], "generate");
+        assert_eq!(value["changes"][1]["op"], "update");
+        assert_eq!(value["changes"][1]["diff"][0]["column"], "department");
+        assert_eq!(value["changes"][1]["groups"]["added"][0], "Tokyo");
+        assert_eq!(value["changes"][2]["op"], "delete");
+        assert_eq!(value["options"]["mode"], "upsert");
+        assert_eq!(value["options"]["max_delete_percent"], 10.0);
+        assert_eq!(value["summary"]["create"], 0);
+    }
+
+    #[test]
+    fn a_tampered_plan_with_masked_plaintext_is_refused() {
+        let json = plan(PasswordSource::Generate).to_json().unwrap().replace(
+            r#""kind": "generate""#,
+            r#""kind": "plain", "value": "***""#,
+        );
+        assert!(matches!(
+            Plan::from_json(&json),
+            Err(Error::PlaintextPassword)
+        ));
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_differ() {
+        let a = generate_password().unwrap();
+        let b = generate_password().unwrap();
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, b);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}
