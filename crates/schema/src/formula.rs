@@ -16,7 +16,9 @@ pub fn needs_formula_escape(cell: &str) -> bool {
     match chars.next() {
         Some(c) if DANGEROUS.contains(&c) => true,
         // An escaped-looking cell gets one more `'` so unescaping gives it back.
-        Some('\'') => chars.next().is_some_and(|c| DANGEROUS.contains(&c) || c == '\''),
+        Some('\'') => chars
+            .next()
+            .is_some_and(|c| DANGEROUS.contains(&c) || c == '\''),
         _ => false,
     }
 }

@@ -108,7 +108,10 @@ impl EnumValue {
 impl FieldKind {
     /// Free text of at most `max_len` characters.
     pub fn text(max_len: usize) -> Self {
-        FieldKind::Text { min_len: 0, max_len }
+        FieldKind::Text {
+            min_len: 0,
+            max_len,
+        }
     }
 
     /// The default password policy: 8 to 128 characters.
@@ -207,10 +210,16 @@ mod tests {
     fn enums_resolve_aliases_case_insensitively() {
         let status = status_values();
         assert_eq!(status.resolve_enum(" valid "), Some("Valid"));
-        assert_eq!(status.resolve_enum("TEMPORARY SUSPENDED"), Some("Suspended"));
+        assert_eq!(
+            status.resolve_enum("TEMPORARY SUSPENDED"),
+            Some("Suspended")
+        );
         assert_eq!(status.resolve_enum("Gone"), None);
         let due = due_date_type_values();
         assert_eq!(due.resolve_enum("effective date"), Some("ExpirationDate"));
-        assert_eq!(due.resolve_enum("From the creation date"), Some("FromCreation"));
+        assert_eq!(
+            due.resolve_enum("From the creation date"),
+            Some("FromCreation")
+        );
     }
 }

@@ -47,11 +47,29 @@ const FAMILY: &[&str] = &[
     "Okafor", "Larsen", "Sato", "Silva", "Haddad", "Li", "Müller", "Ito", "Farouk", "Berg",
 ];
 const DEPARTMENTS: &[&str] = &[
-    "Sales", "Marketing", "Engineering", "Support", "Finance", "Operations", "Legal", "HR",
+    "Sales",
+    "Marketing",
+    "Engineering",
+    "Support",
+    "Finance",
+    "Operations",
+    "Legal",
+    "HR",
 ];
-const COUNTRIES: &[&str] = &["Japan", "Spain", "UnitedStatesOfAmerica", "VietNam", "France"];
+const COUNTRIES: &[&str] = &[
+    "Japan",
+    "Spain",
+    "UnitedStatesOfAmerica",
+    "VietNam",
+    "France",
+];
 const LANGUAGES: &[&str] = &["ja_JP", "es_ES", "en_US", "vi_VN", "fr_FR"];
-const ZONES: &[&str] = &["Asia/Tokyo", "Europe/Paris", "America/New_York", "Asia/Bangkok"];
+const ZONES: &[&str] = &[
+    "Asia/Tokyo",
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Bangkok",
+];
 
 impl SampleRows {
     /// Rows for every importable column of the profile (the template's
@@ -126,7 +144,10 @@ impl SampleRows {
                     if key.contains("due_date") {
                         "FromCreation".to_string()
                     } else {
-                        values.first().map(|v| v.canonical.clone()).unwrap_or_default()
+                        values
+                            .first()
+                            .map(|v| v.canonical.clone())
+                            .unwrap_or_default()
                     }
                 }
                 (_, FieldKind::OnOff { .. }) => self.pick(&["On", "Off", ""]).to_string(),
@@ -166,7 +187,12 @@ impl SampleRows {
                 matches!(
                     (&columns[i].2, &columns[i].1),
                     (Purpose::Email, _)
-                        | (_, FieldKind::Code { table: CodeTable::Country })
+                        | (
+                            _,
+                            FieldKind::Code {
+                                table: CodeTable::Country
+                            }
+                        )
                         | (_, FieldKind::Date { .. })
                         | (_, FieldKind::OnOff { .. })
                 )

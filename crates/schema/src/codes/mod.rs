@@ -70,8 +70,14 @@ pub const DATE_FORMATS: &[(&str, &[&str])] = &[
     ("YYYY/MM/DD", &["YYYYY/MM/DD", "2022/07/27"]),
     ("DD/MM/YYYY", &["DD/MM/YYYYYY", "DD/MM/YYYYY", "27/07/2022"]),
     ("MM/DD/YYYY", &["MM/DD/YYYYYY", "MM/DD/YYYYY", "07/27/2022"]),
-    ("DD/MMM/YYYY", &["DD/MMM/YYYYYY", "DD/MMM/YYYYY", "27/Jul/2022"]),
-    ("MMM/DD/YYYY", &["MMM/DD/YYYYYY", "MMM/DD/YYYYY", "Jul/27/2022"]),
+    (
+        "DD/MMM/YYYY",
+        &["DD/MMM/YYYYYY", "DD/MMM/YYYYY", "27/Jul/2022"],
+    ),
+    (
+        "MMM/DD/YYYY",
+        &["MMM/DD/YYYYYY", "MMM/DD/YYYYY", "Jul/27/2022"],
+    ),
     (
         "YYYY year M month D day",
         &[
@@ -248,7 +254,9 @@ fn fold(input: &str) -> String {
     for ch in input.chars() {
         let ch = crate::fold_width(ch);
         let ch = match ch {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => {
+                'a'
+            }
             'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
             'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
             'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
@@ -273,7 +281,11 @@ mod tests {
     fn every_seed_country_resolves_to_its_clean_value_both_ways() {
         assert_eq!(COUNTRIES.len(), 196);
         for row in COUNTRIES {
-            assert_eq!(CodeTable::Country.resolve(row.seed), Ok(row.canonical), "{row:?}");
+            assert_eq!(
+                CodeTable::Country.resolve(row.seed),
+                Ok(row.canonical),
+                "{row:?}"
+            );
             assert_eq!(CodeTable::Country.resolve(row.canonical), Ok(row.canonical));
             assert_eq!(CodeTable::Country.resolve(row.alpha2), Ok(row.canonical));
             // The canonical value is clean: no spaces, no trailing dots.
@@ -330,7 +342,11 @@ mod tests {
     #[test]
     fn every_seed_time_zone_and_every_iana_name_parses() {
         for row in SEED_TIME_ZONES {
-            assert_eq!(CodeTable::TimeZone.resolve(row.iana), Ok(row.iana), "{row:?}");
+            assert_eq!(
+                CodeTable::TimeZone.resolve(row.iana),
+                Ok(row.iana),
+                "{row:?}"
+            );
             assert_eq!(CodeTable::TimeZone.resolve(row.display), Ok(row.iana));
         }
         for tz in chrono_tz::TZ_VARIANTS {
@@ -343,14 +359,23 @@ mod tests {
 
     #[test]
     fn date_and_time_formats_tolerate_seed_typos() {
-        assert_eq!(CodeTable::DateFormat.resolve("YYYYY-MM-DD"), Ok("YYYY-MM-DD"));
-        assert_eq!(CodeTable::DateFormat.resolve("DD/MM/YYYYYY"), Ok("DD/MM/YYYY"));
+        assert_eq!(
+            CodeTable::DateFormat.resolve("YYYYY-MM-DD"),
+            Ok("YYYY-MM-DD")
+        );
+        assert_eq!(
+            CodeTable::DateFormat.resolve("DD/MM/YYYYYY"),
+            Ok("DD/MM/YYYY")
+        );
         assert_eq!(
             CodeTable::DateFormat.resolve("YYYYY year M year D day"),
             Ok("YYYY year M month D day")
         );
         assert_eq!(CodeTable::DateFormat.canonical_values().len(), 7);
-        assert_eq!(CodeTable::TimeFormat.resolve("hh:mm:ss A"), Ok("hh:mm:ss a"));
+        assert_eq!(
+            CodeTable::TimeFormat.resolve("hh:mm:ss A"),
+            Ok("hh:mm:ss a")
+        );
         assert_eq!(CodeTable::TimeFormat.canonical_values().len(), 3);
         assert!(CodeTable::DateFormat.resolve("YY").is_err());
     }
