@@ -53,7 +53,7 @@ impl MemorySink {
     fn apply_change(
         &mut self,
         change: &Change,
-        password: Option<&String>,
+        password: Option<&str>,
         now: &str,
     ) -> std::result::Result<(Outcome, Option<i64>), String> {
         match change {
@@ -94,7 +94,7 @@ impl MemorySink {
                     self.by_email.insert(fold(e), id);
                 }
                 if let Some(p) = password {
-                    self.passwords.insert(id, p.clone());
+                    self.passwords.insert(id, p.to_string());
                 }
                 self.users.insert(id, stored);
                 Ok((Outcome::Created, Some(id)))
@@ -163,7 +163,7 @@ impl MemorySink {
                     self.by_email.insert(fold(e), *id);
                 }
                 if let Some(p) = password {
-                    self.passwords.insert(*id, p.clone());
+                    self.passwords.insert(*id, p.to_string());
                     user.has_password = true;
                 }
                 self.users.insert(*id, user);
@@ -274,7 +274,7 @@ impl Sink for MemorySink {
         let stamp = now();
         let total = batch.changes.len() as u64;
         for (i, change) in batch.changes.iter().enumerate() {
-            let password = batch.passwords.get(i).and_then(Option::as_ref);
+            let password = batch.passwords.get(i).and_then(|p| p.as_deref());
             match work.apply_change(change, password, &stamp) {
                 Ok((kind, id)) => outcome.push(result_for(change, kind, id)),
                 Err(reason) => {

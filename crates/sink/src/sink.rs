@@ -1,5 +1,7 @@
 //! The write side: the `Sink` trait, apply results and password preparation.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use userimport_plan::{Change, Directory, PasswordSource, Plan, generate_password, hash_password};
@@ -156,7 +158,7 @@ pub struct Batch<'a> {
     /// The changes, in plan order.
     pub changes: &'a [Change],
     /// One PHC hash (or `None`) per change, aligned with `changes`.
-    pub passwords: &'a [Option<String>],
+    pub passwords: &'a [Option<Cow<'a, str>>],
     /// Groups to create first.
     pub create_groups: &'a [String],
     /// True: one failing row rolls everything back. False (`skip_invalid`):
@@ -168,16 +170,18 @@ pub struct Batch<'a> {
 /// parameters): plaintext is hashed, PHC strings pass as given, generated
 /// passwords are drawn from the OS CSPRNG and hashed at once; the plaintext
 /// is dropped. The result is aligned with `changes`.
-pub fn prepare_passwords(changes: &[Change]) -> Result<Vec<Option<String>>, Error> {
+pub fn prepare_passwords(changes: &[Change]) -> Result<Vec<Option<Cow<'_, str>>>, Error> {
     changes
         .par_iter()
         .map(|change| match change.password() {
             None => Ok(None),
-            Some(PasswordSource::Hash(hash)) => Ok(Some(hash.clone())),
-            Some(PasswordSource::Plain(secret)) => Ok(Some(hash_password(secret.expose())?)),
+            Some(PasswordSource::Hash(hash)) => Ok(Some(Cow::Borrowed(hash.as_str()))),
+            Some(PasswordSource::Plain(secret)) => {
+                Ok(Some(Cow::Owned(hash_password(secret.expose())?)))
+            }
             Some(PasswordSource::Generate) => {
                 let password = generate_password()?;
-                Ok(Some(hash_password(&password)?))
+                Ok(Some(Cow::Owned(hash_password(&password)?)))
             }
         })
         .collect()

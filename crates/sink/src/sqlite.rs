@@ -117,7 +117,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 fn tune(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "cache_size", -16_384)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
@@ -446,7 +446,7 @@ fn write_change(
     conn: &Connection,
     stmts: &mut CreateStatements<'_>,
     change: &Change,
-    password: Option<&String>,
+    password: Option<&str>,
     stamp: &str,
     groups: &GroupIds,
 ) -> std::result::Result<(Outcome, Option<i64>), RowFail> {
@@ -615,7 +615,7 @@ fn bulk_create(
     conn: &Connection,
     stmts: &mut CreateStatements<'_>,
     changes: &[Change],
-    passwords: &[Option<String>],
+    passwords: &[Option<std::borrow::Cow<'_, str>>],
     stamp: &str,
     groups: &GroupIds,
 ) -> std::result::Result<i64, RowFail> {
@@ -636,7 +636,7 @@ fn bulk_create_inner(
     conn: &Connection,
     stmts: &mut CreateStatements<'_>,
     changes: &[Change],
-    passwords: &[Option<String>],
+    passwords: &[Option<std::borrow::Cow<'_, str>>],
     stamp: &str,
     groups: &GroupIds,
 ) -> std::result::Result<i64, RowFail> {
@@ -659,7 +659,7 @@ fn bulk_create_inner(
         stmt.raw_bind_parameter(base + 3, key_of(user.login.as_ref()))?;
         stmt.raw_bind_parameter(base + 4, &user.email)?;
         stmt.raw_bind_parameter(base + 5, key_of(user.email.as_ref()))?;
-        stmt.raw_bind_parameter(base + 6, passwords.get(k).and_then(Option::as_ref))?;
+        stmt.raw_bind_parameter(base + 6, passwords.get(k).and_then(|p| p.as_deref()))?;
         stmt.raw_bind_parameter(base + 7, stamp)?;
         stmt.raw_bind_parameter(base + 8, stamp)?;
         data.push(
@@ -911,7 +911,7 @@ impl Sink for SqliteSink {
                 }
             }
             let change = &batch.changes[i];
-            let password = batch.passwords.get(i).and_then(Option::as_ref);
+            let password = batch.passwords.get(i).and_then(|p| p.as_deref());
             if guarded {
                 tx.execute_batch("SAVEPOINT row")?;
             }
