@@ -10,6 +10,23 @@
 //! default (one SQLite file, WAL, versioned migrations applied on open).
 //! No plaintext password is ever stored.
 //!
+//! # The SQLite store
+//!
+//! Tables: `users` (member ID, login ID and e-mail as written plus their
+//! folded forms under unique indexes, password hash, timestamps),
+//! `attributes` (one JSON object of canonical values per user), `groups`,
+//! `memberships`, `roles`, `identities`, `meta` (the revision) and
+//! `revisions` (what each apply changed, for drift messages). Migrations are
+//! numbered and applied on [`SqliteSink::open`] (`PRAGMA user_version`);
+//! [`SqliteSink::open_existing`] never creates or migrates. Look-ups take a
+//! few `IN (…)` queries per 500 keys; runs of 64 creates are written with
+//! multi-row statements (a refused row is then found row by row); every
+//! apply is one transaction.
+//!
+//! `cargo bench -p userimport-sink --bench apply` applies 200,000 new users
+//! with pre-hashed passwords to a new file and runs `sqlite3 .import` on the
+//! same rows as CSV into a plain table, printing both times.
+//!
 //! # Example
 //!
 //! ```
