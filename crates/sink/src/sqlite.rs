@@ -608,6 +608,22 @@ fn write_change(
     }
 }
 
+/// The member ID the next user gets: past every ID ever assigned (the
+/// AUTOINCREMENT sequence), so a deleted user's ID is never reused.
+fn next_user_id(conn: &Connection) -> rusqlite::Result<i64> {
+    let max: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM users")?
+        .query_row([], |r| r.get(0))?;
+    // The sequence table exists once any AUTOINCREMENT row was written.
+    let seq: Option<i64> = conn
+        .prepare_cached(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'users' AND EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence')",
+        )
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)).optional())
+        .unwrap_or(None);
+    Ok(max.max(seq.unwrap_or(0)) + 1)
+}
+
 /// Creates `BULK` users with a few multi-row statements inside a savepoint.
 /// On a refused row the savepoint is rolled back and the caller writes the
 /// run row by row to find it.
@@ -640,11 +656,7 @@ fn bulk_create_inner(
     stamp: &str,
     groups: &GroupIds,
 ) -> std::result::Result<i64, RowFail> {
-    let first: i64 = conn
-        .prepare_cached(
-            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0), COALESCE((SELECT MAX(id) FROM users), 0)) + 1",
-        )?
-        .query_row([], |r| r.get(0))?;
+    let first = next_user_id(conn)?;
     let mut memberships: Vec<(i64, i64)> = Vec::new();
     let mut data: Vec<String> = Vec::with_capacity(changes.len());
     for (k, change) in changes.iter().enumerate() {
