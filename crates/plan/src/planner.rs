@@ -140,6 +140,8 @@ pub struct Planner {
     empty_store: bool,
     /// Rows of existing users whose password was ignored, and the column.
     passwords_ignored: (u64, String),
+    /// Set by [`Planner::counts_only`]: creates carry no user.
+    counts_only: bool,
 }
 
 /// The per-chunk index of found users.
@@ -256,7 +258,18 @@ impl Planner {
             delete_index: profile.index_for(Purpose::Delete),
             empty_store: dir.user_count().map_err(Error::store)? == 0,
             passwords_ignored: (0, String::new()),
+            counts_only: false,
         })
+    }
+
+    /// For callers that keep only counts and issues (upload and check): the
+    /// [`Change::Create`] values of later chunks carry an empty
+    /// [`NewUser`] (line and row only), so no per-user attribute map is built
+    /// just to be thrown away. Issues, counts and created groups are the same
+    /// either way. Updates, deletes and the rest are unchanged.
+    pub fn counts_only(&mut self, yes: bool) -> &mut Self {
+        self.counts_only = yes;
+        self
     }
 
     /// The counts so far.
@@ -727,6 +740,9 @@ impl Planner {
         let profile = std::sync::Arc::clone(&self.profile);
         let columns = &profile.columns;
         let mut password_column: Option<String> = None;
+        // Counts only: check every rule, build nothing.
+        let build = !self.counts_only;
+        let mut has_password = false;
         for (index, column) in columns.iter().enumerate() {
             if matches!(column.kind, FieldKind::ReadOnly) {
                 continue;
@@ -750,12 +766,12 @@ impl Planner {
             match column.purpose {
                 Purpose::MemberId | Purpose::Delete => {}
                 Purpose::Login => {
-                    if let Cell::Value(v) = cell {
+                    if let (true, Cell::Value(v)) = (build, cell) {
                         user.login = Some(v.clone());
                     }
                 }
                 Purpose::Email => {
-                    if let Cell::Value(v) = cell {
+                    if let (true, Cell::Value(v)) = (build, cell) {
                         user.email = Some(v.clone());
                     }
                 }
@@ -764,11 +780,13 @@ impl Planner {
                         password_column = Some(column.key.clone());
                     }
                     let text = match cell {
-                        Cell::Secret(s) => Some(s.expose().to_string()),
-                        Cell::Value(v) => Some(v.clone()),
+                        Cell::Secret(s) => Some(s.expose()),
+                        Cell::Value(v) => Some(v.as_str()),
                         _ => None,
                     };
-                    if let Some(text) = text {
+                    has_password |= text.is_some();
+                    if let (true, Some(text)) = (build, text) {
+                        let text = text.to_string();
                         user.password = Some(if column.purpose == Purpose::Password {
                             PasswordSource::Plain(userimport_validate::Secret::new(text))
                         } else {
@@ -778,16 +796,16 @@ impl Planner {
                 }
                 Purpose::Status => {
                     let value = match cell {
-                        Cell::Value(v) => Some(v.clone()),
+                        Cell::Value(v) => Some(v.as_str()),
                         _ => match &column.kind {
                             FieldKind::Enum { values } => {
-                                values.first().map(|v| v.canonical.clone())
+                                values.first().map(|v| v.canonical.as_str())
                             }
                             _ => None,
                         },
                     };
                     if let Some(value) = value {
-                        if is_suspended(&value) {
+                        if is_suspended(value) {
                             issues.push(
                                 Issue::error(
                                     row.line,
@@ -798,7 +816,10 @@ impl Planner {
                                 .column(&column.key),
                             );
                         }
-                        user.attributes.insert(column.key.clone(), value);
+                        if build {
+                            user.attributes
+                                .insert(column.key.clone(), value.to_string());
+                        }
                     }
                 }
                 Purpose::Groups => {
@@ -812,7 +833,9 @@ impl Planner {
                     };
                     for name in names {
                         self.check_authority(&name, false, row, &column.key, issues);
-                        if let Some(g) = self.resolve_group(&name, row, &column.key, issues) {
+                        if let Some(g) = self.resolve_group(&name, row, &column.key, issues)
+                            && build
+                        {
                             user.groups.insert(g);
                         }
                     }
@@ -820,20 +843,26 @@ impl Planner {
                 Purpose::Roles => {
                     for name in list_adds(cell) {
                         self.check_authority(&name, true, row, &column.key, issues);
-                        user.roles.insert(name);
+                        if build {
+                            user.roles.insert(name);
+                        }
                     }
                 }
                 Purpose::Identities => {
-                    user.identities.extend(list_adds(cell));
+                    if build {
+                        user.identities.extend(list_adds(cell));
+                    }
                 }
                 _ => match cell {
                     Cell::Value(v) => {
                         if column.privileged {
                             self.check_privileged(column, v, row, issues);
                         }
-                        user.attributes.insert(column.key.clone(), v.clone());
+                        if build {
+                            user.attributes.insert(column.key.clone(), v.clone());
+                        }
                     }
-                    Cell::Blank | Cell::Absent => {
+                    Cell::Blank | Cell::Absent if build => {
                         if let FieldKind::OnOff { default } = column.kind {
                             let v = if default { "On" } else { "Off" };
                             user.attributes.insert(column.key.clone(), v.to_string());
@@ -843,7 +872,7 @@ impl Planner {
                 },
             }
         }
-        if user.password.is_none() && self.has_password_column {
+        if !has_password && self.has_password_column {
             if self.options.generate_passwords {
                 user.password = Some(PasswordSource::Generate);
             } else {
