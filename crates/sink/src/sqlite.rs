@@ -116,6 +116,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 
 fn tune(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Look-ups use a handful of `IN (…)` statements of several sizes.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -16_384)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -204,6 +206,7 @@ impl SqliteSink {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == 0 {
             // An empty file: no schema yet, so no users.
@@ -273,11 +276,20 @@ impl SqliteSink {
             let marks = placeholders(chunk.len());
             let params = rusqlite::params_from_iter(chunk.iter());
             let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT id, login, email, password_hash IS NOT NULL, created_at, updated_at, first_login, last_login FROM users WHERE id IN ({marks})"
+                "SELECT u.id, u.login, u.email, u.password_hash IS NOT NULL, u.created_at, u.updated_at, u.first_login, u.last_login, a.data FROM users u LEFT JOIN attributes a ON a.user_id = u.id WHERE u.id IN ({marks})"
             ))?;
             let mut rows = stmt.query(params)?;
             while let Some(r) = rows.next()? {
                 let id: i64 = r.get(0)?;
+                let data = r
+                    .get_ref(8)?
+                    .as_str_or_null()
+                    .map_err(|e| Error::Corrupt(format!("attributes of user {id}: {e}")))?;
+                let attributes = match data {
+                    Some(data) => serde_json::from_str(data)
+                        .map_err(|e| Error::Corrupt(format!("attributes of user {id}: {e}")))?,
+                    None => BTreeMap::new(),
+                };
                 out.insert(
                     id,
                     StoredUser {
@@ -289,22 +301,10 @@ impl SqliteSink {
                         updated_at: r.get(5)?,
                         first_login: r.get(6)?,
                         last_login: r.get(7)?,
+                        attributes,
                         ..StoredUser::default()
                     },
                 );
-            }
-            drop(rows);
-            let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT user_id, data FROM attributes WHERE user_id IN ({marks})"
-            ))?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(chunk.iter()))?;
-            while let Some(r) = rows.next()? {
-                let id: i64 = r.get(0)?;
-                let data: String = r.get(1)?;
-                if let Some(user) = out.get_mut(&id) {
-                    user.attributes = serde_json::from_str(&data)
-                        .map_err(|e| Error::Corrupt(format!("attributes of user {id}: {e}")))?;
-                }
             }
             drop(rows);
             let lists = [
