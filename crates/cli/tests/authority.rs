@@ -218,6 +218,40 @@ fn what_the_actor_holds_it_may_grant() {
     assert!(store.snapshot().contains("\"Sales,Tokyo\",Editor"));
 }
 
+/// A user holding a role the actor lacks is out of its reach: changing their
+/// e-mail or password would be a way into that role.
+#[test]
+fn users_above_the_actor_are_out_of_reach() {
+    refused(
+        &with_header("boss,Boss,attacker@example.com,,,\r\n"),
+        &[],
+        &["authority.denied", "Admin"],
+    );
+    refused(
+        &with_header("boss,Boss,boss@example.com,New-Secret-pass-7,,\r\n"),
+        &["--update-passwords"],
+        &["authority.denied", "Admin"],
+    );
+    refused(
+        "login_id,name,delete\r\nboss,Boss,1\r\n",
+        &[],
+        &["authority.denied", "Admin"],
+    );
+    // Sync would delete boss (absent from the file).
+    refused(
+        &with_header("lead,Lead,lead@example.com,,,\r\nbob,Bob,bob@example.com,,,\r\n"),
+        &["--mode", "sync", "--max-delete", "100"],
+        &["authority.denied", "boss"],
+    );
+    // The same rows are fine for the operator.
+    allowed_without_actor(&with_header("boss,Boss,new-boss@example.com,,,\r\n"), &[]);
+    // A user with no more authority than the actor can be changed.
+    let store = Store::new();
+    store.write("in.csv", &with_header("bob,Bob,bob2@example.com,,,\r\n"));
+    let r = store.run(&["apply", "in.csv", "--db", "store.db", "--actor", "lead"]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
 #[test]
 fn deleting_the_actor_itself_is_refused() {
     refused("login_id,name,delete\r\nlead,Lead,1\r\n", &[], &["lead"]);
@@ -371,6 +405,28 @@ fn plan_files_cannot_carry_a_grant_past_the_actor() {
     store.write("suicide.json", &json.to_string());
     let r = store.run(&["apply", "suicide.json", "--db", "store.db"]);
     assert_eq!(r.code, 2, "deleting the actor is refused: {r:?}");
+    assert_eq!(store.snapshot(), before);
+
+    // Tampered: the update now targets boss (who holds Admin).
+    let boss_id = before
+        .lines()
+        .find(|l| l.contains(",boss,"))
+        .and_then(|l| l.split(',').next())
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    for change in json["changes"].as_array_mut().unwrap() {
+        if change["op"] == "update" {
+            change["id"] = serde_json::json!(boss_id);
+        }
+    }
+    store.write("above.json", &json.to_string());
+    let r = store.run(&["apply", "above.json", "--db", "store.db"]);
+    assert_eq!(
+        r.code, 2,
+        "changing a user above the actor is refused: {r:?}"
+    );
     assert_eq!(store.snapshot(), before);
 
     // Made by the operator (no actor), applied as lead: lead's authority holds.

@@ -153,7 +153,59 @@ impl Plan {
                     .get(column)
                     .is_none_or(|own| fold(own) != fold(value))
         };
+        // Users the plan changes, deletes or suspends must not hold more
+        // authority than the actor (one batched look-up).
+        let targets: Vec<Lookup> = self
+            .changes
+            .iter()
+            .filter(|c| !matches!(c, Change::Create { .. } | Change::Unchanged { .. }))
+            .filter_map(Change::id)
+            .filter(|id| *id != me.id)
+            .collect::<BTreeSet<i64>>()
+            .into_iter()
+            .map(Lookup::Id)
+            .collect();
+        let found = if targets.is_empty() {
+            Vec::new()
+        } else {
+            dir.find(&targets).map_err(Error::store)?
+        };
+        let above: std::collections::HashMap<i64, Vec<String>> = found
+            .iter()
+            .map(|u| {
+                let mut above: Vec<String> = u
+                    .roles
+                    .iter()
+                    .filter(|r| !holds(&me.roles, r))
+                    .map(|r| format!("role {r:?}"))
+                    .collect();
+                for (column, value) in &u.attributes {
+                    if privileged(column, value) {
+                        above.push(format!("{column} {value:?}"));
+                    }
+                }
+                (u.id, above)
+            })
+            .filter(|(_, above)| !above.is_empty())
+            .collect();
         let mut out = Vec::new();
+        for change in &self.changes {
+            if let Some(id) = change.id()
+                && !matches!(change, Change::Unchanged { .. })
+                && let Some(what) = above.get(&id)
+            {
+                let line = change.line();
+                let what = format!(
+                    "user {id} holds {} that actor {actor:?} does not hold",
+                    what.join(", ")
+                );
+                out.push(if line == 0 {
+                    what
+                } else {
+                    format!("line {line}: {what}")
+                });
+            }
+        }
         let mut at = |line: u64, what: String| {
             out.push(if line == 0 {
                 what

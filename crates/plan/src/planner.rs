@@ -504,6 +504,11 @@ impl Planner {
                         self.mark_seen(user.id, row, Counted::Skipped, issues);
                         return None;
                     }
+                    if let Some(issue) = self.outranked(user, row, "delete") {
+                        issues.push(issue);
+                        self.mark_seen(user.id, row, Counted::Skipped, issues);
+                        return None;
+                    }
                     if !self.mark_seen(user.id, row, Counted::Delete, issues) {
                         return None;
                     }
@@ -515,6 +520,11 @@ impl Planner {
                 }
                 let before = issues.len();
                 let change = self.plan_update(row, user, issues);
+                if matches!(change, Change::Update { .. })
+                    && let Some(issue) = self.outranked(user, row, "change")
+                {
+                    issues.push(issue);
+                }
                 if issues[before..].iter().any(Issue::is_error) {
                     self.mark_seen(user.id, row, Counted::Skipped, issues);
                     return None;
@@ -650,6 +660,64 @@ impl Planner {
             );
             None
         }
+    }
+
+    /// What `user` holds that the actor does not: roles, and values of
+    /// privileged columns past the baseline. An actor may not change,
+    /// delete or suspend a user with more authority than itself (setting
+    /// that user's e-mail or password would be a way into that authority).
+    fn above_actor(&self, user: &StoredUser) -> Vec<String> {
+        let (Some(authority), Some(me)) = (&self.authority, &self.actor_user) else {
+            return Vec::new();
+        };
+        if me.id == user.id {
+            return Vec::new();
+        }
+        let held = |name: &str| authority.roles.iter().any(|h| fold(h) == fold(name));
+        let mut above: Vec<String> = user
+            .roles
+            .iter()
+            .filter(|r| !held(r))
+            .map(|r| format!("role {r:?}"))
+            .collect();
+        for column in self.profile.columns.iter().filter(|c| c.privileged) {
+            let Some(value) = user.attributes.get(&column.key) else {
+                continue;
+            };
+            let baseline = match &column.kind {
+                FieldKind::Enum { values } => values
+                    .first()
+                    .is_some_and(|v| v.canonical.eq_ignore_ascii_case(value.trim())),
+                _ => value.trim().is_empty(),
+            };
+            let own = me
+                .attributes
+                .get(&column.key)
+                .is_some_and(|o| fold(o) == fold(value));
+            if !baseline && !own && !held(value) {
+                above.push(format!("{} {value:?}", column.label));
+            }
+        }
+        above
+    }
+
+    /// An `authority.denied` issue when `user` has more authority than the
+    /// actor (see [`Planner::above_actor`]).
+    fn outranked(&self, user: &StoredUser, row: &Row, verb: &str) -> Option<Issue> {
+        let above = self.above_actor(user);
+        (!above.is_empty()).then(|| {
+            Issue::error(
+                row.line,
+                row.row,
+                crate::codes::AUTHORITY_DENIED,
+                format!(
+                    "{} holds {} that actor {:?} does not hold: it cannot {verb} them",
+                    describe(user),
+                    above.join(", "),
+                    self.options.actor.as_deref().unwrap_or_default()
+                ),
+            )
+        })
     }
 
     /// True when `id` is the importing actor's own account.
@@ -1110,12 +1178,18 @@ impl Planner {
             let seen = &self.seen;
             let actor_id = self.actor_user.as_ref().map(|u| u.id);
             let mut actor_absent = false;
+            let mut outranking: Vec<String> = Vec::new();
+            let this = &self;
             dir.for_each_user(&mut |user| {
                 if seen.contains_key(&user.id) {
                     return true;
                 }
                 if Some(user.id) == actor_id {
                     actor_absent = true;
+                    return true;
+                }
+                if !this.above_actor(user).is_empty() {
+                    outranking.push(describe(user));
                     return true;
                 }
                 match &suspend {
@@ -1165,6 +1239,30 @@ impl Planner {
             } else {
                 removed as f64 * 100.0 / total as f64
             };
+            if !outranking.is_empty() {
+                let verb = if suspend.is_some() {
+                    "suspend"
+                } else {
+                    "delete"
+                };
+                let more = if outranking.len() > 5 {
+                    format!(" and {} more", outranking.len() - 5)
+                } else {
+                    String::new()
+                };
+                outranking.truncate(5);
+                issues.push(Issue::error(
+                    0,
+                    0,
+                    crate::codes::AUTHORITY_DENIED,
+                    format!(
+                        "sync would {verb} {}{more}, who hold roles actor {:?} does not hold; nothing is applied",
+                        outranking.join(", "),
+                        self.options.actor.as_deref().unwrap_or_default()
+                    ),
+                ));
+                self.summary.errors += 1;
+            }
             if actor_absent {
                 let verb = if suspend.is_some() {
                     "suspend"
