@@ -9,10 +9,15 @@
 //! `--charset utf-8|utf-8-bom|shift_jis` (utf-8), `--defects RATE` (0),
 //! `--seed S` (1), `--out FILE` (standard output). Defective lines are listed
 //! on standard error as `line<TAB>column<TAB>what` when `--list-defects` is given.
+//! `--prehashed` replaces the plaintext password column with a `password_hash`
+//! column holding one argon2id PHC string (hashed once, at start), the shape of
+//! a migration from another system (for apply benchmarks that leave hashing out).
 
 use std::io::Write;
 
-use userimport::schema::{Profile, SampleRows};
+use userimport::plan::{Change, NewUser, PasswordSource};
+use userimport::schema::{Profile, Purpose, SampleRows};
+use userimport::validate::Secret;
 use userimport::{CsvWriter, OutputCharset};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seed = 1u64;
     let mut out: Option<String> = None;
     let mut list_defects = false;
+    let mut prehashed = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -34,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--seed" => seed = value()?.parse()?,
             "--out" | "-o" => out = Some(value()?),
             "--list-defects" => list_defects = true,
+            "--prehashed" => prehashed = true,
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -45,11 +52,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut writer = CsvWriter::new(std::io::BufWriter::with_capacity(1 << 20, sink), charset)?;
     let mut sample = SampleRows::new(&profile, seed).defect_rate(defects);
-    writer.write_row(sample.header())?;
+    let mut header = sample.header().to_vec();
+    // `--prehashed`: (column index, the one PHC hash every row gets).
+    let hashed = match prehashed {
+        false => None,
+        true => {
+            let password = profile
+                .column_for(Purpose::Password)
+                .ok_or("--prehashed: the profile has no password column")?;
+            let at = header
+                .iter()
+                .position(|h| *h == password.label || *h == password.key)
+                .ok_or("--prehashed: the sample rows have no password column")?;
+            let hash_column = profile
+                .column_for(Purpose::PasswordHash)
+                .ok_or("--prehashed: the profile has no password hash column")?;
+            header[at] = hash_column.label.clone();
+            Some((at, one_hash()?))
+        }
+    };
+    writer.write_row(&header)?;
     let stderr = std::io::stderr();
     let mut stderr = stderr.lock();
     for i in 0..rows {
-        let (cells, defect) = sample.next_row();
+        let (mut cells, defect) = sample.next_row();
+        if let Some((at, hash)) = &hashed
+            && let Some(cell) = cells.get_mut(*at)
+            && !cell.is_empty()
+        {
+            cell.clone_from(hash);
+        }
         writer.write_row(&cells)?;
         if let (true, Some(defect)) = (list_defects, defect) {
             writeln!(stderr, "{}\t{}\t{}", i + 2, defect.column, defect.what)?;
@@ -57,4 +89,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     writer.finish()?.flush()?;
     Ok(())
+}
+
+/// One argon2id PHC string, hashed by the engine's own password hashing.
+fn one_hash() -> Result<String, Box<dyn std::error::Error>> {
+    let change = Change::Create {
+        line: 2,
+        row: 1,
+        user: NewUser {
+            password: Some(PasswordSource::Plain(Secret::new("Pw-prehashed-benchmark"))),
+            ..NewUser::default()
+        },
+    };
+    let hashes = userimport::sink::prepare_passwords(std::slice::from_ref(&change))?;
+    let hash = hashes.into_iter().flatten().next().ok_or("no hash")?;
+    Ok(hash.into_owned())
 }

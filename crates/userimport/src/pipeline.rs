@@ -3,12 +3,13 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
+use std::sync::mpsc;
 
 use serde::Serialize;
 use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
 use userimport_plan::{Change, Directory, Mode, Plan, PlanOptions, Planner, Summary};
 use userimport_schema::Profile;
-use userimport_validate::{Issue, Uniqueness, ValidateOptions, Validator};
+use userimport_validate::{Issue, Row, Uniqueness, ValidateOptions, Validator};
 
 use crate::Error;
 
@@ -140,6 +141,20 @@ impl ImporterBuilder {
     }
 }
 
+/// Chunks in flight between the parsing thread and the validation thread.
+const BATCHES: usize = 3;
+
+/// One chunk of records on its way through validation, with its rows and
+/// issues; reused from chunk to chunk.
+#[derive(Default)]
+struct Batch {
+    records: Vec<Record>,
+    filled: usize,
+    first_row: u64,
+    rows: Vec<Row>,
+    issues: Vec<Issue>,
+}
+
 /// Change kinds per data row, one byte each, so rows found to be in-file
 /// duplicates at the end of the file can be taken back out of the counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +263,8 @@ impl Importer {
             plan_options.key_order = profile.key_order.clone();
         }
         let mut planner = Planner::new(profile, plan_options, dir)?;
+        // Check keeps only counts and issues: no new user is built.
+        planner.counts_only(!keep_plan);
         let mut uniqueness = Uniqueness::new(profile);
         let mut issues = validator.header_issues();
         // The planner counts its own issues; the validator's are counted here.
@@ -257,46 +274,105 @@ impl Importer {
         let mut kinds: Vec<Kind> = Vec::new();
 
         let chunk_rows = self.options.chunk_rows.max(1);
-        let mut records = vec![Record::new(); chunk_rows];
         let mut next_row = 1u64;
-        loop {
-            let mut filled = 0;
-            while filled < chunk_rows && reader.read_record(&mut records[filled])? {
-                filled += 1;
-            }
-            if filled == 0 {
-                break;
-            }
-            let (rows, row_issues) = validator.validate(&records[..filled], next_row);
-            uniqueness.observe_all(&rows);
-            let chunk = planner.plan_chunk(&rows, dir)?;
-            kinds.resize(kinds.len() + filled, Kind::None);
-            for change in &chunk.changes {
-                let kind = match change {
-                    Change::Create { .. } => Kind::Create,
-                    Change::Update { .. } | Change::Suspend { .. } => Kind::Update,
-                    Change::Delete { .. } => Kind::Delete,
-                    Change::Unchanged { .. } => Kind::Unchanged,
-                };
-                if let Some(slot) = change
-                    .row()
-                    .checked_sub(1)
-                    .and_then(|r| kinds.get_mut(r as usize))
-                {
-                    *slot = kind;
+        // Parsing and planning stay on this thread (the input and the store
+        // need not be `Send`); validation runs on a helper thread (rayon
+        // inside), so chunk N is validated while chunk N+1 is parsed and
+        // chunk N-1 planned. Chunks travel in file order through one FIFO
+        // and come back with their rows; their buffers are reused, so memory
+        // is `BATCHES` chunks whatever the file's size.
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let (to_validate, inbox) = mpsc::sync_channel::<Batch>(BATCHES);
+            let (validated, from_validate) = mpsc::sync_channel::<Batch>(BATCHES);
+            let validator = &validator;
+            scope.spawn(move || {
+                for mut batch in inbox {
+                    batch.issues.clear();
+                    validator.validate_into(
+                        &batch.records[..batch.filled],
+                        batch.first_row,
+                        &mut batch.rows,
+                        &mut batch.issues,
+                    );
+                    if validated.send(batch).is_err() {
+                        break;
+                    }
                 }
+            });
+            let mut spare: Vec<Batch> = (0..BATCHES).map(|_| Batch::default()).collect();
+            let mut in_flight = 0usize;
+            let mut at_end = false;
+            let mut process = |batch: &mut Batch| -> Result<(), Error> {
+                let rows = &batch.rows[..batch.filled];
+                uniqueness.observe_all(rows);
+                let chunk = planner.plan_chunk(rows, dir)?;
+                kinds.resize(kinds.len() + batch.filled, Kind::None);
+                for change in &chunk.changes {
+                    let kind = match change {
+                        Change::Create { .. } => Kind::Create,
+                        Change::Update { .. } | Change::Suspend { .. } => Kind::Update,
+                        Change::Delete { .. } => Kind::Delete,
+                        Change::Unchanged { .. } => Kind::Unchanged,
+                    };
+                    if let Some(slot) = change
+                        .row()
+                        .checked_sub(1)
+                        .and_then(|r| kinds.get_mut(r as usize))
+                    {
+                        *slot = kind;
+                    }
+                }
+                counted.count_issues(&batch.issues);
+                issues.append(&mut batch.issues);
+                issues.extend(chunk.issues);
+                if keep_plan {
+                    changes.extend(chunk.changes);
+                }
+                Ok(())
+            };
+            loop {
+                if at_end {
+                    if in_flight == 0 {
+                        break;
+                    }
+                    let Ok(mut batch) = from_validate.recv() else {
+                        return Err(Error::Refused("the validation thread stopped".into()));
+                    };
+                    in_flight -= 1;
+                    process(&mut batch)?;
+                    continue;
+                }
+                let mut batch = match spare.pop() {
+                    Some(batch) => batch,
+                    None => {
+                        let Ok(mut batch) = from_validate.recv() else {
+                            return Err(Error::Refused("the validation thread stopped".into()));
+                        };
+                        in_flight -= 1;
+                        process(&mut batch)?;
+                        batch
+                    }
+                };
+                batch.records.resize_with(chunk_rows, Record::new);
+                batch.filled = 0;
+                while batch.filled < chunk_rows
+                    && reader.read_record(&mut batch.records[batch.filled])?
+                {
+                    batch.filled += 1;
+                }
+                at_end = batch.filled < chunk_rows;
+                if batch.filled == 0 {
+                    continue;
+                }
+                batch.first_row = next_row;
+                next_row += batch.filled as u64;
+                if to_validate.send(batch).is_err() {
+                    return Err(Error::Refused("the validation thread stopped".into()));
+                }
+                in_flight += 1;
             }
-            counted.count_issues(&row_issues);
-            issues.extend(row_issues);
-            issues.extend(chunk.issues);
-            if keep_plan {
-                changes.extend(chunk.changes);
-            }
-            next_row += filled as u64;
-            if filled < chunk_rows {
-                break;
-            }
-        }
+            Ok(())
+        })?;
         let duplicates = uniqueness.finish();
         let mut finish = planner.finish(dir)?;
         // File-level issues of the plan (`sync.threshold`) join the report.
