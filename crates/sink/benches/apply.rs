@@ -178,6 +178,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cpu4 - cpu3,
         again.summary.unchanged
     );
+    drop(store);
+
+    // An edit cycle: every user moves department (and so group).
+    let department = profile.column_index("department").ok_or("column")?;
+    let groups = profile.column_index("groups").ok_or("column")?;
+    let mut rows = make_rows(&profile, &indices, n);
+    for row in &mut rows {
+        row.cells[department] = Cell::Value("Legal".to_string());
+        row.cells[groups] = Cell::List(userimport_validate::ListEdit {
+            add: vec!["Legal".to_string()],
+            remove: vec!["Sales".to_string(), "Support".to_string()],
+        });
+    }
+    let mut store = SqliteSink::open(&db)?;
+    let (cpu5, _) = cpu_seconds();
+    let t = Instant::now();
+    let edit = Planner::plan_rows(&profile, PlanOptions::default(), rows, &store)?;
+    let outcome = store.apply(&edit, &mut |_| true)?;
+    drop(store);
+    let (cpu6, _) = cpu_seconds();
+    println!(
+        "edit of {n} users (plan + apply, {} updated): {:.3} s wall, {:.2} s CPU",
+        outcome.updated,
+        t.elapsed().as_secs_f64(),
+        cpu6 - cpu5
+    );
+
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     println!(
         "file sizes: sqlite3 .import {} MB, userimport {} MB (+ WAL {} MB)",

@@ -495,7 +495,7 @@ fn write_change(
             if touched == 0 {
                 return Err(RowFail::Reason(format!("user {id} no longer exists")));
             }
-            let mut attrs: Option<BTreeMap<String, String>> = None;
+            let mut attrs: Vec<(&str, Option<&str>)> = Vec::new();
             for change in diff {
                 match change.field {
                     Field::Login => {
@@ -520,19 +520,12 @@ fn write_change(
                     }
                     Field::Password => {}
                     Field::Attribute => {
-                        let map = match &mut attrs {
-                            Some(map) => map,
-                            None => attrs.insert(read_attributes(conn, *id)?),
-                        };
-                        match &change.new {
-                            Some(v) => map.insert(change.column.clone(), v.clone()),
-                            None => map.remove(&change.column),
-                        };
+                        attrs.push((change.column.as_str(), change.new.as_deref()));
                     }
                 }
             }
-            if let Some(map) = attrs {
-                write_attributes(conn, *id, &map)?;
+            if !attrs.is_empty() {
+                update_attributes(conn, *id, &attrs)?;
             }
             if let Some(hash) = password {
                 conn.prepare_cached("UPDATE users SET password_hash = ? WHERE id = ?")?
@@ -579,12 +572,11 @@ fn write_change(
             if touched == 0 {
                 return Err(RowFail::Reason(format!("user {id} no longer exists")));
             }
-            let mut map = read_attributes(conn, *id)?;
-            match &status.new {
-                Some(v) => map.insert(status.column.clone(), v.clone()),
-                None => map.remove(&status.column),
-            };
-            write_attributes(conn, *id, &map)?;
+            update_attributes(
+                conn,
+                *id,
+                &[(status.column.as_str(), status.new.as_deref())],
+            )?;
             Ok((Outcome::Updated, Some(*id)))
         }
         Change::Delete { id, .. } => {
@@ -715,6 +707,62 @@ fn bulk_create_inner(
         }
     }
     Ok(first)
+}
+
+/// Sets (`Some`) or removes (`None`) attributes of one user in place with
+/// SQLite's JSON functions: one statement, no read-modify-write round trip.
+/// Keys that a JSON path cannot quote take the read-modify-write way.
+fn update_attributes(
+    conn: &Connection,
+    id: i64,
+    edits: &[(&str, Option<&str>)],
+) -> std::result::Result<(), RowFail> {
+    let quotable = edits
+        .iter()
+        .all(|(key, _)| !key.contains(['"', '\\']) && !key.chars().any(char::is_control));
+    if quotable {
+        let sets: Vec<(String, &str)> = edits
+            .iter()
+            .filter_map(|(key, value)| value.map(|v| (format!("$.\"{key}\""), v)))
+            .collect();
+        let removes: Vec<String> = edits
+            .iter()
+            .filter(|(_, value)| value.is_none())
+            .map(|(key, _)| format!("$.\"{key}\""))
+            .collect();
+        let mut expr = "data".to_string();
+        if !sets.is_empty() {
+            expr = format!("json_set({expr}{})", ", ?, ?".repeat(sets.len()));
+        }
+        if !removes.is_empty() {
+            expr = format!("json_remove({expr}{})", ", ?".repeat(removes.len()));
+        }
+        let mut stmt = conn.prepare_cached(&format!(
+            "UPDATE attributes SET data = {expr} WHERE user_id = ?"
+        ))?;
+        let mut index = 1;
+        for (path, value) in &sets {
+            stmt.raw_bind_parameter(index, path)?;
+            stmt.raw_bind_parameter(index + 1, value)?;
+            index += 2;
+        }
+        for path in &removes {
+            stmt.raw_bind_parameter(index, path)?;
+            index += 1;
+        }
+        stmt.raw_bind_parameter(index, id)?;
+        if stmt.raw_execute()? > 0 {
+            return Ok(());
+        }
+    }
+    let mut map = read_attributes(conn, id)?;
+    for (key, value) in edits {
+        match value {
+            Some(v) => map.insert(key.to_string(), v.to_string()),
+            None => map.remove(*key),
+        };
+    }
+    write_attributes(conn, id, &map)
 }
 
 fn read_attributes(

@@ -915,3 +915,64 @@ fn update_passwords_replaces_the_hash() {
     let id = find_login(&store, "tanaka").id;
     assert_eq!(store.password_hash(id).unwrap().as_deref(), Some(new_hash));
 }
+
+#[test]
+fn attributes_are_set_and_cleared_in_place_whatever_their_key() {
+    use userimport_schema::{Column, FieldKind};
+    let mut p = Profile::standard();
+    p.columns.push(Column::new(
+        "ライセンス.種別",
+        "License",
+        FieldKind::text(20),
+    ));
+    p.columns
+        .push(Column::new("odd\"key\\", "Odd", FieldKind::text(20)));
+    let (_dir, mut store) = store();
+    let create = vec![row(
+        &p,
+        1,
+        &[
+            ("login_id", v("kato")),
+            ("name", v("Kato")),
+            ("department", v("HR")),
+            ("ライセンス.種別", v("A")),
+            ("odd\"key\\", v("x")),
+            ("password_hash", Cell::Secret(Secret::new(HASH))),
+        ],
+    )];
+    let plan = Planner::plan_rows(&p, PlanOptions::default(), create, &store).unwrap();
+    apply(&mut store, &plan);
+    let edit = vec![row(
+        &p,
+        1,
+        &[
+            ("login_id", v("kato")),
+            ("department", Cell::Clear),
+            ("ライセンス.種別", v("B")),
+            ("position", v("Lead")),
+        ],
+    )];
+    // JSON paths in SQL for quotable keys ...
+    let plan = Planner::plan_rows(&p, PlanOptions::default(), edit, &store).unwrap();
+    assert_eq!(plan.summary.update, 1, "{:?}", plan.changes);
+    apply(&mut store, &plan);
+    // ... read-modify-write for the others.
+    let edit = vec![row(
+        &p,
+        1,
+        &[("login_id", v("kato")), ("odd\"key\\", v("y"))],
+    )];
+    let plan = Planner::plan_rows(&p, PlanOptions::default(), edit, &store).unwrap();
+    assert_eq!(plan.summary.update, 1, "{:?}", plan.changes);
+    apply(&mut store, &plan);
+    let u = find_login(&store, "kato");
+    assert!(
+        !u.attributes.contains_key("department"),
+        "{:?}",
+        u.attributes
+    );
+    assert_eq!(u.attributes["ライセンス.種別"], "B");
+    assert_eq!(u.attributes["odd\"key\\"], "y");
+    assert_eq!(u.attributes["position"], "Lead");
+    assert_eq!(u.attributes["name"], "Kato");
+}
