@@ -33,6 +33,21 @@ pub struct Args {
     profile: String,
 }
 
+/// A cell as the terminal may show it: line breaks as `⏎`, and every other
+/// control character (escape sequences from a hostile file included)
+/// written out as `\u{1b}`, so nothing in a file can drive the terminal.
+fn visible(cell: &str) -> String {
+    let mut out = String::with_capacity(cell.len());
+    for c in cell.chars() {
+        match c {
+            '\r' | '\n' => out.push('⏎'),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Replaces the cells under the profile's password and password-hash
 /// columns by `***`: a preview never shows a password.
 fn mask_passwords(shown: &mut Preview, profile: &Profile) {
@@ -86,13 +101,13 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             )?;
             let mut table: Vec<Vec<String>> = vec![
                 std::iter::once("line".to_string())
-                    .chain(shown.header.iter().cloned())
+                    .chain(shown.header.iter().map(|h| visible(h)))
                     .collect(),
             ];
             for record in &shown.records {
                 table.push(
                     std::iter::once(record.line.to_string())
-                        .chain(record.fields.iter().map(|f| f.replace(['\r', '\n'], "⏎")))
+                        .chain(record.fields.iter().map(|f| visible(f)))
                         .collect(),
                 );
             }

@@ -130,6 +130,19 @@ fn check_case(case: &Case) {
         );
     }
     assert!(!db.exists(), "{}: check created the store", case.name);
+    // preview reads the same file with the options it knows.
+    let mut args = vec!["preview", "-", "--rows", "5"];
+    for pair in case.args.chunks(2) {
+        if matches!(pair[0], "--charset" | "--header-row" | "--profile") {
+            args.extend_from_slice(pair);
+        }
+    }
+    let preview = run(
+        &args,
+        Some(Box::new(move |w: &mut dyn Write| make(w))),
+        dir.path(),
+    );
+    no_panic(&format!("{}: preview", case.name), &preview, MAX_RSS_KIB);
     if case.apply {
         let mut args = vec!["apply", "-", "--db", &dbs];
         args.extend_from_slice(case.args);
