@@ -217,6 +217,18 @@ impl Importer {
         self.run(input, dir, true)
     }
 
+    /// Execute: applies exactly `plan` to `store` (all or nothing unless the
+    /// plan was made with `skip_invalid`), refused if the store moved since
+    /// the plan was made. `progress` returning `false` cancels.
+    pub fn apply<S: userimport_sink::Sink>(
+        &self,
+        plan: &Plan,
+        store: &mut S,
+        mut progress: impl FnMut(&userimport_sink::Progress) -> bool,
+    ) -> Result<userimport_sink::ApplyOutcome, S::Error> {
+        store.apply(plan, &mut progress)
+    }
+
     fn run<R: Read, D: Directory>(
         &self,
         input: R,
