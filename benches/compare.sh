@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of userimport against the floors and the usual
+# alternatives, on the same generated files, in one go. Rewrites the results
+# block of BENCHMARKS.md (between the `results` markers; the rest of the file
+# is hand-written analysis) and prints the same table.
+#
+#   benches/compare.sh              # everything (about 5 minutes on 2 cores)
+#   RUNS=5 benches/compare.sh       # more interleaved repetitions (default 3)
+#   QUICK=1 benches/compare.sh      # skip the 4M-row RSS run and the 1M store
+#   SKIP_BUILD=1 benches/compare.sh # use the release binaries already built
+#   USERIMPORT_PG_URL=postgres://user@host/db benches/compare.sh   # adds psql \copy
+#
+# Needs: cargo, sqlite3, python3 with frictionless (`pip install frictionless`),
+# GNU time (/usr/bin/time); psql only with USERIMPORT_PG_URL.
+# Every timed command runs as its own process under /usr/bin/time: wall
+# seconds, CPU seconds (user + sys) and peak RSS. Repetitions are interleaved
+# (floor, ours, floor, ours …) so load on a shared machine hits both alike;
+# the best wall time of the repetitions is reported, with its CPU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+DATA=${DATA:-bench-data}
+RESULTS=$(mktemp -d)
+trap 'rm -rf "$RESULTS"' EXIT
+mkdir -p "$DATA"
+
+if [ -z "${SKIP_BUILD:-}" ]; then # SKIP_BUILD=1: use the binaries already built
+    echo "== building (release)" >&2
+    cargo build --release -q -p userimport-cli --bin userimport
+    cargo build --release -q -p userimport-parse --example csv_core_floor
+    cargo build --release -q -p userimport --example generate --example hashrate
+fi
+BIN=target/release/userimport
+FLOOR=target/release/examples/csv_core_floor
+GEN=target/release/examples/generate
+
+gen() { # rows file [options]
+    local rows=$1 file=$2
+    shift 2
+    if [ ! -s "$file" ] || [ "$(cat "$file.rows" 2>/dev/null)" != "$rows $*" ]; then
+        echo "== generating $file ($rows rows $*)" >&2
+        "$GEN" --rows "$rows" --out "$file" "$@"
+        echo "$rows $*" > "$file.rows"
+    fi
+}
+gen 1000000 "$DATA/users-1m.csv"
+gen 100000 "$DATA/users-100k.csv"
+gen 200000 "$DATA/users-200k-hashed.csv" --prehashed
+gen 500 "$DATA/users-500.csv"
+[ -n "${QUICK:-}" ] || gen 1000000 "$DATA/users-1m-hashed.csv" --prehashed
+[ -n "${QUICK:-}" ] || gen 4000000 "$DATA/users-4m.csv"
+
+# measure NAME CMD...: one timed run appended to $RESULTS/NAME as
+# "wall cpu rss_kb"; the command's output is discarded (exit 0 or 1 accepted).
+measure() {
+    local name=$1
+    shift
+    local t="$RESULTS/time.$$"
+    set +e
+    /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" > /dev/null 2> "$RESULTS/$name.err"
+    local rc=$?
+    set -e
+    if [ $rc -gt 1 ]; then
+        echo "!! $name failed (exit $rc):" >&2
+        tail -3 "$RESULTS/$name.err" >&2
+        return 0
+    fi
+    awk '{ printf "%s %.3f %s\n", $1, $2 + $3, $4 }' "$t" >> "$RESULTS/$name"
+}
+# best NAME: "wall cpu rss_kb" of the run with the lowest wall time.
+best() { if [ -s "$RESULTS/$1" ]; then sort -n "$RESULTS/$1" | head -1; fi; }
+wall() { best "$1" | awk '{ print $1 }'; }
+cpu() { best "$1" | awk '{ print $2 }'; }
+rss_mb() { if [ -s "$RESULTS/$1" ]; then sort -k3 -n "$RESULTS/$1" | tail -1 | awk '{ printf "%.0f", $3 / 1024 }'; fi; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.1f", a / b }'; }
+
+SQL_TABLE="CREATE TABLE users(login_id TEXT, name TEXT, display_name TEXT, department TEXT,
+  position TEXT, email TEXT, password_hash TEXT, notify TEXT, country TEXT, language TEXT,
+  timezone TEXT, date_format TEXT, time_format TEXT, status TEXT, due_date_type TEXT,
+  valid_days TEXT, groups_ TEXT, roles TEXT, delete_flag TEXT)"
+
+STORE="$DATA/store-1m.db"
+if [ -z "${QUICK:-}" ] && [ ! -s "$STORE" -o "$DATA/users-1m-hashed.csv" -nt "$STORE" ]; then
+    echo "== building a store of 1M users ($STORE)" >&2
+    rm -f "$STORE" "$STORE-wal" "$STORE-shm"
+    "$BIN" apply "$DATA/users-1m-hashed.csv" --db "$STORE" > /dev/null
+fi
+
+python3 benches/frictionless_schema.py crates/schema/src/codes/seed_tables.rs > "$RESULTS/schema.json"
+
+for run in $(seq "$RUNS"); do
+    echo "== run $run of $RUNS" >&2
+    measure floor_1m "$FLOOR" "$DATA/users-1m.csv"
+    measure check_1m "$BIN" check "$DATA/users-1m.csv" --db "$RESULTS/none.db" --format json
+    [ -n "${QUICK:-}" ] || measure check_1m_store "$BIN" check "$DATA/users-1m.csv" --db "$STORE" --format json
+    measure floor_100k "$FLOOR" "$DATA/users-100k.csv"
+    measure check_100k "$BIN" check "$DATA/users-100k.csv" --db "$RESULTS/none.db" --format json
+    rm -f "$RESULTS"/import.db*
+    measure sqlite_import sqlite3 "$RESULTS/import.db" -cmd "$SQL_TABLE" \
+        ".import --csv --skip 1 $DATA/users-200k-hashed.csv users" ".exit"
+    rm -f "$RESULTS"/apply.db*
+    measure apply_200k "$BIN" apply "$DATA/users-200k-hashed.csv" --db "$RESULTS/apply.db"
+done
+# Slow or memory-only runs, once.
+[ -n "${QUICK:-}" ] || measure check_4m "$BIN" check "$DATA/users-4m.csv" --db "$RESULTS/none.db" --format json
+echo "== frictionless validate (100k rows, once)" >&2
+# frictionless refuses absolute paths ("not safe"): run it inside $DATA.
+cp "$RESULTS/schema.json" "$DATA/frictionless-schema.json"
+(cd "$DATA" && RESULTS=$RESULTS measure frictionless frictionless validate --schema frictionless-schema.json users-100k.csv)
+echo "== password hashing" >&2
+target/release/examples/hashrate > "$RESULTS/hashrate.txt"
+rm -f "$RESULTS"/hash.db*
+measure apply_500_plain "$BIN" apply "$DATA/users-500.csv" --db "$RESULTS/hash.db"
+
+PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | not measured yet (set USERIMPORT_PG_URL; PostgreSQL support is in progress) | | |"
+if [ -n "${USERIMPORT_PG_URL:-}" ]; then
+    psql "$USERIMPORT_PG_URL" -q -c "DROP TABLE IF EXISTS bench_users; ${SQL_TABLE/users(/bench_users(}" > /dev/null
+    measure psql_copy psql "$USERIMPORT_PG_URL" -q -c "\\copy bench_users FROM '$DATA/users-200k-hashed.csv' WITH (FORMAT csv, HEADER true)"
+    measure apply_200k_pg "$BIN" apply "$DATA/users-200k-hashed.csv" --db "$USERIMPORT_PG_URL"
+    if [ -s "$RESULTS/apply_200k_pg" ]; then
+        PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | **$(ratio "$(wall apply_200k_pg)" "$(wall psql_copy)")x** wall | $(wall apply_200k_pg) s vs $(wall psql_copy) s | |"
+    else
+        PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | not measured yet: \`apply --db postgres://…\` failed ($(tail -1 "$RESULTS/apply_200k_pg.err" | cut -c1-80)) | psql \\copy $(wall psql_copy) s | |"
+    fi
+fi
+
+verdict() { # value op limit
+    awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "n/a" || v == "") print "not measured";
+        else if ((op == "<=" && v + 0 <= l + 0) || (op == ">=" && v + 0 >= l + 0)) print "met";
+        else print "**missed**" }'
+}
+R_CHECK=$(ratio "$(wall check_1m)" "$(wall floor_1m)")
+R_CHECK_CPU=$(ratio "$(cpu check_1m)" "$(cpu floor_1m)")
+R_STORE=$(ratio "$(wall check_1m_store)" "$(wall floor_1m)")
+R_STORE_CPU=$(ratio "$(cpu check_1m_store)" "$(cpu floor_1m)")
+R_FL=$(ratio "$(wall frictionless)" "$(wall check_100k)")
+R_FL_CPU=$(ratio "$(cpu frictionless)" "$(cpu check_100k)")
+R_APPLY=$(ratio "$(wall apply_200k)" "$(wall sqlite_import)")
+R_APPLY_CPU=$(ratio "$(cpu apply_200k)" "$(cpu sqlite_import)")
+SINGLE=$(awk -F= '/^single_ms=/ { print $2 }' "$RESULTS/hashrate.txt")
+CORES=$(awk -F= '/^cores=/ { print $2 }' "$RESULTS/hashrate.txt")
+PAR_EFF=$(awk -F= '/^parallel_efficiency=/ { print $2 }' "$RESULTS/hashrate.txt")
+APPLY_EFF=$(awk -v w="$(wall apply_500_plain)" -v s="$SINGLE" -v c="$CORES" \
+    'BEGIN { if (w == "" || w == 0) print "n/a"; else printf "%.0f", 100 * (500 / w) / (c * 1000 / s) }')
+RSS1=$(rss_mb check_1m)
+RSS4=$(rss_mb check_4m)
+GROWTH=$(awk -v a="$RSS1" -v b="$RSS4" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.0f", (b - a) * 1048576 / 3000000 }')
+
+{
+    echo "<!-- results:start (written by benches/compare.sh; edit outside these markers) -->"
+    echo
+    echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by \`benches/compare.sh\` (RUNS=$RUNS, best wall of $RUNS interleaved runs, CPU = user + sys of that run)."
+    echo "Machine: $(nproc) cores, $(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (shared with other builds)."
+    echo
+    echo "| target | goal | measured | ours | reference | verdict |"
+    echo "|---|---|---|---|---|---|"
+    echo "| \`check\` 1M clean rows, empty store, vs raw csv-core | ≤ 4x | **${R_CHECK}x** wall, ${R_CHECK_CPU}x CPU | $(wall check_1m) s wall, $(cpu check_1m) s CPU | csv-core $(wall floor_1m) s wall, $(cpu floor_1m) s CPU | $(verdict "$R_CHECK" "<=" 4) |"
+    echo "| \`check\` 1M rows against a store of 1M users | ≤ 8x | **${R_STORE}x** wall, ${R_STORE_CPU}x CPU | $(wall check_1m_store) s wall, $(cpu check_1m_store) s CPU | csv-core $(wall floor_1m) s | $(verdict "$R_STORE" "<=" 8) |"
+    echo "| peak RSS, \`check\` 1M rows | < 150 MB | **${RSS1} MB** | | | $(verdict "$RSS1" "<=" 150) |"
+    echo "| RSS growth per row, 1M → 4M rows | ≤ 64 B/row | **${GROWTH} B/row** (4M: ${RSS4} MB) | | | $(verdict "$GROWTH" "<=" 64) |"
+    echo "| faster than frictionless \`validate\`, 100k rows | ≥ 50x | **${R_FL}x** wall, ${R_FL_CPU}x CPU | $(wall check_100k) s | frictionless $(wall frictionless) s wall, $(cpu frictionless) s CPU | $(verdict "$R_FL" ">=" 50) |"
+    echo "| \`apply\` 200k pre-hashed rows vs \`sqlite3 .import\` | ≤ 2x | **${R_APPLY}x** wall, ${R_APPLY_CPU}x CPU | $(wall apply_200k) s wall, $(cpu apply_200k) s CPU, $(rss_mb apply_200k) MB | sqlite3 $(wall sqlite_import) s wall, $(cpu sqlite_import) s CPU | $(verdict "$R_APPLY" "<=" 2) |"
+    if [ -n "${USERIMPORT_PG_URL:-}" ] && [ -s "$RESULTS/apply_200k_pg" ]; then
+        echo "$PG_ROW $(verdict "$(ratio "$(wall apply_200k_pg)" "$(wall psql_copy)")" "<=" 2) |"
+    else
+        echo "$PG_ROW not measured |"
+    fi
+    echo "| password hashing, parallel hashes vs cores × single-hash rate | ≥ 80% | **${PAR_EFF}%** | single hash ${SINGLE} ms, ${CORES} cores | | $(verdict "$PAR_EFF" ">=" 80) |"
+    echo "| \`apply\` 500 plaintext rows (hash + write) vs cores × single-hash rate | ≥ 80% | **${APPLY_EFF}%** | $(wall apply_500_plain) s wall | $(awk -v s="$SINGLE" -v c="$CORES" 'BEGIN { printf "%.2f", 500 * s / 1000 / c }') s ideal | $(verdict "$APPLY_EFF" ">=" 80) |"
+    echo
+    echo "Other figures: \`check\` 100k rows $(wall check_100k) s wall / $(cpu check_100k) s CPU (csv-core $(wall floor_100k) s);"
+    echo "raw runs (wall s, CPU s, peak RSS KB) per measurement:"
+    echo
+    echo '```'
+    for f in "$RESULTS"/*; do
+        case "$f" in *.err | *.json | *.txt | *.md | *.db* | */time.*) continue ;; esac
+        [ -f "$f" ] && printf '%-16s %s\n' "$(basename "$f")" "$(tr '\n' ';' < "$f")"
+    done
+    cat "$RESULTS/hashrate.txt"
+    echo '```'
+    echo
+    echo "Commands (what the script runs, per repetition):"
+    echo
+    echo '```sh'
+    echo "target/release/examples/csv_core_floor $DATA/users-1m.csv"
+    echo "target/release/userimport check $DATA/users-1m.csv --db /tmp/none.db --format json      # empty store"
+    echo "target/release/userimport check $DATA/users-1m.csv --db $STORE --format json  # 1M users"
+    echo "sqlite3 import.db -cmd 'CREATE TABLE users(…19 TEXT columns…)' '.import --csv --skip 1 $DATA/users-200k-hashed.csv users'"
+    echo "target/release/userimport apply $DATA/users-200k-hashed.csv --db apply.db               # fresh store"
+    echo "frictionless validate --schema schema.json $DATA/users-100k.csv   # schema: benches/frictionless_schema.py"
+    echo "psql \$USERIMPORT_PG_URL -c \"\\copy bench_users FROM '$DATA/users-200k-hashed.csv' WITH (FORMAT csv, HEADER true)\""
+    echo "target/release/examples/hashrate; target/release/userimport apply $DATA/users-500.csv --db hash.db"
+    echo '```'
+    echo
+    echo "<!-- results:end -->"
+} > "$RESULTS/block.md"
+
+cat "$RESULTS/block.md"
+if [ -f BENCHMARKS.md ] && grep -q '<!-- results:start' BENCHMARKS.md; then
+    python3 - "$RESULTS/block.md" << 'EOF'
+import re, sys
+block = open(sys.argv[1], encoding="utf-8").read().strip()
+text = open("BENCHMARKS.md", encoding="utf-8").read()
+text = re.sub(r"<!-- results:start.*?<!-- results:end -->", lambda _: block, text, flags=re.S)
+open("BENCHMARKS.md", "w", encoding="utf-8").write(text)
+EOF
+else
+    { echo "# Benchmarks"; echo; cat "$RESULTS/block.md"; } > BENCHMARKS.md
+fi
+echo "== BENCHMARKS.md updated" >&2
