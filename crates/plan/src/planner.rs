@@ -399,10 +399,10 @@ impl Planner {
             .collect();
         let mut distinct: Vec<(usize, KeyKind)> = Vec::new();
         for (kind, _, m) in &matches {
-            if let Some(i) = m {
-                if !distinct.iter().any(|(j, _)| j == i) {
-                    distinct.push((*i, *kind));
-                }
+            if let Some(i) = m
+                && !distinct.iter().any(|(j, _)| j == i)
+            {
+                distinct.push((*i, *kind));
             }
         }
         if !row.valid {
@@ -1050,10 +1050,10 @@ impl Planner {
                             continue;
                         }
                         self.check_authority(name, false, row, &column.key, issues);
-                        if let Some(g) = self.resolve_group(name, row, &column.key, issues) {
-                            if !added.contains(&g) {
-                                added.push(g);
-                            }
+                        if let Some(g) = self.resolve_group(name, row, &column.key, issues)
+                            && !added.contains(&g)
+                        {
+                            added.push(g);
                         }
                     }
                     let removed = removals(&stored.groups, &edit, matches!(cell, Cell::Clear));

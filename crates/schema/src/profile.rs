@@ -447,21 +447,21 @@ impl Profile {
                     column.purpose
                 )));
             }
-            if let FieldKind::Enum { values } = &column.kind {
-                if values.is_empty() {
-                    return Err(Error::Invalid(format!(
-                        "enum column {:?} has no values",
-                        column.key
-                    )));
-                }
+            if let FieldKind::Enum { values } = &column.kind
+                && values.is_empty()
+            {
+                return Err(Error::Invalid(format!(
+                    "enum column {:?} has no values",
+                    column.key
+                )));
             }
-            if let FieldKind::Date { formats } = &column.kind {
-                if formats.is_empty() {
-                    return Err(Error::Invalid(format!(
-                        "date column {:?} has no formats",
-                        column.key
-                    )));
-                }
+            if let FieldKind::Date { formats } = &column.kind
+                && formats.is_empty()
+            {
+                return Err(Error::Invalid(format!(
+                    "date column {:?} has no formats",
+                    column.key
+                )));
             }
         }
         for key in &self.key_order {

@@ -143,20 +143,20 @@ pub(crate) fn check_cell<'a>(
             ),
         ));
     }
-    if let Some(keyword) = &col.clear_keyword {
-        if text.eq_ignore_ascii_case(keyword) {
-            if col.required {
-                return Err(Problem::new(
-                    codes::FIELD_CLEAR_REQUIRED,
-                    format!(
-                        "{:?} would clear {}, but {} is required in this profile: enter a value, \
+    if let Some(keyword) = &col.clear_keyword
+        && text.eq_ignore_ascii_case(keyword)
+    {
+        if col.required {
+            return Err(Problem::new(
+                codes::FIELD_CLEAR_REQUIRED,
+                format!(
+                    "{:?} would clear {}, but {} is required in this profile: enter a value, \
                          or leave the cell blank to keep the current one",
-                        keyword, col.label, col.label
-                    ),
-                ));
-            }
-            return Ok(Out::Clear);
+                    keyword, col.label, col.label
+                ),
+            ));
         }
+        return Ok(Out::Clear);
     }
     match &col.kind {
         FieldKind::Text { min_len, max_len } => text_value(col, text, *min_len, *max_len),
@@ -505,12 +505,11 @@ fn cached_code(table: CodeTable, text: &str) -> Option<&'static str> {
 
 fn remember_code(table: CodeTable, text: &str, canonical: &'static str) {
     let _ = CODE_CACHE.try_with(|cache| {
-        if let Ok(mut cache) = cache.try_borrow_mut() {
-            if let Some(map) = cache.get_mut(table_slot(table)) {
-                if map.len() < CODE_CACHE_MAX {
-                    map.insert(text.into(), canonical);
-                }
-            }
+        if let Ok(mut cache) = cache.try_borrow_mut()
+            && let Some(map) = cache.get_mut(table_slot(table))
+            && map.len() < CODE_CACHE_MAX
+        {
+            map.insert(text.into(), canonical);
         }
     });
 }
@@ -694,17 +693,17 @@ fn list_edit(
         if name.is_empty() {
             continue;
         }
-        if let Some(keyword) = &col.clear_keyword {
-            if name.eq_ignore_ascii_case(keyword) {
-                return Err(Problem::new(
-                    codes::LIST_INVALID,
-                    format!(
-                        "{keyword:?} clears {} and must be alone in the cell: write only {keyword}, \
+        if let Some(keyword) = &col.clear_keyword
+            && name.eq_ignore_ascii_case(keyword)
+        {
+            return Err(Problem::new(
+                codes::LIST_INVALID,
+                format!(
+                    "{keyword:?} clears {} and must be alone in the cell: write only {keyword}, \
                          or list the names to add and -names to remove",
-                        col.label
-                    ),
-                ));
-            }
+                    col.label
+                ),
+            ));
         }
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(Problem::new(

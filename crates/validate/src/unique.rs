@@ -138,10 +138,11 @@ impl Uniqueness {
                     self.blocks.push(block);
                 }
             }
-            if let Some(block) = self.blocks.last_mut() {
-                if block.len() == block.capacity() && block.capacity() < BLOCK {
-                    block.reserve_exact(BLOCK - block.capacity());
-                }
+            if let Some(block) = self.blocks.last_mut()
+                && block.len() == block.capacity()
+                && block.capacity() < BLOCK
+            {
+                block.reserve_exact(BLOCK - block.capacity());
             }
             self.len += 1;
         }

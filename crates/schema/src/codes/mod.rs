@@ -110,10 +110,10 @@ impl CodeTable {
             });
         }
         // IANA names first: folding would merge `Etc/GMT-0` with `Etc/GMT0`.
-        if self == CodeTable::TimeZone {
-            if let Ok(tz) = chrono_tz::Tz::from_str_insensitive(input.trim()) {
-                return Ok(tz.name());
-            }
+        if self == CodeTable::TimeZone
+            && let Ok(tz) = chrono_tz::Tz::from_str_insensitive(input.trim())
+        {
+            return Ok(tz.name());
         }
         if let Some(found) = self.index().get(key.as_str()) {
             return Ok(found);

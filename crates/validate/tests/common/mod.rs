@@ -120,7 +120,7 @@ const GROUPS: &[&str] = &["Sales,Tokyo", "", "-Old, New", "none", "Engineering"]
 /// The fields of clean data row `i` (1-based): every value valid, keys unique.
 pub fn clean_fields(i: u64, rng: &mut Rng) -> Vec<String> {
     let mut f = vec![String::new(); HEADER.len()];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         f[col::MEMBER_ID] = (100_000 + i).to_string();
     }
     f[col::LOGIN] = format!("user{i:07}");
