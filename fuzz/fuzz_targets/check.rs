@@ -33,15 +33,16 @@ fn store() -> MemorySink {
 fuzz_target!(|data: &[u8]| {
     thread_local! {
         static STORE: MemorySink = store();
+        static PROFILES: [Profile; 3] = [Profile::standard(), Profile::team(), Profile::access()];
     }
     let Some((&mode, data)) = data.split_first() else {
         return;
     };
-    let profile = match mode & 3 {
-        0 | 3 => Profile::standard(),
-        1 => Profile::team(),
-        _ => Profile::access(),
-    };
+    let profile = PROFILES.with(|p| match mode & 3 {
+        0 | 3 => p[0].clone(),
+        1 => p[1].clone(),
+        _ => p[2].clone(),
+    });
     let mut plan = PlanOptions::default();
     plan.mode = match (mode >> 2) & 3 {
         0 => Mode::Upsert,
@@ -56,18 +57,36 @@ fuzz_target!(|data: &[u8]| {
     let mut options = ImportOptions::default();
     options.plan = plan;
     options.chunk_rows = 1 + (mode as usize >> 6) * 3;
-    let importer = Importer::builder(&profile).options(options).build();
+    let small = Importer::builder(&profile).options(options.clone()).build();
+    options.chunk_rows = 8192;
+    let whole = Importer::builder(&profile).options(options).build();
     STORE.with(|store| {
-        let keep = mode & 0x40 != 0;
-        let result = if keep {
-            importer.plan(data, store)
-        } else {
-            importer.check(data, store)
+        // Upload-and-check in small chunks, and plan in one chunk: the
+        // counts and issues must not depend on either.
+        let checked = small.check(data, store);
+        let planned = whole.plan(data, store);
+        let (checked, planned) = match (checked, planned) {
+            (Ok(c), Ok(p)) => (c, p),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string());
+                return;
+            }
+            (a, b) => panic!("check and plan disagree: {a:?} / {b:?}"),
         };
-        let Ok(checked) = result else { return };
         let s = &checked.summary;
         assert_eq!(s.valid + s.invalid, s.rows, "{s:?}");
         assert_eq!(s.rows, checked.file.rows, "{s:?}");
+        assert_eq!(checked.summary, planned.summary, "check and plan counts");
+        let key = |c: &userimport::Checked| {
+            let mut v: Vec<(u64, u64, String, Option<String>)> = c
+                .issues
+                .iter()
+                .map(|i| (i.line, i.row, i.code.clone(), i.column.clone()))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(key(&checked), key(&planned), "check and plan issues");
         for issue in &checked.issues {
             assert!(issue.row <= s.rows, "{issue:?}");
         }
