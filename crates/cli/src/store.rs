@@ -1,31 +1,101 @@
-//! Opening the store named by `--db`.
+//! Opening the store named by `--db`: a SQLite file or a PostgreSQL database.
+
+use std::collections::BTreeSet;
 
 use userimport::StoreUrl;
-use userimport::sink::SqliteSink;
+use userimport::plan::{Authority, Directory, Lookup, StoredUser};
+use userimport::sink::{
+    ApplyOutcome, Batch, Error, PostgresSink, Progress, Revision, Sink, SqliteSink,
+};
 
 use crate::Failure;
 
+/// The store `--db` names, whichever backend it is.
+#[derive(Debug)]
+pub enum Store {
+    /// An SQLite file.
+    Sqlite(SqliteSink),
+    /// A PostgreSQL database.
+    Postgres(PostgresSink),
+}
+
 /// A store for reading only (`check`, `plan`, `export`): never created or
 /// migrated; a missing one is empty.
-pub fn open_read(url: &str) -> Result<SqliteSink, Failure> {
+pub fn open_read(url: &str) -> Result<Store, Failure> {
     match url.parse::<StoreUrl>().map_err(Failure)? {
-        StoreUrl::Sqlite(path) => Ok(SqliteSink::open_existing(&path)
-            .map_err(|e| Failure(format!("cannot open store {}: {e}", path.display())))?),
-        other => Err(unsupported(&other)),
+        StoreUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteSink::open_existing(&path).map_err(
+            |e| Failure(format!("cannot open store {}: {e}", path.display())),
+        )?)),
+        StoreUrl::Postgres(pg) => PostgresSink::open_existing(&pg)
+            .map(Store::Postgres)
+            .map_err(|e| Failure(format!("cannot open store {}: {e}", StoreUrl::Postgres(pg)))),
+        other => Err(Failure(format!("unsupported store {other}"))),
     }
 }
 
 /// A store for writing (`apply`, `groups add`): created and migrated if needed.
-pub fn open_write(url: &str) -> Result<SqliteSink, Failure> {
+pub fn open_write(url: &str) -> Result<Store, Failure> {
     match url.parse::<StoreUrl>().map_err(Failure)? {
-        StoreUrl::Sqlite(path) => Ok(SqliteSink::open(&path)
-            .map_err(|e| Failure(format!("cannot open store {}: {e}", path.display())))?),
-        other => Err(unsupported(&other)),
+        StoreUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteSink::open(&path).map_err(|e| {
+            Failure(format!("cannot open store {}: {e}", path.display()))
+        })?)),
+        StoreUrl::Postgres(pg) => Ok(Store::Postgres(PostgresSink::open(&pg).map_err(|e| {
+            Failure(format!(
+                "cannot open store {}: {e}",
+                StoreUrl::Postgres(pg.clone())
+            ))
+        })?)),
+        other => Err(Failure(format!("unsupported store {other}"))),
     }
 }
 
-fn unsupported(url: &StoreUrl) -> Failure {
-    Failure(format!(
-        "store {url}: this build supports SQLite stores only"
-    ))
+macro_rules! each {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            Store::Sqlite($s) => $body,
+            Store::Postgres($s) => $body,
+        }
+    };
+}
+
+impl Directory for Store {
+    type Error = Error;
+
+    fn revision(&self) -> Result<u64, Error> {
+        each!(self, s => s.revision())
+    }
+    fn find(&self, keys: &[Lookup]) -> Result<Vec<StoredUser>, Error> {
+        each!(self, s => s.find(keys))
+    }
+    fn groups(&self) -> Result<BTreeSet<String>, Error> {
+        each!(self, s => s.groups())
+    }
+    fn user_count(&self) -> Result<u64, Error> {
+        each!(self, s => s.user_count())
+    }
+    fn for_each_user(&self, f: &mut dyn FnMut(&StoredUser) -> bool) -> Result<(), Error> {
+        each!(self, s => s.for_each_user(f))
+    }
+    fn authority(&self, actor: &str) -> Result<Option<Authority>, Error> {
+        each!(self, s => s.authority(actor))
+    }
+}
+
+impl Sink for Store {
+    fn write(
+        &mut self,
+        batch: &Batch<'_>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome, Error> {
+        each!(self, s => s.write(batch, progress))
+    }
+    fn add_groups(&mut self, names: &[String]) -> Result<usize, Error> {
+        each!(self, s => s.add_groups(names))
+    }
+    fn remove_groups(&mut self, names: &[String]) -> Result<usize, Error> {
+        each!(self, s => s.remove_groups(names))
+    }
+    fn history_since(&self, revision: u64) -> Result<Vec<Revision>, Error> {
+        each!(self, s => s.history_since(revision))
+    }
 }

@@ -62,10 +62,12 @@
 #![deny(missing_docs)]
 
 mod memory;
+mod postgres;
 mod sink;
 mod sqlite;
 
 pub use memory::MemorySink;
+pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{
     ApplyOutcome, Batch, Outcome, Progress, Revision, RowResult, Sink, prepare_passwords,
 };
@@ -78,6 +80,9 @@ pub enum Error {
     /// SQLite failed.
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("store: {0}")]
+    Postgres(#[from] ::postgres::Error),
     /// Planning-side failure (password hashing).
     #[error(transparent)]
     Plan(#[from] userimport_plan::Error),

@@ -1,10 +1,19 @@
-//! Integration tests against a real SQLite file in a temporary directory.
+//! One suite, two backends: every test here runs against a real SQLite file
+//! in a temporary directory and against a real PostgreSQL server (a fresh
+//! schema per test) named by `USERIMPORT_TEST_POSTGRES`. Without that
+//! variable the PostgreSQL half is skipped, saying so on the terminal; in CI
+//! (`CI=true`) a missing URL fails.
+
+mod backends;
+
+use backends::{Backend, TestStore};
 
 use userimport_plan::{
     Change, Directory, Field, Merge, Mode, Plan, PlanOptions, Planner, SyncAction,
 };
 use userimport_schema::Profile;
 use userimport_sink::{Error, MemorySink, Outcome, Sink, SqliteSink};
+
 use userimport_validate::{Cell, ListEdit, Row, Secret};
 
 const HASH: &str =
@@ -53,12 +62,6 @@ fn user(profile: &Profile, n: u64, login: &str, name: &str, email: &str) -> Row 
     )
 }
 
-fn store() -> (tempfile::TempDir, SqliteSink) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sink = SqliteSink::open(dir.path().join("users.db")).expect("open");
-    (dir, sink)
-}
-
 fn plan_with(store: &impl Directory, rows: Vec<Row>, options: PlanOptions) -> Plan {
     Planner::plan_rows(&Profile::standard(), options, rows, store).expect("plan")
 }
@@ -67,11 +70,11 @@ fn plan(store: &impl Directory, rows: Vec<Row>) -> Plan {
     plan_with(store, rows, PlanOptions::default())
 }
 
-fn apply(store: &mut SqliteSink, plan: &Plan) -> userimport_sink::ApplyOutcome {
+fn apply(store: &mut impl Sink<Error = Error>, plan: &Plan) -> userimport_sink::ApplyOutcome {
     store.apply(plan, &mut |_| true).expect("apply")
 }
 
-fn seed(store: &mut SqliteSink) -> Vec<Row> {
+fn seed(store: &mut impl Sink<Error = Error>) -> Vec<Row> {
     let p = Profile::standard();
     let rows = vec![
         user(&p, 1, "tanaka", "Hanako Tanaka", "hanako@example.com"),
@@ -94,9 +97,8 @@ fn find_login(store: &impl Directory, login: &str) -> userimport_plan::StoredUse
         .expect("user exists")
 }
 
-#[test]
-fn create_stores_users_with_defaults() {
-    let (_dir, mut store) = store();
+fn create_stores_users_with_defaults<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     assert_eq!(store.user_count().unwrap(), 3);
     assert_eq!(store.revision().unwrap(), 1);
@@ -107,12 +109,11 @@ fn create_stores_users_with_defaults() {
     assert_eq!(u.attributes["notify_announcements"], "On");
     assert!(u.has_password);
     assert!(u.created_at.is_some());
-    assert_eq!(store.password_hash(u.id).unwrap().as_deref(), Some(HASH));
+    assert_eq!(store.hash_of(u.id).as_deref(), Some(HASH));
 }
 
-#[test]
-fn reapplying_the_same_rows_changes_nothing() {
-    let (_dir, mut store) = store();
+fn reapplying_the_same_rows_changes_nothing<B: Backend>(b: &B) {
+    let mut store = b.open();
     let rows = seed(&mut store);
     let again = plan(&store, rows);
     let s = again.summary;
@@ -123,9 +124,8 @@ fn reapplying_the_same_rows_changes_nothing() {
     assert_eq!(store.revision().unwrap(), 1);
 }
 
-#[test]
-fn edits_give_exact_field_updates() {
-    let (_dir, mut store) = store();
+fn edits_give_exact_field_updates<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     let rows = vec![row(
@@ -170,9 +170,8 @@ fn edits_give_exact_field_updates() {
     assert!(store.groups().unwrap().contains("Tokyo"));
 }
 
-#[test]
-fn delete_flag_deletes() {
-    let (_dir, mut store) = store();
+fn delete_flag_deletes<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     let plan = plan(
@@ -199,9 +198,8 @@ fn delete_flag_deletes() {
     assert_eq!(plan.issues[0].code, "key.unknown");
 }
 
-#[test]
-fn sync_deletes_absent_users_under_the_threshold_guard() {
-    let (_dir, mut store) = store();
+fn sync_deletes_absent_users_under_the_threshold_guard<B: Backend>(b: &B) {
+    let mut store = b.open();
     let rows = seed(&mut store);
     let sync = PlanOptions {
         mode: Mode::Sync,
@@ -251,9 +249,8 @@ fn sync_deletes_absent_users_under_the_threshold_guard() {
     );
 }
 
-#[test]
-fn a_failing_batch_leaves_the_store_untouched() {
-    let (_dir, mut store) = store();
+fn a_failing_batch_leaves_the_store_untouched<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     // Two new users with the same e-mail: the planner cannot see it (the
@@ -285,9 +282,8 @@ fn a_failing_batch_leaves_the_store_untouched() {
     );
 }
 
-#[test]
-fn skip_invalid_applies_the_valid_rows() {
-    let (_dir, mut store) = store();
+fn skip_invalid_applies_the_valid_rows<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     let mut bad = user(&p, 2, "mori", "", "mori@example.com");
@@ -346,9 +342,8 @@ fn skip_invalid_applies_the_valid_rows() {
     assert_eq!(store.user_count().unwrap(), 5);
 }
 
-#[test]
-fn drift_is_refused_naming_what_changed() {
-    let (_dir, mut store) = store();
+fn drift_is_refused_naming_what_changed<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     let plan = plan(
@@ -379,9 +374,8 @@ fn drift_is_refused_naming_what_changed() {
     assert!(msg.contains("groups add Osaka"), "{msg}");
 }
 
-#[test]
-fn roles_and_groups_only_within_the_actors_authority() {
-    let (_dir, mut store) = store();
+fn roles_and_groups_only_within_the_actors_authority<B: Backend>(b: &B) {
+    let mut store = b.open();
     let p = Profile::standard();
     let admin = row(
         &p,
@@ -428,9 +422,8 @@ fn roles_and_groups_only_within_the_actors_authority() {
     assert!(unknown.is_err());
 }
 
-#[test]
-fn a_blank_never_clears_and_clearing_is_explicit() {
-    let (_dir, mut store) = store();
+fn a_blank_never_clears_and_clearing_is_explicit<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     let blank = row(
@@ -467,9 +460,8 @@ fn a_blank_never_clears_and_clearing_is_explicit() {
     assert_eq!(find_login(&store, "tanaka").email, None);
 }
 
-#[test]
-fn keep_existing_only_fills_blanks() {
-    let (_dir, mut store) = store();
+fn keep_existing_only_fills_blanks<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     let rows = vec![row(
@@ -502,11 +494,8 @@ fn keep_existing_only_fills_blanks() {
     assert!(u.email.is_some());
 }
 
-#[test]
-fn no_plaintext_password_reaches_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("users.db");
-    let mut store = SqliteSink::open(&path).unwrap();
+fn no_plaintext_password_reaches_the_store<B: Backend>(b: &B) {
+    let mut store = b.open();
     let p = Profile::standard();
     let secret = "Zebra-Quartz-9147-Plaintext";
     let rows = vec![row(
@@ -527,26 +516,26 @@ fn no_plaintext_password_reaches_the_file() {
     let out = apply(&mut store, &plan);
     assert_eq!(out.created, 1);
     let id = out.results[0].id.unwrap();
-    let hash = store.password_hash(id).unwrap().unwrap();
+    let hash = store.hash_of(id).unwrap();
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"
     );
     assert!(userimport_plan::verify_password(secret, &hash));
     drop(store);
-    for name in ["users.db", "users.db-wal"] {
-        if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{name} holds the plaintext"
-            );
-        }
-    }
+    let dump = b.dump();
+    assert!(
+        dump.windows(hash.len()).any(|w| w == hash.as_bytes()),
+        "the dump holds the hash"
+    );
+    assert!(
+        !dump.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the store holds the plaintext"
+    );
 }
 
-#[test]
-fn generated_passwords_are_hashed_and_a_missing_one_is_an_error() {
-    let (_dir, mut store) = store();
+fn generated_passwords_are_hashed_and_a_missing_one_is_an_error<B: Backend>(b: &B) {
+    let mut store = b.open();
     let p = Profile::standard();
     let rows = vec![row(&p, 1, &[("login_id", v("kato")), ("name", v("Kato"))])];
     let missing = plan(&store, rows.clone());
@@ -560,16 +549,12 @@ fn generated_passwords_are_hashed_and_a_missing_one_is_an_error() {
         },
     );
     let out = apply(&mut store, &generated);
-    let hash = store
-        .password_hash(out.results[0].id.unwrap())
-        .unwrap()
-        .unwrap();
+    let hash = store.hash_of(out.results[0].id.unwrap()).unwrap();
     assert!(hash.starts_with("$argon2id$"));
 }
 
-#[test]
-fn row_errors_of_matching() {
-    let (_dir, mut store) = store();
+fn row_errors_of_matching<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     let tanaka = find_login(&store, "tanaka").id;
@@ -652,9 +637,8 @@ fn row_errors_of_matching() {
     assert_eq!(p3.issues[0].code, "key.unknown");
 }
 
-#[test]
-fn team_profile_refuses_unknown_groups() {
-    let (_dir, mut store) = store();
+fn team_profile_refuses_unknown_groups<B: Backend>(b: &B) {
+    let mut store = b.open();
     let p = Profile::team();
     store.add_groups(&["Group 1".to_string()]).unwrap();
     let mut cells = vec![Cell::Absent; p.columns.len()];
@@ -701,14 +685,13 @@ fn open_existing_never_creates_a_store() {
     );
 }
 
-#[test]
-fn memory_and_sqlite_agree() {
+fn memory_and_store_agree<B: Backend>(b: &B) {
     let p = Profile::standard();
     let rows = vec![
         user(&p, 1, "tanaka", "Hanako Tanaka", "hanako@example.com"),
         user(&p, 2, "suzuki", "Ichiro Suzuki", "ichiro@example.com"),
     ];
-    let (_dir, mut sql) = store();
+    let mut sql = b.open();
     let mut mem = MemorySink::new();
     let a = Planner::plan_rows(&p, PlanOptions::default(), rows.clone(), &sql).unwrap();
     let b = Planner::plan_rows(&p, PlanOptions::default(), rows.clone(), &mem).unwrap();
@@ -751,12 +734,11 @@ fn many(p: &Profile, n: u64, dup_at: Option<u64>) -> Vec<Row> {
         .collect()
 }
 
-#[test]
-fn bulk_writes_find_the_refused_row() {
+fn bulk_writes_find_the_refused_row<B: Backend>(b: &B) {
     let p = Profile::standard();
     let rows = many(&p, 300, Some(150));
 
-    let (_dir, mut store) = store();
+    let mut store = b.open();
     let strict = plan(&store, rows.clone());
     let out = apply(&mut store, &strict);
     assert!(!out.committed);
@@ -790,10 +772,9 @@ fn bulk_writes_find_the_refused_row() {
     assert!(u.groups.is_empty());
 }
 
-#[test]
-fn member_ids_are_never_reused() {
+fn member_ids_are_never_reused<B: Backend>(b: &B) {
     let p = Profile::standard();
-    let (_dir, mut store) = store();
+    let mut store = b.open();
     let first = plan(&store, many(&p, 70, None));
     apply(&mut store, &first);
     let last = find_login(&store, "user70").id;
@@ -810,9 +791,8 @@ fn member_ids_are_never_reused() {
     assert!(find_login(&store, "fresh").id > last);
 }
 
-#[test]
-fn sync_removes_nobody_while_rows_are_invalid() {
-    let (_dir, mut store) = store();
+fn sync_removes_nobody_while_rows_are_invalid<B: Backend>(b: &B) {
+    let mut store = b.open();
     let rows = seed(&mut store);
     let p = Profile::standard();
     let mut broken = row(&p, 3, &[("email", v("not-an-email"))]);
@@ -833,10 +813,9 @@ fn sync_removes_nobody_while_rows_are_invalid() {
     assert_eq!(store.user_count().unwrap(), 3);
 }
 
-#[test]
-fn cancelling_writes_nothing() {
+fn cancelling_writes_nothing<B: Backend>(b: &B) {
     let p = Profile::standard();
-    let (_dir, mut store) = store();
+    let mut store = b.open();
     let plan = plan(&store, many(&p, 2500, None));
     let mut calls = 0;
     let err = store
@@ -877,9 +856,8 @@ fn memory_sink_is_all_or_nothing_too() {
     assert_eq!(mem.revision().unwrap(), 1);
 }
 
-#[test]
-fn update_passwords_replaces_the_hash() {
-    let (_dir, mut store) = store();
+fn update_passwords_replaces_the_hash<B: Backend>(b: &B) {
+    let mut store = b.open();
     seed(&mut store);
     let p = Profile::standard();
     let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdG5ld3NhbHQ$ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
@@ -913,11 +891,10 @@ fn update_passwords_replaces_the_hash() {
     assert_eq!(diff[0].new.as_deref(), Some("set"));
     apply(&mut store, &changed);
     let id = find_login(&store, "tanaka").id;
-    assert_eq!(store.password_hash(id).unwrap().as_deref(), Some(new_hash));
+    assert_eq!(store.hash_of(id).as_deref(), Some(new_hash));
 }
 
-#[test]
-fn attributes_are_set_and_cleared_in_place_whatever_their_key() {
+fn attributes_are_set_and_cleared_in_place_whatever_their_key<B: Backend>(b: &B) {
     use userimport_schema::{Column, FieldKind};
     let mut p = Profile::standard();
     p.columns.push(Column::new(
@@ -927,7 +904,7 @@ fn attributes_are_set_and_cleared_in_place_whatever_their_key() {
     ));
     p.columns
         .push(Column::new("odd\"key\\", "Odd", FieldKind::text(20)));
-    let (_dir, mut store) = store();
+    let mut store = b.open();
     let create = vec![row(
         &p,
         1,
@@ -976,3 +953,56 @@ fn attributes_are_set_and_cleared_in_place_whatever_their_key() {
     assert_eq!(u.attributes["position"], "Lead");
     assert_eq!(u.attributes["name"], "Kato");
 }
+
+#[test]
+fn postgres_open_existing_never_creates_tables() {
+    let Some(b) = backends::Postgres::fresh() else {
+        return;
+    };
+    let ro = b.open_read_only();
+    assert_eq!(ro.user_count().unwrap(), 0);
+    assert_eq!(ro.schema_version().unwrap(), 0);
+    drop(ro);
+    assert!(!b.has_tables(), "a read-only open created tables");
+    let mut rw = b.open();
+    seed(&mut rw);
+    drop(rw);
+    let ro = b.open_read_only();
+    assert_eq!(ro.user_count().unwrap(), 3);
+    assert_eq!(
+        ro.schema_version().unwrap(),
+        userimport_sink::PG_SCHEMA_VERSION
+    );
+    let mut ro = ro;
+    let p = Profile::standard();
+    let more = plan(&ro, vec![user(&p, 1, "new", "New", "new@example.com")]);
+    assert!(matches!(
+        ro.apply(&more, &mut |_| true),
+        Err(Error::ReadOnly)
+    ));
+}
+
+backends::both_backends!(
+    create_stores_users_with_defaults,
+    reapplying_the_same_rows_changes_nothing,
+    edits_give_exact_field_updates,
+    delete_flag_deletes,
+    sync_deletes_absent_users_under_the_threshold_guard,
+    a_failing_batch_leaves_the_store_untouched,
+    skip_invalid_applies_the_valid_rows,
+    drift_is_refused_naming_what_changed,
+    roles_and_groups_only_within_the_actors_authority,
+    a_blank_never_clears_and_clearing_is_explicit,
+    keep_existing_only_fills_blanks,
+    no_plaintext_password_reaches_the_store,
+    generated_passwords_are_hashed_and_a_missing_one_is_an_error,
+    row_errors_of_matching,
+    team_profile_refuses_unknown_groups,
+    memory_and_store_agree,
+    bulk_writes_find_the_refused_row,
+    member_ids_are_never_reused,
+    sync_removes_nobody_while_rows_are_invalid,
+    cancelling_writes_nothing,
+    update_passwords_replaces_the_hash,
+    attributes_are_set_and_cleared_in_place_whatever_their_key,
+);
