@@ -126,8 +126,17 @@ impl<W: Write> CsvWriter<W> {
                 self.line_buf.push_str(&cell);
             }
             if self.charset.encoding != UTF_8 {
-                let (_, _, unmappable) = self.charset.encoding.encode(&cell);
-                if unmappable {
+                let (bytes, _, unmappable) = self.charset.encoding.encode(&cell);
+                // Some characters map without error but come back as others
+                // (Shift_JIS writes `¥` as 0x5C, read back as `\`): refused
+                // too, so what is written reads back exactly.
+                let lossy = || {
+                    self.charset
+                        .encoding
+                        .decode_without_bom_handling_and_without_replacement(&bytes)
+                        .is_none_or(|back| back != cell)
+                };
+                if unmappable || lossy() {
                     return Err(WriteError::Unmappable {
                         line: self.line,
                         column: i + 1,

@@ -29,7 +29,7 @@ const DANGEROUS: [char; 12] = [
 fn cell() -> impl Strategy<Value = String> {
     let start = prop::sample::select(vec![
         "", "", "", "=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠", "'", "'=", "''",
-        " ", "\"", "sep=;",
+        " ", "\"", "sep=;", "¥", "‾", "\\", "~", "〜", "－",
     ]);
     (
         start,
@@ -132,6 +132,42 @@ proptest! {
                 .collect();
             prop_assert_eq!(got, expected);
         }
+    }
+}
+
+/// Found by the `roundtrip` fuzz target: Shift_JIS (and EUC-JP) encode
+/// `¥` and `‾` without error as 0x5C and 0x7E, which read back as `\` and
+/// `~`. The writer refuses them like any unmappable character, so what it
+/// writes always reads back exactly.
+#[test]
+fn shift_jis_output_refuses_characters_that_read_back_as_others() {
+    for charset in ["shift_jis", "euc-jp"] {
+        for cell in [" ¥", "C:¥Users", "‾", "a‾b"] {
+            let mut w = CsvWriter::new(Vec::new(), OutputCharset::parse(charset).unwrap()).unwrap();
+            let err = w.write_row(["ok", cell]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    WriteError::Unmappable {
+                        line: 1,
+                        column: 2,
+                        ..
+                    }
+                ),
+                "{charset} {cell:?}: {err}"
+            );
+        }
+        let got = write_and_read(
+            &[vec!["\\".to_string(), "~".to_string()]],
+            OutputCharset::parse(charset).unwrap(),
+            if charset == "shift_jis" {
+                Charset::ShiftJis
+            } else {
+                Charset::EucJp
+            },
+        )
+        .unwrap();
+        assert_eq!(got, Some(vec![vec!["\\".to_string(), "~".to_string()]]));
     }
 }
 
