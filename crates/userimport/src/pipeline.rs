@@ -30,7 +30,10 @@ pub struct ImportOptions {
     pub validate: ValidateOptions,
     /// Planning options (mode, merge, keys, passwords, actor …).
     pub plan: PlanOptions,
-    /// Records validated and planned per chunk (default 8,192).
+    /// Records validated and planned per chunk (default 1,024: the chunks in
+    /// flight then stay in the CPU caches between parsing, validation and
+    /// planning; 8,192 cost 1.5x the CPU time and twice the memory on a 1M-row
+    /// check).
     pub chunk_rows: usize,
 }
 
@@ -43,7 +46,7 @@ impl Default for ImportOptions {
             maps: Vec::new(),
             validate: ValidateOptions::default(),
             plan: PlanOptions::default(),
-            chunk_rows: 8_192,
+            chunk_rows: 1_024,
         }
     }
 }
