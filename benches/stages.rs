@@ -34,8 +34,10 @@ fn stage(path: &str, level: u8) -> Result<f64, Box<dyn std::error::Error>> {
         ValidateOptions::default(),
     );
     let store = MemorySink::new();
-    let mut options = PlanOptions::default();
-    options.key_order = profile.key_order.clone();
+    let options = PlanOptions {
+        key_order: profile.key_order.clone(),
+        ..PlanOptions::default()
+    };
     let mut planner = Planner::new(&profile, options, &store)?;
     planner.counts_only(true);
     let mut unique = Uniqueness::new(&profile);

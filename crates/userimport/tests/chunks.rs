@@ -19,7 +19,7 @@ fn file() -> Vec<u8> {
         first.get_or_insert_with(|| cells.clone());
         w.write_row(&cells).unwrap();
     }
-    w.write_row(&first.unwrap()).unwrap();
+    w.write_row(first.unwrap()).unwrap();
     let mut bytes = w.finish().unwrap();
     bytes.extend_from_slice(b"ragged,row\n");
     bytes
