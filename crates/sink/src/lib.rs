@@ -61,11 +61,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod jobs;
 mod memory;
 mod postgres;
 mod sink;
 mod sqlite;
+mod sqlite_jobs;
 
+pub use jobs::{CancelToken, Job, JobProgress, JobSpec, JobStatus, JobStep, run_job};
 pub use memory::MemorySink;
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{
@@ -111,6 +114,9 @@ pub enum Error {
     /// The store's schema cannot be used.
     #[error("store schema: {0}")]
     Migration(String),
+    /// The store cannot do this.
+    #[error("{0}")]
+    Unsupported(String),
     /// Stored data is unreadable.
     #[error("store data is corrupt: {0}")]
     Corrupt(String),

@@ -256,6 +256,11 @@ impl Sink for MemorySink {
         batch: &Batch<'_>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
+        if batch.job.is_some() {
+            return Err(Error::Unsupported(
+                "the memory store keeps no jobs: use SQLite or PostgreSQL".into(),
+            ));
+        }
         if self.revision != batch.expected_revision {
             return Err(Error::Drift {
                 planned: batch.expected_revision,

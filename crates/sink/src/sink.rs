@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use userimport_plan::{Change, Directory, PasswordSource, Plan, generate_password, hash_password};
 
 use crate::Error;
+use crate::jobs::{Job, JobSpec, JobStatus, JobStep};
 
 /// What happened to one row (or one sync change) when a plan was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,6 +165,9 @@ pub struct Batch<'a> {
     /// True: one failing row rolls everything back. False (`skip_invalid`):
     /// failing rows are reported and the others committed.
     pub all_or_nothing: bool,
+    /// The job this batch is a step of: its progress is recorded in the
+    /// batch's transaction (and its results kept with the job).
+    pub job: Option<JobStep>,
 }
 
 /// Hashes every password of `changes` in parallel (argon2id, OWASP
@@ -229,6 +233,42 @@ pub trait Sink: Directory<Error: From<Error>> {
         Ok(())
     }
 
+    /// Records a new job (status running, nothing done); returns its ID.
+    /// Default: this store keeps no jobs.
+    fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Self::Error> {
+        let _ = spec;
+        Err(Error::Unsupported("this store keeps no jobs: use SQLite or PostgreSQL".into()).into())
+    }
+
+    /// A job by ID. Default: none.
+    fn job(&self, id: i64) -> Result<Option<Job>, Self::Error> {
+        let _ = id;
+        Ok(None)
+    }
+
+    /// Every job, newest first. Default: none.
+    fn jobs(&self) -> Result<Vec<Job>, Self::Error> {
+        Ok(Vec::new())
+    }
+
+    /// The per-row results a job recorded, in file order. Default: none.
+    fn job_results(&self, id: i64) -> Result<Vec<RowResult>, Self::Error> {
+        let _ = id;
+        Ok(Vec::new())
+    }
+
+    /// Sets a job's status (and error); `Done`, `Failed` and `Cancelled`
+    /// also stamp its finish time. Default: this store keeps no jobs.
+    fn finish_job(
+        &mut self,
+        id: i64,
+        status: JobStatus,
+        error: Option<&str>,
+    ) -> Result<(), Self::Error> {
+        let _ = (id, status, error);
+        Err(Error::Unsupported("this store keeps no jobs: use SQLite or PostgreSQL".into()).into())
+    }
+
     /// Applies exactly `plan`: refused when it has a file-level error, when
     /// it has row errors and was not made with `skip_invalid`, or when the
     /// store moved since it was made (drift, naming what changed). Passwords
@@ -280,6 +320,7 @@ pub trait Sink: Directory<Error: From<Error>> {
             passwords: &passwords,
             create_groups: &plan.created_groups,
             all_or_nothing: !plan.options.skip_invalid,
+            job: None,
         };
         let outcome = self.write(&batch, progress)?;
         self.end_apply(&outcome)?;

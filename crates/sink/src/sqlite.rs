@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
-use crate::sink::{ApplyOutcome, Batch, Outcome, Progress, Revision, Sink, now, result_for};
+use crate::jobs::{Job, JobSpec, JobStatus};
+use crate::sink::{
+    ApplyOutcome, Batch, Outcome, Progress, Revision, RowResult, Sink, now, result_for,
+};
 use crate::{Error, Result};
 
 /// The schema, one entry per version; `PRAGMA user_version` says how many
@@ -65,6 +68,8 @@ const MIGRATIONS: &[&str] = &[
         note TEXT NOT NULL
     );
     ",
+    // 2: background jobs and their per-row results.
+    crate::sqlite_jobs::MIGRATION,
 ];
 
 /// The schema version this build writes.
@@ -1024,6 +1029,9 @@ impl Sink for SqliteSink {
         {
             outcome.revision = SqliteSink::bump_in(&tx, &outcome, "apply")?;
         }
+        if let Some(step) = batch.job {
+            crate::sqlite_jobs::record_step(&tx, step, &outcome)?;
+        }
         tx.commit()?;
         Ok(outcome)
     }
@@ -1080,6 +1088,37 @@ impl Sink for SqliteSink {
         }
         tx.commit()?;
         Ok(removed)
+    }
+
+    fn create_job(&mut self, spec: &JobSpec) -> Result<i64> {
+        self.check_writable()?;
+        crate::sqlite_jobs::create(&self.conn, spec)
+    }
+
+    fn job(&self, id: i64) -> Result<Option<Job>> {
+        if self.schema_version()? < 2 {
+            return Ok(None);
+        }
+        crate::sqlite_jobs::get(&self.conn, id)
+    }
+
+    fn jobs(&self) -> Result<Vec<Job>> {
+        if self.schema_version()? < 2 {
+            return Ok(Vec::new());
+        }
+        crate::sqlite_jobs::list(&self.conn)
+    }
+
+    fn job_results(&self, id: i64) -> Result<Vec<RowResult>> {
+        if self.schema_version()? < 2 {
+            return Ok(Vec::new());
+        }
+        crate::sqlite_jobs::results(&self.conn, id)
+    }
+
+    fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<()> {
+        self.check_writable()?;
+        crate::sqlite_jobs::finish(&self.conn, id, status, error)
     }
 
     fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {

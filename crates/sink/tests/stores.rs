@@ -954,6 +954,52 @@ fn attributes_are_set_and_cleared_in_place_whatever_their_key<B: Backend>(b: &B)
     assert_eq!(u.attributes["name"], "Kato");
 }
 
+fn jobs_commit_batches_with_their_progress_and_resume<B: Backend>(b: &B) {
+    use userimport_sink::{CancelToken, JobSpec, JobStatus, run_job};
+    let p = Profile::standard();
+    let mut store = b.open();
+    let rows = many(&p, 250, None);
+    let spec = JobSpec {
+        file: "users.csv".into(),
+        file_sha256: "00".into(),
+        options: "{}".into(),
+        rows_total: 250,
+    };
+    let id = store.create_job(&spec).unwrap();
+    let first = plan(&store, rows.clone());
+    // Stop after the second batch of 40: 80 rows are committed with the job.
+    let mut calls = 0;
+    let err = run_job(&mut store, id, &first, 40, &CancelToken::new(), &mut |p| {
+        calls += 1;
+        assert_eq!(p.rows_total, 250);
+        calls < 2
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    let job = store.job(id).unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert_eq!(job.rows_done, 80);
+    assert_eq!(job.created, 80);
+    assert_eq!(store.user_count().unwrap(), 80);
+    // Resume: the file planned again against the store as it is now; rows
+    // already done are skipped, every user is written exactly once.
+    let again = plan(&store, rows);
+    let done = run_job(&mut store, id, &again, 40, &CancelToken::new(), &mut |_| {
+        true
+    })
+    .unwrap();
+    assert_eq!(done.status, JobStatus::Done);
+    assert_eq!((done.rows_done, done.created), (250, 250));
+    assert_eq!(store.user_count().unwrap(), 250);
+    let results = store.job_results(id).unwrap();
+    assert_eq!(results.len(), 250);
+    assert!(results.iter().all(|r| r.outcome == Outcome::Created));
+    let mut rows_seen: Vec<u64> = results.iter().map(|r| r.row).collect();
+    rows_seen.dedup();
+    assert_eq!(rows_seen, (1..=250).collect::<Vec<_>>());
+    assert_eq!(store.jobs().unwrap().len(), 1);
+}
+
 #[test]
 fn postgres_open_existing_never_creates_tables() {
     let Some(b) = backends::Postgres::fresh() else {
@@ -983,6 +1029,7 @@ fn postgres_open_existing_never_creates_tables() {
 }
 
 backends::both_backends!(
+    jobs_commit_batches_with_their_progress_and_resume,
     create_stores_users_with_defaults,
     reapplying_the_same_rows_changes_nothing,
     edits_give_exact_field_updates,

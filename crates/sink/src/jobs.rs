@@ -1,0 +1,319 @@
+//! Background jobs: a plan written in committed batches, each batch in the
+//! same transaction as the job's progress, so a job killed at any moment
+//! leaves the store consistent and is finished by running it again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+use userimport_plan::{Change, Plan};
+
+use crate::sink::{ApplyOutcome, Batch, Outcome, Progress, RowResult, Sink, prepare_passwords};
+use crate::{Error, Result};
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Created or being written (or interrupted: resume it).
+    Running,
+    /// Every row is written.
+    Done,
+    /// Stopped by an error; the rows done so far are committed. Resume it.
+    Failed,
+    /// Cancelled; the rows done so far are committed. Resume it.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "running" => JobStatus::Running,
+            "done" => JobStatus::Done,
+            "failed" => JobStatus::Failed,
+            "cancelled" => JobStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// What a new job is: the file (name and SHA-256) and the options that
+/// re-derive its plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The file, as given.
+    pub file: String,
+    /// The file's SHA-256 (hex).
+    pub file_sha256: String,
+    /// The options the plan is made with (JSON, no secrets).
+    pub options: String,
+    /// Data rows in the file.
+    pub rows_total: u64,
+}
+
+/// A job as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// The job ID.
+    pub id: i64,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// The file, its hash, the options and its row count.
+    #[serde(flatten)]
+    pub spec: JobSpec,
+    /// Data rows written (every row up to this one is done).
+    pub rows_done: u64,
+    /// Users created so far.
+    pub created: u64,
+    /// Users updated so far.
+    pub updated: u64,
+    /// Users deleted so far.
+    pub deleted: u64,
+    /// Rows that changed nothing.
+    pub unchanged: u64,
+    /// Rows that failed (with `skip_invalid`).
+    pub failed: u64,
+    /// When it was created (RFC 3339).
+    pub started_at: String,
+    /// When it last moved.
+    pub updated_at: String,
+    /// When it finished.
+    pub finished_at: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The job step a batch commits with: `rows_done` and the counts are
+/// recorded in the batch's transaction; `last` marks the job done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobStep {
+    /// The job.
+    pub id: i64,
+    /// Data rows done once this batch commits.
+    pub rows_done: u64,
+    /// True for the job's last batch.
+    pub last: bool,
+}
+
+/// Progress of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// The job.
+    pub id: i64,
+    /// Data rows done.
+    pub rows_done: u64,
+    /// Data rows in the file.
+    pub rows_total: u64,
+}
+
+/// Cancels a running job from another thread: the batch in flight is
+/// rolled back, the batches before it stay committed, and the job is marked
+/// cancelled (resume it to finish).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token not cancelled yet.
+    pub fn new() -> Self {
+        CancelToken::default()
+    }
+
+    /// Asks the job to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs (or resumes) job `job` over `plan`, a plan of the job's file made
+/// against the store as it is now: changes of rows up to the job's
+/// `rows_done` are skipped (they are committed already), the rest are
+/// written in batches of about `batch_rows` changes, each committed with
+/// the job's progress. Sync changes (row 0) go in the last batch.
+///
+/// The plan must be clean (no row errors) unless made with `skip_invalid`:
+/// a job writes in several transactions, so the whole file is checked
+/// first. `progress` is called after every batch; returning `false`, or
+/// `cancel` being cancelled, stops the job (marked cancelled).
+pub fn run_job<S: Sink + ?Sized>(
+    store: &mut S,
+    job: i64,
+    plan: &Plan,
+    batch_rows: usize,
+    cancel: &CancelToken,
+    progress: &mut dyn FnMut(&JobProgress) -> bool,
+) -> Result<Job, S::Error> {
+    let record = store
+        .job(job)?
+        .ok_or_else(|| Error::Refused(format!("no job {job}")))?;
+    if record.status == JobStatus::Done {
+        return Ok(record);
+    }
+    if plan.is_refused() {
+        let reason = plan
+            .issues
+            .iter()
+            .find(|i| i.is_error() && i.row == 0)
+            .map(|i| i.message.clone())
+            .unwrap_or_default();
+        return Err(Error::Refused(reason).into());
+    }
+    if !plan.is_clean() && !plan.options.skip_invalid {
+        return Err(Error::RowErrors(plan.summary.errors).into());
+    }
+    let violations = plan.authority_violations(&*store).map_err(Error::Plan)?;
+    if !violations.is_empty() {
+        return Err(Error::Refused(format!(
+            "the plan goes beyond its actor's authority: {}",
+            violations.join("; ")
+        ))
+        .into());
+    }
+    let total = record.spec.rows_total;
+    let done = record.rows_done;
+    let pending: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.row() == 0 || c.row() > done)
+        .collect();
+    let mut revision = plan.revision;
+    let mut groups: &[String] = &plan.created_groups;
+    let mut start = 0;
+    let batch_rows = batch_rows.max(1);
+    loop {
+        if cancel.is_cancelled() {
+            store.finish_job(job, JobStatus::Cancelled, None)?;
+            return Err(Error::Cancelled.into());
+        }
+        // A batch: up to `batch_rows` row changes; the sync tail (row 0)
+        // joins the last one.
+        let mut end = (start + batch_rows).min(pending.len());
+        while end < pending.len() && pending[end].row() == 0 {
+            end += 1;
+        }
+        if end < pending.len() && pending[end..].iter().all(|c| c.row() == 0) {
+            end = pending.len();
+        }
+        let last = end >= pending.len();
+        let changes: Vec<Change> = pending[start..end].iter().map(|c| (*c).clone()).collect();
+        let rows_done = if last {
+            total
+        } else {
+            changes.iter().map(Change::row).max().unwrap_or(done)
+        };
+        let passwords = prepare_passwords(&changes)?;
+        let batch = Batch {
+            expected_revision: revision,
+            changes: &changes,
+            passwords: &passwords,
+            create_groups: groups,
+            all_or_nothing: !plan.options.skip_invalid,
+            job: Some(JobStep {
+                id: job,
+                rows_done,
+                last,
+            }),
+        };
+        let outcome = store.write(&batch, &mut |_: &Progress| !cancel.is_cancelled());
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = store.finish_job(job, JobStatus::Failed, Some(&e.to_string()));
+                return Err(e);
+            }
+        };
+        if !outcome.committed {
+            let reason = first_failure(&outcome);
+            store.finish_job(job, JobStatus::Failed, Some(&reason))?;
+            return Err(Error::Refused(format!("job {job} stopped: {reason}")).into());
+        }
+        revision = outcome.revision;
+        groups = &[];
+        if !progress(&JobProgress {
+            id: job,
+            rows_done,
+            rows_total: total,
+        }) && !last
+        {
+            cancel.cancel();
+        }
+        if last {
+            break;
+        }
+        start = end;
+    }
+    store
+        .job(job)?
+        .ok_or_else(|| Error::Refused(format!("no job {job}")).into())
+}
+
+fn first_failure(outcome: &ApplyOutcome) -> String {
+    outcome
+        .results
+        .iter()
+        .find(|r| r.outcome == Outcome::Failed)
+        .map(|r| {
+            format!(
+                "line {}: {}",
+                r.line,
+                r.reason.as_deref().unwrap_or("failed")
+            )
+        })
+        .unwrap_or_else(|| "a row failed".to_string())
+}
+
+/// The counts of a batch's results, for the job row.
+pub(crate) fn counts(results: &[RowResult]) -> [i64; 5] {
+    let mut c = [0i64; 5];
+    for r in results {
+        let k = match r.outcome {
+            Outcome::Created => 0,
+            Outcome::Updated => 1,
+            Outcome::Deleted => 2,
+            Outcome::Unchanged => 3,
+            Outcome::Failed => 4,
+            Outcome::Skipped => continue,
+        };
+        c[k] += 1;
+    }
+    c
+}
+
+/// The stored name of an outcome.
+pub(crate) fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Created => "created",
+        Outcome::Updated => "updated",
+        Outcome::Deleted => "deleted",
+        Outcome::Unchanged => "unchanged",
+        Outcome::Skipped => "skipped",
+        Outcome::Failed => "failed",
+    }
+}
+
+/// Parses a stored outcome name.
+pub(crate) fn parse_outcome(text: &str) -> Outcome {
+    match text {
+        "created" => Outcome::Created,
+        "updated" => Outcome::Updated,
+        "deleted" => Outcome::Deleted,
+        "unchanged" => Outcome::Unchanged,
+        "skipped" => Outcome::Skipped,
+        _ => Outcome::Failed,
+    }
+}

@@ -1,0 +1,150 @@
+//! Jobs in the SQLite store (tables from migration 2).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Result;
+use crate::jobs::{Job, JobSpec, JobStatus, JobStep, counts, outcome_name, parse_outcome};
+use crate::sink::{ApplyOutcome, RowResult, now};
+
+/// Migration 2: jobs and their per-row results.
+pub(crate) const MIGRATION: &str = "
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        status TEXT NOT NULL,
+        file TEXT NOT NULL,
+        file_sha256 TEXT NOT NULL,
+        options TEXT NOT NULL,
+        rows_total INTEGER NOT NULL,
+        rows_done INTEGER NOT NULL DEFAULT 0,
+        created INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT,
+        error TEXT
+    );
+    CREATE TABLE job_results (
+        job_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        row INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        member_id INTEGER,
+        reason TEXT
+    );
+    CREATE INDEX job_results_job ON job_results (job_id, row);
+";
+
+const COLUMNS: &str = "id, status, file, file_sha256, options, rows_total, rows_done, created, updated, deleted, unchanged, failed, started_at, updated_at, finished_at, error";
+
+fn job_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+    let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+    let status: String = r.get(1)?;
+    Ok(Job {
+        id: r.get(0)?,
+        status: JobStatus::parse(&status).unwrap_or(JobStatus::Failed),
+        spec: JobSpec {
+            file: r.get(2)?,
+            file_sha256: r.get(3)?,
+            options: r.get(4)?,
+            rows_total: n(5)?,
+        },
+        rows_done: n(6)?,
+        created: n(7)?,
+        updated: n(8)?,
+        deleted: n(9)?,
+        unchanged: n(10)?,
+        failed: n(11)?,
+        started_at: r.get(12)?,
+        updated_at: r.get(13)?,
+        finished_at: r.get(14)?,
+        error: r.get(15)?,
+    })
+}
+
+pub(crate) fn create(conn: &Connection, spec: &JobSpec) -> Result<i64> {
+    let stamp = now();
+    conn.execute(
+        "INSERT INTO jobs (status, file, file_sha256, options, rows_total, started_at, updated_at) VALUES ('running', ?, ?, ?, ?, ?, ?)",
+        params![spec.file, spec.file_sha256, spec.options, spec.rows_total as i64, stamp, stamp],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(crate) fn get(conn: &Connection, id: i64) -> Result<Option<Job>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"),
+            [id],
+            job_of,
+        )
+        .optional()?)
+}
+
+pub(crate) fn list(conn: &Connection) -> Result<Vec<Job>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM jobs ORDER BY id DESC"))?;
+    let rows = stmt.query_map([], job_of)?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+pub(crate) fn results(conn: &Connection, id: i64) -> Result<Vec<RowResult>> {
+    let mut stmt = conn.prepare(
+        "SELECT line, row, outcome, member_id, reason FROM job_results WHERE job_id = ? ORDER BY row = 0, row, rowid",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(RowResult {
+            line: r.get::<_, i64>(0)?.max(0) as u64,
+            row: r.get::<_, i64>(1)?.max(0) as u64,
+            outcome: parse_outcome(&r.get::<_, String>(2)?),
+            id: r.get(3)?,
+            reason: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+pub(crate) fn finish(
+    conn: &Connection,
+    id: i64,
+    status: JobStatus,
+    error: Option<&str>,
+) -> Result<()> {
+    let stamp = now();
+    let finished = (status != JobStatus::Running).then_some(stamp.as_str());
+    conn.execute(
+        "UPDATE jobs SET status = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+        params![status.as_str(), error, stamp, finished, id],
+    )?;
+    Ok(())
+}
+
+/// Records a committed batch's step, inside its transaction.
+pub(crate) fn record_step(conn: &Connection, step: JobStep, outcome: &ApplyOutcome) -> Result<()> {
+    let c = counts(&outcome.results);
+    let stamp = now();
+    let (status, finished) = if step.last {
+        ("done", Some(stamp.as_str()))
+    } else {
+        ("running", None)
+    };
+    conn.execute(
+        "UPDATE jobs SET rows_done = ?, created = created + ?, updated = updated + ?, deleted = deleted + ?, unchanged = unchanged + ?, failed = failed + ?, status = ?, error = NULL, updated_at = ?, finished_at = ? WHERE id = ?",
+        params![step.rows_done as i64, c[0], c[1], c[2], c[3], c[4], status, stamp, finished, step.id],
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES (?, ?, ?, ?, ?, ?)",
+    )?;
+    for r in &outcome.results {
+        stmt.execute(params![
+            step.id,
+            r.line as i64,
+            r.row as i64,
+            outcome_name(r.outcome),
+            r.id,
+            r.reason
+        ])?;
+    }
+    Ok(())
+}
