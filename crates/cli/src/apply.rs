@@ -11,7 +11,7 @@ use userimport::{Format, write_report, write_results_csv};
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
 use crate::output::{create_private, open_output};
-use crate::{Failure, store};
+use crate::{Failure, jobs, store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,6 +28,17 @@ pub struct Args {
     /// Write the per-row results (outcome and reason) to this CSV file.
     #[arg(long)]
     results: Option<PathBuf>,
+    /// Files with more data rows than this run as a job recorded in the
+    /// store: checked whole first, then written in committed batches
+    /// (resumable with `userimport jobs resume ID`).
+    #[arg(long, default_value_t = 100)]
+    background_threshold: u64,
+    /// Run the job in a detached worker: print its ID and return at once.
+    #[arg(long)]
+    detach: bool,
+    /// Changes written per committed batch of a job.
+    #[arg(long, default_value_t = 1000, hide = true)]
+    job_batch: usize,
 }
 
 fn is_plan_file(path: &std::path::Path) -> bool {
@@ -83,6 +94,16 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         let plan = checked
             .plan
             .ok_or_else(|| Failure("internal: the planner returned no plan".into()))?;
+        let from_stdin = args.file.as_os_str() == "-";
+        if args.detach && (from_stdin || checked.file.rows <= args.background_threshold) {
+            return Err(Failure(format!(
+                "--detach runs a background job: the file must be a path with more than --background-threshold ({}) rows",
+                args.background_threshold
+            )));
+        }
+        if !from_stdin && checked.file.rows > args.background_threshold {
+            return run_as_job(&args, &mut sink, &plan, checked.file.rows, code);
+        }
         (plan, code)
     };
     let mut outcome = sink
@@ -101,6 +122,51 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     print_outcome(&outcome, format, &mut out)?;
     out.flush()?;
     Ok(code)
+}
+
+/// The job path: record (or find the unfinished) job for this file and
+/// options, then write it in committed batches here, or in a detached worker.
+fn run_as_job(
+    args: &Args,
+    sink: &mut store::Store,
+    plan: &Plan,
+    rows: u64,
+    code: u8,
+) -> Result<u8, Failure> {
+    let sha = jobs::sha256_file(&args.file)?;
+    let options = jobs::options_json(&args.read, &args.plan);
+    let (id, resumed) = jobs::find_or_create(sink, &args.file, &sha, &options, rows)?;
+    if args.detach {
+        jobs::spawn_worker(&args.store.db, id, args.job_batch)?;
+        println!("{id}");
+        return Ok(0);
+    }
+    if resumed {
+        eprintln!("resuming job {id} (the same file and options, not finished)");
+    } else {
+        eprintln!("job {id}: {rows} rows, written in committed batches");
+    }
+    let job = if resumed {
+        jobs::resume(sink, id, args.job_batch, true)?
+    } else {
+        jobs::run_plan(sink, id, plan, args.job_batch, true)?
+    };
+    println!(
+        "job {}: {}: {} created, {} updated, {} deleted, {} unchanged, {} failed",
+        job.id,
+        job.status.as_str(),
+        job.created,
+        job.updated,
+        job.deleted,
+        job.unchanged,
+        job.failed
+    );
+    if let Some(path) = &args.results {
+        let file = create_private(path)
+            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
+        write_results_csv(&sink.job_results(id)?, std::io::BufWriter::new(file))?;
+    }
+    Ok(code.max(u8::from(job.failed > 0)))
 }
 
 /// Rows refused by validation or planning (applied around with

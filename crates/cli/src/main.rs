@@ -8,6 +8,7 @@ mod check;
 mod common;
 mod export;
 mod groups;
+mod jobs;
 mod output;
 mod plan;
 mod preview;
@@ -47,6 +48,8 @@ enum Command {
     Export(export::Args),
     /// List, add or remove groups.
     Groups(groups::Args),
+    /// Background jobs: list, show one with its results, resume.
+    Jobs(jobs::Args),
 }
 
 /// The exit code of a check: 2 when a guard refuses the file, 1 when rows
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => export::run(args),
         Command::Groups(args) => groups::run(args),
+        Command::Jobs(args) => jobs::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use userimport::StoreUrl;
 use userimport::plan::{Authority, Directory, Lookup, StoredUser};
 use userimport::sink::{
-    ApplyOutcome, Batch, Error, PostgresSink, Progress, Revision, Sink, SqliteSink,
+    ApplyOutcome, Batch, Error, Job, JobSpec, JobStatus, PostgresSink, Progress, Revision,
+    RowResult, Sink, SqliteSink,
 };
 
 use crate::Failure;
@@ -23,9 +24,10 @@ pub enum Store {
 /// migrated; a missing one is empty.
 pub fn open_read(url: &str) -> Result<Store, Failure> {
     match url.parse::<StoreUrl>().map_err(Failure)? {
-        StoreUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteSink::open_existing(&path).map_err(
-            |e| Failure(format!("cannot open store {}: {e}", path.display())),
-        )?)),
+        StoreUrl::Sqlite(path) => Ok(Store::Sqlite(
+            SqliteSink::open_existing(&path)
+                .map_err(|e| Failure(format!("cannot open store {}: {e}", path.display())))?,
+        )),
         StoreUrl::Postgres(pg) => PostgresSink::open_existing(&pg)
             .map(Store::Postgres)
             .map_err(|e| Failure(format!("cannot open store {}: {e}", StoreUrl::Postgres(pg)))),
@@ -36,9 +38,11 @@ pub fn open_read(url: &str) -> Result<Store, Failure> {
 /// A store for writing (`apply`, `groups add`): created and migrated if needed.
 pub fn open_write(url: &str) -> Result<Store, Failure> {
     match url.parse::<StoreUrl>().map_err(Failure)? {
-        StoreUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteSink::open(&path).map_err(|e| {
-            Failure(format!("cannot open store {}: {e}", path.display()))
-        })?)),
+        StoreUrl::Sqlite(path) => {
+            Ok(Store::Sqlite(SqliteSink::open(&path).map_err(|e| {
+                Failure(format!("cannot open store {}: {e}", path.display()))
+            })?))
+        }
         StoreUrl::Postgres(pg) => Ok(Store::Postgres(PostgresSink::open(&pg).map_err(|e| {
             Failure(format!(
                 "cannot open store {}: {e}",
@@ -97,5 +101,20 @@ impl Sink for Store {
     }
     fn history_since(&self, revision: u64) -> Result<Vec<Revision>, Error> {
         each!(self, s => s.history_since(revision))
+    }
+    fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Error> {
+        each!(self, s => s.create_job(spec))
+    }
+    fn job(&self, id: i64) -> Result<Option<Job>, Error> {
+        each!(self, s => s.job(id))
+    }
+    fn jobs(&self) -> Result<Vec<Job>, Error> {
+        each!(self, s => s.jobs())
+    }
+    fn job_results(&self, id: i64) -> Result<Vec<RowResult>, Error> {
+        each!(self, s => s.job_results(id))
+    }
+    fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<(), Error> {
+        each!(self, s => s.finish_job(id, status, error))
     }
 }
