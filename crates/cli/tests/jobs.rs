@@ -1,0 +1,229 @@
+//! Background jobs with the real binary on both stores: an import killed
+//! with SIGKILL half-way, then finished by `jobs resume` or by running the
+//! same apply again, gives exactly the expected users, each written once;
+//! `apply --detach` returns at once with the job ID and a detached worker
+//! finishes.
+
+#[path = "postgres_backend.rs"]
+mod backend;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use backend::TestDb;
+use userimport::StoreUrl;
+use userimport::plan::Directory;
+use userimport::sink::{Job, JobStatus, PostgresSink, Sink, SqliteSink};
+
+const BIN: &str = env!("CARGO_BIN_EXE_userimport");
+
+/// A file of `n` new users with one pre-hashed password (hashing is not
+/// what these tests measure).
+fn write_file(path: &Path, n: usize) {
+    let hash = userimport::plan::hash_password("Job-Test-Password-1").expect("hash");
+    let mut text = String::from("login_id,name,email,password_hash,groups\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "user{i:06},User {i},user{i:06}@example.com,\"{hash}\",Team{}\n",
+            i % 3
+        ));
+    }
+    std::fs::write(path, text).expect("write file");
+}
+
+/// Reads the store the way the CLI does, with the library.
+enum Reader {
+    Sqlite(SqliteSink),
+    Postgres(PostgresSink),
+}
+
+impl Reader {
+    fn open(url: &str) -> Option<Reader> {
+        match url.parse::<StoreUrl>().ok()? {
+            StoreUrl::Sqlite(path) => {
+                if !path.exists() {
+                    return None;
+                }
+                SqliteSink::open_existing(&path).ok().map(Reader::Sqlite)
+            }
+            StoreUrl::Postgres(url) => PostgresSink::open_existing(&url).ok().map(Reader::Postgres),
+            _ => None,
+        }
+    }
+    fn job(&self, id: i64) -> Option<Job> {
+        match self {
+            Reader::Sqlite(s) => s.job(id).ok().flatten(),
+            Reader::Postgres(s) => s.job(id).ok().flatten(),
+        }
+    }
+    fn logins(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut f = |u: &userimport::plan::StoredUser| {
+            out.push(u.login.clone().unwrap_or_default());
+            true
+        };
+        match self {
+            Reader::Sqlite(s) => s.for_each_user(&mut f).expect("users"),
+            Reader::Postgres(s) => s.for_each_user(&mut f).expect("users"),
+        }
+        out
+    }
+}
+
+fn run(args: &[&str], db: &TestDb) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--db")
+        .arg(db.url())
+        .output()
+        .expect("run userimport");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `apply FILE` as a job of small batches and kills it with SIGKILL
+/// once some batches are committed; returns the job as the store has it.
+fn apply_and_kill(db: &TestDb, file: &Path, n: u64) -> Job {
+    let mut child = Command::new(BIN)
+        .arg("apply")
+        .arg(file)
+        .args(["--job-batch", "10", "--db"])
+        .arg(db.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start userimport");
+    let start = Instant::now();
+    let mut reader: Option<Reader> = None;
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the job never started"
+        );
+        // A store opened before the job's tables existed reads as empty:
+        // open it again until the job shows.
+        match reader.as_ref().and_then(|r| r.job(1)) {
+            Some(job) if job.rows_done >= 100 => break,
+            Some(_) => {}
+            None => reader = Reader::open(&db.url()),
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("the import ended ({status}) before it could be killed");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().expect("SIGKILL"); // SIGKILL on Unix
+    child.wait().expect("reap");
+    drop(reader);
+    let reader = Reader::open(&db.url()).expect("store");
+    let job = reader.job(1).expect("job 1");
+    assert_eq!(job.status, JobStatus::Running, "{job:?}");
+    assert!(
+        job.rows_done > 0 && job.rows_done < n,
+        "killed mid-way: {job:?}"
+    );
+    // Consistent: exactly the rows the job says are done are written.
+    let logins = reader.logins();
+    assert_eq!(logins.len() as u64, job.rows_done);
+    assert_eq!(job.created, job.rows_done);
+    let expected: Vec<String> = (0..job.rows_done).map(|i| format!("user{i:06}")).collect();
+    assert_eq!(logins, expected);
+    job
+}
+
+fn assert_finished(db: &TestDb, n: u64) {
+    let reader = Reader::open(&db.url()).expect("store");
+    let job = reader.job(1).expect("job 1");
+    assert_eq!(job.status, JobStatus::Done, "{job:?}");
+    assert_eq!(
+        (job.rows_done, job.created, job.failed),
+        (n, n, 0),
+        "{job:?}"
+    );
+    let logins = reader.logins();
+    assert_eq!(logins.len() as u64, n, "every user exactly once");
+    let unique: BTreeSet<&String> = logins.iter().collect();
+    assert_eq!(unique.len() as u64, n);
+    let expected: BTreeSet<String> = (0..n).map(|i| format!("user{i:06}")).collect();
+    assert_eq!(unique, expected.iter().collect());
+}
+
+const ROWS: u64 = 6000;
+
+fn killed_then_resumed(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    write_file(&file, ROWS as usize);
+    apply_and_kill(db, &file, ROWS);
+    let (code, stdout, stderr) = run(&["jobs", "resume", "1"], db);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("job 1: done"), "{stdout}");
+    assert_finished(db, ROWS);
+    // The job shows its results, one per row.
+    let (code, stdout, _) = run(&["jobs", "1", "--format", "json"], db);
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["status"], "done");
+    assert_eq!(shown["results"].as_array().unwrap().len() as u64, ROWS);
+}
+
+fn killed_then_applied_again(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    write_file(&file, ROWS as usize);
+    apply_and_kill(db, &file, ROWS);
+    let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap()], db);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("resuming job 1"), "{stderr}");
+    assert_finished(db, ROWS);
+    let (_, stdout, _) = run(&["jobs", "--format", "json"], db);
+    let jobs: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "no second job: {jobs}");
+}
+
+fn detached_apply_returns_the_job_id(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    write_file(&file, 500);
+    let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap(), "--detach"], db);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "1");
+    let start = Instant::now();
+    loop {
+        let done = Reader::open(&db.url())
+            .and_then(|r| r.job(1))
+            .is_some_and(|j| j.status == JobStatus::Done);
+        if done {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the detached job did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_finished(db, 500);
+}
+
+fn small_files_apply_at_once(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    write_file(&file, 100);
+    let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap()], db);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("applied: 100 created"), "{stdout}");
+    let (_, stdout, _) = run(&["jobs"], db);
+    assert_eq!(stdout.trim(), "no jobs");
+}
+
+both_backends!(
+    killed_then_resumed,
+    killed_then_applied_again,
+    detached_apply_returns_the_job_id,
+    small_files_apply_at_once,
+);
