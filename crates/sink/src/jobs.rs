@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 use userimport_plan::{Change, Plan};
 
+use crate::outbox::Invite;
 use crate::sink::{ApplyOutcome, Batch, Outcome, Progress, RowResult, Sink, prepare_passwords};
 use crate::{Error, Result};
 
@@ -148,12 +149,14 @@ impl CancelToken {
 ///
 /// The plan must be clean (no row errors) unless made with `skip_invalid`:
 /// a job writes in several transactions, so the whole file is checked
-/// first. `progress` is called after every batch; returning `false`, or
+/// first. With `invite`, each batch queues its created users' invitations.
+/// `progress` is called after every batch; returning `false`, or
 /// `cancel` being cancelled, stops the job (marked cancelled).
 pub fn run_job<S: Sink + ?Sized>(
     store: &mut S,
     job: i64,
     plan: &Plan,
+    invite: Option<&Invite>,
     batch_rows: usize,
     cancel: &CancelToken,
     progress: &mut dyn FnMut(&JobProgress) -> bool,
@@ -228,6 +231,7 @@ pub fn run_job<S: Sink + ?Sized>(
                 rows_done,
                 last,
             }),
+            invite,
         };
         let outcome = store.write(&batch, &mut |_: &Progress| !cancel.is_cancelled());
         let outcome = match outcome {

@@ -63,13 +63,19 @@
 
 mod jobs;
 mod memory;
+mod outbox;
 mod postgres;
 mod sink;
 mod sqlite;
 mod sqlite_jobs;
+mod sqlite_outbox;
 
 pub use jobs::{CancelToken, Job, JobProgress, JobSpec, JobStatus, JobStep, run_job};
 pub use memory::MemorySink;
+pub use outbox::{
+    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, Message, MessageStatus, Recipient,
+    Rendered, backoff, deliver, link, new_token, render, smtp_sender, token_hash,
+};
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{
     ApplyOutcome, Batch, Outcome, Progress, Revision, RowResult, Sink, prepare_passwords,

@@ -256,9 +256,9 @@ impl Sink for MemorySink {
         batch: &Batch<'_>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
-        if batch.job.is_some() {
+        if batch.job.is_some() || batch.invite.is_some() {
             return Err(Error::Unsupported(
-                "the memory store keeps no jobs: use SQLite or PostgreSQL".into(),
+                "the memory store keeps no jobs or outbox: use SQLite or PostgreSQL".into(),
             ));
         }
         if self.revision != batch.expected_revision {

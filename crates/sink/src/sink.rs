@@ -8,6 +8,7 @@ use userimport_plan::{Change, Directory, PasswordSource, Plan, generate_password
 
 use crate::Error;
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep};
+use crate::outbox::{Invite, Message};
 
 /// What happened to one row (or one sync change) when a plan was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -168,6 +169,9 @@ pub struct Batch<'a> {
     /// The job this batch is a step of: its progress is recorded in the
     /// batch's transaction (and its results kept with the job).
     pub job: Option<JobStep>,
+    /// Invitations: one message per created user (with an e-mail) is
+    /// queued in the outbox in the batch's transaction.
+    pub invite: Option<&'a Invite>,
 }
 
 /// Hashes every password of `changes` in parallel (argon2id, OWASP
@@ -269,6 +273,56 @@ pub trait Sink: Directory<Error: From<Error>> {
         Err(Error::Unsupported("this store keeps no jobs: use SQLite or PostgreSQL".into()).into())
     }
 
+    /// Every queued message, oldest first. Default: none.
+    fn outbox(&self) -> Result<Vec<Message>, Self::Error> {
+        Ok(Vec::new())
+    }
+
+    /// Claims up to `limit` messages due at `now` (queued, `send_at` and
+    /// backoff passed): they become `sending`, so no other delivery takes
+    /// them. Default: this store keeps no outbox.
+    fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Message>, Self::Error> {
+        let _ = (now, limit);
+        Err(
+            Error::Unsupported("this store keeps no outbox: use SQLite or PostgreSQL".into())
+                .into(),
+        )
+    }
+
+    /// Stores the SHA-256 of a message's set-password token (replacing an
+    /// earlier one of the same message). Default: no outbox.
+    fn store_token(&mut self, message: i64, user: i64, hash: &str) -> Result<(), Self::Error> {
+        let _ = (message, user, hash);
+        Err(
+            Error::Unsupported("this store keeps no outbox: use SQLite or PostgreSQL".into())
+                .into(),
+        )
+    }
+
+    /// Marks a message sent. Default: no outbox.
+    fn mark_sent(&mut self, message: i64) -> Result<(), Self::Error> {
+        let _ = message;
+        Err(
+            Error::Unsupported("this store keeps no outbox: use SQLite or PostgreSQL".into())
+                .into(),
+        )
+    }
+
+    /// Records a failed attempt: queued again from `retry_at`, or (`None`)
+    /// failed for good. Default: no outbox.
+    fn mark_failed(
+        &mut self,
+        message: i64,
+        error: &str,
+        retry_at: Option<&str>,
+    ) -> Result<(), Self::Error> {
+        let _ = (message, error, retry_at);
+        Err(
+            Error::Unsupported("this store keeps no outbox: use SQLite or PostgreSQL".into())
+                .into(),
+        )
+    }
+
     /// Applies exactly `plan`: refused when it has a file-level error, when
     /// it has row errors and was not made with `skip_invalid`, or when the
     /// store moved since it was made (drift, naming what changed). Passwords
@@ -276,6 +330,17 @@ pub trait Sink: Directory<Error: From<Error>> {
     fn apply(
         &mut self,
         plan: &Plan,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome, Self::Error> {
+        self.apply_inviting(plan, None, progress)
+    }
+
+    /// [`Sink::apply`], and with `invite`, one invitation per created user
+    /// queued in the outbox in the same transaction.
+    fn apply_inviting(
+        &mut self,
+        plan: &Plan,
+        invite: Option<&Invite>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome, Self::Error> {
         if plan.is_refused() {
@@ -321,6 +386,7 @@ pub trait Sink: Directory<Error: From<Error>> {
             create_groups: &plan.created_groups,
             all_or_nothing: !plan.options.skip_invalid,
             job: None,
+            invite,
         };
         let outcome = self.write(&batch, progress)?;
         self.end_apply(&outcome)?;

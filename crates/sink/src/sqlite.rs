@@ -7,6 +7,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
 use crate::jobs::{Job, JobSpec, JobStatus};
+use crate::outbox::Message;
 use crate::sink::{
     ApplyOutcome, Batch, Outcome, Progress, Revision, RowResult, Sink, now, result_for,
 };
@@ -70,6 +71,8 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 2: background jobs and their per-row results.
     crate::sqlite_jobs::MIGRATION,
+    // 3: the invitation outbox and set-password token hashes.
+    crate::sqlite_outbox::MIGRATION,
 ];
 
 /// The schema version this build writes.
@@ -1032,6 +1035,9 @@ impl Sink for SqliteSink {
         if let Some(step) = batch.job {
             crate::sqlite_jobs::record_step(&tx, step, &outcome)?;
         }
+        if let Some(invite) = batch.invite {
+            crate::sqlite_outbox::queue(&tx, invite, batch.changes, &outcome)?;
+        }
         tx.commit()?;
         Ok(outcome)
     }
@@ -1119,6 +1125,33 @@ impl Sink for SqliteSink {
     fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<()> {
         self.check_writable()?;
         crate::sqlite_jobs::finish(&self.conn, id, status, error)
+    }
+
+    fn outbox(&self) -> Result<Vec<Message>> {
+        if self.schema_version()? < 3 {
+            return Ok(Vec::new());
+        }
+        crate::sqlite_outbox::list(&self.conn)
+    }
+
+    fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Message>> {
+        self.check_writable()?;
+        crate::sqlite_outbox::claim(&mut self.conn, now, limit)
+    }
+
+    fn store_token(&mut self, message: i64, user: i64, hash: &str) -> Result<()> {
+        self.check_writable()?;
+        crate::sqlite_outbox::store_token(&self.conn, message, user, hash)
+    }
+
+    fn mark_sent(&mut self, message: i64) -> Result<()> {
+        self.check_writable()?;
+        crate::sqlite_outbox::mark_sent(&self.conn, message)
+    }
+
+    fn mark_failed(&mut self, message: i64, error: &str, retry_at: Option<&str>) -> Result<()> {
+        self.check_writable()?;
+        crate::sqlite_outbox::mark_failed(&self.conn, message, error, retry_at)
     }
 
     fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {

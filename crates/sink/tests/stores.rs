@@ -969,11 +969,19 @@ fn jobs_commit_batches_with_their_progress_and_resume<B: Backend>(b: &B) {
     let first = plan(&store, rows.clone());
     // Stop after the second batch of 40: 80 rows are committed with the job.
     let mut calls = 0;
-    let err = run_job(&mut store, id, &first, 40, &CancelToken::new(), &mut |p| {
-        calls += 1;
-        assert_eq!(p.rows_total, 250);
-        calls < 2
-    })
+    let err = run_job(
+        &mut store,
+        id,
+        &first,
+        None,
+        40,
+        &CancelToken::new(),
+        &mut |p| {
+            calls += 1;
+            assert_eq!(p.rows_total, 250);
+            calls < 2
+        },
+    )
     .unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
     let job = store.job(id).unwrap().unwrap();
@@ -984,9 +992,15 @@ fn jobs_commit_batches_with_their_progress_and_resume<B: Backend>(b: &B) {
     // Resume: the file planned again against the store as it is now; rows
     // already done are skipped, every user is written exactly once.
     let again = plan(&store, rows);
-    let done = run_job(&mut store, id, &again, 40, &CancelToken::new(), &mut |_| {
-        true
-    })
+    let done = run_job(
+        &mut store,
+        id,
+        &again,
+        None,
+        40,
+        &CancelToken::new(),
+        &mut |_| true,
+    )
     .unwrap();
     assert_eq!(done.status, JobStatus::Done);
     assert_eq!((done.rows_done, done.created), (250, 250));
@@ -998,6 +1012,93 @@ fn jobs_commit_batches_with_their_progress_and_resume<B: Backend>(b: &B) {
     rows_seen.dedup();
     assert_eq!(rows_seen, (1..=250).collect::<Vec<_>>());
     assert_eq!(store.jobs().unwrap().len(), 1);
+}
+
+fn invitations_are_queued_with_their_users_and_sent_once<B: Backend>(b: &B) {
+    use userimport_sink::{DEFAULT_TEMPLATE, Invite, MessageStatus, deliver, token_hash};
+    let p = Profile::standard();
+    let mut store = b.open();
+    seed(&mut store);
+    let invite = Invite::new(
+        DEFAULT_TEMPLATE.to_string(),
+        "https://example.com/set-password".into(),
+        None,
+    )
+    .unwrap();
+    let rows = vec![
+        user(&p, 1, "tanaka", "Hanako Tanaka", "hanako@example.com"),
+        user(&p, 2, "kato", "Ken Kato", "ken@example.com"),
+        user(&p, 3, "ito", "Aya Ito", "aya@example.com"),
+    ];
+    let plan = plan(&store, rows);
+    let out = store
+        .apply_inviting(&plan, Some(&invite), &mut |_| true)
+        .unwrap();
+    assert_eq!((out.created, out.unchanged), (2, 1));
+    // One message per created user, none for the existing one.
+    let queued = store.outbox().unwrap();
+    let to: Vec<&str> = queued.iter().map(|m| m.recipient.email.as_str()).collect();
+    assert_eq!(to, ["ken@example.com", "aya@example.com"]);
+    assert!(queued.iter().all(|m| m.status == MessageStatus::Queued));
+    // A refused row rolls back its invitation with it.
+    let bad = plan_with(
+        &store,
+        vec![user(&p, 1, "mori", "Mori", "mori@example.com")],
+        PlanOptions::default(),
+    );
+    let mut failing = bad.clone();
+    if let Change::Create { user, .. } = &mut failing.changes[0] {
+        user.groups.insert("NoSuchGroup".into());
+    }
+    let out = store
+        .apply_inviting(&failing, Some(&invite), &mut |_| true)
+        .unwrap();
+    assert!(!out.committed);
+    assert_eq!(store.outbox().unwrap().len(), 2);
+
+    // Delivery: the first attempt for ken fails and is retried later; each
+    // message reaches the server once.
+    let mut sent: Vec<(String, String)> = Vec::new();
+    let mut refused_once = false;
+    let report = deliver(&mut store, "admin@example.com", &mut |_, to, m| {
+        if to == "ken@example.com" && !refused_once {
+            refused_once = true;
+            return Err("451 try again later".into());
+        }
+        sent.push((to.to_string(), m.body.clone()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!((report.sent, report.retried, report.failed), (1, 1, 0));
+    let again = deliver(&mut store, "admin@example.com", &mut |_, to, m| {
+        sent.push((to.to_string(), m.body.clone()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        again.sent, 0,
+        "the retry waits for its backoff; sent ones never go again"
+    );
+    assert_eq!(sent.len(), 1);
+    let (to, body) = &sent[0];
+    assert_eq!(to, "aya@example.com");
+    assert!(body.contains("Aya Ito") && body.contains("ito"), "{body}");
+    let token = body
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("a link with a token")
+        .to_string();
+    let messages = store.outbox().unwrap();
+    assert_eq!(messages[1].status, MessageStatus::Sent);
+    assert_eq!(messages[0].status, MessageStatus::Queued);
+    assert_eq!(messages[0].attempts, 1);
+    drop(store);
+    // Only the token's hash is stored.
+    let dump = b.dump();
+    let hash = token_hash(&token);
+    assert!(dump.windows(hash.len()).any(|w| w == hash.as_bytes()));
+    assert!(!dump.windows(token.len()).any(|w| w == token.as_bytes()));
 }
 
 #[test]
@@ -1029,6 +1130,7 @@ fn postgres_open_existing_never_creates_tables() {
 }
 
 backends::both_backends!(
+    invitations_are_queued_with_their_users_and_sent_once,
     jobs_commit_batches_with_their_progress_and_resume,
     create_stores_users_with_defaults,
     reapplying_the_same_rows_changes_nothing,
