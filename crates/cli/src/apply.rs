@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use userimport::plan::Plan;
-use userimport::sink::{ApplyOutcome, Outcome, RowResult, Sink};
+use userimport::sink::{ApplyOutcome, DEFAULT_TEMPLATE, Invite, Outcome, RowResult, Sink};
 use userimport::validate::Issue;
 use userimport::{Format, write_report, write_results_csv};
 
@@ -39,6 +39,46 @@ pub struct Args {
     /// Changes written per committed batch of a job.
     #[arg(long, default_value_t = 1000, hide = true)]
     job_batch: usize,
+    #[command(flatten)]
+    invite: InviteArgs,
+}
+
+/// Invitation e-mails for created users.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InviteArgs {
+    /// Queue an invitation e-mail for every created user (never for
+    /// updates), in the same transaction as the user; send them with
+    /// `userimport outbox deliver`.
+    #[arg(long)]
+    pub invite: bool,
+    /// The invitation template (minijinja: a "Subject: …" line, a blank
+    /// line, the body; variables name, login, email, link).
+    #[arg(long, requires = "invite")]
+    pub invite_template: Option<PathBuf>,
+    /// When the invitations are due (RFC 3339; default now).
+    #[arg(long, requires = "invite")]
+    pub send_at: Option<String>,
+    /// The set-password page the single-use link points to (BASE?token=…).
+    #[arg(long, env = "USERIMPORT_INVITE_BASE_URL", requires = "invite")]
+    pub invite_base_url: Option<String>,
+}
+
+impl InviteArgs {
+    /// The invitation spec, when `--invite` is given.
+    pub fn invite(&self) -> Result<Option<Invite>, Failure> {
+        if !self.invite {
+            return Ok(None);
+        }
+        let template = match &self.invite_template {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?,
+            None => DEFAULT_TEMPLATE.to_string(),
+        };
+        let base = self.invite_base_url.clone().ok_or_else(|| {
+            Failure("--invite needs --invite-base-url URL (the set-password page)".into())
+        })?;
+        Ok(Some(Invite::new(template, base, self.send_at.as_deref())?))
+    }
 }
 
 fn is_plan_file(path: &std::path::Path) -> bool {
@@ -48,6 +88,7 @@ fn is_plan_file(path: &std::path::Path) -> bool {
 
 pub fn run(args: Args) -> Result<u8, Failure> {
     let format = args.report.format()?;
+    let invite = args.invite.invite()?;
     let mut sink = store::open_write(&args.store.db)?;
     let (plan, mut code) = if is_plan_file(&args.file) {
         let text = std::fs::read_to_string(&args.file)
@@ -102,12 +143,19 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             )));
         }
         if !from_stdin && checked.file.rows > args.background_threshold {
-            return run_as_job(&args, &mut sink, &plan, checked.file.rows, code);
+            return run_as_job(
+                &args,
+                &mut sink,
+                &plan,
+                invite.as_ref(),
+                checked.file.rows,
+                code,
+            );
         }
         (plan, code)
     };
     let mut outcome = sink
-        .apply(&plan, &mut |_| true)
+        .apply_inviting(&plan, invite.as_ref(), &mut |_| true)
         .map_err(|e| Failure(e.to_string()))?;
     add_invalid_rows(&mut outcome, &plan.issues);
     if !outcome.committed {
@@ -130,11 +178,12 @@ fn run_as_job(
     args: &Args,
     sink: &mut store::Store,
     plan: &Plan,
+    invite: Option<&Invite>,
     rows: u64,
     code: u8,
 ) -> Result<u8, Failure> {
     let sha = jobs::sha256_file(&args.file)?;
-    let options = jobs::options_json(&args.read, &args.plan);
+    let options = jobs::options_json(&args.read, &args.plan, invite);
     let (id, resumed) = jobs::find_or_create(sink, &args.file, &sha, &options, rows)?;
     if args.detach {
         jobs::spawn_worker(&args.store.db, id, args.job_batch)?;
@@ -149,7 +198,7 @@ fn run_as_job(
     let job = if resumed {
         jobs::resume(sink, id, args.job_batch, true)?
     } else {
-        jobs::run_plan(sink, id, plan, args.job_batch, true)?
+        jobs::run_plan(sink, id, plan, invite, args.job_batch, true)?
     };
     println!(
         "job {}: {}: {} created, {} updated, {} deleted, {} unchanged, {} failed",

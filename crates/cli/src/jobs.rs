@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use userimport::plan::Plan;
-use userimport::sink::{CancelToken, Job, JobProgress, JobSpec, JobStatus, Sink, run_job};
+use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobSpec, JobStatus, Sink, run_job};
 
 use crate::Failure;
 use crate::common::{PlanArgs, ReadArgs, StoreArgs, importer};
@@ -201,7 +201,7 @@ pub fn sha256_file(path: &Path) -> Result<String, Failure> {
 }
 
 /// The options a job's plan is made with, as recorded (no secrets).
-pub fn options_json(read: &ReadArgs, plan: &PlanArgs) -> String {
+pub fn options_json(read: &ReadArgs, plan: &PlanArgs, invite: Option<&Invite>) -> String {
     json!({
         "profile": read.profile,
         "charset": read.charset,
@@ -220,11 +220,14 @@ pub fn options_json(read: &ReadArgs, plan: &PlanArgs) -> String {
         "max_delete": plan.max_delete,
         "sync_action": plan.sync_action,
         "actor": plan.actor,
+        "invite": invite,
     })
     .to_string()
 }
 
-fn options_from_json(text: &str) -> Result<(ReadArgs, PlanArgs), Failure> {
+type JobOptions = (ReadArgs, PlanArgs, Option<Invite>);
+
+fn options_from_json(text: &str) -> Result<JobOptions, Failure> {
     let v: Value = serde_json::from_str(text)
         .map_err(|e| Failure(format!("the job's options are unreadable: {e}")))?;
     let s = |k: &str, d: &str| v[k].as_str().unwrap_or(d).to_string();
@@ -258,7 +261,14 @@ fn options_from_json(text: &str) -> Result<(ReadArgs, PlanArgs), Failure> {
         sync_action: s("sync_action", "delete"),
         actor: o("actor"),
     };
-    Ok((read, plan))
+    let invite = match &v["invite"] {
+        Value::Null => None,
+        other => Some(
+            serde_json::from_value::<Invite>(other.clone())
+                .map_err(|e| Failure(format!("the job's invitation is unreadable: {e}")))?,
+        ),
+    };
+    Ok((read, plan, invite))
 }
 
 /// Finds the unfinished job for this file and options (re-running the same
@@ -311,13 +321,13 @@ pub fn resume(sink: &mut Store, id: i64, batch: usize, show: bool) -> Result<Job
         sink.finish_job(id, JobStatus::Failed, Some(&reason))?;
         return Err(Failure(reason));
     }
-    let (read, plan_args) = options_from_json(&job.spec.options)?;
+    let (read, plan_args, invite) = options_from_json(&job.spec.options)?;
     let importer = importer(&read, &plan_args)?;
     let checked = importer.plan(&bytes[..], &*sink)?;
     let plan = checked
         .plan
         .ok_or_else(|| Failure("internal: the planner returned no plan".into()))?;
-    run_plan(sink, id, &plan, batch, show)
+    run_plan(sink, id, &plan, invite.as_ref(), batch, show)
 }
 
 /// Runs job `id` over `plan` with a progress bar on a terminal (progress
@@ -326,6 +336,7 @@ pub fn run_plan(
     sink: &mut Store,
     id: i64,
     plan: &Plan,
+    invite: Option<&Invite>,
     batch: usize,
     show: bool,
 ) -> Result<Job, Failure> {
@@ -354,7 +365,7 @@ pub fn run_plan(
         }
         true
     };
-    let result = run_job(sink, id, plan, batch, &cancel, &mut on_progress);
+    let result = run_job(sink, id, plan, invite, batch, &cancel, &mut on_progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -9,6 +9,7 @@ mod common;
 mod export;
 mod groups;
 mod jobs;
+mod outbox;
 mod output;
 mod plan;
 mod preview;
@@ -50,6 +51,8 @@ enum Command {
     Groups(groups::Args),
     /// Background jobs: list, show one with its results, resume.
     Jobs(jobs::Args),
+    /// Queued invitation e-mails: list them, or deliver those due over SMTP.
+    Outbox(outbox::Args),
 }
 
 /// The exit code of a check: 2 when a guard refuses the file, 1 when rows
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Groups(args) => groups::run(args),
         Command::Jobs(args) => jobs::run(args),
+        Command::Outbox(args) => outbox::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use userimport::StoreUrl;
 use userimport::plan::{Authority, Directory, Lookup, StoredUser};
 use userimport::sink::{
-    ApplyOutcome, Batch, Error, Job, JobSpec, JobStatus, PostgresSink, Progress, Revision,
+    ApplyOutcome, Batch, Error, Job, JobSpec, JobStatus, Message, PostgresSink, Progress, Revision,
     RowResult, Sink, SqliteSink,
 };
 
@@ -116,5 +116,25 @@ impl Sink for Store {
     }
     fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<(), Error> {
         each!(self, s => s.finish_job(id, status, error))
+    }
+    fn outbox(&self) -> Result<Vec<Message>, Error> {
+        each!(self, s => s.outbox())
+    }
+    fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Message>, Error> {
+        each!(self, s => s.claim_due(now, limit))
+    }
+    fn store_token(&mut self, message: i64, user: i64, hash: &str) -> Result<(), Error> {
+        each!(self, s => s.store_token(message, user, hash))
+    }
+    fn mark_sent(&mut self, message: i64) -> Result<(), Error> {
+        each!(self, s => s.mark_sent(message))
+    }
+    fn mark_failed(
+        &mut self,
+        message: i64,
+        error: &str,
+        retry_at: Option<&str>,
+    ) -> Result<(), Error> {
+        each!(self, s => s.mark_failed(message, error, retry_at))
     }
 }
