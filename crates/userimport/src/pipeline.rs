@@ -9,7 +9,7 @@ use serde::Serialize;
 use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
 use userimport_plan::{Change, Directory, Mode, Plan, PlanOptions, Planner, Summary};
 use userimport_schema::Profile;
-use userimport_validate::{Issue, Row, Uniqueness, ValidateOptions, Validator};
+use userimport_validate::{Issue, KeyPrint, Row, Uniqueness, ValidateOptions, Validator};
 
 use crate::Error;
 
@@ -156,6 +156,8 @@ struct Batch {
     first_row: u64,
     rows: Vec<Row>,
     issues: Vec<Issue>,
+    /// The key fingerprints of `rows`, for in-file uniqueness.
+    prints: Vec<KeyPrint>,
 }
 
 /// Change kinds per data row, one byte each, so rows found to be in-file
@@ -300,6 +302,7 @@ impl Importer {
             let (to_validate, inbox) = mpsc::sync_channel::<Batch>(BATCHES);
             let (validated, from_validate) = mpsc::sync_channel::<Batch>(BATCHES);
             let validator = &validator;
+            let fingerprinter = uniqueness.fingerprinter();
             scope.spawn(move || {
                 for mut batch in inbox {
                     batch.issues.clear();
@@ -309,6 +312,8 @@ impl Importer {
                         &mut batch.rows,
                         &mut batch.issues,
                     );
+                    batch.prints.clear();
+                    fingerprinter.fingerprint_into(&batch.rows[..batch.filled], &mut batch.prints);
                     if validated.send(batch).is_err() {
                         break;
                     }
@@ -319,7 +324,7 @@ impl Importer {
             let mut at_end = false;
             let mut process = |batch: &mut Batch| -> Result<(), Error> {
                 let rows = &batch.rows[..batch.filled];
-                uniqueness.observe_all(rows);
+                uniqueness.observe_prints(&batch.prints);
                 let chunk = planner.plan_chunk(rows, dir)?;
                 kinds.resize(kinds.len() + batch.filled, Kind::None);
                 for change in &chunk.changes {

@@ -84,5 +84,5 @@ pub use issue::{Issue, Severity};
 pub use options::{CardIdType, ValidateOptions};
 pub use row::{Cell, ListEdit, Row, Secret};
 pub use rule::{RowContext, Rule};
-pub use unique::Uniqueness;
+pub use unique::{Fingerprinter, KeyPrint, Uniqueness};
 pub use validator::{IntoProfile, Validator};

@@ -3,6 +3,9 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use userimport_schema::Profile;
 
@@ -73,7 +76,7 @@ struct Entry {
 pub struct Uniqueness {
     /// (profile column index, column key, label) per tag.
     columns: Vec<(usize, String, String)>,
-    seed: RandomState,
+    prints: Fingerprinter,
     buf: String,
     /// Full blocks of exactly [`BLOCK`] entries, then the one being filled.
     blocks: Vec<Vec<Entry>>,
@@ -84,7 +87,7 @@ pub struct Uniqueness {
 impl Uniqueness {
     /// Tracks the key columns of `profile` (purposes member ID, login ID, e-mail).
     pub fn new(profile: &Profile) -> Uniqueness {
-        let columns = profile
+        let columns: Vec<(usize, String, String)> = profile
             .columns
             .iter()
             .enumerate()
@@ -92,9 +95,13 @@ impl Uniqueness {
             .take(MAX_KEY_COLUMNS)
             .map(|(i, c)| (i, c.key.clone(), c.label.clone()))
             .collect();
+        let prints = Fingerprinter {
+            columns: Arc::new(columns.iter().map(|(i, _, _)| *i).collect()),
+            seed: RandomState::new(),
+        };
         Uniqueness {
             columns,
-            seed: RandomState::new(),
+            prints,
             buf: String::new(),
             blocks: Vec::new(),
             len: 0,
@@ -104,29 +111,34 @@ impl Uniqueness {
 
     /// Records the key cells of one row (only [`Cell::Value`]s count).
     pub fn observe(&mut self, row: &Row) {
-        for (tag, (index, _, _)) in self.columns.iter().enumerate() {
-            let Cell::Value(value) = row.cell(*index) else {
-                continue;
-            };
-            let value = crate::field::trim(value);
-            if value.is_empty() {
-                continue;
-            }
-            self.buf.clear();
-            if value.is_ascii() {
-                self.buf.push_str(value);
-                self.buf.make_ascii_lowercase();
+        let Uniqueness { prints, buf, .. } = self;
+        let mut found = [KeyPrint::default(); MAX_KEY_COLUMNS];
+        let mut n = 0;
+        prints.row(row, buf, |print| {
+            found[n] = print;
+            n += 1;
+        });
+        self.observe_prints(&found[..n]);
+    }
+
+    /// A [`Fingerprinter`] with this instance's columns and seed: it computes
+    /// the fingerprints of rows on any thread (in parallel), and
+    /// [`Uniqueness::observe_prints`] records them, as if each row had gone
+    /// through [`Uniqueness::observe`].
+    pub fn fingerprinter(&self) -> Fingerprinter {
+        self.prints.clone()
+    }
+
+    /// Records fingerprints made by this instance's [`Uniqueness::fingerprinter`].
+    pub fn observe_prints(&mut self, prints: &[KeyPrint]) {
+        for print in prints {
+            let at = if print.line < (1 << 31) && print.row < (1 << 32) {
+                (print.line << 32) | print.row
             } else {
-                self.buf.extend(value.chars().flat_map(char::to_lowercase));
-            }
-            let fp = (self.seed.hash_one(self.buf.as_str()) & !TAG_MASK) | tag as u64;
-            let at = if row.line < (1 << 31) && row.row < (1 << 32) {
-                (row.line << 32) | row.row
-            } else {
-                self.overflow.push((row.line, row.row));
+                self.overflow.push((print.line, print.row));
                 OVERFLOW | (self.overflow.len() - 1) as u64
             };
-            let entry = Entry { fp, at };
+            let entry = Entry { fp: print.fp, at };
             match self.blocks.last_mut() {
                 Some(block) if block.len() < BLOCK => block.push(entry),
                 _ => {
@@ -182,9 +194,9 @@ impl Uniqueness {
             overflow,
             ..
         } = self;
-        for block in &mut blocks {
-            block.sort_unstable_by_key(|e| e.fp);
-        }
+        blocks
+            .par_iter_mut()
+            .for_each(|block| block.sort_unstable_by_key(|e| e.fp));
         let position = |at: u64| -> (u64, u64) {
             if at & OVERFLOW != 0 {
                 let index = (at & !OVERFLOW) as usize;
@@ -267,4 +279,122 @@ fn merge_sorted(blocks: &[Vec<Entry>]) -> impl Iterator<Item = Entry> + '_ {
         }
         block.get(i).copied()
     })
+}
+
+/// One key cell's fingerprint and where it is, made by a [`Fingerprinter`]
+/// for [`Uniqueness::observe_prints`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyPrint {
+    fp: u64,
+    line: u64,
+    row: u64,
+}
+
+/// Computes the key fingerprints of rows for one [`Uniqueness`] (its columns
+/// and its seed), on any thread: cheap to clone, `Send` and `Sync`.
+#[derive(Debug, Clone)]
+pub struct Fingerprinter {
+    /// Profile column index per tag.
+    columns: Arc<Vec<usize>>,
+    seed: RandomState,
+}
+
+impl Fingerprinter {
+    /// Appends the fingerprints of every key cell of `rows`, in row order,
+    /// computed in parallel.
+    pub fn fingerprint_into(&self, rows: &[Row], out: &mut Vec<KeyPrint>) {
+        const ROWS_PER_TASK: usize = 512;
+        let parts: Vec<Vec<KeyPrint>> = rows
+            .par_chunks(ROWS_PER_TASK)
+            .map(|rows| {
+                let mut buf = String::new();
+                let mut prints = Vec::with_capacity(rows.len() * self.columns.len());
+                for row in rows {
+                    self.row(row, &mut buf, |print| prints.push(print));
+                }
+                prints
+            })
+            .collect();
+        for part in parts {
+            out.extend(part);
+        }
+    }
+
+    /// The fingerprints of one row's key cells (only [`Cell::Value`]s count).
+    fn row(&self, row: &Row, buf: &mut String, mut found: impl FnMut(KeyPrint)) {
+        for (tag, index) in self.columns.iter().enumerate() {
+            let Cell::Value(value) = row.cell(*index) else {
+                continue;
+            };
+            let value = crate::field::trim(value);
+            if value.is_empty() {
+                continue;
+            }
+            buf.clear();
+            if value.is_ascii() {
+                buf.push_str(value);
+                buf.make_ascii_lowercase();
+            } else {
+                buf.extend(value.chars().flat_map(char::to_lowercase));
+            }
+            let fp = (self.seed.hash_one(buf.as_str()) & !TAG_MASK) | tag as u64;
+            found(KeyPrint {
+                fp,
+                line: row.line,
+                row: row.row,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_made_elsewhere_find_the_same_duplicates() {
+        let profile = Profile::standard();
+        let login = profile.column_index("login_id").unwrap();
+        let email = profile.column_index("email").unwrap();
+        let rows: Vec<Row> = (0..3_000u64)
+            .map(|i| {
+                let mut cells = vec![Cell::Absent; profile.columns.len()];
+                cells[login] = Cell::Value(format!("user{}", i % 1_400));
+                cells[email] = Cell::Value(format!(" U{i}@Example.com"));
+                if i == 2_999 {
+                    cells[email] = Cell::Value("u7@example.COM".into());
+                }
+                Row {
+                    line: i + 2,
+                    row: i + 1,
+                    cells,
+                    valid: true,
+                }
+            })
+            .collect();
+        let mut one_by_one = Uniqueness::new(&profile);
+        one_by_one.observe_all(&rows);
+        let mut batched = one_by_one.clone();
+        batched.blocks.clear();
+        batched.len = 0;
+        let mut prints = Vec::new();
+        for chunk in rows.chunks(700) {
+            prints.clear();
+            batched.fingerprinter().fingerprint_into(chunk, &mut prints);
+            batched.observe_prints(&prints);
+        }
+        assert_eq!(batched.len(), one_by_one.len());
+        let (a, b) = (one_by_one.finish(), batched.finish());
+        assert_eq!(a, b);
+        assert!(
+            a.iter()
+                .any(|i| i.line == 3_000 + 1 && i.column.as_deref() == Some("email"))
+        );
+        assert_eq!(
+            a.iter()
+                .filter(|i| i.column.as_deref() == Some("login_id"))
+                .count(),
+            3_000
+        );
+    }
 }
