@@ -5,10 +5,32 @@
 //! (unless made with `skip_invalid`) or made against another revision
 //! (drift, saying what changed), hashes passwords in parallel with argon2id
 //! (OWASP parameters) before the write, and writes everything in one
-//! transaction, returning a [`RowResult`] per row. Two backends:
-//! [`MemorySink`] for tests and embedding, and [`SqliteSink`], the embedded
-//! default (one SQLite file, WAL, versioned migrations applied on open).
+//! transaction, returning a [`RowResult`] per row. Three backends:
+//! [`MemorySink`] for tests and embedding, [`SqliteSink`], the embedded
+//! default (one SQLite file, WAL, versioned migrations applied on open), and
+//! [`PostgresSink`] (migrations on open; look-ups with `= ANY($1)`; creates
+//! through binary `COPY` into staging tables merged with `INSERT … SELECT`,
+//! edits and deletes as set-based statements over `unnest` arrays).
 //! No plaintext password is ever stored.
+//!
+//! # Jobs
+//!
+//! [`run_job`] writes a plan in batches, each committed in the same
+//! transaction as the job's progress and per-row results ([`Job`]), so a
+//! process killed at any moment leaves the store consistent; running it
+//! again over the file planned anew skips the rows already done, so every
+//! user is written exactly once. Progress callbacks and a [`CancelToken`]
+//! let a service follow and stop it. Unlike [`Sink::apply`], which is all
+//! or nothing, a job that stops half-way leaves its first batches written:
+//! check the whole file first (a job refuses plans with row errors unless
+//! made with `skip_invalid`).
+//!
+//! # Invitations
+//!
+//! [`Sink::apply_inviting`] (and [`run_job`] with an [`Invite`]) queues one
+//! outbox message per created user in the user's transaction; [`deliver`]
+//! sends those due (through [`smtp_sender`] or any closure), drawing each
+//! single-use set-password token at delivery and storing only its SHA-256.
 //!
 //! # The SQLite store
 //!
