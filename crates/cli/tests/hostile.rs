@@ -397,6 +397,12 @@ cases! {
         args ["--profile", "access"], exit 2, says ["max_bytes"], apply true;
     delimiter_only_lines: |o| { w(o, HEADER)?; repeat(o, b",,,\r\n", 50_000)?; w(o, GOOD) },
         args [], exit 0, says ["1 rows"], apply false;
+    an_error_on_every_one_of_300000_rows: |o| {
+            w(o, HEADER)?;
+            for i in 0..300_000 { write!(o, "u{i},Name,bad-email-{i},Secret-pass-123\r\n")?; }
+            Ok(())
+        },
+        args [], exit 1, says ["300000 errors", "report.truncated", "290000 more issues"], apply false;
     duplicate_keys: |o| { w(o, HEADER)?; w(o, GOOD)?; w(o, GOOD)?; w(o, "TANAKA ,Other,other@example.com,Secret-pass-123\r\n") },
         args [], exit 1, says ["key.duplicate", "     2", "     3", "     4"], apply true;
 }

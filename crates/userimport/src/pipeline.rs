@@ -1,6 +1,6 @@
 //! The import pipeline: bytes → records → rows and issues → plan.
 
-use std::collections::HashSet;
+use std::collections::{BinaryHeap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -35,6 +35,13 @@ pub struct ImportOptions {
     /// planning; 8,192 cost 1.5x the CPU time and twice the memory on a 1M-row
     /// check).
     pub chunk_rows: usize,
+    /// [`Importer::check`] lists at most this many errors and this many
+    /// warnings (the first in file order; default 10,000 each), so that a
+    /// file with an error on every row still checks in bounded memory. The
+    /// counts always include every issue, and a `report.truncated` warning
+    /// says how many were left out. File-level issues are always listed;
+    /// [`Importer::plan`] lists every issue.
+    pub max_issues: usize,
 }
 
 impl Default for ImportOptions {
@@ -47,6 +54,7 @@ impl Default for ImportOptions {
             validate: ValidateOptions::default(),
             plan: PlanOptions::default(),
             chunk_rows: 1_024,
+            max_issues: 10_000,
         }
     }
 }
@@ -283,10 +291,16 @@ impl Importer {
         // Check keeps only counts and issues: no new user is built.
         planner.counts_only(!keep_plan);
         let mut uniqueness = Uniqueness::new(profile);
-        let mut issues = validator.header_issues();
+        let header_issues = validator.header_issues();
         // The planner counts its own issues; the validator's are counted here.
         let mut counted = Summary::default();
-        counted.count_issues(&issues);
+        counted.count_issues(&header_issues);
+        let mut issues = IssueList::new(if keep_plan {
+            usize::MAX
+        } else {
+            self.options.max_issues.max(1)
+        });
+        issues.extend(header_issues);
         let mut changes: Vec<Change> = Vec::new();
         let mut kinds: Vec<Kind> = Vec::new();
 
@@ -343,7 +357,7 @@ impl Importer {
                     }
                 }
                 counted.count_issues(&batch.issues);
-                issues.append(&mut batch.issues);
+                issues.extend(batch.issues.drain(..));
                 issues.extend(chunk.issues);
                 if keep_plan {
                     changes.extend(chunk.changes);
@@ -396,7 +410,7 @@ impl Importer {
         let duplicates = uniqueness.finish();
         let mut finish = planner.finish(dir)?;
         // File-level issues of the plan (`sync.threshold`) join the report.
-        issues.append(&mut finish.issues);
+        issues.extend(finish.issues.drain(..));
         let mut summary = finish.summary;
         summary.errors += counted.errors;
         summary.warnings += counted.warnings;
@@ -426,6 +440,7 @@ impl Importer {
             summary.skipped += 1;
         }
         issues.extend(duplicates);
+        let mut issues = issues.into_vec();
         sort_issues(&mut issues);
 
         let file = FileInfo {
@@ -447,6 +462,105 @@ impl Importer {
             issues,
             plan,
         })
+    }
+}
+
+/// The issues a run keeps: every file-level issue (row 0), and the first
+/// `cap` errors and `cap` warnings in file order. The rest are counted, not
+/// kept. Which issues are kept, and their order, do not depend on the chunk
+/// size: within one row, issues arrive in the same order whatever the
+/// chunking, and rows are ranked by line.
+struct IssueList {
+    cap: usize,
+    seq: u64,
+    file_level: Vec<Issue>,
+    errors: BinaryHeap<Ranked>,
+    warnings: BinaryHeap<Ranked>,
+    dropped: u64,
+}
+
+/// An issue ranked by (line, row, arrival).
+struct Ranked(u64, Issue);
+
+impl Ranked {
+    fn key(&self) -> (u64, u64, u64) {
+        (self.1.line, self.1.row, self.0)
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl IssueList {
+    fn new(cap: usize) -> Self {
+        IssueList {
+            cap,
+            seq: 0,
+            file_level: Vec::new(),
+            errors: BinaryHeap::new(),
+            warnings: BinaryHeap::new(),
+            dropped: 0,
+        }
+    }
+
+    fn push(&mut self, issue: Issue) {
+        if issue.row == 0 || self.cap == usize::MAX {
+            self.file_level.push(issue);
+            return;
+        }
+        self.seq += 1;
+        let heap = if issue.is_error() {
+            &mut self.errors
+        } else {
+            &mut self.warnings
+        };
+        heap.push(Ranked(self.seq, issue));
+        if heap.len() > self.cap {
+            heap.pop();
+            self.dropped += 1;
+        }
+    }
+
+    fn extend(&mut self, issues: impl IntoIterator<Item = Issue>) {
+        for issue in issues {
+            self.push(issue);
+        }
+    }
+
+    /// The kept issues in arrival order, then a `report.truncated` warning
+    /// when some were left out.
+    fn into_vec(self) -> Vec<Issue> {
+        let mut ranked: Vec<Ranked> = self.errors.into_vec();
+        ranked.extend(self.warnings.into_vec());
+        ranked.sort_unstable();
+        let mut issues = self.file_level;
+        issues.extend(ranked.into_iter().map(|r| r.1));
+        if self.dropped > 0 {
+            issues.push(Issue::warning(
+                0,
+                0,
+                "report.truncated",
+                format!(
+                    "{} more issues are not listed: the report lists the first {} errors and {} warnings (the counts include every issue)",
+                    self.dropped, self.cap, self.cap
+                ),
+            ));
+        }
+        issues
     }
 }
 
