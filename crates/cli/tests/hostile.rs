@@ -403,6 +403,12 @@ cases! {
             Ok(())
         },
         args [], exit 1, says ["300000 errors", "report.truncated", "290000 more issues"], apply false;
+    the_same_login_on_300000_rows: |o| {
+            w(o, HEADER)?;
+            for i in 0..300_000 { write!(o, "same,Name,u{i}@example.com,Secret-pass-123\r\n")?; }
+            Ok(())
+        },
+        args [], exit 1, says ["300000 errors", "key.duplicate", "report.truncated"], apply false;
     duplicate_keys: |o| { w(o, HEADER)?; w(o, GOOD)?; w(o, GOOD)?; w(o, "TANAKA ,Other,other@example.com,Secret-pass-123\r\n") },
         args [], exit 1, says ["key.duplicate", "     2", "     3", "     4"], apply true;
 }

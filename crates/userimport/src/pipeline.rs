@@ -407,19 +407,34 @@ impl Importer {
             }
             Ok(())
         })?;
-        let duplicates = uniqueness.finish();
+        // In-file duplicates: every one counted and its row noted; a check
+        // keeps only the first `cap` (by line, row and column).
+        let cap = issues.cap;
+        let mut duplicate_rows: HashSet<u64> = HashSet::new();
+        let mut duplicate_counts = Summary::default();
+        let mut kept: BinaryHeap<ByPlace> = BinaryHeap::new();
+        uniqueness.finish_into(|issue| {
+            duplicate_rows.insert(issue.row);
+            duplicate_counts.count_issues(std::iter::once(&issue));
+            kept.push(ByPlace(issue));
+            if kept.len() > cap {
+                kept.pop();
+                issues.dropped += 1;
+            }
+        });
+        let duplicates = kept.into_sorted_vec().into_iter().map(|d| d.0);
         let mut finish = planner.finish(dir)?;
         // File-level issues of the plan (`sync.threshold`) join the report.
         issues.extend(finish.issues.drain(..));
         let mut summary = finish.summary;
         summary.errors += counted.errors;
         summary.warnings += counted.warnings;
-        summary.count_issues(&duplicates);
+        summary.errors += duplicate_counts.errors;
+        summary.warnings += duplicate_counts.warnings;
 
         // Rows found to be in-file duplicates only at the end: take their
         // changes back out (a planned change made them count as valid).
         let withdrawn: HashSet<u64> = finish.withdrawn_rows.iter().copied().collect();
-        let duplicate_rows: HashSet<u64> = duplicates.iter().map(|i| i.row).collect();
         for &row in &duplicate_rows {
             if withdrawn.contains(&row) {
                 continue;
@@ -477,6 +492,32 @@ struct IssueList {
     errors: BinaryHeap<Ranked>,
     warnings: BinaryHeap<Ranked>,
     dropped: u64,
+}
+
+/// An issue ranked by (line, row, column).
+struct ByPlace(Issue);
+
+impl ByPlace {
+    fn key(&self) -> (u64, u64, Option<&str>) {
+        (self.0.line, self.0.row, self.0.column.as_deref())
+    }
+}
+
+impl PartialEq for ByPlace {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for ByPlace {}
+impl PartialOrd for ByPlace {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByPlace {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 /// An issue ranked by (line, row, arrival).

@@ -188,6 +188,17 @@ impl Uniqueness {
     /// Ends the file: a `key.duplicate` error for every row whose key is also
     /// on another row, sorted by line, row and column.
     pub fn finish(self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        self.finish_into(|issue| issues.push(issue));
+        issues.sort_by(|a, b| (a.line, a.row, &a.column).cmp(&(b.line, b.row, &b.column)));
+        issues
+    }
+
+    /// Like [`Uniqueness::finish`], but hands each issue to `f` as it is
+    /// found (in no particular order) instead of collecting them, so that a
+    /// caller keeping only some of them (a check's bounded report) needs no
+    /// memory per duplicate row.
+    pub fn finish_into(self, mut f: impl FnMut(Issue)) {
         let Uniqueness {
             columns,
             mut blocks,
@@ -205,7 +216,6 @@ impl Uniqueness {
                 (at >> 32, at & 0xFFFF_FFFF)
             }
         };
-        let mut issues = Vec::new();
         let mut group: Vec<(u64, u64)> = Vec::new();
         let mut run: Vec<Entry> = Vec::new();
         let mut merged = merge_sorted(&blocks).peekable();
@@ -243,23 +253,19 @@ impl Uniqueness {
                     lines.push_str(&format!(" and {more} more"));
                 }
                 let plural = if group.len() > 2 { "s" } else { "" };
-                issues.push(
-                    Issue::error(
-                        line,
-                        row,
-                        codes::KEY_DUPLICATE,
-                        format!(
-                            "the same {label} is also on line{plural} {lines} (compared ignoring \
+                f(Issue::error(
+                    line,
+                    row,
+                    codes::KEY_DUPLICATE,
+                    format!(
+                        "the same {label} is also on line{plural} {lines} (compared ignoring \
                              case and surrounding spaces): each {label} must be unique in the \
                              file, so keep one row per user"
-                        ),
-                    )
-                    .column(key),
-                );
+                    ),
+                )
+                .column(key));
             }
         }
-        issues.sort_by(|a, b| (a.line, a.row, &a.column).cmp(&(b.line, b.row, &b.column)));
-        issues
     }
 }
 
