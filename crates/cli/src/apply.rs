@@ -200,16 +200,20 @@ fn run_as_job(
     } else {
         jobs::run_plan(sink, id, plan, invite, args.job_batch, true)?
     };
-    println!(
-        "job {}: {}: {} created, {} updated, {} deleted, {} unchanged, {} failed",
-        job.id,
-        job.status.as_str(),
-        job.created,
-        job.updated,
-        job.deleted,
-        job.unchanged,
-        job.failed
-    );
+    if args.report.format()? == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&job)?);
+    } else {
+        println!(
+            "job {}: {}: {} created, {} updated, {} deleted, {} unchanged, {} failed",
+            job.id,
+            job.status.as_str(),
+            job.created,
+            job.updated,
+            job.deleted,
+            job.unchanged,
+            job.failed
+        );
+    }
     if let Some(path) = &args.results {
         let file = create_private(path)
             .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;

@@ -24,7 +24,7 @@ pub struct Args {
 enum Action {
     /// Send the messages that are due: each is marked sent once the server
     /// accepts it and never sent again; refusals are retried later with a
-    /// backoff.
+    /// backoff. Exit code 1 when some message was refused (see the list).
     Deliver {
         /// The SMTP server: smtp://HOST:PORT (plain SMTP, for a local relay).
         #[arg(long)]
