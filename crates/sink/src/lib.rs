@@ -49,6 +49,12 @@
 //! with pre-hashed passwords to a new file and runs `sqlite3 .import` on the
 //! same rows as CSV into a plain table, printing both times.
 //!
+//! `USERIMPORT_BENCH_POSTGRES=postgres://… cargo bench -p userimport-sink
+//! --bench apply_postgres` does the same against PostgreSQL and
+//! `psql \copy` (on the 2-core development machine, under load: `\copy`
+//! 0.45–0.7 s, apply 2.2–2.8 s, 3.2–4.2x; the unique indexes on member ID,
+//! login ID and e-mail and the memberships are most of the difference).
+//!
 //! # Example
 //!
 //! ```
