@@ -279,8 +279,8 @@ impl Planner {
 
     /// The keys a row carries, in member ID, login, e-mail order, with the
     /// folded look-up unless the store is empty.
-    fn row_keys<'r>(&self, row: &'r Row) -> Vec<(KeyKind, Option<Lookup>, &'r str)> {
-        let mut keys = Vec::with_capacity(3);
+    /// Appends them to `keys` (one flat list per chunk: no allocation per row).
+    fn row_keys<'r>(&self, row: &'r Row, keys: &mut Vec<(KeyKind, Option<Lookup>, &'r str)>) {
         for (kind, index) in [KeyKind::Id, KeyKind::Login, KeyKind::Email]
             .into_iter()
             .zip(self.key_index)
@@ -305,23 +305,26 @@ impl Planner {
             };
             keys.push((kind, Some(lookup), value));
         }
-        keys
     }
 
     /// Plans one chunk of rows with one batched look-up.
     pub fn plan_chunk<D: Directory>(&mut self, rows: &[Row], dir: &D) -> Result<Chunk> {
-        let row_keys: Vec<Vec<(KeyKind, Option<Lookup>, &str)>> =
-            rows.iter().map(|r| self.row_keys(r)).collect();
+        // Every row's keys in one list; `ranges[i]` is row i's part.
+        let mut all_keys: Vec<(KeyKind, Option<Lookup>, &str)> = Vec::with_capacity(rows.len() * 3);
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let start = all_keys.len();
+            self.row_keys(row, &mut all_keys);
+            ranges.push(start..all_keys.len());
+        }
         let users = if self.empty_store {
             Vec::new()
         } else {
             let mut wanted: Vec<Lookup> = Vec::new();
             let mut dedup: HashSet<&Lookup> = HashSet::new();
-            for keys in &row_keys {
-                for lookup in keys.iter().filter_map(|(_, l, _)| l.as_ref()) {
-                    if dedup.insert(lookup) {
-                        wanted.push(lookup.clone());
-                    }
+            for lookup in all_keys.iter().filter_map(|(_, l, _)| l.as_ref()) {
+                if dedup.insert(lookup) {
+                    wanted.push(lookup.clone());
                 }
             }
             if wanted.is_empty() {
@@ -348,7 +351,8 @@ impl Planner {
         found.users = users;
 
         let mut chunk = Chunk::default();
-        for (row, keys) in rows.iter().zip(&row_keys) {
+        for (row, range) in rows.iter().zip(ranges) {
+            let keys = &all_keys[range];
             self.summary.rows += 1;
             let before = chunk.issues.len();
             let change = self.plan_row(row, keys, &found, &mut chunk.issues);
@@ -391,14 +395,14 @@ impl Planner {
         };
 
         // Every present key is looked up; two different users is an error.
-        let matches: Vec<(KeyKind, &str, Option<usize>)> = keys
-            .iter()
-            .map(|(kind, lookup, value)| {
-                (*kind, *value, lookup.as_ref().and_then(|l| found.lookup(l)))
-            })
-            .collect();
+        // At most one key of each kind: kept on the stack.
+        let mut matched = [(KeyKind::Id, "", None::<usize>); 3];
+        for (slot, (kind, lookup, value)) in matched.iter_mut().zip(keys) {
+            *slot = (*kind, *value, lookup.as_ref().and_then(|l| found.lookup(l)));
+        }
+        let matches = &matched[..keys.len().min(3)];
         let mut distinct: Vec<(usize, KeyKind)> = Vec::new();
-        for (kind, _, m) in &matches {
+        for (kind, _, m) in matches {
             if let Some(i) = m
                 && !distinct.iter().any(|(j, _)| j == i)
             {
@@ -637,6 +641,20 @@ impl Planner {
         column: &str,
         issues: &mut Vec<Issue>,
     ) -> Option<String> {
+        // The usual case, a known ASCII name, is looked up without folding
+        // into a new string (ASCII lowercasing is what `fold` does to it).
+        let trimmed = name.trim();
+        if trimmed.is_ascii() && trimmed.len() <= 64 {
+            let mut buf = [0u8; 64];
+            let bytes = &mut buf[..trimmed.len()];
+            bytes.copy_from_slice(trimmed.as_bytes());
+            bytes.make_ascii_lowercase();
+            if let Ok(folded) = std::str::from_utf8(bytes)
+                && let Some(existing) = self.groups.get(folded)
+            {
+                return Some(existing.clone());
+            }
+        }
         let folded = fold(name);
         if let Some(existing) = self.groups.get(&folded) {
             return Some(existing.clone());
@@ -891,17 +909,22 @@ impl Planner {
                     }
                 }
                 Purpose::Groups => {
-                    let names: Vec<String> = match cell {
-                        Cell::List(edit) => edit.add.clone(),
-                        Cell::Value(v) => split_names(v).add,
-                        Cell::Blank | Cell::Absent => {
-                            self.profile.groups.default_group.iter().cloned().collect()
-                        }
-                        _ => Vec::new(),
+                    let names: std::borrow::Cow<'_, [String]> = match cell {
+                        Cell::List(edit) => std::borrow::Cow::Borrowed(&edit.add),
+                        Cell::Value(v) => split_names(v).add.into(),
+                        Cell::Blank | Cell::Absent => self
+                            .profile
+                            .groups
+                            .default_group
+                            .iter()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .into(),
+                        _ => Vec::new().into(),
                     };
-                    for name in names {
-                        self.check_authority(&name, false, row, &column.key, issues);
-                        if let Some(g) = self.resolve_group(&name, row, &column.key, issues)
+                    for name in names.iter() {
+                        self.check_authority(name, false, row, &column.key, issues);
+                        if let Some(g) = self.resolve_group(name, row, &column.key, issues)
                             && build
                         {
                             user.groups.insert(g);
