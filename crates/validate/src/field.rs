@@ -491,8 +491,46 @@ fn table_slot(table: CodeTable) -> usize {
     }
 }
 
+/// Entries of the per-thread, per-table direct-mapped front of the code
+/// cache.
+const RECENT_SLOTS: usize = 32;
+
+type Recent = [Option<(Box<str>, &'static str)>; RECENT_SLOTS];
+
+thread_local! {
+    /// The spellings seen last, in a small direct-mapped table per code
+    /// table: a hit costs one short hash and one comparison, not a SipHash
+    /// of the cell and a map probe (a file holds few distinct codes). A
+    /// crafted file can only make it miss, never slow it down.
+    static RECENT_CODES: std::cell::RefCell<[Recent; 5]> =
+        std::cell::RefCell::new(Default::default());
+}
+
+/// The front table's slot for `text` (FNV-1a over its bytes).
+fn recent_slot(text: &str) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in text.as_bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    (h as usize ^ (h as usize >> 16)) % RECENT_SLOTS
+}
+
 fn cached_code(table: CodeTable, text: &str) -> Option<&'static str> {
-    CODE_CACHE
+    let slot = recent_slot(text);
+    let recent = RECENT_CODES
+        .try_with(|recent| {
+            let recent = recent.try_borrow().ok()?;
+            match &recent.get(table_slot(table))?[slot] {
+                Some((seen, canonical)) if **seen == *text => Some(*canonical),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten();
+    if recent.is_some() {
+        return recent;
+    }
+    let canonical = CODE_CACHE
         .try_with(|cache| {
             cache
                 .try_borrow()
@@ -500,7 +538,23 @@ fn cached_code(table: CodeTable, text: &str) -> Option<&'static str> {
                 .and_then(|c| c.get(table_slot(table))?.get(text).copied())
         })
         .ok()
-        .flatten()
+        .flatten()?;
+    remember_recent(table, slot, text, canonical);
+    Some(canonical)
+}
+
+fn remember_recent(table: CodeTable, slot: usize, text: &str, canonical: &'static str) {
+    // Long cells are not worth keeping here (and no code is long).
+    if text.len() > 64 {
+        return;
+    }
+    let _ = RECENT_CODES.try_with(|recent| {
+        if let Ok(mut recent) = recent.try_borrow_mut()
+            && let Some(table) = recent.get_mut(table_slot(table))
+        {
+            table[slot] = Some((text.into(), canonical));
+        }
+    });
 }
 
 fn remember_code(table: CodeTable, text: &str, canonical: &'static str) {
