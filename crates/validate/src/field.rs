@@ -225,10 +225,29 @@ pub(crate) fn check_cell<'a>(
 /// characters and bidirectional overrides.
 fn find_hidden(text: &str) -> Option<char> {
     // Most cells are printable ASCII: one pass over bytes settles them.
-    if text.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+    if printable_ascii(text.as_bytes()) {
         return None;
     }
     text.chars().find(|&c| is_hidden(c))
+}
+
+/// True when every byte is printable ASCII (0x20 to 0x7E), eight bytes at a
+/// time: a word passes when no byte has its high bit set, none reaches it by
+/// adding one (0x7F), and none borrows when 0x20 is taken away (below 0x20).
+/// Carries and borrows cross bytes only where a byte already fails.
+fn printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        let w = u64::from_le_bytes(b);
+        if (w | w.wrapping_add(ONES) | (w.wrapping_sub(ONES * 0x20) & !w)) & HIGH != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|b| (0x20..0x7F).contains(b))
 }
 
 fn is_hidden(c: char) -> bool {
@@ -865,6 +884,23 @@ fn identity_list(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn printable_ascii_agrees_with_the_byte_rule() {
+        let naive = |b: &[u8]| b.iter().all(|b| (0x20..0x7F).contains(b));
+        let base = b"abcdefghijklmnopqrstuvwx".to_vec();
+        for len in 0..base.len() {
+            for at in 0..len.max(1) {
+                for byte in 0..=255u8 {
+                    let mut text = base[..len].to_vec();
+                    if len > 0 {
+                        text[at] = byte;
+                    }
+                    assert_eq!(super::printable_ascii(&text), naive(&text), "{text:?}");
+                }
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
