@@ -8,6 +8,7 @@
 #   RUNS=5 benches/compare.sh       # more interleaved repetitions (default 3)
 #   QUICK=1 benches/compare.sh      # skip the 4M-row RSS run and the 1M store
 #   SKIP_BUILD=1 benches/compare.sh # use the release binaries already built
+#   KEEP_STORE=1 benches/compare.sh # reuse bench-data/store-1m.db instead of re-applying 1M users
 #   USERIMPORT_PG_URL=postgres://user@host/db benches/compare.sh   # adds psql \copy
 #
 # Needs: cargo, sqlite3, python3 with frictionless (`pip install frictionless`),
@@ -81,7 +82,8 @@ SQL_TABLE="CREATE TABLE users(login_id TEXT, name TEXT, display_name TEXT, depar
   valid_days TEXT, groups_ TEXT, roles TEXT, delete_flag TEXT)"
 
 STORE="$DATA/store-1m.db"
-if [ -z "${QUICK:-}" ] && [ ! -s "$STORE" -o "$DATA/users-1m-hashed.csv" -nt "$STORE" ]; then
+# Rebuilt every time (the store schema may have moved on); KEEP_STORE=1 reuses it.
+if [ -z "${QUICK:-}" ] && [ -z "${KEEP_STORE:-}" -o ! -s "$STORE" ]; then
     echo "== building a store of 1M users ($STORE)" >&2
     rm -f "$STORE" "$STORE-wal" "$STORE-shm"
     "$BIN" apply "$DATA/users-1m-hashed.csv" --db "$STORE" > /dev/null

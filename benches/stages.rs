@@ -1,6 +1,8 @@
 //! Where `check` spends its time: the same file read through each stage of
-//! the pipeline in turn, on one thread unless said otherwise, CPU-bound, so
-//! each line's time minus the previous line's is that stage's cost.
+//! the pipeline in turn (on one thread but for the rayon line), so each
+//! line's time minus the previous line's is that stage's cost. Prints wall
+//! time and the process's CPU time (user + sys, from /proc/self/stat on
+//! Linux: the figure to trust on a shared machine).
 //!
 //! ```sh
 //! cargo run --release -p userimport --example stages -- bench-data/users-1m.csv
@@ -16,10 +18,28 @@ use userimport::sink::MemorySink;
 use userimport::validate::{Uniqueness, ValidateOptions, Validator};
 use userimport::{ImportOptions, Importer};
 
-const CHUNK: usize = 8_192;
+const CHUNK: usize = 1_024;
 
-fn stage(path: &str, level: u8) -> Result<f64, Box<dyn std::error::Error>> {
+/// CPU seconds (user + sys) of this process so far; 0 where /proc is missing.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after ')'.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn stage(path: &str, level: u8) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let start = Instant::now();
+    let cpu = cpu_seconds();
     let profile = Arc::new(Profile::standard());
     let importer = Importer::builder(&profile)
         .options(ImportOptions::default())
@@ -75,7 +95,7 @@ fn stage(path: &str, level: u8) -> Result<f64, Box<dyn std::error::Error>> {
         issues.clear();
     }
     std::hint::black_box(unique.finish());
-    Ok(start.elapsed().as_secs_f64())
+    Ok((start.elapsed().as_secs_f64(), cpu_seconds() - cpu))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -87,7 +107,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (3, "+ in-file uniqueness"),
         (4, "+ plan, counts only, empty store"),
     ] {
-        println!("{:>7.3} s  {what}", stage(&path, level)?);
+        let (wall, cpu) = stage(&path, level)?;
+        println!("{wall:>7.3} s wall {cpu:>7.2} s CPU  {what}");
     }
     Ok(())
 }
