@@ -409,6 +409,8 @@ cases! {
             Ok(())
         },
         args [], exit 1, says ["300000 errors", "key.duplicate", "report.truncated"], apply false;
+    a_profile_that_never_ends: |o| { w(o, HEADER)?; w(o, GOOD) },
+        args ["--profile", "/dev/zero"], exit 2, says ["not a profile"], apply true;
     duplicate_keys: |o| { w(o, HEADER)?; w(o, GOOD)?; w(o, GOOD)?; w(o, "TANAKA ,Other,other@example.com,Secret-pass-123\r\n") },
         args [], exit 1, says ["key.duplicate", "     2", "     3", "     4"], apply true;
 }

@@ -343,11 +343,26 @@ impl Profile {
 
     /// Reads a profile from a TOML file.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Profile> {
+        use std::io::Read;
+        /// A profile is a few kilobytes; more is not a profile (`/dev/zero`).
+        const MAX_PROFILE_BYTES: u64 = 1 << 20;
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_PROFILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(Error::Invalid(format!(
+                "{} is larger than {MAX_PROFILE_BYTES} bytes: not a profile",
+                path.display()
+            )));
+        }
         Profile::from_toml(&text)
     }
 
