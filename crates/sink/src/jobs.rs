@@ -321,3 +321,93 @@ pub(crate) fn parse_outcome(text: &str) -> Outcome {
         _ => Outcome::Failed,
     }
 }
+
+/// A job running on its own thread, for services: follow its progress,
+/// cancel it, and wait for its end (which gives the store back).
+///
+/// ```
+/// use userimport_plan::{PlanOptions, Planner};
+/// use userimport_schema::Profile;
+/// use userimport_sink::{JobHandle, JobSpec, JobStatus, Sink, SqliteSink};
+///
+/// let mut store = SqliteSink::open_in_memory()?;
+/// let plan = Planner::plan_rows(&Profile::standard(), PlanOptions::default(), Vec::new(), &store)?;
+/// let spec = JobSpec { file: "users.csv".into(), file_sha256: "…".into(), options: "{}".into(), rows_total: 0 };
+/// let id = store.create_job(&spec)?;
+/// let handle = JobHandle::spawn(store, id, plan, None, 1000);
+/// let (_store, job) = handle.join();
+/// assert_eq!(job?.status, JobStatus::Done);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct JobHandle<S: Sink> {
+    cancel: CancelToken,
+    progress: Arc<std::sync::Mutex<Option<JobProgress>>>,
+    thread: std::thread::JoinHandle<(S, Result<Job, S::Error>)>,
+}
+
+impl<S> JobHandle<S>
+where
+    S: Sink + Send + 'static,
+    S::Error: Send,
+{
+    /// Runs [`run_job`] on a new thread, owning `store` until it ends.
+    pub fn spawn(
+        mut store: S,
+        job: i64,
+        plan: Plan,
+        invite: Option<Invite>,
+        batch_rows: usize,
+    ) -> Self {
+        let cancel = CancelToken::new();
+        let progress = Arc::new(std::sync::Mutex::new(None));
+        let (token, seen) = (cancel.clone(), Arc::clone(&progress));
+        let thread = std::thread::spawn(move || {
+            let result = run_job(
+                &mut store,
+                job,
+                &plan,
+                invite.as_ref(),
+                batch_rows,
+                &token,
+                &mut |p| {
+                    if let Ok(mut slot) = seen.lock() {
+                        *slot = Some(*p);
+                    }
+                    true
+                },
+            );
+            (store, result)
+        });
+        JobHandle {
+            cancel,
+            progress,
+            thread,
+        }
+    }
+
+    /// The progress after the last committed batch (`None` before the first).
+    pub fn progress(&self) -> Option<JobProgress> {
+        self.progress.lock().ok().and_then(|p| *p)
+    }
+
+    /// Asks the job to stop after the batch in flight (which is rolled back).
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// True once the job's thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    /// Waits for the end: the store back, and the job as recorded (or why
+    /// it stopped).
+    pub fn join(self) -> (S, Result<Job, S::Error>) {
+        match self.thread.join() {
+            Ok(out) => out,
+            // run_job does not panic on input; if a bug does, pass it on.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}

@@ -98,7 +98,7 @@ mod sqlite;
 mod sqlite_jobs;
 mod sqlite_outbox;
 
-pub use jobs::{CancelToken, Job, JobProgress, JobSpec, JobStatus, JobStep, run_job};
+pub use jobs::{CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, run_job};
 pub use memory::MemorySink;
 pub use outbox::{
     DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, Message, MessageStatus, Recipient,

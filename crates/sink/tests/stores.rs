@@ -1101,6 +1101,33 @@ fn invitations_are_queued_with_their_users_and_sent_once<B: Backend>(b: &B) {
     assert!(!dump.windows(token.len()).any(|w| w == token.as_bytes()));
 }
 
+fn a_job_handle_runs_on_its_own_thread<B: Backend>(b: &B)
+where
+    B::Store: Send + 'static,
+{
+    use userimport_sink::{JobHandle, JobSpec, JobStatus};
+    let p = Profile::standard();
+    let mut store = b.open();
+    let rows = many(&p, 120, None);
+    let id = store
+        .create_job(&JobSpec {
+            file: "users.csv".into(),
+            file_sha256: "00".into(),
+            options: "{}".into(),
+            rows_total: 120,
+        })
+        .unwrap();
+    let plan = plan(&store, rows);
+    let handle = JobHandle::spawn(store, id, plan, None, 25);
+    let (store, job) = handle.join();
+    let job = job.unwrap();
+    assert_eq!(
+        (job.status, job.rows_done, job.created),
+        (JobStatus::Done, 120, 120)
+    );
+    assert_eq!(store.user_count().unwrap(), 120);
+}
+
 #[test]
 fn postgres_open_existing_never_creates_tables() {
     let Some(b) = backends::Postgres::fresh() else {
@@ -1130,6 +1157,7 @@ fn postgres_open_existing_never_creates_tables() {
 }
 
 backends::both_backends!(
+    a_job_handle_runs_on_its_own_thread,
     invitations_are_queued_with_their_users_and_sent_once,
     jobs_commit_batches_with_their_progress_and_resume,
     create_stores_users_with_defaults,
