@@ -20,7 +20,7 @@
 //! process killed at any moment leaves the store consistent; running it
 //! again over the file planned anew skips the rows already done, so every
 //! user is written exactly once. Progress callbacks and a [`CancelToken`]
-//! let a service follow and stop it. Unlike [`Sink::apply`], which is all
+//! let a service follow and stop it; [`JobHandle`] runs it on its own thread. Unlike [`Sink::apply`], which is all
 //! or nothing, a job that stops half-way leaves its first batches written:
 //! check the whole file first (a job refuses plans with row errors unless
 //! made with `skip_invalid`).
