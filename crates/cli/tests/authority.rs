@@ -76,7 +76,15 @@ fn refused(file: &str, args: &[&str], says: &[&str]) {
     let before = store.snapshot();
     for command in ["check", "apply"] {
         let mut argv = vec![command, "in.csv", "--db", "store.db", "--actor", "lead"];
-        argv.extend_from_slice(args);
+        // `--background-threshold N` is apply's alone.
+        let mut rest = args.iter();
+        while let Some(&arg) = rest.next() {
+            if arg == "--background-threshold" && command == "check" {
+                rest.next();
+                continue;
+            }
+            argv.push(arg);
+        }
         let r = store.run(&argv);
         let text = format!("{}{}", r.stdout, r.stderr);
         assert!(
@@ -203,6 +211,23 @@ fn every_mode_checks_authority() {
         &with_header(&format!("{all}bob,Bob,bob@example.com,,,Admin\r\n")),
         &["--mode", "upsert", "--merge", "keep-existing"],
         &["authority.denied"],
+    );
+}
+
+/// Files above the background threshold run as jobs: the same refusals.
+#[test]
+fn background_jobs_check_authority_too() {
+    let rows = "new1,New,new1@example.com,Secret-pass-9,Sales,Admin\r\n\
+                new2,New,new2@example.com,Secret-pass-9,Sales,\r\n";
+    refused(
+        &with_header(rows),
+        &["--background-threshold", "1"],
+        &["authority.denied", "Admin"],
+    );
+    refused(
+        "login_id,name,delete\r\nbob,Bob,\r\nlead,Lead,1\r\n",
+        &["--background-threshold", "1"],
+        &["lead"],
     );
 }
 
