@@ -142,18 +142,18 @@ enum RowFail {
 
 impl From<rusqlite::Error> for RowFail {
     fn from(e: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(err, msg) = &e {
-            if err.code == ErrorCode::ConstraintViolation {
-                let msg = msg.as_deref().unwrap_or("");
-                let reason = if msg.contains("login_key") {
-                    "login ID already used by another user".to_string()
-                } else if msg.contains("email_key") {
-                    "e-mail already used by another user".to_string()
-                } else {
-                    format!("refused by the store: {msg}")
-                };
-                return RowFail::Reason(reason);
-            }
+        if let rusqlite::Error::SqliteFailure(err, msg) = &e
+            && err.code == ErrorCode::ConstraintViolation
+        {
+            let msg = msg.as_deref().unwrap_or("");
+            let reason = if msg.contains("login_key") {
+                "login ID already used by another user".to_string()
+            } else if msg.contains("email_key") {
+                "e-mail already used by another user".to_string()
+            } else {
+                format!("refused by the store: {msg}")
+            };
+            return RowFail::Reason(reason);
         }
         RowFail::Store(e)
     }
