@@ -32,6 +32,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The README's embedding example (compiled here so it stays true):
+//!
+//! ```no_run
+//! use userimport::{Importer, plan::Mode, schema::Profile, sink::{Sink, SqliteSink}};
+//!
+//! let profile = Profile::standard();
+//! let mut store = SqliteSink::open("userimport.db")?;
+//! let importer = Importer::builder(&profile).mode(Mode::Upsert).build();
+//!
+//! // upload and check: decode, validate, plan; nothing written
+//! let checked = importer.plan(std::fs::File::open("users.csv")?, &store)?;
+//! for issue in checked.errors() {
+//!     eprintln!("{issue}"); // line 7, column "email": error [email.invalid] …
+//! }
+//!
+//! // execute: exactly the plan that was shown, refused if the store moved since
+//! if let (true, Some(plan)) = (checked.is_clean(), &checked.plan) {
+//!     let outcome = store.apply(plan, &mut |p| { eprintln!("{}/{}", p.done, p.total); true })?;
+//!     println!("{} created, {} updated", outcome.created, outcome.updated);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The template an administrator downloads:
 //!
 //! ```
