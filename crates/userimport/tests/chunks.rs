@@ -78,3 +78,24 @@ fn header_only_file() {
     assert_eq!(checked.summary.rows, 0);
     assert!(checked.is_clean());
 }
+
+#[test]
+fn an_error_mid_file_ends_the_run_without_waiting_forever() {
+    // The team profile allows 2,000 rows: the reader fails while chunks are
+    // still being validated on the helper thread.
+    let profile = Profile::team();
+    let mut sample = SampleRows::new(&profile, 3);
+    let mut w = CsvWriter::new(Vec::new(), OutputCharset::parse("utf-8").unwrap()).unwrap();
+    w.write_row(sample.header()).unwrap();
+    for _ in 0..2_500 {
+        w.write_row(&sample.next_row().0).unwrap();
+    }
+    let bytes = w.finish().unwrap();
+    for chunk_rows in [1, 7, 1_024] {
+        let mut options = ImportOptions::default();
+        options.chunk_rows = chunk_rows;
+        let importer = Importer::builder(&profile).options(options).build();
+        let err = importer.check(&bytes[..], &MemorySink::new()).unwrap_err();
+        assert!(err.to_string().contains("2000"), "{err}");
+    }
+}
