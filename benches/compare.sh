@@ -10,6 +10,8 @@
 #   SKIP_BUILD=1 benches/compare.sh # use the release binaries already built
 #   KEEP_STORE=1 benches/compare.sh # reuse bench-data/store-1m.db instead of re-applying 1M users
 #   USERIMPORT_PG_URL=postgres://user@host/db benches/compare.sh   # adds psql \copy
+#     (also read from USERIMPORT_BENCH_POSTGRES or USERIMPORT_TEST_POSTGRES; each run
+#     uses a fresh schema, dropped afterwards)
 #
 # Needs: cargo, sqlite3, python3 with frictionless (`pip install frictionless`),
 # GNU time (/usr/bin/time); psql only with USERIMPORT_PG_URL.
@@ -115,15 +117,27 @@ target/release/examples/hashrate > "$RESULTS/hashrate.txt"
 rm -f "$RESULTS"/hash.db*
 measure apply_500_plain "$BIN" apply "$DATA/users-500.csv" --db "$RESULTS/hash.db"
 
-PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | not measured yet (set USERIMPORT_PG_URL; PostgreSQL support is in progress) | | |"
-if [ -n "${USERIMPORT_PG_URL:-}" ]; then
-    psql "$USERIMPORT_PG_URL" -q -c "DROP TABLE IF EXISTS bench_users; ${SQL_TABLE/users(/bench_users(}" > /dev/null
-    measure psql_copy psql "$USERIMPORT_PG_URL" -q -c "\\copy bench_users FROM '$DATA/users-200k-hashed.csv' WITH (FORMAT csv, HEADER true)"
-    measure apply_200k_pg "$BIN" apply "$DATA/users-200k-hashed.csv" --db "$USERIMPORT_PG_URL"
-    if [ -s "$RESULTS/apply_200k_pg" ]; then
-        PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | **$(ratio "$(wall apply_200k_pg)" "$(wall psql_copy)")x** wall | $(wall apply_200k_pg) s vs $(wall psql_copy) s | |"
+PG_URL=${USERIMPORT_PG_URL:-${USERIMPORT_BENCH_POSTGRES:-${USERIMPORT_TEST_POSTGRES:-}}}
+PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | not measured yet (set USERIMPORT_PG_URL to a server URL) | | |"
+if [ -n "$PG_URL" ]; then
+    echo "== PostgreSQL (a fresh schema per run)" >&2
+    for run in $(seq "$RUNS"); do
+        schema="uibench_$$_$run"
+        sep='?'
+        case "$PG_URL" in *\?*) sep='&' ;; esac
+        url="$PG_URL${sep}options=-c%20search_path%3D$schema"
+        if ! psql "$PG_URL" -q -c "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema; ${SQL_TABLE/users(/$schema.bench_users(}" > /dev/null; then
+            echo "!! psql cannot reach $PG_URL: PostgreSQL not measured" >&2
+            break
+        fi
+        measure psql_copy psql "$PG_URL" -q -c "\\copy $schema.bench_users FROM '$DATA/users-200k-hashed.csv' WITH (FORMAT csv, HEADER true)"
+        measure apply_200k_pg "$BIN" apply "$DATA/users-200k-hashed.csv" --db "$url"
+        psql "$PG_URL" -q -c "DROP SCHEMA $schema CASCADE" > /dev/null || true
+    done
+    if [ -s "$RESULTS/apply_200k_pg" ] && [ -s "$RESULTS/psql_copy" ]; then
+        PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | **$(ratio "$(wall apply_200k_pg)" "$(wall psql_copy)")x** wall, $(ratio "$(cpu apply_200k_pg)" "$(cpu psql_copy)")x CPU (client side) | $(wall apply_200k_pg) s wall | psql \\copy $(wall psql_copy) s wall | "
     else
-        PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | not measured yet: \`apply --db postgres://…\` failed ($(tail -1 "$RESULTS/apply_200k_pg.err" | cut -c1-80)) | psql \\copy $(wall psql_copy) s | |"
+        PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | not measured: a run failed ($(tail -1 "$RESULTS/apply_200k_pg.err" 2> /dev/null | cut -c1-80)) | | |"
     fi
 fi
 
@@ -163,7 +177,7 @@ GROWTH=$(awk -v a="$RSS1" -v b="$RSS4" 'BEGIN { if (a == "" || b == "") print "n
     echo "| RSS growth per row, 1M → 4M rows | ≤ 64 B/row | **${GROWTH} B/row** (4M: ${RSS4} MB) | | | $(verdict "$GROWTH" "<=" 64) |"
     echo "| faster than frictionless \`validate\`, 100k rows | ≥ 50x | **${R_FL}x** wall, ${R_FL_CPU}x CPU | $(wall check_100k) s | frictionless $(wall frictionless) s wall, $(cpu frictionless) s CPU | $(verdict "$R_FL" ">=" 50) |"
     echo "| \`apply\` 200k pre-hashed rows vs \`sqlite3 .import\` | ≤ 2x | **${R_APPLY}x** wall, ${R_APPLY_CPU}x CPU | $(wall apply_200k) s wall, $(cpu apply_200k) s CPU, $(rss_mb apply_200k) MB | sqlite3 $(wall sqlite_import) s wall, $(cpu sqlite_import) s CPU | $(verdict "$R_APPLY" "<=" 2) |"
-    if [ -n "${USERIMPORT_PG_URL:-}" ] && [ -s "$RESULTS/apply_200k_pg" ]; then
+    if [ -n "$PG_URL" ] && [ -s "$RESULTS/apply_200k_pg" ] && [ -s "$RESULTS/psql_copy" ]; then
         echo "$PG_ROW $(verdict "$(ratio "$(wall apply_200k_pg)" "$(wall psql_copy)")" "<=" 2) |"
     else
         echo "$PG_ROW not measured |"
