@@ -3,42 +3,21 @@
 //! Japanese headers), update them from an edited file, and read back what an
 //! administrator would check on the user list.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
 
-/// The repository's `examples/` folder.
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
+mod harness;
 
+use harness::userimport as run;
+
+/// The repository's `examples/` folder.
 fn data(name: &str) -> String {
-    examples()
-        .join("data/learning")
-        .join(name)
-        .display()
-        .to_string()
+    harness::example_path(&format!("data/learning/{name}"))
 }
 
 fn profile() -> String {
-    examples()
-        .join("profiles/learning.toml")
-        .display()
-        .to_string()
-}
-
-/// Runs the built binary: (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_userimport"))
-        .args(args)
-        .output()
-        .expect("the userimport binary runs");
-    (
-        out.status.code().expect("exited, not killed"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    harness::example_path("profiles/learning.toml")
 }
 
 /// `userimport check … --format json` as JSON, with the exit code.

@@ -4,41 +4,18 @@
 //! export by groups, filter, random N and columns, and custom extension
 //! fields declared in `examples/profiles/members.toml`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use serde_json::Value;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
+mod harness;
+
+use harness::userimport as run;
 
 fn data(name: &str) -> String {
-    examples()
-        .join("data/member")
-        .join(name)
-        .display()
-        .to_string()
+    harness::example_path(&format!("data/member/{name}"))
 }
 
 fn profile() -> String {
-    examples()
-        .join("profiles/members.toml")
-        .display()
-        .to_string()
-}
-
-/// Runs the built binary: (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_userimport"))
-        .args(args)
-        .output()
-        .expect("the userimport binary runs");
-    (
-        out.status.code().expect("exited, not killed"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    harness::example_path("profiles/members.toml")
 }
 
 /// Runs a command with `--db DB --profile members.toml` appended.

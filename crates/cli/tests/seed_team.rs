@@ -5,29 +5,15 @@
 //! users.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data/team")
-        .join(name)
-        .display()
-        .to_string()
-}
+mod harness;
 
-/// Runs the built binary: (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_userimport"))
-        .args(args)
-        .output()
-        .expect("the userimport binary runs");
-    (
-        out.status.code().expect("exited, not killed"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+use harness::userimport as run;
+
+fn data(name: &str) -> String {
+    harness::example_path(&format!("data/team/{name}"))
 }
 
 /// A fresh store with the account's groups, as an admin sets it up.

@@ -96,3 +96,19 @@ pub fn run(args: &[&str], input: Option<Input>, cwd: &Path) -> Run {
         max_rss_kib: usage.maxrss,
     }
 }
+
+/// Runs the binary in the current directory with no input:
+/// (exit code, stdout, stderr). The seed-system tests' runner.
+pub fn userimport(args: &[&str]) -> (i32, String, String) {
+    let r = run(args, None, Path::new("."));
+    (r.code, r.stdout, r.stderr)
+}
+
+/// The path of a file under the repository's `examples/` folder.
+pub fn example_path(relative: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(relative)
+        .display()
+        .to_string()
+}
