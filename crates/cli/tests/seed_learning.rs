@@ -405,3 +405,80 @@ kind = { type = "email" }
         "somchai.k's `delete` is refused when the e-mail is required"
     );
 }
+
+/// Seed 000: up to 100 registrations run at once; 101 and more run in the
+/// background as a job; invitations go to newly registered users only, at the
+/// chosen time.
+#[test]
+fn large_registrations_run_as_a_job_and_invite_only_new_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lms.db").display().to_string();
+    let file = |name: &str, from: usize, to: usize| {
+        let mut text = String::from("Login ID,Name,Email address,Password\n");
+        for i in from..to {
+            text.push_str(&format!(
+                "u{i:03},User {i},u{i}@example.com,Long-enough-{i:03}\n"
+            ));
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let invite = [
+        "--invite",
+        "--send-at",
+        "2030-01-01T09:00:00Z",
+        "--invite-base-url",
+        "https://lms.example.com/set-password",
+    ];
+    let jobs = |db: &str| -> Vec<Value> {
+        let (code, stdout, stderr) = run(&["jobs", "--db", db, "--format", "json"]);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).unwrap()
+    };
+
+    // 100 rows: executed immediately, no job.
+    let small = file("small.csv", 0, 100);
+    let mut args = vec!["apply", small.as_str(), "--db", db.as_str()];
+    args.extend(invite);
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(jobs(&db).is_empty(), "100 rows must not become a job");
+
+    // 150 rows, 100 of them already registered: a background job; only the
+    // 50 new users are invited.
+    let big = file("big.csv", 0, 150);
+    let mut args = vec!["apply", big.as_str(), "--db", db.as_str()];
+    args.extend(invite);
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let list = jobs(&db);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["status"], "done");
+    assert_eq!(
+        (list[0]["created"].as_u64(), list[0]["unchanged"].as_u64()),
+        (Some(50), Some(100))
+    );
+
+    let (code, stdout, _) = run(&["outbox", "--db", &db, "--format", "json"]);
+    assert_eq!(code, 0);
+    let outbox: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        outbox.len(),
+        150,
+        "100 from the first file, 50 from the job"
+    );
+    assert!(
+        outbox
+            .iter()
+            .all(|m| m["send_at"] == "2030-01-01T09:00:00Z" && m["status"] == "queued")
+    );
+    let mut logins: Vec<&str> = outbox
+        .iter()
+        .map(|m| m["login"].as_str().unwrap())
+        .collect();
+    logins.sort();
+    logins.dedup();
+    assert_eq!(logins.len(), 150, "one invitation per created user");
+    assert!(!stdout.contains("Long-enough"), "no password in the outbox");
+}
