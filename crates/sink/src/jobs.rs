@@ -2,6 +2,7 @@
 //! same transaction as the job's progress, so a job killed at any moment
 //! leaves the store consistent and is finished by running it again.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use userimport_plan::{Change, Plan};
 
 use crate::outbox::Invite;
+
 use crate::sink::{ApplyOutcome, Batch, Outcome, Progress, RowResult, Sink, prepare_passwords};
 use crate::{Error, Result};
 
@@ -196,15 +198,12 @@ pub fn run_job<S: Sink + ?Sized>(
         .collect();
     let mut revision = plan.revision;
     let mut groups: &[String] = &plan.created_groups;
-    let mut start = 0;
+    // The batches, fixed up front: up to `batch_rows` row changes each; the
+    // sync tail (row 0) joins the last one. An empty plan is one empty batch.
     let batch_rows = batch_rows.max(1);
+    let mut bounds: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
     loop {
-        if cancel.is_cancelled() {
-            store.finish_job(job, JobStatus::Cancelled, None)?;
-            return Err(Error::Cancelled.into());
-        }
-        // A batch: up to `batch_rows` row changes; the sync tail (row 0)
-        // joins the last one.
         let mut end = (start + batch_rows).min(pending.len());
         while end < pending.len() && pending[end].row() == 0 {
             end += 1;
@@ -212,14 +211,31 @@ pub fn run_job<S: Sink + ?Sized>(
         if end < pending.len() && pending[end..].iter().all(|c| c.row() == 0) {
             end = pending.len();
         }
-        let last = end >= pending.len();
-        let changes: Vec<Change> = pending[start..end].iter().map(|c| (*c).clone()).collect();
+        bounds.push((start, end));
+        if end >= pending.len() {
+            break;
+        }
+        start = end;
+    }
+    // Passwords of batch N+1 are hashed (in parallel) on a helper thread
+    // while batch N is written on this one.
+    let mut next = bounds.first().map(|&b| prepare(&pending, b));
+    for (i, &(start, end)) in bounds.iter().enumerate() {
+        if cancel.is_cancelled() {
+            store.finish_job(job, JobStatus::Cancelled, None)?;
+            return Err(Error::Cancelled.into());
+        }
+        let Some(prepared) = next.take() else {
+            break;
+        };
+        let (changes, passwords) = prepared?;
+        let last = i + 1 == bounds.len();
         let rows_done = if last {
             total
         } else {
             changes.iter().map(Change::row).max().unwrap_or(done)
         };
-        let passwords = prepare_passwords(&changes)?;
+        debug_assert_eq!(changes.len(), end - start);
         let batch = Batch {
             expected_revision: revision,
             changes: &changes,
@@ -233,7 +249,19 @@ pub fn run_job<S: Sink + ?Sized>(
             }),
             invite,
         };
-        let outcome = store.write(&batch, &mut |_: &Progress| !cancel.is_cancelled());
+        let (outcome, ahead) = std::thread::scope(|scope| {
+            let pending = &pending;
+            let ahead = bounds
+                .get(i + 1)
+                .map(|&b| scope.spawn(move || prepare(pending, b)));
+            let outcome = store.write(&batch, &mut |_: &Progress| !cancel.is_cancelled());
+            (outcome, ahead.map(|h| h.join()))
+        });
+        next = match ahead {
+            None => None,
+            Some(Ok(prepared)) => Some(prepared),
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+        };
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
@@ -256,14 +284,23 @@ pub fn run_job<S: Sink + ?Sized>(
         {
             cancel.cancel();
         }
-        if last {
-            break;
-        }
-        start = end;
     }
     store
         .job(job)?
         .ok_or_else(|| Error::Refused(format!("no job {job}")).into())
+}
+
+/// A batch's changes (cloned from the plan) and their prepared passwords,
+/// owned so they can be made on another thread.
+type Prepared = (Vec<Change>, Vec<Option<Cow<'static, str>>>);
+
+fn prepare(pending: &[&Change], (start, end): (usize, usize)) -> Result<Prepared, Error> {
+    let changes: Vec<Change> = pending[start..end].iter().map(|c| (*c).clone()).collect();
+    let passwords = prepare_passwords(&changes)?
+        .into_iter()
+        .map(|p| p.map(|p| Cow::Owned(p.into_owned())))
+        .collect();
+    Ok((changes, passwords))
 }
 
 fn first_failure(outcome: &ApplyOutcome) -> String {
