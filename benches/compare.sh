@@ -113,10 +113,15 @@ echo "== frictionless validate (100k rows, once)" >&2
 cp "$RESULTS/schema.json" "$DATA/frictionless-schema.json"
 (cd "$DATA" && RESULTS=$RESULTS measure frictionless frictionless validate --schema frictionless-schema.json users-100k.csv)
 echo "== password hashing" >&2
+# The single-hash rate is measured right before and right after the apply,
+# and the faster of the two is the reference (load changes within seconds).
 target/release/examples/hashrate > "$RESULTS/hashrate.txt"
 rm -f "$RESULTS"/hash.db*
 # Batches of 100 rows: the passwords of batch N+1 are hashed while batch N is written.
 measure apply_500_plain "$BIN" apply "$DATA/users-500.csv" --db "$RESULTS/hash.db" --job-batch 100
+target/release/examples/hashrate > "$RESULTS/hashrate2.txt"
+FAST=$(awk -F= '/^single_ms=/ { print $2 }' "$RESULTS/hashrate.txt" "$RESULTS/hashrate2.txt" | sort -n | head -1)
+[ "$(awk -F= '/^single_ms=/ { print $2 }' "$RESULTS/hashrate2.txt")" = "$FAST" ] && cp "$RESULTS/hashrate2.txt" "$RESULTS/hashrate.best" || cp "$RESULTS/hashrate.txt" "$RESULTS/hashrate.best"
 
 PG_URL=${USERIMPORT_PG_URL:-${USERIMPORT_BENCH_POSTGRES:-${USERIMPORT_TEST_POSTGRES:-}}}
 PG_ROW="| \`apply\` 200k pre-hashed vs \`psql \\copy\` | ≤ 2x | not measured yet (set USERIMPORT_PG_URL to a server URL) | | |"
@@ -155,9 +160,9 @@ R_FL=$(ratio "$(wall frictionless)" "$(wall check_100k)")
 R_FL_CPU=$(ratio "$(cpu frictionless)" "$(cpu check_100k)")
 R_APPLY=$(ratio "$(wall apply_200k)" "$(wall sqlite_import)")
 R_APPLY_CPU=$(ratio "$(cpu apply_200k)" "$(cpu sqlite_import)")
-SINGLE=$(awk -F= '/^single_ms=/ { print $2 }' "$RESULTS/hashrate.txt")
-CORES=$(awk -F= '/^cores=/ { print $2 }' "$RESULTS/hashrate.txt")
-PAR_EFF=$(awk -F= '/^parallel_efficiency=/ { print $2 }' "$RESULTS/hashrate.txt")
+SINGLE=$(awk -F= '/^single_ms=/ { print $2 }' "$RESULTS/hashrate.best")
+CORES=$(awk -F= '/^cores=/ { print $2 }' "$RESULTS/hashrate.best")
+PAR_EFF=$(awk -F= '/^parallel_efficiency=/ { print $2 }' "$RESULTS/hashrate.best")
 APPLY_EFF=$(awk -v w="$(wall apply_500_plain)" -v s="$SINGLE" -v c="$CORES" \
     'BEGIN { if (w == "" || w == 0) print "n/a"; else printf "%.0f", 100 * (500 / w) / (c * 1000 / s) }')
 RSS1=$(rss_mb check_1m)
@@ -191,10 +196,13 @@ GROWTH=$(awk -v a="$RSS1" -v b="$RSS4" 'BEGIN { if (a == "" || b == "") print "n
     echo
     echo '```'
     for f in "$RESULTS"/*; do
-        case "$f" in *.err | *.json | *.txt | *.md | *.db* | */time.*) continue ;; esac
+        case "$f" in *.err | *.json | *.txt | *.best | *.md | *.db* | */time.*) continue ;; esac
         [ -f "$f" ] && printf '%-16s %s\n' "$(basename "$f")" "$(tr '\n' ';' < "$f")"
     done
+    echo "hashrate before the apply:"
     cat "$RESULTS/hashrate.txt"
+    echo "hashrate after the apply:"
+    cat "$RESULTS/hashrate2.txt"
     echo '```'
     echo
     echo "Commands (what the script runs, per repetition):"
