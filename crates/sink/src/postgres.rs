@@ -438,11 +438,7 @@ impl PostgresSink {
                     let id: i64 = r.get(0);
                     let name: String = r.get(1);
                     if let Some(user) = out.get_mut(&id) {
-                        match which {
-                            0 => user.groups.insert(name),
-                            1 => user.roles.insert(name),
-                            _ => user.identities.insert(name),
-                        };
+                        crate::sink::attach_member(user, which, name);
                     }
                 }
             }

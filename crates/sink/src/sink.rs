@@ -409,3 +409,14 @@ pub(crate) fn result_for(change: &Change, outcome: Outcome, id: Option<i64>) -> 
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+/// Puts a name read from a store's membership tables onto the user: `which`
+/// is the list's place in the look-up order both stores use (0 groups,
+/// 1 roles, 2 identities).
+pub(crate) fn attach_member(user: &mut userimport_plan::StoredUser, which: usize, name: String) {
+    match which {
+        0 => user.groups.insert(name),
+        1 => user.roles.insert(name),
+        _ => user.identities.insert(name),
+    };
+}
