@@ -248,6 +248,7 @@ pub fn run_job<S: Sink + ?Sized>(
                 last,
             }),
             invite,
+            hold: false,
         };
         let (outcome, ahead) = std::thread::scope(|scope| {
             let pending = &pending;

@@ -20,6 +20,8 @@ pub struct MemorySink {
     revision: u64,
     next_id: i64,
     history: Vec<Revision>,
+    /// The store as it was before the held batches (see `Batch::hold`).
+    held: Option<Box<MemorySink>>,
 }
 
 impl MemorySink {
@@ -261,12 +263,21 @@ impl Sink for MemorySink {
                 "the memory store keeps no jobs or outbox: use SQLite or PostgreSQL".into(),
             ));
         }
+        // Held batches are rolled back with this one when it fails.
+        let before = self.held.take();
+        let restore = |store: &mut MemorySink, before: Option<Box<MemorySink>>| {
+            if let Some(before) = before {
+                *store = *before;
+            }
+        };
         if self.revision != batch.expected_revision {
-            return Err(Error::Drift {
+            let error = Error::Drift {
                 planned: batch.expected_revision,
                 current: self.revision,
                 history: self.history_since(batch.expected_revision)?,
-            });
+            };
+            restore(self, before);
+            return Err(error);
         }
         let mut work = self.clone();
         let mut outcome = ApplyOutcome::default();
@@ -294,23 +305,37 @@ impl Sink for MemorySink {
                     total,
                 })
             {
+                restore(self, before);
                 return Err(Error::Cancelled);
             }
         }
         progress(&Progress { done: total, total });
         if batch.all_or_nothing && outcome.failed > 0 {
+            restore(self, before);
             outcome.roll_back(self.revision);
             return Ok(outcome);
         }
-        outcome.committed = true;
         if outcome.created + outcome.updated + outcome.deleted > 0
             || !outcome.created_groups.is_empty()
         {
             work.bump(&outcome, "apply");
         }
         outcome.revision = work.revision;
-        *self = work;
+        let prior = std::mem::replace(self, work);
+        if batch.hold {
+            self.held = Some(before.unwrap_or_else(|| Box::new(prior)));
+            outcome.held = true;
+        } else {
+            outcome.committed = true;
+        }
         Ok(outcome)
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if let Some(before) = self.held.take() {
+            *self = *before;
+        }
+        Ok(())
     }
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {

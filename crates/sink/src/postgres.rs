@@ -1080,6 +1080,11 @@ impl Sink for PostgresSink {
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
         self.check_writable()?;
+        if batch.hold {
+            return Err(Error::Unsupported(
+                "held batches are not written to PostgreSQL yet".into(),
+            ));
+        }
         let mut client = self.client.borrow_mut();
         let mut tx = client.transaction()?;
         // Writers take turns: the revision row is locked until commit.
@@ -1150,6 +1155,10 @@ impl Sink for PostgresSink {
         }
         tx.commit()?;
         Ok(outcome)
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        Ok(())
     }
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {

@@ -56,8 +56,12 @@ pub struct Progress {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyOutcome {
     /// True when the changes were committed; false when a failing row rolled
-    /// everything back (all-or-nothing).
+    /// everything back (all-or-nothing), or when they are held (`held`).
     pub committed: bool,
+    /// True when the batch was written with [`Batch::hold`] and waits, in
+    /// the open transaction, for a later write to commit it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
     /// The store revision after the apply.
     pub revision: u64,
     /// Users created.
@@ -172,6 +176,9 @@ pub struct Batch<'a> {
     /// Invitations: one message per created user (with an e-mail) is
     /// queued in the outbox in the batch's transaction.
     pub invite: Option<&'a Invite>,
+    /// Leave the transaction open after this batch (see [`Sink::write`]):
+    /// a streamed apply holds its writes until the whole file is checked.
+    pub hold: bool,
 }
 
 /// Hashes every password of `changes` in parallel (argon2id, OWASP
@@ -207,11 +214,21 @@ pub trait Sink: Directory<Error: From<Error>> {
     /// was written) and commits, or rolls back. Refuses with
     /// [`Error::Drift`] when the revision is not `expected_revision`.
     /// `progress` returning `false` cancels (rolls back).
+    ///
+    /// With [`Batch::hold`] the transaction stays open instead of
+    /// committing: the next `write` continues it, the first one without
+    /// `hold` commits every held batch with its own, and
+    /// [`Sink::rollback`] (or any failure) discards them all. A held write
+    /// returns `committed: false, held: true`.
     fn write(
         &mut self,
         batch: &Batch<'_>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome, Self::Error>;
+
+    /// Discards the batches written with [`Batch::hold`] since the last
+    /// commit (nothing when none is held).
+    fn rollback(&mut self) -> Result<(), Self::Error>;
 
     /// Creates groups (existing ones are left alone); returns how many were new.
     fn add_groups(&mut self, names: &[String]) -> Result<usize, Self::Error>;
@@ -387,6 +404,7 @@ pub trait Sink: Directory<Error: From<Error>> {
             all_or_nothing: !plan.options.skip_invalid,
             job: None,
             invite,
+            hold: false,
         };
         let outcome = self.write(&batch, progress)?;
         self.end_apply(&outcome)?;

@@ -90,6 +90,8 @@ pub struct SqliteSink {
     conn: Connection,
     path: Option<PathBuf>,
     read_only: bool,
+    /// A transaction is open with held batches (see `Batch::hold`).
+    held: bool,
 }
 
 fn placeholders(n: usize) -> String {
@@ -199,6 +201,7 @@ impl SqliteSink {
             conn,
             path: Some(path.to_path_buf()),
             read_only: false,
+            held: false,
         })
     }
 
@@ -236,6 +239,7 @@ impl SqliteSink {
             conn,
             path: Some(path.to_path_buf()),
             read_only: true,
+            held: false,
         })
     }
 
@@ -248,6 +252,7 @@ impl SqliteSink {
             conn,
             path: None,
             read_only: false,
+            held: false,
         })
     }
 
@@ -888,19 +893,18 @@ impl Directory for SqliteSink {
     }
 }
 
-impl Sink for SqliteSink {
-    fn write(
-        &mut self,
+impl SqliteSink {
+    /// The body of [`Sink::write`], inside the open transaction: the outcome
+    /// is `committed` when every change was written, rolled back (reported)
+    /// when an all-or-nothing row failed; the caller commits or rolls back.
+    fn write_open(
+        &self,
         batch: &Batch<'_>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
-        self.check_writable()?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = SqliteSink::revision_in(&tx)?;
+        let tx = &self.conn;
+        let current = SqliteSink::revision_in(tx)?;
         if current != batch.expected_revision {
-            drop(tx);
             return Err(Error::Drift {
                 planned: batch.expected_revision,
                 current,
@@ -1020,7 +1024,6 @@ impl Sink for SqliteSink {
         progress(&Progress { done: total, total });
         drop(stmts);
         if batch.all_or_nothing && outcome.failed > 0 {
-            tx.rollback()?;
             outcome.roll_back(current);
             return Ok(outcome);
         }
@@ -1029,16 +1032,59 @@ impl Sink for SqliteSink {
         if outcome.created + outcome.updated + outcome.deleted > 0
             || !outcome.created_groups.is_empty()
         {
-            outcome.revision = SqliteSink::bump_in(&tx, &outcome, "apply")?;
+            outcome.revision = SqliteSink::bump_in(tx, &outcome, "apply")?;
         }
         if let Some(step) = batch.job {
-            crate::sqlite_jobs::record_step(&tx, step, &outcome)?;
+            crate::sqlite_jobs::record_step(tx, step, &outcome)?;
         }
         if let Some(invite) = batch.invite {
-            crate::sqlite_outbox::queue(&tx, invite, batch.changes, &outcome)?;
+            crate::sqlite_outbox::queue(tx, invite, batch.changes, &outcome)?;
         }
-        tx.commit()?;
         Ok(outcome)
+    }
+}
+
+impl Sink for SqliteSink {
+    fn write(
+        &mut self,
+        batch: &Batch<'_>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome> {
+        self.check_writable()?;
+        if !self.held {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        // Any way out but success rolls back the held batches too.
+        self.held = false;
+        match self.write_open(batch, progress) {
+            Ok(mut outcome) if outcome.committed => {
+                if batch.hold {
+                    self.held = true;
+                    outcome.committed = false;
+                    outcome.held = true;
+                } else if let Err(e) = self.conn.execute_batch("COMMIT") {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
+                Ok(outcome)
+            }
+            Ok(mut outcome) => {
+                self.conn.execute_batch("ROLLBACK")?;
+                outcome.revision = self.revision()?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.held) {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
     }
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {

@@ -1156,7 +1156,81 @@ fn postgres_open_existing_never_creates_tables() {
     ));
 }
 
+/// Writes `plan`'s changes as one batch, held or committed.
+fn write_batch(
+    store: &mut impl Sink<Error = Error>,
+    plan: &Plan,
+    expected_revision: u64,
+    hold: bool,
+) -> userimport_sink::ApplyOutcome {
+    let passwords = userimport_sink::prepare_passwords(&plan.changes).expect("passwords");
+    let batch = userimport_sink::Batch {
+        expected_revision,
+        changes: &plan.changes,
+        passwords: &passwords,
+        create_groups: &plan.created_groups,
+        all_or_nothing: true,
+        job: None,
+        invite: None,
+        hold,
+    };
+    store.write(&batch, &mut |_| true).expect("write")
+}
+
+fn held_batches_are_invisible_until_committed_and_roll_back_together<B: Backend>(b: &B) {
+    let mut store = b.open();
+    seed(&mut store);
+    let p = Profile::standard();
+    // Held: written in the open transaction, unseen by another connection.
+    let first = plan(
+        &store,
+        vec![user(&p, 1, "kato", "Kato", "kato@example.com")],
+    );
+    let held = write_batch(&mut store, &first, 1, true);
+    assert!(held.held && !held.committed, "{held:?}");
+    assert_eq!(held.created, 1);
+    assert_eq!(
+        b.open().user_count().unwrap(),
+        3,
+        "a held batch is not visible"
+    );
+    // Rolled back: gone, and the revision is the one before.
+    store.rollback().expect("rollback");
+    assert_eq!(store.user_count().unwrap(), 3);
+    assert_eq!(store.revision().unwrap(), 1);
+
+    // Held, then a failing all-or-nothing batch: both are rolled back.
+    // (Planned first: the writing connection sees its own held rows.)
+    let clash = plan(&store, vec![user(&p, 1, "ito", "Ito", "KATO@example.com")]);
+    assert_eq!(clash.summary.create, 1, "{:?}", clash.issues);
+    let held = write_batch(&mut store, &first, 1, true);
+    assert!(held.held);
+    let failed = write_batch(&mut store, &clash, held.revision, false);
+    assert!(!failed.committed && !failed.held);
+    assert_eq!(failed.failed, 1);
+    assert_eq!(
+        store.user_count().unwrap(),
+        3,
+        "the held batch went with it"
+    );
+    assert_eq!(store.revision().unwrap(), 1);
+
+    // Held, then committed with the next batch: both are there.
+    let second = plan(&store, vec![user(&p, 1, "ito", "Ito", "ito@example.com")]);
+    let held = write_batch(&mut store, &first, 1, true);
+    let done = write_batch(&mut store, &second, held.revision, false);
+    assert!(done.committed && !done.held, "{done:?}");
+    let other = b.open();
+    assert_eq!(other.user_count().unwrap(), 5);
+    assert_eq!(
+        find_login(&other, "kato").email.as_deref(),
+        Some("kato@example.com")
+    );
+    assert_eq!(other.revision().unwrap(), done.revision);
+}
+
 backends::both_backends!(
+    held_batches_are_invisible_until_committed_and_roll_back_together,
     a_job_handle_runs_on_its_own_thread,
     invitations_are_queued_with_their_users_and_sent_once,
     jobs_commit_batches_with_their_progress_and_resume,
