@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, GenericClient, NoTls};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep, counts, outcome_name, parse_outcome};
@@ -49,7 +49,7 @@ fn message_of(r: &postgres::Row) -> Message {
 /// Queues the invitations of a batch's created users, inside its
 /// transaction, with one statement.
 fn queue_invitations(
-    tx: &mut Transaction<'_>,
+    tx: &mut Client,
     invite: &Invite,
     changes: &[Change],
     outcome: &ApplyOutcome,
@@ -110,7 +110,7 @@ fn job_of(r: &postgres::Row) -> Job {
 }
 
 /// Records a committed batch's step, inside its transaction.
-fn record_step(tx: &mut Transaction<'_>, step: JobStep, outcome: &ApplyOutcome) -> Result<()> {
+fn record_step(tx: &mut Client, step: JobStep, outcome: &ApplyOutcome) -> Result<()> {
     let c = counts(&outcome.results);
     let stamp = now();
     let (status, finished) = if step.last {
@@ -274,6 +274,8 @@ pub struct PostgresSink {
     read_only: bool,
     /// Opened read-only on a database without our tables: an empty store.
     empty: bool,
+    /// A transaction is open with held batches (see `Batch::hold`).
+    held: bool,
 }
 
 impl std::fmt::Debug for PostgresSink {
@@ -281,6 +283,7 @@ impl std::fmt::Debug for PostgresSink {
         f.debug_struct("PostgresSink")
             .field("read_only", &self.read_only)
             .field("empty", &self.empty)
+            .field("held", &self.held)
             .finish_non_exhaustive()
     }
 }
@@ -339,6 +342,7 @@ impl PostgresSink {
             client: RefCell::new(client),
             read_only: false,
             empty: false,
+            held: false,
         })
     }
 
@@ -361,6 +365,7 @@ impl PostgresSink {
             client: RefCell::new(client),
             read_only: true,
             empty,
+            held: false,
         })
     }
 
@@ -447,7 +452,7 @@ impl PostgresSink {
     }
 }
 
-fn bump_in(tx: &mut Transaction<'_>, outcome: &ApplyOutcome, note: &str) -> Result<u64> {
+fn bump_in(tx: &mut impl GenericClient, outcome: &ApplyOutcome, note: &str) -> Result<u64> {
     let v: i64 = tx
         .query_one(
             "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
@@ -489,7 +494,7 @@ fn history_in(client: &mut Client, revision: u64) -> Result<Vec<Revision>> {
 /// Keys (folded login IDs or e-mails) among `keys` that users other than
 /// the one given (`None` for creates) already hold.
 fn taken_keys(
-    tx: &mut Transaction<'_>,
+    tx: &mut Client,
     column: &str,
     keys: &[String],
     owners: &[i64],
@@ -624,7 +629,7 @@ impl Directory for PostgresSink {
 /// Group name (folded) → group ID.
 type GroupIds = HashMap<String, i64>;
 
-fn group_ids(tx: &mut Transaction<'_>) -> Result<GroupIds> {
+fn group_ids(tx: &mut Client) -> Result<GroupIds> {
     Ok(tx
         .query("SELECT id, name FROM groups", &[])?
         .into_iter()
@@ -638,7 +643,7 @@ fn key_of(value: Option<&String>) -> Option<String> {
 
 /// Writes the batch inside `tx`; returns one slot per change.
 fn write_changes(
-    tx: &mut Transaction<'_>,
+    tx: &mut Client,
     batch: &Batch<'_>,
     groups: &GroupIds,
     stamp: &str,
@@ -1061,6 +1066,9 @@ fn write_changes(
         tx.batch_execute(
             "INSERT INTO memberships (user_id, group_id) SELECT user_id, group_id FROM stage_memberships",
         )?;
+        // Dropped now, not only at commit: a held transaction's next batch
+        // creates them again.
+        tx.batch_execute("DROP TABLE stage_users, stage_memberships")?;
         for (sql, (ids, values)) in [list_sql[0], list_sql[2]].iter().zip(&extra) {
             if !ids.is_empty() {
                 tx.execute(*sql, &[ids, values])?;
@@ -1073,6 +1081,93 @@ fn write_changes(
     Ok(slots)
 }
 
+/// The body of [`Sink::write`], inside the transaction open on `client`:
+/// the outcome is `committed` when every change was written, rolled back
+/// (reported) when an all-or-nothing row failed; the caller commits, keeps
+/// the transaction open (held) or rolls back.
+fn write_open(
+    client: &mut Client,
+    batch: &Batch<'_>,
+    progress: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<ApplyOutcome> {
+    // Writers take turns: the revision row is locked until commit (a held
+    // transaction keeps the lock).
+    let current: i64 = client
+        .query_one(
+            "SELECT value FROM meta WHERE key = 'revision' FOR UPDATE",
+            &[],
+        )?
+        .get(0);
+    let current = current.max(0) as u64;
+    if current != batch.expected_revision {
+        return Err(Error::Drift {
+            planned: batch.expected_revision,
+            current,
+            history: history_in(client, batch.expected_revision)?,
+        });
+    }
+    let stamp = now();
+    let mut outcome = ApplyOutcome::default();
+    if !batch.create_groups.is_empty() {
+        let names: Vec<&str> = batch.create_groups.iter().map(String::as_str).collect();
+        let created = client.query(
+            "INSERT INTO groups (name, created_at) SELECT n, $2 FROM unnest($1::text[]) WITH ORDINALITY AS t(n, o) ORDER BY o ON CONFLICT DO NOTHING RETURNING name",
+            &[&names, &stamp],
+        )?;
+        let created: HashSet<String> = created.into_iter().map(|r| r.get(0)).collect();
+        outcome.created_groups = batch
+            .create_groups
+            .iter()
+            .filter(|n| created.contains(*n))
+            .cloned()
+            .collect();
+    }
+    let groups = group_ids(client)?;
+    let slots = write_changes(client, batch, &groups, &stamp, progress)?;
+    for (change, slot) in batch.changes.iter().zip(slots) {
+        let result = match slot {
+            Slot::Done(kind, id) => result_for(change, kind, id),
+            Slot::Failed(reason) => {
+                let mut r = result_for(change, Outcome::Failed, change.id());
+                r.reason = Some(reason);
+                r
+            }
+            Slot::Pending => result_for(change, Outcome::Skipped, change.id()),
+        };
+        outcome.push(result);
+    }
+    if batch.all_or_nothing && outcome.failed > 0 {
+        outcome.roll_back(current);
+        return Ok(outcome);
+    }
+    outcome.committed = true;
+    outcome.revision = current;
+    if outcome.created + outcome.updated + outcome.deleted > 0 || !outcome.created_groups.is_empty()
+    {
+        outcome.revision = bump_in(client, &outcome, "apply")?;
+    }
+    if let Some(step) = batch.job {
+        record_step(client, step, &outcome)?;
+    }
+    if let Some(invite) = batch.invite {
+        queue_invitations(client, invite, batch.changes, &outcome)?;
+    }
+    Ok(outcome)
+}
+
+impl PostgresSink {
+    /// Refuses a statement that needs its own transaction while batches
+    /// are held in the open one.
+    fn check_not_held(&self, what: &str) -> Result<()> {
+        if self.held {
+            return Err(Error::Unsupported(format!(
+                "{what}: a batch is held in the open transaction; commit or roll it back first"
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Sink for PostgresSink {
     fn write(
         &mut self,
@@ -1080,89 +1175,49 @@ impl Sink for PostgresSink {
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
         self.check_writable()?;
-        if batch.hold {
-            return Err(Error::Unsupported(
-                "held batches are not written to PostgreSQL yet".into(),
-            ));
+        let client = self.client.get_mut();
+        if !self.held {
+            client.batch_execute("BEGIN")?;
         }
-        let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction()?;
-        // Writers take turns: the revision row is locked until commit.
-        let current: i64 = tx
-            .query_one(
-                "SELECT value FROM meta WHERE key = 'revision' FOR UPDATE",
-                &[],
-            )?
-            .get(0);
-        let current = current.max(0) as u64;
-        if current != batch.expected_revision {
-            drop(tx);
-            return Err(Error::Drift {
-                planned: batch.expected_revision,
-                current,
-                history: history_in(&mut client, batch.expected_revision)?,
-            });
-        }
-        let stamp = now();
-        let mut outcome = ApplyOutcome::default();
-        if !batch.create_groups.is_empty() {
-            let names: Vec<&str> = batch.create_groups.iter().map(String::as_str).collect();
-            let created = tx.query(
-                "INSERT INTO groups (name, created_at) SELECT n, $2 FROM unnest($1::text[]) WITH ORDINALITY AS t(n, o) ORDER BY o ON CONFLICT DO NOTHING RETURNING name",
-                &[&names, &stamp],
-            )?;
-            let created: HashSet<String> = created.into_iter().map(|r| r.get(0)).collect();
-            outcome.created_groups = batch
-                .create_groups
-                .iter()
-                .filter(|n| created.contains(*n))
-                .cloned()
-                .collect();
-        }
-        let groups = group_ids(&mut tx)?;
-        let slots = write_changes(&mut tx, batch, &groups, &stamp, progress)?;
-        let mut failed_first = None;
-        for (change, slot) in batch.changes.iter().zip(slots) {
-            let result = match slot {
-                Slot::Done(kind, id) => result_for(change, kind, id),
-                Slot::Failed(reason) => {
-                    failed_first.get_or_insert(change.line());
-                    let mut r = result_for(change, Outcome::Failed, change.id());
-                    r.reason = Some(reason);
-                    r
+        // Any way out but success rolls back the held batches too.
+        self.held = false;
+        match write_open(client, batch, progress) {
+            Ok(mut outcome) if outcome.committed => {
+                if batch.hold {
+                    self.held = true;
+                    outcome.committed = false;
+                    outcome.held = true;
+                } else if let Err(e) = client.batch_execute("COMMIT") {
+                    let _ = client.batch_execute("ROLLBACK");
+                    return Err(e.into());
                 }
-                Slot::Pending => result_for(change, Outcome::Skipped, change.id()),
-            };
-            outcome.push(result);
+                Ok(outcome)
+            }
+            Ok(mut outcome) => {
+                client.batch_execute("ROLLBACK")?;
+                let revision: i64 = client
+                    .query_one("SELECT value FROM meta WHERE key = 'revision'", &[])?
+                    .get(0);
+                outcome.revision = revision.max(0) as u64;
+                Ok(outcome)
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK");
+                Err(e)
+            }
         }
-        if batch.all_or_nothing && outcome.failed > 0 {
-            tx.rollback()?;
-            outcome.roll_back(current);
-            return Ok(outcome);
-        }
-        outcome.committed = true;
-        outcome.revision = current;
-        if outcome.created + outcome.updated + outcome.deleted > 0
-            || !outcome.created_groups.is_empty()
-        {
-            outcome.revision = bump_in(&mut tx, &outcome, "apply")?;
-        }
-        if let Some(step) = batch.job {
-            record_step(&mut tx, step, &outcome)?;
-        }
-        if let Some(invite) = batch.invite {
-            queue_invitations(&mut tx, invite, batch.changes, &outcome)?;
-        }
-        tx.commit()?;
-        Ok(outcome)
     }
 
     fn rollback(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.held) {
+            self.client.get_mut().batch_execute("ROLLBACK")?;
+        }
         Ok(())
     }
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {
         self.check_writable()?;
+        self.check_not_held("groups add")?;
         let mut client = self.client.borrow_mut();
         let mut tx = client.transaction()?;
         tx.query(
@@ -1191,6 +1246,7 @@ impl Sink for PostgresSink {
 
     fn remove_groups(&mut self, names: &[String]) -> Result<usize> {
         self.check_writable()?;
+        self.check_not_held("groups remove")?;
         let mut client = self.client.borrow_mut();
         let mut tx = client.transaction()?;
         tx.query(
