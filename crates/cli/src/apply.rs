@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use userimport::plan::Plan;
 use userimport::sink::{ApplyOutcome, DEFAULT_TEMPLATE, Invite, Outcome, RowResult, Sink};
 use userimport::validate::Issue;
-use userimport::{Format, write_report, write_results_csv};
+use userimport::{Format, StreamOptions, StreamOutcome, write_report, write_results_csv};
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
 use crate::output::{create_private, open_output};
@@ -112,6 +112,8 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         }
         let code = u8::from(!plan.is_clean());
         (plan, code)
+    } else if !args.plan.skip_invalid && !args.detach {
+        return run_streamed(&args, &mut sink, invite.as_ref(), format);
     } else {
         let importer = importer(&args.read, &args.plan)?;
         let checked = importer.plan(open_input(&args.file)?, &sink)?;
@@ -200,6 +202,100 @@ fn run_as_job(
     } else {
         jobs::run_plan(sink, id, plan, invite, args.job_batch, true)?
     };
+    report_job(args, sink, &job, code)
+}
+
+/// The default path for a CSV file: checked, planned and written in one
+/// pass (`Importer::apply_streaming`), recorded as a job when the file has
+/// more than `--background-threshold` rows. The same file with the same
+/// options, left unfinished, is resumed instead.
+fn run_streamed(
+    args: &Args,
+    sink: &mut store::Store,
+    invite: Option<&Invite>,
+    format: Format,
+) -> Result<u8, Failure> {
+    let importer = importer(&args.read, &args.plan)?;
+    let from_stdin = args.file.as_os_str() == "-";
+    let job = if from_stdin {
+        None
+    } else {
+        let sha = jobs::sha256_file(&args.file)?;
+        let options = jobs::options_json(&args.read, &args.plan, invite);
+        if let Some(id) = jobs::unfinished(sink, &sha, &options)? {
+            eprintln!("resuming job {id} (the same file and options, not finished)");
+            let job = jobs::resume(sink, id, args.job_batch, true)?;
+            return report_job(args, sink, &job, 0);
+        }
+        Some((
+            jobs::spec(&args.file, &sha, &options, 0),
+            args.background_threshold,
+        ))
+    };
+    // The planner reads the store through its own connection while this
+    // one writes.
+    let planning = store::open_read(&args.store.db)?;
+    let options = StreamOptions {
+        batch_rows: args.job_batch,
+        job,
+        invite,
+    };
+    let mut shown = jobs::StreamDisplay::new(true);
+    let streamed = importer.apply_streaming(
+        open_input(&args.file)?,
+        planning,
+        sink,
+        &options,
+        &mut |p| shown.update(p),
+    );
+    shown.finish();
+    let StreamOutcome {
+        checked,
+        mut outcome,
+        job,
+    } = streamed?;
+    let code = crate::exit_code(&checked);
+    let refuse = !checked.is_clean();
+    if refuse || format != Format::Text || !checked.issues.is_empty() {
+        let mut out = open_output(None)?;
+        if refuse || format != Format::Json {
+            write_report(&checked, format, args.report.only_errors, &mut out)?;
+        }
+        out.flush()?;
+    }
+    if refuse {
+        if code == 1 {
+            eprintln!(
+                "userimport: nothing applied: fix the errors above, or pass --skip-invalid to apply the valid rows"
+            );
+        }
+        return Ok(code);
+    }
+    // A job shows once its first batch commits; a store refusal before
+    // that rolled it back with everything else.
+    if let Some(job) = job.map(|id| sink.job(id)).transpose()?.flatten() {
+        return report_job(args, sink, &job, code);
+    }
+    add_invalid_rows(&mut outcome, &checked.issues);
+    let code = if outcome.committed { code } else { code.max(1) };
+    if let Some(path) = &args.results {
+        let file = create_private(path)
+            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
+        write_results_csv(&outcome.results, std::io::BufWriter::new(file))?;
+    }
+    let mut out = open_output(None)?;
+    print_outcome(&outcome, format, &mut out)?;
+    out.flush()?;
+    Ok(code)
+}
+
+/// Prints a job's line (or JSON) and writes its results file.
+fn report_job(
+    args: &Args,
+    sink: &mut store::Store,
+    job: &userimport::sink::Job,
+    code: u8,
+) -> Result<u8, Failure> {
     if args.report.format()? == Format::Json {
         println!("{}", serde_json::to_string_pretty(&job)?);
     } else {
@@ -217,7 +313,7 @@ fn run_as_job(
     if let Some(path) = &args.results {
         let file = create_private(path)
             .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        write_results_csv(&sink.job_results(id)?, std::io::BufWriter::new(file))?;
+        write_results_csv(&sink.job_results(job.id)?, std::io::BufWriter::new(file))?;
     }
     Ok(code.max(u8::from(job.failed > 0)))
 }

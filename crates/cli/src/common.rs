@@ -222,9 +222,9 @@ fn parse_map(text: &str) -> Result<(String, Option<String>), Failure> {
 }
 
 /// Opens the import file (`-` = standard input).
-pub fn open_input(path: &PathBuf) -> Result<Box<dyn std::io::Read>, Failure> {
+pub fn open_input(path: &PathBuf) -> Result<Box<dyn std::io::Read + Send>, Failure> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(std::io::stdin().lock()));
+        return Ok(Box::new(std::io::stdin()));
     }
     let file = std::fs::File::open(path)
         .map_err(|e| Failure(format!("cannot open {}: {e}", path.display())))?;

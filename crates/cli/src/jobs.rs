@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use userimport::StreamProgress;
 use userimport::plan::Plan;
 use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobSpec, JobStatus, Sink, run_job};
 
@@ -271,6 +272,31 @@ fn options_from_json(text: &str) -> Result<JobOptions, Failure> {
     Ok((read, plan, invite))
 }
 
+/// The unfinished job for this file and options, if any: running the same
+/// apply again resumes it.
+pub fn unfinished(sink: &Store, sha256: &str, options: &str) -> Result<Option<i64>, Failure> {
+    Ok(sink
+        .jobs()?
+        .into_iter()
+        .find(|job| {
+            job.status != JobStatus::Done
+                && job.spec.file_sha256 == sha256
+                && job.spec.options == options
+        })
+        .map(|job| job.id))
+}
+
+/// The spec of a new job for `file` (recorded by its canonical path).
+pub fn spec(file: &Path, sha256: &str, options: &str, rows_total: u64) -> JobSpec {
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    JobSpec {
+        file: file.display().to_string(),
+        file_sha256: sha256.to_string(),
+        options: options.to_string(),
+        rows_total,
+    }
+}
+
 /// Finds the unfinished job for this file and options (re-running the same
 /// apply resumes it), or records a new one.
 pub fn find_or_create(
@@ -280,22 +306,10 @@ pub fn find_or_create(
     options: &str,
     rows_total: u64,
 ) -> Result<(i64, bool), Failure> {
-    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let file = file.display().to_string();
-    for job in sink.jobs()? {
-        if job.status != JobStatus::Done
-            && job.spec.file_sha256 == sha256
-            && job.spec.options == options
-        {
-            return Ok((job.id, true));
-        }
+    if let Some(id) = unfinished(sink, sha256, options)? {
+        return Ok((id, true));
     }
-    let id = sink.create_job(&JobSpec {
-        file,
-        file_sha256: sha256.to_string(),
-        options: options.to_string(),
-        rows_total,
-    })?;
+    let id = sink.create_job(&spec(file, sha256, options, rows_total))?;
     Ok((id, false))
 }
 
@@ -374,6 +388,73 @@ pub fn run_plan(
         Err(e) => Err(Failure(format!(
             "job {id} stopped: {e}; the rows before it are written: finish with `userimport jobs resume {id}`"
         ))),
+    }
+}
+
+/// The progress of a streamed apply on stderr: a bar on a terminal, else a
+/// line a second once the apply is a job (small files stay quiet).
+pub struct StreamDisplay {
+    bar: Option<indicatif::ProgressBar>,
+    show: bool,
+    last_line: Instant,
+    announced: bool,
+}
+
+impl StreamDisplay {
+    pub fn new(show: bool) -> Self {
+        let bar = (show && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows written")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message("apply");
+            bar
+        });
+        StreamDisplay {
+            bar,
+            show,
+            last_line: Instant::now(),
+            announced: false,
+        }
+    }
+
+    /// Shows `p`; always goes on.
+    pub fn update(&mut self, p: &StreamProgress) -> bool {
+        if let Some(bar) = &self.bar {
+            if let Some(id) = p.job {
+                bar.set_message(format!("job {id}"));
+            }
+            bar.set_length(p.rows_read);
+            bar.set_position(p.rows_written);
+            return true;
+        }
+        let Some(id) = p.job.filter(|_| self.show) else {
+            return true;
+        };
+        if !self.announced {
+            self.announced = true;
+            eprintln!(
+                "job {id}: written as the file is checked; committed in batches once it is clean"
+            );
+        }
+        if self.last_line.elapsed() >= Duration::from_secs(1) {
+            self.last_line = Instant::now();
+            eprintln!(
+                "job {id}: {}/{} rows{}",
+                p.rows_written,
+                p.rows_read,
+                if p.checked { "" } else { " (checking)" }
+            );
+        }
+        true
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
     }
 }
 

@@ -93,6 +93,9 @@ impl Sink for Store {
     ) -> Result<ApplyOutcome, Error> {
         each!(self, s => s.write(batch, progress))
     }
+    fn rollback(&mut self) -> Result<(), Error> {
+        each!(self, s => s.rollback())
+    }
     fn add_groups(&mut self, names: &[String]) -> Result<usize, Error> {
         each!(self, s => s.add_groups(names))
     }

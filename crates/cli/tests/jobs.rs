@@ -153,7 +153,9 @@ fn assert_finished(db: &TestDb, n: u64) {
     assert_eq!(unique, expected.iter().collect());
 }
 
-const ROWS: u64 = 6000;
+// Enough rows that the batches of 10 after the first commit (made once the
+// file is checked) outlast the kill.
+const ROWS: u64 = 30_000;
 
 fn killed_then_resumed(db: &TestDb) {
     let dir = tempfile::tempdir().unwrap();

@@ -50,6 +50,9 @@ pub struct Chunk {
     pub changes: Vec<Change>,
     /// Issues raised by planning these rows (or earlier ones, for `key.duplicate`).
     pub issues: Vec<Issue>,
+    /// Groups these rows create (not named by an earlier chunk): a streamed
+    /// write creates them before the chunk's memberships.
+    pub created_groups: Vec<String>,
 }
 
 /// What [`Planner::finish`] adds at the end of a file.
@@ -125,6 +128,8 @@ pub struct Planner {
     /// Folded group name → the store's (or the file's, for new ones) spelling.
     groups: HashMap<String, String>,
     created: BTreeSet<String>,
+    /// Groups first named by the chunk being planned.
+    chunk_groups: Vec<String>,
     authority: Option<Authority>,
     /// The importing actor's own account (it may not delete or suspend it).
     actor_user: Option<StoredUser>,
@@ -243,6 +248,7 @@ impl Planner {
             revision,
             groups,
             created: BTreeSet::new(),
+            chunk_groups: Vec::new(),
             authority,
             actor_user,
             suspend_value,
@@ -351,6 +357,7 @@ impl Planner {
         found.users = users;
 
         let mut chunk = Chunk::default();
+        let groups_before = self.created.len();
         for (row, range) in rows.iter().zip(ranges) {
             let keys = &all_keys[range];
             self.summary.rows += 1;
@@ -374,6 +381,9 @@ impl Planner {
                     self.summary.skipped += 1;
                 }
             }
+        }
+        if self.created.len() > groups_before {
+            chunk.created_groups = std::mem::take(&mut self.chunk_groups);
         }
         Ok(chunk)
     }
@@ -662,7 +672,9 @@ impl Planner {
         if self.profile.groups.create_unknown {
             let name = name.trim().to_string();
             self.groups.insert(folded, name.clone());
-            self.created.insert(name.clone());
+            if self.created.insert(name.clone()) {
+                self.chunk_groups.push(name.clone());
+            }
             Some(name)
         } else {
             issues.push(

@@ -11,7 +11,7 @@ use userimport_plan::{Change, Plan};
 
 use crate::outbox::Invite;
 
-use crate::sink::{ApplyOutcome, Batch, Outcome, Progress, RowResult, Sink, prepare_passwords};
+use crate::sink::{Batch, Outcome, Progress, RowResult, Sink, prepare_passwords};
 use crate::{Error, Result};
 
 /// Where a job stands.
@@ -107,6 +107,9 @@ pub struct JobStep {
     pub rows_done: u64,
     /// True for the job's last batch.
     pub last: bool,
+    /// The file's data rows, when this step learns them (a streamed job
+    /// is created before its file is read to the end).
+    pub rows_total: Option<u64>,
 }
 
 /// Progress of a job.
@@ -246,6 +249,7 @@ pub fn run_job<S: Sink + ?Sized>(
                 id: job,
                 rows_done,
                 last,
+                rows_total: None,
             }),
             invite,
             hold: false,
@@ -271,7 +275,7 @@ pub fn run_job<S: Sink + ?Sized>(
             }
         };
         if !outcome.committed {
-            let reason = first_failure(&outcome);
+            let reason = outcome.first_failure();
             store.finish_job(job, JobStatus::Failed, Some(&reason))?;
             return Err(Error::Refused(format!("job {job} stopped: {reason}")).into());
         }
@@ -302,21 +306,6 @@ fn prepare(pending: &[&Change], (start, end): (usize, usize)) -> Result<Prepared
         .map(|p| p.map(|p| Cow::Owned(p.into_owned())))
         .collect();
     Ok((changes, passwords))
-}
-
-fn first_failure(outcome: &ApplyOutcome) -> String {
-    outcome
-        .results
-        .iter()
-        .find(|r| r.outcome == Outcome::Failed)
-        .map(|r| {
-            format!(
-                "line {}: {}",
-                r.line,
-                r.reason.as_deref().unwrap_or("failed")
-            )
-        })
-        .unwrap_or_else(|| "a row failed".to_string())
 }
 
 /// The counts of a batch's results, for the job row.

@@ -119,8 +119,8 @@ fn record_step(tx: &mut Client, step: JobStep, outcome: &ApplyOutcome) -> Result
         ("running", None)
     };
     tx.execute(
-        "UPDATE jobs SET rows_done = $1, created = created + $2, updated = updated + $3, deleted = deleted + $4, unchanged = unchanged + $5, failed = failed + $6, status = $7, error = NULL, updated_at = $8, finished_at = $9 WHERE id = $10",
-        &[&(step.rows_done as i64), &c[0], &c[1], &c[2], &c[3], &c[4], &status, &stamp, &finished, &step.id],
+        "UPDATE jobs SET rows_done = $1, created = created + $2, updated = updated + $3, deleted = deleted + $4, unchanged = unchanged + $5, failed = failed + $6, status = $7, error = NULL, updated_at = $8, finished_at = $9, rows_total = COALESCE($11, rows_total) WHERE id = $10",
+        &[&(step.rows_done as i64), &c[0], &c[1], &c[2], &c[3], &c[4], &status, &stamp, &finished, &step.id, &step.rows_total.map(|n| n as i64)],
     )?;
     let lines: Vec<i64> = outcome.results.iter().map(|r| r.line as i64).collect();
     let rows: Vec<i64> = outcome.results.iter().map(|r| r.row as i64).collect();

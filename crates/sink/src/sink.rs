@@ -96,6 +96,21 @@ impl ApplyOutcome {
         self.results.push(result);
     }
 
+    /// The first failed row, as "line N: reason", for job errors.
+    pub fn first_failure(&self) -> String {
+        self.results
+            .iter()
+            .find(|r| r.outcome == Outcome::Failed)
+            .map(|r| {
+                format!(
+                    "line {}: {}",
+                    r.line,
+                    r.reason.as_deref().unwrap_or("failed")
+                )
+            })
+            .unwrap_or_else(|| "a row failed".to_string())
+    }
+
     /// Turns a failed all-or-nothing apply into its report: the failing rows
     /// stay failed, every other row is skipped, nothing counts as written.
     pub fn roll_back(&mut self, revision: u64) {

@@ -932,7 +932,7 @@ impl SqliteSink {
             }
         }
         let total = batch.changes.len() as u64;
-        let mut stmts = CreateStatements::prepare(&tx)?;
+        let mut stmts = CreateStatements::prepare(tx)?;
         let count = batch.changes.len();
         let guarded = !batch.all_or_nothing;
         let mut row_mode_until = 0;
@@ -949,7 +949,7 @@ impl SqliteSink {
                     .all(|c| matches!(c, Change::Create { .. }))
             {
                 match bulk_create(
-                    &tx,
+                    tx,
                     &mut stmts,
                     &batch.changes[i..end],
                     &batch.passwords[i..end],
@@ -986,7 +986,7 @@ impl SqliteSink {
             if guarded {
                 tx.execute_batch("SAVEPOINT row")?;
             }
-            match write_change(&tx, &mut stmts, change, password, &stamp, &groups) {
+            match write_change(tx, &mut stmts, change, password, &stamp, &groups) {
                 Ok((kind, id)) => {
                     if guarded {
                         tx.execute_batch("RELEASE row")?;

@@ -130,8 +130,8 @@ pub(crate) fn record_step(conn: &Connection, step: JobStep, outcome: &ApplyOutco
         ("running", None)
     };
     conn.execute(
-        "UPDATE jobs SET rows_done = ?, created = created + ?, updated = updated + ?, deleted = deleted + ?, unchanged = unchanged + ?, failed = failed + ?, status = ?, error = NULL, updated_at = ?, finished_at = ? WHERE id = ?",
-        params![step.rows_done as i64, c[0], c[1], c[2], c[3], c[4], status, stamp, finished, step.id],
+        "UPDATE jobs SET rows_done = ?, created = created + ?, updated = updated + ?, deleted = deleted + ?, unchanged = unchanged + ?, failed = failed + ?, status = ?, error = NULL, updated_at = ?, finished_at = ?, rows_total = COALESCE(?, rows_total) WHERE id = ?",
+        params![step.rows_done as i64, c[0], c[1], c[2], c[3], c[4], status, stamp, finished, step.rows_total.map(|n| n as i64), step.id],
     )?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES (?, ?, ?, ?, ?, ?)",

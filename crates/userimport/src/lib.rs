@@ -71,6 +71,7 @@ mod export;
 mod pipeline;
 mod report;
 mod store;
+mod stream;
 
 pub use userimport_parse as parse;
 pub use userimport_plan as plan;
@@ -88,6 +89,7 @@ pub use report::{
     write_summary_text,
 };
 pub use store::StoreUrl;
+pub use stream::{StreamOptions, StreamOutcome, StreamProgress};
 
 /// Errors that stop an import: file-level problems (exit code 2), store
 /// failures, refusals. Row problems are [`validate::Issue`]s, not errors.

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 
 use serde::Serialize;
 use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
-use userimport_plan::{Change, Directory, Mode, Plan, PlanOptions, Planner, Summary};
+use userimport_plan::{Change, Chunk, Directory, Mode, Plan, PlanOptions, Planner, Summary};
 use userimport_schema::Profile;
 use userimport_validate::{Issue, KeyPrint, Row, Uniqueness, ValidateOptions, Validator};
 
@@ -155,6 +155,27 @@ impl ImporterBuilder {
 /// Chunks in flight between the parsing thread and the validation thread.
 const BATCHES: usize = 3;
 
+/// What [`Importer::run`] keeps of the planned changes.
+pub(crate) enum Keep<'a> {
+    /// Counts and issues only (`check`).
+    Counts,
+    /// The whole plan (`plan`).
+    Plan,
+    /// Each chunk's changes handed on as planned, with whether the file is
+    /// clean so far; the sync tail (clean files only) and then
+    /// [`Streamed::Checked`] come last. An error stops the run.
+    Stream(&'a mut dyn FnMut(Streamed, bool) -> Result<(), Error>),
+}
+
+/// What a streamed run hands on.
+pub(crate) enum Streamed {
+    /// A planned chunk.
+    Chunk(Chunk),
+    /// The whole file is checked: `rows` data rows, planned against the
+    /// store's `revision`.
+    Checked { rows: u64, revision: u64 },
+}
+
 /// One chunk of records on its way through validation, with its rows and
 /// issues; reused from chunk to chunk.
 #[derive(Default)]
@@ -221,13 +242,13 @@ impl Importer {
     /// keeping only counts and issues (memory does not grow with the file
     /// beyond the key index). Writes nothing.
     pub fn check<R: Read, D: Directory>(&self, input: R, dir: &D) -> Result<Checked, Error> {
-        self.run(input, dir, false)
+        self.run(input, dir, Keep::Counts)
     }
 
     /// Like [`Importer::check`], and keeps the plan (every change) for review,
     /// for writing to a plan file, or for [`Importer::apply`].
     pub fn plan<R: Read, D: Directory>(&self, input: R, dir: &D) -> Result<Checked, Error> {
-        self.run(input, dir, true)
+        self.run(input, dir, Keep::Plan)
     }
 
     /// Execute: applies exactly `plan` to `store` (all or nothing unless the
@@ -242,12 +263,13 @@ impl Importer {
         store.apply(plan, &mut progress)
     }
 
-    fn run<R: Read, D: Directory>(
+    pub(crate) fn run<R: Read, D: Directory>(
         &self,
         input: R,
         dir: &D,
-        keep_plan: bool,
+        mut keep: Keep<'_>,
     ) -> Result<Checked, Error> {
+        let keep_plan = matches!(keep, Keep::Plan);
         let profile = &self.profile;
         let mut reader = self.reader(input)?;
         let header = reader.header().clone();
@@ -289,7 +311,7 @@ impl Importer {
         }
         let mut planner = Planner::new(profile, plan_options, dir)?;
         // Check keeps only counts and issues: no new user is built.
-        planner.counts_only(!keep_plan);
+        planner.counts_only(matches!(keep, Keep::Counts));
         let mut uniqueness = Uniqueness::new(profile);
         let header_issues = validator.header_issues();
         // The planner counts its own issues; the validator's are counted here.
@@ -339,7 +361,7 @@ impl Importer {
             let mut process = |batch: &mut Batch| -> Result<(), Error> {
                 let rows = &batch.rows[..batch.filled];
                 uniqueness.observe_prints(&batch.prints);
-                let chunk = planner.plan_chunk(rows, dir)?;
+                let mut chunk = planner.plan_chunk(rows, dir)?;
                 kinds.resize(kinds.len() + batch.filled, Kind::None);
                 for change in &chunk.changes {
                     let kind = match change {
@@ -358,9 +380,17 @@ impl Importer {
                 }
                 counted.count_issues(&batch.issues);
                 issues.extend(batch.issues.drain(..));
-                issues.extend(chunk.issues);
-                if keep_plan {
-                    changes.extend(chunk.changes);
+                match &mut keep {
+                    Keep::Counts => issues.extend(chunk.issues),
+                    Keep::Plan => {
+                        issues.extend(chunk.issues);
+                        changes.extend(chunk.changes);
+                    }
+                    Keep::Stream(stream) => {
+                        issues.extend(chunk.issues.drain(..));
+                        let clean = counted.errors + planner.summary().errors == 0;
+                        stream(Streamed::Chunk(chunk), clean)?;
+                    }
                 }
                 Ok(())
             };
@@ -464,6 +494,26 @@ impl Importer {
             header_line: header.line(),
             rows: next_row - 1,
         };
+        if let Keep::Stream(stream) = &mut keep {
+            // Sync's removals last, and only for a clean file: a file with
+            // errors writes nothing.
+            let clean = summary.errors == 0;
+            if clean && !finish.changes.is_empty() {
+                let tail = Chunk {
+                    changes: std::mem::take(&mut finish.changes),
+                    ..Chunk::default()
+                };
+                stream(Streamed::Chunk(tail), clean)?;
+            }
+            let revision = finish.revision;
+            stream(
+                Streamed::Checked {
+                    rows: next_row - 1,
+                    revision,
+                },
+                clean,
+            )?;
+        }
         let plan = keep_plan.then(|| {
             changes.retain(|c| c.row() == 0 || !duplicate_rows.contains(&c.row()));
             let mut plan = finish.into_plan(changes, Vec::new());

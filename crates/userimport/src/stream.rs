@@ -1,0 +1,468 @@
+//! The streamed apply: the file is read, checked and planned on one thread
+//! while its changes are written on this one, so a large import costs about
+//! as long as its writes rather than its check plus its writes, and memory
+//! holds a few chunks rather than the whole plan.
+//!
+//! All-or-nothing still holds: every write is *held* in one open
+//! transaction (see `Batch::hold`) until the whole file is checked. A file
+//! with any error rolls all of it back, and the report is the one `check`
+//! gives. Once the file is known to be clean, the held writes commit with
+//! the next batch, and from then on every `batch_rows` changes commit with
+//! the job's progress. Killed before that first commit, nothing is written
+//! (and no job recorded); killed after, the job resumes from its progress.
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use userimport_plan::{Change, Directory};
+use userimport_sink::{
+    ApplyOutcome, Batch, Invite, JobSpec, JobStatus, JobStep, Sink, prepare_passwords,
+};
+
+use crate::Error;
+use crate::pipeline::{Checked, Importer, Keep, Streamed};
+
+/// Chunks planned ahead of the writer: the planner runs ahead until this
+/// many wait, which bounds memory (a chunk is about 1,000 rows).
+const AHEAD: usize = 16;
+
+/// How a streamed apply writes.
+#[derive(Debug, Clone)]
+pub struct StreamOptions<'a> {
+    /// Changes per committed batch once the file is checked.
+    pub batch_rows: usize,
+    /// Record the apply as a job (`spec`) when the file has more than
+    /// `threshold` data rows; smaller files commit once, at the end.
+    pub job: Option<(JobSpec, u64)>,
+    /// Queue an invitation for every created user, in its transaction.
+    pub invite: Option<&'a Invite>,
+}
+
+impl Default for StreamOptions<'_> {
+    fn default() -> Self {
+        StreamOptions {
+            batch_rows: 10_000,
+            job: None,
+            invite: None,
+        }
+    }
+}
+
+/// Progress of a streamed apply, after every write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamProgress {
+    /// Data rows planned so far (the file's total once `checked`).
+    pub rows_read: u64,
+    /// Data rows written so far (held or committed).
+    pub rows_written: u64,
+    /// The whole file is checked and clean: writes now commit.
+    pub checked: bool,
+    /// The job recording this apply, once it is one.
+    pub job: Option<i64>,
+}
+
+/// The result of a streamed apply.
+#[derive(Debug, Clone)]
+pub struct StreamOutcome {
+    /// The check of the whole file (its plan is not kept).
+    pub checked: Checked,
+    /// Every row's result; `committed` is false when nothing was written.
+    pub outcome: ApplyOutcome,
+    /// The job that recorded the apply, when it became one.
+    pub job: Option<i64>,
+}
+
+/// The planner's verdict on the whole file, shared with the writer ahead of
+/// the chunks still queued: `PENDING` until the end of the file, then
+/// `CLEAN` (with the file's `rows`) or `ERRORS` (as soon as one is seen).
+struct Verdict {
+    state: AtomicU8,
+    rows: AtomicU64,
+}
+
+const PENDING: u8 = 0;
+const CLEAN: u8 = 1;
+const ERRORS: u8 = 2;
+
+impl Verdict {
+    fn new() -> Self {
+        Verdict {
+            state: AtomicU8::new(PENDING),
+            rows: AtomicU64::new(0),
+        }
+    }
+
+    fn errors(&self) {
+        self.state.store(ERRORS, Ordering::Release);
+    }
+
+    fn clean(&self, rows: u64) {
+        self.rows.store(rows, Ordering::Relaxed);
+        self.state.store(CLEAN, Ordering::Release);
+    }
+
+    fn has_errors(&self) -> bool {
+        self.state.load(Ordering::Acquire) == ERRORS
+    }
+
+    /// The file's rows once it is known to be clean.
+    fn clean_rows(&self) -> Option<u64> {
+        (self.state.load(Ordering::Acquire) == CLEAN).then(|| self.rows.load(Ordering::Relaxed))
+    }
+}
+
+/// What the planning thread hands the writer.
+enum Message {
+    Chunk {
+        changes: Vec<Change>,
+        passwords: Vec<Option<Cow<'static, str>>>,
+        groups: Vec<String>,
+        /// The last data row planned.
+        last_row: u64,
+    },
+    /// The file is read to the end, clean, planned against `revision`.
+    Checked { rows: u64, revision: u64 },
+}
+
+impl Importer {
+    /// Checks, plans and applies `input` in one pass: planned (against
+    /// `planning`, a second handle on the same store) on a helper thread,
+    /// written to `store` on this one. See the [module](self) for how
+    /// all-or-nothing and jobs hold. `progress` returning `false` stops
+    /// (what is held is rolled back; a job is marked cancelled).
+    ///
+    /// Refused for `skip_invalid` plans: rows found invalid only at the end
+    /// of the file (in-file duplicates) could not be taken back; plan the
+    /// whole file first ([`Importer::plan`]) for those.
+    pub fn apply_streaming<R, D, S>(
+        &self,
+        input: R,
+        planning: D,
+        store: &mut S,
+        options: &StreamOptions<'_>,
+        progress: &mut dyn FnMut(&StreamProgress) -> bool,
+    ) -> Result<StreamOutcome, Error>
+    where
+        R: Read + Send,
+        D: Directory + Send,
+        S: Sink,
+        Error: From<S::Error>,
+    {
+        if self.options().plan.skip_invalid {
+            return Err(Error::Refused(
+                "a streamed apply is all-or-nothing: plan the file first to skip invalid rows"
+                    .into(),
+            ));
+        }
+        // The held transaction opens first: it keeps other writers out, so
+        // the planner's look-ups see the revision the writes expect.
+        let revision = store.revision()?;
+        let opened = store.write(
+            &batch(revision, &[], &[], &[], None, None, true),
+            &mut |_| true,
+        )?;
+        debug_assert!(opened.held);
+        let verdict = &Verdict::new();
+        let (to_writer, from_planner) = mpsc::sync_channel::<Message>(AHEAD);
+        std::thread::scope(|scope| {
+            let planner = scope.spawn(move || {
+                let mut sending = true;
+                let mut stream = |streamed: Streamed, clean: bool| -> Result<(), Error> {
+                    if !clean {
+                        verdict.errors();
+                        sending = false;
+                    }
+                    if !sending {
+                        return Ok(());
+                    }
+                    let message = match streamed {
+                        Streamed::Chunk(chunk) => {
+                            let passwords = prepare_passwords(&chunk.changes)?
+                                .into_iter()
+                                .map(|p| p.map(|p| Cow::Owned(p.into_owned())))
+                                .collect();
+                            Message::Chunk {
+                                last_row: chunk.changes.iter().map(Change::row).max().unwrap_or(0),
+                                changes: chunk.changes,
+                                passwords,
+                                groups: chunk.created_groups,
+                            }
+                        }
+                        Streamed::Checked { rows, revision } => {
+                            verdict.clean(rows);
+                            Message::Checked { rows, revision }
+                        }
+                    };
+                    // The writer stops listening when a write fails; the
+                    // check goes on for its report.
+                    sending = to_writer.send(message).is_ok();
+                    Ok(())
+                };
+                let checked = self.run(input, &planning, Keep::Stream(&mut stream));
+                if checked.is_err() {
+                    verdict.errors();
+                }
+                drop(to_writer);
+                checked
+            });
+            let written = write_stream(store, revision, &from_planner, verdict, options, progress);
+            drop(from_planner);
+            let checked = match planner.join() {
+                Ok(checked) => checked,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            let (outcome, job) = match written {
+                Ok(done) => done,
+                Err(e) => {
+                    let _ = store.rollback();
+                    return Err(e);
+                }
+            };
+            let checked = checked?;
+            Ok(StreamOutcome {
+                checked,
+                outcome,
+                job,
+            })
+        })
+    }
+}
+
+fn batch<'a>(
+    expected_revision: u64,
+    changes: &'a [Change],
+    passwords: &'a [Option<Cow<'a, str>>],
+    create_groups: &'a [String],
+    job: Option<JobStep>,
+    invite: Option<&'a Invite>,
+    hold: bool,
+) -> Batch<'a> {
+    Batch {
+        expected_revision,
+        changes,
+        passwords,
+        create_groups,
+        all_or_nothing: true,
+        job,
+        invite,
+        hold,
+    }
+}
+
+/// The writer's side: buffers until it knows whether the apply is a job,
+/// holds writes until the file is checked, then commits in batches.
+fn write_stream<S>(
+    store: &mut S,
+    mut revision: u64,
+    from_planner: &mpsc::Receiver<Message>,
+    verdict: &Verdict,
+    options: &StreamOptions<'_>,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<(ApplyOutcome, Option<i64>), Error>
+where
+    S: Sink,
+    Error: From<S::Error>,
+{
+    let batch_rows = options.batch_rows.max(1);
+    let opened_at = revision;
+    let mut total = ApplyOutcome::default();
+    let mut changes: Vec<Change> = Vec::new();
+    let mut passwords: Vec<Option<Cow<'static, str>>> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
+    // Whether this apply is a job is known once the file has more rows
+    // than the threshold, or ends; until then changes wait here.
+    let mut decided = options.job.is_none();
+    let mut job: Option<i64> = None;
+    let mut committed_any = false;
+    let mut rows_read = 0u64;
+    let mut rows_written = 0u64;
+    let mut rows_total: Option<u64> = None;
+    let mut at_end = false;
+    let give_up = |store: &mut S, job: Option<i64>, committed: bool, status, why: &str| {
+        if committed {
+            if let Some(id) = job {
+                let _ = store.finish_job(id, status, Some(why));
+            }
+        } else {
+            let _ = store.rollback();
+        }
+    };
+    loop {
+        match from_planner.recv() {
+            Ok(Message::Chunk {
+                changes: more,
+                passwords: more_passwords,
+                groups: more_groups,
+                last_row,
+            }) => {
+                changes.extend(more);
+                passwords.extend(more_passwords);
+                groups.extend(more_groups);
+                rows_read = rows_read.max(last_row);
+            }
+            Ok(Message::Checked {
+                rows,
+                revision: planned,
+            }) => {
+                if planned != opened_at {
+                    // Cannot happen while the held transaction keeps other
+                    // writers out; refuse rather than write a stale plan.
+                    give_up(
+                        store,
+                        job,
+                        committed_any,
+                        JobStatus::Failed,
+                        "the store moved",
+                    );
+                    return Err(Error::Refused(format!(
+                        "the file was planned against store revision {planned}, but the writes began at {opened_at}: apply it again"
+                    )));
+                }
+                rows_read = rows;
+                at_end = true;
+            }
+            // The planner stopped without a clean end: errors (or a failure
+            // it reports itself). Nothing held is kept.
+            Err(mpsc::RecvError) => {
+                give_up(
+                    store,
+                    job,
+                    committed_any,
+                    JobStatus::Failed,
+                    "the file could not be read to the end",
+                );
+                if !committed_any {
+                    total.roll_back(revision);
+                }
+                return Ok((total, job));
+            }
+        }
+        if verdict.has_errors() {
+            let _ = store.rollback();
+            total.roll_back(revision);
+            return Ok((total, job));
+        }
+        if !decided {
+            let (spec, threshold) = options.job.as_ref().expect("undecided only for jobs");
+            if rows_read > *threshold {
+                // Created inside the held transaction: it shows (and can be
+                // resumed) from the first commit on, with the rows it covers.
+                job = Some(store.create_job(spec)?);
+                decided = true;
+            } else if at_end {
+                decided = true;
+            } else {
+                continue;
+            }
+        }
+        if let Some(rows) = verdict.clean_rows() {
+            rows_total = Some(rows);
+        }
+        let checked = rows_total.is_some();
+        // Held writes go as they come; committed ones in `batch_rows`.
+        while !changes.is_empty() && (!checked || at_end || changes.len() >= batch_rows) {
+            let take = if checked {
+                changes.len().min(batch_rows)
+            } else {
+                changes.len()
+            };
+            let last = at_end && take == changes.len();
+            let step_rows = if last {
+                rows_read
+            } else {
+                changes[..take]
+                    .iter()
+                    .map(Change::row)
+                    .max()
+                    .unwrap_or(rows_written)
+            };
+            let step = job.map(|id| JobStep {
+                id,
+                rows_done: step_rows,
+                last,
+                rows_total,
+            });
+            let hold = !checked;
+            let outcome = store.write(
+                &batch(
+                    revision,
+                    &changes[..take],
+                    &passwords[..take],
+                    &groups,
+                    step,
+                    options.invite,
+                    hold,
+                ),
+                &mut |_| true,
+            );
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    give_up(store, job, committed_any, JobStatus::Failed, &e.to_string());
+                    return Err(e.into());
+                }
+            };
+            groups.clear();
+            if !outcome.committed && !outcome.held {
+                // A row the store refused: everything held went with it.
+                let why = outcome.first_failure();
+                merge(&mut total, outcome);
+                if committed_any {
+                    give_up(store, job, true, JobStatus::Failed, &why);
+                } else {
+                    total.roll_back(revision);
+                }
+                return Ok((total, job));
+            }
+            committed_any |= outcome.committed;
+            revision = outcome.revision;
+            rows_written = step_rows;
+            merge(&mut total, outcome);
+            changes.drain(..take);
+            passwords.drain(..take);
+            let going_on = progress(&StreamProgress {
+                rows_read,
+                rows_written,
+                checked,
+                job,
+            });
+            if !going_on {
+                give_up(store, job, committed_any, JobStatus::Cancelled, "cancelled");
+                return Err(Error::Sink(userimport_sink::Error::Cancelled));
+            }
+        }
+        if at_end {
+            if changes.is_empty() && !committed_any {
+                // Nothing left to carry the commit (an empty file, or the
+                // last write was held): commit what is held.
+                let step = job.map(|id| JobStep {
+                    id,
+                    rows_done: rows_read,
+                    last: true,
+                    rows_total,
+                });
+                let outcome = store.write(
+                    &batch(revision, &[], &[], &groups, step, options.invite, false),
+                    &mut |_| true,
+                )?;
+                revision = outcome.revision;
+                merge(&mut total, outcome);
+            }
+            total.committed = true;
+            total.held = false;
+            total.revision = revision;
+            return Ok((total, job));
+        }
+    }
+}
+
+/// Adds one write's outcome to the running total.
+fn merge(total: &mut ApplyOutcome, outcome: ApplyOutcome) {
+    total.created_groups.extend(outcome.created_groups);
+    for result in outcome.results {
+        total.push(result);
+    }
+    total.revision = outcome.revision;
+}

@@ -1,0 +1,277 @@
+//! `Importer::apply_streaming` on a real SQLite file: the same users as
+//! planning first and applying after, nothing written (and no job left)
+//! when an error turns up at the very end of the file, and a job whose
+//! progress and results cover every row.
+
+use userimport::plan::Directory;
+use userimport::sink::{JobSpec, JobStatus, Outcome, Sink, SqliteSink};
+use userimport::{ImportOptions, Importer, StreamOptions};
+
+/// `n` new users with one pre-hashed password, each in one of three groups;
+/// `tail` is appended as it is.
+fn file(n: usize, tail: &str) -> Vec<u8> {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let hash = HASH.get_or_init(|| userimport::plan::hash_password("Stream-Test-1").unwrap());
+    let mut text = String::from("login_id,name,email,password_hash,groups\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "user{i:06},User {i},user{i:06}@example.com,\"{hash}\",Team{}\n",
+            i % 3
+        ));
+    }
+    text.push_str(tail);
+    text.into_bytes()
+}
+
+fn importer() -> Importer {
+    let mut options = ImportOptions::default();
+    options.chunk_rows = 100; // many chunks, so many held writes
+    Importer::builder(&userimport::schema::Profile::standard())
+        .options(options)
+        .build()
+}
+
+struct Store {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Store {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.db");
+        SqliteSink::open(&path).unwrap();
+        Store { _dir: dir, path }
+    }
+    fn writer(&self) -> SqliteSink {
+        SqliteSink::open(&self.path).unwrap()
+    }
+    fn reader(&self) -> SqliteSink {
+        SqliteSink::open_existing(&self.path).unwrap()
+    }
+    /// Every user as (login, e-mail, attributes, groups), by login.
+    fn users(&self) -> Vec<(String, String, String, String)> {
+        let mut users = Vec::new();
+        self.reader()
+            .for_each_user(&mut |u| {
+                users.push((
+                    u.login.clone().unwrap_or_default(),
+                    u.email.clone().unwrap_or_default(),
+                    format!("{:?}", u.attributes),
+                    format!("{:?}", u.groups),
+                ));
+                true
+            })
+            .unwrap();
+        users.sort();
+        users
+    }
+}
+
+fn spec(rows: &str) -> JobSpec {
+    JobSpec {
+        file: "users.csv".into(),
+        file_sha256: format!("sha-{rows}"),
+        options: "{}".into(),
+        rows_total: 0,
+    }
+}
+
+#[test]
+fn streaming_writes_what_planning_then_applying_writes() {
+    let bytes = file(2_500, "");
+    let planned = Store::new();
+    let mut sink = planned.writer();
+    let checked = importer().plan(&bytes[..], &sink).unwrap();
+    let outcome = sink
+        .apply(checked.plan.as_ref().unwrap(), &mut |_| true)
+        .unwrap();
+    assert_eq!(outcome.created, 2_500);
+
+    let streamed = Store::new();
+    let mut sink = streamed.writer();
+    let mut seen = Vec::new();
+    let result = importer()
+        .apply_streaming(
+            &bytes[..],
+            streamed.reader(),
+            &mut sink,
+            &StreamOptions {
+                batch_rows: 400,
+                ..StreamOptions::default()
+            },
+            &mut |p| {
+                seen.push(*p);
+                true
+            },
+        )
+        .unwrap();
+    assert!(
+        result.outcome.committed,
+        "{:?}",
+        result.outcome.first_failure()
+    );
+    assert_eq!(result.outcome.created, 2_500);
+    assert_eq!(result.outcome.results.len(), 2_500);
+    assert!(
+        result
+            .outcome
+            .results
+            .iter()
+            .all(|r| r.outcome == Outcome::Created && r.id.is_some())
+    );
+    assert_eq!(result.checked.summary, checked.summary);
+    assert_eq!(
+        result.outcome.created_groups.len(),
+        3,
+        "{:?}",
+        result.outcome.created_groups
+    );
+    assert_eq!(streamed.users(), planned.users());
+    // Writes were held while the file was read, then committed.
+    assert!(seen.iter().any(|p| !p.checked), "{seen:?}");
+    assert_eq!(
+        seen.last().map(|p| (p.rows_written, p.checked)),
+        Some((2_500, true))
+    );
+    assert_eq!(result.job, None);
+}
+
+#[test]
+fn an_error_in_the_last_row_writes_nothing() {
+    // The last row repeats the first one's login: an in-file duplicate
+    // only known at the end, long after the first rows were written (held).
+    let bytes = file(3_000, "user000000,Again,again@example.com,,\n");
+    let store = Store::new();
+    let mut sink = store.writer();
+    let result = importer()
+        .apply_streaming(
+            &bytes[..],
+            store.reader(),
+            &mut sink,
+            &StreamOptions {
+                batch_rows: 100,
+                job: Some((spec("dup"), 100)),
+                invite: None,
+            },
+            &mut |_| true,
+        )
+        .unwrap();
+    assert!(!result.outcome.committed);
+    assert_eq!(result.outcome.created, 0);
+    assert!(
+        result
+            .checked
+            .issues
+            .iter()
+            .any(|i| i.code == "key.duplicate" && i.row == 3_001),
+        "{:?}",
+        result.checked.issues
+    );
+    assert!(!result.checked.is_clean());
+    assert_eq!(store.reader().user_count().unwrap(), 0, "nothing written");
+    assert_eq!(store.reader().revision().unwrap(), 0);
+    assert!(
+        store.reader().jobs().unwrap().is_empty(),
+        "no job left behind"
+    );
+    // The store is usable afterwards.
+    let clean = file(10, "");
+    let result = importer()
+        .apply_streaming(
+            &clean[..],
+            store.reader(),
+            &mut sink,
+            &StreamOptions::default(),
+            &mut |_| true,
+        )
+        .unwrap();
+    assert!(result.outcome.committed);
+    assert_eq!(store.reader().user_count().unwrap(), 10);
+}
+
+#[test]
+fn a_large_file_becomes_a_job_with_every_row_recorded() {
+    let bytes = file(1_500, "");
+    let store = Store::new();
+    let mut sink = store.writer();
+    let result = importer()
+        .apply_streaming(
+            &bytes[..],
+            store.reader(),
+            &mut sink,
+            &StreamOptions {
+                batch_rows: 200,
+                job: Some((spec("job"), 100)),
+                invite: None,
+            },
+            &mut |_| true,
+        )
+        .unwrap();
+    let id = result.job.expect("a job");
+    let job = store.reader().job(id).unwrap().expect("recorded");
+    assert_eq!(job.status, JobStatus::Done);
+    assert_eq!(
+        (job.spec.rows_total, job.rows_done, job.created),
+        (1_500, 1_500, 1_500)
+    );
+    let results = store.reader().job_results(id).unwrap();
+    assert_eq!(results.len(), 1_500);
+    assert_eq!(results[0].line, 2);
+    assert_eq!(store.reader().user_count().unwrap(), 1_500);
+
+    // A file at or under the threshold is no job.
+    let small = Store::new();
+    let mut sink = small.writer();
+    let result = importer()
+        .apply_streaming(
+            &file(100, "")[..],
+            small.reader(),
+            &mut sink,
+            &StreamOptions {
+                batch_rows: 200,
+                job: Some((spec("small"), 100)),
+                invite: None,
+            },
+            &mut |_| true,
+        )
+        .unwrap();
+    assert_eq!(result.job, None);
+    assert!(small.reader().jobs().unwrap().is_empty());
+    assert_eq!(small.reader().user_count().unwrap(), 100);
+}
+
+#[test]
+fn stopping_before_the_file_is_checked_writes_nothing() {
+    let bytes = file(5_000, "");
+    let store = Store::new();
+    let mut sink = store.writer();
+    let result = importer().apply_streaming(
+        &bytes[..],
+        store.reader(),
+        &mut sink,
+        &StreamOptions::default(),
+        &mut |p| p.checked,
+    );
+    assert!(result.is_err(), "cancelled");
+    assert_eq!(store.reader().user_count().unwrap(), 0);
+}
+
+#[test]
+fn skip_invalid_is_refused() {
+    let mut options = ImportOptions::default();
+    options.plan.skip_invalid = true;
+    let importer = Importer::builder(&userimport::schema::Profile::standard())
+        .options(options)
+        .build();
+    let store = Store::new();
+    let mut sink = store.writer();
+    let result = importer.apply_streaming(
+        &file(5, "")[..],
+        store.reader(),
+        &mut sink,
+        &StreamOptions::default(),
+        &mut |_| true,
+    );
+    assert!(result.is_err());
+}
