@@ -252,6 +252,7 @@ pub fn run_job<S: Sink + ?Sized>(
                 rows_total: None,
             }),
             invite,
+            creates: &[],
             hold: false,
         };
         let (outcome, ahead) = std::thread::scope(|scope| {

@@ -90,6 +90,7 @@
 #![deny(missing_docs)]
 
 mod jobs;
+mod json;
 mod memory;
 mod outbox;
 mod postgres;
@@ -106,7 +107,8 @@ pub use outbox::{
 };
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{
-    ApplyOutcome, Batch, Outcome, Progress, Revision, RowResult, Sink, prepare_passwords,
+    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
+    prepare_creates, prepare_passwords,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
 

@@ -20,7 +20,8 @@ use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep, counts, outcome_name, parse_outcome};
 use crate::outbox::{Invite, Message, MessageStatus, Recipient};
 use crate::sink::{
-    ApplyOutcome, Batch, Outcome, Progress, Revision, RowResult, Sink, now, result_for,
+    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink, now,
+    result_for,
 };
 
 const OUTBOX_COLUMNS: &str = "id, user_id, recipient, name, login, status, send_at, attempts, next_attempt_at, last_error, sent_at, created_at, template, base_url";
@@ -1011,25 +1012,20 @@ fn write_changes(
                 Type::TEXT,
             ];
             let mut writer = BinaryCopyInWriter::new(sink, &types);
-            let mut json = String::with_capacity(512);
             for (&i, &id) in creates.iter().zip(&ids) {
                 let Change::Create { user, .. } = &changes[i] else {
                     continue;
                 };
-                json.clear();
-                // Serialising a map of strings cannot fail.
-                json.push_str(&serde_json::to_string(&user.attributes).unwrap_or_default());
-                let login_key = key_of(user.login.as_ref());
-                let email_key = key_of(user.email.as_ref());
+                let prepared = PreparedCreate::of(batch, i, user);
                 let password = batch.passwords.get(i).and_then(|p| p.as_deref());
                 let row: [&(dyn ToSql + Sync); 7] = [
                     &id,
                     &user.login,
-                    &login_key,
+                    &prepared.login_key,
                     &user.email,
-                    &email_key,
+                    &prepared.email_key,
                     &password,
-                    &json.as_str(),
+                    &prepared.attributes.as_str(),
                 ];
                 writer.write(&row)?;
                 for g in &user.groups {

@@ -191,9 +191,70 @@ pub struct Batch<'a> {
     /// Invitations: one message per created user (with an e-mail) is
     /// queued in the outbox in the batch's transaction.
     pub invite: Option<&'a Invite>,
+    /// Each created user's [`PreparedCreate`], aligned with `changes`, or
+    /// empty: the store prepares them itself as it writes.
+    pub creates: &'a [Option<PreparedCreate>],
     /// Leave the transaction open after this batch (see [`Sink::write`]):
     /// a streamed apply holds its writes until the whole file is checked.
     pub hold: bool,
+}
+
+/// What a store writes for a created user beyond the change itself: its
+/// attributes as the stored JSON object and its folded keys. A streamed
+/// apply prepares them on the planning thread, where the change is fresh in
+/// the cache, rather than on the one writing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreparedCreate {
+    /// The attributes as a JSON object.
+    pub attributes: String,
+    /// The folded login ID.
+    pub login_key: Option<String>,
+    /// The folded e-mail address.
+    pub email_key: Option<String>,
+}
+
+impl PreparedCreate {
+    /// Prepares `user`.
+    pub fn new(user: &userimport_plan::NewUser) -> Self {
+        PreparedCreate {
+            attributes: crate::json::attributes(&user.attributes),
+            login_key: user.login.as_deref().map(userimport_plan::fold),
+            email_key: user.email.as_deref().map(userimport_plan::fold),
+        }
+    }
+
+    /// The one prepared ahead for change `i` of `batch`, or made now.
+    pub(crate) fn of<'b>(
+        batch: &'b Batch<'_>,
+        i: usize,
+        user: &userimport_plan::NewUser,
+    ) -> Cow<'b, PreparedCreate> {
+        PreparedCreate::ahead(batch.creates, i, user)
+    }
+
+    /// `creates[i]` when it was prepared ahead, or made now.
+    pub(crate) fn ahead<'b>(
+        creates: &'b [Option<PreparedCreate>],
+        i: usize,
+        user: &userimport_plan::NewUser,
+    ) -> Cow<'b, PreparedCreate> {
+        match creates.get(i).and_then(Option::as_ref) {
+            Some(prepared) => Cow::Borrowed(prepared),
+            None => Cow::Owned(PreparedCreate::new(user)),
+        }
+    }
+}
+
+/// One [`PreparedCreate`] per created user of `changes` (`None` for other
+/// changes), aligned with `changes`.
+pub fn prepare_creates(changes: &[Change]) -> Vec<Option<PreparedCreate>> {
+    changes
+        .iter()
+        .map(|change| match change {
+            Change::Create { user, .. } => Some(PreparedCreate::new(user)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Hashes every password of `changes` in parallel (argon2id, OWASP
@@ -419,6 +480,7 @@ pub trait Sink: Directory<Error: From<Error>> {
             all_or_nothing: !plan.options.skip_invalid,
             job: None,
             invite,
+            creates: &[],
             hold: false,
         };
         let outcome = self.write(&batch, progress)?;

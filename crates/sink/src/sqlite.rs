@@ -1,5 +1,6 @@
 //! The embedded default store: one SQLite file.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,8 @@ use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 use crate::jobs::{Job, JobSpec, JobStatus};
 use crate::outbox::Message;
 use crate::sink::{
-    ApplyOutcome, Batch, Outcome, Progress, Revision, RowResult, Sink, now, result_for,
+    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink, now,
+    result_for,
 };
 use crate::{Error, Result};
 
@@ -129,6 +131,7 @@ fn tune(conn: &Connection) -> Result<()> {
     // Look-ups use a handful of `IN (…)` statements of several sizes.
     conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.pragma_update(None, "cache_size", -16_384)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Checkpoint the WAL every 64 MiB instead of every 4 MiB: a bulk apply
@@ -408,7 +411,7 @@ struct CreateStatements<'c> {
     role: rusqlite::Statement<'c>,
     identity: rusqlite::Statement<'c>,
     /// Reused for the attributes JSON.
-    buffer: Vec<u8>,
+    buffer: String,
     /// `BULK` users in one statement.
     bulk_users: rusqlite::Statement<'c>,
     /// `BULK` attribute rows in one statement.
@@ -437,13 +440,13 @@ impl<'c> CreateStatements<'c> {
             role: conn.prepare("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?,
             identity: conn
                 .prepare("INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)")?,
-            buffer: Vec::with_capacity(1024),
+            buffer: String::with_capacity(1024),
             bulk_users: conn.prepare(&format!(
-                "INSERT INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES {}",
+                "INSERT OR FAIL INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES {}",
                 values_list(BULK, 8)
             ))?,
             bulk_attributes: conn.prepare(&format!(
-                "INSERT INTO attributes (user_id, data) VALUES {}",
+                "INSERT OR FAIL INTO attributes (user_id, data) VALUES {}",
                 values_list(BULK, 2)
             ))?,
             bulk_memberships: conn.prepare(&format!(
@@ -475,11 +478,8 @@ fn write_change(
             ])?;
             let id = conn.last_insert_rowid();
             stmts.buffer.clear();
-            serde_json::to_writer(&mut stmts.buffer, &user.attributes)
-                .map_err(|e| RowFail::Reason(format!("attributes: {e}")))?;
-            let data = std::str::from_utf8(&stmts.buffer)
-                .map_err(|e| RowFail::Reason(format!("attributes: {e}")))?;
-            stmts.attributes.execute(params![id, data])?;
+            crate::json::write_attributes(&user.attributes, &mut stmts.buffer);
+            stmts.attributes.execute(params![id, stmts.buffer])?;
             for g in &user.groups {
                 stmts
                     .membership
@@ -628,20 +628,34 @@ fn next_user_id(conn: &Connection) -> rusqlite::Result<i64> {
     Ok(max.max(seq.unwrap_or(0)) + 1)
 }
 
-/// Creates `BULK` users with a few multi-row statements inside a savepoint.
-/// On a refused row the savepoint is rolled back and the caller writes the
-/// run row by row to find it.
+/// Creates `BULK` users with a few multi-row statements. On a refused row
+/// the caller writes the run row by row to find it. The statements are
+/// `INSERT OR FAIL`: a refused row stops its statement without undoing the
+/// rows before it, which spares SQLite a statement journal (a copy of every
+/// page the statement touches). Those rows are taken back by a savepoint
+/// for `guarded` writes, by deleting them otherwise.
 fn bulk_create(
     conn: &Connection,
     stmts: &mut CreateStatements<'_>,
-    changes: &[Change],
-    passwords: &[Option<std::borrow::Cow<'_, str>>],
+    run: Run<'_>,
     stamp: &str,
     groups: &GroupIds,
+    guarded: bool,
 ) -> std::result::Result<i64, RowFail> {
+    let first = next_user_id(conn)?;
+    if !guarded {
+        let written = bulk_create_inner(stmts, first, &run, stamp, groups);
+        if let Err(RowFail::Reason(_)) = &written {
+            conn.prepare_cached("DELETE FROM attributes WHERE user_id >= ?")?
+                .execute([first])?;
+            conn.prepare_cached("DELETE FROM users WHERE id >= ?")?
+                .execute([first])?;
+        }
+        return written.map(|()| first);
+    }
     conn.execute_batch("SAVEPOINT bulk")?;
-    match bulk_create_inner(conn, stmts, changes, passwords, stamp, groups) {
-        Ok(first) => {
+    match bulk_create_inner(stmts, first, &run, stamp, groups) {
+        Ok(()) => {
             conn.execute_batch("RELEASE bulk")?;
             Ok(first)
         }
@@ -652,46 +666,56 @@ fn bulk_create(
     }
 }
 
+/// A run of creates with their passwords and what was prepared for them.
+struct Run<'r> {
+    changes: &'r [Change],
+    passwords: &'r [Option<Cow<'r, str>>],
+    creates: &'r [Option<PreparedCreate>],
+}
+
 fn bulk_create_inner(
-    conn: &Connection,
     stmts: &mut CreateStatements<'_>,
-    changes: &[Change],
-    passwords: &[Option<std::borrow::Cow<'_, str>>],
+    first: i64,
+    run: &Run<'_>,
     stamp: &str,
     groups: &GroupIds,
-) -> std::result::Result<i64, RowFail> {
-    let first = next_user_id(conn)?;
+) -> std::result::Result<(), RowFail> {
+    let Run {
+        changes,
+        passwords,
+        creates,
+    } = *run;
     let mut memberships: Vec<(i64, i64)> = Vec::new();
-    let mut data: Vec<String> = Vec::with_capacity(changes.len());
+    let mut data: Vec<Cow<'_, PreparedCreate>> = Vec::with_capacity(changes.len());
     for (k, change) in changes.iter().enumerate() {
         let Change::Create { user, .. } = change else {
             return Err(RowFail::Reason("internal: not a create".to_string()));
         };
         let id = first + k as i64;
         let base = k * 8;
+        let prepared = PreparedCreate::ahead(creates, k, user);
         let stmt = &mut stmts.bulk_users;
         stmt.raw_bind_parameter(base + 1, id)?;
         stmt.raw_bind_parameter(base + 2, &user.login)?;
-        stmt.raw_bind_parameter(base + 3, key_of(user.login.as_ref()))?;
+        stmt.raw_bind_parameter(base + 3, &prepared.login_key)?;
         stmt.raw_bind_parameter(base + 4, &user.email)?;
-        stmt.raw_bind_parameter(base + 5, key_of(user.email.as_ref()))?;
+        stmt.raw_bind_parameter(base + 5, &prepared.email_key)?;
         stmt.raw_bind_parameter(base + 6, passwords.get(k).and_then(|p| p.as_deref()))?;
         stmt.raw_bind_parameter(base + 7, stamp)?;
         stmt.raw_bind_parameter(base + 8, stamp)?;
-        data.push(
-            serde_json::to_string(&user.attributes)
-                .map_err(|e| RowFail::Reason(format!("attributes: {e}")))?,
-        );
+        data.push(prepared);
         for g in &user.groups {
             memberships.push((id, group_id(groups, g)?));
         }
     }
     stmts.bulk_users.raw_execute()?;
-    for (k, json) in data.iter().enumerate() {
+    for (k, prepared) in data.iter().enumerate() {
         stmts
             .bulk_attributes
             .raw_bind_parameter(k * 2 + 1, first + k as i64)?;
-        stmts.bulk_attributes.raw_bind_parameter(k * 2 + 2, json)?;
+        stmts
+            .bulk_attributes
+            .raw_bind_parameter(k * 2 + 2, &prepared.attributes)?;
     }
     stmts.bulk_attributes.raw_execute()?;
     let mut pairs = memberships.chunks_exact(BULK);
@@ -718,7 +742,7 @@ fn bulk_create_inner(
             }
         }
     }
-    Ok(first)
+    Ok(())
 }
 
 /// Sets (`Some`) or removes (`None`) attributes of one user in place with
@@ -798,8 +822,7 @@ fn write_attributes(
     id: i64,
     map: &BTreeMap<String, String>,
 ) -> std::result::Result<(), RowFail> {
-    let data =
-        serde_json::to_string(map).map_err(|e| RowFail::Reason(format!("attributes: {e}")))?;
+    let data = crate::json::attributes(map);
     conn.prepare_cached("INSERT OR REPLACE INTO attributes (user_id, data) VALUES (?, ?)")?
         .execute(params![id, data])?;
     Ok(())
@@ -948,14 +971,12 @@ impl SqliteSink {
                     .iter()
                     .all(|c| matches!(c, Change::Create { .. }))
             {
-                match bulk_create(
-                    tx,
-                    &mut stmts,
-                    &batch.changes[i..end],
-                    &batch.passwords[i..end],
-                    &stamp,
-                    &groups,
-                ) {
+                let run = Run {
+                    changes: &batch.changes[i..end],
+                    passwords: &batch.passwords[i..end],
+                    creates: batch.creates.get(i..end).unwrap_or_default(),
+                };
+                match bulk_create(tx, &mut stmts, run, &stamp, &groups, guarded) {
                     Ok(first) => {
                         for (k, change) in batch.changes[i..end].iter().enumerate() {
                             outcome.push(result_for(

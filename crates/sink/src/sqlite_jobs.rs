@@ -133,18 +133,44 @@ pub(crate) fn record_step(conn: &Connection, step: JobStep, outcome: &ApplyOutco
         "UPDATE jobs SET rows_done = ?, created = created + ?, updated = updated + ?, deleted = deleted + ?, unchanged = unchanged + ?, failed = failed + ?, status = ?, error = NULL, updated_at = ?, finished_at = ?, rows_total = COALESCE(?, rows_total) WHERE id = ?",
         params![step.rows_done as i64, c[0], c[1], c[2], c[3], c[4], status, stamp, finished, step.rows_total.map(|n| n as i64), step.id],
     )?;
+    // Many rows per statement: a job records one result per row of its file.
+    let mut chunks = outcome.results.chunks_exact(RESULTS_PER_INSERT);
+    if chunks.len() > 0 {
+        let mut stmt = conn.prepare_cached(&format!(
+            "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?)"; RESULTS_PER_INSERT].join(", ")
+        ))?;
+        for chunk in chunks.by_ref() {
+            for (k, r) in chunk.iter().enumerate() {
+                bind_result(&mut stmt, k * 6, step.id, r)?;
+            }
+            stmt.raw_execute()?;
+        }
+    }
     let mut stmt = conn.prepare_cached(
         "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES (?, ?, ?, ?, ?, ?)",
     )?;
-    for r in &outcome.results {
-        stmt.execute(params![
-            step.id,
-            r.line as i64,
-            r.row as i64,
-            outcome_name(r.outcome),
-            r.id,
-            r.reason
-        ])?;
+    for r in chunks.remainder() {
+        bind_result(&mut stmt, 0, step.id, r)?;
+        stmt.raw_execute()?;
     }
+    Ok(())
+}
+
+const RESULTS_PER_INSERT: usize = 64;
+
+/// Binds one result's six values from parameter `base + 1` on.
+fn bind_result(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    base: usize,
+    job: i64,
+    r: &RowResult,
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(base + 1, job)?;
+    stmt.raw_bind_parameter(base + 2, r.line as i64)?;
+    stmt.raw_bind_parameter(base + 3, r.row as i64)?;
+    stmt.raw_bind_parameter(base + 4, outcome_name(r.outcome))?;
+    stmt.raw_bind_parameter(base + 5, r.id)?;
+    stmt.raw_bind_parameter(base + 6, r.reason.as_deref())?;
     Ok(())
 }

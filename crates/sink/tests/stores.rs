@@ -1164,6 +1164,7 @@ fn write_batch(
     hold: bool,
 ) -> userimport_sink::ApplyOutcome {
     let passwords = userimport_sink::prepare_passwords(&plan.changes).expect("passwords");
+    let creates = userimport_sink::prepare_creates(&plan.changes);
     let batch = userimport_sink::Batch {
         expected_revision,
         changes: &plan.changes,
@@ -1172,6 +1173,7 @@ fn write_batch(
         all_or_nothing: true,
         job: None,
         invite: None,
+        creates: &creates,
         hold,
     };
     store.write(&batch, &mut |_| true).expect("write")

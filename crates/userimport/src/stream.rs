@@ -18,7 +18,8 @@ use std::sync::mpsc;
 
 use userimport_plan::{Change, Directory};
 use userimport_sink::{
-    ApplyOutcome, Batch, Invite, JobSpec, JobStatus, JobStep, Sink, prepare_passwords,
+    ApplyOutcome, Batch, Invite, JobSpec, JobStatus, JobStep, PreparedCreate, Sink,
+    prepare_creates, prepare_passwords,
 };
 
 use crate::Error;
@@ -26,7 +27,7 @@ use crate::pipeline::{Checked, Importer, Keep, Streamed};
 
 /// Chunks planned ahead of the writer: the planner runs ahead until this
 /// many wait, which bounds memory (a chunk is about 1,000 rows).
-const AHEAD: usize = 16;
+const AHEAD: usize = 8;
 
 /// How a streamed apply writes.
 #[derive(Debug, Clone)]
@@ -113,11 +114,20 @@ impl Verdict {
     }
 }
 
+/// Written changes with what was prepared for them, on their way to be
+/// dropped.
+type Retired = (
+    Vec<Change>,
+    Vec<Option<Cow<'static, str>>>,
+    Vec<Option<PreparedCreate>>,
+);
+
 /// What the planning thread hands the writer.
 enum Message {
     Chunk {
         changes: Vec<Change>,
         passwords: Vec<Option<Cow<'static, str>>>,
+        creates: Vec<Option<PreparedCreate>>,
         groups: Vec<String>,
         /// The last data row planned.
         last_row: u64,
@@ -160,7 +170,7 @@ impl Importer {
         // the planner's look-ups see the revision the writes expect.
         let revision = store.revision()?;
         let opened = store.write(
-            &batch(revision, &[], &[], &[], None, None, true),
+            &batch(revision, &[], &[], &[], &[], None, None, true),
             &mut |_| true,
         )?;
         debug_assert!(opened.held);
@@ -185,6 +195,7 @@ impl Importer {
                                 .collect();
                             Message::Chunk {
                                 last_row: chunk.changes.iter().map(Change::row).max().unwrap_or(0),
+                                creates: prepare_creates(&chunk.changes),
                                 changes: chunk.changes,
                                 passwords,
                                 groups: chunk.created_groups,
@@ -207,7 +218,20 @@ impl Importer {
                 drop(to_writer);
                 checked
             });
-            let written = write_stream(store, revision, &from_planner, verdict, options, progress);
+            // Written changes are dropped on a thread of their own: freeing
+            // a user's maps costs about a tenth of writing them.
+            let (retire, retired) = mpsc::channel::<Retired>();
+            scope.spawn(move || retired.into_iter().for_each(drop));
+            let written = write_stream(
+                store,
+                revision,
+                &from_planner,
+                verdict,
+                options,
+                &retire,
+                progress,
+            );
+            drop(retire);
             drop(from_planner);
             let checked = match planner.join() {
                 Ok(checked) => checked,
@@ -230,10 +254,12 @@ impl Importer {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn batch<'a>(
     expected_revision: u64,
     changes: &'a [Change],
     passwords: &'a [Option<Cow<'a, str>>],
+    creates: &'a [Option<PreparedCreate>],
     create_groups: &'a [String],
     job: Option<JobStep>,
     invite: Option<&'a Invite>,
@@ -247,6 +273,7 @@ fn batch<'a>(
         all_or_nothing: true,
         job,
         invite,
+        creates,
         hold,
     }
 }
@@ -259,6 +286,7 @@ fn write_stream<S>(
     from_planner: &mpsc::Receiver<Message>,
     verdict: &Verdict,
     options: &StreamOptions<'_>,
+    retire: &mpsc::Sender<Retired>,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<(ApplyOutcome, Option<i64>), Error>
 where
@@ -270,6 +298,7 @@ where
     let mut total = ApplyOutcome::default();
     let mut changes: Vec<Change> = Vec::new();
     let mut passwords: Vec<Option<Cow<'static, str>>> = Vec::new();
+    let mut creates: Vec<Option<PreparedCreate>> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
     // Whether this apply is a job is known once the file has more rows
     // than the threshold, or ends; until then changes wait here.
@@ -280,6 +309,8 @@ where
     let mut rows_written = 0u64;
     let mut rows_total: Option<u64> = None;
     let mut at_end = false;
+    // The last step is written (and with it the job marked done).
+    let mut finished = false;
     let give_up = |store: &mut S, job: Option<i64>, committed: bool, status, why: &str| {
         if committed {
             if let Some(id) = job {
@@ -294,11 +325,13 @@ where
             Ok(Message::Chunk {
                 changes: more,
                 passwords: more_passwords,
+                creates: more_creates,
                 groups: more_groups,
                 last_row,
             }) => {
                 changes.extend(more);
                 passwords.extend(more_passwords);
+                creates.extend(more_creates);
                 groups.extend(more_groups);
                 rows_read = rows_read.max(last_row);
             }
@@ -390,6 +423,7 @@ where
                     revision,
                     &changes[..take],
                     &passwords[..take],
+                    &creates[..take],
                     &groups,
                     step,
                     options.invite,
@@ -417,11 +451,15 @@ where
                 return Ok((total, job));
             }
             committed_any |= outcome.committed;
+            finished = last;
             revision = outcome.revision;
             rows_written = step_rows;
             merge(&mut total, outcome);
-            changes.drain(..take);
-            passwords.drain(..take);
+            let _ = retire.send((
+                changes.drain(..take).collect(),
+                passwords.drain(..take).collect(),
+                creates.drain(..take).collect(),
+            ));
             let going_on = progress(&StreamProgress {
                 rows_read,
                 rows_written,
@@ -434,9 +472,10 @@ where
             }
         }
         if at_end {
-            if changes.is_empty() && !committed_any {
-                // Nothing left to carry the commit (an empty file, or the
-                // last write was held): commit what is held.
+            if !finished {
+                // Nothing left to carry the last step (an empty file, held
+                // writes, or batches that ended before the file was known
+                // to end): commit what is held and finish the job.
                 let step = job.map(|id| JobStep {
                     id,
                     rows_done: rows_read,
@@ -444,11 +483,27 @@ where
                     rows_total,
                 });
                 let outcome = store.write(
-                    &batch(revision, &[], &[], &groups, step, options.invite, false),
+                    &batch(
+                        revision,
+                        &[],
+                        &[],
+                        &[],
+                        &groups,
+                        step,
+                        options.invite,
+                        false,
+                    ),
                     &mut |_| true,
                 )?;
                 revision = outcome.revision;
                 merge(&mut total, outcome);
+                rows_written = rows_read;
+                progress(&StreamProgress {
+                    rows_read,
+                    rows_written,
+                    checked: true,
+                    job,
+                });
             }
             total.committed = true;
             total.held = false;
