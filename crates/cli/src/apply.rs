@@ -237,6 +237,7 @@ fn run_streamed(
     let planning = store::open_read(&args.store.db)?;
     let options = StreamOptions {
         batch_rows: args.job_batch,
+        hold_rows: StreamOptions::default().hold_rows,
         job,
         invite,
     };

@@ -9,6 +9,7 @@
 //! already taken, an unknown group) are found by set-based queries before
 //! the merge, so they fail alone with a reason, as with SQLite.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -123,24 +124,30 @@ fn record_step(tx: &mut Client, step: JobStep, outcome: &ApplyOutcome) -> Result
         "UPDATE jobs SET rows_done = $1, created = created + $2, updated = updated + $3, deleted = deleted + $4, unchanged = unchanged + $5, failed = failed + $6, status = $7, error = NULL, updated_at = $8, finished_at = $9, rows_total = COALESCE($11, rows_total) WHERE id = $10",
         &[&(step.rows_done as i64), &c[0], &c[1], &c[2], &c[3], &c[4], &status, &stamp, &finished, &step.id, &step.rows_total.map(|n| n as i64)],
     )?;
-    let lines: Vec<i64> = outcome.results.iter().map(|r| r.line as i64).collect();
-    let rows: Vec<i64> = outcome.results.iter().map(|r| r.row as i64).collect();
-    let outcomes: Vec<&str> = outcome
-        .results
-        .iter()
-        .map(|r| outcome_name(r.outcome))
-        .collect();
-    let ids: Vec<Option<i64>> = outcome.results.iter().map(|r| r.id).collect();
-    let reasons: Vec<Option<&str>> = outcome
-        .results
-        .iter()
-        .map(|r| r.reason.as_deref())
-        .collect();
-    tx.execute(
-        "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason)
-         SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])",
-        &[&step.id, &lines, &rows, &outcomes, &ids, &reasons],
+    // One binary COPY: a job records one result per row of its file.
+    let sink = tx.copy_in(
+        "COPY job_results (job_id, line, row, outcome, member_id, reason) FROM STDIN (FORMAT binary)",
     )?;
+    let types = [
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::TEXT,
+        Type::INT8,
+        Type::TEXT,
+    ];
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    for r in &outcome.results {
+        writer.write(&[
+            &step.id,
+            &(r.line as i64),
+            &(r.row as i64),
+            &outcome_name(r.outcome),
+            &r.id,
+            &r.reason.as_deref(),
+        ])?;
+    }
+    writer.finish()?;
     Ok(())
 }
 use crate::{Error, Result};
@@ -924,42 +931,26 @@ fn write_changes(
         return Err(Error::Cancelled);
     }
 
-    // 3. Creates: refused rows first (taken keys, unknown groups, keys
-    // repeated within the batch), then binary COPY and set-based merges.
-    let mut create_logins = Vec::new();
-    let mut create_emails = Vec::new();
-    for (change, slot) in changes.iter().zip(&slots) {
-        if let (Change::Create { user, .. }, Slot::Pending) = (change, slot) {
-            if let Some(k) = key_of(user.login.as_ref()) {
-                create_logins.push(k);
-            }
-            if let Some(k) = key_of(user.email.as_ref()) {
-                create_emails.push(k);
-            }
-        }
-    }
-    let none_l = vec![0i64; create_logins.len()];
-    let none_e = vec![0i64; create_emails.len()];
-    let taken_logins = taken_keys(tx, "login_key", &create_logins, &none_l)?;
-    let taken_emails = taken_keys(tx, "email_key", &create_emails, &none_e)?;
+    // 3. Creates: refused rows first (keys repeated within the batch,
+    // unknown groups and, for `--skip-invalid`, keys other users hold), then
+    // binary COPY and set-based merges. All-or-nothing batches trust the
+    // unique indexes instead of looking every key up: the merge runs under
+    // a savepoint, and only when the indexes refuse it are the keys looked
+    // up, to name the rows.
     let mut seen_logins: HashSet<String> = HashSet::new();
     let mut seen_emails: HashSet<String> = HashSet::new();
     let mut creates: Vec<usize> = Vec::new();
+    let mut prepared: Vec<Cow<'_, PreparedCreate>> = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let (Change::Create { user, .. }, Slot::Pending) = (change, &slots[i]) else {
             continue;
         };
-        let login = key_of(user.login.as_ref());
-        let email = key_of(user.email.as_ref());
-        let reason = if login
-            .as_ref()
-            .is_some_and(|k| taken_logins.contains(k) || seen_logins.contains(k))
-        {
+        let keys = PreparedCreate::of(batch, i, user);
+        let login = keys.login_key.clone();
+        let email = keys.email_key.clone();
+        let reason = if login.as_ref().is_some_and(|k| seen_logins.contains(k)) {
             Some("login ID already used by another user".to_string())
-        } else if email
-            .as_ref()
-            .is_some_and(|k| taken_emails.contains(k) || seen_emails.contains(k))
-        {
+        } else if email.as_ref().is_some_and(|k| seen_emails.contains(k)) {
             Some("e-mail already used by another user".to_string())
         } else {
             user.groups
@@ -973,108 +964,194 @@ fn write_changes(
                 seen_logins.extend(login);
                 seen_emails.extend(email);
                 creates.push(i);
+                prepared.push(keys);
             }
         }
+    }
+    if guarded {
+        refuse_taken_keys(tx, &mut slots, &mut creates, &mut prepared)?;
     }
     if !guarded && slots.iter().any(|s| matches!(s, Slot::Failed(_))) {
         return Ok(slots);
     }
     if !creates.is_empty() {
-        // Reserve a range of member IDs: writers hold the revision row's
-        // lock, so nobody else draws from the sequence meanwhile.
-        let first: i64 = tx
-            .query_one("SELECT nextval(pg_get_serial_sequence('users', 'id'))", &[])?
-            .get(0);
-        let count = creates.len() as i64;
-        tx.execute(
-            "SELECT setval(pg_get_serial_sequence('users', 'id'), $1)",
-            &[&(first + count - 1)],
-        )?;
-        let ids: Vec<i64> = (first..first + count).collect();
-        tx.batch_execute(
-            "CREATE TEMP TABLE stage_users (
-                 id BIGINT, login TEXT, login_key TEXT, email TEXT, email_key TEXT,
-                 password_hash TEXT, data TEXT
-             ) ON COMMIT DROP;
-             CREATE TEMP TABLE stage_memberships (user_id BIGINT, group_id BIGINT) ON COMMIT DROP;",
-        )?;
-        let mut memberships: Vec<(i64, i64)> = Vec::new();
-        let mut extra: [(Vec<i64>, Vec<&str>); 2] = Default::default(); // roles, identities
-        {
-            let sink = tx.copy_in("COPY stage_users FROM STDIN (FORMAT binary)")?;
-            let types = [
-                Type::INT8,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-            ];
-            let mut writer = BinaryCopyInWriter::new(sink, &types);
-            for (&i, &id) in creates.iter().zip(&ids) {
-                let Change::Create { user, .. } = &changes[i] else {
-                    continue;
-                };
-                let prepared = PreparedCreate::of(batch, i, user);
-                let password = batch.passwords.get(i).and_then(|p| p.as_deref());
-                let row: [&(dyn ToSql + Sync); 7] = [
-                    &id,
-                    &user.login,
-                    &prepared.login_key,
-                    &user.email,
-                    &prepared.email_key,
-                    &password,
-                    &prepared.attributes.as_str(),
-                ];
-                writer.write(&row)?;
-                for g in &user.groups {
-                    if let Some(gid) = groups.get(&fold(g)) {
-                        memberships.push((id, *gid));
-                    }
-                }
-                for r in &user.roles {
-                    extra[0].0.push(id);
-                    extra[0].1.push(r);
-                }
-                for r in &user.identities {
-                    extra[1].0.push(id);
-                    extra[1].1.push(r);
-                }
-                slots[i] = Slot::Done(Outcome::Created, Some(id));
-            }
-            writer.finish()?;
+        if !guarded {
+            tx.batch_execute("SAVEPOINT creates")?;
         }
-        if !memberships.is_empty() {
-            let sink = tx.copy_in("COPY stage_memberships FROM STDIN (FORMAT binary)")?;
-            let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8]);
-            for (u, g) in &memberships {
-                writer.write(&[u, g])?;
+        match merge_creates(tx, batch, &creates, &prepared, groups, stamp, list_sql) {
+            Ok(ids) => {
+                if !guarded {
+                    tx.batch_execute("RELEASE SAVEPOINT creates")?;
+                }
+                for (&i, id) in creates.iter().zip(ids) {
+                    slots[i] = Slot::Done(Outcome::Created, Some(id));
+                }
             }
-            writer.finish()?;
-        }
-        tx.execute(
-            "INSERT INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at, data)
-             SELECT id, login, login_key, email, email_key, password_hash, $1, $1, data FROM stage_users",
-            &[&stamp],
-        )?;
-        // New users: no membership exists yet, and a user's groups are a set.
-        tx.batch_execute(
-            "INSERT INTO memberships (user_id, group_id) SELECT user_id, group_id FROM stage_memberships",
-        )?;
-        // Dropped now, not only at commit: a held transaction's next batch
-        // creates them again.
-        tx.batch_execute("DROP TABLE stage_users, stage_memberships")?;
-        for (sql, (ids, values)) in [list_sql[0], list_sql[2]].iter().zip(&extra) {
-            if !ids.is_empty() {
-                tx.execute(*sql, &[ids, values])?;
+            Err(Error::Postgres(e)) if !guarded && is_unique_violation(&e) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT creates")?;
+                let before = creates.len();
+                refuse_taken_keys(tx, &mut slots, &mut creates, &mut prepared)?;
+                if creates.len() == before {
+                    // Refused, but no key is held by another user: say what
+                    // the store said on the first row.
+                    slots[creates[0]] = Slot::Failed(format!("refused by the store: {e}"));
+                }
+                return Ok(slots);
             }
+            Err(e) => return Err(e),
         }
     }
     if !progress(&Progress { done: total, total }) {
         return Err(Error::Cancelled);
     }
     Ok(slots)
+}
+
+/// True when `e` is a unique index refusing a row.
+fn is_unique_violation(e: &postgres::Error) -> bool {
+    e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+/// Marks the creates whose login ID or e-mail another user holds as failed
+/// and takes them out of `creates` (and `prepared`, aligned with it).
+fn refuse_taken_keys(
+    tx: &mut Client,
+    slots: &mut [Slot],
+    creates: &mut Vec<usize>,
+    prepared: &mut Vec<Cow<'_, PreparedCreate>>,
+) -> Result<()> {
+    let logins: Vec<String> = prepared
+        .iter()
+        .filter_map(|p| p.login_key.clone())
+        .collect();
+    let emails: Vec<String> = prepared
+        .iter()
+        .filter_map(|p| p.email_key.clone())
+        .collect();
+    let taken_logins = taken_keys(tx, "login_key", &logins, &vec![0i64; logins.len()])?;
+    let taken_emails = taken_keys(tx, "email_key", &emails, &vec![0i64; emails.len()])?;
+    let mut k = 0;
+    while k < creates.len() {
+        let keys = &prepared[k];
+        let reason = if keys
+            .login_key
+            .as_ref()
+            .is_some_and(|l| taken_logins.contains(l))
+        {
+            Some("login ID already used by another user")
+        } else if keys
+            .email_key
+            .as_ref()
+            .is_some_and(|e| taken_emails.contains(e))
+        {
+            Some("e-mail already used by another user")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => {
+                slots[creates[k]] = Slot::Failed(reason.to_string());
+                creates.remove(k);
+                prepared.remove(k);
+            }
+            None => k += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Writes the `creates` of `batch` (with their `prepared` keys and JSON):
+/// reserves their member IDs and copies them (binary COPY) into the users
+/// and memberships tables. Returns the IDs.
+fn merge_creates(
+    tx: &mut Client,
+    batch: &Batch<'_>,
+    creates: &[usize],
+    prepared: &[Cow<'_, PreparedCreate>],
+    groups: &GroupIds,
+    stamp: &str,
+    list_sql: [&str; 4],
+) -> Result<Vec<i64>> {
+    let changes = batch.changes;
+    // Reserve a range of member IDs: writers hold the revision row's lock,
+    // so nobody else draws from the sequence meanwhile.
+    let first: i64 = tx
+        .query_one("SELECT nextval(pg_get_serial_sequence('users', 'id'))", &[])?
+        .get(0);
+    let count = creates.len() as i64;
+    tx.execute(
+        "SELECT setval(pg_get_serial_sequence('users', 'id'), $1)",
+        &[&(first + count - 1)],
+    )?;
+    let ids: Vec<i64> = (first..first + count).collect();
+    let mut memberships: Vec<(i64, i64)> = Vec::new();
+    let mut extra: [(Vec<i64>, Vec<&str>); 2] = Default::default(); // roles, identities
+    {
+        // Straight into the table: the rows were checked, and a refused one
+        // fails the whole COPY (the caller's savepoint takes it back).
+        let sink = tx.copy_in(
+            "COPY users (id, login, login_key, email, email_key, password_hash, created_at, updated_at, data) FROM STDIN (FORMAT binary)",
+        )?;
+        let types = [
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+        ];
+        let mut writer = BinaryCopyInWriter::new(sink, &types);
+        for ((&i, &id), keys) in creates.iter().zip(&ids).zip(prepared) {
+            let Change::Create { user, .. } = &changes[i] else {
+                continue;
+            };
+            let password = batch.passwords.get(i).and_then(|p| p.as_deref());
+            let row: [&(dyn ToSql + Sync); 9] = [
+                &id,
+                &user.login,
+                &keys.login_key,
+                &user.email,
+                &keys.email_key,
+                &password,
+                &stamp,
+                &stamp,
+                &keys.attributes.as_str(),
+            ];
+            writer.write(&row)?;
+            for g in &user.groups {
+                if let Some(gid) = groups.get(&fold(g)) {
+                    memberships.push((id, *gid));
+                }
+            }
+            for r in &user.roles {
+                extra[0].0.push(id);
+                extra[0].1.push(r);
+            }
+            for r in &user.identities {
+                extra[1].0.push(id);
+                extra[1].1.push(r);
+            }
+        }
+        writer.finish()?;
+    }
+    // New users: no membership exists yet, and a user's groups are a set.
+    if !memberships.is_empty() {
+        let sink = tx.copy_in("COPY memberships (user_id, group_id) FROM STDIN (FORMAT binary)")?;
+        let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8]);
+        for (u, g) in &memberships {
+            writer.write(&[u, g])?;
+        }
+        writer.finish()?;
+    }
+    for (sql, (ids, values)) in [list_sql[0], list_sql[2]].iter().zip(&extra) {
+        if !ids.is_empty() {
+            tx.execute(*sql, &[ids, values])?;
+        }
+    }
+    Ok(ids)
 }
 
 /// The body of [`Sink::write`], inside the transaction open on `client`:

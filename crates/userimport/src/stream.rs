@@ -34,6 +34,9 @@ const AHEAD: usize = 8;
 pub struct StreamOptions<'a> {
     /// Changes per committed batch once the file is checked.
     pub batch_rows: usize,
+    /// Changes per held write while the file is still being checked (a
+    /// write has a fixed cost: on PostgreSQL, a few round trips).
+    pub hold_rows: usize,
     /// Record the apply as a job (`spec`) when the file has more than
     /// `threshold` data rows; smaller files commit once, at the end.
     pub job: Option<(JobSpec, u64)>,
@@ -45,6 +48,7 @@ impl Default for StreamOptions<'_> {
     fn default() -> Self {
         StreamOptions {
             batch_rows: 10_000,
+            hold_rows: 8_192,
             job: None,
             invite: None,
         }
@@ -176,10 +180,15 @@ impl Importer {
         debug_assert!(opened.held);
         let verdict = &Verdict::new();
         let (to_writer, from_planner) = mpsc::sync_channel::<Message>(AHEAD);
+        // Written changes go back to the planning thread to be dropped: it
+        // allocated them, and frees on the allocating thread are the cheap
+        // ones; the writer, the busiest thread, does not pay for them.
+        let (retire, retired) = mpsc::channel::<Retired>();
         std::thread::scope(|scope| {
             let planner = scope.spawn(move || {
                 let mut sending = true;
                 let mut stream = |streamed: Streamed, clean: bool| -> Result<(), Error> {
+                    retired.try_iter().for_each(drop);
                     if !clean {
                         verdict.errors();
                         sending = false;
@@ -216,12 +225,9 @@ impl Importer {
                     verdict.errors();
                 }
                 drop(to_writer);
+                retired.into_iter().for_each(drop);
                 checked
             });
-            // Written changes are dropped on a thread of their own: freeing
-            // a user's maps costs about a tenth of writing them.
-            let (retire, retired) = mpsc::channel::<Retired>();
-            scope.spawn(move || retired.into_iter().for_each(drop));
             let written = write_stream(
                 store,
                 revision,
@@ -294,6 +300,7 @@ where
     Error: From<S::Error>,
 {
     let batch_rows = options.batch_rows.max(1);
+    let hold_rows = options.hold_rows.max(1);
     let opened_at = revision;
     let mut total = ApplyOutcome::default();
     let mut changes: Vec<Change> = Vec::new();
@@ -395,7 +402,11 @@ where
         }
         let checked = rows_total.is_some();
         // Held writes go as they come; committed ones in `batch_rows`.
-        while !changes.is_empty() && (!checked || at_end || changes.len() >= batch_rows) {
+        let due = |pending: usize| match checked {
+            true => at_end || pending >= batch_rows,
+            false => pending >= hold_rows,
+        };
+        while !changes.is_empty() && due(changes.len()) {
             let take = if checked {
                 changes.len().min(batch_rows)
             } else {

@@ -98,6 +98,7 @@ fn streaming_writes_what_planning_then_applying_writes() {
             &mut sink,
             &StreamOptions {
                 batch_rows: 400,
+                hold_rows: 100,
                 ..StreamOptions::default()
             },
             &mut |p| {
@@ -151,6 +152,7 @@ fn an_error_in_the_last_row_writes_nothing() {
             &mut sink,
             &StreamOptions {
                 batch_rows: 100,
+                hold_rows: 100,
                 job: Some((spec("dup"), 100)),
                 invite: None,
             },
@@ -202,6 +204,7 @@ fn a_large_file_becomes_a_job_with_every_row_recorded() {
             &mut sink,
             &StreamOptions {
                 batch_rows: 200,
+                hold_rows: 100,
                 job: Some((spec("job"), 100)),
                 invite: None,
             },
@@ -230,6 +233,7 @@ fn a_large_file_becomes_a_job_with_every_row_recorded() {
             &mut sink,
             &StreamOptions {
                 batch_rows: 200,
+                hold_rows: 100,
                 job: Some((spec("small"), 100)),
                 invite: None,
             },
@@ -250,7 +254,10 @@ fn stopping_before_the_file_is_checked_writes_nothing() {
         &bytes[..],
         store.reader(),
         &mut sink,
-        &StreamOptions::default(),
+        &StreamOptions {
+            hold_rows: 100,
+            ..StreamOptions::default()
+        },
         &mut |p| p.checked,
     );
     assert!(result.is_err(), "cancelled");
