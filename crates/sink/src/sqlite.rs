@@ -412,16 +412,31 @@ struct CreateStatements<'c> {
     identity: rusqlite::Statement<'c>,
     /// Reused for the attributes JSON.
     buffer: String,
-    /// `BULK` users in one statement.
-    bulk_users: rusqlite::Statement<'c>,
-    /// `BULK` attribute rows in one statement.
-    bulk_attributes: rusqlite::Statement<'c>,
-    /// `BULK` memberships in one statement.
-    bulk_memberships: rusqlite::Statement<'c>,
 }
 
-/// How many users one bulk statement inserts.
-const BULK: usize = 64;
+/// How many users one bulk statement inserts at most.
+const BULK: usize = 256;
+
+/// Runs of fewer creates than this are written row by row.
+const MIN_BULK: usize = 8;
+
+/// The multi-row statements of a bulk create, for `rows` rows.
+fn bulk_sql(rows: usize) -> [String; 3] {
+    [
+        format!(
+            "INSERT OR FAIL INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES {}",
+            values_list(rows, 8)
+        ),
+        format!(
+            "INSERT OR FAIL INTO attributes (user_id, data) VALUES {}",
+            values_list(rows, 2)
+        ),
+        format!(
+            "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES {}",
+            values_list(rows, 2)
+        ),
+    ]
+}
 
 fn values_list(rows: usize, columns: usize) -> String {
     let one = format!("({})", placeholders(columns));
@@ -441,18 +456,6 @@ impl<'c> CreateStatements<'c> {
             identity: conn
                 .prepare("INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)")?,
             buffer: String::with_capacity(1024),
-            bulk_users: conn.prepare(&format!(
-                "INSERT OR FAIL INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES {}",
-                values_list(BULK, 8)
-            ))?,
-            bulk_attributes: conn.prepare(&format!(
-                "INSERT OR FAIL INTO attributes (user_id, data) VALUES {}",
-                values_list(BULK, 2)
-            ))?,
-            bulk_memberships: conn.prepare(&format!(
-                "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES {}",
-                values_list(BULK, 2)
-            ))?,
         })
     }
 }
@@ -628,7 +631,7 @@ fn next_user_id(conn: &Connection) -> rusqlite::Result<i64> {
     Ok(max.max(seq.unwrap_or(0)) + 1)
 }
 
-/// Creates `BULK` users with a few multi-row statements. On a refused row
+/// Creates up to `BULK` users with a few multi-row statements. On a refused row
 /// the caller writes the run row by row to find it. The statements are
 /// `INSERT OR FAIL`: a refused row stops its statement without undoing the
 /// rows before it, which spares SQLite a statement journal (a copy of every
@@ -644,7 +647,7 @@ fn bulk_create(
 ) -> std::result::Result<i64, RowFail> {
     let first = next_user_id(conn)?;
     if !guarded {
-        let written = bulk_create_inner(stmts, first, &run, stamp, groups);
+        let written = bulk_create_inner(conn, stmts, first, &run, stamp, groups);
         if let Err(RowFail::Reason(_)) = &written {
             conn.prepare_cached("DELETE FROM attributes WHERE user_id >= ?")?
                 .execute([first])?;
@@ -654,7 +657,7 @@ fn bulk_create(
         return written.map(|()| first);
     }
     conn.execute_batch("SAVEPOINT bulk")?;
-    match bulk_create_inner(stmts, first, &run, stamp, groups) {
+    match bulk_create_inner(conn, stmts, first, &run, stamp, groups) {
         Ok(()) => {
             conn.execute_batch("RELEASE bulk")?;
             Ok(first)
@@ -674,6 +677,7 @@ struct Run<'r> {
 }
 
 fn bulk_create_inner(
+    conn: &Connection,
     stmts: &mut CreateStatements<'_>,
     first: i64,
     run: &Run<'_>,
@@ -685,6 +689,8 @@ fn bulk_create_inner(
         passwords,
         creates,
     } = *run;
+    let [users_sql, attributes_sql, memberships_sql] = bulk_sql(changes.len());
+    let mut users = conn.prepare_cached(&users_sql)?;
     let mut memberships: Vec<(i64, i64)> = Vec::new();
     let mut data: Vec<Cow<'_, PreparedCreate>> = Vec::with_capacity(changes.len());
     for (k, change) in changes.iter().enumerate() {
@@ -694,7 +700,7 @@ fn bulk_create_inner(
         let id = first + k as i64;
         let base = k * 8;
         let prepared = PreparedCreate::ahead(creates, k, user);
-        let stmt = &mut stmts.bulk_users;
+        let stmt = &mut users;
         stmt.raw_bind_parameter(base + 1, id)?;
         stmt.raw_bind_parameter(base + 2, &user.login)?;
         stmt.raw_bind_parameter(base + 3, &prepared.login_key)?;
@@ -708,25 +714,24 @@ fn bulk_create_inner(
             memberships.push((id, group_id(groups, g)?));
         }
     }
-    stmts.bulk_users.raw_execute()?;
+    users.raw_execute()?;
+    let mut attributes = conn.prepare_cached(&attributes_sql)?;
     for (k, prepared) in data.iter().enumerate() {
-        stmts
-            .bulk_attributes
-            .raw_bind_parameter(k * 2 + 1, first + k as i64)?;
-        stmts
-            .bulk_attributes
-            .raw_bind_parameter(k * 2 + 2, &prepared.attributes)?;
+        attributes.raw_bind_parameter(k * 2 + 1, first + k as i64)?;
+        attributes.raw_bind_parameter(k * 2 + 2, &prepared.attributes)?;
     }
-    stmts.bulk_attributes.raw_execute()?;
-    let mut pairs = memberships.chunks_exact(BULK);
-    for chunk in pairs.by_ref() {
-        for (k, (user, group)) in chunk.iter().enumerate() {
-            stmts.bulk_memberships.raw_bind_parameter(k * 2 + 1, user)?;
-            stmts
-                .bulk_memberships
-                .raw_bind_parameter(k * 2 + 2, group)?;
+    attributes.raw_execute()?;
+    // Memberships in statements of the run's size (usually one group each).
+    let mut pairs = memberships.chunks_exact(changes.len());
+    if pairs.len() > 0 {
+        let mut bulk = conn.prepare_cached(&memberships_sql)?;
+        for chunk in pairs.by_ref() {
+            for (k, (user, group)) in chunk.iter().enumerate() {
+                bulk.raw_bind_parameter(k * 2 + 1, user)?;
+                bulk.raw_bind_parameter(k * 2 + 2, group)?;
+            }
+            bulk.raw_execute()?;
         }
-        stmts.bulk_memberships.raw_execute()?;
     }
     for (user, group) in pairs.remainder() {
         stmts.membership.execute(params![user, group])?;
@@ -962,15 +967,14 @@ impl SqliteSink {
         let mut next_report = 1000;
         let mut i = 0;
         while i < count {
-            // The fast path: a full run of creates in a few bulk statements.
-            let end = i + BULK;
-            if i >= row_mode_until
-                && end <= count
-                && end <= batch.passwords.len()
-                && batch.changes[i..end]
-                    .iter()
-                    .all(|c| matches!(c, Change::Create { .. }))
-            {
+            // The fast path: a run of creates in a few bulk statements.
+            let run_length = batch.changes[i..]
+                .iter()
+                .take(BULK)
+                .take_while(|c| matches!(c, Change::Create { .. }))
+                .count();
+            let end = i + run_length;
+            if i >= row_mode_until && run_length >= MIN_BULK && end <= batch.passwords.len() {
                 let run = Run {
                     changes: &batch.changes[i..end],
                     passwords: &batch.passwords[i..end],
