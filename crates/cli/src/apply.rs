@@ -29,7 +29,8 @@ pub struct Args {
     #[arg(long)]
     results: Option<PathBuf>,
     /// Files with more data rows than this run as a job recorded in the
-    /// store: checked whole first, then written in committed batches
+    /// store: written as they are checked, held until the whole file is
+    /// known to be clean, then committed in batches with the job's progress
     /// (resumable with `userimport jobs resume ID`).
     #[arg(long, default_value_t = 100)]
     background_threshold: u64,

@@ -1,13 +1,14 @@
 //! `userimport jobs`: background jobs — list, show, resume — and the job
 //! path of `apply` for files above `--background-threshold`.
 //!
-//! A job is checked whole first (no row errors, unless `--skip-invalid`),
-//! then written in committed batches, each in the same transaction as the
-//! job's progress: unlike the default all-or-nothing apply, a job that stops
-//! half-way leaves the rows before it written (consistently), and
-//! `jobs resume ID` (or running the same apply again) writes the rest, each
-//! user exactly once. The plan is made again from the file, whose SHA-256
-//! the job records, against the store as it is then.
+//! A job is written in committed batches, each in the same transaction as
+//! the job's progress, once its whole file is known to be clean (no row
+//! errors, unless `--skip-invalid`): the streamed apply holds its writes
+//! until then, `--skip-invalid` and `--detach` plan the whole file first. A
+//! job that stops half-way leaves the rows before it written (consistently),
+//! and `jobs resume ID` (or running the same apply again) writes the rest,
+//! each user exactly once. The plan is made again from the file, whose
+//! SHA-256 the job records, against the store as it is then.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

@@ -25,6 +25,15 @@
 //! check the whole file first (a job refuses plans with row errors unless
 //! made with `skip_invalid`).
 //!
+//! # Held batches
+//!
+//! A [`Batch`] written with `hold` leaves its transaction open: the next
+//! write continues it, the first one without `hold` commits them all, and
+//! [`Sink::rollback`] (or any failure) discards them. The facade's streamed
+//! apply writes a file this way while it is still being checked, so a file
+//! with an error at its last row has written nothing, and other readers see
+//! nothing until the commit.
+//!
 //! # Invitations
 //!
 //! [`Sink::apply_inviting`] (and [`run_job`] with an [`Invite`]) queues one

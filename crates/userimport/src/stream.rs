@@ -143,13 +143,46 @@ enum Message {
 impl Importer {
     /// Checks, plans and applies `input` in one pass: planned (against
     /// `planning`, a second handle on the same store) on a helper thread,
-    /// written to `store` on this one. See the [module](self) for how
-    /// all-or-nothing and jobs hold. `progress` returning `false` stops
-    /// (what is held is rolled back; a job is marked cancelled).
+    /// written to `store` on this one, so a large import costs about as long
+    /// as its writes, and memory holds a few chunks rather than the plan.
+    ///
+    /// All-or-nothing still holds: the writes are held in one open
+    /// transaction (`Batch::hold`) until the whole file is checked; a file
+    /// with any error writes nothing, and [`StreamOutcome::checked`] reports
+    /// every error as [`Importer::check`] does. Once the file is known to be
+    /// clean the held writes commit, and from then on every `batch_rows`
+    /// changes commit with the job's progress (`options.job`, for files over
+    /// its threshold; without a job everything commits once, at the end).
+    /// `progress` returning `false` stops (what is held is rolled back; a
+    /// job is marked cancelled).
     ///
     /// Refused for `skip_invalid` plans: rows found invalid only at the end
     /// of the file (in-file duplicates) could not be taken back; plan the
     /// whole file first ([`Importer::plan`]) for those.
+    ///
+    /// ```
+    /// use userimport::plan::Directory;
+    /// use userimport::{Importer, StreamOptions, schema::Profile, sink::SqliteSink};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("users.db");
+    /// let mut store = SqliteSink::open(&path)?;
+    /// let file = "Login ID,Name,Email address,Password\n\
+    ///             tanaka,田中 花子,hanako@example.com,Sakura-2026-spring\n\
+    ///             suzuki,鈴木 一郎,ichiro@example.com,Baseball-51-Seattle\n";
+    /// let importer = Importer::builder(&Profile::standard()).build();
+    /// // The planner reads through its own connection while `store` writes.
+    /// let done = importer.apply_streaming(
+    ///     file.as_bytes(),
+    ///     SqliteSink::open_existing(&path)?,
+    ///     &mut store,
+    ///     &StreamOptions::default(),
+    ///     &mut |_| true,
+    /// )?;
+    /// assert!(done.checked.is_clean() && done.outcome.committed);
+    /// assert_eq!((done.outcome.created, store.user_count()?), (2, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn apply_streaming<R, D, S>(
         &self,
         input: R,
@@ -401,16 +434,21 @@ where
             rows_total = Some(rows);
         }
         let checked = rows_total.is_some();
-        // Held writes go as they come; committed ones in `batch_rows`.
-        let due = |pending: usize| match checked {
-            true => at_end || pending >= batch_rows,
-            false => pending >= hold_rows,
+        // Once the file is clean a job commits every `batch_rows` changes;
+        // until then, and without a job, writes are held (`hold_rows` at a
+        // time) and the last one commits them all.
+        let in_batches = checked && job.is_some();
+        let due = |pending: usize| {
+            at_end
+                || match in_batches {
+                    true => pending >= batch_rows,
+                    false => pending >= hold_rows,
+                }
         };
         while !changes.is_empty() && due(changes.len()) {
-            let take = if checked {
-                changes.len().min(batch_rows)
-            } else {
-                changes.len()
+            let take = match in_batches {
+                true => changes.len().min(batch_rows),
+                false => changes.len(),
             };
             let last = at_end && take == changes.len();
             let step_rows = if last {
@@ -428,7 +466,7 @@ where
                 last,
                 rows_total,
             });
-            let hold = !checked;
+            let hold = !(in_batches || last);
             let outcome = store.write(
                 &batch(
                     revision,
