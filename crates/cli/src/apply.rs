@@ -91,7 +91,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let format = args.report.format()?;
     let invite = args.invite.invite()?;
     let mut sink = store::open_write(&args.store.db)?;
-    let (plan, mut code) = if is_plan_file(&args.file) {
+    let (plan, code) = if is_plan_file(&args.file) {
         let text = std::fs::read_to_string(&args.file)
             .map_err(|e| Failure(format!("cannot read {}: {e}", args.file.display())))?;
         let mut plan = Plan::from_json(&text)
@@ -120,19 +120,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         let checked = importer.plan(open_input(&args.file)?, &sink)?;
         let code = crate::exit_code(&checked);
         let refuse = checked.is_refused() || (!checked.is_clean() && !args.plan.skip_invalid);
-        if refuse || format != Format::Text || !checked.issues.is_empty() {
-            let mut out = open_output(None)?;
-            if refuse || format != Format::Json {
-                write_report(&checked, format, args.report.only_errors, &mut out)?;
-            }
-            out.flush()?;
-        }
-        if refuse {
-            if code == 1 {
-                eprintln!(
-                    "userimport: nothing applied: fix the errors above, or pass --skip-invalid to apply the valid rows"
-                );
-            }
+        if !report_check(&args, &checked, refuse, format)? {
             return Ok(code);
         }
         let plan = checked
@@ -157,13 +145,47 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         }
         (plan, code)
     };
-    let mut outcome = sink
+    let outcome = sink
         .apply_inviting(&plan, invite.as_ref(), &mut |_| true)
         .map_err(|e| Failure(e.to_string()))?;
-    add_invalid_rows(&mut outcome, &plan.issues);
-    if !outcome.committed {
-        code = code.max(1);
+    report_outcome(&args, outcome, &plan.issues, code, format)
+}
+
+/// Prints the check's report when the file is `refused` (then with a
+/// hint), has issues, or JSON was asked for; false when nothing is applied.
+fn report_check(
+    args: &Args,
+    checked: &userimport::Checked,
+    refused: bool,
+    format: Format,
+) -> Result<bool, Failure> {
+    if refused || format != Format::Text || !checked.issues.is_empty() {
+        let mut out = open_output(None)?;
+        if refused || format != Format::Json {
+            write_report(checked, format, args.report.only_errors, &mut out)?;
+        }
+        out.flush()?;
     }
+    if refused && crate::exit_code(checked) == 1 {
+        eprintln!(
+            "userimport: nothing applied: fix the errors above, or pass --skip-invalid to apply the valid rows"
+        );
+    }
+    Ok(!refused)
+}
+
+/// Adds the rows refused before writing to `outcome`, writes `--results`
+/// and prints the outcome; the exit code is at least 1 when nothing was
+/// committed.
+fn report_outcome(
+    args: &Args,
+    mut outcome: ApplyOutcome,
+    issues: &[Issue],
+    code: u8,
+    format: Format,
+) -> Result<u8, Failure> {
+    add_invalid_rows(&mut outcome, issues);
+    let code = if outcome.committed { code } else { code.max(1) };
     if let Some(path) = &args.results {
         let file = create_private(path)
             .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
@@ -253,24 +275,11 @@ fn run_streamed(
     shown.finish();
     let StreamOutcome {
         checked,
-        mut outcome,
+        outcome,
         job,
     } = streamed?;
     let code = crate::exit_code(&checked);
-    let refuse = !checked.is_clean();
-    if refuse || format != Format::Text || !checked.issues.is_empty() {
-        let mut out = open_output(None)?;
-        if refuse || format != Format::Json {
-            write_report(&checked, format, args.report.only_errors, &mut out)?;
-        }
-        out.flush()?;
-    }
-    if refuse {
-        if code == 1 {
-            eprintln!(
-                "userimport: nothing applied: fix the errors above, or pass --skip-invalid to apply the valid rows"
-            );
-        }
+    if !report_check(args, &checked, !checked.is_clean(), format)? {
         return Ok(code);
     }
     // A job shows once its first batch commits; a store refusal before
@@ -278,17 +287,7 @@ fn run_streamed(
     if let Some(job) = job.map(|id| sink.job(id)).transpose()?.flatten() {
         return report_job(args, sink, &job, code);
     }
-    add_invalid_rows(&mut outcome, &checked.issues);
-    let code = if outcome.committed { code } else { code.max(1) };
-    if let Some(path) = &args.results {
-        let file = create_private(path)
-            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        write_results_csv(&outcome.results, std::io::BufWriter::new(file))?;
-    }
-    let mut out = open_output(None)?;
-    print_outcome(&outcome, format, &mut out)?;
-    out.flush()?;
-    Ok(code)
+    report_outcome(args, outcome, &checked.issues, code, format)
 }
 
 /// Prints a job's line (or JSON) and writes its results file.

@@ -21,8 +21,8 @@ use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep, counts, outcome_name, parse_outcome};
 use crate::outbox::{Invite, Message, MessageStatus, Recipient};
 use crate::sink::{
-    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink, now,
-    result_for,
+    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
+    Transactional, now, result_for, rollback_held, write_held,
 };
 
 const OUTBOX_COLUMNS: &str = "id, user_id, recipient, name, login, status, send_at, attempts, next_attempt_at, last_error, sent_at, created_at, template, base_url";
@@ -1241,6 +1241,33 @@ impl PostgresSink {
     }
 }
 
+impl Transactional for PostgresSink {
+    fn control(&mut self, sql: &str) -> Result<()> {
+        Ok(self.client.get_mut().batch_execute(sql)?)
+    }
+
+    fn held(&mut self) -> &mut bool {
+        &mut self.held
+    }
+
+    fn write_open(
+        &mut self,
+        batch: &Batch<'_>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome> {
+        write_open(self.client.get_mut(), batch, progress)
+    }
+
+    fn committed_revision(&mut self) -> Result<u64> {
+        let revision: i64 = self
+            .client
+            .get_mut()
+            .query_one("SELECT value FROM meta WHERE key = 'revision'", &[])?
+            .get(0);
+        Ok(revision.max(0) as u64)
+    }
+}
+
 impl Sink for PostgresSink {
     fn write(
         &mut self,
@@ -1248,44 +1275,11 @@ impl Sink for PostgresSink {
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
         self.check_writable()?;
-        let client = self.client.get_mut();
-        if !self.held {
-            client.batch_execute("BEGIN")?;
-        }
-        // Any way out but success rolls back the held batches too.
-        self.held = false;
-        match write_open(client, batch, progress) {
-            Ok(mut outcome) if outcome.committed => {
-                if batch.hold {
-                    self.held = true;
-                    outcome.committed = false;
-                    outcome.held = true;
-                } else if let Err(e) = client.batch_execute("COMMIT") {
-                    let _ = client.batch_execute("ROLLBACK");
-                    return Err(e.into());
-                }
-                Ok(outcome)
-            }
-            Ok(mut outcome) => {
-                client.batch_execute("ROLLBACK")?;
-                let revision: i64 = client
-                    .query_one("SELECT value FROM meta WHERE key = 'revision'", &[])?
-                    .get(0);
-                outcome.revision = revision.max(0) as u64;
-                Ok(outcome)
-            }
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK");
-                Err(e)
-            }
-        }
+        write_held(self, "BEGIN", batch, progress)
     }
 
     fn rollback(&mut self) -> Result<()> {
-        if std::mem::take(&mut self.held) {
-            self.client.get_mut().batch_execute("ROLLBACK")?;
-        }
-        Ok(())
+        rollback_held(self)
     }
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {

@@ -489,6 +489,72 @@ pub trait Sink: Directory<Error: From<Error>> {
     }
 }
 
+/// A store that runs a write inside a transaction it opens and ends with
+/// plain statements (`BEGIN`, `COMMIT`, `ROLLBACK`): [`write_held`] gives it
+/// [`Batch::hold`].
+pub(crate) trait Transactional {
+    /// Runs one transaction-control statement.
+    fn control(&mut self, sql: &str) -> Result<(), Error>;
+    /// True while batches are held in an open transaction.
+    fn held(&mut self) -> &mut bool;
+    /// The body of a write, inside the open transaction: `committed` when
+    /// every change was written, rolled back (reported) when an
+    /// all-or-nothing row failed.
+    fn write_open(
+        &mut self,
+        batch: &Batch<'_>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome, Error>;
+    /// The revision as committed (read after a rollback).
+    fn committed_revision(&mut self) -> Result<u64, Error>;
+}
+
+/// [`Sink::write`] for a [`Transactional`] store: opens the transaction
+/// with `begin` unless batches are held, then commits, keeps it open
+/// (`hold`), or rolls back — the held batches with it — on any failure.
+pub(crate) fn write_held<T: Transactional>(
+    store: &mut T,
+    begin: &str,
+    batch: &Batch<'_>,
+    progress: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<ApplyOutcome, Error> {
+    if !*store.held() {
+        store.control(begin)?;
+    }
+    // Any way out but success rolls back the held batches too.
+    *store.held() = false;
+    match store.write_open(batch, progress) {
+        Ok(mut outcome) if outcome.committed => {
+            if batch.hold {
+                *store.held() = true;
+                outcome.committed = false;
+                outcome.held = true;
+            } else if let Err(e) = store.control("COMMIT") {
+                let _ = store.control("ROLLBACK");
+                return Err(e);
+            }
+            Ok(outcome)
+        }
+        Ok(mut outcome) => {
+            store.control("ROLLBACK")?;
+            outcome.revision = store.committed_revision()?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            let _ = store.control("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// [`Sink::rollback`] for a [`Transactional`] store.
+pub(crate) fn rollback_held<T: Transactional>(store: &mut T) -> Result<(), Error> {
+    if std::mem::take(store.held()) {
+        store.control("ROLLBACK")?;
+    }
+    Ok(())
+}
+
 /// The result for a change, before it is written.
 pub(crate) fn result_for(change: &Change, outcome: Outcome, id: Option<i64>) -> RowResult {
     RowResult {

@@ -10,8 +10,8 @@ use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 use crate::jobs::{Job, JobSpec, JobStatus};
 use crate::outbox::Message;
 use crate::sink::{
-    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink, now,
-    result_for,
+    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
+    Transactional, now, result_for, rollback_held, write_held,
 };
 use crate::{Error, Result};
 
@@ -925,7 +925,7 @@ impl SqliteSink {
     /// The body of [`Sink::write`], inside the open transaction: the outcome
     /// is `committed` when every change was written, rolled back (reported)
     /// when an all-or-nothing row failed; the caller commits or rolls back.
-    fn write_open(
+    fn write_in_transaction(
         &self,
         batch: &Batch<'_>,
         progress: &mut dyn FnMut(&Progress) -> bool,
@@ -1069,6 +1069,28 @@ impl SqliteSink {
     }
 }
 
+impl Transactional for SqliteSink {
+    fn control(&mut self, sql: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+
+    fn held(&mut self) -> &mut bool {
+        &mut self.held
+    }
+
+    fn write_open(
+        &mut self,
+        batch: &Batch<'_>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome> {
+        self.write_in_transaction(batch, progress)
+    }
+
+    fn committed_revision(&mut self) -> Result<u64> {
+        self.revision()
+    }
+}
+
 impl Sink for SqliteSink {
     fn write(
         &mut self,
@@ -1076,40 +1098,11 @@ impl Sink for SqliteSink {
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
         self.check_writable()?;
-        if !self.held {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        }
-        // Any way out but success rolls back the held batches too.
-        self.held = false;
-        match self.write_open(batch, progress) {
-            Ok(mut outcome) if outcome.committed => {
-                if batch.hold {
-                    self.held = true;
-                    outcome.committed = false;
-                    outcome.held = true;
-                } else if let Err(e) = self.conn.execute_batch("COMMIT") {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(e.into());
-                }
-                Ok(outcome)
-            }
-            Ok(mut outcome) => {
-                self.conn.execute_batch("ROLLBACK")?;
-                outcome.revision = self.revision()?;
-                Ok(outcome)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        write_held(self, "BEGIN IMMEDIATE", batch, progress)
     }
 
     fn rollback(&mut self) -> Result<()> {
-        if std::mem::take(&mut self.held) {
-            self.conn.execute_batch("ROLLBACK")?;
-        }
-        Ok(())
+        rollback_held(self)
     }
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {
