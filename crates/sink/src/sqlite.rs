@@ -423,9 +423,25 @@ const MIN_BULK: usize = 8;
 /// The multi-row statements of a bulk create, for `rows` rows.
 fn bulk_sql(rows: usize) -> [String; 3] {
     [
+        // Numbered parameters: ?1 is the time stamp every row shares (bound
+        // once), row k's six values are ?(2 + 6k) to ?(7 + 6k).
         format!(
             "INSERT OR FAIL INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES {}",
-            values_list(rows, 8)
+            (0..rows)
+                .map(|k| {
+                    let b = 2 + 6 * k;
+                    format!(
+                        "(?{},?{},?{},?{},?{},?{},?1,?1)",
+                        b,
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         format!(
             "INSERT OR FAIL INTO attributes (user_id, data) VALUES {}",
@@ -691,6 +707,7 @@ fn bulk_create_inner(
     } = *run;
     let [users_sql, attributes_sql, memberships_sql] = bulk_sql(changes.len());
     let mut users = conn.prepare_cached(&users_sql)?;
+    users.raw_bind_parameter(1, stamp)?;
     let mut memberships: Vec<(i64, i64)> = Vec::new();
     let mut data: Vec<Cow<'_, PreparedCreate>> = Vec::with_capacity(changes.len());
     for (k, change) in changes.iter().enumerate() {
@@ -698,7 +715,7 @@ fn bulk_create_inner(
             return Err(RowFail::Reason("internal: not a create".to_string()));
         };
         let id = first + k as i64;
-        let base = k * 8;
+        let base = 1 + k * 6;
         let prepared = PreparedCreate::ahead(creates, k, user);
         let stmt = &mut users;
         stmt.raw_bind_parameter(base + 1, id)?;
@@ -707,8 +724,6 @@ fn bulk_create_inner(
         stmt.raw_bind_parameter(base + 4, &user.email)?;
         stmt.raw_bind_parameter(base + 5, &prepared.email_key)?;
         stmt.raw_bind_parameter(base + 6, passwords.get(k).and_then(|p| p.as_deref()))?;
-        stmt.raw_bind_parameter(base + 7, stamp)?;
-        stmt.raw_bind_parameter(base + 8, stamp)?;
         data.push(prepared);
         for g in &user.groups {
             memberships.push((id, group_id(groups, g)?));
