@@ -418,16 +418,15 @@ where
             return Ok((total, job));
         }
         if !decided {
-            let (spec, threshold) = options.job.as_ref().expect("undecided only for jobs");
-            if rows_read > *threshold {
-                // Created inside the held transaction: it shows (and can be
-                // resumed) from the first commit on, with the rows it covers.
-                job = Some(store.create_job(spec)?);
-                decided = true;
-            } else if at_end {
-                decided = true;
-            } else {
-                continue;
+            match &options.job {
+                Some((spec, threshold)) if rows_read > *threshold => {
+                    // Created inside the held transaction: it shows (and can
+                    // be resumed) from the first commit on, with its rows.
+                    job = Some(store.create_job(spec)?);
+                    decided = true;
+                }
+                Some(_) if !at_end => continue,
+                _ => decided = true,
             }
         }
         if let Some(rows) = verdict.clean_rows() {
