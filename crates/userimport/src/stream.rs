@@ -85,6 +85,7 @@ pub struct StreamOutcome {
 struct Verdict {
     state: AtomicU8,
     rows: AtomicU64,
+    revision: AtomicU64,
 }
 
 const PENDING: u8 = 0;
@@ -96,6 +97,7 @@ impl Verdict {
         Verdict {
             state: AtomicU8::new(PENDING),
             rows: AtomicU64::new(0),
+            revision: AtomicU64::new(0),
         }
     }
 
@@ -103,8 +105,9 @@ impl Verdict {
         self.state.store(ERRORS, Ordering::Release);
     }
 
-    fn clean(&self, rows: u64) {
+    fn clean(&self, rows: u64, revision: u64) {
         self.rows.store(rows, Ordering::Relaxed);
+        self.revision.store(revision, Ordering::Relaxed);
         self.state.store(CLEAN, Ordering::Release);
     }
 
@@ -112,9 +115,15 @@ impl Verdict {
         self.state.load(Ordering::Acquire) == ERRORS
     }
 
-    /// The file's rows once it is known to be clean.
-    fn clean_rows(&self) -> Option<u64> {
-        (self.state.load(Ordering::Acquire) == CLEAN).then(|| self.rows.load(Ordering::Relaxed))
+    /// The file's rows, and the store revision it was planned against,
+    /// once it is known to be clean.
+    fn clean_rows(&self) -> Option<(u64, u64)> {
+        (self.state.load(Ordering::Acquire) == CLEAN).then(|| {
+            (
+                self.rows.load(Ordering::Relaxed),
+                self.revision.load(Ordering::Relaxed),
+            )
+        })
     }
 }
 
@@ -136,8 +145,8 @@ enum Message {
         /// The last data row planned.
         last_row: u64,
     },
-    /// The file is read to the end, clean, planned against `revision`.
-    Checked { rows: u64, revision: u64 },
+    /// The file is read to the end, clean: `rows` data rows.
+    Checked { rows: u64 },
 }
 
 impl Importer {
@@ -244,8 +253,8 @@ impl Importer {
                             }
                         }
                         Streamed::Checked { rows, revision } => {
-                            verdict.clean(rows);
-                            Message::Checked { rows, revision }
+                            verdict.clean(rows, revision);
+                            Message::Checked { rows }
                         }
                     };
                     // The writer stops listening when a write fails; the
@@ -375,24 +384,7 @@ where
                 groups.extend(more_groups);
                 rows_read = rows_read.max(last_row);
             }
-            Ok(Message::Checked {
-                rows,
-                revision: planned,
-            }) => {
-                if planned != opened_at {
-                    // Cannot happen while the held transaction keeps other
-                    // writers out; refuse rather than write a stale plan.
-                    give_up(
-                        store,
-                        job,
-                        committed_any,
-                        JobStatus::Failed,
-                        "the store moved",
-                    );
-                    return Err(Error::Refused(format!(
-                        "the file was planned against store revision {planned}, but the writes began at {opened_at}: apply it again"
-                    )));
-                }
+            Ok(Message::Checked { rows }) => {
                 rows_read = rows;
                 at_end = true;
             }
@@ -429,7 +421,15 @@ where
                 _ => decided = true,
             }
         }
-        if let Some(rows) = verdict.clean_rows() {
+        if let (None, Some((rows, planned))) = (rows_total, verdict.clean_rows()) {
+            if planned != opened_at {
+                // Cannot happen while the held transaction keeps other
+                // writers out; refuse rather than commit a stale plan.
+                let _ = store.rollback();
+                return Err(Error::Refused(format!(
+                    "the file was planned against store revision {planned}, but the writes began at {opened_at}: apply it again"
+                )));
+            }
             rows_total = Some(rows);
         }
         let checked = rows_total.is_some();
