@@ -117,6 +117,14 @@ impl Sink for Store {
     fn job_results(&self, id: i64) -> Result<Vec<RowResult>, Error> {
         each!(self, s => s.job_results(id))
     }
+    fn record_job_results(
+        &mut self,
+        id: i64,
+        rows_done: u64,
+        results: &[RowResult],
+    ) -> Result<(), Error> {
+        each!(self, s => s.record_job_results(id, rows_done, results))
+    }
     fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<(), Error> {
         each!(self, s => s.finish_job(id, status, error))
     }

@@ -112,8 +112,8 @@ fn job_of(r: &postgres::Row) -> Job {
 }
 
 /// Records a committed batch's step, inside its transaction.
-fn record_step(tx: &mut Client, step: JobStep, outcome: &ApplyOutcome) -> Result<()> {
-    let c = counts(&outcome.results);
+fn record_step(tx: &mut Client, step: JobStep, results: &[RowResult]) -> Result<()> {
+    let c = counts(results);
     let stamp = now();
     let (status, finished) = if step.last {
         ("done", Some(stamp.as_str()))
@@ -137,7 +137,7 @@ fn record_step(tx: &mut Client, step: JobStep, outcome: &ApplyOutcome) -> Result
         Type::TEXT,
     ];
     let mut writer = BinaryCopyInWriter::new(sink, &types);
-    for r in &outcome.results {
+    for r in results {
         writer.write(&[
             &step.id,
             &(r.line as i64),
@@ -1220,7 +1220,7 @@ fn write_open(
         outcome.revision = bump_in(client, &outcome, "apply")?;
     }
     if let Some(step) = batch.job {
-        record_step(client, step, &outcome)?;
+        record_step(client, step, &outcome.results)?;
     }
     if let Some(invite) = batch.invite {
         queue_invitations(client, invite, batch.changes, &outcome)?;
@@ -1389,6 +1389,16 @@ impl Sink for PostgresSink {
                 reason: r.get(4),
             })
             .collect())
+    }
+
+    fn record_job_results(&mut self, id: i64, rows_done: u64, results: &[RowResult]) -> Result<()> {
+        let step = JobStep {
+            id,
+            rows_done,
+            last: false,
+            rows_total: None,
+        };
+        record_step(self.client.get_mut(), step, results)
     }
 
     fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<()> {

@@ -354,6 +354,20 @@ pub trait Sink: Directory<Error: From<Error>> {
         Ok(Vec::new())
     }
 
+    /// Adds results written before their job existed to job `id` (its
+    /// counts and per-row results), with `rows_done`: a streamed apply
+    /// learns that a file is a job only once it has read past the
+    /// threshold. Default: this store keeps no jobs.
+    fn record_job_results(
+        &mut self,
+        id: i64,
+        rows_done: u64,
+        results: &[RowResult],
+    ) -> Result<(), Self::Error> {
+        let _ = (id, rows_done, results);
+        Err(Error::Unsupported("this store keeps no jobs: use SQLite or PostgreSQL".into()).into())
+    }
+
     /// Sets a job's status (and error); `Done`, `Failed` and `Cancelled`
     /// also stamp its finish time. Default: this store keeps no jobs.
     fn finish_job(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
-use crate::jobs::{Job, JobSpec, JobStatus};
+use crate::jobs::{Job, JobSpec, JobStatus, JobStep};
 use crate::outbox::Message;
 use crate::sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
@@ -1075,7 +1075,7 @@ impl SqliteSink {
             outcome.revision = SqliteSink::bump_in(tx, &outcome, "apply")?;
         }
         if let Some(step) = batch.job {
-            crate::sqlite_jobs::record_step(tx, step, &outcome)?;
+            crate::sqlite_jobs::record_step(tx, step, &outcome.results)?;
         }
         if let Some(invite) = batch.invite {
             crate::sqlite_outbox::queue(tx, invite, batch.changes, &outcome)?;
@@ -1198,6 +1198,16 @@ impl Sink for SqliteSink {
             return Ok(Vec::new());
         }
         crate::sqlite_jobs::results(&self.conn, id)
+    }
+
+    fn record_job_results(&mut self, id: i64, rows_done: u64, results: &[RowResult]) -> Result<()> {
+        let step = JobStep {
+            id,
+            rows_done,
+            last: false,
+            rows_total: None,
+        };
+        crate::sqlite_jobs::record_step(&self.conn, step, results)
     }
 
     fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<()> {

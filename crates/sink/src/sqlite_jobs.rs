@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Result;
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep, counts, outcome_name, parse_outcome};
-use crate::sink::{ApplyOutcome, RowResult, now};
+use crate::sink::{RowResult, now};
 
 /// Migration 2: jobs and their per-row results.
 pub(crate) const MIGRATION: &str = "
@@ -121,8 +121,8 @@ pub(crate) fn finish(
 }
 
 /// Records a committed batch's step, inside its transaction.
-pub(crate) fn record_step(conn: &Connection, step: JobStep, outcome: &ApplyOutcome) -> Result<()> {
-    let c = counts(&outcome.results);
+pub(crate) fn record_step(conn: &Connection, step: JobStep, results: &[RowResult]) -> Result<()> {
+    let c = counts(results);
     let stamp = now();
     let (status, finished) = if step.last {
         ("done", Some(stamp.as_str()))
@@ -134,7 +134,7 @@ pub(crate) fn record_step(conn: &Connection, step: JobStep, outcome: &ApplyOutco
         params![step.rows_done as i64, c[0], c[1], c[2], c[3], c[4], status, stamp, finished, step.rows_total.map(|n| n as i64), step.id],
     )?;
     // Many rows per statement: a job records one result per row of its file.
-    let mut chunks = outcome.results.chunks_exact(RESULTS_PER_INSERT);
+    let mut chunks = results.chunks_exact(RESULTS_PER_INSERT);
     if chunks.len() > 0 {
         let mut stmt = conn.prepare_cached(&format!(
             "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES {}",

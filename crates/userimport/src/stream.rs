@@ -350,7 +350,7 @@ where
     let mut creates: Vec<Option<PreparedCreate>> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
     // Whether this apply is a job is known once the file has more rows
-    // than the threshold, or ends; until then changes wait here.
+    // than the threshold, or ends.
     let mut decided = options.job.is_none();
     let mut job: Option<i64> = None;
     let mut committed_any = false;
@@ -413,11 +413,17 @@ where
             match &options.job {
                 Some((spec, threshold)) if rows_read > *threshold => {
                     // Created inside the held transaction: it shows (and can
-                    // be resumed) from the first commit on, with its rows.
-                    job = Some(store.create_job(spec)?);
+                    // be resumed) from the first commit on. Rows written
+                    // (held) before it are recorded with it.
+                    let id = store.create_job(spec)?;
+                    if !total.results.is_empty() {
+                        store.record_job_results(id, rows_written, &total.results)?;
+                    }
+                    job = Some(id);
                     decided = true;
                 }
-                Some(_) if !at_end => continue,
+                // Not yet over the threshold: held writes go on meanwhile.
+                Some(_) if !at_end => {}
                 _ => decided = true,
             }
         }

@@ -352,3 +352,39 @@ fn streaming_agrees_with_plan_then_apply_on_generated_files() {
         }
     }
 }
+
+/// A file found to be a job only after rows were written (held): the job
+/// still records every row, those written before it existed included.
+#[test]
+fn a_job_decided_late_records_the_rows_written_before_it() {
+    let bytes = file(1_500, "");
+    let store = Store::new();
+    let mut sink = store.writer();
+    let result = importer()
+        .apply_streaming(
+            &bytes[..],
+            store.reader(),
+            &mut sink,
+            &StreamOptions {
+                batch_rows: 200,
+                hold_rows: 100,
+                job: Some((spec("late"), 700)),
+                invite: None,
+            },
+            &mut |_| true,
+        )
+        .unwrap();
+    let id = result.job.expect("a job");
+    let job = store.reader().job(id).unwrap().expect("recorded");
+    assert_eq!(job.status, JobStatus::Done);
+    assert_eq!((job.rows_done, job.created), (1_500, 1_500));
+    let results = store.reader().job_results(id).unwrap();
+    assert_eq!(results.len(), 1_500);
+    let rows: Vec<u64> = results.iter().map(|r| r.row).collect();
+    assert_eq!(rows, (1..=1_500).collect::<Vec<u64>>());
+    assert!(
+        results
+            .iter()
+            .all(|r| r.outcome == Outcome::Created && r.id.is_some())
+    );
+}
