@@ -49,6 +49,19 @@ impl Store {
     fn reader(&self) -> SqliteSink {
         SqliteSink::open_existing(&self.path).unwrap()
     }
+    /// A streamed apply of `bytes` into this store (progress ignored).
+    fn stream(&self, bytes: &[u8], options: &StreamOptions<'_>) -> userimport::StreamOutcome {
+        importer()
+            .apply_streaming(
+                bytes,
+                self.reader(),
+                &mut self.writer(),
+                options,
+                &mut |_| true,
+            )
+            .unwrap()
+    }
+
     /// Every user as (login, e-mail, attributes, groups), by login.
     fn users(&self) -> Vec<(String, String, String, String)> {
         let mut users = Vec::new();
@@ -144,20 +157,19 @@ fn an_error_in_the_last_row_writes_nothing() {
     // only known at the end, long after the first rows were written (held).
     let bytes = file(3_000, "user000000,Again,again@example.com,,\n");
     let store = Store::new();
+    // One writing connection for both applies: it stays usable after the
+    // rollback.
     let mut sink = store.writer();
+    let options = StreamOptions {
+        batch_rows: 100,
+        hold_rows: 100,
+        job: Some((spec("dup"), 100)),
+        invite: None,
+    };
     let result = importer()
-        .apply_streaming(
-            &bytes[..],
-            store.reader(),
-            &mut sink,
-            &StreamOptions {
-                batch_rows: 100,
-                hold_rows: 100,
-                job: Some((spec("dup"), 100)),
-                invite: None,
-            },
-            &mut |_| true,
-        )
+        .apply_streaming(&bytes[..], store.reader(), &mut sink, &options, &mut |_| {
+            true
+        })
         .unwrap();
     assert!(!result.outcome.committed);
     assert_eq!(result.outcome.created, 0);
@@ -192,54 +204,58 @@ fn an_error_in_the_last_row_writes_nothing() {
     assert_eq!(store.reader().user_count().unwrap(), 10);
 }
 
+/// A file over the threshold is a job that records every row, whether it
+/// was known to be one from the first chunk (threshold 100) or only after
+/// rows were written, held (threshold 700: those rows are recorded with it).
 #[test]
 fn a_large_file_becomes_a_job_with_every_row_recorded() {
     let bytes = file(1_500, "");
-    let store = Store::new();
-    let mut sink = store.writer();
-    let result = importer()
-        .apply_streaming(
-            &bytes[..],
-            store.reader(),
-            &mut sink,
+    for threshold in [100, 700] {
+        let store = Store::new();
+        let result = store.stream(
+            &bytes,
             &StreamOptions {
                 batch_rows: 200,
                 hold_rows: 100,
-                job: Some((spec("job"), 100)),
+                job: Some((spec("job"), threshold)),
                 invite: None,
             },
-            &mut |_| true,
-        )
-        .unwrap();
-    let id = result.job.expect("a job");
-    let job = store.reader().job(id).unwrap().expect("recorded");
-    assert_eq!(job.status, JobStatus::Done);
-    assert_eq!(
-        (job.spec.rows_total, job.rows_done, job.created),
-        (1_500, 1_500, 1_500)
-    );
-    let results = store.reader().job_results(id).unwrap();
-    assert_eq!(results.len(), 1_500);
-    assert_eq!(results[0].line, 2);
-    assert_eq!(store.reader().user_count().unwrap(), 1_500);
+        );
+        let id = result.job.expect("a job");
+        let job = store.reader().job(id).unwrap().expect("recorded");
+        assert_eq!(job.status, JobStatus::Done);
+        assert_eq!(
+            (job.spec.rows_total, job.rows_done, job.created),
+            (1_500, 1_500, 1_500),
+            "threshold {threshold}"
+        );
+        let results = store.reader().job_results(id).unwrap();
+        let rows: Vec<u64> = results.iter().map(|r| r.row).collect();
+        assert_eq!(
+            rows,
+            (1..=1_500).collect::<Vec<u64>>(),
+            "threshold {threshold}"
+        );
+        assert_eq!(results[0].line, 2);
+        assert!(
+            results
+                .iter()
+                .all(|r| r.outcome == Outcome::Created && r.id.is_some())
+        );
+        assert_eq!(store.reader().user_count().unwrap(), 1_500);
+    }
 
     // A file at or under the threshold is no job.
     let small = Store::new();
-    let mut sink = small.writer();
-    let result = importer()
-        .apply_streaming(
-            &file(100, "")[..],
-            small.reader(),
-            &mut sink,
-            &StreamOptions {
-                batch_rows: 200,
-                hold_rows: 100,
-                job: Some((spec("small"), 100)),
-                invite: None,
-            },
-            &mut |_| true,
-        )
-        .unwrap();
+    let result = small.stream(
+        &file(100, ""),
+        &StreamOptions {
+            batch_rows: 200,
+            hold_rows: 100,
+            job: Some((spec("small"), 100)),
+            invite: None,
+        },
+    );
     assert_eq!(result.job, None);
     assert!(small.reader().jobs().unwrap().is_empty());
     assert_eq!(small.reader().user_count().unwrap(), 100);
@@ -351,40 +367,4 @@ fn streaming_agrees_with_plan_then_apply_on_generated_files() {
             assert_eq!(streamed.users().len(), 600, "seed {seed}");
         }
     }
-}
-
-/// A file found to be a job only after rows were written (held): the job
-/// still records every row, those written before it existed included.
-#[test]
-fn a_job_decided_late_records_the_rows_written_before_it() {
-    let bytes = file(1_500, "");
-    let store = Store::new();
-    let mut sink = store.writer();
-    let result = importer()
-        .apply_streaming(
-            &bytes[..],
-            store.reader(),
-            &mut sink,
-            &StreamOptions {
-                batch_rows: 200,
-                hold_rows: 100,
-                job: Some((spec("late"), 700)),
-                invite: None,
-            },
-            &mut |_| true,
-        )
-        .unwrap();
-    let id = result.job.expect("a job");
-    let job = store.reader().job(id).unwrap().expect("recorded");
-    assert_eq!(job.status, JobStatus::Done);
-    assert_eq!((job.rows_done, job.created), (1_500, 1_500));
-    let results = store.reader().job_results(id).unwrap();
-    assert_eq!(results.len(), 1_500);
-    let rows: Vec<u64> = results.iter().map(|r| r.row).collect();
-    assert_eq!(rows, (1..=1_500).collect::<Vec<u64>>());
-    assert!(
-        results
-            .iter()
-            .all(|r| r.outcome == Outcome::Created && r.id.is_some())
-    );
 }
