@@ -831,6 +831,56 @@ fn cancelling_writes_nothing<B: Backend>(b: &B) {
     assert_eq!(store.revision().unwrap(), 0);
 }
 
+/// The SQLite store checks no foreign keys while it writes (the checks cost
+/// every bulk statement a journal of its pages): it keeps its references
+/// itself. After creates with groups, deletes and a group's removal, SQLite's
+/// own check finds no row pointing nowhere.
+#[test]
+fn the_sqlite_store_keeps_its_references_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.db");
+    let mut store = SqliteSink::open(&path).unwrap();
+    seed(&mut store);
+    let p = Profile::standard();
+    let plan = plan(
+        &store,
+        vec![
+            row(
+                &p,
+                1,
+                &[
+                    ("login_id", v("tanaka")),
+                    ("groups", list(&["Sales", "Tokyo"], &[])),
+                ],
+            ),
+            row(&p, 2, &[("login_id", v("sato")), ("delete", v("1"))]),
+        ],
+    );
+    assert!(plan.is_clean(), "{:?}", plan.issues);
+    assert!(apply(&mut store, &plan).committed);
+    assert_eq!(store.remove_groups(&["Tokyo".to_string()]).unwrap(), 1);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let on: i64 = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(on, 1, "checked with foreign keys on");
+    let mut check = conn.prepare("PRAGMA foreign_key_check").unwrap();
+    let dangling: Vec<String> = check
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(dangling.is_empty(), "rows pointing nowhere in {dangling:?}");
+    let memberships: i64 = conn
+        .query_row("SELECT COUNT(*) FROM memberships", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        memberships, 1,
+        "tanaka in Sales; Tokyo and sato's rows gone"
+    );
+}
+
 #[test]
 fn memory_sink_is_all_or_nothing_too() {
     let p = Profile::standard();
