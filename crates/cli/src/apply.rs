@@ -243,15 +243,20 @@ fn run_streamed(
     let job = if from_stdin {
         None
     } else {
-        let sha = jobs::sha256_file(&args.file)?;
         let options = jobs::options_json(&args.read, &args.plan, invite);
-        if let Some(id) = jobs::unfinished(sink, &sha, &options)? {
-            eprintln!("resuming job {id} (the same file and options, not finished)");
-            let job = jobs::resume(sink, id, args.job_batch, true)?;
-            return report_job(args, sink, &job, 0);
+        // The file is hashed (a second read) only when an unfinished job
+        // with these options could be this file's; otherwise the apply
+        // hashes the bytes as it reads them.
+        if jobs::unfinished_with(sink, &options)? {
+            let sha = jobs::sha256_file(&args.file)?;
+            if let Some(id) = jobs::unfinished(sink, &sha, &options)? {
+                eprintln!("resuming job {id} (the same file and options, not finished)");
+                let job = jobs::resume(sink, id, args.job_batch, true)?;
+                return report_job(args, sink, &job, 0);
+            }
         }
         Some((
-            jobs::spec(&args.file, &sha, &options, 0),
+            jobs::spec(&args.file, "", &options, 0),
             args.background_threshold,
         ))
     };

@@ -287,6 +287,14 @@ pub fn unfinished(sink: &Store, sha256: &str, options: &str) -> Result<Option<i6
         .map(|job| job.id))
 }
 
+/// True when some unfinished job was run with these options.
+pub fn unfinished_with(sink: &Store, options: &str) -> Result<bool, Failure> {
+    Ok(sink
+        .jobs()?
+        .iter()
+        .any(|job| job.status != JobStatus::Done && job.spec.options == options))
+}
+
 /// The spec of a new job for `file` (recorded by its canonical path).
 pub fn spec(file: &Path, sha256: &str, options: &str, rows_total: u64) -> JobSpec {
     let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());

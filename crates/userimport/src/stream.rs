@@ -14,7 +14,9 @@
 use std::borrow::Cow;
 use std::io::Read;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
+
+use sha2::{Digest, Sha256};
 
 use userimport_plan::{Change, Directory};
 use userimport_sink::{
@@ -38,7 +40,9 @@ pub struct StreamOptions<'a> {
     /// write has a fixed cost: on PostgreSQL, a few round trips).
     pub hold_rows: usize,
     /// Record the apply as a job (`spec`) when the file has more than
-    /// `threshold` data rows; smaller files commit once, at the end.
+    /// `threshold` data rows; smaller files commit once, at the end. The
+    /// apply fills in the spec's `file_sha256` (of the bytes it read) and
+    /// `rows_total`.
     pub job: Option<(JobSpec, u64)>,
     /// Queue an invitation for every created user, in its transaction.
     pub invite: Option<&'a Invite>,
@@ -86,6 +90,8 @@ struct Verdict {
     state: AtomicU8,
     rows: AtomicU64,
     revision: AtomicU64,
+    /// The SHA-256 (hex) of every byte read, set with `CLEAN`.
+    sha256: Mutex<String>,
 }
 
 const PENDING: u8 = 0;
@@ -98,6 +104,7 @@ impl Verdict {
             state: AtomicU8::new(PENDING),
             rows: AtomicU64::new(0),
             revision: AtomicU64::new(0),
+            sha256: Mutex::new(String::new()),
         }
     }
 
@@ -105,9 +112,12 @@ impl Verdict {
         self.state.store(ERRORS, Ordering::Release);
     }
 
-    fn clean(&self, rows: u64, revision: u64) {
+    fn clean(&self, rows: u64, revision: u64, sha256: String) {
         self.rows.store(rows, Ordering::Relaxed);
         self.revision.store(revision, Ordering::Relaxed);
+        if let Ok(mut slot) = self.sha256.lock() {
+            *slot = sha256;
+        }
         self.state.store(CLEAN, Ordering::Release);
     }
 
@@ -124,6 +134,27 @@ impl Verdict {
                 self.revision.load(Ordering::Relaxed),
             )
         })
+    }
+
+    /// The SHA-256 of the bytes read (once clean).
+    fn sha256(&self) -> String {
+        self.sha256.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<'h, R> {
+    inner: R,
+    hasher: &'h Mutex<Sha256>,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut hasher) = self.hasher.lock() {
+            hasher.update(&buf[..n]);
+        }
+        Ok(n)
     }
 }
 
@@ -228,6 +259,13 @@ impl Importer {
         let (retire, retired) = mpsc::channel::<Retired>();
         std::thread::scope(|scope| {
             let planner = scope.spawn(move || {
+                // The bytes are hashed as they are read: a job records the
+                // SHA-256 of exactly the file it applied.
+                let hasher = Mutex::new(Sha256::new());
+                let input = Hashing {
+                    inner: input,
+                    hasher: &hasher,
+                };
                 let mut sending = true;
                 let mut stream = |streamed: Streamed, clean: bool| -> Result<(), Error> {
                     retired.try_iter().for_each(drop);
@@ -253,7 +291,11 @@ impl Importer {
                             }
                         }
                         Streamed::Checked { rows, revision } => {
-                            verdict.clean(rows, revision);
+                            let sha256 = hasher
+                                .lock()
+                                .map(|h| hex::encode(h.clone().finalize()))
+                                .unwrap_or_default();
+                            verdict.clean(rows, revision, sha256);
                             Message::Checked { rows }
                         }
                     };
@@ -349,9 +391,6 @@ where
     let mut passwords: Vec<Option<Cow<'static, str>>> = Vec::new();
     let mut creates: Vec<Option<PreparedCreate>> = Vec::new();
     let mut groups: Vec<String> = Vec::new();
-    // Whether this apply is a job is known once the file has more rows
-    // than the threshold, or ends.
-    let mut decided = options.job.is_none();
     let mut job: Option<i64> = None;
     let mut committed_any = false;
     let mut rows_read = 0u64;
@@ -409,24 +448,6 @@ where
             total.roll_back(revision);
             return Ok((total, job));
         }
-        if !decided {
-            match &options.job {
-                Some((spec, threshold)) if rows_read > *threshold => {
-                    // Created inside the held transaction: it shows (and can
-                    // be resumed) from the first commit on. Rows written
-                    // (held) before it are recorded with it.
-                    let id = store.create_job(spec)?;
-                    if !total.results.is_empty() {
-                        store.record_job_results(id, rows_written, &total.results)?;
-                    }
-                    job = Some(id);
-                    decided = true;
-                }
-                // Not yet over the threshold: held writes go on meanwhile.
-                Some(_) if !at_end => {}
-                _ => decided = true,
-            }
-        }
         if let (None, Some((rows, planned))) = (rows_total, verdict.clean_rows()) {
             if planned != opened_at {
                 // Cannot happen while the held transaction keeps other
@@ -437,6 +458,21 @@ where
                 )));
             }
             rows_total = Some(rows);
+            // A file over the threshold is a job, created now inside the
+            // held transaction (it shows, and can be resumed, from the
+            // first commit on) with the rows written so far.
+            if let Some((spec, _)) = options.job.as_ref().filter(|(_, t)| rows > *t) {
+                let spec = JobSpec {
+                    file_sha256: verdict.sha256(),
+                    rows_total: rows,
+                    ..spec.clone()
+                };
+                let id = store.create_job(&spec)?;
+                if !total.results.is_empty() {
+                    store.record_job_results(id, rows_written, &total.results)?;
+                }
+                job = Some(id);
+            }
         }
         let checked = rows_total.is_some();
         // Once the file is clean a job commits every `batch_rows` changes;

@@ -224,6 +224,12 @@ fn a_large_file_becomes_a_job_with_every_row_recorded() {
         let id = result.job.expect("a job");
         let job = store.reader().job(id).unwrap().expect("recorded");
         assert_eq!(job.status, JobStatus::Done);
+        // The job records the SHA-256 of exactly the bytes it read.
+        use sha2::Digest;
+        assert_eq!(
+            job.spec.file_sha256,
+            hex::encode(sha2::Sha256::digest(&bytes))
+        );
         assert_eq!(
             (job.spec.rows_total, job.rows_done, job.created),
             (1_500, 1_500, 1_500),
