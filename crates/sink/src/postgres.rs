@@ -1228,19 +1228,6 @@ fn write_open(
     Ok(outcome)
 }
 
-impl PostgresSink {
-    /// Refuses a statement that needs its own transaction while batches
-    /// are held in the open one.
-    fn check_not_held(&self, what: &str) -> Result<()> {
-        if self.held {
-            return Err(Error::Unsupported(format!(
-                "{what}: a batch is held in the open transaction; commit or roll it back first"
-            )));
-        }
-        Ok(())
-    }
-}
-
 impl Transactional for PostgresSink {
     fn control(&mut self, sql: &str) -> Result<()> {
         Ok(self.client.get_mut().batch_execute(sql)?)
@@ -1284,7 +1271,7 @@ impl Sink for PostgresSink {
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {
         self.check_writable()?;
-        self.check_not_held("groups add")?;
+        self.refuse_if_held("groups add")?;
         let mut client = self.client.borrow_mut();
         let mut tx = client.transaction()?;
         tx.query(
@@ -1313,7 +1300,7 @@ impl Sink for PostgresSink {
 
     fn remove_groups(&mut self, names: &[String]) -> Result<usize> {
         self.check_writable()?;
-        self.check_not_held("groups remove")?;
+        self.refuse_if_held("groups remove")?;
         let mut client = self.client.borrow_mut();
         let mut tx = client.transaction()?;
         tx.query(

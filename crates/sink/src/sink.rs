@@ -521,6 +521,17 @@ pub(crate) trait Transactional {
     ) -> Result<ApplyOutcome, Error>;
     /// The revision as committed (read after a rollback).
     fn committed_revision(&mut self) -> Result<u64, Error>;
+
+    /// Refuses `what` (a write with its own transaction, such as a group
+    /// edit) while batches are held in the open one.
+    fn refuse_if_held(&mut self, what: &str) -> Result<(), Error> {
+        if *self.held() {
+            return Err(Error::Unsupported(format!(
+                "{what}: a batch is held in the open transaction; commit or roll it back first"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// [`Sink::write`] for a [`Transactional`] store: opens the transaction

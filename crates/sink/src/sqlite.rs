@@ -1122,6 +1122,7 @@ impl Sink for SqliteSink {
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {
         self.check_writable()?;
+        self.refuse_if_held("groups add")?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1147,6 +1148,7 @@ impl Sink for SqliteSink {
 
     fn remove_groups(&mut self, names: &[String]) -> Result<usize> {
         self.check_writable()?;
+        self.refuse_if_held("groups remove")?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -1246,6 +1246,9 @@ fn held_batches_are_invisible_until_committed_and_roll_back_together<B: Backend>
         3,
         "a held batch is not visible"
     );
+    // A group edit (its own transaction) waits for the held one to end.
+    let refused = store.add_groups(&["Sales".to_string()]).unwrap_err();
+    assert!(refused.to_string().contains("held"), "{refused}");
     // Rolled back: gone, and the revision is the one before.
     store.rollback().expect("rollback");
     assert_eq!(store.user_count().unwrap(), 3);
