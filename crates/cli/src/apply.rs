@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use userimport::plan::Plan;
+use userimport::plan::{Directory, EmptyDirectory, Plan};
 use userimport::sink::{ApplyOutcome, DEFAULT_TEMPLATE, Invite, Outcome, RowResult, Sink};
 use userimport::validate::Issue;
 use userimport::{Format, StreamOptions, StreamOutcome, write_report, write_results_csv};
@@ -262,7 +262,6 @@ fn run_streamed(
     };
     // The planner reads the store through its own connection while this
     // one writes.
-    let planning = store::open_read(&args.store.db)?;
     let options = StreamOptions {
         batch_rows: args.job_batch,
         hold_rows: StreamOptions::default().hold_rows,
@@ -270,13 +269,18 @@ fn run_streamed(
         invite,
     };
     let mut shown = jobs::StreamDisplay::new(true);
-    let streamed = importer.apply_streaming(
-        open_input(&args.file)?,
-        planning,
-        sink,
-        &options,
-        &mut |p| shown.update(p),
-    );
+    let input = open_input(&args.file)?;
+    // A first import into an empty store is a bulk load, planned against
+    // the store's (empty) contents read under its lock; otherwise the
+    // planner reads the store through its own connection while this one
+    // writes.
+    let streamed = if sink.begin_bulk_load()? {
+        let empty = EmptyDirectory::new(sink.revision()?, sink.groups()?);
+        importer.apply_streaming(input, empty, sink, &options, &mut |p| shown.update(p))
+    } else {
+        let planning = store::open_read(&args.store.db)?;
+        importer.apply_streaming(input, planning, sink, &options, &mut |p| shown.update(p))
+    };
     shown.finish();
     let StreamOutcome {
         checked,

@@ -96,6 +96,9 @@ impl Sink for Store {
     fn rollback(&mut self) -> Result<(), Error> {
         each!(self, s => s.rollback())
     }
+    fn begin_bulk_load(&mut self) -> Result<bool, Error> {
+        each!(self, s => s.begin_bulk_load())
+    }
     fn add_groups(&mut self, names: &[String]) -> Result<usize, Error> {
         each!(self, s => s.add_groups(names))
     }

@@ -46,9 +46,17 @@ impl Reader {
                 if !path.exists() {
                     return None;
                 }
-                SqliteSink::open_existing(&path).ok().map(Reader::Sqlite)
+                // Whatever a kill left behind (a bulk load's rollback
+                // journal too) opens for reading.
+                let store = SqliteSink::open_existing(&path);
+                Some(Reader::Sqlite(store.expect("the store opens for reading")))
             }
-            StoreUrl::Postgres(url) => PostgresSink::open_existing(&url).ok().map(Reader::Postgres),
+            StoreUrl::Postgres(url) => {
+                let store = PostgresSink::open_existing(&url);
+                Some(Reader::Postgres(
+                    store.expect("the store opens for reading"),
+                ))
+            }
             _ => None,
         }
     }

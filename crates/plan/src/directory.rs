@@ -142,3 +142,54 @@ impl<D: Directory + ?Sized> Directory for &D {
         (**self).authority(actor)
     }
 }
+
+/// A store known to hold no users, as read once: its revision and groups.
+/// Planning against it needs no look-ups, so the store itself can be
+/// locked for a bulk load while the file is planned (see the streamed
+/// apply of `userimport`). Build it from the store under the same lock the
+/// writes take, or the plan may be stale (its revision then says so).
+///
+/// ```
+/// use userimport_plan::{Directory, EmptyDirectory, Lookup};
+///
+/// let empty = EmptyDirectory::new(7, ["staff".to_string()].into());
+/// assert_eq!(empty.revision(), Ok(7));
+/// assert_eq!(empty.find(&[Lookup::login("tanaka")]), Ok(vec![]));
+/// assert!(empty.groups().unwrap().contains("staff"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmptyDirectory {
+    revision: u64,
+    groups: BTreeSet<String>,
+}
+
+impl EmptyDirectory {
+    /// An empty store at `revision` with these groups.
+    pub fn new(revision: u64, groups: BTreeSet<String>) -> Self {
+        EmptyDirectory { revision, groups }
+    }
+}
+
+impl Directory for EmptyDirectory {
+    type Error = std::convert::Infallible;
+
+    fn revision(&self) -> Result<u64, Self::Error> {
+        Ok(self.revision)
+    }
+
+    fn find(&self, _keys: &[Lookup]) -> Result<Vec<StoredUser>, Self::Error> {
+        Ok(Vec::new())
+    }
+
+    fn groups(&self) -> Result<BTreeSet<String>, Self::Error> {
+        Ok(self.groups.clone())
+    }
+
+    fn user_count(&self) -> Result<u64, Self::Error> {
+        Ok(0)
+    }
+
+    fn for_each_user(&self, _f: &mut dyn FnMut(&StoredUser) -> bool) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}

@@ -65,7 +65,7 @@ mod plan;
 mod planner;
 mod types;
 
-pub use directory::{Authority, Directory, Lookup, StoredUser, fold};
+pub use directory::{Authority, Directory, EmptyDirectory, Lookup, StoredUser, fold};
 pub use plan::{
     ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Plan, generate_password,
     hash_password, verify_password,

@@ -105,6 +105,7 @@ mod outbox;
 mod postgres;
 mod sink;
 mod sqlite;
+mod sqlite_bulk;
 mod sqlite_jobs;
 mod sqlite_outbox;
 

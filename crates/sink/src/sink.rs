@@ -306,6 +306,24 @@ pub trait Sink: Directory<Error: From<Error>> {
     /// commit (nothing when none is held).
     fn rollback(&mut self) -> Result<(), Self::Error>;
 
+    /// Readies an *empty* store for one large load of held batches that no
+    /// other connection needs to read until it commits; returns whether
+    /// the store changed how it writes. When it did, the load's transaction
+    /// is open, as if a batch had been held: the next [`Sink::write`]
+    /// continues it, and the load ends with its commit or rollback
+    /// ([`Sink::rollback`] if nothing is written after all).
+    ///
+    /// The SQLite store then writes through its rollback journal rather
+    /// than its WAL, so each page is written once instead of twice, and is
+    /// locked for other connections until the load commits. It agrees only
+    /// when it holds no users and has no other connection open, so plan
+    /// such a load against an [`EmptyDirectory`](userimport_plan::EmptyDirectory)
+    /// taken from it rather than through a second connection. Other stores
+    /// write as before (`false`).
+    fn begin_bulk_load(&mut self) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+
     /// Creates groups (existing ones are left alone); returns how many were new.
     fn add_groups(&mut self, names: &[String]) -> Result<usize, Self::Error>;
 
@@ -521,6 +539,8 @@ pub(crate) trait Transactional {
     ) -> Result<ApplyOutcome, Error>;
     /// The revision as committed (read after a rollback).
     fn committed_revision(&mut self) -> Result<u64, Error>;
+    /// Called when the open transaction has committed or rolled back.
+    fn transaction_ended(&mut self) {}
 
     /// Refuses `what` (a write with its own transaction, such as a group
     /// edit) while batches are held in the open one.
@@ -548,34 +568,41 @@ pub(crate) fn write_held<T: Transactional>(
     }
     // Any way out but success rolls back the held batches too.
     *store.held() = false;
-    match store.write_open(batch, progress) {
+    let written = match store.write_open(batch, progress) {
         Ok(mut outcome) if outcome.committed => {
             if batch.hold {
                 *store.held() = true;
                 outcome.committed = false;
                 outcome.held = true;
-            } else if let Err(e) = store.control("COMMIT") {
-                let _ = store.control("ROLLBACK");
-                return Err(e);
+                return Ok(outcome);
             }
-            Ok(outcome)
+            match store.control("COMMIT") {
+                Ok(()) => Ok(outcome),
+                Err(e) => {
+                    let _ = store.control("ROLLBACK");
+                    Err(e)
+                }
+            }
         }
-        Ok(mut outcome) => {
-            store.control("ROLLBACK")?;
+        Ok(mut outcome) => store.control("ROLLBACK").and_then(|()| {
             outcome.revision = store.committed_revision()?;
             Ok(outcome)
-        }
+        }),
         Err(e) => {
             let _ = store.control("ROLLBACK");
             Err(e)
         }
-    }
+    };
+    store.transaction_ended();
+    written
 }
 
 /// [`Sink::rollback`] for a [`Transactional`] store.
 pub(crate) fn rollback_held<T: Transactional>(store: &mut T) -> Result<(), Error> {
     if std::mem::take(store.held()) {
-        store.control("ROLLBACK")?;
+        let rolled_back = store.control("ROLLBACK");
+        store.transaction_ended();
+        rolled_back?;
     }
     Ok(())
 }

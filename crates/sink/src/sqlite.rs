@@ -13,6 +13,7 @@ use crate::sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     Transactional, now, result_for, rollback_held, write_held,
 };
+use crate::sqlite_bulk::BulkLoad;
 use crate::{Error, Result};
 
 /// The schema, one entry per version; `PRAGMA user_version` says how many
@@ -75,6 +76,15 @@ const MIGRATIONS: &[&str] = &[
     crate::sqlite_jobs::MIGRATION,
     // 3: the invitation outbox and set-password token hashes.
     crate::sqlite_outbox::MIGRATION,
+    // 4: attributes move into the users row (`data`, one JSON object, NULL
+    // for none): a bulk create writes one table instead of two, and its
+    // rows take their member IDs from AUTOINCREMENT, which spares SQLite a
+    // statement journal (an explicit row ID may abort a statement).
+    "
+    ALTER TABLE users ADD COLUMN data TEXT;
+    UPDATE users SET data = (SELECT data FROM attributes WHERE attributes.user_id = users.id);
+    DROP TABLE attributes;
+    ",
 ];
 
 /// The schema version this build writes.
@@ -94,7 +104,12 @@ pub struct SqliteSink {
     read_only: bool,
     /// A transaction is open with held batches (see `Batch::hold`).
     held: bool,
+    /// A bulk load is under way (see [`Sink::begin_bulk_load`]).
+    bulk: Option<BulkLoad>,
 }
+
+/// How long a statement waits for another connection's lock.
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn placeholders(n: usize) -> String {
     let mut s = String::with_capacity(n * 2);
@@ -127,7 +142,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 fn tune(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // Look-ups use a handful of `IN (…)` statements of several sizes.
     conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -205,6 +220,7 @@ impl SqliteSink {
             path: Some(path.to_path_buf()),
             read_only: false,
             held: false,
+            bulk: None,
         })
     }
 
@@ -218,11 +234,12 @@ impl SqliteSink {
             sink.path = Some(path.to_path_buf());
             return Ok(sink);
         }
+        crate::sqlite_bulk::recover(path);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(64);
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == 0 {
@@ -243,6 +260,7 @@ impl SqliteSink {
             path: Some(path.to_path_buf()),
             read_only: true,
             held: false,
+            bulk: None,
         })
     }
 
@@ -256,6 +274,7 @@ impl SqliteSink {
             path: None,
             read_only: false,
             held: false,
+            bulk: None,
         })
     }
 
@@ -295,7 +314,7 @@ impl SqliteSink {
             let marks = placeholders(chunk.len());
             let params = rusqlite::params_from_iter(chunk.iter());
             let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT u.id, u.login, u.email, u.password_hash IS NOT NULL, u.created_at, u.updated_at, u.first_login, u.last_login, a.data FROM users u LEFT JOIN attributes a ON a.user_id = u.id WHERE u.id IN ({marks})"
+                "SELECT id, login, email, password_hash IS NOT NULL, created_at, updated_at, first_login, last_login, data FROM users WHERE id IN ({marks})"
             ))?;
             let mut rows = stmt.query(params)?;
             while let Some(r) = rows.next()? {
@@ -380,6 +399,12 @@ impl SqliteSink {
         Ok(revision)
     }
 
+    fn has_users(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
+    }
+
     fn check_writable(&self) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
@@ -406,7 +431,6 @@ fn key_of(value: Option<&String>) -> Option<String> {
 /// The statements of the hot path (creating users), prepared once per apply.
 struct CreateStatements<'c> {
     user: rusqlite::Statement<'c>,
-    attributes: rusqlite::Statement<'c>,
     membership: rusqlite::Statement<'c>,
     role: rusqlite::Statement<'c>,
     identity: rusqlite::Statement<'c>,
@@ -420,13 +444,16 @@ const BULK: usize = 256;
 /// Runs of fewer creates than this are written row by row.
 const MIN_BULK: usize = 8;
 
-/// The multi-row statements of a bulk create, for `rows` rows.
-fn bulk_sql(rows: usize) -> [String; 3] {
+/// The multi-row statements of a bulk create, for `rows` rows. The users
+/// take their member IDs from AUTOINCREMENT, in order: an explicit row ID
+/// would make SQLite keep a statement journal (a copy of every page the
+/// statement touches), as a row ID of the wrong type aborts the statement.
+fn bulk_sql(rows: usize) -> [String; 2] {
     [
         // Numbered parameters: ?1 is the time stamp every row shares (bound
         // once), row k's six values are ?(2 + 6k) to ?(7 + 6k).
         format!(
-            "INSERT OR FAIL INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES {}",
+            "INSERT OR FAIL INTO users (login, login_key, email, email_key, password_hash, data, created_at, updated_at) VALUES {}",
             (0..rows)
                 .map(|k| {
                     let b = 2 + 6 * k;
@@ -444,10 +471,6 @@ fn bulk_sql(rows: usize) -> [String; 3] {
                 .join(",")
         ),
         format!(
-            "INSERT OR FAIL INTO attributes (user_id, data) VALUES {}",
-            values_list(rows, 2)
-        ),
-        format!(
             "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES {}",
             values_list(rows, 2)
         ),
@@ -463,9 +486,8 @@ impl<'c> CreateStatements<'c> {
     fn prepare(conn: &'c Connection) -> rusqlite::Result<Self> {
         Ok(CreateStatements {
             user: conn.prepare(
-                "INSERT INTO users (login, login_key, email, email_key, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO users (login, login_key, email, email_key, password_hash, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )?,
-            attributes: conn.prepare("INSERT INTO attributes (user_id, data) VALUES (?, ?)")?,
             membership: conn
                 .prepare("INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES (?, ?)")?,
             role: conn.prepare("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?,
@@ -486,19 +508,19 @@ fn write_change(
 ) -> std::result::Result<(Outcome, Option<i64>), RowFail> {
     match change {
         Change::Create { user, .. } => {
+            stmts.buffer.clear();
+            crate::json::write_attributes(&user.attributes, &mut stmts.buffer);
             stmts.user.execute(params![
                 user.login,
                 key_of(user.login.as_ref()),
                 user.email,
                 key_of(user.email.as_ref()),
                 password,
+                stmts.buffer,
                 stamp,
                 stamp
             ])?;
             let id = conn.last_insert_rowid();
-            stmts.buffer.clear();
-            crate::json::write_attributes(&user.attributes, &mut stmts.buffer);
-            stmts.attributes.execute(params![id, stmts.buffer])?;
             for g in &user.groups {
                 stmts
                     .membership
@@ -615,7 +637,6 @@ fn write_change(
                 "DELETE FROM memberships WHERE user_id = ?",
                 "DELETE FROM roles WHERE user_id = ?",
                 "DELETE FROM identities WHERE user_id = ?",
-                "DELETE FROM attributes WHERE user_id = ?",
             ] {
                 conn.prepare_cached(sql)?.execute([id])?;
             }
@@ -665,8 +686,6 @@ fn bulk_create(
     if !guarded {
         let written = bulk_create_inner(conn, stmts, first, &run, stamp, groups);
         if let Err(RowFail::Reason(_)) = &written {
-            conn.prepare_cached("DELETE FROM attributes WHERE user_id >= ?")?
-                .execute([first])?;
             conn.prepare_cached("DELETE FROM users WHERE id >= ?")?
                 .execute([first])?;
         }
@@ -705,7 +724,7 @@ fn bulk_create_inner(
         passwords,
         creates,
     } = *run;
-    let [users_sql, attributes_sql, memberships_sql] = bulk_sql(changes.len());
+    let [users_sql, memberships_sql] = bulk_sql(changes.len());
     let mut users = conn.prepare_cached(&users_sql)?;
     users.raw_bind_parameter(1, stamp)?;
     let mut memberships: Vec<(i64, i64)> = Vec::new();
@@ -714,28 +733,35 @@ fn bulk_create_inner(
         let Change::Create { user, .. } = change else {
             return Err(RowFail::Reason("internal: not a create".to_string()));
         };
-        let id = first + k as i64;
+        data.push(PreparedCreate::ahead(creates, k, user));
+        let prepared = &data[k];
         let base = 1 + k * 6;
-        let prepared = PreparedCreate::ahead(creates, k, user);
         let stmt = &mut users;
-        stmt.raw_bind_parameter(base + 1, id)?;
-        stmt.raw_bind_parameter(base + 2, &user.login)?;
-        stmt.raw_bind_parameter(base + 3, &prepared.login_key)?;
-        stmt.raw_bind_parameter(base + 4, &user.email)?;
-        stmt.raw_bind_parameter(base + 5, &prepared.email_key)?;
-        stmt.raw_bind_parameter(base + 6, passwords.get(k).and_then(|p| p.as_deref()))?;
-        data.push(prepared);
+        stmt.raw_bind_parameter(base + 1, &user.login)?;
+        stmt.raw_bind_parameter(base + 2, &prepared.login_key)?;
+        stmt.raw_bind_parameter(base + 3, &user.email)?;
+        stmt.raw_bind_parameter(base + 4, &prepared.email_key)?;
+        stmt.raw_bind_parameter(base + 5, passwords.get(k).and_then(|p| p.as_deref()))?;
+        stmt.raw_bind_parameter(base + 6, &prepared.attributes)?;
+        let id = first + k as i64;
         for g in &user.groups {
             memberships.push((id, group_id(groups, g)?));
         }
     }
     users.raw_execute()?;
-    let mut attributes = conn.prepare_cached(&attributes_sql)?;
-    for (k, prepared) in data.iter().enumerate() {
-        attributes.raw_bind_parameter(k * 2 + 1, first + k as i64)?;
-        attributes.raw_bind_parameter(k * 2 + 2, &prepared.attributes)?;
+    // AUTOINCREMENT numbers the rows in order from `first`, as no other
+    // writer runs inside this transaction; a gap would misattribute every
+    // membership and result below, so it is refused.
+    let last = first + changes.len() as i64 - 1;
+    if conn.last_insert_rowid() != last {
+        return Err(RowFail::Store(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERNAL),
+            Some(format!(
+                "the store numbered new users up to {} where {last} was expected",
+                conn.last_insert_rowid()
+            )),
+        )));
     }
-    attributes.raw_execute()?;
     // Memberships in statements of the run's size (usually one group each).
     let mut pairs = memberships.chunks_exact(changes.len());
     if pairs.len() > 0 {
@@ -786,16 +812,15 @@ fn update_attributes(
             .filter(|(_, value)| value.is_none())
             .map(|(key, _)| format!("$.\"{key}\""))
             .collect();
-        let mut expr = "data".to_string();
+        let mut expr = "COALESCE(data, '{}')".to_string();
         if !sets.is_empty() {
             expr = format!("json_set({expr}{})", ", ?, ?".repeat(sets.len()));
         }
         if !removes.is_empty() {
             expr = format!("json_remove({expr}{})", ", ?".repeat(removes.len()));
         }
-        let mut stmt = conn.prepare_cached(&format!(
-            "UPDATE attributes SET data = {expr} WHERE user_id = ?"
-        ))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("UPDATE users SET data = {expr} WHERE id = ?"))?;
         let mut index = 1;
         for (path, value) in &sets {
             stmt.raw_bind_parameter(index, path)?;
@@ -826,9 +851,10 @@ fn read_attributes(
     id: i64,
 ) -> std::result::Result<BTreeMap<String, String>, RowFail> {
     let data: Option<String> = conn
-        .prepare_cached("SELECT data FROM attributes WHERE user_id = ?")?
+        .prepare_cached("SELECT data FROM users WHERE id = ?")?
         .query_row([id], |r| r.get(0))
-        .optional()?;
+        .optional()?
+        .flatten();
     match data {
         None => Ok(BTreeMap::new()),
         Some(text) => serde_json::from_str(&text).map_err(|e| {
@@ -843,8 +869,8 @@ fn write_attributes(
     map: &BTreeMap<String, String>,
 ) -> std::result::Result<(), RowFail> {
     let data = crate::json::attributes(map);
-    conn.prepare_cached("INSERT OR REPLACE INTO attributes (user_id, data) VALUES (?, ?)")?
-        .execute(params![id, data])?;
+    conn.prepare_cached("UPDATE users SET data = ? WHERE id = ?")?
+        .execute(params![data, id])?;
     Ok(())
 }
 
@@ -1104,6 +1130,14 @@ impl Transactional for SqliteSink {
     fn committed_revision(&mut self) -> Result<u64> {
         self.revision()
     }
+
+    fn transaction_ended(&mut self) {
+        if let Some(bulk) = self.bulk.take() {
+            // The load is committed (or rolled back) either way; a store
+            // left out of WAL mode gets it back at its next open.
+            let _ = bulk.end(&self.conn);
+        }
+    }
 }
 
 impl Sink for SqliteSink {
@@ -1118,6 +1152,32 @@ impl Sink for SqliteSink {
 
     fn rollback(&mut self) -> Result<()> {
         rollback_held(self)
+    }
+
+    fn begin_bulk_load(&mut self) -> Result<bool> {
+        self.check_writable()?;
+        let Some(path) = self.path.clone() else {
+            return Ok(false);
+        };
+        if self.held || self.bulk.is_some() || self.has_users()? {
+            return Ok(false);
+        }
+        self.bulk = BulkLoad::begin(&self.conn, &path)?;
+        if self.bulk.is_none() {
+            return Ok(false);
+        }
+        // The load's transaction opens now, as held batches: nobody can add
+        // a user between the look below and the load's writes.
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            self.transaction_ended();
+            return Err(e.into());
+        }
+        self.held = true;
+        if self.has_users()? {
+            self.rollback()?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {

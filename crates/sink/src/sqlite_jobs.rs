@@ -137,7 +137,7 @@ pub(crate) fn record_step(conn: &Connection, step: JobStep, results: &[RowResult
     let mut chunks = results.chunks_exact(RESULTS_PER_INSERT);
     if chunks.len() > 0 {
         let mut stmt = conn.prepare_cached(&format!(
-            "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES {}",
+            "INSERT OR FAIL INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES {}",
             vec!["(?, ?, ?, ?, ?, ?)"; RESULTS_PER_INSERT].join(", ")
         ))?;
         for chunk in chunks.by_ref() {

@@ -1,0 +1,141 @@
+//! The SQLite store's bulk load: a large first import into an empty store
+//! writes through SQLite's rollback journal instead of its WAL.
+//!
+//! Through the WAL every page is written twice: into the WAL as the held
+//! transaction grows, then into the database by the checkpoint at its
+//! commit, each followed by an `fsync`. For an empty store the rollback
+//! journal holds next to nothing (new pages have no old content to keep),
+//! so each page is written once, into the database, as the transaction
+//! spills from the page cache. A helper thread asks the kernel to write
+//! those pages out while the import goes on (`fdatasync`), so the commit's
+//! own `fsync` finds little left to do.
+//!
+//! The price is concurrency: while the load runs, the store is locked for
+//! other connections (a rollback journal lets nobody read pages the
+//! transaction has spilled). The mode is therefore taken only when this is
+//! the store's sole connection (SQLite refuses to leave WAL mode otherwise)
+//! and the store holds no users, so the planner needs no look-ups; it ends
+//! (back to WAL) with the transaction that carried the load.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// How often the helper thread flushes the database file.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// A running bulk load: the helper thread that flushes the file.
+#[derive(Debug)]
+pub(crate) struct BulkLoad {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+impl BulkLoad {
+    /// Switches `conn` (the store's sole connection, outside any
+    /// transaction) to its rollback journal and starts flushing `path`.
+    /// `None` when SQLite keeps the WAL: another connection has the file
+    /// open.
+    pub(crate) fn begin(conn: &Connection, path: &Path) -> rusqlite::Result<Option<BulkLoad>> {
+        // Leaving WAL mode needs every other connection closed; ask once,
+        // without waiting on the busy timeout.
+        conn.busy_timeout(Duration::ZERO)?;
+        let mode = conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0));
+        conn.busy_timeout(super::sqlite::BUSY_TIMEOUT)?;
+        match mode {
+            Ok(mode) if mode.eq_ignore_ascii_case("delete") => {}
+            Ok(_) => return Ok(None),
+            Err(e) if is_busy(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        // Full syncs: the journal is synced before the database is written.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let flusher = File::open(path).ok().map(|file| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || flush_until_stopped(&file, &stop))
+        });
+        Ok(Some(BulkLoad { stop, flusher }))
+    }
+
+    /// Stops flushing and puts `conn` back into WAL mode. A failure leaves
+    /// the rollback journal in place, which the next open of the store
+    /// replaces with the WAL.
+    pub(crate) fn end(mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.stop_flusher();
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
+        Ok(())
+    }
+
+    fn stop_flusher(&mut self) {
+        let (stopped, wake) = &*self.stop;
+        if let Ok(mut stopped) = stopped.lock() {
+            *stopped = true;
+        }
+        wake.notify_all();
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+    }
+}
+
+impl Drop for BulkLoad {
+    fn drop(&mut self) {
+        self.stop_flusher();
+    }
+}
+
+/// Writes the file's dirty pages out every [`FLUSH_EVERY`] until stopped.
+/// Only ever makes durable what SQLite already wrote, so it cannot reorder
+/// SQLite's own syncs.
+fn flush_until_stopped(file: &File, stop: &(Mutex<bool>, Condvar)) {
+    let (stopped, wake) = stop;
+    let Ok(mut guard) = stopped.lock() else {
+        return;
+    };
+    while !*guard {
+        guard = match wake.wait_timeout(guard, FLUSH_EVERY) {
+            Ok((guard, _)) => guard,
+            Err(_) => return,
+        };
+        if !*guard {
+            drop(guard);
+            let _ = file.sync_data();
+            guard = match stopped.lock() {
+                Ok(guard) => guard,
+                Err(_) => return,
+            };
+        }
+    }
+}
+
+/// Rolls back a bulk load that was killed (its rollback journal is left
+/// beside the file), which a read-only connection cannot do, and puts the
+/// store back into WAL mode. Best effort: without write access the
+/// read-only open reports the problem itself.
+pub(crate) fn recover(path: &Path) {
+    let mut journal = path.as_os_str().to_owned();
+    journal.push("-journal");
+    if !Path::new(&journal).exists() {
+        return;
+    }
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if let Ok(conn) = Connection::open_with_flags(path, flags) {
+        let _ = conn.busy_timeout(super::sqlite::BUSY_TIMEOUT);
+        let _ = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(err, _)
+            if matches!(err.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
