@@ -257,6 +257,55 @@ fn a_streamed_apply_killed_at_any_moment(like: &TestDb) {
     }
 }
 
+/// A first import into an empty SQLite store is a bulk load through the
+/// rollback journal, its pages written into the file as they spill. Killed
+/// in the middle of it, the store opens (for reading too) as it was before,
+/// and the same apply then completes.
+#[test]
+fn a_bulk_load_killed_mid_way_leaves_the_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    write_file(&file, 80_000);
+    let db = TestDb::sqlite();
+    let TestDb::Sqlite { dir: store_dir } = &db else {
+        unreachable!("an SQLite store")
+    };
+    let path = store_dir.path().join("users.db");
+    let journal = store_dir.path().join("users.db-journal");
+    let mut child = Command::new(BIN)
+        .arg("apply")
+        .arg(&file)
+        .args(["--db", &db.url()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start userimport");
+    // Killed once the load has spilled pages into the file.
+    let start = Instant::now();
+    loop {
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        if journal.exists() && size > 8 << 20 {
+            break;
+        }
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "the apply ended before its load spilled"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no bulk load");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    assert!(journal.exists(), "killed with its journal beside it");
+    let reader = Reader::open(&db.url()).expect("store");
+    assert_consistent(&reader, reader.newest_job().as_ref());
+    assert!(reader.logins().is_empty(), "nothing committed yet");
+    drop(reader);
+    let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap()], &db);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_finished(&db, 80_000);
+}
+
 fn detached_apply_returns_the_job_id(db: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.csv");

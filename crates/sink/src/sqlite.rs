@@ -1321,3 +1321,66 @@ impl Sink for SqliteSink {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 4 moves every user's attributes into its row and keeps the
+    /// member IDs AUTOINCREMENT has handed out.
+    #[test]
+    fn a_version_3_store_keeps_its_users_attributes_and_ids_through_migration_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.pragma_update(None, "user_version", i as u32 + 1)
+                    .unwrap();
+            }
+            conn.execute_batch(
+                r#"
+                INSERT INTO users (id, login, login_key, email, email_key, created_at, updated_at)
+                    VALUES (1, 'Tanaka', 'tanaka', 'hanako@example.com', 'hanako@example.com', 't', 't'),
+                           (2, 'sato', 'sato', NULL, NULL, 't', 't');
+                INSERT INTO attributes (user_id, data) VALUES (1, '{"name":"Hanako Tanaka","status":"Valid"}');
+                UPDATE sqlite_sequence SET seq = 9 WHERE name = 'users';
+                "#,
+            )
+            .unwrap();
+        }
+        let store = SqliteSink::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 4);
+        let users = store.find(&[Lookup::Id(1), Lookup::Id(2)]).unwrap();
+        let tanaka = users.iter().find(|u| u.id == 1).expect("tanaka");
+        assert_eq!(
+            tanaka.attributes.get("name").map(String::as_str),
+            Some("Hanako Tanaka")
+        );
+        assert_eq!(tanaka.login.as_deref(), Some("Tanaka"));
+        let sato = users.iter().find(|u| u.id == 2).expect("sato");
+        assert!(sato.attributes.is_empty());
+        assert_eq!(
+            next_user_id(&store.conn).unwrap(),
+            10,
+            "IDs are never reused"
+        );
+        let tables: i64 = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'attributes'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0);
+        // A user without attributes gets its first one in place.
+        assert!(update_attributes(&store.conn, 2, &[("name", Some("Yuki Sato"))]).is_ok());
+        let sato = store.find(&[Lookup::Id(2)]).unwrap().remove(0);
+        assert_eq!(
+            sato.attributes.get("name").map(String::as_str),
+            Some("Yuki Sato")
+        );
+    }
+}
