@@ -30,33 +30,38 @@ JSON_SQL="'country',country,'date_format',date_format,'department',department,
 sqlite3 "$WORK/src.db" -cmd "CREATE TABLE raw($COLUMNS_SQL)" ".import --csv --skip 1 $FILE raw" \
     "CREATE TABLE s AS SELECT rowid AS id, login_id AS login, lower(login_id) AS login_key,
        email, lower(email) AS email_key, password_hash, json_object($JSON_SQL) AS data FROM raw;" ".exit"
-best_sqlite=""
-for run in 1 2 3; do
-    rm -f "$WORK"/floor.db*
-    start=$(date +%s.%N)
-    sqlite3 "$WORK/floor.db" > /dev/null <<SQL
-PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;
-PRAGMA wal_autocheckpoint=16384;
+# Two ways the store writes: a first import into an empty store is a bulk
+# load through the rollback journal (each page written once); any other
+# apply writes through the WAL (each page written twice: WAL, checkpoint).
+sqlite_floor() { # JOURNAL_PRAGMAS → best of three, in seconds
+    local best=""
+    for run in 1 2 3; do
+        rm -f "$WORK"/floor.db*
+        start=$(date +%s.%N)
+        sqlite3 "$WORK/floor.db" > /dev/null <<SQL
+$1
+PRAGMA cache_size=-16384;
 CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, login TEXT, login_key TEXT UNIQUE,
   email TEXT, email_key TEXT UNIQUE, password_hash TEXT, created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL, first_login TEXT, last_login TEXT);
-CREATE TABLE attributes (user_id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+  updated_at TEXT NOT NULL, first_login TEXT, last_login TEXT, data TEXT);
 CREATE TABLE memberships (user_id INTEGER NOT NULL, group_id INTEGER NOT NULL,
   PRIMARY KEY (user_id, group_id)) WITHOUT ROWID;
 ATTACH '$WORK/src.db' AS src;
 BEGIN;
-INSERT INTO users (id, login, login_key, email, email_key, password_hash, created_at, updated_at)
-  SELECT id, login, login_key, email, email_key, password_hash, '2026-01-01T00:00:00Z',
-  '2026-01-01T00:00:00Z' FROM src.s;
-INSERT INTO attributes SELECT id, data FROM src.s;
+INSERT INTO users (login, login_key, email, email_key, password_hash, data, created_at, updated_at)
+  SELECT login, login_key, email, email_key, password_hash, data, '2026-01-01T00:00:00Z',
+  '2026-01-01T00:00:00Z' FROM src.s ORDER BY id;
 INSERT INTO memberships SELECT id, 1 FROM src.s;
 COMMIT;
 SQL
-    end=$(date +%s.%N)
-    t=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
-    if [ -z "$best_sqlite" ] || awk -v t="$t" -v b="$best_sqlite" 'BEGIN { exit !(t < b) }'; then best_sqlite=$t; fi
-done
-echo "sqlite_schema_floor_s=$best_sqlite   # users (2 unique indexes), attributes, memberships; WAL, commit and checkpoint"
+        end=$(date +%s.%N)
+        t=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+        if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then best=$t; fi
+    done
+    echo "$best"
+}
+echo "sqlite_bulk_floor_s=$(sqlite_floor "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;")   # users (2 unique indexes), memberships; rollback journal, as a first import"
+echo "sqlite_wal_floor_s=$(sqlite_floor "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=16384;")   # the same through the WAL: commit and checkpoint"
 
 PG_URL=${USERIMPORT_PG_URL:-${USERIMPORT_BENCH_POSTGRES:-${USERIMPORT_TEST_POSTGRES:-}}}
 [ -n "$PG_URL" ] || exit 0

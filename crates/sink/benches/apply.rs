@@ -71,6 +71,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plan_time = t.elapsed();
     let (cpu1, _) = cpu_seconds();
     let t = Instant::now();
+    // A first import into an empty store: a bulk load through the rollback
+    // journal, as `userimport apply` does it.
+    let bulk = store.begin_bulk_load()?;
     let outcome = store.apply(&plan, &mut |_| true)?;
     // Closing checkpoints the WAL into the file: part of the cost.
     drop(store);
@@ -82,8 +85,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cpu1 - cpu0
     );
     println!(
-        "userimport apply of {} created users (pre-hashed passwords, close included): {:.3} s wall, {:.2} s CPU",
+        "userimport apply of {} created users (pre-hashed passwords, {}, close included): {:.3} s wall, {:.2} s CPU",
         outcome.created,
+        if bulk { "bulk load" } else { "through the WAL" },
         apply_time.as_secs_f64(),
         cpu2 - cpu1
     );

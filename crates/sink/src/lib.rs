@@ -44,15 +44,17 @@
 //! # The SQLite store
 //!
 //! Tables: `users` (member ID, login ID and e-mail as written plus their
-//! folded forms under unique indexes, password hash, timestamps),
-//! `attributes` (one JSON object of canonical values per user), `groups`,
+//! folded forms under unique indexes, password hash, timestamps, and the
+//! attributes as one JSON object of canonical values), `groups`,
 //! `memberships`, `roles`, `identities`, `meta` (the revision) and
 //! `revisions` (what each apply changed, for drift messages). Migrations are
 //! numbered and applied on [`SqliteSink::open`] (`PRAGMA user_version`);
 //! [`SqliteSink::open_existing`] never creates or migrates. Look-ups take a
-//! few `IN (…)` queries per 500 keys; runs of 64 creates are written with
+//! few `IN (…)` queries per 500 keys; runs of up to 256 creates are written with
 //! multi-row statements (a refused row is then found row by row); every
-//! apply is one transaction.
+//! apply is one transaction. The store runs in WAL mode, except during a
+//! bulk load ([`Sink::begin_bulk_load`]): a first import into an empty store,
+//! written once through the rollback journal while no one else may read.
 //!
 //! `cargo bench -p userimport-sink --bench apply` applies 200,000 new users
 //! with pre-hashed passwords to a new file and runs `sqlite3 .import` on the

@@ -93,9 +93,10 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// How many keys go into one `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
-/// A store in one SQLite file (WAL mode): users with unique indexes on the
-/// folded login ID and e-mail, attributes, groups, memberships, roles,
-/// identities and the revision counter. Writes are one transaction per
+/// A store in one SQLite file (WAL mode, or the rollback journal during a
+/// bulk load): users with unique indexes on the folded login ID and e-mail
+/// and their attributes, groups, memberships, roles, identities and the
+/// revision counter. Writes are one transaction per
 /// applied plan, with cached prepared statements.
 #[derive(Debug)]
 pub struct SqliteSink {

@@ -127,7 +127,10 @@ pub(crate) fn recover(path: &Path) {
     let flags =
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if let Ok(conn) = Connection::open_with_flags(path, flags) {
-        let _ = conn.busy_timeout(super::sqlite::BUSY_TIMEOUT);
+        // A journal left by a killed load is locked by nobody; one whose
+        // load is still running is locked by it, and SQLite leaves it be
+        // (without waiting here for that load to end).
+        let _ = conn.busy_timeout(Duration::ZERO);
         let _ = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
     }
 }

@@ -200,6 +200,13 @@ impl Importer {
     /// of the file (in-file duplicates) could not be taken back; plan the
     /// whole file first ([`Importer::plan`]) for those.
     ///
+    /// A first import into an empty store goes faster as a bulk load: when
+    /// [`Sink::begin_bulk_load`] agrees, plan against an
+    /// [`EmptyDirectory`](crate::plan::EmptyDirectory) of the store's
+    /// revision and groups instead of a second connection (the store is
+    /// then locked for other connections until the load commits), as
+    /// `userimport apply` does.
+    ///
     /// ```
     /// use userimport::plan::Directory;
     /// use userimport::{Importer, StreamOptions, schema::Profile, sink::SqliteSink};
