@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 
 use userimport_plan::{Directory, EmptyDirectory, Plan, PlanOptions, Planner};
 use userimport_schema::Profile;
-use userimport_sink::{ApplyOutcome, Batch, Error, Sink, SqliteSink};
+use userimport_sink::{Error, Sink, SqliteSink};
 use userimport_validate::{Cell, Row, Secret};
+
+mod backends;
+
+use backends::write_batch as write;
 
 const HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0123456789abcdefghijklmnopqrstuvwxyzABCDE";
@@ -43,23 +47,6 @@ fn plan(store: &impl Directory, rows: Vec<Row>) -> Plan {
         .expect("plan");
     assert!(plan.is_clean(), "{:?}", plan.issues);
     plan
-}
-
-fn write(store: &mut SqliteSink, plan: &Plan, revision: u64, hold: bool) -> ApplyOutcome {
-    let passwords = userimport_sink::prepare_passwords(&plan.changes).expect("passwords");
-    let creates = userimport_sink::prepare_creates(&plan.changes);
-    let batch = Batch {
-        expected_revision: revision,
-        changes: &plan.changes,
-        passwords: &passwords,
-        create_groups: &plan.created_groups,
-        all_or_nothing: true,
-        job: None,
-        invite: None,
-        creates: &creates,
-        hold,
-    };
-    store.write(&batch, &mut |_| true).expect("write")
 }
 
 /// The file beside the store with `suffix` (`-journal`, `-wal`).

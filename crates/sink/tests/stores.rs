@@ -6,7 +6,7 @@
 
 mod backends;
 
-use backends::{Backend, TestStore};
+use backends::{Backend, TestStore, write_batch};
 
 use userimport_plan::{
     Change, Directory, Field, Merge, Mode, Plan, PlanOptions, Planner, SyncAction,
@@ -1204,29 +1204,6 @@ fn postgres_open_existing_never_creates_tables() {
         ro.apply(&more, &mut |_| true),
         Err(Error::ReadOnly)
     ));
-}
-
-/// Writes `plan`'s changes as one batch, held or committed.
-fn write_batch(
-    store: &mut impl Sink<Error = Error>,
-    plan: &Plan,
-    expected_revision: u64,
-    hold: bool,
-) -> userimport_sink::ApplyOutcome {
-    let passwords = userimport_sink::prepare_passwords(&plan.changes).expect("passwords");
-    let creates = userimport_sink::prepare_creates(&plan.changes);
-    let batch = userimport_sink::Batch {
-        expected_revision,
-        changes: &plan.changes,
-        passwords: &passwords,
-        create_groups: &plan.created_groups,
-        all_or_nothing: true,
-        job: None,
-        invite: None,
-        creates: &creates,
-        hold,
-    };
-    store.write(&batch, &mut |_| true).expect("write")
 }
 
 fn held_batches_are_invisible_until_committed_and_roll_back_together<B: Backend>(b: &B) {

@@ -197,6 +197,7 @@ impl Backend for Postgres {
 
 /// Instantiates each generic test `fn name<B: Backend>(b: &B)` twice: in
 /// `sqlite::name` and `postgres::name`.
+#[allow(unused_macros)] // bulk_load.rs is SQLite-only
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -219,4 +220,28 @@ macro_rules! both_backends {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use both_backends;
+
+/// Writes `plan`'s changes as one all-or-nothing batch, held or committed.
+pub fn write_batch(
+    store: &mut impl Sink<Error = Error>,
+    plan: &userimport_plan::Plan,
+    expected_revision: u64,
+    hold: bool,
+) -> userimport_sink::ApplyOutcome {
+    let passwords = userimport_sink::prepare_passwords(&plan.changes).expect("passwords");
+    let creates = userimport_sink::prepare_creates(&plan.changes);
+    let batch = userimport_sink::Batch {
+        expected_revision,
+        changes: &plan.changes,
+        passwords: &passwords,
+        create_groups: &plan.created_groups,
+        all_or_nothing: true,
+        job: None,
+        invite: None,
+        creates: &creates,
+        hold,
+    };
+    store.write(&batch, &mut |_| true).expect("write")
+}
