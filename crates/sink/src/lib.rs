@@ -168,6 +168,9 @@ pub enum Error {
     /// Stored data is unreadable.
     #[error("store data is corrupt: {0}")]
     Corrupt(String),
+    /// Another connection holds the store's lock longer than the wait allows.
+    #[error("{0}")]
+    Busy(String),
 }
 
 fn describe_history(history: &[Revision]) -> String {

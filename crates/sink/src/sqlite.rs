@@ -112,6 +112,24 @@ pub struct SqliteSink {
 /// How long a statement waits for another connection's lock.
 pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Says who may hold the lock when opening a store timed out on it.
+fn busy_on_open(path: &Path, e: Error) -> Error {
+    match &e {
+        Error::Sqlite(rusqlite::Error::SqliteFailure(err, _))
+            if matches!(
+                err.code,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Error::Busy(format!(
+                "the store {} is locked by another connection (an apply writing, or a first import loading in bulk); try again once it is done",
+                path.display()
+            ))
+        }
+        _ => e,
+    }
+}
+
 fn placeholders(n: usize) -> String {
     let mut s = String::with_capacity(n * 2);
     for i in 0..n {
@@ -210,6 +228,10 @@ impl SqliteSink {
     /// Opens (creating if needed) a store file and applies pending migrations.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        SqliteSink::open_writable(path).map_err(|e| busy_on_open(path, e))
+    }
+
+    fn open_writable(path: &Path) -> Result<Self> {
         create_private(path);
         let mut conn = Connection::open(path)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -229,6 +251,10 @@ impl SqliteSink {
     /// migrates. A missing file is an empty store.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        SqliteSink::open_read_only(path).map_err(|e| busy_on_open(path, e))
+    }
+
+    fn open_read_only(path: &Path) -> Result<Self> {
         if !path.exists() {
             let mut sink = SqliteSink::open_in_memory()?;
             sink.read_only = true;

@@ -168,3 +168,24 @@ fn a_bulk_load_is_refused_while_the_store_has_users_or_other_connections() {
     let mut reader = SqliteSink::open_existing(&path).unwrap();
     assert!(matches!(reader.begin_bulk_load(), Err(Error::ReadOnly)));
 }
+
+#[test]
+fn a_reader_arriving_during_a_bulk_load_is_told_why_it_waited() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.db");
+    let mut store = SqliteSink::open(&path).unwrap();
+    assert!(store.begin_bulk_load().unwrap());
+    let load = plan(&snapshot(&store), users(1, 20_000));
+    let held = write(&mut store, &load, 0, true);
+    assert!(held.held);
+    // The load has spilled: nobody may read until it ends (the wait is the
+    // store's busy timeout).
+    let refused = SqliteSink::open_existing(&path).unwrap_err();
+    assert!(matches!(refused, Error::Busy(_)), "{refused:?}");
+    assert!(refused.to_string().contains("loading in bulk"), "{refused}");
+    // The live load was left alone, and commits.
+    let last = plan(&store, users(20_001, 1));
+    let done = write(&mut store, &last, held.revision, false);
+    assert!(done.committed, "{done:?}");
+    assert_eq!(inspect(&path).1, 20_001);
+}
