@@ -55,9 +55,14 @@ impl BulkLoad {
         // Full syncs: the journal is synced before the database is written.
         conn.pragma_update(None, "synchronous", "FULL")?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let flusher = File::open(path).ok().map(|file| {
+        // Without the file or a thread the load still works, only with
+        // all of its writing left for the commit's `fsync`.
+        let flusher = File::open(path).ok().and_then(|file| {
             let stop = Arc::clone(&stop);
-            std::thread::spawn(move || flush_until_stopped(&file, &stop))
+            std::thread::Builder::new()
+                .name("userimport-flush".to_string())
+                .spawn(move || flush_until_stopped(&file, &stop))
+                .ok()
         });
         Ok(Some(BulkLoad { stop, flusher }))
     }
