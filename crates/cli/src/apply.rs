@@ -260,8 +260,6 @@ fn run_streamed(
             args.background_threshold,
         ))
     };
-    // The planner reads the store through its own connection while this
-    // one writes.
     let options = StreamOptions {
         batch_rows: args.job_batch,
         hold_rows: StreamOptions::default().hold_rows,

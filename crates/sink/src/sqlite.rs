@@ -96,8 +96,8 @@ const IN_CHUNK: usize = 500;
 /// A store in one SQLite file (WAL mode, or the rollback journal during a
 /// bulk load): users with unique indexes on the folded login ID and e-mail
 /// and their attributes, groups, memberships, roles, identities and the
-/// revision counter. Writes are one transaction per
-/// applied plan, with cached prepared statements.
+/// revision counter. Writes are one transaction per applied plan, with
+/// cached prepared statements.
 #[derive(Debug)]
 pub struct SqliteSink {
     conn: Connection,
@@ -115,19 +115,21 @@ pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// Says who may hold the lock when opening a store timed out on it.
 fn busy_on_open(path: &Path, e: Error) -> Error {
     match &e {
-        Error::Sqlite(rusqlite::Error::SqliteFailure(err, _))
-            if matches!(
-                err.code,
-                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked
-            ) =>
-        {
-            Error::Busy(format!(
-                "the store {} is locked by another connection (an apply writing, or a first import loading in bulk); try again once it is done",
-                path.display()
-            ))
-        }
+        Error::Sqlite(inner) if is_busy(inner) => Error::Busy(format!(
+            "the store {} is locked by another connection (an apply writing, or a first import loading in bulk); try again once it is done",
+            path.display()
+        )),
         _ => e,
     }
+}
+
+/// True when SQLite gave up waiting for another connection's lock.
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(err, _)
+            if matches!(err.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 fn placeholders(n: usize) -> String {

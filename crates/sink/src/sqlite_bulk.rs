@@ -49,7 +49,7 @@ impl BulkLoad {
         match mode {
             Ok(mode) if mode.eq_ignore_ascii_case("delete") => {}
             Ok(_) => return Ok(None),
-            Err(e) if is_busy(&e) => return Ok(None),
+            Err(e) if super::sqlite::is_busy(&e) => return Ok(None),
             Err(e) => return Err(e),
         }
         // Full syncs: the journal is synced before the database is written.
@@ -138,12 +138,4 @@ pub(crate) fn recover(path: &Path) {
         let _ = conn.busy_timeout(Duration::ZERO);
         let _ = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
     }
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(err, _)
-            if matches!(err.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }
