@@ -10,12 +10,18 @@ use userimport::{Format, ImportOptions, Importer};
 
 use crate::Failure;
 
-/// Where the store is: `--db`.
+/// Where the store is: `--db`, accepted before or after a subcommand
+/// (`groups --db F add X` and `groups add X --db F` alike).
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
     /// The store: sqlite://FILE (default sqlite://userimport.db), sqlite:///ABS/PATH,
     /// a bare file path, or postgres://…
-    #[arg(long, default_value = "sqlite://userimport.db", env = "USERIMPORT_DB")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "sqlite://userimport.db",
+        env = "USERIMPORT_DB"
+    )]
     pub db: String,
 }
 

@@ -44,8 +44,6 @@ enum Action {
     Resume {
         /// The job ID.
         id: i64,
-        #[command(flatten)]
-        store: StoreArgs,
         /// Changes written per committed batch.
         #[arg(long, default_value_t = 1000, hide = true)]
         job_batch: usize,
@@ -55,8 +53,6 @@ enum Action {
     Worker {
         /// The job ID.
         id: i64,
-        #[command(flatten)]
-        store: StoreArgs,
         /// Changes written per committed batch.
         #[arg(long, default_value_t = 1000)]
         job_batch: usize,
@@ -65,22 +61,14 @@ enum Action {
 
 pub fn run(args: Args) -> Result<u8, Failure> {
     match args.action {
-        Some(Action::Resume {
-            id,
-            store,
-            job_batch,
-        }) => {
-            let mut sink = store::open_write(&store.db)?;
+        Some(Action::Resume { id, job_batch }) => {
+            let mut sink = store::open_write(&args.store.db)?;
             let job = resume(&mut sink, id, job_batch, true)?;
             print_job_line(&job);
             Ok(exit_of(&job))
         }
-        Some(Action::Worker {
-            id,
-            store,
-            job_batch,
-        }) => {
-            let mut sink = store::open_write(&store.db)?;
+        Some(Action::Worker { id, job_batch }) => {
+            let mut sink = store::open_write(&args.store.db)?;
             let job = resume(&mut sink, id, job_batch, false)?;
             Ok(exit_of(&job))
         }

@@ -32,15 +32,13 @@ enum Action {
         /// The sender address.
         #[arg(long, default_value = "no-reply@localhost")]
         from: String,
-        #[command(flatten)]
-        store: StoreArgs,
     },
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
     match args.action {
-        Some(Action::Deliver { smtp, from, store }) => {
-            let mut sink = store::open_write(&store.db)?;
+        Some(Action::Deliver { smtp, from }) => {
+            let mut sink = store::open_write(&args.store.db)?;
             let mut send = smtp_sender(&smtp)?;
             let report = deliver(&mut sink, &from, &mut send)?;
             println!(

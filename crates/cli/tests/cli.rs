@@ -492,3 +492,30 @@ fn preview_json_has_the_design_shape() {
     assert_eq!(v["records"][0]["fields"][1], "two\r\nlines");
     assert_eq!(v["records"][1]["line"], 5);
 }
+
+#[test]
+fn the_store_option_goes_before_or_after_a_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    // `--db` after the subcommand names the store that subcommand uses...
+    let added = userimport(dir.path(), &["groups", "add", "Auditors", "--db", "a.db"]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert!(
+        added.stdout.contains("1 group(s) added"),
+        "{}",
+        added.stdout
+    );
+    // ...and before it the same; the default store was never touched.
+    let listed = userimport(dir.path(), &["groups", "--db", "a.db", "list"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(listed.stdout.trim(), "Auditors");
+    assert!(!dir.path().join("userimport.db").exists());
+    let listed = userimport(dir.path(), &["groups", "list", "--db", "sqlite://a.db"]);
+    assert_eq!(listed.stdout.trim(), "Auditors", "{}", listed.stderr);
+
+    let jobs = userimport(dir.path(), &["jobs", "resume", "7", "--db", "a.db"]);
+    assert_eq!(jobs.code, 2, "{}", jobs.stderr);
+    assert!(jobs.stderr.contains("no job 7"), "{}", jobs.stderr);
+    let outbox = userimport(dir.path(), &["outbox", "--db", "a.db"]);
+    assert_eq!(outbox.code, 0, "{}", outbox.stderr);
+    assert!(!dir.path().join("userimport.db").exists());
+}
