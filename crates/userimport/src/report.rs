@@ -122,10 +122,15 @@ pub fn write_issues_text<W: Write>(issues: &[&Issue], out: &mut W) -> Result<(),
     )?;
     for issue in issues {
         let level = if issue.is_error() { "error" } else { "warning" };
+        // Line 0 is the file as a whole (a sync guard, a missing column).
+        let line = match issue.line {
+            0 => "-".to_string(),
+            n => n.to_string(),
+        };
         write!(
             out,
             "{:>6}  {:<column_w$}  {:<7}  {:<code_w$}  {}",
-            issue.line,
+            line,
             issue.column.as_deref().unwrap_or("-"),
             level,
             issue.code,
