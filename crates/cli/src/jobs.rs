@@ -25,7 +25,6 @@ use crate::common::{PlanArgs, ReadArgs, StoreArgs, importer};
 use crate::store::{self, Store};
 
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(subcommand)]
     action: Option<Action>,
@@ -60,6 +59,13 @@ enum Action {
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
+    // `--db` may come before the subcommand, so the parent's arguments do
+    // not conflict with subcommands in clap; a job ID before one is refused here.
+    if let (Some(id), Some(_)) = (args.id, &args.action) {
+        return Err(Failure(format!(
+            "give a job ID to show ({id}) or a subcommand (`jobs resume ID`), not both"
+        )));
+    }
     match args.action {
         Some(Action::Resume { id, job_batch }) => {
             let mut sink = store::open_write(&args.store.db)?;

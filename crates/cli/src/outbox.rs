@@ -9,7 +9,6 @@ use crate::common::StoreArgs;
 use crate::{Failure, store};
 
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     #[command(subcommand)]
     action: Option<Action>,

@@ -514,10 +514,42 @@ fn the_store_option_goes_before_or_after_a_subcommand() {
     let listed = userimport(dir.path(), &["groups", "list", "--db", "sqlite://a.db"]);
     assert_eq!(listed.stdout.trim(), "Auditors", "{}", listed.stderr);
 
-    let jobs = userimport(dir.path(), &["jobs", "resume", "7", "--db", "a.db"]);
-    assert_eq!(jobs.code, 2, "{}", jobs.stderr);
-    assert!(jobs.stderr.contains("no job 7"), "{}", jobs.stderr);
+    for args in [
+        ["jobs", "resume", "7", "--db", "a.db"],
+        ["jobs", "--db", "a.db", "resume", "7"],
+    ] {
+        let jobs = userimport(dir.path(), &args);
+        assert_eq!(jobs.code, 2, "{args:?}: {}", jobs.stderr);
+        assert!(
+            jobs.stderr.contains("no job 7"),
+            "{args:?}: {}",
+            jobs.stderr
+        );
+    }
+    // A job ID to show and a subcommand at once is refused, not guessed at.
+    let both = userimport(dir.path(), &["jobs", "5", "resume", "7", "--db", "a.db"]);
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert!(both.stderr.contains("not both"), "{}", both.stderr);
     let outbox = userimport(dir.path(), &["outbox", "--db", "a.db"]);
     assert_eq!(outbox.code, 0, "{}", outbox.stderr);
+    assert!(
+        outbox.stdout.contains("the outbox is empty"),
+        "{}",
+        outbox.stdout
+    );
+    // Nothing is queued in a.db, so nothing is sent (port 9 is never asked).
+    let deliver = userimport(
+        dir.path(),
+        &[
+            "outbox",
+            "--db",
+            "a.db",
+            "deliver",
+            "--smtp",
+            "smtp://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(deliver.code, 0, "{}", deliver.stderr);
+    assert!(deliver.stdout.contains("0 sent"), "{}", deliver.stdout);
     assert!(!dir.path().join("userimport.db").exists());
 }
