@@ -100,17 +100,21 @@
 //! ```
 #![deny(missing_docs)]
 
+mod auth;
 mod jobs;
 mod json;
 mod memory;
 mod outbox;
 mod postgres;
+mod postgres_auth;
 mod sink;
 mod sqlite;
+mod sqlite_auth;
 mod sqlite_bulk;
 mod sqlite_jobs;
 mod sqlite_outbox;
 
+pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret, timestamp};
 pub use jobs::{CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, run_job};
 pub use memory::MemorySink;
 pub use outbox::{

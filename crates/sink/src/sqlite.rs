@@ -85,6 +85,8 @@ const MIGRATIONS: &[&str] = &[
     UPDATE users SET data = (SELECT data FROM attributes WHERE attributes.user_id = users.id);
     DROP TABLE attributes;
     ",
+    // 5: API tokens and browser sessions (the web frontend's sign-in).
+    crate::sqlite_auth::MIGRATION,
 ];
 
 /// The schema version this build writes.
@@ -100,7 +102,7 @@ const IN_CHUNK: usize = 500;
 /// cached prepared statements.
 #[derive(Debug)]
 pub struct SqliteSink {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: Option<PathBuf>,
     read_only: bool,
     /// A transaction is open with held batches (see `Batch::hold`).
@@ -434,7 +436,7 @@ impl SqliteSink {
             .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn check_writable(&self) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
