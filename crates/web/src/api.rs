@@ -189,14 +189,13 @@ async fn get_import(
 
 /// A CSV download with a sanitised file name.
 pub fn csv_download(bytes: Vec<u8>, name: &str) -> Response {
-    let name = upload::safe_name(name, "download.csv");
     let mut response = Body::from(bytes).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&upload::disposition(name, "download.csv")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     response

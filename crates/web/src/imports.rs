@@ -157,7 +157,7 @@ pub async fn check(
         id: id.clone(),
         owner: caller.actor.clone(),
         path,
-        name: upload::safe_name(&name, "upload.csv"),
+        name: upload::display_name(&name),
         settings,
         checked,
         revision,
@@ -411,6 +411,18 @@ fn change_lines(change: &Change, out: &mut Vec<ChangeLine>) {
                 String::new(),
                 String::new(),
             ));
+            for (k, v) in [("login_id", &user.login), ("email", &user.email)] {
+                if let Some(v) = v {
+                    out.push(line(
+                        "create",
+                        None,
+                        who.clone(),
+                        k,
+                        String::new(),
+                        v.clone(),
+                    ));
+                }
+            }
             for (k, v) in &user.attributes {
                 out.push(line(
                     "create",

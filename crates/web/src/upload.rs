@@ -144,6 +144,33 @@ async fn write_part(
     Ok(written)
 }
 
+/// The name of an uploaded file as shown: its last path component,
+/// without control characters, at most 200 characters.
+pub fn display_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let shown: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    if shown.trim().is_empty() {
+        "upload.csv".to_string()
+    } else {
+        shown
+    }
+}
+
+/// A `Content-Disposition` value for `name`: an ASCII fallback of
+/// letters, digits and `.-_`, and the UTF-8 name percent-encoded.
+pub fn disposition(name: &str, fallback: &str) -> String {
+    let ascii = safe_name(name, fallback);
+    let mut encoded = String::new();
+    for b in display_name(name).bytes() {
+        if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 /// A file name safe for `Content-Disposition`: letters, digits, `.-_`.
 pub fn safe_name(name: &str, fallback: &str) -> String {
     let cleaned: String = name
@@ -178,5 +205,10 @@ mod tests {
         assert_eq!(safe_name("a\"b\r\nc.csv", "x.csv"), "a_b__c.csv");
         assert_eq!(safe_name("社員.csv", "x.csv"), "__.csv");
         assert_eq!(safe_name("...", "x.csv"), "x.csv");
+        assert_eq!(
+            disposition("社員.csv", "x.csv"),
+            "attachment; filename=\"__.csv\"; filename*=UTF-8''%E7%A4%BE%E5%93%A1.csv"
+        );
+        assert_eq!(display_name("C:\\tmp\\a\u{7}b.csv"), "ab.csv");
     }
 }
