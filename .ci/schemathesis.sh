@@ -5,7 +5,7 @@
 # Usage: .ci/schemathesis.sh [path/to/userimport]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${1:-target/debug/userimport}"
+bin="$(realpath "${1:-target/debug/userimport}")"
 budget="${ST_SECONDS:-75}"
 venv="${ST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/userimport-schemathesis}"
 if [ ! -x "$venv/bin/schemathesis" ]; then
@@ -44,12 +44,13 @@ if [ -z "$url" ]; then
 fi
 echo "fuzzing ${url}api/openapi.json for ${budget}s"
 status=0
-"$venv/bin/schemathesis" run "${url}api/openapi.json" \
+# schemathesis keeps its state in ./.schemathesis: run it in the work directory.
+(cd "$work" && "$venv/bin/schemathesis" run "${url}api/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error \
     --max-time "$budget" \
     --request-timeout 30 \
-    --workers 2 || status=$?
+    --workers 2) || status=$?
 if ! kill -0 "$server_pid" 2>/dev/null; then
     cat "$work/serve.log"
     echo "the server died during fuzzing"

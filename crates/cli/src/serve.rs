@@ -140,12 +140,14 @@ fn config(args: &Args) -> Result<Config, Failure> {
 
 fn serve(args: Args) -> Result<u8, Failure> {
     let config = config(&args)?;
+    // Opening the store blocks (and the PostgreSQL client cannot connect
+    // from inside the async runtime): before it starts.
+    let state = AppState::new(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure(format!("cannot start the server's runtime: {e}")))?;
     runtime.block_on(async {
-        let state = AppState::new(config)?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| Failure(format!("cannot listen on {}: {e}", args.listen)))?;

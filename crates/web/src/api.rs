@@ -289,7 +289,8 @@ async fn import_results(
     ))
 }
 
-/// The uploaded (or corrected) file.
+/// The uploaded (or corrected) file, as UTF-8 with the header first;
+/// plaintext passwords are left out.
 #[utoipa::path(get, path = "/api/imports/{id}/file.csv", params(("id" = String, Path, description = "The import's id")),
     responses((status = 200, description = "The file", content_type = "text/csv", body = String), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn import_file(
@@ -299,11 +300,16 @@ async fn import_file(
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
     let import = imports::get(&state, &caller, &id)?;
-    let bytes = tokio::fs::read(&import.path).await.map_err(|_| {
-        ApiError::not_found(format!(
+    if !import.path.exists() {
+        return Err(ApiError::not_found(format!(
             "the file of import {id} is gone (applied or expired)"
-        ))
-    })?;
+        )));
+    }
+    let offered = state.config().profiles.clone();
+    let (settings, path) = (import.settings.clone(), import.path.clone());
+    let bytes =
+        blocking(move || crate::fix::copy(&settings, &offered, &path, Vec::new(), None, true))
+            .await?;
     Ok(csv_download(bytes, &import.name))
 }
 

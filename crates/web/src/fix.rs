@@ -51,19 +51,76 @@ fn rewrite(
     column: &str,
     value: &str,
 ) -> Result<(), ApiError> {
+    let file = create_private(target)?;
+    let edit = Edit {
+        line,
+        column,
+        value,
+    };
+    let out = copy(
+        settings,
+        offered,
+        source,
+        std::io::BufWriter::new(file),
+        Some(&edit),
+        false,
+    )?;
+    out.into_inner()
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .sync_all()?;
+    Ok(())
+}
+
+/// One cell to change.
+pub struct Edit<'a> {
+    /// The record's physical line.
+    pub line: u64,
+    /// The profile column key.
+    pub column: &'a str,
+    /// The new value.
+    pub value: &'a str,
+}
+
+/// Copies the file at `source` as read with `settings` to `out` (UTF-8
+/// with BOM, header first, formula-safe), with `edit` applied and, when
+/// `mask`, plaintext password cells left blank.
+pub fn copy<W: std::io::Write>(
+    settings: &crate::Settings,
+    offered: &[userimport::schema::Profile],
+    source: &std::path::Path,
+    out: W,
+    edit: Option<&Edit<'_>>,
+    mask: bool,
+) -> Result<W, ApiError> {
     let importer = settings.importer(offered)?;
     let profile = importer.profile();
     let mut reader = importer.reader(std::fs::File::open(source)?)?;
     let header = reader.header().clone();
     let mapping = ColumnMapping::new(profile, &header, &importer.options().maps, false)
         .map_err(|e| ApiError::file(e.to_string()))?;
-    let index = profile
-        .column_index(column)
-        .and_then(|c| mapping.index(c))
-        .ok_or_else(|| ApiError::bad_request(format!("the file has no column {column:?}")))?;
-    let file = create_private(target)?;
-    let mut writer =
-        userimport::CsvWriter::new(std::io::BufWriter::new(file), OutputCharset::UTF8_BOM)?;
+    let index_of = |column: &str| profile.column_index(column).and_then(|c| mapping.index(c));
+    let target = match edit {
+        Some(e) => Some((
+            e.line,
+            index_of(e.column).ok_or_else(|| {
+                ApiError::bad_request(format!("the file has no column {:?}", e.column))
+            })?,
+            e.value,
+        )),
+        None => None,
+    };
+    let masked: Vec<usize> = if mask {
+        profile
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.kind, userimport::schema::FieldKind::Password { .. }))
+            .filter_map(|(i, _)| mapping.index(i))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut writer = userimport::CsvWriter::new(out, OutputCharset::UTF8_BOM)?;
     writer.write_row(header.iter())?;
     let mut record = Record::new();
     let mut found = false;
@@ -71,26 +128,31 @@ fn rewrite(
         .read_record(&mut record)
         .map_err(|e| ApiError::file(e.to_string()))?
     {
-        if record.line() == line {
+        let mut cells: Vec<String> = record.iter().map(str::to_string).collect();
+        if let Some((line, index, value)) = target
+            && record.line() == line
+        {
             found = true;
-            let mut cells: Vec<String> = record.iter().map(str::to_string).collect();
             if cells.len() <= index {
                 cells.resize(index + 1, String::new());
             }
             cells[index] = value.to_string();
-            writer.write_row(cells.iter())?;
-        } else {
-            writer.write_row(record.iter())?;
         }
+        for &i in &masked {
+            if let Some(cell) = cells.get_mut(i) {
+                cell.clear();
+            }
+        }
+        writer.write_row(cells.iter())?;
     }
-    if !found {
+    if let Some((line, _, _)) = target
+        && !found
+    {
         return Err(ApiError::bad_request(format!(
             "the file has no record on line {line}"
         )));
     }
-    use std::io::Write;
-    writer.finish()?.flush()?;
-    Ok(())
+    Ok(writer.finish()?)
 }
 
 fn create_private(path: &std::path::Path) -> Result<std::fs::File, ApiError> {

@@ -151,7 +151,9 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Opens (creating and migrating) the store, prepares the upload
-    /// directory and the templates.
+    /// directory and the templates. This blocks: call it before starting
+    /// the async runtime, or from `spawn_blocking` (the PostgreSQL client
+    /// cannot connect from an async task).
     pub fn new(config: Config) -> Result<AppState, ApiError> {
         let store = Store::open(&config.db)?;
         drop(store);
@@ -221,8 +223,11 @@ pub fn router(state: AppState) -> Router {
 /// Serves [`router`] on `listener` until the process is stopped (Ctrl-C or
 /// SIGTERM); resumes interrupted jobs first.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    if let Err(e) = state.resume_interrupted() {
-        eprintln!("userimport serve: cannot resume interrupted jobs: {e}");
+    let resuming = state.clone();
+    match tokio::task::spawn_blocking(move || resuming.resume_interrupted()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => eprintln!("userimport serve: cannot resume interrupted jobs: {e}"),
+        Err(e) => eprintln!("userimport serve: cannot resume interrupted jobs: {e}"),
     }
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -251,7 +256,7 @@ async fn shutdown_signal() {
     }
 }
 
-/// Creates an API token acting as `actor` (a stored user's login ID) and
+/// Creates (blocking) an API token acting as `actor` (a stored user's login ID) and
 /// returns its ID and the token, shown once: the store keeps only its hash.
 pub fn create_token(db: &str, actor: &str, label: &str) -> Result<(i64, String), ApiError> {
     use userimport::sink::AuthStore;

@@ -376,9 +376,15 @@ async fn check_page(
     };
     let report = import.report();
     let preview = preview(&state, &import, 5).await;
-    let changes = imports::changes(&state, &import, 500)
-        .await
-        .unwrap_or_default();
+    // Planning again keeps every change in memory: large files list their
+    // changes only in the download.
+    let changes = if import.checked.file.rows <= 5_000 {
+        imports::changes(&state, &import, 500)
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let (applied_job, applied_now) = match &import.applied {
         Some(Applied::Job(job)) => (Some(*job), None),
         Some(Applied::Now(outcome)) => (None, Some(imports::counts(outcome))),

@@ -844,10 +844,162 @@ async fn template_and_export_downloads_with_bearer_tokens_that_can_be_revoked() 
     for file in [&bytes, &wal] {
         assert!(!file.windows(token.len()).any(|w| w == token.as_bytes()));
     }
-    let id = userimport_web::tokens(&server.db).unwrap()[0].id;
-    assert!(userimport_web::revoke_token(&server.db, id).unwrap());
+    revoke_newest(&server);
     assert_eq!(
         get("api/jobs").send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_tls_the_session_cookie_is_secure() {
+    let server = start(&[ADMIN], |_| {}).await;
+    let c = client();
+    let page = c.get(format!("{}login", server.url)).send().await.unwrap();
+    let jar = cookies(page.headers()).join("; ");
+    let csrf = csrf_in(&page.text().await.unwrap());
+    let answer = c
+        .post(format!("{}login", server.url))
+        .header(COOKIE, jar)
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("login", "admin"),
+            ("password", PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let set: Vec<String> = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(set.iter().all(|c| c.contains("; Secure")), "{set:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_speaks_japanese_when_the_browser_asks_and_switches_on_request() {
+    let server = start(&[ADMIN], |_| {}).await;
+    let c = client();
+    let ja = c
+        .get(format!("{}login", server.url))
+        .header("accept-language", "ja-JP,ja;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ja.contains("<html lang=\"ja\">") && ja.contains("サインイン"));
+    let en = c
+        .get(format!("{}login?lang=en", server.url))
+        .header("accept-language", "ja")
+        .send()
+        .await
+        .unwrap();
+    assert!(en.headers()["set-cookie"].to_str().is_ok());
+    let en = en.text().await.unwrap();
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Sign in"));
+    // Every control of the start page has a label.
+    let browser = sign_in(&server.url, "admin").await;
+    let start = browser.get("").send().await.unwrap().text().await.unwrap();
+    for id in [
+        "file",
+        "opt-mode",
+        "opt-merge",
+        "opt-charset",
+        "map-login_id",
+        "tpl-profile",
+        "exp-random",
+    ] {
+        assert!(
+            start.contains(&format!("for=\"{id}\"")),
+            "a label for #{id}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_left_running_by_a_stop_is_resumed_when_the_server_starts() {
+    use userimport::sink::{JobSpec, Sink};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let uploads = dir.path().join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    seed(&db, &[ADMIN]);
+    // What a stopped server leaves: the upload, and a job recorded as running.
+    let file = uploads.join("0123456789abcdef0123456789abcdef.upload");
+    std::fs::write(&file, users_csv("resumed", 30)).unwrap();
+    let settings = userimport_web::Settings {
+        actor: Some("admin".into()),
+        ..Default::default()
+    };
+    let job = {
+        let mut store = userimport_web::Store::open(&db).unwrap();
+        let sha = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(std::fs::read(&file).unwrap()))
+        };
+        store
+            .create_job(&JobSpec {
+                file: file.display().to_string(),
+                file_sha256: sha,
+                options: serde_json::to_string(&settings).unwrap(),
+                rows_total: 30,
+            })
+            .unwrap()
+    };
+    let server = start_on(dir, db, &[], |c| c.upload_dir = uploads.clone()).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let mut record = Value::Null;
+    for _ in 0..200 {
+        record = browser
+            .get(&format!("api/jobs/{job}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if record["status"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(record["status"], "done", "{record}");
+    assert_eq!(record["created"], 30);
+    assert!(!file.exists(), "the finished job's upload is removed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_file_download_leaves_plaintext_passwords_out() {
+    let server = start(&[ADMIN], |_| {}).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let file = b"Login ID,Name,Email address,Password\nkimura,Kimura,kimura@example.com,Plain-Secret-4711\n".to_vec();
+    let report: Value = browser.upload(file, "{}").await.json().await.unwrap();
+    let id = report["id"].as_str().unwrap();
+    let copy = browser
+        .get(&format!("api/imports/{id}/file.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.status(), StatusCode::OK);
+    let text = copy.text().await.unwrap();
+    assert!(text.contains("kimura@example.com"), "{text}");
+    assert!(!text.contains("Plain-Secret-4711"), "{text}");
+    let page = browser
+        .get(&format!("imports/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("Plain-Secret-4711"),
+        "the preview masks passwords"
     );
 }

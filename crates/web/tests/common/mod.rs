@@ -59,12 +59,15 @@ pub async fn start_on(
     users: &[&str],
     tune: impl FnOnce(&mut Config),
 ) -> Server {
-    seed(&db, users);
     let mut config = Config::new(&db);
     config.upload_dir = dir.path().join("uploads");
     config.failure_delay = std::time::Duration::from_millis(10);
     tune(&mut config);
-    let state = AppState::new(config).expect("state");
+    // Store work blocks (the PostgreSQL client cannot run on an async task).
+    let state = tokio::task::block_in_place(|| {
+        seed(&db, users);
+        AppState::new(config).expect("state")
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -239,9 +242,19 @@ pub fn form(bytes: Vec<u8>, options: &str) -> reqwest::multipart::Form {
 
 /// An API client with a bearer token made for `actor`.
 pub fn token_for(server: &Server, actor: &str) -> String {
-    userimport_web::create_token(&server.db, actor, "test")
-        .expect("token")
-        .1
+    tokio::task::block_in_place(|| {
+        userimport_web::create_token(&server.db, actor, "test")
+            .expect("token")
+            .1
+    })
+}
+
+/// Revokes the newest API token.
+pub fn revoke_newest(server: &Server) {
+    tokio::task::block_in_place(|| {
+        let id = userimport_web::tokens(&server.db).expect("tokens")[0].id;
+        assert!(userimport_web::revoke_token(&server.db, id).expect("revoke"));
+    })
 }
 
 /// `rows` new users with pre-hashed passwords, as a CSV file.
