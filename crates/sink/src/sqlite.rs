@@ -85,6 +85,9 @@ const MIGRATIONS: &[&str] = &[
     UPDATE users SET data = (SELECT data FROM attributes WHERE attributes.user_id = users.id);
     DROP TABLE attributes;
     ",
+    // 5: the store's identity, a random number drawn once, so that a plan
+    // made on one store is never applied to another at the same revision.
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', random() & 9223372036854775807);",
 ];
 
 /// The schema version this build writes.
@@ -908,6 +911,16 @@ impl Directory for SqliteSink {
 
     fn revision(&self) -> Result<u64> {
         SqliteSink::revision_in(&self.conn)
+    }
+
+    fn store_id(&self) -> Result<Option<String>> {
+        let id: Option<i64> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(id.map(|id| format!("{id:016x}")))
     }
 
     fn find(&self, keys: &[Lookup]) -> Result<Vec<StoredUser>> {

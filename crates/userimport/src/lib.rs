@@ -66,7 +66,10 @@
 //! ```
 #![deny(missing_docs)]
 
+mod apply;
 mod csv_out;
+pub mod jobs;
+mod settings;
 mod export;
 mod pipeline;
 mod report;
@@ -88,7 +91,9 @@ pub use report::{
     Format, write_issues_csv, write_issues_text, write_report, write_results_csv,
     write_summary_text,
 };
-pub use store::StoreUrl;
+pub use apply::{Applied, ApplyOptions, Input, JobReport, ResultCounts, apply, apply_plan};
+pub use settings::{ImportSettings, parse_delimiter, parse_map};
+pub use store::{Store, StoreUrl};
 pub use stream::{StreamOptions, StreamOutcome, StreamProgress};
 
 /// Errors that stop an import: file-level problems (exit code 2), store
@@ -112,6 +117,26 @@ pub enum Error {
     /// Input or output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The import settings are not usable; the message says which and why.
+    #[error("{0}")]
+    Settings(String),
+    /// A job stopped; the rows before the failing batch are committed and
+    /// the job can be resumed.
+    #[error("job {id} stopped: {source}; the rows before it are written")]
+    JobStopped {
+        /// The job.
+        id: i64,
+        /// Why.
+        source: sink::Error,
+    },
+    /// The store could not be opened.
+    #[error("cannot open store {url}: {source}")]
+    Open {
+        /// The store's URL, its password masked.
+        url: String,
+        /// Why.
+        source: sink::Error,
+    },
     /// A guard refused the operation; the message says why.
     #[error("{0}")]
     Refused(String),

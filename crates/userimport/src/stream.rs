@@ -60,7 +60,7 @@ impl Default for StreamOptions<'_> {
 }
 
 /// Progress of a streamed apply, after every write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamProgress {
     /// Data rows planned so far (the file's total once `checked`).
     pub rows_read: u64,
