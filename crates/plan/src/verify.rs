@@ -71,7 +71,12 @@ impl Plan {
             ));
         }
         let here = dir.store_id().map_err(Error::store)?;
-        if self.store_id != here {
+        // A plan made before the store existed fits only a store nothing
+        // was ever applied to.
+        let pristine = self.store_id.is_none()
+            && self.revision == 0
+            && dir.revision().map_err(Error::store)? == 0;
+        if self.store_id != here && !pristine {
             reasons.push(
                 "it was made on another store (the store IDs differ): plan it again on this store"
                     .to_string(),

@@ -360,7 +360,11 @@ pub fn apply_plan<S: Sink + ?Sized>(
 where
     Error: From<S::Error>,
 {
-    plan.verify(profile, actor, &*store)?;
+    // A plan of another revision is refused by the write, with the history
+    // of what moved the store since.
+    if store.revision()? == plan.revision {
+        plan.verify(profile, actor, &*store)?;
+    }
     let mut plan = std::borrow::Cow::Borrowed(plan);
     if let Some(actor) = actor
         && plan.options.actor.is_none()
