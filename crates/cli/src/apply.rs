@@ -105,7 +105,8 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         // A results file that cannot be written is found out before
         // anything is applied.
         if let Some(path) = &args.results {
-            create_private(path).map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
+            create_private(path)
+                .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
         }
         let mut shown = jobs::StreamDisplay::new(true);
         let applied = userimport::apply(&args.store.db, input, &settings, &how, &mut |p| {
@@ -120,9 +121,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
 /// The library's message, with the command that finishes a stopped job.
 fn advise(e: userimport::Error) -> Failure {
     match &e {
-        userimport::Error::JobStopped { id, .. } => Failure(format!(
-            "{e}: finish with `userimport jobs resume {id}`"
-        )),
+        userimport::Error::JobStopped { id, .. } => {
+            Failure(format!("{e}: finish with `userimport jobs resume {id}`"))
+        }
         _ => Failure(e.to_string()),
     }
 }
@@ -136,8 +137,14 @@ fn apply_plan_file(args: &Args, invite: Option<&Invite>) -> Result<Applied, Fail
         .map_err(|e| Failure(format!("{} is not a plan: {e}", args.file.display())))?;
     let profile = load_profile(&args.read, &args.plan)?;
     let mut store = store::open_write(&args.store.db)?;
-    userimport::apply_plan(&mut store, &plan, &profile, args.plan.actor.as_deref(), invite)
-        .map_err(|e| Failure(format!("{}: {e}", args.file.display())))
+    userimport::apply_plan(
+        &mut store,
+        &plan,
+        &profile,
+        args.plan.actor.as_deref(),
+        invite,
+    )
+    .map_err(|e| Failure(format!("{}: {e}", args.file.display())))
 }
 
 /// Prints the check (when refused, with issues, or as JSON) and the
@@ -159,7 +166,10 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
     if applied.resumed
         && let Some(job) = &applied.job
     {
-        eprintln!("resuming job {} (the same file and options, not finished)", job.job.id);
+        eprintln!(
+            "resuming job {} (the same file and options, not finished)",
+            job.job.id
+        );
     }
     if args.detach
         && let Some(job) = &applied.job

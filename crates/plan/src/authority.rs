@@ -163,8 +163,7 @@ impl Actor {
                 let status = status_key(profile);
                 for d in diff {
                     if self.is_self(*id)
-                        && (Some(d.column.as_str()) == status.as_deref()
-                            || d.field == Field::Login)
+                        && (Some(d.column.as_str()) == status.as_deref() || d.field == Field::Login)
                     {
                         out.push(denial(
                             Some(&d.column),

@@ -68,7 +68,6 @@ mod types;
 mod verify;
 
 pub use authority::{Actor, Denial, targets};
-pub use verify::profile_digest;
 pub use directory::{Directory, EmptyDirectory, Lookup, StoredUser, fold};
 pub use plan::{
     ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Plan, generate_password,
@@ -79,6 +78,7 @@ pub use types::{
     Change, Field, FieldChange, ListChange, Merge, Mode, NewUser, PasswordSource, PlanOptions,
     Summary, SyncAction,
 };
+pub use verify::profile_digest;
 
 /// Errors that stop planning (row problems are [`Issue`](userimport_validate::Issue)s, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +91,9 @@ pub enum Error {
     #[error("actor {0:?} is not a user of the store")]
     UnknownActor(String),
     /// The actor's name matches two or more stored users.
-    #[error("actor {0:?} names more than one user of the store (member IDs {1:?}): name it by a key only one user has")]
+    #[error(
+        "actor {0:?} names more than one user of the store (member IDs {1:?}): name it by a key only one user has"
+    )]
     AmbiguousActor(String, Vec<i64>),
     /// Sync suspends users but the profile has no status column.
     #[error("sync with suspend needs a status column, and profile {0:?} has none")]

@@ -111,8 +111,7 @@ impl Plan {
         let actor = Actor::resolve(dir, name)?;
         let stored = targets(dir, &self.changes)?;
         for change in &self.changes {
-            for denial in actor.judge(profile, change, change.id().and_then(|id| stored.get(&id)))
-            {
+            for denial in actor.judge(profile, change, change.id().and_then(|id| stored.get(&id))) {
                 reasons.push(at(change.line(), &denial.message));
             }
         }
@@ -248,16 +247,28 @@ fn check_password(password: Option<&PasswordSource>, new: bool, say: &mut dyn Fn
 /// An update may change only importable columns, never the login ID.
 fn check_field(profile: &Profile, column: &str, field: Field, say: &mut dyn FnMut(String)) {
     let Some(c) = profile.column(column) else {
-        say(format!("it changes {column:?}, which is not a column of the profile"));
+        say(format!(
+            "it changes {column:?}, which is not a column of the profile"
+        ));
         return;
     };
-    let immutable = matches!(c.purpose, Purpose::Login | Purpose::MemberId) || field == Field::Login;
+    let immutable =
+        matches!(c.purpose, Purpose::Login | Purpose::MemberId) || field == Field::Login;
     if immutable {
-        say(format!("it changes {}, which never changes once created", c.label));
+        say(format!(
+            "it changes {}, which never changes once created",
+            c.label
+        ));
     } else if matches!(c.kind, FieldKind::ReadOnly)
-        || matches!(c.purpose, Purpose::Delete | Purpose::Password | Purpose::PasswordHash)
+        || matches!(
+            c.purpose,
+            Purpose::Delete | Purpose::Password | Purpose::PasswordHash
+        )
     {
-        say(format!("it writes {}, which an import never writes", c.label));
+        say(format!(
+            "it writes {}, which an import never writes",
+            c.label
+        ));
     }
 }
 
@@ -326,7 +337,9 @@ impl<'p> FileRules<'p> {
         for (i, (key, _)) in cells.iter().enumerate() {
             match self.profile.column_index(key) {
                 Some(index) => fields[index] = Some(i),
-                None => say(format!("it sets {key:?}, which is not a column of the profile")),
+                None => say(format!(
+                    "it sets {key:?}, which is not a column of the profile"
+                )),
             }
         }
         let header = Record::from_fields(1, cells.iter().map(|(k, _)| k.as_str()));

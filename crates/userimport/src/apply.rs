@@ -248,7 +248,10 @@ pub fn apply(
                 applied.resumed = true;
                 return Ok(applied);
             }
-            Some((job_spec(path, "", &settings_json, 0), how.background_threshold))
+            Some((
+                job_spec(path, "", &settings_json, 0),
+                how.background_threshold,
+            ))
         }
     };
     let importer = settings.importer()?;
@@ -307,7 +310,10 @@ fn apply_planned(
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
-    let plan = checked.plan.take().ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
+    let plan = checked
+        .plan
+        .take()
+        .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
     let rows = checked.file.rows;
     let Some(path) = path.filter(|_| rows > how.background_threshold) else {
         if how.detach {
@@ -340,7 +346,14 @@ fn apply_planned(
             .job(id)?
             .ok_or_else(|| Error::Refused(format!("no job {id}")))?
     } else {
-        jobs::run_plan(store, id, &plan, settings.invite.as_ref(), how.job_batch, progress)?
+        jobs::run_plan(
+            store,
+            id,
+            &plan,
+            settings.invite.as_ref(),
+            how.job_batch,
+            progress,
+        )?
     };
     applied.set_job(job);
     Ok(applied)

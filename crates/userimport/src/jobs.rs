@@ -91,9 +91,8 @@ pub fn resume(
         return Ok(job);
     }
     let path = Path::new(&job.spec.file);
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::Refused(format!("job {id}: cannot read {}: {e}", path.display()))
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     if sha != job.spec.file_sha256 {
         let reason = format!(

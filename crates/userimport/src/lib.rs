@@ -68,11 +68,11 @@
 
 mod apply;
 mod csv_out;
-pub mod jobs;
-mod settings;
 mod export;
+pub mod jobs;
 mod pipeline;
 mod report;
+mod settings;
 mod store;
 mod stream;
 
@@ -82,6 +82,7 @@ pub use userimport_schema as schema;
 pub use userimport_sink as sink;
 pub use userimport_validate as validate;
 
+pub use apply::{Applied, ApplyOptions, Input, JobReport, ResultCounts, apply, apply_plan};
 pub use csv_out::{CsvWriter, OutputCharset, WriteError};
 pub use export::{ExportOptions, export, export_cell, export_columns};
 pub use pipeline::{
@@ -91,7 +92,6 @@ pub use report::{
     Format, write_issues_csv, write_issues_text, write_report, write_results_csv,
     write_summary_text,
 };
-pub use apply::{Applied, ApplyOptions, Input, JobReport, ResultCounts, apply, apply_plan};
 pub use settings::{ImportSettings, parse_delimiter, parse_map};
 pub use store::{Store, StoreUrl};
 pub use stream::{StreamOptions, StreamOutcome, StreamProgress};

@@ -95,7 +95,8 @@ impl ImportSettings {
 
     /// Reads settings recorded by [`ImportSettings::to_json`].
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(|e| bad(format!("the recorded options are unreadable: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| bad(format!("the recorded options are unreadable: {e}")))
     }
 
     /// The profile, with the default group and sources applied.
@@ -229,9 +230,11 @@ pub fn parse_delimiter(text: &str) -> Result<Option<u8>, Error> {
 
 /// Parses a column mapping `FIELD=HEADER` (`Some`) or `FIELD=none` (`None`).
 pub fn parse_map(text: &str) -> Result<(String, Option<String>), Error> {
-    let (field, header) = text
-        .split_once('=')
-        .ok_or_else(|| bad(format!("column mapping {text:?}: write FIELD=HEADER or FIELD=none")))?;
+    let (field, header) = text.split_once('=').ok_or_else(|| {
+        bad(format!(
+            "column mapping {text:?}: write FIELD=HEADER or FIELD=none"
+        ))
+    })?;
     let header = header.trim();
     let header = (!header.eq_ignore_ascii_case("none")).then(|| header.to_string());
     Ok((field.trim().to_string(), header))
