@@ -33,7 +33,14 @@ fn every_row_is_accounted_for(rows: u64, bad: &[u64]) {
     std::fs::write(dir.path().join("in.csv"), file(rows, bad)).unwrap();
     let r = run(
         &[
-            "apply", "in.csv", "--db", "s.db", "--skip-invalid", "--results", "r.csv", "--format",
+            "apply",
+            "in.csv",
+            "--db",
+            "s.db",
+            "--skip-invalid",
+            "--results",
+            "r.csv",
+            "--format",
             "json",
         ],
         None,
@@ -55,7 +62,11 @@ fn every_row_is_accounted_for(rows: u64, bad: &[u64]) {
         assert!(text.starts_with(&format!("{line},")), "{text}");
         assert!(text.contains("email.invalid"), "{text}");
     }
-    assert_eq!(results.lines().count() as u64, rows + 1, "one result per row");
+    assert_eq!(
+        results.lines().count() as u64,
+        rows + 1,
+        "one result per row"
+    );
 
     if let Some(id) = report["job"]["id"].as_i64() {
         let shown = run(
@@ -65,7 +76,10 @@ fn every_row_is_accounted_for(rows: u64, bad: &[u64]) {
         );
         let job = json(&shown.stdout);
         assert_eq!(job["failed"], bad.len() as u64, "{job}");
-        assert!(job["options"].is_object(), "the job's options are JSON: {job}");
+        assert!(
+            job["options"].is_object(),
+            "the job's options are JSON: {job}"
+        );
         let lines: Vec<u64> = job["results"]
             .as_array()
             .unwrap()

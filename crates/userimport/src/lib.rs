@@ -129,6 +129,13 @@ pub enum Error {
         /// Why.
         source: sink::Error,
     },
+    /// The progress callback stopped a job after some of its batches were
+    /// committed: they stay written, and the job can be resumed.
+    #[error("stopped: job {job} keeps the batches committed so far and can be resumed")]
+    Stopped {
+        /// The job.
+        job: i64,
+    },
     /// The store could not be opened.
     #[error("cannot open store {url}: {source}")]
     Open {

@@ -565,7 +565,10 @@ where
             });
             if !going_on {
                 give_up(store, job, committed_any, JobStatus::Cancelled, "cancelled");
-                return Err(Error::Sink(userimport_sink::Error::Cancelled));
+                return Err(match job.filter(|_| committed_any) {
+                    Some(id) => Error::Stopped { job: id },
+                    None => Error::Sink(userimport_sink::Error::Cancelled),
+                });
             }
         }
         if at_end {
