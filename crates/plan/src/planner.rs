@@ -842,7 +842,7 @@ impl Planner {
                         row.line,
                         row.row,
                         crate::codes::PASSWORD_MISSING,
-                        "a new user needs a password: fill it, give a password hash, or use --generate-passwords",
+                        "a new user needs a password: fill it, give a password hash, or have passwords generated",
                     )
                     .column(password_column.as_deref().unwrap_or("password")),
                 );
@@ -1028,7 +1028,7 @@ impl Planner {
                     0,
                     crate::codes::PASSWORD_IGNORED,
                     format!(
-                        "{count} row(s) of existing users have a password: existing passwords are kept (use --update-passwords to change them)"
+                        "{count} row(s) of existing users have a password: existing passwords are kept unless the import updates passwords"
                     ),
                 )
                 .column(column),
@@ -1157,7 +1157,7 @@ impl Planner {
                     0,
                     crate::codes::SYNC_THRESHOLD,
                     format!(
-                        "sync would {verb} {removed} of {total} users ({percent:.1}%), more than the {}% allowed (--max-delete); nothing is applied",
+                        "sync would {verb} {removed} of {total} users ({percent:.1}%), more than the {}% the sync threshold allows; nothing is applied",
                         self.options.max_delete_percent
                     ),
                 ));

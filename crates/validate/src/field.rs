@@ -707,7 +707,7 @@ fn card_id(text: &str, kind: CardIdType) -> Result<Out<'_>, Problem> {
                 || text.starts_with("0x")
                 || text.starts_with("0X")
             {
-                " (it looks hexadecimal: import with the hexadecimal card ID option, --card-id-type hex)"
+                " (it looks hexadecimal: import with the hexadecimal card ID notation)"
             } else {
                 ""
             };
