@@ -35,22 +35,30 @@
 //! The README's embedding example (compiled here so it stays true):
 //!
 //! ```no_run
-//! use userimport::{Importer, plan::Mode, schema::Profile, sink::{Sink, SqliteSink}};
+//! use userimport::{ApplyOptions, ImportSettings, Input, Store, jobs};
 //!
-//! let profile = Profile::standard();
-//! let mut store = SqliteSink::open("userimport.db")?;
-//! let importer = Importer::builder(&profile).mode(Mode::Upsert).build();
+//! let mut settings = ImportSettings::default();   // profile "standard", upsert …
+//! settings.actor = Some("lead@example.com".into()); // member ID, login or e-mail
+//! let url = "sqlite://userimport.db";               // or postgres://…
 //!
 //! // upload and check: decode, validate, plan; nothing written
-//! let checked = importer.plan(std::fs::File::open("users.csv")?, &store)?;
+//! let store = Store::open_existing(url)?;
+//! let checked = settings.importer()?.check(std::fs::File::open("users.csv")?, &store)?;
 //! for issue in checked.errors() {
 //!     eprintln!("{issue}"); // line 7, column "email": error [email.invalid] …
 //! }
 //!
-//! // execute: exactly the plan that was shown, refused if the store moved since
-//! if let (true, Some(plan)) = (checked.is_clean(), &checked.plan) {
-//!     let outcome = store.apply(plan, &mut |p| { eprintln!("{}/{}", p.done, p.total); true })?;
-//!     println!("{} created, {} updated", outcome.created, outcome.updated);
+//! // execute: at once, or as a resumable job above the background threshold
+//! let applied = userimport::apply(url, Input::Path("users.csv".into()), &settings,
+//!     &ApplyOptions::default(), &mut |p| { eprintln!("{}/{}", p.rows_written, p.rows_read); true })?;
+//! println!("{}", serde_json::to_string_pretty(&applied)?); // the `apply --format json` shape
+//!
+//! // a job stopped half-way (crash, shutdown, `false` from the callback)
+//! // is finished by its ID, from any frontend
+//! for job in jobs::list(&Store::open(url)?)? {
+//!     if job.status != userimport::sink::JobStatus::Done {
+//!         jobs::resume(&mut Store::open(url)?, job.id, 1_000, &mut |_| true)?;
+//!     }
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
