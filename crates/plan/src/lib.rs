@@ -71,7 +71,7 @@ pub use authority::{Actor, Denial, targets};
 pub use directory::{Directory, EmptyDirectory, Lookup, StoredUser, fold};
 pub use plan::{
     ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Plan, generate_password,
-    hash_password, verify_password,
+    hash_password, hash_passwords, verify_password,
 };
 pub use planner::{Chunk, Finish, Planner, codes};
 pub use types::{

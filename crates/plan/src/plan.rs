@@ -38,6 +38,11 @@ pub struct Plan {
     /// Issues found while planning (not the validator's).
     #[serde(default)]
     pub issues: Vec<Issue>,
+    /// Data rows whose change is withdrawn (in-file duplicates found at the
+    /// end of a plan written as it was planned): [`Plan::from_json`] drops
+    /// their changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withdrawn_rows: Vec<u64>,
 }
 
 impl Plan {
@@ -63,28 +68,7 @@ impl Plan {
     /// parameters), hashing in parallel. Call it before writing the plan to
     /// disk. Returns how many passwords were hashed.
     pub fn hash_passwords(&mut self) -> Result<usize> {
-        let hashed: Vec<Result<bool>> = self
-            .changes
-            .par_iter_mut()
-            .map(|change| match change.password_mut() {
-                Some(source @ PasswordSource::Plain(_)) => {
-                    let PasswordSource::Plain(secret) = &*source else {
-                        return Ok(false); // ok: matched just above
-                    };
-                    let hash = hash_password(secret.expose())?;
-                    *source = PasswordSource::Hash(hash);
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })
-            .collect();
-        let mut count = 0;
-        for h in hashed {
-            if h? {
-                count += 1;
-            }
-        }
-        Ok(count)
+        hash_passwords(&mut self.changes)
     }
 
     /// The plan as pretty JSON. Refuses while plaintext passwords remain
@@ -99,9 +83,16 @@ impl Plan {
     /// Reads a plan written by [`Plan::to_json`]. Refuses plaintext passwords
     /// (a plan file must carry hashes).
     pub fn from_json(text: &str) -> Result<Plan> {
-        let plan: Plan = serde_json::from_str(text).map_err(|e| Error::Json(e.to_string()))?;
+        let mut plan: Plan = serde_json::from_str(text).map_err(|e| Error::Json(e.to_string()))?;
         if plan.has_plaintext_passwords() {
             return Err(Error::PlaintextPassword);
+        }
+        if !plan.withdrawn_rows.is_empty() {
+            let withdrawn: BTreeSet<u64> = std::mem::take(&mut plan.withdrawn_rows)
+                .into_iter()
+                .collect();
+            plan.changes
+                .retain(|c| c.row() == 0 || !withdrawn.contains(&c.row()));
         }
         Ok(plan)
     }
@@ -158,6 +149,32 @@ impl Plan {
             .filter_map(Change::id)
             .collect()
     }
+}
+
+/// Replaces every plaintext password of `changes` by its argon2id hash
+/// (OWASP parameters), hashing in parallel; returns how many were hashed.
+pub fn hash_passwords(changes: &mut [Change]) -> Result<usize> {
+    let hashed: Vec<Result<bool>> = changes
+        .par_iter_mut()
+        .map(|change| match change.password_mut() {
+            Some(source @ PasswordSource::Plain(_)) => {
+                let PasswordSource::Plain(secret) = &*source else {
+                    return Ok(false); // ok: matched just above
+                };
+                let hash = hash_password(secret.expose())?;
+                *source = PasswordSource::Hash(hash);
+                Ok(true)
+            }
+            _ => Ok(false),
+        })
+        .collect();
+    let mut count = 0;
+    for h in hashed {
+        if h? {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 /// The OWASP argon2id parameters: 19 MiB of memory, 2 passes, 1 lane.
@@ -275,6 +292,7 @@ mod tests {
             summary: Summary::default(),
             created_groups: vec!["Tokyo".to_string()],
             issues: Vec::new(),
+            withdrawn_rows: Vec::new(),
         }
     }
 

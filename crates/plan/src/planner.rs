@@ -103,6 +103,7 @@ impl Finish {
             summary: self.summary,
             created_groups: self.created_groups,
             issues,
+            withdrawn_rows: Vec::new(),
         }
     }
 }

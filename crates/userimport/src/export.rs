@@ -116,7 +116,9 @@ pub fn export<D: Directory, W: Write>(
 ) -> Result<u64, Error> {
     for (key, _) in &options.filters {
         if profile.column_index(key).is_none() {
-            return Err(Error::Refused(format!("export filter: unknown column {key:?}")));
+            return Err(Error::Refused(format!(
+                "export filter: unknown column {key:?}"
+            )));
         }
     }
     let columns = export_columns(profile, &options.columns)?;

@@ -79,6 +79,7 @@ mod csv_out;
 mod export;
 pub mod jobs;
 mod pipeline;
+mod plan_file;
 mod report;
 mod settings;
 mod store;

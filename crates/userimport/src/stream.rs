@@ -297,7 +297,7 @@ impl Importer {
                                 groups: chunk.created_groups,
                             }
                         }
-                        Streamed::Checked { rows, revision } => {
+                        Streamed::Checked { rows, revision, .. } => {
                             let sha256 = hasher
                                 .lock()
                                 .map(|h| hex::encode(h.clone().finalize()))
