@@ -1,4 +1,4 @@
-//! Credentials, API tokens and sessions in the SQLite store (migration 5).
+//! Credentials, API tokens and sessions in the SQLite store (migration 6).
 
 use rusqlite::{OptionalExtension, params};
 use userimport_plan::{Directory, Lookup};
@@ -7,7 +7,7 @@ use crate::auth::{ApiToken, AuthStore, Credential, Session, credential_of, pick}
 use crate::sink::now;
 use crate::{Result, SqliteSink};
 
-/// Migration 5: API tokens and browser sessions, stored by their SHA-256.
+/// Migration 6: API tokens and browser sessions, stored by their SHA-256.
 pub(crate) const MIGRATION: &str = "
     CREATE TABLE api_tokens (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use userimport::sink::{AuthStore, Credential, Session, new_secret, timestamp};
+use userimport::sink::{Credential, Session, new_secret, timestamp};
 
 use crate::AppState;
-use crate::engine::Store;
+use crate::engine::{Store, auth, auth_mut};
 use crate::error::{ApiError, blocking};
 use crate::i18n::Lang;
 use crate::pages;
@@ -144,18 +144,18 @@ pub async fn caller_of(state: &AppState, headers: &HeaderMap) -> Result<Option<C
     blocking(move || {
         let store = Store::open_existing(&db)?;
         let (actor, via) = if is_bearer {
-            match store.token(&hash)? {
+            match auth(&store)?.token(&hash)? {
                 Some(t) => (t.actor, Via::Token),
                 None => return Ok(None),
             }
         } else {
-            match store.session(&hash)? {
+            match auth(&store)?.session(&hash)? {
                 Some(s) => (s.actor, Via::Session { csrf: s.csrf, hash }),
                 None => return Ok(None),
             }
         };
         // A user suspended, or stripped of its role, since loses access at once.
-        match store.credential(&actor)? {
+        match auth(&store)?.credential(&actor)? {
             Some(c) if c.is_active() && c.holds_any(&roles) => Ok(Some(Caller {
                 actor: c.actor(),
                 via,
@@ -326,7 +326,7 @@ async fn sign_in(
     let roles = config.allow_roles.clone();
     let found: Option<Credential> = blocking(move || {
         let store = Store::open_existing(&db)?;
-        let found = store.credential(login.trim())?;
+        let found = auth(&store)?.credential(login.trim())?;
         // The same work whether or not the account exists.
         let ok = match &found {
             Some(c) => c.verify(&password),
@@ -354,7 +354,7 @@ async fn sign_in(
     let db = config.db.clone();
     blocking(move || {
         let mut store = Store::open(&db)?;
-        store.create_session(&hash, &session)?;
+        auth_mut(&mut store)?.create_session(&hash, &session)?;
         Ok(())
     })
     .await?;
@@ -384,7 +384,7 @@ async fn logout(
     if let Via::Session { hash, .. } = &caller.via {
         let (db, hash) = (state.config().db.clone(), hash.clone());
         blocking(move || {
-            Store::open(&db)?.delete_session(&hash)?;
+            auth_mut(&mut Store::open(&db)?)?.delete_session(&hash)?;
             Ok(())
         })
         .await?;

@@ -4,189 +4,32 @@
 //! (`userimport::Store`, `ImportSettings`, `apply`, `jobs`), only this
 //! module changes.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use userimport::StoreUrl;
-use userimport::parse::Charset;
-use userimport::plan::{
-    Authority, Directory, Lookup, Merge, Mode, PlanOptions, StoredUser, SyncAction,
-};
-use userimport::schema::{KeyKind, Profile};
-use userimport::sink::{
-    ApiToken, ApplyOutcome, AuthStore, Batch, Credential, Error as SinkError, Invite, Job, JobSpec,
-    JobStatus, Message, PostgresSink, Progress, Revision, RowResult, Session, Sink, SqliteSink,
-};
-use userimport::validate::{CardIdType, ValidateOptions};
-use userimport::{ImportOptions, Importer};
+use userimport::schema::Profile;
+use userimport::sink::{AuthStore, Invite, Job, JobStatus};
+use userimport::{ImportSettings, Importer};
 
 use crate::error::ApiError;
 
-/// The store a URL names, whichever backend it is.
-#[derive(Debug)]
-pub enum Store {
-    /// An SQLite file.
-    Sqlite(SqliteSink),
-    /// A PostgreSQL database.
-    Postgres(PostgresSink),
-}
+pub use userimport::Store;
 
-impl Store {
-    /// Opens the store for writing, creating and migrating it if needed.
-    pub fn open(url: &str) -> Result<Store, ApiError> {
-        match url.parse::<StoreUrl>().map_err(ApiError::config)? {
-            StoreUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteSink::open(&path)?)),
-            StoreUrl::Postgres(pg) => Ok(Store::Postgres(PostgresSink::open(&pg)?)),
-            other => Err(ApiError::config(format!("unsupported store {other}"))),
-        }
-    }
-
-    /// Opens the store for reading only; a missing one is empty.
-    pub fn open_existing(url: &str) -> Result<Store, ApiError> {
-        match url.parse::<StoreUrl>().map_err(ApiError::config)? {
-            StoreUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteSink::open_existing(&path)?)),
-            StoreUrl::Postgres(pg) => Ok(Store::Postgres(PostgresSink::open_existing(&pg)?)),
-            other => Err(ApiError::config(format!("unsupported store {other}"))),
-        }
+/// The sign-in side of `store` (API tokens, sessions, credentials).
+pub fn auth(store: &Store) -> Result<&dyn AuthStore, ApiError> {
+    match store {
+        Store::Sqlite(s) => Ok(s),
+        Store::Postgres(s) => Ok(s),
+        _ => Err(ApiError::internal("this store keeps no sign-in data")),
     }
 }
 
-macro_rules! each {
-    ($self:expr, $s:ident => $body:expr) => {
-        match $self {
-            Store::Sqlite($s) => $body,
-            Store::Postgres($s) => $body,
-        }
-    };
-}
-
-impl Directory for Store {
-    type Error = SinkError;
-
-    fn revision(&self) -> Result<u64, SinkError> {
-        each!(self, s => s.revision())
-    }
-    fn find(&self, keys: &[Lookup]) -> Result<Vec<StoredUser>, SinkError> {
-        each!(self, s => s.find(keys))
-    }
-    fn groups(&self) -> Result<BTreeSet<String>, SinkError> {
-        each!(self, s => s.groups())
-    }
-    fn user_count(&self) -> Result<u64, SinkError> {
-        each!(self, s => s.user_count())
-    }
-    fn for_each_user(&self, f: &mut dyn FnMut(&StoredUser) -> bool) -> Result<(), SinkError> {
-        each!(self, s => s.for_each_user(f))
-    }
-    fn authority(&self, actor: &str) -> Result<Option<Authority>, SinkError> {
-        each!(self, s => s.authority(actor))
-    }
-}
-
-impl Sink for Store {
-    fn write(
-        &mut self,
-        batch: &Batch<'_>,
-        progress: &mut dyn FnMut(&Progress) -> bool,
-    ) -> Result<ApplyOutcome, SinkError> {
-        each!(self, s => s.write(batch, progress))
-    }
-    fn rollback(&mut self) -> Result<(), SinkError> {
-        each!(self, s => s.rollback())
-    }
-    fn add_groups(&mut self, names: &[String]) -> Result<usize, SinkError> {
-        each!(self, s => s.add_groups(names))
-    }
-    fn remove_groups(&mut self, names: &[String]) -> Result<usize, SinkError> {
-        each!(self, s => s.remove_groups(names))
-    }
-    fn history_since(&self, revision: u64) -> Result<Vec<Revision>, SinkError> {
-        each!(self, s => s.history_since(revision))
-    }
-    fn create_job(&mut self, spec: &JobSpec) -> Result<i64, SinkError> {
-        each!(self, s => s.create_job(spec))
-    }
-    fn job(&self, id: i64) -> Result<Option<Job>, SinkError> {
-        each!(self, s => s.job(id))
-    }
-    fn jobs(&self) -> Result<Vec<Job>, SinkError> {
-        each!(self, s => s.jobs())
-    }
-    fn job_results(&self, id: i64) -> Result<Vec<RowResult>, SinkError> {
-        each!(self, s => s.job_results(id))
-    }
-    fn record_job_results(
-        &mut self,
-        id: i64,
-        rows_done: u64,
-        results: &[RowResult],
-    ) -> Result<(), SinkError> {
-        each!(self, s => s.record_job_results(id, rows_done, results))
-    }
-    fn finish_job(
-        &mut self,
-        id: i64,
-        status: JobStatus,
-        error: Option<&str>,
-    ) -> Result<(), SinkError> {
-        each!(self, s => s.finish_job(id, status, error))
-    }
-    fn outbox(&self) -> Result<Vec<Message>, SinkError> {
-        each!(self, s => s.outbox())
-    }
-    fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Message>, SinkError> {
-        each!(self, s => s.claim_due(now, limit))
-    }
-    fn store_token(&mut self, message: i64, user: i64, hash: &str) -> Result<(), SinkError> {
-        each!(self, s => s.store_token(message, user, hash))
-    }
-    fn mark_sent(&mut self, message: i64) -> Result<(), SinkError> {
-        each!(self, s => s.mark_sent(message))
-    }
-    fn mark_failed(
-        &mut self,
-        message: i64,
-        error: &str,
-        retry_at: Option<&str>,
-    ) -> Result<(), SinkError> {
-        each!(self, s => s.mark_failed(message, error, retry_at))
-    }
-}
-
-impl AuthStore for Store {
-    fn credential(&self, login_or_email: &str) -> userimport::sink::Result<Option<Credential>> {
-        each!(self, s => s.credential(login_or_email))
-    }
-    fn create_token(
-        &mut self,
-        actor: &str,
-        label: &str,
-        token_hash: &str,
-    ) -> userimport::sink::Result<i64> {
-        each!(self, s => s.create_token(actor, label, token_hash))
-    }
-    fn token(&self, token_hash: &str) -> userimport::sink::Result<Option<ApiToken>> {
-        each!(self, s => s.token(token_hash))
-    }
-    fn tokens(&self) -> userimport::sink::Result<Vec<ApiToken>> {
-        each!(self, s => s.tokens())
-    }
-    fn revoke_token(&mut self, id: i64) -> userimport::sink::Result<bool> {
-        each!(self, s => s.revoke_token(id))
-    }
-    fn create_session(
-        &mut self,
-        token_hash: &str,
-        session: &Session,
-    ) -> userimport::sink::Result<()> {
-        each!(self, s => s.create_session(token_hash, session))
-    }
-    fn session(&self, token_hash: &str) -> userimport::sink::Result<Option<Session>> {
-        each!(self, s => s.session(token_hash))
-    }
-    fn delete_session(&mut self, token_hash: &str) -> userimport::sink::Result<()> {
-        each!(self, s => s.delete_session(token_hash))
+/// The sign-in side of `store`, to write.
+pub fn auth_mut(store: &mut Store) -> Result<&mut dyn AuthStore, ApiError> {
+    match store {
+        Store::Sqlite(s) => Ok(s),
+        Store::Postgres(s) => Ok(s),
+        _ => Err(ApiError::internal("this store keeps no sign-in data")),
     }
 }
 
@@ -287,91 +130,43 @@ impl Settings {
         Ok(profile)
     }
 
-    /// The importer these settings describe.
+    /// The importer these settings describe: the profile resolved here
+    /// (never a file a client names), every other option read by the
+    /// library's [`ImportSettings`].
     pub fn importer(&self, offered: &[Profile]) -> Result<Importer, ApiError> {
         let profile = self.profile(offered)?;
-        let mut options = ImportOptions::default();
-        options.charset = self
-            .charset
-            .parse::<Charset>()
-            .map_err(|e| ApiError::bad_options(e.to_string()))?;
-        options.delimiter = parse_delimiter(&self.delimiter)?;
-        options.header_row = self.header_row;
-        options.maps = self
-            .maps
-            .iter()
-            .map(|m| parse_map(m))
-            .collect::<Result<_, _>>()?;
-        options.validate = ValidateOptions {
-            card_id_type: CardIdType::parse(&self.card_id_type).ok_or_else(|| {
-                ApiError::bad_options(format!(
-                    "unknown card ID type {:?}: use decimal or hex",
-                    self.card_id_type
-                ))
-            })?,
-            ..ValidateOptions::default()
-        };
-        options.plan = self.plan_options()?;
+        let options = self.to_library().import_options()?;
         Ok(Importer::builder(&profile).options(options).build())
     }
 
-    fn plan_options(&self) -> Result<PlanOptions, ApiError> {
-        let mode = match self.mode.to_ascii_lowercase().as_str() {
-            "upsert" => Mode::Upsert,
-            "create" => Mode::Create,
-            "update" => Mode::Update,
-            "sync" => Mode::Sync,
-            other => {
-                return Err(ApiError::bad_options(format!(
-                    "unknown mode {other:?}: use upsert, create, update or sync"
-                )));
-            }
-        };
-        let merge = match self.merge.to_ascii_lowercase().as_str() {
-            "overwrite" => Merge::Overwrite,
-            "keep-existing" | "keep_existing" | "keep" => Merge::KeepExisting,
-            other => {
-                return Err(ApiError::bad_options(format!(
-                    "unknown merge policy {other:?}: use overwrite or keep-existing"
-                )));
-            }
-        };
-        let sync_action = match self.sync_action.to_ascii_lowercase().as_str() {
-            "delete" => SyncAction::Delete,
-            "suspend" => SyncAction::Suspend,
-            other => {
-                return Err(ApiError::bad_options(format!(
-                    "unknown sync action {other:?}: use delete or suspend"
-                )));
-            }
-        };
-        if !(0.0..=100.0).contains(&self.max_delete) {
-            return Err(ApiError::bad_options(
-                "max_delete is a percentage from 0 to 100",
-            ));
-        }
-        let key_order = match &self.key {
-            Some(list) if !list.trim().is_empty() => {
-                KeyKind::parse_list(list).map_err(|e| ApiError::bad_options(e.to_string()))?
-            }
-            _ => Vec::new(),
-        };
-        Ok(PlanOptions {
-            mode,
-            merge,
-            key_order,
-            update_passwords: self.update_passwords,
-            generate_passwords: self.generate_passwords,
-            skip_invalid: self.skip_invalid,
-            max_delete_percent: self.max_delete,
-            sync_action,
-            actor: self.actor.clone(),
-        })
+    /// The library's settings with the same values.
+    pub fn to_library(&self) -> ImportSettings {
+        let mut s = ImportSettings::default();
+        s.profile = self.profile.clone();
+        s.charset = self.charset.clone();
+        s.delimiter = self.delimiter.clone();
+        s.header_row = self.header_row;
+        s.maps = self.maps.clone();
+        s.card_id_type = self.card_id_type.clone();
+        s.sources = self.sources.clone();
+        s.default_group = self.default_group.clone();
+        s.mode = self.mode.clone();
+        s.key = self.key.clone();
+        s.merge = self.merge.clone();
+        s.update_passwords = self.update_passwords;
+        s.generate_passwords = self.generate_passwords;
+        s.skip_invalid = self.skip_invalid;
+        s.max_delete = self.max_delete;
+        s.sync_action = self.sync_action.clone();
+        s.actor = self.actor.clone();
+        s.invite = self.invite.clone();
+        s
     }
 
-    /// The JSON a job records (the CLI's `jobs resume` reads it too).
+    /// The JSON a job records: the library's (its `jobs::resume` and the
+    /// CLI's read it too).
     pub fn to_job_options(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        self.to_library().to_json()
     }
 
     /// Settings from a job's recorded options.
@@ -416,29 +211,6 @@ fn split_list(text: &str) -> Vec<String> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect()
-}
-
-fn parse_delimiter(text: &str) -> Result<Option<u8>, ApiError> {
-    Ok(match text {
-        "auto" | "" => None,
-        "," | "comma" => Some(b','),
-        ";" | "semicolon" => Some(b';'),
-        "tab" | "\t" | "\\t" => Some(b'\t'),
-        other => {
-            return Err(ApiError::bad_options(format!(
-                "unknown delimiter {other:?}: use auto, \",\", \";\" or tab"
-            )));
-        }
-    })
-}
-
-fn parse_map(text: &str) -> Result<(String, Option<String>), ApiError> {
-    let (field, header) = text.split_once('=').ok_or_else(|| {
-        ApiError::bad_options(format!("map {text:?}: write FIELD=HEADER or FIELD=none"))
-    })?;
-    let header = header.trim();
-    let header = (!header.eq_ignore_ascii_case("none")).then(|| header.to_string());
-    Ok((field.trim().to_string(), header))
 }
 
 /// The SHA-256 of a file, hex.

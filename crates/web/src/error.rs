@@ -169,6 +169,8 @@ impl From<userimport::Error> for ApiError {
                 ApiError::file(e.to_string())
             }
             userimport::Error::Sink(inner) => inner.into(),
+            userimport::Error::Settings(m) => ApiError::bad_options(m),
+            userimport::Error::Open { .. } => ApiError::unavailable(e.to_string()),
             other => ApiError::internal(other.to_string()),
         }
     }

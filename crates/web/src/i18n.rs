@@ -55,7 +55,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Only these groups (comma-separated)",
         "次のグループのみ(カンマ区切り)",
     ),
-    ("where", "Only users with FIELD=VALUE (comma-separated)", "条件 項目=値(カンマ区切り)"),
+    (
+        "where",
+        "Only users with FIELD=VALUE (comma-separated)",
+        "条件 項目=値(カンマ区切り)",
+    ),
     ("random_n", "Random sample of N users", "ランダムにN人"),
     (
         "columns",

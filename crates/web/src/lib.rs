@@ -259,24 +259,21 @@ async fn shutdown_signal() {
 /// Creates (blocking) an API token acting as `actor` (a stored user's login ID) and
 /// returns its ID and the token, shown once: the store keeps only its hash.
 pub fn create_token(db: &str, actor: &str, label: &str) -> Result<(i64, String), ApiError> {
-    use userimport::sink::AuthStore;
     let mut store = Store::open(db)?;
-    let who = store
+    let who = engine::auth(&store)?
         .credential(actor)?
         .ok_or_else(|| ApiError::not_found(format!("no stored user {actor:?}")))?;
     let (token, hash) = userimport::sink::new_secret()?;
-    let id = store.create_token(&who.actor(), label, &hash)?;
+    let id = engine::auth_mut(&mut store)?.create_token(&who.actor(), label, &hash)?;
     Ok((id, token))
 }
 
 /// Revokes API token `id`; false when there was no such unrevoked token.
 pub fn revoke_token(db: &str, id: i64) -> Result<bool, ApiError> {
-    use userimport::sink::AuthStore;
-    Ok(Store::open(db)?.revoke_token(id)?)
+    Ok(engine::auth_mut(&mut Store::open(db)?)?.revoke_token(id)?)
 }
 
 /// The API tokens of the store (hashes never leave the store).
 pub fn tokens(db: &str) -> Result<Vec<userimport::sink::ApiToken>, ApiError> {
-    use userimport::sink::AuthStore;
-    Ok(Store::open_existing(db)?.tokens()?)
+    Ok(engine::auth(&Store::open_existing(db)?)?.tokens()?)
 }

@@ -116,7 +116,7 @@ fn run(state: &AppState, id: i64, plan: &Plan, invite: Option<&Invite>, live: &L
     let mut store = match Store::open(&config.db) {
         Ok(store) => store,
         Err(e) => {
-            record_failure(state, id, &e.message);
+            record_failure(state, id, &e.to_string());
             return;
         }
     };
