@@ -8,7 +8,10 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_userimport");
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().expect("run userimport");
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run userimport");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -35,16 +38,29 @@ fn token_create_prints_the_token_last_and_stores_only_its_hash() {
     let db = store_with_admin(dir.path());
     let (code, out, err) = run(&["serve", "token", "create", "--actor", "admin", "--db", &db]);
     assert_eq!(code, 0, "{err}");
-    let token = out.lines().last().unwrap().split_whitespace().last().unwrap().to_string();
+    let token = out
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
     assert_eq!(token.len(), 64, "{out}");
     let bytes = std::fs::read(dir.path().join("store.db")).unwrap();
     let wal = std::fs::read(dir.path().join("store.db-wal")).unwrap_or_default();
     for file in [&bytes, &wal] {
-        assert!(!file.windows(64).any(|w| w == token.as_bytes()), "the token itself is not stored");
+        assert!(
+            !file.windows(64).any(|w| w == token.as_bytes()),
+            "the token itself is not stored"
+        );
     }
     let (code, list, _) = run(&["serve", "token", "list", "--db", &db]);
     assert_eq!(code, 0);
-    assert!(list.contains("admin") && list.contains("active") && !list.contains(&token), "{list}");
+    assert!(
+        list.contains("admin") && list.contains("active") && !list.contains(&token),
+        "{list}"
+    );
     assert_eq!(run(&["serve", "token", "revoke", "1", "--db", &db]).0, 0);
     let (_, list, _) = run(&["serve", "token", "list", "--db", &db]);
     assert!(list.contains("revoked"), "{list}");
@@ -61,7 +77,15 @@ fn serve_listens_where_it_says_and_answers_health_checks() {
     let db = store_with_admin(dir.path());
     let uploads = dir.path().join("uploads");
     let mut child = Command::new(BIN)
-        .args(["serve", "--db", &db, "--listen", "127.0.0.1:0", "--allow-role", "admin"])
+        .args([
+            "serve",
+            "--db",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-role",
+            "admin",
+        ])
         .arg("--upload-dir")
         .arg(&uploads)
         .stdout(Stdio::piped())
@@ -69,7 +93,9 @@ fn serve_listens_where_it_says_and_answers_health_checks() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let addr = line
         .trim()
         .strip_prefix("userimport serve: listening on http://")
@@ -77,7 +103,8 @@ fn serve_listens_where_it_says_and_answers_health_checks() {
         .unwrap_or_else(|| panic!("{line}"))
         .to_string();
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
-    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();
     let _ = child.kill();

@@ -222,7 +222,7 @@ impl ApplyRequest {
 /// What the apply found: done at once, or a job to run.
 enum Prepared {
     Now(ApplyOutcome),
-    Job(i64, userimport::plan::Plan),
+    Job(i64, Box<userimport::plan::Plan>),
 }
 
 /// Applies import `id` exactly as checked: refused when the store moved
@@ -282,7 +282,7 @@ pub async fn apply(
             rows_total: rows,
         };
         let job = store.create_job(&spec)?;
-        Ok(Prepared::Job(job, plan))
+        Ok(Prepared::Job(job, Box::new(plan)))
     })
     .await?;
     let mut report = import.report();
@@ -298,7 +298,7 @@ pub async fn apply(
         }
         Prepared::Job(job, plan) => {
             let invite = import_invite(&request, state)?;
-            crate::runs::start(state, job, plan, invite, import.path.clone(), guard);
+            crate::runs::start(state, job, *plan, invite, import.path.clone(), guard);
             let record = crate::api::job_json(state, job).await?;
             report["results"] = json!({
                 "created": 0, "updated": 0, "deleted": 0, "unchanged": 0, "skipped": 0, "failed": 0,
