@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use userimport::sink::{Job, Sink};
+use userimport::sink::{Job, JobStatus, Sink};
 use userimport::{ExportOptions, OutputCharset, write_issues_csv, write_results_csv};
 use utoipa::OpenApi;
 
@@ -465,19 +465,32 @@ pub async fn cancel(
     caller: &Caller,
     id: i64,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    job_of(state, caller, id).await?;
+    let job = job_of(state, caller, id).await?;
     if state.0.runs.cancel(id) {
-        Ok((
+        return Ok((
             StatusCode::ACCEPTED,
             Json(json!({"id": id, "cancelling": true})),
-        ))
-    } else {
-        Err(ApiError::new(
+        ));
+    }
+    if job.status != JobStatus::Running {
+        return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_running",
-            format!("job {id} is not running in this server"),
-        ))
+            format!("job {id} is {}, not running", job.status.as_str()),
+        ));
     }
+    // Running elsewhere (another server, the CLI) or left by a stop: the
+    // library marks it cancelled; its writer stops at the next batch.
+    let db = state.config().db.clone();
+    blocking(move || {
+        userimport::jobs::cancel(&mut Store::open(&db)?, id)?;
+        Ok(())
+    })
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "cancelling": true})),
+    ))
 }
 
 /// Template and export options.

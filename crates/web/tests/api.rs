@@ -1003,3 +1003,48 @@ async fn the_file_download_leaves_plaintext_passwords_out() {
         "the preview masks passwords"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_running_elsewhere_is_cancelled_through_the_store() {
+    use userimport::sink::{JobSpec, Sink};
+    let server = start(&[ADMIN], |_| {}).await;
+    let settings = userimport_web::Settings {
+        actor: Some("admin".into()),
+        ..Default::default()
+    };
+    // A job another process runs (its file is not in this server's uploads).
+    let job = userimport_web::Store::open(&server.db)
+        .unwrap()
+        .create_job(&JobSpec {
+            file: "/elsewhere/users.csv".into(),
+            file_sha256: "00".into(),
+            options: settings.to_job_options(),
+            rows_total: 500,
+        })
+        .unwrap();
+    let browser = sign_in(&server.url, "admin").await;
+    let cancel = browser
+        .post(&format!("api/jobs/{job}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), StatusCode::ACCEPTED);
+    let record: Value = browser
+        .get(&format!("api/jobs/{job}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["status"], "cancelled");
+    let again = browser
+        .post(&format!("api/jobs/{job}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(again).await,
+        (StatusCode::CONFLICT, "not_running".into())
+    );
+}
