@@ -41,6 +41,12 @@
 //! sends those due (through [`smtp_sender`] or any closure), drawing each
 //! single-use set-password token at delivery and storing only its SHA-256.
 //!
+//! # Signing in
+//!
+//! [`AuthStore`] (both stores) gives frontends a stored user's
+//! [`Credential`] (argon2id verify, roles, status), API tokens and browser
+//! [`Session`]s, each kept only as the SHA-256 of its secret ([`new_secret`]).
+//!
 //! # The SQLite store
 //!
 //! Tables: `users` (member ID, login ID and e-mail as written plus their
