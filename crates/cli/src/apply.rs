@@ -152,6 +152,9 @@ fn apply_plan_file(args: &Args, invite: Option<&Invite>) -> Result<Applied, Fail
 fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure> {
     let checked = applied.checked();
     let mut code = crate::exit_code(&checked);
+    if format == Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
     let mut out = open_output(None)?;
     if applied.refused {
         if format == Format::Json {
