@@ -10,7 +10,7 @@ use userimport::validate::Issue;
 use userimport::{Format, StreamOptions, StreamOutcome, write_report, write_results_csv};
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
-use crate::output::{create_private, open_output};
+use crate::output::{self, open_output};
 use crate::{Failure, jobs, store};
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +90,7 @@ fn is_plan_file(path: &std::path::Path) -> bool {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let format = args.report.format()?;
     let invite = args.invite.invite()?;
+    output::reserve(args.results.as_deref(), &args.store.db, &args.file)?;
     let mut sink = store::open_write(&args.store.db)?;
     let (plan, code) = if is_plan_file(&args.file) {
         let text = std::fs::read_to_string(&args.file)
@@ -187,9 +188,9 @@ fn report_outcome(
     add_invalid_rows(&mut outcome, issues);
     let code = if outcome.committed { code } else { code.max(1) };
     if let Some(path) = &args.results {
-        let file = create_private(path)
-            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        write_results_csv(&outcome.results, std::io::BufWriter::new(file))?;
+        let mut file = output::reserved(path)?;
+        write_results_csv(&outcome.results, &mut file)?;
+        file.commit()?;
     }
     let mut out = open_output(None)?;
     print_outcome(&outcome, format, &mut out)?;
@@ -319,9 +320,9 @@ fn report_job(
         );
     }
     if let Some(path) = &args.results {
-        let file = create_private(path)
-            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        write_results_csv(&sink.job_results(job.id)?, std::io::BufWriter::new(file))?;
+        let mut file = output::reserved(path)?;
+        write_results_csv(&sink.job_results(job.id)?, &mut file)?;
+        file.commit()?;
     }
     Ok(code.max(u8::from(job.failed > 0)))
 }

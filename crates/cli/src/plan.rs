@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use userimport::write_report;
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
-use crate::output::{create_private, open_output};
+use crate::output::{self, open_output};
 use crate::{Failure, store};
 
 #[derive(Debug, clap::Args)]
@@ -29,6 +29,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let importer = importer(&args.read, &args.plan)?;
     let format = args.report.format()?;
+    let mut file = output::create_file(&args.output, Some(&args.store.db), Some(&args.file))?;
     let store = store::open_read(&args.store.db)?;
     let checked = importer.plan(open_input(&args.file)?, &store)?;
     let mut plan = checked
@@ -38,10 +39,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     // Plain passwords never reach the disk: hash them now.
     plan.hash_passwords()?;
     let json = plan.to_json()?;
-    let mut file = create_private(&args.output)
-        .map_err(|e| Failure(format!("cannot write {}: {e}", args.output.display())))?;
     file.write_all(json.as_bytes())?;
     file.write_all(b"\n")?;
+    file.commit()?;
     let mut out = open_output(None)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
     out.flush()?;

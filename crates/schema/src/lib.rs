@@ -31,6 +31,8 @@
 
 mod codes;
 mod formula;
+mod hash_floor;
+mod marker;
 mod kind;
 mod profile;
 mod sample;
@@ -40,7 +42,12 @@ pub use codes::{
     CodeTable, CountryRow, DATE_FORMATS, LanguageRow, TIME_FORMATS, TimeZoneRow, Unknown,
     countries, languages, seed_time_zones,
 };
-pub use formula::{escape_formula, needs_formula_escape, unescape_formula};
+pub use hash_floor::HashFloor;
+pub use marker::{find_substitution_marker, substitution_marker};
+pub use formula::{
+    escape_formula, has_separated_formula, needs_formula_escape, unescape_formula,
+    unescape_formula_inner, unescape_formula_start,
+};
 pub use kind::{EnumValue, FieldKind, due_date_type_values, status_values};
 pub use profile::{Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose};
 pub use sample::{Defect, SampleRows};

@@ -68,6 +68,7 @@
 
 mod csv_out;
 mod export;
+mod output_file;
 mod pipeline;
 mod report;
 mod store;
@@ -79,8 +80,9 @@ pub use userimport_schema as schema;
 pub use userimport_sink as sink;
 pub use userimport_validate as validate;
 
-pub use csv_out::{CsvWriter, OutputCharset, WriteError};
+pub use csv_out::{CsvWriter, OutputCharset, Unencodable, UnencodableCell, WriteError};
 pub use export::{ExportOptions, export, export_cell, export_columns};
+pub use output_file::{OutputError, OutputFile, Protected, refuse_clobber};
 pub use pipeline::{
     Checked, FileInfo, ImportOptions, Importer, ImporterBuilder, delimiter_name, sort_issues,
 };
@@ -88,7 +90,7 @@ pub use report::{
     Format, write_issues_csv, write_issues_text, write_report, write_results_csv,
     write_summary_text,
 };
-pub use store::StoreUrl;
+pub use store::{StoreUrl, mask_url_password};
 pub use stream::{StreamOptions, StreamOutcome, StreamProgress};
 
 /// Errors that stop an import: file-level problems (exit code 2), store
@@ -112,6 +114,9 @@ pub enum Error {
     /// Input or output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// An output file cannot be written where it was asked for.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// A guard refused the operation; the message says why.
     #[error("{0}")]
     Refused(String),
