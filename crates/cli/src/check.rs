@@ -28,7 +28,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let importer = importer(&args.read, &args.plan)?;
     let format = args.report.format()?;
-    let mut out = open_guarded(args.output.as_deref(), Some(&args.store.db), Some(&args.file))?;
+    let mut out = open_guarded(
+        args.output.as_deref(),
+        Some(&args.store.db),
+        Some(&args.file),
+    )?;
     let store = store::open_read(&args.store.db)?;
     let checked = importer.check(open_input(&args.file)?, &store)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;

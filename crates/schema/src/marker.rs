@@ -30,7 +30,14 @@ mod tests {
             let text = format!("Jos{}!", substitution_marker(c));
             assert_eq!(find_substitution_marker(&text), Some(c), "{text}");
         }
-        for text in ["José", "{U+}", "{U+12}", "{U+GGGG}", "{U+110000}", "{u+00e9"] {
+        for text in [
+            "José",
+            "{U+}",
+            "{U+12}",
+            "{U+GGGG}",
+            "{U+110000}",
+            "{u+00e9",
+        ] {
             assert_eq!(find_substitution_marker(text), None, "{text}");
         }
     }

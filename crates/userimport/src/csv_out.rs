@@ -326,7 +326,10 @@ mod tests {
         w.write_row(["c\nd", "ok"]).unwrap();
         w.write_row(["😀", "Zoë"]).unwrap();
         let err = w.finish().unwrap_err().to_string();
-        assert!(err.starts_with("3 value(s) cannot be written in Shift_JIS"), "{err}");
+        assert!(
+            err.starts_with("3 value(s) cannot be written in Shift_JIS"),
+            "{err}"
+        );
         for part in [
             "line 3, column 2 (\"name\"): 'é'",
             "line 6, column 1 (\"login\")",
@@ -349,8 +352,12 @@ mod tests {
     #[test]
     fn a_formula_after_another_delimiter_is_quoted_and_neutralised() {
         let mut w = CsvWriter::new(Vec::new(), OutputCharset::UTF8).unwrap();
-        w.write_row(["Bob;=1+1", "Bob\t=1+1", "a|@x", "a,-1", "a;b"]).unwrap();
+        w.write_row(["Bob;=1+1", "Bob\t=1+1", "a|@x", "a,-1", "a;b"])
+            .unwrap();
         let bytes = String::from_utf8(w.finish().unwrap()).unwrap();
-        assert_eq!(bytes, "\"Bob;'=1+1\",\"Bob\t'=1+1\",\"a|'@x\",\"a,'-1\",a;b\r\n");
+        assert_eq!(
+            bytes,
+            "\"Bob;'=1+1\",\"Bob\t'=1+1\",\"a|'@x\",\"a,'-1\",a;b\r\n"
+        );
     }
 }

@@ -178,7 +178,9 @@ impl OutputFile {
                 Err(e) => return Err(io(e)),
             }
         }
-        Err(io(last.unwrap_or_else(|| io::Error::other("no free temporary name"))))
+        Err(io(last.unwrap_or_else(|| {
+            io::Error::other("no free temporary name")
+        })))
     }
 
     /// The file the output will replace.

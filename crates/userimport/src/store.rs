@@ -58,7 +58,9 @@ pub fn mask_url_password(url: &str) -> String {
         Some((scheme, rest)) => {
             // The host follows the last `@` (a password may hold `/` or `@`).
             let host_at = rest.rfind('@').unwrap_or(0);
-            let end = rest[host_at..].find('/').map_or(rest.len(), |i| host_at + i);
+            let end = rest[host_at..]
+                .find('/')
+                .map_or(rest.len(), |i| host_at + i);
             let (authority, path) = rest.split_at(end);
             let authority = match authority.rsplit_once('@') {
                 Some((userinfo, host)) => match userinfo.split_once(':') {

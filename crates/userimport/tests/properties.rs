@@ -29,8 +29,8 @@ const DANGEROUS: [char; 12] = [
 fn cell() -> impl Strategy<Value = String> {
     let start = prop::sample::select(vec![
         "", "", "", "=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠", "'", "'=", "''",
-        " ", "\"", "sep=;", "¥", "‾", "\\", "~", "〜", "－", "Bob;=", "a\t+", "c|@", "d,-",
-        "e;'=", "f;''",
+        " ", "\"", "sep=;", "¥", "‾", "\\", "~", "〜", "－", "Bob;=", "a\t+", "c|@", "d,-", "e;'=",
+        "f;''",
     ]);
     (
         start,
@@ -89,7 +89,9 @@ fn write_and_read(
                 .match_indices([';', '\t', '|', ','])
                 .any(|(at, sep)| raw[at + sep.len()..].starts_with(DANGEROUS));
             if live {
-                return Err(format!("written cell {raw:?} holds a formula after a separator"));
+                return Err(format!(
+                    "written cell {raw:?} holds a formula after a separator"
+                ));
             }
         }
         got.push(

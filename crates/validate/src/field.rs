@@ -139,11 +139,7 @@ pub(crate) fn check_cell<'a>(
 }
 
 /// Checks one cell with no escaping after separators left in it.
-fn check_plain<'a>(
-    col: &'a ColumnPlan,
-    raw: &'a str,
-    env: Env<'_>,
-) -> Result<Out<'a>, Problem> {
+fn check_plain<'a>(col: &'a ColumnPlan, raw: &'a str, env: Env<'_>) -> Result<Out<'a>, Problem> {
     match &col.kind {
         FieldKind::ReadOnly => return Ok(Out::Absent),
         // Passwords are taken exactly as typed: a space is a legal password
@@ -532,8 +528,7 @@ fn hash_above_floor(text: &str, floor: HashFloor) -> Result<(), Problem> {
     };
     let param = |name: &str| hash.params.get_decimal(name).unwrap_or(0);
     let (m, t, p) = (param("m"), param("t"), param("p"));
-    if m < floor.argon2_memory_kib || t < floor.argon2_iterations || p < floor.argon2_parallelism
-    {
+    if m < floor.argon2_memory_kib || t < floor.argon2_iterations || p < floor.argon2_parallelism {
         return weak(format!("argon2id m={m}, t={t}, p={p}"));
     }
     Ok(())
