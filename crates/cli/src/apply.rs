@@ -71,8 +71,7 @@ impl InviteArgs {
             return Ok(None);
         }
         let template = match &self.invite_template {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?,
+            Some(path) => Invite::read_template(path)?,
             None => DEFAULT_TEMPLATE.to_string(),
         };
         let base = self.invite_base_url.clone().ok_or_else(|| {

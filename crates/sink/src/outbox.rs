@@ -49,9 +49,16 @@ pub struct Invite {
     pub send_at: String,
 }
 
+/// The largest invitation template accepted (as for a profile: 1 MiB).
+pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
 impl Invite {
-    /// An invitation spec; checks that the template renders and that
-    /// `send_at` is RFC 3339 (normalised to UTC).
+    /// An invitation spec. The template must render with every variable it
+    /// names known (`{{ nmae }}` is an error), have a `Subject:` line and
+    /// contain the set-password `{{ link }}`, and be at most
+    /// [`MAX_TEMPLATE_BYTES`]; the base URL must be `https://` (or
+    /// `http://` on a loopback host); `send_at` is RFC 3339 (normalised to
+    /// UTC).
     pub fn new(template: String, base_url: String, send_at: Option<&str>) -> Result<Invite> {
         let send_at = match send_at {
             None => crate::sink::now(),
@@ -60,25 +67,120 @@ impl Invite {
                 .with_timezone(&chrono::Utc)
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
-        if base_url.trim().is_empty() {
-            return Err(Error::Refused("the invitation base URL is empty".into()));
+        check_base_url(&base_url)?;
+        if template.len() as u64 > MAX_TEMPLATE_BYTES {
+            return Err(Error::Refused(format!(
+                "the invitation template has {} bytes; at most {MAX_TEMPLATE_BYTES} are accepted",
+                template.len()
+            )));
         }
-        let invite = Invite {
+        check_template(&template)?;
+        Ok(Invite {
             template,
             base_url,
             send_at,
-        };
-        render(
-            &invite.template,
-            &Recipient {
-                name: Some("Name".into()),
-                login: Some("login".into()),
-                email: "user@example.com".into(),
-            },
-            "https://example.invalid/set-password?token=x",
-        )?;
-        Ok(invite)
+        })
     }
+
+    /// Reads an invitation template file: a regular file (not a device, a
+    /// FIFO or a folder) of at most [`MAX_TEMPLATE_BYTES`], in UTF-8. Its
+    /// content is checked by [`Invite::new`].
+    pub fn read_template(path: &std::path::Path) -> Result<String> {
+        use std::io::Read;
+        let shown = path.display();
+        let refuse = |why: String| Error::Refused(format!("invitation template {shown}: {why}"));
+        let file = std::fs::File::open(path).map_err(|e| refuse(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(refuse("not a regular file".into()));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_TEMPLATE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| refuse(e.to_string()))?;
+        if bytes.len() as u64 > MAX_TEMPLATE_BYTES {
+            return Err(refuse(format!(
+                "larger than {MAX_TEMPLATE_BYTES} bytes; a template is a short text"
+            )));
+        }
+        String::from_utf8(bytes).map_err(|_| refuse("not UTF-8 text".into()))
+    }
+}
+
+/// The link a template is checked with: it must come out in the message.
+const PROBE_LINK: &str = "https://example.invalid/set-password?token=probe-7c1d";
+
+/// A template must render strictly, have a subject and carry the link.
+fn check_template(template: &str) -> Result<()> {
+    let probe = Recipient {
+        name: Some("Name".into()),
+        login: Some("login".into()),
+        email: "user@example.com".into(),
+    };
+    let text = render_text(template, &probe, PROBE_LINK)?;
+    let has_subject = text
+        .strip_prefix("Subject:")
+        .and_then(|rest| rest.lines().next())
+        .is_some_and(|subject| !subject.trim().is_empty());
+    if !has_subject {
+        return Err(Error::Refused(
+            "invitation template: it must start with a \"Subject: …\" line, then a blank line and the body"
+                .into(),
+        ));
+    }
+    if !text.contains(PROBE_LINK) {
+        return Err(Error::Refused(
+            "invitation template: it must contain the set-password link {{ link }}".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The link's base URL must be `https://`, or `http://` on a loopback host
+/// (a test or a local proxy), and hold no spaces or control characters.
+fn check_base_url(url: &str) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::Refused(format!(
+            "invitation base URL {url:?}: {why}"
+        )))
+    };
+    if url.trim().is_empty() {
+        return refuse("it is empty");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return refuse("it contains a space or a control character");
+    }
+    let lower = url.to_ascii_lowercase();
+    let (https, rest) = match (
+        lower.strip_prefix("https://"),
+        lower.strip_prefix("http://"),
+    ) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        _ => return refuse("use https://HOST/PATH"),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return refuse("it names no host");
+    }
+    if !https && !is_loopback(host) {
+        return refuse(
+            "links must use https:// (http:// only on a loopback host such as 127.0.0.1)",
+        );
+    }
+    Ok(())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Who a message goes to.
@@ -181,20 +283,10 @@ pub struct Rendered {
     pub body: String,
 }
 
-/// Renders `template` for `to` with `link`.
+/// Renders `template` for `to` with `link`; a variable the template names
+/// but the message lacks is an error, not an empty string.
 pub fn render(template: &str, to: &Recipient, link: &str) -> Result<Rendered> {
-    let env = minijinja::Environment::new();
-    let text = env
-        .render_str(
-            template,
-            minijinja::context! {
-                name => to.name,
-                login => to.login,
-                email => to.email,
-                link => link,
-            },
-        )
-        .map_err(|e| Error::Refused(format!("invitation template: {e}")))?;
+    let text = render_text(template, to, link)?;
     let (subject, body) = match text.strip_prefix("Subject:") {
         Some(rest) => match rest.split_once('\n') {
             Some((subject, body)) => (
@@ -205,7 +297,24 @@ pub fn render(template: &str, to: &Recipient, link: &str) -> Result<Rendered> {
         },
         None => ("Your new account".to_string(), text),
     };
+    // A subject is one line, whatever the values held.
+    let subject = subject.replace(['\r', '\n'], " ");
     Ok(Rendered { subject, body })
+}
+
+fn render_text(template: &str, to: &Recipient, link: &str) -> Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.render_str(
+        template,
+        minijinja::context! {
+            name => to.name,
+            login => to.login,
+            email => to.email,
+            link => link,
+        },
+    )
+    .map_err(|e| Error::Refused(format!("invitation template: {e}")))
 }
 
 /// The SHA-256 of a token, hex: the only form a token is stored in.
