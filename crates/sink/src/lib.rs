@@ -106,6 +106,7 @@ mod memory;
 mod outbox;
 mod postgres;
 mod sink;
+mod smtp;
 mod sqlite;
 mod sqlite_bulk;
 mod sqlite_jobs;
@@ -114,14 +115,15 @@ mod sqlite_outbox;
 pub use jobs::{CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, run_job};
 pub use memory::MemorySink;
 pub use outbox::{
-    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, Message, MessageStatus, Recipient,
-    Rendered, backoff, deliver, link, new_token, render, smtp_sender, token_hash,
+    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, MAX_TEMPLATE_BYTES, Message,
+    MessageStatus, Recipient, Rendered, backoff, deliver, link, new_token, render, token_hash,
 };
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     prepare_creates, prepare_passwords,
 };
+pub use smtp::{SendError, SmtpSecurity, SmtpUrl, smtp_sender};
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
 
 /// Errors from a store.

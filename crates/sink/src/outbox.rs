@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use userimport_plan::NewUser;
 
 use crate::sink::Sink;
+use crate::smtp::SendError;
 use crate::{Error, Result};
 
 /// The default invitation template: a `Subject:` line, a blank line, the
@@ -354,12 +355,14 @@ pub struct DeliveryReport {
     pub failed: u64,
 }
 
-/// Sends every due message through `transport` (`send(to, subject, body)`),
-/// marking each sent, or queued again with a backoff, or failed.
+/// Sends every due message through `send(from, to, message)`, marking each
+/// sent, or queued again with a backoff, or failed (at once when the
+/// failure is permanent, such as an SMTP 550; after [`MAX_ATTEMPTS`]
+/// otherwise).
 pub fn deliver<S: Sink + ?Sized>(
     store: &mut S,
     from: &str,
-    send: &mut dyn FnMut(&str, &str, &Rendered) -> std::result::Result<(), String>,
+    send: &mut dyn FnMut(&str, &str, &Rendered) -> std::result::Result<(), SendError>,
 ) -> Result<DeliveryReport, S::Error> {
     let mut report = DeliveryReport::default();
     loop {
@@ -378,7 +381,7 @@ pub fn deliver<S: Sink + ?Sized>(
             );
             let result = match rendered {
                 Ok(rendered) => send(from, &message.recipient.email, &rendered),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(SendError::permanent(e.to_string())),
             };
             drop(token);
             match result {
@@ -386,9 +389,12 @@ pub fn deliver<S: Sink + ?Sized>(
                     store.mark_sent(message.id)?;
                     report.sent += 1;
                 }
-                Err(error) => {
+                Err(SendError {
+                    message: error,
+                    permanent,
+                }) => {
                     let attempts = message.attempts + 1;
-                    if attempts >= MAX_ATTEMPTS {
+                    if permanent || attempts >= MAX_ATTEMPTS {
                         store.mark_failed(message.id, &error, None)?;
                         report.failed += 1;
                     } else {
@@ -403,43 +409,4 @@ pub fn deliver<S: Sink + ?Sized>(
             }
         }
     }
-}
-
-/// An SMTP sender for [`deliver`]: `smtp://HOST:PORT` (plain SMTP, no TLS:
-/// for a local relay).
-pub fn smtp_sender(
-    url: &str,
-) -> Result<impl FnMut(&str, &str, &Rendered) -> std::result::Result<(), String>> {
-    use lettre::Transport;
-    let rest = url
-        .strip_prefix("smtp://")
-        .ok_or_else(|| Error::Refused(format!("{url:?}: use smtp://HOST:PORT")))?;
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (
-            h.to_string(),
-            p.parse::<u16>()
-                .map_err(|_| Error::Refused(format!("{url:?}: bad port")))?,
-        ),
-        None => (rest.to_string(), 25),
-    };
-    let transport = lettre::SmtpTransport::builder_dangerous(host)
-        .port(port)
-        .timeout(Some(Duration::from_secs(30)))
-        .build();
-    Ok(
-        move |from: &str, to: &str, m: &Rendered| -> std::result::Result<(), String> {
-            let email = lettre::Message::builder()
-                .from(from.parse().map_err(|e| format!("sender {from:?}: {e}"))?)
-                .to(to.parse().map_err(|e| format!("recipient {to:?}: {e}"))?)
-                .subject(m.subject.clone())
-                .header(lettre::message::header::ContentType::TEXT_PLAIN)
-                .body(m.body.clone())
-                .map_err(|e| e.to_string())?;
-            transport
-                .send(&email)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        },
-    )
 }
