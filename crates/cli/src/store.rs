@@ -39,16 +39,25 @@ pub fn open_read(url: &str) -> Result<Store, Failure> {
 pub fn open_write(url: &str) -> Result<Store, Failure> {
     match url.parse::<StoreUrl>().map_err(Failure)? {
         StoreUrl::Sqlite(path) => {
-            Ok(Store::Sqlite(SqliteSink::open(&path).map_err(|e| {
-                Failure(format!("cannot open store {}: {e}", path.display()))
-            })?))
-        }
-        StoreUrl::Postgres(pg) => Ok(Store::Postgres(PostgresSink::open(&pg).map_err(|e| {
-            Failure(format!(
-                "cannot open store {}: {e}",
-                StoreUrl::Postgres(pg.clone())
+            let options = crate::store_options::get();
+            Ok(Store::Sqlite(
+                SqliteSink::open_with(&path, &options).map_err(|e| {
+                    let e = crate::store_options::advise(e);
+                    Failure(format!("cannot open store {}: {e}", path.display()))
+                })?,
             ))
-        })?)),
+        }
+        StoreUrl::Postgres(pg) => {
+            let options = crate::store_options::get();
+            let sink = PostgresSink::open_with(&pg, &options).map_err(|e| {
+                let e = crate::store_options::advise(e);
+                Failure(format!(
+                    "cannot open store {}: {e}",
+                    StoreUrl::Postgres(pg.clone())
+                ))
+            })?;
+            Ok(Store::Postgres(sink))
+        }
         other => Err(Failure(format!("unsupported store {other}"))),
     }
 }

@@ -111,6 +111,8 @@ mod sqlite;
 mod sqlite_bulk;
 mod sqlite_jobs;
 mod sqlite_outbox;
+mod store_errors;
+mod store_open;
 
 pub use jobs::{CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, run_job};
 pub use memory::MemorySink;
@@ -125,16 +127,17 @@ pub use sink::{
 };
 pub use smtp::{SendError, SmtpSecurity, SmtpUrl, smtp_sender};
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
+pub use store_open::StoreOptions;
 
 /// Errors from a store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// SQLite failed.
-    #[error("store: {0}")]
+    #[error("store: {}", store_errors::describe_sqlite(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed.
-    #[error("store: {0}")]
+    #[error("store: {}", store_errors::describe_postgres(.0))]
     Postgres(#[from] ::postgres::Error),
     /// Planning-side failure (password hashing).
     #[error(transparent)]
@@ -173,6 +176,10 @@ pub enum Error {
     /// Another connection holds the store's lock longer than the wait allows.
     #[error("{0}")]
     Busy(String),
+    /// The database holds another application's tables and no store; the
+    /// store's tables are added only with [`StoreOptions::init_foreign`].
+    #[error("{0}")]
+    Foreign(String),
 }
 
 fn describe_history(history: &[Revision]) -> String {
