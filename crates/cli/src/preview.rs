@@ -80,18 +80,28 @@ impl Secrets<'_> {
     }
 }
 
-/// Masks one cell: all of it, or the parts at `parts` when it splits on
-/// `sep` into `count` parts as its header did (all of it otherwise).
-fn mask_cell(field: &mut String, split: Option<(char, usize, &[usize])>) {
+/// A header cell that holds a password header once split on another
+/// delimiter than the file's.
+struct Split {
+    sep: char,
+    /// How many parts the header splits into.
+    count: usize,
+    /// The parts under a password header.
+    parts: Vec<usize>,
+}
+
+/// Masks one cell: all of it, or the parts under a password header when it
+/// splits as its header did (all of it otherwise).
+fn mask_cell(field: &mut String, split: Option<&Split>) {
     if field.is_empty() {
         return;
     }
-    let Some((sep, count, parts)) = split else {
+    let Some(Split { sep, count, parts }) = split else {
         *field = "***".to_string();
         return;
     };
-    let mut pieces: Vec<String> = field.split(sep).map(str::to_string).collect();
-    if pieces.len() != count {
+    let mut pieces: Vec<String> = field.split(*sep).map(str::to_string).collect();
+    if pieces.len() != *count {
         *field = "***".to_string();
         return;
     }
@@ -100,7 +110,7 @@ fn mask_cell(field: &mut String, split: Option<(char, usize, &[usize])>) {
             pieces[k] = "***".to_string();
         }
     }
-    *field = pieces.join(&sep.to_string());
+    *field = pieces.join(sep.to_string().as_str());
 }
 
 /// Replaces the cells under the profile's password and password-hash
@@ -109,7 +119,7 @@ fn mask_cell(field: &mut String, split: Option<(char, usize, &[usize])>) {
 /// of a cell under a password header are masked).
 fn mask_passwords(shown: &mut Preview, secrets: &Secrets<'_>) {
     let own = shown.delimiter.chars().next();
-    let mut masks: Vec<(usize, Option<(char, usize, Vec<usize>)>)> = Vec::new();
+    let mut masks: Vec<(usize, Option<Split>)> = Vec::new();
     for (i, header) in shown.header.iter().enumerate() {
         if secrets.is_secret(header) {
             masks.push((i, None));
@@ -124,7 +134,14 @@ fn mask_passwords(shown: &mut Preview, secrets: &Secrets<'_>) {
                 .filter(|&k| secrets.is_secret(parts[k].trim_matches('"')))
                 .collect();
             if parts.len() > 1 && !secret.is_empty() {
-                masks.push((i, Some((sep, parts.len(), secret))));
+                masks.push((
+                    i,
+                    Some(Split {
+                        sep,
+                        count: parts.len(),
+                        parts: secret,
+                    }),
+                ));
                 break;
             }
         }
@@ -132,8 +149,7 @@ fn mask_passwords(shown: &mut Preview, secrets: &Secrets<'_>) {
     for record in &mut shown.records {
         for (i, split) in &masks {
             if let Some(field) = record.fields.get_mut(*i) {
-                let split = split.as_ref().map(|(s, n, p)| (*s, *n, p.as_slice()));
-                mask_cell(field, split);
+                mask_cell(field, split.as_ref());
             }
         }
     }

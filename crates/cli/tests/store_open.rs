@@ -228,7 +228,7 @@ fn a_refused_postgres_password_is_said_and_never_shown() {
     let dir = tempfile::tempdir().unwrap();
     let base = db.url();
     // The test URL is postgres://user:password@host:port/db?options=…
-    let (scheme_user, rest) = base.split_once(':').map(|(s, r)| (s, r)).unwrap();
+    let (scheme_user, rest) = base.split_once(':').unwrap();
     let user_part = rest.trim_start_matches("//");
     let (user, after) = user_part.split_once(':').unwrap();
     let (_, host_db) = after.split_once('@').unwrap();

@@ -214,7 +214,7 @@ impl SmtpUrl {
                 .map_err(|e| refuse(format!("ca={}: {e}", path.display())))?;
             builder = builder.add_root_certificate(cert);
         }
-        builder.build_rustls().map_err(|e| refuse(e))
+        builder.build_rustls().map_err(refuse)
     }
 
     fn transport(&self) -> Result<lettre::SmtpTransport> {

@@ -48,7 +48,7 @@ pub(crate) fn split_schema(url: &str) -> Result<(String, Option<String>)> {
     let mut rest = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
-            Some((key, value)) if key == "schema" => schema = Some(value.to_string()),
+            Some(("schema", value)) => schema = Some(value.to_string()),
             _ => rest.push(pair),
         }
     }
@@ -68,27 +68,6 @@ pub(crate) fn split_schema(url: &str) -> Result<(String, Option<String>)> {
         format!("{base}?{}", rest.join("&"))
     };
     Ok((url, schema))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_schema_comes_off_the_url() {
-        let (url, schema) =
-            split_schema("postgres://u:p@h/db?schema=hr_users&sslmode=disable").unwrap();
-        assert_eq!(url, "postgres://u:p@h/db?sslmode=disable");
-        assert_eq!(schema.as_deref(), Some("hr_users"));
-        let (url, schema) = split_schema("postgres://h/db").unwrap();
-        assert_eq!((url.as_str(), schema), ("postgres://h/db", None));
-        for bad in ["a;drop", "1x", "a\"b", ""] {
-            assert!(
-                split_schema(&format!("postgres://h/db?schema={bad}")).is_err(),
-                "{bad}"
-            );
-        }
-    }
 }
 
 /// True when SQLite could not write what a reader needs (the WAL index
@@ -197,4 +176,25 @@ pub(crate) fn refuse_foreign_sqlite(
         return Ok(());
     }
     Err(foreign("the database", &tables))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_comes_off_the_url() {
+        let (url, schema) =
+            split_schema("postgres://u:p@h/db?schema=hr_users&sslmode=disable").unwrap();
+        assert_eq!(url, "postgres://u:p@h/db?sslmode=disable");
+        assert_eq!(schema.as_deref(), Some("hr_users"));
+        let (url, schema) = split_schema("postgres://h/db").unwrap();
+        assert_eq!((url.as_str(), schema), ("postgres://h/db", None));
+        for bad in ["a;drop", "1x", "a\"b", ""] {
+            assert!(
+                split_schema(&format!("postgres://h/db?schema={bad}")).is_err(),
+                "{bad}"
+            );
+        }
+    }
 }
