@@ -31,16 +31,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let format = args.report.format()?;
     let mut file = output::create_file(&args.output, Some(&args.store.db), Some(&args.file))?;
     let store = store::open_read(&args.store.db)?;
-    let checked = importer.plan(open_input(&args.file)?, &store)?;
-    let mut plan = checked
-        .plan
-        .clone()
-        .ok_or_else(|| Failure("internal: the planner returned no plan".into()))?;
-    // Plain passwords never reach the disk: hash them now.
-    plan.hash_passwords()?;
-    let json = plan.to_json()?;
-    file.write_all(json.as_bytes())?;
-    file.write_all(b"\n")?;
+    // Written as it is planned (passwords hashed chunk by chunk): memory
+    // does not grow with the file. The file appears only once complete.
+    let checked = importer.write_plan(open_input(&args.file)?, &store, &mut file)?;
     file.commit()?;
     let mut out = open_output(None)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use userimport::sink::{Error, StoreOptions};
+use userimport::sink::{Error as SinkError, StoreOptions};
 
 static INIT_FOREIGN: AtomicBool = AtomicBool::new(false);
 
@@ -18,11 +18,14 @@ pub fn get() -> StoreOptions {
 
 /// The store's error, with the flag that lifts a refusal of a foreign
 /// database.
-pub fn advise(e: Error) -> String {
+pub fn advise(e: userimport::Error) -> String {
     match e {
-        Error::Foreign(text) => {
-            format!("{text}: check --db, or pass --init-foreign-db to create them there")
-        }
+        userimport::Error::Open {
+            url,
+            source: SinkError::Foreign(text),
+        } => format!(
+            "cannot open store {url}: {text}: check --db, or pass --init-foreign-db to create them there"
+        ),
         other => other.to_string(),
     }
 }

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 ///
 /// [`SqliteSink::open_with`]: crate::SqliteSink::open_with
 /// [`PostgresSink::open_with`]: crate::PostgresSink::open_with
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoreOptions {
     /// Create the store's tables in a database (or PostgreSQL schema) that
