@@ -121,7 +121,7 @@ fn advise(e: userimport::Error) -> Failure {
         userimport::Error::JobStopped { id, .. } => {
             Failure(format!("{e}: finish with `userimport jobs resume {id}`"))
         }
-        _ => Failure(e.to_string()),
+        _ => Failure(crate::store_options::advise(e)),
     }
 }
 
