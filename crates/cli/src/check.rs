@@ -36,6 +36,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let store = store::open_read(&args.store.db)?;
     let checked = importer.check(open_input(&args.file)?, &store)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    if format == userimport::Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
     out.finish()?;
     Ok(crate::exit_code(&checked))
 }
