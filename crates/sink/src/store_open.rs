@@ -162,12 +162,11 @@ pub(crate) fn refuse_foreign_sqlite(
     if options.init_foreign {
         return Ok(());
     }
-    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version != 0 {
-        return Ok(());
-    }
+    // One statement, one snapshot: another connection may be creating the
+    // store's tables right now, and its tables come with its version.
     let mut stmt = conn.prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND (SELECT user_version FROM pragma_user_version) = 0 ORDER BY name",
     )?;
     let tables = stmt
         .query_map([], |r| r.get(0))?
