@@ -334,3 +334,58 @@ fn a_formula_after_another_delimiter_is_quoted_and_round_trips() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(dir.join("y.csv")).unwrap(), text);
 }
+
+/// A disk that fills up (here: a file size limit, `ulimit -f`, with SIGXFSZ
+/// ignored so the write fails with EFBIG as on a full disk) leaves the
+/// earlier export and plan as they were, and no temporary file.
+#[test]
+fn a_full_disk_leaves_the_earlier_files_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut text = String::from("login_id,name,email,password\r\n");
+    for i in 0..60 {
+        text.push_str(&format!(
+            "user{i:03},User Number {i},user{i:03}@example.com,Secret-{i:03}-Abc\r\n"
+        ));
+    }
+    std::fs::write(dir.join("many.csv"), &text).unwrap();
+    std::fs::write(dir.join("new.csv"), text.replace("user", "newcomer")).unwrap();
+    let r = userimport(dir, &["apply", "many.csv", "--db", "r.db"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Another reader keeps the store's WAL index open, so the limited
+    // command needs no new space for the store, only for its output.
+    let reader = rusqlite::Connection::open(dir.join("r.db")).unwrap();
+    let _: i64 = reader
+        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    for args in [
+        vec!["export", "--db", "r.db", "-o", "out.csv"],
+        vec!["plan", "new.csv", "--db", "r.db", "-o", "plan.json"],
+    ] {
+        let r = userimport(dir, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        let target = dir.join(args[args.len() - 1]);
+        let good = std::fs::read(&target).unwrap();
+        assert!(good.len() > 4096, "{args:?}: {} bytes", good.len());
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "trap '' XFSZ; ulimit -f 4; exec {} \"$@\"",
+                harness::BIN
+            ))
+            .arg("sh")
+            .args(&args)
+            .current_dir(dir)
+            .env_remove("USERIMPORT_DB")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write") || stderr.contains("too large"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(std::fs::read(&target).unwrap(), good, "{args:?}");
+        assert_eq!(temporaries(dir), Vec::<String>::new(), "{args:?}");
+    }
+}
