@@ -1416,7 +1416,7 @@ mod tests {
             .unwrap();
         }
         let store = SqliteSink::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 4);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let users = store.find(&[Lookup::Id(1), Lookup::Id(2)]).unwrap();
         let tanaka = users.iter().find(|u| u.id == 1).expect("tanaka");
         assert_eq!(
