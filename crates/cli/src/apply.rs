@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use userimport::plan::{Directory, EmptyDirectory, Plan};
-use userimport::sink::{ApplyOutcome, DEFAULT_TEMPLATE, Invite, Outcome, RowResult, Sink};
+use userimport::sink::{ApplyOutcome, DEFAULT_TEMPLATE, Invite, Jobs, Outcome, RowResult, Sink};
 use userimport::validate::Issue;
 use userimport::{Format, StreamOptions, StreamOutcome, write_report, write_results_csv};
 

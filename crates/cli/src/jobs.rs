@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use userimport::StreamProgress;
 use userimport::plan::Plan;
-use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobSpec, JobStatus, Sink, run_job};
+use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobSpec, JobStatus, Jobs, run_job};
 
 use crate::Failure;
 use crate::common::{PlanArgs, ReadArgs, StoreArgs, importer};

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use userimport::StoreUrl;
 use userimport::plan::{Authority, Directory, Lookup, StoredUser};
 use userimport::sink::{
-    ApplyOutcome, Batch, Error, Job, JobSpec, JobStatus, Message, PostgresSink, Progress, Revision,
-    RowResult, Sink, SqliteSink,
+    ApplyOutcome, Batch, Error, Job, JobSpec, JobStatus, Jobs, Message, Outbox, PostgresSink,
+    Progress, Revision, RowResult, Sink, SqliteSink,
 };
 
 use crate::Failure;
@@ -108,6 +108,9 @@ impl Sink for Store {
     fn history_since(&self, revision: u64) -> Result<Vec<Revision>, Error> {
         each!(self, s => s.history_since(revision))
     }
+}
+
+impl Jobs for Store {
     fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Error> {
         each!(self, s => s.create_job(spec))
     }
@@ -131,6 +134,9 @@ impl Sink for Store {
     fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<(), Error> {
         each!(self, s => s.finish_job(id, status, error))
     }
+}
+
+impl Outbox for Store {
     fn outbox(&self) -> Result<Vec<Message>, Error> {
         each!(self, s => s.outbox())
     }

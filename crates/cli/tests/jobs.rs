@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use backend::TestDb;
 use userimport::StoreUrl;
 use userimport::plan::Directory;
-use userimport::sink::{Job, JobStatus, PostgresSink, Sink, SqliteSink};
+use userimport::sink::{Job, JobStatus, Jobs, PostgresSink, SqliteSink};
 
 const BIN: &str = env!("CARGO_BIN_EXE_userimport");
 

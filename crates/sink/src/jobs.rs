@@ -146,6 +146,82 @@ impl CancelToken {
     }
 }
 
+/// The jobs a store keeps (SQLite and PostgreSQL; not [`MemorySink`](crate::MemorySink)):
+/// a job's record, its per-row results, and its end. A job's progress is
+/// recorded by [`Sink::write`] itself, in the transaction of each batch
+/// ([`Batch::job`]).
+pub trait Jobs: Sink {
+    /// Records a new job (status running, nothing done); returns its ID.
+    fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Self::Error>;
+
+    /// A job by ID.
+    fn job(&self, id: i64) -> Result<Option<Job>, Self::Error>;
+
+    /// Every job, newest first.
+    fn jobs(&self) -> Result<Vec<Job>, Self::Error>;
+
+    /// The per-row results a job recorded, in file order.
+    fn job_results(&self, id: i64) -> Result<Vec<RowResult>, Self::Error>;
+
+    /// Adds results written before their job existed to job `id` (its
+    /// counts and per-row results), with `rows_done`: a streamed apply
+    /// learns that a file is a job only once it has read past the
+    /// threshold.
+    fn record_job_results(
+        &mut self,
+        id: i64,
+        rows_done: u64,
+        results: &[RowResult],
+    ) -> Result<(), Self::Error>;
+
+    /// Sets a job's status (and error); `Done`, `Failed` and `Cancelled`
+    /// also stamp its finish time.
+    fn finish_job(
+        &mut self,
+        id: i64,
+        status: JobStatus,
+        error: Option<&str>,
+    ) -> Result<(), Self::Error>;
+}
+
+/// Forwards every method of [`Jobs`] behind a pointer.
+macro_rules! forward_jobs {
+    ($($ptr:ty),*) => {$(
+        impl<S: Jobs + ?Sized> Jobs for $ptr {
+            fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Self::Error> {
+                (**self).create_job(spec)
+            }
+            fn job(&self, id: i64) -> Result<Option<Job>, Self::Error> {
+                (**self).job(id)
+            }
+            fn jobs(&self) -> Result<Vec<Job>, Self::Error> {
+                (**self).jobs()
+            }
+            fn job_results(&self, id: i64) -> Result<Vec<RowResult>, Self::Error> {
+                (**self).job_results(id)
+            }
+            fn record_job_results(
+                &mut self,
+                id: i64,
+                rows_done: u64,
+                results: &[RowResult],
+            ) -> Result<(), Self::Error> {
+                (**self).record_job_results(id, rows_done, results)
+            }
+            fn finish_job(
+                &mut self,
+                id: i64,
+                status: JobStatus,
+                error: Option<&str>,
+            ) -> Result<(), Self::Error> {
+                (**self).finish_job(id, status, error)
+            }
+        }
+    )*};
+}
+
+forward_jobs!(&mut S, Box<S>);
+
 /// Runs (or resumes) job `job` over `plan`, a plan of the job's file made
 /// against the store as it is now: changes of rows up to the job's
 /// `rows_done` are skipped (they are committed already), the rest are
@@ -157,7 +233,7 @@ impl CancelToken {
 /// first. With `invite`, each batch queues its created users' invitations.
 /// `progress` is called after every batch; returning `false`, or
 /// `cancel` being cancelled, stops the job (marked cancelled).
-pub fn run_job<S: Sink + ?Sized>(
+pub fn run_job<S: Jobs + ?Sized>(
     store: &mut S,
     job: i64,
     plan: &Plan,
@@ -356,7 +432,7 @@ pub(crate) fn parse_outcome(text: &str) -> Outcome {
 /// ```
 /// use userimport_plan::{PlanOptions, Planner};
 /// use userimport_schema::Profile;
-/// use userimport_sink::{JobHandle, JobSpec, JobStatus, Sink, SqliteSink};
+/// use userimport_sink::{JobHandle, JobSpec, JobStatus, Jobs, SqliteSink};
 ///
 /// let mut store = SqliteSink::open_in_memory()?;
 /// let plan = Planner::plan_rows(&Profile::standard(), PlanOptions::default(), Vec::new(), &store)?;
@@ -368,7 +444,7 @@ pub(crate) fn parse_outcome(text: &str) -> Outcome {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
-pub struct JobHandle<S: Sink> {
+pub struct JobHandle<S: Jobs> {
     cancel: CancelToken,
     progress: Arc<std::sync::Mutex<Option<JobProgress>>>,
     thread: std::thread::JoinHandle<(S, Result<Job, S::Error>)>,
@@ -376,7 +452,7 @@ pub struct JobHandle<S: Sink> {
 
 impl<S> JobHandle<S>
 where
-    S: Sink + Send + 'static,
+    S: Jobs + Send + 'static,
     S::Error: Send,
 {
     /// Runs [`run_job`] on a new thread, owning `store` until it ends.

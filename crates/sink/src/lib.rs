@@ -111,11 +111,13 @@ mod sqlite_bulk;
 mod sqlite_jobs;
 mod sqlite_outbox;
 
-pub use jobs::{CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, run_job};
+pub use jobs::{
+    CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
+};
 pub use memory::MemorySink;
 pub use outbox::{
-    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, Message, MessageStatus, Recipient,
-    Rendered, backoff, deliver, link, new_token, render, smtp_sender, token_hash,
+    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, Message, MessageStatus, Outbox,
+    Recipient, Rendered, backoff, deliver, link, new_token, render, smtp_sender, token_hash,
 };
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{

@@ -18,8 +18,8 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, NoTls};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
-use crate::jobs::{Job, JobSpec, JobStatus, JobStep, counts, outcome_name, parse_outcome};
-use crate::outbox::{Invite, Message, MessageStatus, Recipient};
+use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs, counts, outcome_name, parse_outcome};
+use crate::outbox::{Invite, Message, MessageStatus, Outbox, Recipient};
 use crate::sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     Transactional, now, result_for, rollback_held, write_held,
@@ -1326,6 +1326,15 @@ impl Sink for PostgresSink {
         Ok(ids.len())
     }
 
+    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
+        if self.empty {
+            return Ok(Vec::new());
+        }
+        history_in(&mut self.client.borrow_mut(), revision)
+    }
+}
+
+impl Jobs for PostgresSink {
     fn create_job(&mut self, spec: &JobSpec) -> Result<i64> {
         self.check_writable()?;
         let stamp = now();
@@ -1398,7 +1407,9 @@ impl Sink for PostgresSink {
         )?;
         Ok(())
     }
+}
 
+impl Outbox for PostgresSink {
     fn outbox(&self) -> Result<Vec<Message>> {
         if self.empty {
             return Ok(Vec::new());
@@ -1460,12 +1471,5 @@ impl Sink for PostgresSink {
             )?,
         };
         Ok(())
-    }
-
-    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
-        if self.empty {
-            return Ok(Vec::new());
-        }
-        history_in(&mut self.client.borrow_mut(), revision)
     }
 }

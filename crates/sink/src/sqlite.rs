@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
-use crate::jobs::{Job, JobSpec, JobStatus, JobStep};
-use crate::outbox::Message;
+use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs};
+use crate::outbox::{Message, Outbox};
 use crate::sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     Transactional, now, result_for, rollback_held, write_held,
@@ -1265,6 +1265,25 @@ impl Sink for SqliteSink {
         Ok(removed)
     }
 
+    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT revision, at, created, updated, deleted, note FROM revisions WHERE revision > ? ORDER BY revision",
+        )?;
+        let rows = stmt.query_map([revision as i64], |r| {
+            Ok(Revision {
+                revision: r.get::<_, i64>(0)?.max(0) as u64,
+                at: r.get(1)?,
+                created: r.get::<_, i64>(2)?.max(0) as u64,
+                updated: r.get::<_, i64>(3)?.max(0) as u64,
+                deleted: r.get::<_, i64>(4)?.max(0) as u64,
+                note: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+impl Jobs for SqliteSink {
     fn create_job(&mut self, spec: &JobSpec) -> Result<i64> {
         self.check_writable()?;
         crate::sqlite_jobs::create(&self.conn, spec)
@@ -1305,7 +1324,9 @@ impl Sink for SqliteSink {
         self.check_writable()?;
         crate::sqlite_jobs::finish(&self.conn, id, status, error)
     }
+}
 
+impl Outbox for SqliteSink {
     fn outbox(&self) -> Result<Vec<Message>> {
         if self.schema_version()? < 3 {
             return Ok(Vec::new());
@@ -1331,23 +1352,6 @@ impl Sink for SqliteSink {
     fn mark_failed(&mut self, message: i64, error: &str, retry_at: Option<&str>) -> Result<()> {
         self.check_writable()?;
         crate::sqlite_outbox::mark_failed(&self.conn, message, error, retry_at)
-    }
-
-    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT revision, at, created, updated, deleted, note FROM revisions WHERE revision > ? ORDER BY revision",
-        )?;
-        let rows = stmt.query_map([revision as i64], |r| {
-            Ok(Revision {
-                revision: r.get::<_, i64>(0)?.max(0) as u64,
-                at: r.get(1)?,
-                created: r.get::<_, i64>(2)?.max(0) as u64,
-                updated: r.get::<_, i64>(3)?.max(0) as u64,
-                deleted: r.get::<_, i64>(4)?.max(0) as u64,
-                note: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 }
 

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use userimport_plan::{Change, Directory};
 use userimport_sink::{
-    ApplyOutcome, Batch, Invite, JobSpec, JobStatus, JobStep, PreparedCreate, Sink,
+    ApplyOutcome, Batch, Invite, JobSpec, JobStatus, JobStep, Jobs, PreparedCreate,
     prepare_creates, prepare_passwords,
 };
 
@@ -241,7 +241,7 @@ impl Importer {
     where
         R: Read + Send,
         D: Directory + Send,
-        S: Sink,
+        S: Jobs,
         Error: From<S::Error>,
     {
         if self.options().plan.skip_invalid {
@@ -387,7 +387,7 @@ fn write_stream<S>(
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<(ApplyOutcome, Option<i64>), Error>
 where
-    S: Sink,
+    S: Jobs,
     Error: From<S::Error>,
 {
     let batch_rows = options.batch_rows.max(1);

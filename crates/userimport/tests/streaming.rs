@@ -4,7 +4,7 @@
 //! progress and results cover every row.
 
 use userimport::plan::Directory;
-use userimport::sink::{JobSpec, JobStatus, Outcome, Sink, SqliteSink};
+use userimport::sink::{JobSpec, JobStatus, Jobs, Outcome, Sink, SqliteSink};
 use userimport::{ImportOptions, Importer, StreamOptions};
 
 /// `n` new users with one pre-hashed password, each in one of three groups;
