@@ -265,6 +265,7 @@ fn run_streamed(
         hold_rows: StreamOptions::default().hold_rows,
         job,
         invite,
+        input_size: std::fs::metadata(&args.file).ok().map(|m| m.len()),
     };
     let mut shown = jobs::StreamDisplay::new(true);
     let input = open_input(&args.file)?;

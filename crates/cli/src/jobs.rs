@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use userimport::StreamProgress;
 use userimport::plan::Plan;
 use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobSpec, JobStatus, Jobs, run_job};
+use userimport::{Phase, StreamProgress};
 
 use crate::Failure;
 use crate::common::{PlanArgs, ReadArgs, StoreArgs, importer};
@@ -325,6 +325,9 @@ pub fn resume(sink: &mut Store, id: i64, batch: usize, show: bool) -> Result<Job
     if job.status == JobStatus::Done {
         return Ok(job);
     }
+    if job.status == JobStatus::Running {
+        return Err(Failure(userimport::sink::Error::JobRunning(id).to_string()));
+    }
     let path = PathBuf::from(&job.spec.file);
     let bytes = std::fs::read(&path)
         .map_err(|e| Failure(format!("job {id}: cannot read {}: {e}", path.display())))?;
@@ -401,15 +404,16 @@ pub struct StreamDisplay {
     show: bool,
     last_line: Instant,
     announced: bool,
+    phase: Option<Phase>,
 }
 
 impl StreamDisplay {
     pub fn new(show: bool) -> Self {
         let bar = (show && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows written")
-            {
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {percent}% ({per_sec}, {eta} left)",
+            ) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message("apply");
@@ -420,17 +424,29 @@ impl StreamDisplay {
             show,
             last_line: Instant::now(),
             announced: false,
+            phase: None,
         }
     }
 
     /// Shows `p`; always goes on.
     pub fn update(&mut self, p: &StreamProgress) -> bool {
         if let Some(bar) = &self.bar {
-            if let Some(id) = p.job {
-                bar.set_message(format!("job {id}"));
+            if self.phase.replace(p.phase) != Some(p.phase) {
+                bar.reset(); // the rate and ETA start again with the phase
             }
-            bar.set_length(p.rows_read);
-            bar.set_position(p.rows_written);
+            let name = p.job.map_or("apply".to_string(), |id| format!("job {id}"));
+            match (p.phase, p.bytes_total) {
+                (Phase::Checking, Some(size)) => {
+                    bar.set_message(format!("{name}: checking, {} rows", p.rows_read));
+                    bar.set_length(size);
+                    bar.set_position(p.bytes_read);
+                }
+                _ => {
+                    bar.set_message(format!("{name}: writing"));
+                    bar.set_length(p.rows_read);
+                    bar.set_position(p.rows_written);
+                }
+            }
             return true;
         }
         let Some(id) = p.job.filter(|_| self.show) else {

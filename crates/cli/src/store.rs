@@ -134,6 +134,18 @@ impl Jobs for Store {
     fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<(), Error> {
         each!(self, s => s.finish_job(id, status, error))
     }
+    fn claim_job(&mut self, id: i64) -> Result<bool, Error> {
+        each!(self, s => s.claim_job(id))
+    }
+    fn release_job(&mut self, id: i64) -> Result<(), Error> {
+        each!(self, s => s.release_job(id))
+    }
+    fn request_cancel(&mut self, id: i64) -> Result<Option<Job>, Error> {
+        each!(self, s => s.request_cancel(id))
+    }
+    fn cancel_requested(&self, id: i64) -> Result<bool, Error> {
+        each!(self, s => s.cancel_requested(id))
+    }
 }
 
 impl Outbox for Store {

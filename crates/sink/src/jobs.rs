@@ -18,8 +18,13 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
-    /// Created or being written (or interrupted: resume it).
+    /// Being written by a live worker.
     Running,
+    /// Recorded as running, but no live worker holds it (its process was
+    /// killed, or its connection lost): the rows done so far are
+    /// committed. Resume it. Never stored: read from a `running` job whose
+    /// worker lock is free.
+    Interrupted,
     /// Every row is written.
     Done,
     /// Stopped by an error; the rows done so far are committed. Resume it.
@@ -33,6 +38,7 @@ impl JobStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Running => "running",
+            JobStatus::Interrupted => "interrupted",
             JobStatus::Done => "done",
             JobStatus::Failed => "failed",
             JobStatus::Cancelled => "cancelled",
@@ -43,6 +49,7 @@ impl JobStatus {
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "running" => JobStatus::Running,
+            "interrupted" => JobStatus::Interrupted,
             "done" => JobStatus::Done,
             "failed" => JobStatus::Failed,
             "cancelled" => JobStatus::Cancelled,
@@ -95,6 +102,10 @@ pub struct Job {
     pub finished_at: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// A cancel was requested ([`Jobs::request_cancel`]): the worker stops
+    /// at its next batch boundary.
+    #[serde(default)]
+    pub cancel_requested: bool,
 }
 
 /// The job step a batch commits with: `rows_done` and the counts are
@@ -182,6 +193,26 @@ pub trait Jobs: Sink {
         status: JobStatus,
         error: Option<&str>,
     ) -> Result<(), Self::Error>;
+
+    /// Takes job `id`'s worker lock for this connection: `false` when a
+    /// live worker elsewhere holds it. The lock ends with the worker (its
+    /// process or connection), so a job whose worker is gone reads as
+    /// [`JobStatus::Interrupted`]. [`run_job`] and the streamed apply take
+    /// it; taking it again on the same connection is a no-op.
+    fn claim_job(&mut self, id: i64) -> Result<bool, Self::Error>;
+
+    /// Gives job `id`'s worker lock back (nothing when not held here).
+    fn release_job(&mut self, id: i64) -> Result<(), Self::Error>;
+
+    /// Asks job `id` to stop: a job with a live worker stops at its next
+    /// batch boundary (the batches before it committed, the store
+    /// consistent) and is then `cancelled`; an interrupted or failed job
+    /// is marked `cancelled` at once; a finished one is left alone.
+    /// Returns the job as it now stands (`None`: no such job).
+    fn request_cancel(&mut self, id: i64) -> Result<Option<Job>, Self::Error>;
+
+    /// True when a cancel of job `id` was requested and not yet acted on.
+    fn cancel_requested(&self, id: i64) -> Result<bool, Self::Error>;
 }
 
 /// Forwards every method of [`Jobs`] behind a pointer.
@@ -216,6 +247,18 @@ macro_rules! forward_jobs {
             ) -> Result<(), Self::Error> {
                 (**self).finish_job(id, status, error)
             }
+            fn claim_job(&mut self, id: i64) -> Result<bool, Self::Error> {
+                (**self).claim_job(id)
+            }
+            fn release_job(&mut self, id: i64) -> Result<(), Self::Error> {
+                (**self).release_job(id)
+            }
+            fn request_cancel(&mut self, id: i64) -> Result<Option<Job>, Self::Error> {
+                (**self).request_cancel(id)
+            }
+            fn cancel_requested(&self, id: i64) -> Result<bool, Self::Error> {
+                (**self).cancel_requested(id)
+            }
         }
     )*};
 }
@@ -242,11 +285,38 @@ pub fn run_job<S: Jobs + ?Sized>(
     cancel: &CancelToken,
     progress: &mut dyn FnMut(&JobProgress) -> bool,
 ) -> Result<Job, S::Error> {
+    if store.job(job)?.is_none() {
+        return Err(Error::Refused(format!("no job {job}")).into());
+    }
+    if !store.claim_job(job)? {
+        return Err(Error::JobRunning(job).into());
+    }
+    let ran = run_claimed(store, job, plan, invite, batch_rows, cancel, progress);
+    let released = store.release_job(job);
+    let job = ran?;
+    released?;
+    Ok(job)
+}
+
+/// [`run_job`] once this connection holds the job's worker lock.
+fn run_claimed<S: Jobs + ?Sized>(
+    store: &mut S,
+    job: i64,
+    plan: &Plan,
+    invite: Option<&Invite>,
+    batch_rows: usize,
+    cancel: &CancelToken,
+    progress: &mut dyn FnMut(&JobProgress) -> bool,
+) -> Result<Job, S::Error> {
     let record = store
         .job(job)?
         .ok_or_else(|| Error::Refused(format!("no job {job}")))?;
     if record.status == JobStatus::Done {
         return Ok(record);
+    }
+    if record.status != JobStatus::Running || record.cancel_requested {
+        // Resuming a job that stopped (or was asked to): it runs again.
+        store.finish_job(job, JobStatus::Running, None)?;
     }
     if plan.is_refused() {
         let reason = plan
@@ -300,7 +370,7 @@ pub fn run_job<S: Jobs + ?Sized>(
     // while batch N is written on this one.
     let mut next = bounds.first().map(|&b| prepare(&pending, b));
     for (i, &(start, end)) in bounds.iter().enumerate() {
-        if cancel.is_cancelled() {
+        if cancel.is_cancelled() || store.cancel_requested(job)? {
             store.finish_job(job, JobStatus::Cancelled, None)?;
             return Err(Error::Cancelled.into());
         }
@@ -370,6 +440,35 @@ pub fn run_job<S: Jobs + ?Sized>(
     store
         .job(job)?
         .ok_or_else(|| Error::Refused(format!("no job {job}")).into())
+}
+
+/// [`Jobs::request_cancel`] for a store whose `flag` marks a running job
+/// to stop at its next batch boundary.
+pub(crate) fn request_cancel_with<S: Jobs + ?Sized>(
+    store: &mut S,
+    id: i64,
+    flag: impl FnOnce(&mut S) -> Result<(), S::Error>,
+) -> Result<Option<Job>, S::Error> {
+    let Some(job) = store.job(id)? else {
+        return Ok(None);
+    };
+    match job.status {
+        JobStatus::Running => flag(store)?,
+        JobStatus::Interrupted | JobStatus::Failed => {
+            store.finish_job(id, JobStatus::Cancelled, None)?;
+        }
+        JobStatus::Done | JobStatus::Cancelled => return Ok(Some(job)),
+    }
+    store.job(id)
+}
+
+/// A job as read, with `running` told apart: `interrupted` when no live
+/// worker holds it (`live` says whether one does).
+pub(crate) fn observed(mut job: Job, live: impl FnOnce(i64) -> Result<bool>) -> Result<Job> {
+    if job.status == JobStatus::Running && !live(job.id)? {
+        job.status = JobStatus::Interrupted;
+    }
+    Ok(job)
 }
 
 /// A batch's changes (cloned from the plan) and their prepared passwords,

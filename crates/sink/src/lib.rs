@@ -20,7 +20,13 @@
 //! process killed at any moment leaves the store consistent; running it
 //! again over the file planned anew skips the rows already done, so every
 //! user is written exactly once. Progress callbacks and a [`CancelToken`]
-//! let a service follow and stop it; [`JobHandle`] runs it on its own thread. Unlike [`Sink::apply`], which is all
+//! let a service follow and stop it; [`JobHandle`] runs it on its own thread.
+//! The live worker holds the job's lock ([`Jobs::claim_job`]: a lock file
+//! beside a SQLite store, a session advisory lock on PostgreSQL), which ends
+//! with its process: a job whose worker is gone reads as
+//! [`JobStatus::Interrupted`], and one beside a live worker cannot be
+//! resumed ([`Error::JobRunning`]). [`Jobs::request_cancel`], from any
+//! connection, stops a job at its next batch boundary. Unlike [`Sink::apply`], which is all
 //! or nothing, a job that stops half-way leaves its first batches written:
 //! check the whole file first (a job refuses plans with row errors unless
 //! made with `skip_invalid`).
@@ -100,6 +106,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod job_lock;
 mod jobs;
 mod json;
 mod memory;
@@ -173,6 +180,13 @@ pub enum Error {
     /// Another connection holds the store's lock longer than the wait allows.
     #[error("{0}")]
     Busy(String),
+    /// The job is being written by a live worker (another process, or
+    /// another connection): it cannot be resumed beside it.
+    #[error("job {0} is running: another worker is writing it")]
+    JobRunning(i64),
+    /// A file beside the store (a job's worker lock) could not be used.
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 fn describe_history(history: &[Revision]) -> String {

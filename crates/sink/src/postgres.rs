@@ -85,7 +85,17 @@ fn queue_invitations(
     Ok(())
 }
 
-const JOB_COLUMNS: &str = "id, status, file, file_sha256, options, rows_total, rows_done, created, updated, deleted, unchanged, failed, started_at, updated_at, finished_at, error";
+const JOB_COLUMNS: &str = "id, status, file, file_sha256, options, rows_total, rows_done, created, updated, deleted, unchanged, failed, started_at, updated_at, finished_at, error, cancel_requested";
+
+/// The advisory lock a job's live worker holds on its connection: the
+/// schema (tests and services may share a database) and the job ID. The
+/// server ends it with the worker's session.
+const JOB_LOCK: &str = "hashtext(current_schema()), $1::int4";
+
+/// The lock key of job `id` (the low 31 bits: job IDs stay far below).
+fn job_lock_key(id: i64) -> i32 {
+    (id & 0x7fff_ffff) as i32
+}
 
 fn job_of(r: &postgres::Row) -> Job {
     let n = |i: usize| r.get::<_, i64>(i).max(0) as u64;
@@ -108,6 +118,7 @@ fn job_of(r: &postgres::Row) -> Job {
         updated_at: r.get(13),
         finished_at: r.get(14),
         error: r.get(15),
+        cancel_requested: r.get(16),
     }
 }
 
@@ -265,6 +276,8 @@ const MIGRATIONS: &[&str] = &[
         used_at TEXT
     );
     ",
+    // 4: a job can be asked to stop at its next batch boundary.
+    "ALTER TABLE jobs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT false;",
 ];
 
 /// The schema version this build writes to PostgreSQL.
@@ -284,6 +297,8 @@ pub struct PostgresSink {
     empty: bool,
     /// A transaction is open with held batches (see `Batch::hold`).
     held: bool,
+    /// The jobs whose worker lock this connection holds.
+    job_locks: HashSet<i64>,
 }
 
 impl std::fmt::Debug for PostgresSink {
@@ -351,6 +366,7 @@ impl PostgresSink {
             read_only: false,
             empty: false,
             held: false,
+            job_locks: HashSet::new(),
         })
     }
 
@@ -374,6 +390,7 @@ impl PostgresSink {
             read_only: true,
             empty,
             held: false,
+            job_locks: HashSet::new(),
         })
     }
 
@@ -397,6 +414,25 @@ impl PostgresSink {
             .borrow_mut()
             .query_opt("SELECT password_hash FROM users WHERE id = $1", &[&id])?;
         Ok(row.and_then(|r| r.get(0)))
+    }
+
+    /// A job as read: `interrupted` when recorded running but no session
+    /// holds its worker lock.
+    fn observed(&self, job: Job) -> Result<Job> {
+        crate::jobs::observed(job, |id| {
+            if self.job_locks.contains(&id) {
+                return Ok(true);
+            }
+            let mut client = self.client.borrow_mut();
+            let key = job_lock_key(id);
+            let free: bool = client
+                .query_one(&format!("SELECT pg_try_advisory_lock({JOB_LOCK})"), &[&key])?
+                .get(0);
+            if free {
+                client.query_one(&format!("SELECT pg_advisory_unlock({JOB_LOCK})"), &[&key])?;
+            }
+            Ok(!free)
+        })
     }
 
     fn check_writable(&self) -> Result<()> {
@@ -1353,7 +1389,7 @@ impl Jobs for PostgresSink {
             &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
             &[&id],
         )?;
-        Ok(row.map(|r| job_of(&r)))
+        row.map(|r| self.observed(job_of(&r))).transpose()
     }
 
     fn jobs(&self) -> Result<Vec<Job>> {
@@ -1364,7 +1400,7 @@ impl Jobs for PostgresSink {
             &format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC"),
             &[],
         )?;
-        Ok(rows.iter().map(job_of).collect())
+        rows.iter().map(|r| self.observed(job_of(r))).collect()
     }
 
     fn job_results(&self, id: i64) -> Result<Vec<RowResult>> {
@@ -1401,11 +1437,60 @@ impl Jobs for PostgresSink {
         self.check_writable()?;
         let stamp = now();
         let finished = (status != JobStatus::Running).then_some(stamp.as_str());
+        // Running again (a resume) drops an old cancel request.
         self.client.borrow_mut().execute(
-            "UPDATE jobs SET status = $1, error = $2, updated_at = $3, finished_at = $4 WHERE id = $5",
+            "UPDATE jobs SET status = $1, error = $2, updated_at = $3, finished_at = $4, cancel_requested = false WHERE id = $5",
             &[&status.as_str(), &error, &stamp, &finished, &id],
         )?;
         Ok(())
+    }
+
+    fn claim_job(&mut self, id: i64) -> Result<bool> {
+        self.check_writable()?;
+        if self.job_locks.contains(&id) {
+            return Ok(true);
+        }
+        let row = self.client.get_mut().query_one(
+            &format!("SELECT pg_try_advisory_lock({JOB_LOCK})"),
+            &[&job_lock_key(id)],
+        )?;
+        let claimed: bool = row.get(0);
+        if claimed {
+            self.job_locks.insert(id);
+        }
+        Ok(claimed)
+    }
+
+    fn release_job(&mut self, id: i64) -> Result<()> {
+        if self.job_locks.remove(&id) {
+            self.client.get_mut().query_one(
+                &format!("SELECT pg_advisory_unlock({JOB_LOCK})"),
+                &[&job_lock_key(id)],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn request_cancel(&mut self, id: i64) -> Result<Option<Job>> {
+        self.check_writable()?;
+        crate::jobs::request_cancel_with(self, id, |store| {
+            store.client.get_mut().execute(
+                "UPDATE jobs SET cancel_requested = true, updated_at = $1 WHERE id = $2 AND status = 'running'",
+                &[&now(), &id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn cancel_requested(&self, id: i64) -> Result<bool> {
+        if self.empty {
+            return Ok(false);
+        }
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt("SELECT cancel_requested FROM jobs WHERE id = $1", &[&id])?;
+        Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
     }
 }
 

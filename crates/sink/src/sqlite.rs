@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
+use crate::job_lock::JobLocks;
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs};
 use crate::outbox::{Message, Outbox};
 use crate::sink::{
@@ -85,6 +86,8 @@ const MIGRATIONS: &[&str] = &[
     UPDATE users SET data = (SELECT data FROM attributes WHERE attributes.user_id = users.id);
     DROP TABLE attributes;
     ",
+    // 5: a job can be asked to stop at its next batch boundary.
+    crate::sqlite_jobs::MIGRATION_CANCEL,
 ];
 
 /// The schema version this build writes.
@@ -107,6 +110,8 @@ pub struct SqliteSink {
     held: bool,
     /// A bulk load is under way (see [`Sink::begin_bulk_load`]).
     bulk: Option<BulkLoad>,
+    /// The worker locks of the jobs this connection writes.
+    job_locks: JobLocks,
 }
 
 /// How long a statement waits for another connection's lock.
@@ -246,6 +251,7 @@ impl SqliteSink {
             read_only: false,
             held: false,
             bulk: None,
+            job_locks: JobLocks::default(),
         })
     }
 
@@ -290,6 +296,7 @@ impl SqliteSink {
             read_only: true,
             held: false,
             bulk: None,
+            job_locks: JobLocks::default(),
         })
     }
 
@@ -304,6 +311,15 @@ impl SqliteSink {
             read_only: false,
             held: false,
             bulk: None,
+            job_locks: JobLocks::default(),
+        })
+    }
+
+    /// A job as read: `interrupted` when recorded running but no live
+    /// worker holds its lock.
+    fn observed(&self, job: Job) -> Result<Job> {
+        crate::jobs::observed(job, |id| {
+            Ok(self.job_locks.is_live(self.path.as_deref(), id)?)
         })
     }
 
@@ -1293,14 +1309,19 @@ impl Jobs for SqliteSink {
         if self.schema_version()? < 2 {
             return Ok(None);
         }
-        crate::sqlite_jobs::get(&self.conn, id)
+        crate::sqlite_jobs::get(&self.conn, id)?
+            .map(|job| self.observed(job))
+            .transpose()
     }
 
     fn jobs(&self) -> Result<Vec<Job>> {
         if self.schema_version()? < 2 {
             return Ok(Vec::new());
         }
-        crate::sqlite_jobs::list(&self.conn)
+        crate::sqlite_jobs::list(&self.conn)?
+            .into_iter()
+            .map(|job| self.observed(job))
+            .collect()
     }
 
     fn job_results(&self, id: i64) -> Result<Vec<RowResult>> {
@@ -1323,6 +1344,29 @@ impl Jobs for SqliteSink {
     fn finish_job(&mut self, id: i64, status: JobStatus, error: Option<&str>) -> Result<()> {
         self.check_writable()?;
         crate::sqlite_jobs::finish(&self.conn, id, status, error)
+    }
+
+    fn claim_job(&mut self, id: i64) -> Result<bool> {
+        self.check_writable()?;
+        Ok(self.job_locks.claim(self.path.as_deref(), id)?)
+    }
+
+    fn release_job(&mut self, id: i64) -> Result<()> {
+        Ok(self.job_locks.release(self.path.as_deref(), id)?)
+    }
+
+    fn request_cancel(&mut self, id: i64) -> Result<Option<Job>> {
+        self.check_writable()?;
+        crate::jobs::request_cancel_with(self, id, |store| {
+            crate::sqlite_jobs::flag_cancel(&store.conn, id)
+        })
+    }
+
+    fn cancel_requested(&self, id: i64) -> Result<bool> {
+        if self.schema_version()? < 2 {
+            return Ok(false);
+        }
+        crate::sqlite_jobs::cancel_flagged(&self.conn, id)
     }
 }
 
@@ -1384,7 +1428,7 @@ mod tests {
             .unwrap();
         }
         let store = SqliteSink::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 4);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let users = store.find(&[Lookup::Id(1), Lookup::Id(2)]).unwrap();
         let tanaka = users.iter().find(|u| u.id == 1).expect("tanaka");
         assert_eq!(

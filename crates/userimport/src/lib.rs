@@ -89,7 +89,7 @@ pub use report::{
     write_summary_text,
 };
 pub use store::StoreUrl;
-pub use stream::{StreamOptions, StreamOutcome, StreamProgress};
+pub use stream::{Phase, StreamOptions, StreamOutcome, StreamProgress};
 
 /// Errors that stop an import: file-level problems (exit code 2), store
 /// failures, refusals. Row problems are [`validate::Issue`]s, not errors.

@@ -46,6 +46,9 @@ pub struct StreamOptions<'a> {
     pub job: Option<(JobSpec, u64)>,
     /// Queue an invitation for every created user, in its transaction.
     pub invite: Option<&'a Invite>,
+    /// The input's size in bytes, when known (a file's length): progress
+    /// then tells how much of it is checked.
+    pub input_size: Option<u64>,
 }
 
 impl Default for StreamOptions<'_> {
@@ -55,14 +58,35 @@ impl Default for StreamOptions<'_> {
             hold_rows: 8_192,
             job: None,
             invite: None,
+            input_size: None,
         }
     }
 }
 
-/// Progress of a streamed apply, after every write.
+/// What a streamed apply is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// The file is being read and checked (writes are held until it is
+    /// clean): progress is bytes read of the input's size, and rows checked.
+    Checking,
+    /// The file is checked and clean: progress is rows written of the
+    /// file's rows.
+    Writing,
+}
+
+/// Progress of a streamed apply: after every chunk checked and every write.
+/// A frontend shows the phase and its progress (bytes of the file while
+/// checking, then rows written of the file's rows) with rate and ETA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamProgress {
-    /// Data rows planned so far (the file's total once `checked`).
+    /// What the apply is doing.
+    pub phase: Phase,
+    /// Bytes of the input read so far.
+    pub bytes_read: u64,
+    /// The input's size ([`StreamOptions::input_size`]), when known.
+    pub bytes_total: Option<u64>,
+    /// Data rows checked and planned so far (the file's total once `checked`).
     pub rows_read: u64,
     /// Data rows written so far (held or committed).
     pub rows_written: u64,
@@ -92,6 +116,8 @@ struct Verdict {
     revision: AtomicU64,
     /// The SHA-256 (hex) of every byte read, set with `CLEAN`.
     sha256: Mutex<String>,
+    /// Bytes read so far.
+    bytes: AtomicU64,
 }
 
 const PENDING: u8 = 0;
@@ -105,6 +131,7 @@ impl Verdict {
             rows: AtomicU64::new(0),
             revision: AtomicU64::new(0),
             sha256: Mutex::new(String::new()),
+            bytes: AtomicU64::new(0),
         }
     }
 
@@ -142,10 +169,11 @@ impl Verdict {
     }
 }
 
-/// A reader that hashes what passes through it.
+/// A reader that hashes and counts what passes through it.
 struct Hashing<'h, R> {
     inner: R,
     hasher: &'h Mutex<Sha256>,
+    bytes: &'h AtomicU64,
 }
 
 impl<R: Read> Read for Hashing<'_, R> {
@@ -154,6 +182,7 @@ impl<R: Read> Read for Hashing<'_, R> {
         if let Ok(mut hasher) = self.hasher.lock() {
             hasher.update(&buf[..n]);
         }
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -201,7 +230,7 @@ impl Importer {
     /// whole file first ([`Importer::plan`]) for those.
     ///
     /// A first import into an empty store goes faster as a bulk load: when
-    /// [`Sink::begin_bulk_load`] agrees, plan against an
+    /// [`Sink::begin_bulk_load`](userimport_sink::Sink::begin_bulk_load) agrees, plan against an
     /// [`EmptyDirectory`](crate::plan::EmptyDirectory) of the store's
     /// revision and groups instead of a second connection (the store is
     /// then locked for other connections until the load commits), as
@@ -272,6 +301,7 @@ impl Importer {
                 let input = Hashing {
                     inner: input,
                     hasher: &hasher,
+                    bytes: &verdict.bytes,
                 };
                 let mut sending = true;
                 let mut stream = |streamed: Streamed, clean: bool| -> Result<(), Error> {
@@ -319,6 +349,7 @@ impl Importer {
                 retired.into_iter().for_each(drop);
                 checked
             });
+            let mut job = None;
             let written = write_stream(
                 store,
                 revision,
@@ -326,8 +357,13 @@ impl Importer {
                 verdict,
                 options,
                 &retire,
+                &mut job,
                 progress,
             );
+            if let Some(id) = job {
+                // The worker lock goes with the writer, however it ended.
+                let _ = store.release_job(id);
+            }
             drop(retire);
             drop(from_planner);
             let checked = match planner.join() {
@@ -376,7 +412,10 @@ fn batch<'a>(
 }
 
 /// The writer's side: buffers until it knows whether the apply is a job,
-/// holds writes until the file is checked, then commits in batches.
+/// holds writes until the file is checked, then commits in batches. `job`
+/// is the job (created once the file is clean and over the threshold),
+/// whose worker lock the caller gives back.
+#[allow(clippy::too_many_arguments)]
 fn write_stream<S>(
     store: &mut S,
     mut revision: u64,
@@ -384,6 +423,7 @@ fn write_stream<S>(
     verdict: &Verdict,
     options: &StreamOptions<'_>,
     retire: &mpsc::Sender<Retired>,
+    job_out: &mut Option<i64>,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<(ApplyOutcome, Option<i64>), Error>
 where
@@ -406,6 +446,19 @@ where
     let mut at_end = false;
     // The last step is written (and with it the job marked done).
     let mut finished = false;
+    let snapshot = |rows_read, rows_written, checked, job| StreamProgress {
+        phase: if checked {
+            Phase::Writing
+        } else {
+            Phase::Checking
+        },
+        bytes_read: verdict.bytes.load(Ordering::Relaxed),
+        bytes_total: options.input_size,
+        rows_read,
+        rows_written,
+        checked,
+        job,
+    };
     let give_up = |store: &mut S, job: Option<i64>, committed: bool, status, why: &str| {
         if committed {
             if let Some(id) = job {
@@ -429,6 +482,11 @@ where
                 creates.extend(more_creates);
                 groups.extend(more_groups);
                 rows_read = rows_read.max(last_row);
+                if rows_total.is_none() && !progress(&snapshot(rows_read, rows_written, false, job))
+                {
+                    let _ = store.rollback();
+                    return Err(Error::Sink(userimport_sink::Error::Cancelled));
+                }
             }
             Ok(Message::Checked { rows }) => {
                 rows_read = rows;
@@ -475,6 +533,11 @@ where
                     ..spec.clone()
                 };
                 let id = store.create_job(&spec)?;
+                *job_out = Some(id);
+                if !store.claim_job(id)? {
+                    let _ = store.rollback();
+                    return Err(Error::Sink(userimport_sink::Error::JobRunning(id)));
+                }
                 if !total.results.is_empty() {
                     store.record_job_results(id, rows_written, &total.results)?;
                 }
@@ -515,6 +578,13 @@ where
                 rows_total,
             });
             let hold = !(in_batches || last);
+            if let Some(id) = job.filter(|_| committed_any)
+                && store.cancel_requested(id)?
+            {
+                // `request_cancel`: stop at this batch boundary.
+                give_up(store, job, true, JobStatus::Cancelled, "cancelled");
+                return Err(Error::Sink(userimport_sink::Error::Cancelled));
+            }
             let outcome = store.write(
                 &batch(
                     revision,
@@ -557,12 +627,7 @@ where
                 passwords.drain(..take).collect(),
                 creates.drain(..take).collect(),
             ));
-            let going_on = progress(&StreamProgress {
-                rows_read,
-                rows_written,
-                checked,
-                job,
-            });
+            let going_on = progress(&snapshot(rows_read, rows_written, checked, job));
             if !going_on {
                 give_up(store, job, committed_any, JobStatus::Cancelled, "cancelled");
                 return Err(Error::Sink(userimport_sink::Error::Cancelled));
@@ -595,12 +660,7 @@ where
                 revision = outcome.revision;
                 merge(&mut total, outcome);
                 rows_written = rows_read;
-                progress(&StreamProgress {
-                    rows_read,
-                    rows_written,
-                    checked: true,
-                    job,
-                });
+                progress(&snapshot(rows_read, rows_written, true, job));
             }
             total.committed = true;
             total.held = false;
