@@ -2,16 +2,16 @@
 //! same transaction as the job's progress, so a job killed at any moment
 //! leaves the store consistent and is finished by running it again.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
-use userimport_plan::{Change, Plan};
+use userimport_plan::Plan;
 
 use crate::outbox::Invite;
 
-use crate::sink::{Batch, Outcome, Progress, RowResult, Sink, prepare_passwords};
+use crate::sink::{Outcome, Progress, RowResult, Sink};
+use crate::writer::{FeedOptions, FeedProgress, JobPlan};
 use crate::{Error, Result};
 
 /// Where a job stands.
@@ -314,128 +314,38 @@ fn run_claimed<S: Jobs + ?Sized>(
     if record.status == JobStatus::Done {
         return Ok(record);
     }
+    crate::writer::preflight(&*store, plan)?;
     if record.status != JobStatus::Running || record.cancel_requested {
         // Resuming a job that stopped (or was asked to): it runs again.
         store.finish_job(job, JobStatus::Running, None)?;
     }
-    if plan.is_refused() {
-        let reason = plan
-            .issues
-            .iter()
-            .find(|i| i.is_error() && i.row == 0)
-            .map(|i| i.message.clone())
-            .unwrap_or_default();
-        return Err(Error::Refused(reason).into());
-    }
-    if !plan.is_clean() && !plan.options.skip_invalid {
-        return Err(Error::RowErrors(plan.summary.errors).into());
-    }
-    let violations = plan.authority_violations(&*store).map_err(Error::Plan)?;
-    if !violations.is_empty() {
-        return Err(Error::Refused(format!(
-            "the plan goes beyond its actor's authority: {}",
-            violations.join("; ")
-        ))
-        .into());
-    }
     let total = record.spec.rows_total;
-    let done = record.rows_done;
-    let pending: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.row() == 0 || c.row() > done)
-        .collect();
-    let mut revision = plan.revision;
-    let mut groups: &[String] = &plan.created_groups;
-    // The batches, fixed up front: up to `batch_rows` row changes each; the
-    // sync tail (row 0) joins the last one. An empty plan is one empty batch.
-    let batch_rows = batch_rows.max(1);
-    let mut bounds: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    loop {
-        let mut end = (start + batch_rows).min(pending.len());
-        while end < pending.len() && pending[end].row() == 0 {
-            end += 1;
-        }
-        if end < pending.len() && pending[end..].iter().all(|c| c.row() == 0) {
-            end = pending.len();
-        }
-        bounds.push((start, end));
-        if end >= pending.len() {
-            break;
-        }
-        start = end;
-    }
-    // Passwords of batch N+1 are hashed (in parallel) on a helper thread
-    // while batch N is written on this one.
-    let mut next = bounds.first().map(|&b| prepare(&pending, b));
-    for (i, &(start, end)) in bounds.iter().enumerate() {
-        if cancel.is_cancelled() || store.cancel_requested(job)? {
-            store.finish_job(job, JobStatus::Cancelled, None)?;
-            return Err(Error::Cancelled.into());
-        }
-        let Some(prepared) = next.take() else {
-            break;
-        };
-        let (changes, passwords) = prepared?;
-        let last = i + 1 == bounds.len();
-        let rows_done = if last {
-            total
-        } else {
-            changes.iter().map(Change::row).max().unwrap_or(done)
-        };
-        debug_assert_eq!(changes.len(), end - start);
-        let batch = Batch {
-            expected_revision: revision,
-            changes: &changes,
-            passwords: &passwords,
-            create_groups: groups,
-            all_or_nothing: !plan.options.skip_invalid,
-            job: Some(JobStep {
+    let options = FeedOptions {
+        batch_rows,
+        hold_rows: usize::MAX,
+        all_or_nothing: !plan.options.skip_invalid,
+        invite,
+        job: JobPlan::Existing(job),
+    };
+    let written = crate::writer::write_plan(
+        store,
+        Some(crate::writer::JobOps::of()),
+        plan,
+        &options,
+        (record.rows_done, total),
+        cancel,
+        &mut |p: &FeedProgress| {
+            progress(&JobProgress {
                 id: job,
-                rows_done,
-                last,
-                rows_total: None,
-            }),
-            invite,
-            creates: &[],
-            hold: false,
-        };
-        let (outcome, ahead) = std::thread::scope(|scope| {
-            let pending = &pending;
-            let ahead = bounds
-                .get(i + 1)
-                .map(|&b| scope.spawn(move || prepare(pending, b)));
-            let outcome = store.write(&batch, &mut |_: &Progress| !cancel.is_cancelled());
-            (outcome, ahead.map(|h| h.join()))
-        });
-        next = match ahead {
-            None => None,
-            Some(Ok(prepared)) => Some(prepared),
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-        };
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                let _ = store.finish_job(job, JobStatus::Failed, Some(&e.to_string()));
-                return Err(e);
-            }
-        };
-        if !outcome.committed {
-            let reason = outcome.first_failure();
-            store.finish_job(job, JobStatus::Failed, Some(&reason))?;
-            return Err(Error::Refused(format!("job {job} stopped: {reason}")).into());
-        }
-        revision = outcome.revision;
-        groups = &[];
-        if !progress(&JobProgress {
-            id: job,
-            rows_done,
-            rows_total: total,
-        }) && !last
-        {
-            cancel.cancel();
-        }
+                rows_done: p.rows_written,
+                rows_total: total,
+            })
+        },
+        &mut |_: &Progress| !cancel.is_cancelled(),
+    )?;
+    if !written.outcome.committed {
+        let reason = written.outcome.first_failure();
+        return Err(Error::Refused(format!("job {job} stopped: {reason}")).into());
     }
     store
         .job(job)?
@@ -469,19 +379,6 @@ pub(crate) fn observed(mut job: Job, live: impl FnOnce(i64) -> Result<bool>) -> 
         job.status = JobStatus::Interrupted;
     }
     Ok(job)
-}
-
-/// A batch's changes (cloned from the plan) and their prepared passwords,
-/// owned so they can be made on another thread.
-type Prepared = (Vec<Change>, Vec<Option<Cow<'static, str>>>);
-
-fn prepare(pending: &[&Change], (start, end): (usize, usize)) -> Result<Prepared, Error> {
-    let changes: Vec<Change> = pending[start..end].iter().map(|c| (*c).clone()).collect();
-    let passwords = prepare_passwords(&changes)?
-        .into_iter()
-        .map(|p| p.map(|p| Cow::Owned(p.into_owned())))
-        .collect();
-    Ok((changes, passwords))
 }
 
 /// The counts of a batch's results, for the job row.

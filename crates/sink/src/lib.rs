@@ -117,6 +117,7 @@ mod sqlite;
 mod sqlite_bulk;
 mod sqlite_jobs;
 mod sqlite_outbox;
+mod writer;
 
 pub use jobs::{
     CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
@@ -132,6 +133,9 @@ pub use sink::{
     prepare_creates, prepare_passwords,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
+pub use writer::{
+    Chunk, Feed, FeedOptions, FeedProgress, JobPlan, Verdict, Written, preflight, write_feed,
+};
 
 /// Errors from a store.
 #[derive(Debug, thiserror::Error)]

@@ -368,54 +368,28 @@ pub trait Sink: Directory<Error: From<Error>> {
         invite: Option<&Invite>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome, Self::Error> {
-        if plan.is_refused() {
-            let reason = plan
-                .issues
-                .iter()
-                .find(|i| i.is_error() && i.row == 0)
-                .map(|i| i.message.clone())
-                .unwrap_or_default();
-            return Err(Error::Refused(reason).into());
-        }
-        if !plan.is_clean() && !plan.options.skip_invalid {
-            return Err(Error::RowErrors(plan.summary.errors).into());
-        }
-        let current = self.revision()?;
-        if current != plan.revision {
-            let history = self.history_since(plan.revision)?;
-            return Err(Error::Drift {
-                planned: plan.revision,
-                current,
-                history,
-            }
-            .into());
-        }
-        // A plan file may have been edited since it was made: its actor's
-        // authority is checked again against the store.
-        let violations = plan.authority_violations(&*self).map_err(Error::Plan)?;
-        if !violations.is_empty() {
-            return Err(Error::Refused(format!(
-                "the plan goes beyond its actor's authority: {}",
-                violations.join("; ")
-            ))
-            .into());
-        }
+        crate::writer::preflight(&*self, plan)?;
         if !self.begin_apply(plan)? {
             return Err(Error::Cancelled.into());
         }
-        let passwords = prepare_passwords(&plan.changes)?;
-        let batch = Batch {
-            expected_revision: plan.revision,
-            changes: &plan.changes,
-            passwords: &passwords,
-            create_groups: &plan.created_groups,
+        let options = crate::writer::FeedOptions {
+            batch_rows: usize::MAX,
+            hold_rows: usize::MAX,
             all_or_nothing: !plan.options.skip_invalid,
-            job: None,
             invite,
-            creates: &[],
-            hold: false,
+            job: crate::writer::JobPlan::None,
         };
-        let outcome = self.write(&batch, progress)?;
+        let written = crate::writer::write_plan(
+            self,
+            None,
+            plan,
+            &options,
+            (0, plan.summary.rows),
+            &crate::jobs::CancelToken::new(),
+            &mut |_| true,
+            progress,
+        )?;
+        let outcome = written.outcome;
         self.end_apply(&outcome)?;
         Ok(outcome)
     }
