@@ -9,6 +9,11 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Tries to take a job's lock before it counts as held by a live worker.
+const CLAIM_TRIES: u32 = 50;
+/// The pause between two tries.
+const CLAIM_PAUSE: std::time::Duration = std::time::Duration::from_millis(4);
+
 /// The worker locks this connection holds, by job ID (`None`: a store
 /// without a file, where only this connection can see the job).
 #[derive(Debug, Default)]
@@ -38,14 +43,19 @@ impl JobLocks {
             .truncate(false)
             .write(true)
             .open(lock_path(db, id))?;
-        match file.try_lock() {
-            Ok(()) => {
-                self.held.insert(id, Some(file));
-                Ok(true)
+        // A reader probing the lock holds it for an instant: a few tries
+        // tell it from a live worker, which holds it all along.
+        for _ in 0..CLAIM_TRIES {
+            match file.try_lock() {
+                Ok(()) => {
+                    self.held.insert(id, Some(file));
+                    return Ok(true);
+                }
+                Err(TryLockError::WouldBlock) => std::thread::sleep(CLAIM_PAUSE),
+                Err(TryLockError::Error(e)) => return Err(e),
             }
-            Err(TryLockError::WouldBlock) => Ok(false),
-            Err(TryLockError::Error(e)) => Err(e),
         }
+        Ok(false)
     }
 
     /// Gives job `id`'s lock back and removes its file (while still

@@ -106,16 +106,22 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "sqlite")]
 mod job_lock;
 mod jobs;
 mod json;
 mod memory;
 mod outbox;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod sink;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
 mod sqlite_bulk;
+#[cfg(feature = "sqlite")]
 mod sqlite_jobs;
+#[cfg(feature = "sqlite")]
 mod sqlite_outbox;
 mod writer;
 
@@ -123,15 +129,19 @@ pub use jobs::{
     CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
 };
 pub use memory::MemorySink;
+#[cfg(feature = "smtp")]
+pub use outbox::smtp_sender;
 pub use outbox::{
     DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, Message, MessageStatus, Outbox,
-    Recipient, Rendered, backoff, deliver, link, new_token, render, smtp_sender, token_hash,
+    Recipient, Rendered, backoff, deliver, link, new_token, render, token_hash,
 };
+#[cfg(feature = "postgres")]
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     prepare_creates, prepare_passwords,
 };
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
 pub use writer::{
     Chunk, Feed, FeedOptions, FeedProgress, JobPlan, Verdict, Written, preflight, write_feed,
@@ -142,9 +152,11 @@ pub use writer::{
 #[non_exhaustive]
 pub enum Error {
     /// SQLite failed.
+    #[cfg(feature = "sqlite")]
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed.
+    #[cfg(feature = "postgres")]
     #[error("store: {0}")]
     Postgres(#[from] ::postgres::Error),
     /// Planning-side failure (password hashing).

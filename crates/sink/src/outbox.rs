@@ -361,6 +361,7 @@ pub fn deliver<S: Outbox + ?Sized>(
     }
 }
 
+#[cfg(feature = "smtp")]
 /// An SMTP sender for [`deliver`]: `smtp://HOST:PORT` (plain SMTP, no TLS:
 /// for a local relay).
 pub fn smtp_sender(

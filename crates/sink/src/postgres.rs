@@ -423,15 +423,16 @@ impl PostgresSink {
             if self.job_locks.contains(&id) {
                 return Ok(true);
             }
-            let mut client = self.client.borrow_mut();
-            let key = job_lock_key(id);
-            let free: bool = client
-                .query_one(&format!("SELECT pg_try_advisory_lock({JOB_LOCK})"), &[&key])?
-                .get(0);
-            if free {
-                client.query_one(&format!("SELECT pg_advisory_unlock({JOB_LOCK})"), &[&key])?;
-            }
-            Ok(!free)
+            // Read from pg_locks rather than tried: a probe that took the
+            // lock, even for an instant, could turn a starting worker away.
+            let row = self.client.borrow_mut().query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                     AND classid = hashtext(current_schema())::oid
+                     AND objid = $1::int4::oid AND objsubid = 2)",
+                &[&job_lock_key(id)],
+            )?;
+            Ok(row.get(0))
         })
     }
 

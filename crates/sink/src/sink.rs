@@ -224,6 +224,7 @@ impl PreparedCreate {
     }
 
     /// The one prepared ahead for change `i` of `batch`, or made now.
+    #[cfg(feature = "postgres")]
     pub(crate) fn of<'b>(
         batch: &'b Batch<'_>,
         i: usize,
