@@ -276,7 +276,10 @@ const MIGRATIONS: &[&str] = &[
         used_at TEXT
     );
     ",
-    // 4: a job can be asked to stop at its next batch boundary.
+    // 4: the store's identity, a random number drawn once, so that a plan
+    // made on one store is never applied to another at the same revision.
+    "INSERT INTO meta (key, value) VALUES ('store_id', floor(random() * 9.2e18)::bigint) ON CONFLICT DO NOTHING;",
+    // 5: a job can be asked to stop at its next batch boundary.
     "ALTER TABLE jobs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT false;",
 ];
 
@@ -571,6 +574,18 @@ enum Slot {
 
 impl Directory for PostgresSink {
     type Error = Error;
+
+    fn store_id(&self) -> Result<Option<String>> {
+        if self.empty {
+            return Ok(None);
+        }
+        let id: Option<i64> = self
+            .client
+            .borrow_mut()
+            .query_opt("SELECT value FROM meta WHERE key = 'store_id'", &[])?
+            .map(|r| r.get(0));
+        Ok(id.map(|id| format!("{id:016x}")))
+    }
 
     fn revision(&self) -> Result<u64> {
         if self.empty {

@@ -64,11 +64,12 @@ impl Default for StreamOptions<'_> {
 }
 
 /// What a streamed apply is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Phase {
     /// The file is being read and checked (writes are held until it is
     /// clean): progress is bytes read of the input's size, and rows checked.
+    #[default]
     Checking,
     /// The file is checked and clean: progress is rows written of the
     /// file's rows.
@@ -78,7 +79,7 @@ pub enum Phase {
 /// Progress of a streamed apply: after every chunk checked and every write.
 /// A frontend shows the phase and its progress (bytes of the file while
 /// checking, then rows written of the file's rows) with rate and ETA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamProgress {
     /// What the apply is doing.
     pub phase: Phase,
@@ -247,7 +248,7 @@ impl Importer {
                             // fails; the check goes on for its report.
                             sending = to_writer.send(chunk).is_ok();
                         }
-                        Streamed::Checked { rows, revision } => {
+                        Streamed::Checked { rows, revision, .. } => {
                             let sha256 = hasher
                                 .lock()
                                 .map(|h| hex::encode(h.clone().finalize()))
@@ -331,7 +332,12 @@ where
         verdict,
         retire: &mut retired,
     };
+    // The job, once a committed batch makes it visible.
+    let mut committed_job = None;
     let written = write_feed(store, feed, &feed_options, &CancelToken::new(), &mut |p| {
+        if p.checked {
+            committed_job = p.job;
+        }
         progress(&StreamProgress {
             phase: if p.checked {
                 Phase::Writing
@@ -345,6 +351,12 @@ where
             checked: p.checked,
             job: p.job,
         })
-    })?;
-    Ok(written)
+    });
+    match (written.map_err(Error::from), committed_job) {
+        // Stopped after batches were committed: they stay, resumable.
+        (Err(Error::Sink(userimport_sink::Error::Cancelled)), Some(job)) => {
+            Err(Error::Stopped { job })
+        }
+        (written, _) => written,
+    }
 }
