@@ -26,10 +26,30 @@
 //! with its process: a job whose worker is gone reads as
 //! [`JobStatus::Interrupted`], and one beside a live worker cannot be
 //! resumed ([`Error::JobRunning`]). [`Jobs::request_cancel`], from any
-//! connection, stops a job at its next batch boundary. Unlike [`Sink::apply`], which is all
-//! or nothing, a job that stops half-way leaves its first batches written:
+//! connection, stops a job at its next batch boundary. Unlike
+//! [`Sink::apply`], which is all or nothing, a job that stops half-way leaves its first batches written:
 //! check the whole file first (a job refuses plans with row errors unless
 //! made with `skip_invalid`).
+//!
+//! # One writer loop
+//!
+//! [`Sink::apply`] (at once), [`run_job`] (a job's batches and its resume)
+//! and the facade's streamed apply all write through [`write_feed`]: it
+//! takes prepared [`Chunk`]s and a [`Verdict`] on the input as a whole,
+//! holds writes until the input is known clean, checks the revision once,
+//! creates a job past its threshold ([`JobPlan`]), commits in batches and
+//! stops on a cancel. The plan checks (refusals, row errors, authority) are
+//! [`preflight`].
+//!
+//! # Traits and features
+//!
+//! Writing ([`Sink`]), jobs ([`Jobs`]) and the outbox ([`Outbox`]) are
+//! traits of their own, implemented for `&mut S` and `Box<S>` too (so
+//! `Box<dyn Jobs<Error = Error>>` is a store). The backends sit behind
+//! cargo features, all on by default: `sqlite` ([`SqliteSink`]),
+//! `postgres` ([`PostgresSink`]) and `smtp` ([`smtp_sender`]); a service
+//! without PostgreSQL builds with `default-features = false,
+//! features = ["sqlite"]`.
 //!
 //! # Held batches
 //!
