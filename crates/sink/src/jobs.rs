@@ -160,7 +160,7 @@ impl CancelToken {
 /// The jobs a store keeps (SQLite and PostgreSQL; not [`MemorySink`](crate::MemorySink)):
 /// a job's record, its per-row results, and its end. A job's progress is
 /// recorded by [`Sink::write`] itself, in the transaction of each batch
-/// ([`Batch::job`]).
+/// ([`Batch::job`](crate::Batch::job)).
 pub trait Jobs: Sink {
     /// Records a new job (status running, nothing done); returns its ID.
     fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Self::Error>;
