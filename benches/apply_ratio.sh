@@ -10,6 +10,7 @@
 #   benches/apply_ratio.sh
 #   RUNS=5 USERIMPORT_PG_URL=postgres://user:pw@127.0.0.1/db benches/apply_ratio.sh
 #   SKIP_BUILD=1 RSS_1M=1 benches/apply_ratio.sh
+#   BASE=/tmp/userimport-before benches/apply_ratio.sh   # another build, in the same rounds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,10 +49,11 @@ best() { sort -n "$OUT/$1" | head -1 | awk '{ print $1 }'; }
 
 PG_URL=${USERIMPORT_PG_URL:-${USERIMPORT_BENCH_POSTGRES:-${USERIMPORT_TEST_POSTGRES:-}}}
 for run in $(seq "$RUNS"); do
-    rm -f "$OUT"/import.db* "$OUT"/apply.db*
+    rm -f "$OUT"/import.db* "$OUT"/apply.db* "$OUT"/base.db*
     timed sqlite_import sqlite3 "$OUT/import.db" -cmd "CREATE TABLE users $COLUMNS_SQL" \
         ".import --csv --skip 1 $FILE users" ".exit"
     timed apply_sqlite "$BIN" apply "$FILE" --db "$OUT/apply.db"
+    [ -z "${BASE:-}" ] || timed base_sqlite "$BASE" apply "$FILE" --db "$OUT/base.db"
     if [ -n "$PG_URL" ]; then
         schema="uiratio_$$_$run"
         sep='?'
@@ -60,6 +62,11 @@ for run in $(seq "$RUNS"); do
         timed psql_copy psql "$PG_URL" -q -c "\\copy $schema.bench_users FROM '$FILE' WITH (FORMAT csv, HEADER true)"
         timed apply_pg "$BIN" apply "$FILE" --db "$PG_URL${sep}options=-c%20search_path%3D$schema"
         psql "$PG_URL" -q -c "DROP SCHEMA $schema CASCADE" > /dev/null
+        if [ -n "${BASE:-}" ]; then
+            psql "$PG_URL" -q -c "CREATE SCHEMA $schema" > /dev/null
+            timed base_pg "$BASE" apply "$FILE" --db "$PG_URL${sep}options=-c%20search_path%3D$schema"
+            psql "$PG_URL" -q -c "DROP SCHEMA $schema CASCADE" > /dev/null
+        fi
     fi
 done
 for f in "$OUT"/*; do
