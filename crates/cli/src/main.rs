@@ -3,6 +3,7 @@
 //! Only argument parsing, output formats and exit codes live here; everything
 //! a library user would need is in the `userimport` crate.
 
+mod advice;
 mod apply;
 mod check;
 mod common;
@@ -14,6 +15,7 @@ mod output;
 mod plan;
 mod preview;
 mod store;
+mod store_options;
 mod template;
 
 use std::process::ExitCode;
@@ -31,6 +33,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Create the store's tables in a database (or PostgreSQL schema) that
+    /// already holds another application's tables (refused otherwise).
+    #[arg(long, global = true)]
+    init_foreign_db: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +98,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    store_options::set_init_foreign(cli.init_foreign_db);
     let result = match cli.command {
         Command::Template(args) => template::run(args),
         Command::Preview(args) => preview::run(args),

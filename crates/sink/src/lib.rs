@@ -135,6 +135,7 @@ mod outbox;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sink;
+mod smtp;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -143,17 +144,18 @@ mod sqlite_bulk;
 mod sqlite_jobs;
 #[cfg(feature = "sqlite")]
 mod sqlite_outbox;
+mod store_errors;
+mod store_open;
 mod writer;
 
 pub use jobs::{
     CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
 };
 pub use memory::MemorySink;
-#[cfg(feature = "smtp")]
-pub use outbox::smtp_sender;
 pub use outbox::{
-    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, Message, MessageStatus, Outbox,
-    Recipient, Rendered, backoff, deliver, link, new_token, render, token_hash,
+    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, MAX_TEMPLATE_BYTES, Message,
+    MessageStatus, Outbox, Recipient, Rendered, backoff, deliver, link, new_token, render,
+    token_hash,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
@@ -161,8 +163,12 @@ pub use sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     prepare_creates, prepare_passwords,
 };
+#[cfg(feature = "smtp")]
+pub use smtp::smtp_sender;
+pub use smtp::{SendError, SmtpSecurity, SmtpUrl};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
+pub use store_open::StoreOptions;
 pub use writer::{
     Chunk, Feed, FeedOptions, FeedProgress, JobPlan, Verdict, Written, preflight, write_feed,
 };
@@ -173,11 +179,11 @@ pub use writer::{
 pub enum Error {
     /// SQLite failed.
     #[cfg(feature = "sqlite")]
-    #[error("store: {0}")]
+    #[error("store: {}", store_errors::describe_sqlite(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed.
     #[cfg(feature = "postgres")]
-    #[error("store: {0}")]
+    #[error("store: {}", store_errors::describe_postgres(.0))]
     Postgres(#[from] ::postgres::Error),
     /// Planning-side failure (password hashing).
     #[error(transparent)]
@@ -225,6 +231,10 @@ pub enum Error {
     /// A file beside the store (a job's worker lock) could not be used.
     #[error("store: {0}")]
     Io(#[from] std::io::Error),
+    /// The database holds another application's tables and no store; the
+    /// store's tables are added only with [`StoreOptions::init_foreign`].
+    #[error("{0}")]
+    Foreign(String),
 }
 
 fn describe_history(history: &[Revision]) -> String {
