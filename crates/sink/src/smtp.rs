@@ -20,6 +20,7 @@ use lettre::transport::smtp::authentication::Credentials;
 #[cfg(feature = "smtp")]
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 
+#[cfg(feature = "smtp")]
 use crate::outbox::Rendered;
 use crate::{Error, Result};
 

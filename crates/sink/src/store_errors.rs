@@ -2,6 +2,7 @@
 //! "the password was refused", "another application's `users` table",
 //! "locked by another connection", never a bare "db error".
 
+#[cfg(feature = "postgres")]
 use std::error::Error as _;
 
 #[cfg(feature = "postgres")]

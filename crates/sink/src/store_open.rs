@@ -40,6 +40,7 @@ pub(crate) fn foreign(place: &str, tables: &[String]) -> Error {
 
 /// Splits `schema=NAME` off a PostgreSQL URL: the URL to connect with and
 /// the schema, checked to be a plain identifier.
+#[cfg(feature = "postgres")]
 pub(crate) fn split_schema(url: &str) -> Result<(String, Option<String>)> {
     let Some((base, query)) = url.split_once('?') else {
         return Ok((url.to_string(), None));
