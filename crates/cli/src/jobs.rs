@@ -13,7 +13,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use userimport::sink::{Job, JobStatus, Sink};
+use userimport::sink::{Job, JobStatus, Jobs};
 use userimport::{JobReport, StreamProgress};
 
 use crate::Failure;
@@ -198,7 +198,11 @@ fn resume(db: &str, id: i64, batch: usize, show: bool) -> Result<Job, Failure> {
     let mut shown = StreamDisplay::new(show);
     let job = userimport::jobs::resume(&mut sink, id, batch, &mut |p| shown.update(p));
     shown.finish();
-    job.map_err(|e| Failure(format!("{e}: finish with `userimport jobs resume {id}`")))
+    job.map_err(|e| match e {
+        // Its live worker finishes it: nothing to advise.
+        userimport::Error::Sink(userimport::sink::Error::JobRunning(_)) => Failure(e.to_string()),
+        e => Failure(format!("{e}: finish with `userimport jobs resume {id}`")),
+    })
 }
 
 /// The progress of a streamed apply on stderr: a bar on a terminal, else a

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use userimport::sink::{Sink, deliver, smtp_sender};
+use userimport::sink::{Outbox, deliver, smtp_sender};
 
 use crate::common::StoreArgs;
 use crate::{Failure, store};

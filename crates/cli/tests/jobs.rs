@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use backend::TestDb;
 use userimport::StoreUrl;
 use userimport::plan::Directory;
-use userimport::sink::{Job, JobStatus, PostgresSink, Sink, SqliteSink};
+use userimport::sink::{Job, JobStatus, Jobs, PostgresSink, SqliteSink};
 
 const BIN: &str = env!("CARGO_BIN_EXE_userimport");
 
@@ -141,12 +141,28 @@ fn apply_and_kill(db: &TestDb, file: &Path, n: u64) -> Job {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    // Beside its live worker the job is running, and resuming it says so
+    // in one line.
+    assert_eq!(
+        reader.as_ref().and_then(|r| r.job(1)).map(|j| j.status),
+        Some(JobStatus::Running)
+    );
+    let (code, stdout, stderr) = run(&["jobs", "resume", "1"], db);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (
+            2,
+            "",
+            "userimport: job 1 is running: another worker is writing it\n"
+        )
+    );
     child.kill().expect("SIGKILL"); // SIGKILL on Unix
     child.wait().expect("reap");
     drop(reader);
     let reader = Reader::open(&db.url()).expect("store");
     let job = reader.job(1).expect("job 1");
-    assert_eq!(job.status, JobStatus::Running, "{job:?}");
+    // Its worker is gone: interrupted, not running forever.
+    assert_eq!(job.status, JobStatus::Interrupted, "{job:?}");
     assert!(
         job.rows_done > 0 && job.rows_done < n,
         "killed mid-way: {job:?}"

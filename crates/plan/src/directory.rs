@@ -127,6 +127,38 @@ impl<D: Directory + ?Sized> Directory for &D {
     }
 }
 
+/// Forwards every method of a [`Directory`] behind a pointer.
+macro_rules! forward_directory {
+    ($($ptr:ty),*) => {$(
+        impl<D: Directory + ?Sized> Directory for $ptr {
+            type Error = D::Error;
+            fn revision(&self) -> Result<u64, Self::Error> {
+                (**self).revision()
+            }
+            fn find(&self, keys: &[Lookup]) -> Result<Vec<StoredUser>, Self::Error> {
+                (**self).find(keys)
+            }
+            fn groups(&self) -> Result<BTreeSet<String>, Self::Error> {
+                (**self).groups()
+            }
+            fn user_count(&self) -> Result<u64, Self::Error> {
+                (**self).user_count()
+            }
+            fn for_each_user(
+                &self,
+                f: &mut dyn FnMut(&StoredUser) -> bool,
+            ) -> Result<(), Self::Error> {
+                (**self).for_each_user(f)
+            }
+            fn store_id(&self) -> Result<Option<String>, Self::Error> {
+                (**self).store_id()
+            }
+        }
+    )*};
+}
+
+forward_directory!(&mut D, Box<D>);
+
 /// A store known to hold no users, as read once: its revision and groups.
 /// Planning against it needs no look-ups, so the store itself can be
 /// locked for a bulk load while the file is planned (see the streamed

@@ -2,24 +2,29 @@
 //! same transaction as the job's progress, so a job killed at any moment
 //! leaves the store consistent and is finished by running it again.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
-use userimport_plan::{Change, Plan};
+use userimport_plan::Plan;
 
 use crate::outbox::Invite;
 
-use crate::sink::{Batch, Outcome, Progress, RowResult, Sink, prepare_passwords};
+use crate::sink::{Outcome, Progress, RowResult, Sink};
+use crate::writer::{FeedOptions, FeedProgress, JobPlan};
 use crate::{Error, Result};
 
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
-    /// Created or being written (or interrupted: resume it).
+    /// Being written by a live worker.
     Running,
+    /// Recorded as running, but no live worker holds it (its process was
+    /// killed, or its connection lost): the rows done so far are
+    /// committed. Resume it. Never stored: read from a `running` job whose
+    /// worker lock is free.
+    Interrupted,
     /// Every row is written.
     Done,
     /// Stopped by an error; the rows done so far are committed. Resume it.
@@ -33,6 +38,7 @@ impl JobStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Running => "running",
+            JobStatus::Interrupted => "interrupted",
             JobStatus::Done => "done",
             JobStatus::Failed => "failed",
             JobStatus::Cancelled => "cancelled",
@@ -43,6 +49,7 @@ impl JobStatus {
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "running" => JobStatus::Running,
+            "interrupted" => JobStatus::Interrupted,
             "done" => JobStatus::Done,
             "failed" => JobStatus::Failed,
             "cancelled" => JobStatus::Cancelled,
@@ -95,6 +102,10 @@ pub struct Job {
     pub finished_at: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// A cancel was requested ([`Jobs::request_cancel`]): the worker stops
+    /// at its next batch boundary.
+    #[serde(default)]
+    pub cancel_requested: bool,
 }
 
 /// The job step a batch commits with: `rows_done` and the counts are
@@ -146,6 +157,114 @@ impl CancelToken {
     }
 }
 
+/// The jobs a store keeps (SQLite and PostgreSQL; not [`MemorySink`](crate::MemorySink)):
+/// a job's record, its per-row results, and its end. A job's progress is
+/// recorded by [`Sink::write`] itself, in the transaction of each batch
+/// ([`Batch::job`](crate::Batch::job)).
+pub trait Jobs: Sink {
+    /// Records a new job (status running, nothing done); returns its ID.
+    fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Self::Error>;
+
+    /// A job by ID.
+    fn job(&self, id: i64) -> Result<Option<Job>, Self::Error>;
+
+    /// Every job, newest first.
+    fn jobs(&self) -> Result<Vec<Job>, Self::Error>;
+
+    /// The per-row results a job recorded, in file order.
+    fn job_results(&self, id: i64) -> Result<Vec<RowResult>, Self::Error>;
+
+    /// Adds results written before their job existed to job `id` (its
+    /// counts and per-row results), with `rows_done`: a streamed apply
+    /// learns that a file is a job only once it has read past the
+    /// threshold.
+    fn record_job_results(
+        &mut self,
+        id: i64,
+        rows_done: u64,
+        results: &[RowResult],
+    ) -> Result<(), Self::Error>;
+
+    /// Sets a job's status (and error); `Done`, `Failed` and `Cancelled`
+    /// also stamp its finish time.
+    fn finish_job(
+        &mut self,
+        id: i64,
+        status: JobStatus,
+        error: Option<&str>,
+    ) -> Result<(), Self::Error>;
+
+    /// Takes job `id`'s worker lock for this connection: `false` when a
+    /// live worker elsewhere holds it. The lock ends with the worker (its
+    /// process or connection), so a job whose worker is gone reads as
+    /// [`JobStatus::Interrupted`]. [`run_job`] and the streamed apply take
+    /// it; taking it again on the same connection is a no-op.
+    fn claim_job(&mut self, id: i64) -> Result<bool, Self::Error>;
+
+    /// Gives job `id`'s worker lock back (nothing when not held here).
+    fn release_job(&mut self, id: i64) -> Result<(), Self::Error>;
+
+    /// Asks job `id` to stop: a job with a live worker stops at its next
+    /// batch boundary (the batches before it committed, the store
+    /// consistent) and is then `cancelled`; an interrupted or failed job
+    /// is marked `cancelled` at once; a finished one is left alone.
+    /// Returns the job as it now stands (`None`: no such job).
+    fn request_cancel(&mut self, id: i64) -> Result<Option<Job>, Self::Error>;
+
+    /// True when a cancel of job `id` was requested and not yet acted on.
+    fn cancel_requested(&self, id: i64) -> Result<bool, Self::Error>;
+}
+
+/// Forwards every method of [`Jobs`] behind a pointer.
+macro_rules! forward_jobs {
+    ($($ptr:ty),*) => {$(
+        impl<S: Jobs + ?Sized> Jobs for $ptr {
+            fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Self::Error> {
+                (**self).create_job(spec)
+            }
+            fn job(&self, id: i64) -> Result<Option<Job>, Self::Error> {
+                (**self).job(id)
+            }
+            fn jobs(&self) -> Result<Vec<Job>, Self::Error> {
+                (**self).jobs()
+            }
+            fn job_results(&self, id: i64) -> Result<Vec<RowResult>, Self::Error> {
+                (**self).job_results(id)
+            }
+            fn record_job_results(
+                &mut self,
+                id: i64,
+                rows_done: u64,
+                results: &[RowResult],
+            ) -> Result<(), Self::Error> {
+                (**self).record_job_results(id, rows_done, results)
+            }
+            fn finish_job(
+                &mut self,
+                id: i64,
+                status: JobStatus,
+                error: Option<&str>,
+            ) -> Result<(), Self::Error> {
+                (**self).finish_job(id, status, error)
+            }
+            fn claim_job(&mut self, id: i64) -> Result<bool, Self::Error> {
+                (**self).claim_job(id)
+            }
+            fn release_job(&mut self, id: i64) -> Result<(), Self::Error> {
+                (**self).release_job(id)
+            }
+            fn request_cancel(&mut self, id: i64) -> Result<Option<Job>, Self::Error> {
+                (**self).request_cancel(id)
+            }
+            fn cancel_requested(&self, id: i64) -> Result<bool, Self::Error> {
+                (**self).cancel_requested(id)
+            }
+        }
+    )*};
+}
+
+forward_jobs!(&mut S, Box<S>);
+
 /// Runs (or resumes) job `job` over `plan`, a plan of the job's file made
 /// against the store as it is now: changes of rows up to the job's
 /// `rows_done` are skipped (they are committed already), the rest are
@@ -157,7 +276,30 @@ impl CancelToken {
 /// first. With `invite`, each batch queues its created users' invitations.
 /// `progress` is called after every batch; returning `false`, or
 /// `cancel` being cancelled, stops the job (marked cancelled).
-pub fn run_job<S: Sink + ?Sized>(
+pub fn run_job<S: Jobs + ?Sized>(
+    store: &mut S,
+    job: i64,
+    plan: &Plan,
+    invite: Option<&Invite>,
+    batch_rows: usize,
+    cancel: &CancelToken,
+    progress: &mut dyn FnMut(&JobProgress) -> bool,
+) -> Result<Job, S::Error> {
+    if store.job(job)?.is_none() {
+        return Err(Error::Refused(format!("no job {job}")).into());
+    }
+    if !store.claim_job(job)? {
+        return Err(Error::JobRunning(job).into());
+    }
+    let ran = run_claimed(store, job, plan, invite, batch_rows, cancel, progress);
+    let released = store.release_job(job);
+    let job = ran?;
+    released?;
+    Ok(job)
+}
+
+/// [`run_job`] once this connection holds the job's worker lock.
+fn run_claimed<S: Jobs + ?Sized>(
     store: &mut S,
     job: i64,
     plan: &Plan,
@@ -172,141 +314,71 @@ pub fn run_job<S: Sink + ?Sized>(
     if record.status == JobStatus::Done {
         return Ok(record);
     }
-    if plan.is_refused() {
-        let reason = plan
-            .issues
-            .iter()
-            .find(|i| i.is_error() && i.row == 0)
-            .map(|i| i.message.clone())
-            .unwrap_or_default();
-        return Err(Error::Refused(reason).into());
-    }
-    if !plan.is_clean() && !plan.options.skip_invalid {
-        return Err(Error::RowErrors(plan.summary.errors).into());
-    }
-    let violations = plan.authority_violations(&*store).map_err(Error::Plan)?;
-    if !violations.is_empty() {
-        return Err(Error::Refused(format!(
-            "the plan goes beyond its actor's authority: {}",
-            violations.join("; ")
-        ))
-        .into());
+    crate::writer::preflight(&*store, plan)?;
+    if record.status != JobStatus::Running || record.cancel_requested {
+        // Resuming a job that stopped (or was asked to): it runs again.
+        store.finish_job(job, JobStatus::Running, None)?;
     }
     let total = record.spec.rows_total;
-    let done = record.rows_done;
-    let pending: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.row() == 0 || c.row() > done)
-        .collect();
-    let mut revision = plan.revision;
-    let mut groups: &[String] = &plan.created_groups;
-    // The batches, fixed up front: up to `batch_rows` row changes each; the
-    // sync tail (row 0) joins the last one. An empty plan is one empty batch.
-    let batch_rows = batch_rows.max(1);
-    let mut bounds: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    loop {
-        let mut end = (start + batch_rows).min(pending.len());
-        while end < pending.len() && pending[end].row() == 0 {
-            end += 1;
-        }
-        if end < pending.len() && pending[end..].iter().all(|c| c.row() == 0) {
-            end = pending.len();
-        }
-        bounds.push((start, end));
-        if end >= pending.len() {
-            break;
-        }
-        start = end;
-    }
-    // Passwords of batch N+1 are hashed (in parallel) on a helper thread
-    // while batch N is written on this one.
-    let mut next = bounds.first().map(|&b| prepare(&pending, b));
-    for (i, &(start, end)) in bounds.iter().enumerate() {
-        if cancel.is_cancelled() {
-            store.finish_job(job, JobStatus::Cancelled, None)?;
-            return Err(Error::Cancelled.into());
-        }
-        let Some(prepared) = next.take() else {
-            break;
-        };
-        let (changes, passwords) = prepared?;
-        let last = i + 1 == bounds.len();
-        let rows_done = if last {
-            total
-        } else {
-            changes.iter().map(Change::row).max().unwrap_or(done)
-        };
-        debug_assert_eq!(changes.len(), end - start);
-        let batch = Batch {
-            expected_revision: revision,
-            changes: &changes,
-            passwords: &passwords,
-            create_groups: groups,
-            all_or_nothing: !plan.options.skip_invalid,
-            job: Some(JobStep {
+    let options = FeedOptions {
+        batch_rows,
+        hold_rows: usize::MAX,
+        all_or_nothing: !plan.options.skip_invalid,
+        invite,
+        job: JobPlan::Existing(job),
+    };
+    let written = crate::writer::write_plan(
+        store,
+        Some(crate::writer::JobOps::of()),
+        plan,
+        &options,
+        (record.rows_done, total),
+        cancel,
+        &mut |p: &FeedProgress| {
+            progress(&JobProgress {
                 id: job,
-                rows_done,
-                last,
-                rows_total: None,
-            }),
-            invite,
-            creates: &[],
-            hold: false,
-        };
-        let (outcome, ahead) = std::thread::scope(|scope| {
-            let pending = &pending;
-            let ahead = bounds
-                .get(i + 1)
-                .map(|&b| scope.spawn(move || prepare(pending, b)));
-            let outcome = store.write(&batch, &mut |_: &Progress| !cancel.is_cancelled());
-            (outcome, ahead.map(|h| h.join()))
-        });
-        next = match ahead {
-            None => None,
-            Some(Ok(prepared)) => Some(prepared),
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-        };
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                let _ = store.finish_job(job, JobStatus::Failed, Some(&e.to_string()));
-                return Err(e);
-            }
-        };
-        if !outcome.committed {
-            let reason = outcome.first_failure();
-            store.finish_job(job, JobStatus::Failed, Some(&reason))?;
-            return Err(Error::Refused(format!("job {job} stopped: {reason}")).into());
-        }
-        revision = outcome.revision;
-        groups = &[];
-        if !progress(&JobProgress {
-            id: job,
-            rows_done,
-            rows_total: total,
-        }) && !last
-        {
-            cancel.cancel();
-        }
+                rows_done: p.rows_written,
+                rows_total: total,
+            })
+        },
+        &mut |_: &Progress| !cancel.is_cancelled(),
+    )?;
+    if !written.outcome.committed {
+        let reason = written.outcome.first_failure();
+        return Err(Error::Refused(format!("job {job} stopped: {reason}")).into());
     }
     store
         .job(job)?
         .ok_or_else(|| Error::Refused(format!("no job {job}")).into())
 }
 
-/// A batch's changes (cloned from the plan) and their prepared passwords,
-/// owned so they can be made on another thread.
-type Prepared = (Vec<Change>, Vec<Option<Cow<'static, str>>>);
+/// [`Jobs::request_cancel`] for a store whose `flag` marks a running job
+/// to stop at its next batch boundary.
+pub(crate) fn request_cancel_with<S: Jobs + ?Sized>(
+    store: &mut S,
+    id: i64,
+    flag: impl FnOnce(&mut S) -> Result<(), S::Error>,
+) -> Result<Option<Job>, S::Error> {
+    let Some(job) = store.job(id)? else {
+        return Ok(None);
+    };
+    match job.status {
+        JobStatus::Running => flag(store)?,
+        JobStatus::Interrupted | JobStatus::Failed => {
+            store.finish_job(id, JobStatus::Cancelled, None)?;
+        }
+        JobStatus::Done | JobStatus::Cancelled => return Ok(Some(job)),
+    }
+    store.job(id)
+}
 
-fn prepare(pending: &[&Change], (start, end): (usize, usize)) -> Result<Prepared, Error> {
-    let changes: Vec<Change> = pending[start..end].iter().map(|c| (*c).clone()).collect();
-    let passwords = prepare_passwords(&changes)?
-        .into_iter()
-        .map(|p| p.map(|p| Cow::Owned(p.into_owned())))
-        .collect();
-    Ok((changes, passwords))
+/// A job as read, with `running` told apart: `interrupted` when no live
+/// worker holds it (`live` says whether one does).
+pub(crate) fn observed(mut job: Job, live: impl FnOnce(i64) -> Result<bool>) -> Result<Job> {
+    if job.status == JobStatus::Running && !live(job.id)? {
+        job.status = JobStatus::Interrupted;
+    }
+    Ok(job)
 }
 
 /// The counts of a batch's results, for the job row.
@@ -356,7 +428,7 @@ pub(crate) fn parse_outcome(text: &str) -> Outcome {
 /// ```
 /// use userimport_plan::{PlanOptions, Planner};
 /// use userimport_schema::Profile;
-/// use userimport_sink::{JobHandle, JobSpec, JobStatus, Sink, SqliteSink};
+/// use userimport_sink::{JobHandle, JobSpec, JobStatus, Jobs, SqliteSink};
 ///
 /// let mut store = SqliteSink::open_in_memory()?;
 /// let plan = Planner::plan_rows(&Profile::standard(), PlanOptions::default(), Vec::new(), &store)?;
@@ -368,7 +440,7 @@ pub(crate) fn parse_outcome(text: &str) -> Outcome {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
-pub struct JobHandle<S: Sink> {
+pub struct JobHandle<S: Jobs> {
     cancel: CancelToken,
     progress: Arc<std::sync::Mutex<Option<JobProgress>>>,
     thread: std::thread::JoinHandle<(S, Result<Job, S::Error>)>,
@@ -376,7 +448,7 @@ pub struct JobHandle<S: Sink> {
 
 impl<S> JobHandle<S>
 where
-    S: Sink + Send + 'static,
+    S: Jobs + Send + 'static,
     S::Error: Send,
 {
     /// Runs [`run_job`] on a new thread, owning `store` until it ends.

@@ -20,10 +20,36 @@
 //! process killed at any moment leaves the store consistent; running it
 //! again over the file planned anew skips the rows already done, so every
 //! user is written exactly once. Progress callbacks and a [`CancelToken`]
-//! let a service follow and stop it; [`JobHandle`] runs it on its own thread. Unlike [`Sink::apply`], which is all
-//! or nothing, a job that stops half-way leaves its first batches written:
+//! let a service follow and stop it; [`JobHandle`] runs it on its own thread.
+//! The live worker holds the job's lock ([`Jobs::claim_job`]: a lock file
+//! beside a SQLite store, a session advisory lock on PostgreSQL), which ends
+//! with its process: a job whose worker is gone reads as
+//! [`JobStatus::Interrupted`], and one beside a live worker cannot be
+//! resumed ([`Error::JobRunning`]). [`Jobs::request_cancel`], from any
+//! connection, stops a job at its next batch boundary. Unlike
+//! [`Sink::apply`], which is all or nothing, a job that stops half-way leaves its first batches written:
 //! check the whole file first (a job refuses plans with row errors unless
 //! made with `skip_invalid`).
+//!
+//! # One writer loop
+//!
+//! [`Sink::apply`] (at once), [`run_job`] (a job's batches and its resume)
+//! and the facade's streamed apply all write through [`write_feed`]: it
+//! takes prepared [`Chunk`]s and a [`Verdict`] on the input as a whole,
+//! holds writes until the input is known clean, checks the revision once,
+//! creates a job past its threshold ([`JobPlan`]), commits in batches and
+//! stops on a cancel. The plan checks (refusals, row errors, authority) are
+//! [`preflight`].
+//!
+//! # Traits and features
+//!
+//! Writing ([`Sink`]), jobs ([`Jobs`]) and the outbox ([`Outbox`]) are
+//! traits of their own, implemented for `&mut S` and `Box<S>` too (so
+//! `Box<dyn Jobs<Error = Error>>` is a store). The backends sit behind
+//! cargo features, all on by default: `sqlite` ([`SqliteSink`]),
+//! `postgres` ([`PostgresSink`]) and `smtp` ([`smtp_sender`]); a service
+//! without PostgreSQL builds with `default-features = false,
+//! features = ["sqlite"]`.
 //!
 //! # Held batches
 //!
@@ -107,46 +133,68 @@
 #![deny(missing_docs)]
 
 mod auth;
+#[cfg(feature = "sqlite")]
+mod job_lock;
 mod jobs;
 mod json;
 mod memory;
 mod outbox;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
 mod postgres_auth;
 mod sink;
 mod smtp;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
 mod sqlite_auth;
+#[cfg(feature = "sqlite")]
 mod sqlite_bulk;
+#[cfg(feature = "sqlite")]
 mod sqlite_jobs;
+#[cfg(feature = "sqlite")]
 mod sqlite_outbox;
 mod store_errors;
 mod store_open;
+mod writer;
 
 pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret, timestamp};
-pub use jobs::{CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, run_job};
+pub use jobs::{
+    CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
+};
 pub use memory::MemorySink;
 pub use outbox::{
     DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, MAX_TEMPLATE_BYTES, Message,
-    MessageStatus, Recipient, Rendered, backoff, deliver, link, new_token, render, token_hash,
+    MessageStatus, Outbox, Recipient, Rendered, backoff, deliver, link, new_token, render,
+    token_hash,
 };
+#[cfg(feature = "postgres")]
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     prepare_creates, prepare_passwords,
 };
-pub use smtp::{SendError, SmtpSecurity, SmtpUrl, smtp_sender};
+#[cfg(feature = "smtp")]
+pub use smtp::smtp_sender;
+pub use smtp::{SendError, SmtpSecurity, SmtpUrl};
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
 pub use store_open::StoreOptions;
+pub use writer::{
+    Chunk, Feed, FeedOptions, FeedProgress, JobPlan, Verdict, Written, preflight, write_feed,
+};
 
 /// Errors from a store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// SQLite failed.
+    #[cfg(feature = "sqlite")]
     #[error("store: {}", store_errors::describe_sqlite(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed.
+    #[cfg(feature = "postgres")]
     #[error("store: {}", store_errors::describe_postgres(.0))]
     Postgres(#[from] ::postgres::Error),
     /// Planning-side failure (password hashing).
@@ -188,6 +236,13 @@ pub enum Error {
     /// Another connection holds the store's lock longer than the wait allows.
     #[error("{0}")]
     Busy(String),
+    /// The job is being written by a live worker (another process, or
+    /// another connection): it cannot be resumed beside it.
+    #[error("job {0} is running: another worker is writing it")]
+    JobRunning(i64),
+    /// A file beside the store (a job's worker lock) could not be used.
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
     /// The database holds another application's tables and no store; the
     /// store's tables are added only with [`StoreOptions::init_foreign`].
     #[error("{0}")]

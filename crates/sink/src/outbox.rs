@@ -286,6 +286,71 @@ pub struct Rendered {
     pub body: String,
 }
 
+/// The invitations a store keeps queued (SQLite and PostgreSQL; not
+/// [`MemorySink`](crate::MemorySink)). Messages are queued by
+/// [`Sink::write`] itself, in the transaction of the users they invite
+/// ([`Batch::invite`](crate::Batch::invite)); [`deliver`] takes them out.
+pub trait Outbox: Sink {
+    /// Every queued message, oldest first.
+    fn outbox(&self) -> Result<Vec<Message>, Self::Error>;
+
+    /// Claims up to `limit` messages due at `now` (queued, `send_at` and
+    /// backoff passed): they become `sending`, so no other delivery takes
+    /// them.
+    fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Message>, Self::Error>;
+
+    /// Stores the SHA-256 of a message's set-password token (replacing an
+    /// earlier one of the same message).
+    fn store_token(&mut self, message: i64, user: i64, hash: &str) -> Result<(), Self::Error>;
+
+    /// Marks a message sent.
+    fn mark_sent(&mut self, message: i64) -> Result<(), Self::Error>;
+
+    /// Records a failed attempt: queued again from `retry_at`, or (`None`)
+    /// failed for good.
+    fn mark_failed(
+        &mut self,
+        message: i64,
+        error: &str,
+        retry_at: Option<&str>,
+    ) -> Result<(), Self::Error>;
+}
+
+/// Forwards every method of [`Outbox`] behind a pointer.
+macro_rules! forward_outbox {
+    ($($ptr:ty),*) => {$(
+        impl<S: Outbox + ?Sized> Outbox for $ptr {
+            fn outbox(&self) -> Result<Vec<Message>, Self::Error> {
+                (**self).outbox()
+            }
+            fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Message>, Self::Error> {
+                (**self).claim_due(now, limit)
+            }
+            fn store_token(
+                &mut self,
+                message: i64,
+                user: i64,
+                hash: &str,
+            ) -> Result<(), Self::Error> {
+                (**self).store_token(message, user, hash)
+            }
+            fn mark_sent(&mut self, message: i64) -> Result<(), Self::Error> {
+                (**self).mark_sent(message)
+            }
+            fn mark_failed(
+                &mut self,
+                message: i64,
+                error: &str,
+                retry_at: Option<&str>,
+            ) -> Result<(), Self::Error> {
+                (**self).mark_failed(message, error, retry_at)
+            }
+        }
+    )*};
+}
+
+forward_outbox!(&mut S, Box<S>);
+
 /// Renders `template` for `to` with `link`; a variable the template names
 /// but the message lacks is an error, not an empty string.
 pub fn render(template: &str, to: &Recipient, link: &str) -> Result<Rendered> {
@@ -361,7 +426,7 @@ pub struct DeliveryReport {
 /// sent, or queued again with a backoff, or failed (at once when the
 /// failure is permanent, such as an SMTP 550; after [`MAX_ATTEMPTS`]
 /// otherwise).
-pub fn deliver<S: Sink + ?Sized>(
+pub fn deliver<S: Outbox + ?Sized>(
     store: &mut S,
     from: &str,
     send: &mut dyn FnMut(&str, &str, &Rendered) -> std::result::Result<(), SendError>,

@@ -18,8 +18,8 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, NoTls};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
-use crate::jobs::{Job, JobSpec, JobStatus, JobStep, counts, outcome_name, parse_outcome};
-use crate::outbox::{Invite, Message, MessageStatus, Recipient};
+use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs, counts, outcome_name, parse_outcome};
+use crate::outbox::{Invite, Message, MessageStatus, Outbox, Recipient};
 use crate::sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     Transactional, now, result_for, rollback_held, write_held,
@@ -86,7 +86,17 @@ fn queue_invitations(
     Ok(())
 }
 
-const JOB_COLUMNS: &str = "id, status, file, file_sha256, options, rows_total, rows_done, created, updated, deleted, unchanged, failed, started_at, updated_at, finished_at, error";
+const JOB_COLUMNS: &str = "id, status, file, file_sha256, options, rows_total, rows_done, created, updated, deleted, unchanged, failed, started_at, updated_at, finished_at, error, cancel_requested";
+
+/// The advisory lock a job's live worker holds on its connection: the
+/// schema (tests and services may share a database) and the job ID. The
+/// server ends it with the worker's session.
+const JOB_LOCK: &str = "hashtext(current_schema()), $1::int4";
+
+/// The lock key of job `id` (the low 31 bits: job IDs stay far below).
+fn job_lock_key(id: i64) -> i32 {
+    (id & 0x7fff_ffff) as i32
+}
 
 fn job_of(r: &postgres::Row) -> Job {
     let n = |i: usize| r.get::<_, i64>(i).max(0) as u64;
@@ -109,6 +119,7 @@ fn job_of(r: &postgres::Row) -> Job {
         updated_at: r.get(13),
         finished_at: r.get(14),
         error: r.get(15),
+        cancel_requested: r.get(16),
     }
 }
 
@@ -266,10 +277,12 @@ const MIGRATIONS: &[&str] = &[
         used_at TEXT
     );
     ",
-    // 2: the store's identity, a random number drawn once, so that a plan
+    // 4: the store's identity, a random number drawn once, so that a plan
     // made on one store is never applied to another at the same revision.
     "INSERT INTO meta (key, value) VALUES ('store_id', floor(random() * 9.2e18)::bigint) ON CONFLICT DO NOTHING;",
-    // 5: API tokens and browser sessions (the web frontend's sign-in).
+    // 5: a job can be asked to stop at its next batch boundary.
+    "ALTER TABLE jobs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT false;",
+    // 6: API tokens and browser sessions (the web frontend's sign-in).
     crate::postgres_auth::MIGRATION,
 ];
 
@@ -290,6 +303,8 @@ pub struct PostgresSink {
     pub(crate) empty: bool,
     /// A transaction is open with held batches (see `Batch::hold`).
     held: bool,
+    /// The jobs whose worker lock this connection holds.
+    job_locks: HashSet<i64>,
 }
 
 impl std::fmt::Debug for PostgresSink {
@@ -407,6 +422,7 @@ impl PostgresSink {
             read_only: false,
             empty: false,
             held: false,
+            job_locks: HashSet::new(),
         })
     }
 
@@ -436,6 +452,7 @@ impl PostgresSink {
             read_only: true,
             empty,
             held: false,
+            job_locks: HashSet::new(),
         })
     }
 
@@ -459,6 +476,26 @@ impl PostgresSink {
             .borrow_mut()
             .query_opt("SELECT password_hash FROM users WHERE id = $1", &[&id])?;
         Ok(row.and_then(|r| r.get(0)))
+    }
+
+    /// A job as read: `interrupted` when recorded running but no session
+    /// holds its worker lock.
+    fn observed(&self, job: Job) -> Result<Job> {
+        crate::jobs::observed(job, |id| {
+            if self.job_locks.contains(&id) {
+                return Ok(true);
+            }
+            // Read from pg_locks rather than tried: a probe that took the
+            // lock, even for an instant, could turn a starting worker away.
+            let row = self.client.borrow_mut().query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                     AND classid = hashtext(current_schema())::oid
+                     AND objid = $1::int4::oid AND objsubid = 2)",
+                &[&job_lock_key(id)],
+            )?;
+            Ok(row.get(0))
+        })
     }
 
     pub(crate) fn check_writable(&self) -> Result<()> {
@@ -1400,6 +1437,15 @@ impl Sink for PostgresSink {
         Ok(ids.len())
     }
 
+    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
+        if self.empty {
+            return Ok(Vec::new());
+        }
+        history_in(&mut self.client.borrow_mut(), revision)
+    }
+}
+
+impl Jobs for PostgresSink {
     fn create_job(&mut self, spec: &JobSpec) -> Result<i64> {
         self.check_writable()?;
         let stamp = now();
@@ -1418,7 +1464,7 @@ impl Sink for PostgresSink {
             &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
             &[&id],
         )?;
-        Ok(row.map(|r| job_of(&r)))
+        row.map(|r| self.observed(job_of(&r))).transpose()
     }
 
     fn jobs(&self) -> Result<Vec<Job>> {
@@ -1429,7 +1475,7 @@ impl Sink for PostgresSink {
             &format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC"),
             &[],
         )?;
-        Ok(rows.iter().map(job_of).collect())
+        rows.iter().map(|r| self.observed(job_of(r))).collect()
     }
 
     fn job_results(&self, id: i64) -> Result<Vec<RowResult>> {
@@ -1466,13 +1512,64 @@ impl Sink for PostgresSink {
         self.check_writable()?;
         let stamp = now();
         let finished = (status != JobStatus::Running).then_some(stamp.as_str());
+        // Running again (a resume) drops an old cancel request.
         self.client.borrow_mut().execute(
-            "UPDATE jobs SET status = $1, error = $2, updated_at = $3, finished_at = $4 WHERE id = $5",
+            "UPDATE jobs SET status = $1, error = $2, updated_at = $3, finished_at = $4, cancel_requested = false WHERE id = $5",
             &[&status.as_str(), &error, &stamp, &finished, &id],
         )?;
         Ok(())
     }
 
+    fn claim_job(&mut self, id: i64) -> Result<bool> {
+        self.check_writable()?;
+        if self.job_locks.contains(&id) {
+            return Ok(true);
+        }
+        let row = self.client.get_mut().query_one(
+            &format!("SELECT pg_try_advisory_lock({JOB_LOCK})"),
+            &[&job_lock_key(id)],
+        )?;
+        let claimed: bool = row.get(0);
+        if claimed {
+            self.job_locks.insert(id);
+        }
+        Ok(claimed)
+    }
+
+    fn release_job(&mut self, id: i64) -> Result<()> {
+        if self.job_locks.remove(&id) {
+            self.client.get_mut().query_one(
+                &format!("SELECT pg_advisory_unlock({JOB_LOCK})"),
+                &[&job_lock_key(id)],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn request_cancel(&mut self, id: i64) -> Result<Option<Job>> {
+        self.check_writable()?;
+        crate::jobs::request_cancel_with(self, id, |store| {
+            store.client.get_mut().execute(
+                "UPDATE jobs SET cancel_requested = true, updated_at = $1 WHERE id = $2 AND status = 'running'",
+                &[&now(), &id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn cancel_requested(&self, id: i64) -> Result<bool> {
+        if self.empty {
+            return Ok(false);
+        }
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt("SELECT cancel_requested FROM jobs WHERE id = $1", &[&id])?;
+        Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
+    }
+}
+
+impl Outbox for PostgresSink {
     fn outbox(&self) -> Result<Vec<Message>> {
         if self.empty {
             return Ok(Vec::new());
@@ -1534,12 +1631,5 @@ impl Sink for PostgresSink {
             )?,
         };
         Ok(())
-    }
-
-    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
-        if self.empty {
-            return Ok(Vec::new());
-        }
-        history_in(&mut self.client.borrow_mut(), revision)
     }
 }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use userimport_plan::{Change, Directory, PasswordSource, Plan, generate_password, hash_password};
 
 use crate::Error;
-use crate::jobs::{Job, JobSpec, JobStatus, JobStep};
-use crate::outbox::{Invite, Message};
+use crate::jobs::JobStep;
+use crate::outbox::Invite;
 
 /// What happened to one row (or one sync change) when a plan was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -224,6 +224,7 @@ impl PreparedCreate {
     }
 
     /// The one prepared ahead for change `i` of `batch`, or made now.
+    #[cfg(feature = "postgres")]
     pub(crate) fn of<'b>(
         batch: &'b Batch<'_>,
         i: usize,
@@ -348,106 +349,6 @@ pub trait Sink: Directory<Error: From<Error>> {
         Ok(())
     }
 
-    /// Records a new job (status running, nothing done); returns its ID.
-    /// Default: this store keeps no jobs.
-    fn create_job(&mut self, spec: &JobSpec) -> Result<i64, Self::Error> {
-        let _ = spec;
-        Err(Error::Unsupported("this store keeps no jobs: use SQLite or PostgreSQL".into()).into())
-    }
-
-    /// A job by ID. Default: none.
-    fn job(&self, id: i64) -> Result<Option<Job>, Self::Error> {
-        let _ = id;
-        Ok(None)
-    }
-
-    /// Every job, newest first. Default: none.
-    fn jobs(&self) -> Result<Vec<Job>, Self::Error> {
-        Ok(Vec::new())
-    }
-
-    /// The per-row results a job recorded, in file order. Default: none.
-    fn job_results(&self, id: i64) -> Result<Vec<RowResult>, Self::Error> {
-        let _ = id;
-        Ok(Vec::new())
-    }
-
-    /// Adds results written before their job existed to job `id` (its
-    /// counts and per-row results), with `rows_done`: a streamed apply
-    /// learns that a file is a job only once it has read past the
-    /// threshold. Default: this store keeps no jobs.
-    fn record_job_results(
-        &mut self,
-        id: i64,
-        rows_done: u64,
-        results: &[RowResult],
-    ) -> Result<(), Self::Error> {
-        let _ = (id, rows_done, results);
-        Err(Error::Unsupported("this store keeps no jobs: use SQLite or PostgreSQL".into()).into())
-    }
-
-    /// Sets a job's status (and error); `Done`, `Failed` and `Cancelled`
-    /// also stamp its finish time. Default: this store keeps no jobs.
-    fn finish_job(
-        &mut self,
-        id: i64,
-        status: JobStatus,
-        error: Option<&str>,
-    ) -> Result<(), Self::Error> {
-        let _ = (id, status, error);
-        Err(Error::Unsupported("this store keeps no jobs: use SQLite or PostgreSQL".into()).into())
-    }
-
-    /// Every queued message, oldest first. Default: none.
-    fn outbox(&self) -> Result<Vec<Message>, Self::Error> {
-        Ok(Vec::new())
-    }
-
-    /// Claims up to `limit` messages due at `now` (queued, `send_at` and
-    /// backoff passed): they become `sending`, so no other delivery takes
-    /// them. Default: this store keeps no outbox.
-    fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Message>, Self::Error> {
-        let _ = (now, limit);
-        Err(
-            Error::Unsupported("this store keeps no outbox: use SQLite or PostgreSQL".into())
-                .into(),
-        )
-    }
-
-    /// Stores the SHA-256 of a message's set-password token (replacing an
-    /// earlier one of the same message). Default: no outbox.
-    fn store_token(&mut self, message: i64, user: i64, hash: &str) -> Result<(), Self::Error> {
-        let _ = (message, user, hash);
-        Err(
-            Error::Unsupported("this store keeps no outbox: use SQLite or PostgreSQL".into())
-                .into(),
-        )
-    }
-
-    /// Marks a message sent. Default: no outbox.
-    fn mark_sent(&mut self, message: i64) -> Result<(), Self::Error> {
-        let _ = message;
-        Err(
-            Error::Unsupported("this store keeps no outbox: use SQLite or PostgreSQL".into())
-                .into(),
-        )
-    }
-
-    /// Records a failed attempt: queued again from `retry_at`, or (`None`)
-    /// failed for good. Default: no outbox.
-    fn mark_failed(
-        &mut self,
-        message: i64,
-        error: &str,
-        retry_at: Option<&str>,
-    ) -> Result<(), Self::Error> {
-        let _ = (message, error, retry_at);
-        Err(
-            Error::Unsupported("this store keeps no outbox: use SQLite or PostgreSQL".into())
-                .into(),
-        )
-    }
-
     /// Applies exactly `plan`: refused when it has a file-level error, when
     /// it has row errors and was not made with `skip_invalid`, or when the
     /// store moved since it was made (drift, naming what changed). Passwords
@@ -468,58 +369,86 @@ pub trait Sink: Directory<Error: From<Error>> {
         invite: Option<&Invite>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome, Self::Error> {
-        if plan.is_refused() {
-            let reason = plan
-                .issues
-                .iter()
-                .find(|i| i.is_error() && i.row == 0)
-                .map(|i| i.message.clone())
-                .unwrap_or_default();
-            return Err(Error::Refused(reason).into());
-        }
-        if !plan.is_clean() && !plan.options.skip_invalid {
-            return Err(Error::RowErrors(plan.summary.errors).into());
-        }
-        let current = self.revision()?;
-        if current != plan.revision {
-            let history = self.history_since(plan.revision)?;
-            return Err(Error::Drift {
-                planned: plan.revision,
-                current,
-                history,
-            }
-            .into());
-        }
-        // A plan file may have been edited since it was made: its actor's
-        // authority is checked again against the store.
-        let violations = plan.authority_violations(&*self).map_err(Error::Plan)?;
-        if !violations.is_empty() {
-            return Err(Error::Refused(format!(
-                "the plan goes beyond its actor's authority: {}",
-                violations.join("; ")
-            ))
-            .into());
-        }
+        crate::writer::preflight(&*self, plan)?;
         if !self.begin_apply(plan)? {
             return Err(Error::Cancelled.into());
         }
-        let passwords = prepare_passwords(&plan.changes)?;
-        let batch = Batch {
-            expected_revision: plan.revision,
-            changes: &plan.changes,
-            passwords: &passwords,
-            create_groups: &plan.created_groups,
+        let options = crate::writer::FeedOptions {
+            batch_rows: usize::MAX,
+            hold_rows: usize::MAX,
             all_or_nothing: !plan.options.skip_invalid,
-            job: None,
             invite,
-            creates: &[],
-            hold: false,
+            job: crate::writer::JobPlan::None,
         };
-        let outcome = self.write(&batch, progress)?;
+        let written = crate::writer::write_plan(
+            self,
+            None,
+            plan,
+            &options,
+            (0, plan.summary.rows),
+            &crate::jobs::CancelToken::new(),
+            &mut |_| true,
+            progress,
+        )?;
+        let outcome = written.outcome;
         self.end_apply(&outcome)?;
         Ok(outcome)
     }
 }
+
+/// Forwards every method of a [`Sink`] behind a pointer (provided ones
+/// too, so a store's own `apply` is the one that runs).
+macro_rules! forward_sink {
+    ($($ptr:ty),*) => {$(
+        impl<S: Sink + ?Sized> Sink for $ptr {
+            fn write(
+                &mut self,
+                batch: &Batch<'_>,
+                progress: &mut dyn FnMut(&Progress) -> bool,
+            ) -> Result<ApplyOutcome, Self::Error> {
+                (**self).write(batch, progress)
+            }
+            fn rollback(&mut self) -> Result<(), Self::Error> {
+                (**self).rollback()
+            }
+            fn begin_bulk_load(&mut self) -> Result<bool, Self::Error> {
+                (**self).begin_bulk_load()
+            }
+            fn add_groups(&mut self, names: &[String]) -> Result<usize, Self::Error> {
+                (**self).add_groups(names)
+            }
+            fn remove_groups(&mut self, names: &[String]) -> Result<usize, Self::Error> {
+                (**self).remove_groups(names)
+            }
+            fn history_since(&self, revision: u64) -> Result<Vec<Revision>, Self::Error> {
+                (**self).history_since(revision)
+            }
+            fn begin_apply(&mut self, plan: &Plan) -> Result<bool, Self::Error> {
+                (**self).begin_apply(plan)
+            }
+            fn end_apply(&mut self, outcome: &ApplyOutcome) -> Result<(), Self::Error> {
+                (**self).end_apply(outcome)
+            }
+            fn apply(
+                &mut self,
+                plan: &Plan,
+                progress: &mut dyn FnMut(&Progress) -> bool,
+            ) -> Result<ApplyOutcome, Self::Error> {
+                (**self).apply(plan, progress)
+            }
+            fn apply_inviting(
+                &mut self,
+                plan: &Plan,
+                invite: Option<&Invite>,
+                progress: &mut dyn FnMut(&Progress) -> bool,
+            ) -> Result<ApplyOutcome, Self::Error> {
+                (**self).apply_inviting(plan, invite, progress)
+            }
+        }
+    )*};
+}
+
+forward_sink!(&mut S, Box<S>);
 
 /// A store that runs a write inside a transaction it opens and ends with
 /// plain statements (`BEGIN`, `COMMIT`, `ROLLBACK`): [`write_held`] gives it

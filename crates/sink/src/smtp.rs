@@ -12,11 +12,15 @@
 //! the host is a loopback address. User and password may be
 //! percent-encoded. The URL is shown with its password as `***`.
 
+#[cfg(feature = "smtp")]
 use std::time::Duration;
 
+#[cfg(feature = "smtp")]
 use lettre::transport::smtp::authentication::Credentials;
+#[cfg(feature = "smtp")]
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 
+#[cfg(feature = "smtp")]
 use crate::outbox::Rendered;
 use crate::{Error, Result};
 
@@ -204,6 +208,7 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+#[cfg(feature = "smtp")]
 impl SmtpUrl {
     fn tls_parameters(&self) -> Result<TlsParameters> {
         let mut builder = TlsParameters::builder(self.host.clone());
@@ -234,6 +239,7 @@ impl SmtpUrl {
     }
 }
 
+#[cfg(feature = "smtp")]
 /// An SMTP sender for [`deliver`](crate::deliver), from a URL (see the
 /// module docs). Every message gets a Message-ID; a 5xx reply (550 no such
 /// user …) is a permanent failure, anything else is retried later.

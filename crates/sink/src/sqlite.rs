@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
-use crate::jobs::{Job, JobSpec, JobStatus, JobStep};
-use crate::outbox::Message;
+use crate::job_lock::JobLocks;
+use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs};
+use crate::outbox::{Message, Outbox};
 use crate::sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     Transactional, now, result_for, rollback_held, write_held,
@@ -89,7 +90,9 @@ const MIGRATIONS: &[&str] = &[
     // 5: the store's identity, a random number drawn once, so that a plan
     // made on one store is never applied to another at the same revision.
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', random() & 9223372036854775807);",
-    // 6: API tokens and browser sessions (the web frontend's sign-in).
+    // 6: a job can be asked to stop at its next batch boundary.
+    crate::sqlite_jobs::MIGRATION_CANCEL,
+    // 7: API tokens and browser sessions (the web frontend's sign-in).
     crate::sqlite_auth::MIGRATION,
 ];
 
@@ -113,6 +116,8 @@ pub struct SqliteSink {
     held: bool,
     /// A bulk load is under way (see [`Sink::begin_bulk_load`]).
     bulk: Option<BulkLoad>,
+    /// The worker locks of the jobs this connection writes.
+    job_locks: JobLocks,
 }
 
 /// How long a statement waits for another connection's lock.
@@ -273,6 +278,7 @@ impl SqliteSink {
             read_only: false,
             held: false,
             bulk: None,
+            job_locks: JobLocks::default(),
         })
     }
 
@@ -307,6 +313,7 @@ impl SqliteSink {
             read_only: true,
             held: false,
             bulk: None,
+            job_locks: JobLocks::default(),
         })
     }
 
@@ -332,6 +339,15 @@ impl SqliteSink {
             read_only: false,
             held: false,
             bulk: None,
+            job_locks: JobLocks::default(),
+        })
+    }
+
+    /// A job as read: `interrupted` when recorded running but no live
+    /// worker holds its lock.
+    fn observed(&self, job: Job) -> Result<Job> {
+        crate::jobs::observed(job, |id| {
+            Ok(self.job_locks.is_live(self.path.as_deref(), id)?)
         })
     }
 
@@ -1303,6 +1319,25 @@ impl Sink for SqliteSink {
         Ok(removed)
     }
 
+    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT revision, at, created, updated, deleted, note FROM revisions WHERE revision > ? ORDER BY revision",
+        )?;
+        let rows = stmt.query_map([revision as i64], |r| {
+            Ok(Revision {
+                revision: r.get::<_, i64>(0)?.max(0) as u64,
+                at: r.get(1)?,
+                created: r.get::<_, i64>(2)?.max(0) as u64,
+                updated: r.get::<_, i64>(3)?.max(0) as u64,
+                deleted: r.get::<_, i64>(4)?.max(0) as u64,
+                note: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+}
+
+impl Jobs for SqliteSink {
     fn create_job(&mut self, spec: &JobSpec) -> Result<i64> {
         self.check_writable()?;
         crate::sqlite_jobs::create(&self.conn, spec)
@@ -1312,14 +1347,19 @@ impl Sink for SqliteSink {
         if self.schema_version()? < 2 {
             return Ok(None);
         }
-        crate::sqlite_jobs::get(&self.conn, id)
+        crate::sqlite_jobs::get(&self.conn, id)?
+            .map(|job| self.observed(job))
+            .transpose()
     }
 
     fn jobs(&self) -> Result<Vec<Job>> {
         if self.schema_version()? < 2 {
             return Ok(Vec::new());
         }
-        crate::sqlite_jobs::list(&self.conn)
+        crate::sqlite_jobs::list(&self.conn)?
+            .into_iter()
+            .map(|job| self.observed(job))
+            .collect()
     }
 
     fn job_results(&self, id: i64) -> Result<Vec<RowResult>> {
@@ -1344,6 +1384,31 @@ impl Sink for SqliteSink {
         crate::sqlite_jobs::finish(&self.conn, id, status, error)
     }
 
+    fn claim_job(&mut self, id: i64) -> Result<bool> {
+        self.check_writable()?;
+        Ok(self.job_locks.claim(self.path.as_deref(), id)?)
+    }
+
+    fn release_job(&mut self, id: i64) -> Result<()> {
+        Ok(self.job_locks.release(self.path.as_deref(), id)?)
+    }
+
+    fn request_cancel(&mut self, id: i64) -> Result<Option<Job>> {
+        self.check_writable()?;
+        crate::jobs::request_cancel_with(self, id, |store| {
+            crate::sqlite_jobs::flag_cancel(&store.conn, id)
+        })
+    }
+
+    fn cancel_requested(&self, id: i64) -> Result<bool> {
+        if self.schema_version()? < 2 {
+            return Ok(false);
+        }
+        crate::sqlite_jobs::cancel_flagged(&self.conn, id)
+    }
+}
+
+impl Outbox for SqliteSink {
     fn outbox(&self) -> Result<Vec<Message>> {
         if self.schema_version()? < 3 {
             return Ok(Vec::new());
@@ -1369,23 +1434,6 @@ impl Sink for SqliteSink {
     fn mark_failed(&mut self, message: i64, error: &str, retry_at: Option<&str>) -> Result<()> {
         self.check_writable()?;
         crate::sqlite_outbox::mark_failed(&self.conn, message, error, retry_at)
-    }
-
-    fn history_since(&self, revision: u64) -> Result<Vec<Revision>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT revision, at, created, updated, deleted, note FROM revisions WHERE revision > ? ORDER BY revision",
-        )?;
-        let rows = stmt.query_map([revision as i64], |r| {
-            Ok(Revision {
-                revision: r.get::<_, i64>(0)?.max(0) as u64,
-                at: r.get(1)?,
-                created: r.get::<_, i64>(2)?.max(0) as u64,
-                updated: r.get::<_, i64>(3)?.max(0) as u64,
-                deleted: r.get::<_, i64>(4)?.max(0) as u64,
-                note: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 }
 

@@ -37,7 +37,11 @@ pub(crate) const MIGRATION: &str = "
     CREATE INDEX job_results_job ON job_results (job_id, row);
 ";
 
-const COLUMNS: &str = "id, status, file, file_sha256, options, rows_total, rows_done, created, updated, deleted, unchanged, failed, started_at, updated_at, finished_at, error";
+/// Migration 5: a job can be asked to stop at its next batch boundary.
+pub(crate) const MIGRATION_CANCEL: &str =
+    "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;";
+
+const COLUMNS: &str = "id, status, file, file_sha256, options, rows_total, rows_done, created, updated, deleted, unchanged, failed, started_at, updated_at, finished_at, error, cancel_requested";
 
 fn job_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
@@ -61,6 +65,7 @@ fn job_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         updated_at: r.get(13)?,
         finished_at: r.get(14)?,
         error: r.get(15)?,
+        cancel_requested: r.get::<_, i64>(16)? != 0,
     })
 }
 
@@ -112,12 +117,36 @@ pub(crate) fn finish(
     error: Option<&str>,
 ) -> Result<()> {
     let stamp = now();
-    let finished = (status != JobStatus::Running).then_some(stamp.as_str());
+    let running = status == JobStatus::Running;
+    let finished = (!running).then_some(stamp.as_str());
+    // Running again (a resume) drops an old cancel request; stopping keeps
+    // nothing to act on either.
     conn.execute(
-        "UPDATE jobs SET status = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+        "UPDATE jobs SET status = ?, error = ?, updated_at = ?, finished_at = ?, cancel_requested = 0 WHERE id = ?",
         params![status.as_str(), error, stamp, finished, id],
     )?;
     Ok(())
+}
+
+/// Marks job `id` to stop at its next batch boundary.
+pub(crate) fn flag_cancel(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND status = 'running'",
+        params![now(), id],
+    )?;
+    Ok(())
+}
+
+/// True when job `id` was asked to stop.
+pub(crate) fn cancel_flagged(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT cancel_requested FROM jobs WHERE id = ?",
+            [id],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .is_some_and(|flag| flag != 0))
 }
 
 /// Records a committed batch's step, inside its transaction.

@@ -2,12 +2,16 @@
 //! "the password was refused", "another application's `users` table",
 //! "locked by another connection", never a bare "db error".
 
+#[cfg(feature = "postgres")]
 use std::error::Error as _;
 
+#[cfg(feature = "postgres")]
 use postgres::error::SqlState;
+#[cfg(feature = "sqlite")]
 use rusqlite::ErrorCode;
 
 /// An SQLite failure in words.
+#[cfg(feature = "sqlite")]
 pub(crate) fn describe_sqlite(e: &rusqlite::Error) -> String {
     if let rusqlite::Error::SqliteFailure(err, _) = e {
         match err.code {
@@ -50,6 +54,7 @@ pub(crate) fn describe_sqlite(e: &rusqlite::Error) -> String {
 }
 
 /// A PostgreSQL failure in words, with the server's own message.
+#[cfg(feature = "postgres")]
 pub(crate) fn describe_postgres(e: &postgres::Error) -> String {
     let Some(db) = e.as_db_error() else {
         // Connection-level: the cause holds the useful part.

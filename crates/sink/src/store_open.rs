@@ -40,6 +40,7 @@ pub(crate) fn foreign(place: &str, tables: &[String]) -> Error {
 
 /// Splits `schema=NAME` off a PostgreSQL URL: the URL to connect with and
 /// the schema, checked to be a plain identifier.
+#[cfg(feature = "postgres")]
 pub(crate) fn split_schema(url: &str) -> Result<(String, Option<String>)> {
     let Some((base, query)) = url.split_once('?') else {
         return Ok((url.to_string(), None));
@@ -91,6 +92,7 @@ fn is_permission(e: &rusqlite::Error) -> bool {
 ///   immutable: no `-shm` is created (a read-only folder works, and no
 ///   file owned by this user is left beside another user's store);
 /// - otherwise a plain read-only connection, which needs the `-shm`.
+#[cfg(feature = "sqlite")]
 pub(crate) fn sqlite_reader(
     path: &std::path::Path,
     busy: std::time::Duration,
@@ -155,6 +157,7 @@ fn immutable_uri(path: &std::path::Path) -> String {
 
 /// Refuses an SQLite database without our schema but with other tables,
 /// unless `options` allow it.
+#[cfg(feature = "sqlite")]
 pub(crate) fn refuse_foreign_sqlite(
     conn: &rusqlite::Connection,
     options: &StoreOptions,

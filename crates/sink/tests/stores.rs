@@ -12,7 +12,7 @@ use userimport_plan::{
     Change, Directory, Field, Merge, Mode, Plan, PlanOptions, Planner, SyncAction,
 };
 use userimport_schema::Profile;
-use userimport_sink::{Error, MemorySink, Outcome, Sink, SqliteSink};
+use userimport_sink::{Error, Jobs, MemorySink, Outbox, Outcome, Sink, SqliteSink};
 
 use userimport_validate::{Cell, ListEdit, Row, Secret};
 
@@ -1041,9 +1041,10 @@ fn jobs_commit_batches_with_their_progress_and_resume<B: Backend>(b: &B) {
     assert_eq!(store.user_count().unwrap(), 80);
     // Resume: the file planned again against the store as it is now; rows
     // already done are skipped, every user is written exactly once.
+    // Through `&mut S`, as an embedding service that lends its store would.
     let again = plan(&store, rows);
     let done = run_job(
-        &mut store,
+        &mut &mut store,
         id,
         &again,
         None,
@@ -1168,7 +1169,9 @@ where
         })
         .unwrap();
     let plan = plan(&store, rows);
-    let handle = JobHandle::spawn(store, id, plan, None, 25);
+    // A service keeps its stores as trait objects: a boxed one runs a job.
+    let boxed: Box<dyn Jobs<Error = Error> + Send> = Box::new(store);
+    let handle = JobHandle::spawn(boxed, id, plan, None, 25);
     let (store, job) = handle.join();
     let job = job.unwrap();
     assert_eq!(

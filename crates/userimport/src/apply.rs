@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use userimport_plan::{Directory, EmptyDirectory, Plan, Summary};
 use userimport_schema::Profile;
 use userimport_sink::{
-    ApplyOutcome, Job, JobSpec, JobStatus, Outcome, RowResult, Sink, StoreOptions,
+    ApplyOutcome, Job, JobSpec, JobStatus, Jobs, Outcome, RowResult, Sink, StoreOptions,
 };
 use userimport_validate::Issue;
 
@@ -199,7 +199,7 @@ impl Applied {
 
     /// Writes the per-row results as the results CSV (formula-safe, BOM):
     /// the job's from `store`, or this apply's own.
-    pub fn write_results<S: Sink + ?Sized, W: std::io::Write>(
+    pub fn write_results<S: Jobs + ?Sized, W: std::io::Write>(
         &self,
         store: &S,
         out: W,

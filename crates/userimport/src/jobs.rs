@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use userimport_plan::Plan;
-use userimport_sink::{CancelToken, Invite, Job, JobProgress, JobStatus, Sink, run_job};
+use userimport_sink::{CancelToken, Invite, Job, JobProgress, JobStatus, Jobs, run_job};
 
 use crate::apply::sha256_file;
 use crate::settings::ImportSettings;
@@ -18,7 +18,7 @@ use crate::stream::StreamProgress;
 use crate::{Error, Store};
 
 /// Every job, newest first.
-pub fn list<S: Sink + ?Sized>(store: &S) -> Result<Vec<Job>, Error>
+pub fn list<S: Jobs + ?Sized>(store: &S) -> Result<Vec<Job>, Error>
 where
     Error: From<S::Error>,
 {
@@ -26,7 +26,7 @@ where
 }
 
 /// Job `id`, refused when there is none.
-pub fn get<S: Sink + ?Sized>(store: &S, id: i64) -> Result<Job, Error>
+pub fn get<S: Jobs + ?Sized>(store: &S, id: i64) -> Result<Job, Error>
 where
     Error: From<S::Error>,
 {
@@ -90,6 +90,10 @@ pub fn resume(
     if job.status == JobStatus::Done {
         return Ok(job);
     }
+    if job.status == JobStatus::Running {
+        // Its worker is alive (another process or connection).
+        return Err(userimport_sink::Error::JobRunning(id).into());
+    }
     let path = Path::new(&job.spec.file);
     let bytes = std::fs::read(path)
         .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
@@ -112,16 +116,16 @@ pub fn resume(
 }
 
 /// Asks job `id` to stop at its next batch boundary: the rows before it
-/// stay written, and the job can be resumed.
-pub fn cancel<S: Sink + ?Sized>(store: &mut S, id: i64) -> Result<Job, Error>
+/// stay written, and the job can be resumed. A job with a live worker is
+/// still `running` (with `cancel_requested`) until that boundary; one
+/// whose worker is gone is `cancelled` at once.
+pub fn cancel<S: Jobs + ?Sized>(store: &mut S, id: i64) -> Result<Job, Error>
 where
     Error: From<S::Error>,
 {
-    let job = get(store, id)?;
-    if job.status == JobStatus::Running {
-        store.finish_job(id, JobStatus::Cancelled, Some("cancelled"))?;
-    }
-    get(store, id)
+    store
+        .request_cancel(id)?
+        .ok_or_else(|| Error::Refused(format!("no job {id}")))
 }
 
 /// Runs job `id` over `plan` in committed batches, telling `progress`.
@@ -136,10 +140,12 @@ pub(crate) fn run_plan(
     let cancel = CancelToken::new();
     let mut on_progress = |p: &JobProgress| {
         progress(&StreamProgress {
+            phase: crate::Phase::Writing,
             rows_read: p.rows_total,
             rows_written: p.rows_done,
             checked: true,
             job: Some(p.id),
+            ..StreamProgress::default()
         })
     };
     run_job(store, id, plan, invite, batch, &cancel, &mut on_progress)

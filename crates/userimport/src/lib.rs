@@ -105,7 +105,7 @@ pub use report::{
 };
 pub use settings::{ImportSettings, parse_delimiter, parse_map};
 pub use store::{Store, StoreUrl, mask_url_password};
-pub use stream::{StreamOptions, StreamOutcome, StreamProgress};
+pub use stream::{Phase, StreamOptions, StreamOutcome, StreamProgress};
 
 /// Errors that stop an import: file-level problems (exit code 2), store
 /// failures, refusals. Row problems are [`validate::Issue`]s, not errors.

@@ -6,15 +6,16 @@ use std::path::PathBuf;
 
 use userimport_plan::{Directory, Lookup, StoredUser};
 use userimport_sink::{
-    ApplyOutcome, Batch, Error as SinkError, Job, JobSpec, JobStatus, Message, PostgresSink,
-    Progress, Revision, RowResult, Sink, SqliteSink, StoreOptions,
+    ApplyOutcome, Batch, Error as SinkError, Job, JobSpec, JobStatus, Jobs, Message, Outbox,
+    PostgresSink, Progress, Revision, RowResult, Sink, SqliteSink, StoreOptions,
 };
 
 use crate::Error;
 
 /// The store a URL names, whichever backend it is: open it with
 /// [`Store::open`] (to write) or [`Store::open_existing`] (to read), then
-/// use it wherever a [`Directory`] or a [`Sink`] is wanted.
+/// use it wherever a [`Directory`], a [`Sink`], [`Jobs`] or an [`Outbox`]
+/// is wanted.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Store {
@@ -115,6 +116,9 @@ impl Sink for Store {
     fn history_since(&self, revision: u64) -> Result<Vec<Revision>, SinkError> {
         each!(self, s => s.history_since(revision))
     }
+}
+
+impl Jobs for Store {
     fn create_job(&mut self, spec: &JobSpec) -> Result<i64, SinkError> {
         each!(self, s => s.create_job(spec))
     }
@@ -143,6 +147,21 @@ impl Sink for Store {
     ) -> Result<(), SinkError> {
         each!(self, s => s.finish_job(id, status, error))
     }
+    fn claim_job(&mut self, id: i64) -> Result<bool, SinkError> {
+        each!(self, s => s.claim_job(id))
+    }
+    fn release_job(&mut self, id: i64) -> Result<(), SinkError> {
+        each!(self, s => s.release_job(id))
+    }
+    fn request_cancel(&mut self, id: i64) -> Result<Option<Job>, SinkError> {
+        each!(self, s => s.request_cancel(id))
+    }
+    fn cancel_requested(&self, id: i64) -> Result<bool, SinkError> {
+        each!(self, s => s.cancel_requested(id))
+    }
+}
+
+impl Outbox for Store {
     fn outbox(&self) -> Result<Vec<Message>, SinkError> {
         each!(self, s => s.outbox())
     }

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use userimport::plan::{Directory, Lookup, Plan, hash_password};
-use userimport::sink::{JobSpec, Sink};
+use userimport::sink::{JobSpec, Jobs, Sink};
 use userimport::{ApplyOptions, ImportSettings, Input, Store};
 
 const POSTGRES_VAR: &str = "USERIMPORT_TEST_POSTGRES";

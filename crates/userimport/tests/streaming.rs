@@ -4,8 +4,8 @@
 //! progress and results cover every row.
 
 use userimport::plan::Directory;
-use userimport::sink::{JobSpec, JobStatus, Outcome, Sink, SqliteSink};
-use userimport::{ImportOptions, Importer, StreamOptions};
+use userimport::sink::{JobSpec, JobStatus, Jobs, Outcome, Sink, SqliteSink};
+use userimport::{ImportOptions, Importer, Phase, StreamOptions};
 
 /// `n` new users with one pre-hashed password, each in one of three groups;
 /// `tail` is appended as it is.
@@ -21,6 +21,16 @@ fn file(n: usize, tail: &str) -> Vec<u8> {
     }
     text.push_str(tail);
     text.into_bytes()
+}
+
+/// A reader that gives at most 4 KiB a read, as a pipe or a slow disk.
+struct Trickle<'a>(&'a [u8]);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(4096);
+        self.0.read(&mut buf[..n])
+    }
 }
 
 fn importer() -> Importer {
@@ -106,12 +116,13 @@ fn streaming_writes_what_planning_then_applying_writes() {
     let mut seen = Vec::new();
     let result = importer()
         .apply_streaming(
-            &bytes[..],
+            Trickle(&bytes[..]),
             streamed.reader(),
             &mut sink,
             &StreamOptions {
                 batch_rows: 400,
                 hold_rows: 100,
+                input_size: Some(bytes.len() as u64),
                 ..StreamOptions::default()
             },
             &mut |p| {
@@ -149,6 +160,116 @@ fn streaming_writes_what_planning_then_applying_writes() {
         Some((2_500, true))
     );
     assert_eq!(result.job, None);
+    // The phases a frontend shows: checking (bytes read of the file's
+    // size, rows checked), then writing (rows written of the file's rows).
+    let size = bytes.len() as u64;
+    let checking: Vec<_> = seen.iter().filter(|p| p.phase == Phase::Checking).collect();
+    assert!(checking.len() >= 10, "a report per chunk checked: {seen:?}");
+    assert!(
+        checking
+            .iter()
+            .all(|p| p.bytes_total == Some(size) && p.bytes_read <= size)
+    );
+    assert!(
+        checking
+            .windows(2)
+            .all(|w| w[0].bytes_read <= w[1].bytes_read && w[0].rows_read <= w[1].rows_read)
+    );
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last.phase, last.bytes_read, last.rows_read),
+        (Phase::Writing, size, 2_500)
+    );
+    let first_writing = seen.iter().position(|p| p.phase == Phase::Writing).unwrap();
+    assert!(
+        seen[first_writing..]
+            .iter()
+            .all(|p| p.phase == Phase::Writing)
+    );
+}
+
+/// Past what the reader sniffs (1 MiB), bytes are read as the file is
+/// checked: progress moves through the file before the writes commit.
+#[test]
+fn progress_tells_bytes_checked_then_rows_written() {
+    let bytes = file(12_000, "");
+    let size = bytes.len() as u64;
+    assert!(size > 1_500_000);
+    let store = Store::new();
+    let mut seen = Vec::new();
+    let result = importer()
+        .apply_streaming(
+            Trickle(&bytes[..]),
+            store.reader(),
+            &mut store.writer(),
+            &StreamOptions {
+                input_size: Some(size),
+                ..StreamOptions::default()
+            },
+            &mut |p| {
+                seen.push(*p);
+                true
+            },
+        )
+        .unwrap();
+    assert!(result.outcome.committed);
+    let checking: Vec<u64> = seen
+        .iter()
+        .filter(|p| p.phase == Phase::Checking)
+        .map(|p| p.bytes_read)
+        .collect();
+    let between = checking.iter().filter(|&&b| b > 0 && b < size).count();
+    assert!(between >= 10, "bytes move while checking: {checking:?}");
+    assert!(checking.windows(2).all(|w| w[0] <= w[1]));
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last.phase, last.bytes_read, last.rows_written),
+        (Phase::Writing, size, 12_000)
+    );
+}
+
+/// A cancel requested through another connection (`jobs cancel`, a web
+/// request) stops a streamed job at its next batch boundary: the batches
+/// before it stay, the job says how far it got and is cancelled.
+#[test]
+fn a_cancel_request_stops_a_streamed_job_at_a_batch_boundary() {
+    let bytes = file(1_500, "");
+    let store = Store::new();
+    let mut requests = store.writer();
+    let result = importer().apply_streaming(
+        &bytes[..],
+        store.reader(),
+        &mut store.writer(),
+        &StreamOptions {
+            batch_rows: 200,
+            hold_rows: 100,
+            job: Some((spec("cancel"), 100)),
+            invite: None,
+            input_size: None,
+        },
+        &mut |p| {
+            if !p.checked {
+                // A slow writer: the check gets ahead (as far as the chunks
+                // it may queue), so batches remain to be committed once the
+                // file is known to be clean.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if let (Some(id), true) = (p.job, p.checked) {
+                requests.request_cancel(id).unwrap();
+            }
+            true
+        },
+    );
+    let err = result.unwrap_err();
+    let job = store.reader().jobs().unwrap().remove(0);
+    assert!(
+        matches!(err, userimport::Error::Stopped { job: id } if id == job.id),
+        "{err}"
+    );
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert!(job.rows_done > 0 && job.rows_done < 1_500, "{job:?}");
+    assert_eq!(store.reader().user_count().unwrap(), job.rows_done);
+    assert_eq!(job.created, job.rows_done);
 }
 
 #[test]
@@ -165,6 +286,7 @@ fn an_error_in_the_last_row_writes_nothing() {
         hold_rows: 100,
         job: Some((spec("dup"), 100)),
         invite: None,
+        input_size: None,
     };
     let result = importer()
         .apply_streaming(&bytes[..], store.reader(), &mut sink, &options, &mut |_| {
@@ -219,6 +341,7 @@ fn a_large_file_becomes_a_job_with_every_row_recorded() {
                 hold_rows: 100,
                 job: Some((spec("job"), threshold)),
                 invite: None,
+                input_size: None,
             },
         );
         let id = result.job.expect("a job");
@@ -260,6 +383,7 @@ fn a_large_file_becomes_a_job_with_every_row_recorded() {
             hold_rows: 100,
             job: Some((spec("small"), 100)),
             invite: None,
+            input_size: None,
         },
     );
     assert_eq!(result.job, None);
@@ -358,6 +482,7 @@ fn streaming_agrees_with_plan_then_apply_on_generated_files() {
                     hold_rows: 64,
                     job: Some((spec(&format!("gen{seed}")), 100)),
                     invite: None,
+                    input_size: None,
                 },
                 &mut |_| true,
             )

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use userimport::sink::{Job, JobStatus, Sink};
+use userimport::sink::{Job, JobStatus, Jobs};
 use userimport::{ExportOptions, OutputCharset, write_issues_csv, write_results_csv};
 use utoipa::OpenApi;
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use userimport::plan::{Change, Directory};
-use userimport::sink::{ApplyOutcome, Invite, JobSpec, RowResult, Sink};
+use userimport::sink::{ApplyOutcome, Invite, JobSpec, Jobs, RowResult, Sink};
 use userimport::validate::Issue;
 use userimport::{Checked, Format, write_report};
 

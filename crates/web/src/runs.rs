@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use userimport::plan::Plan;
-use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobStatus, Sink, run_job};
+use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobStatus, Jobs, run_job};
 
 use crate::AppState;
 use crate::engine::{Settings, Store, is_interrupted, sha256_file};

@@ -924,7 +924,7 @@ async fn the_page_speaks_japanese_when_the_browser_asks_and_switches_on_request(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_left_running_by_a_stop_is_resumed_when_the_server_starts() {
-    use userimport::sink::{JobSpec, Sink};
+    use userimport::sink::{JobSpec, Jobs};
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("store.db").display());
     let uploads = dir.path().join("uploads");
@@ -1006,7 +1006,7 @@ async fn the_file_download_leaves_plaintext_passwords_out() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_running_elsewhere_is_cancelled_through_the_store() {
-    use userimport::sink::{JobSpec, Sink};
+    use userimport::sink::{JobSpec, Jobs};
     let server = start(&[ADMIN], |_| {}).await;
     let settings = userimport_web::Settings {
         actor: Some("admin".into()),

@@ -357,7 +357,7 @@ async fn the_whole_flow_in_a_headless_browser() {
     assert_eq!(text_of(&c, "tr.job .done").await, "8");
     shot(&c, "09-done", None).await;
     let outbox = {
-        use userimport::sink::Sink;
+        use userimport::sink::Outbox;
         userimport_web::Store::open_existing(&server.db)
             .unwrap()
             .outbox()

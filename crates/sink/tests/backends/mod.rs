@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use userimport_sink::{Error, PostgresSink, Sink, SqliteSink};
+use userimport_sink::{Error, Jobs, Outbox, PostgresSink, Sink, SqliteSink};
 
 /// The variable holding the PostgreSQL server's URL.
 pub const POSTGRES_VAR: &str = "USERIMPORT_TEST_POSTGRES";
 
 /// A store as the suite sees it.
-pub trait TestStore: Sink<Error = Error> {
+pub trait TestStore: Jobs<Error = Error> + Outbox {
     /// The stored password hash of a user.
     fn hash_of(&self, id: i64) -> Option<String>;
 }
