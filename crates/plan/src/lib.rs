@@ -63,6 +63,7 @@
 mod directory;
 mod plan;
 mod planner;
+mod review;
 mod types;
 
 pub use directory::{Authority, Directory, EmptyDirectory, Lookup, StoredUser, fold};
@@ -71,6 +72,7 @@ pub use plan::{
     hash_password, verify_password,
 };
 pub use planner::{Chunk, Finish, Planner, codes};
+pub use review::{ChangeKind, Review, ReviewEntry, UserRef, is_lossy};
 pub use types::{
     Change, Field, FieldChange, ListChange, Merge, Mode, NewUser, PasswordSource, PlanOptions,
     Summary, SyncAction,

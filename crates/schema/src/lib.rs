@@ -32,6 +32,7 @@
 mod codes;
 mod formula;
 mod kind;
+mod lang;
 mod profile;
 mod sample;
 mod template;
@@ -42,6 +43,7 @@ pub use codes::{
 };
 pub use formula::{escape_formula, needs_formula_escape, unescape_formula};
 pub use kind::{EnumValue, FieldKind, due_date_type_values, status_values};
+pub use lang::{Lang, japanese_label};
 pub use profile::{Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose};
 pub use sample::{Defect, SampleRows};
 pub use template::Template;

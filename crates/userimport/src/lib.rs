@@ -125,7 +125,17 @@ pub fn write_template<W: std::io::Write>(
     charset: OutputCharset,
     out: W,
 ) -> Result<W, WriteError> {
-    let template = Template::for_profile(profile);
+    write_template_in(profile, schema::Lang::En, charset, out)
+}
+
+/// [`write_template`] with the header in `lang` (`--lang ja`: `ログインID` …).
+pub fn write_template_in<W: std::io::Write>(
+    profile: &Profile,
+    lang: schema::Lang,
+    charset: OutputCharset,
+    out: W,
+) -> Result<W, WriteError> {
+    let template = Template::for_profile_in(profile, lang);
     let mut writer = CsvWriter::new(out, charset)?;
     writer.write_row(&template.header)?;
     for row in &template.rows {

@@ -1,13 +1,15 @@
 //! The import pipeline: bytes → records → rows and issues → plan.
 
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use serde::Serialize;
 use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
-use userimport_plan::{Change, Chunk, Directory, Mode, Plan, PlanOptions, Planner, Summary};
+use userimport_plan::{
+    Change, Chunk, Directory, Mode, Plan, PlanOptions, Planner, Review, Summary,
+};
 use userimport_schema::Profile;
 use userimport_validate::{Issue, KeyPrint, Row, Uniqueness, ValidateOptions, Validator};
 
@@ -42,6 +44,12 @@ pub struct ImportOptions {
     /// says how many were left out. File-level issues are always listed;
     /// [`Importer::plan`] lists every issue.
     pub max_issues: usize,
+    /// The change listing ([`Checked::review`]) keeps at most this many
+    /// changes of each kind (created, updated, deleted, suspended users,
+    /// created groups; the first in file order; default 100), so that its
+    /// memory is bounded for any file. `usize::MAX` lists every change. The
+    /// summary's counts are complete whatever the limit.
+    pub max_changes: usize,
 }
 
 impl Default for ImportOptions {
@@ -55,6 +63,7 @@ impl Default for ImportOptions {
             plan: PlanOptions::default(),
             chunk_rows: 1_024,
             max_issues: 10_000,
+            max_changes: 100,
         }
     }
 }
@@ -83,6 +92,13 @@ pub struct Checked {
     pub issues: Vec<Issue>,
     /// The plan, when one was asked for ([`Importer::plan`]).
     pub plan: Option<Plan>,
+    /// Who changes and how: the first [`ImportOptions::max_changes`]
+    /// changes of each kind.
+    pub review: Review,
+    /// Each mapped profile column's header as it appears in the file
+    /// (column key → header text), to name columns in the administrator's
+    /// words.
+    pub headers: BTreeMap<String, String>,
 }
 
 impl Checked {
@@ -99,6 +115,11 @@ impl Checked {
     /// The error issues.
     pub fn errors(&self) -> impl Iterator<Item = &Issue> {
         self.issues.iter().filter(|i| i.is_error())
+    }
+
+    /// A column's header as the file spells it (`メールアドレス`), else its key.
+    pub fn header<'a>(&'a self, key: &'a str) -> &'a str {
+        self.headers.get(key).map_or(key, String::as_str)
     }
 }
 
@@ -312,6 +333,7 @@ impl Importer {
         let mut planner = Planner::new(profile, plan_options, dir)?;
         // Check keeps only counts and issues: no new user is built.
         planner.counts_only(matches!(keep, Keep::Counts));
+        planner.review_limit(self.options.max_changes);
         let mut uniqueness = Uniqueness::new(profile);
         let header_issues = validator.header_issues();
         // The planner counts its own issues; the validator's are counted here.
@@ -488,6 +510,17 @@ impl Importer {
         let mut issues = issues.into_vec();
         sort_issues(&mut issues);
 
+        let mut review = std::mem::take(&mut finish.review);
+        review.withdraw(&duplicate_rows);
+        let headers = profile
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, column)| {
+                let text = header.get(mapping.index(i)?)?;
+                Some((column.key.clone(), text.trim().to_string()))
+            })
+            .collect();
         let file = FileInfo {
             encoding: reader.encoding().name().to_string(),
             delimiter: delimiter_name(reader.delimiter()),
@@ -526,6 +559,8 @@ impl Importer {
             summary,
             issues,
             plan,
+            review,
+            headers,
         })
     }
 }

@@ -137,7 +137,8 @@ impl Validator {
             .zip(&fields)
             .map(|(column, field)| ColumnPlan {
                 key: column.key.clone(),
-                label: column.label.clone(),
+                // Messages name a column as the file's header does.
+                label: header_text(header, *field).unwrap_or_else(|| column.label.clone()),
                 kind: column.kind.clone(),
                 required: email_required(column),
                 clear_keyword: column.clear_keyword.clone(),
@@ -233,8 +234,15 @@ impl Validator {
     /// header cell that names no profile column. Line is the header's, row 0.
     pub fn header_issues(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
-        for column in &self.columns {
-            if matches!(column.kind, FieldKind::ReadOnly) && column.field.is_some() {
+        for (column, profile_column) in self.columns.iter().zip(&self.profile.columns) {
+            // A read-only column headed as the tool's own export heads it
+            // (in English or Japanese) is an export being re-imported: quiet.
+            let exported = [
+                Some(profile_column.label.as_str()),
+                userimport_schema::japanese_label(profile_column),
+            ]
+            .contains(&Some(column.label.as_str()));
+            if matches!(column.kind, FieldKind::ReadOnly) && column.field.is_some() && !exported {
                 issues.push(
                     Issue::warning(
                         self.header_line,
@@ -435,4 +443,10 @@ fn shown(raw: &str) -> String {
         Some((at, _)) => format!("{}…", &raw[..at]),
         None => raw.to_string(),
     }
+}
+
+/// The trimmed, non-blank header cell of record field `field`.
+fn header_text(header: &Record, field: Option<usize>) -> Option<String> {
+    let text = header.get(field?)?.trim();
+    (!text.is_empty()).then(|| text.to_string())
 }
