@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use userimport::plan::{Directory, EmptyDirectory, Plan};
 use userimport::sink::{ApplyOutcome, DEFAULT_TEMPLATE, Invite, Outcome, RowResult, Sink};
 use userimport::validate::Issue;
-use userimport::{Format, StreamOptions, StreamOutcome, write_report, write_results_csv};
+use userimport::{Format, StreamOptions, StreamOutcome, write_report, write_results_csv_with};
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
 use crate::output::{create_private, open_output};
@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let outcome = sink
         .apply_inviting(&plan, invite.as_ref(), &mut |_| true)
         .map_err(|e| Failure(e.to_string()))?;
-    report_outcome(&args, outcome, &plan.issues, code, format)
+    report_outcome(&args, &sink, outcome, &plan.issues, code, format)
 }
 
 /// Prints the check's report when the file is `refused` (then with a
@@ -179,6 +179,7 @@ fn report_check(
 /// committed.
 fn report_outcome(
     args: &Args,
+    store: &store::Store,
     mut outcome: ApplyOutcome,
     issues: &[Issue],
     code: u8,
@@ -189,7 +190,8 @@ fn report_outcome(
     if let Some(path) = &args.results {
         let file = create_private(path)
             .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        write_results_csv(&outcome.results, std::io::BufWriter::new(file))?;
+        let file = std::io::BufWriter::new(file);
+        write_results_csv_with(&outcome.results, issues, store, file)?;
     }
     let mut out = open_output(None)?;
     print_outcome(&outcome, format, &mut out)?;
@@ -294,7 +296,7 @@ fn run_streamed(
     if let Some(job) = job.map(|id| sink.job(id)).transpose()?.flatten() {
         return report_job(args, sink, &job, code);
     }
-    report_outcome(args, outcome, &checked.issues, code, format)
+    report_outcome(args, sink, outcome, &checked.issues, code, format)
 }
 
 /// Prints a job's line (or JSON) and writes its results file.
@@ -321,7 +323,8 @@ fn report_job(
     if let Some(path) = &args.results {
         let file = create_private(path)
             .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        write_results_csv(&sink.job_results(job.id)?, std::io::BufWriter::new(file))?;
+        let file = std::io::BufWriter::new(file);
+        write_results_csv_with(&sink.job_results(job.id)?, &[], &*sink, file)?;
     }
     Ok(code.max(u8::from(job.failed > 0)))
 }
@@ -330,20 +333,29 @@ fn report_job(
 /// `--skip-invalid`) are results too: failed, with their reasons, so the
 /// counts and the results file cover every row of the file.
 fn add_invalid_rows(outcome: &mut ApplyOutcome, issues: &[Issue]) {
-    let mut failed: BTreeMap<u64, (u64, Vec<String>)> = BTreeMap::new();
+    let mut failed: BTreeMap<u64, (u64, Vec<String>, Option<i64>)> = BTreeMap::new();
     for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
-        let (_, reasons) = failed.entry(issue.row).or_insert((issue.line, Vec::new()));
-        reasons.push(format!("{}: {}", issue.code, issue.message));
+        let entry = failed
+            .entry(issue.row)
+            .or_insert((issue.line, Vec::new(), None));
+        entry.1.push(format!("{}: {}", issue.code, issue.message));
+        // The user the row matched (or named by member ID), if any.
+        let id = issue
+            .keys
+            .member_id
+            .as_deref()
+            .and_then(|m| m.trim().parse().ok());
+        entry.2 = entry.2.or(id);
     }
     if failed.is_empty() {
         return;
     }
-    for (row, (line, reasons)) in failed {
+    for (row, (line, reasons, id)) in failed {
         outcome.push(RowResult {
             line,
             row,
             outcome: Outcome::Failed,
-            id: None,
+            id,
             reason: Some(reasons.join("; ")),
         });
     }

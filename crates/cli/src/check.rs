@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use userimport::write_report;
 
+use crate::changes::ChangeArgs;
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
 use crate::output::open_output;
 use crate::{Failure, store};
@@ -20,18 +21,21 @@ pub struct Args {
     plan: PlanArgs,
     #[command(flatten)]
     report: ReportArgs,
+    #[command(flatten)]
+    changes: ChangeArgs,
     /// Write the report to a file instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
-    let importer = importer(&args.read, &args.plan)?;
+    let importer = args.changes.apply_to(importer(&args.read, &args.plan)?);
     let format = args.report.format()?;
     let store = store::open_read(&args.store.db)?;
     let checked = importer.check(open_input(&args.file)?, &store)?;
     let mut out = open_output(args.output.as_deref())?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    args.changes.finish(&checked, format, &mut out)?;
     out.flush()?;
     Ok(crate::exit_code(&checked))
 }

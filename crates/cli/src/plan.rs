@@ -24,10 +24,12 @@ pub struct Args {
     plan: PlanArgs,
     #[command(flatten)]
     report: ReportArgs,
+    #[command(flatten)]
+    changes: crate::changes::ChangeArgs,
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
-    let importer = importer(&args.read, &args.plan)?;
+    let importer = args.changes.apply_to(importer(&args.read, &args.plan)?);
     let format = args.report.format()?;
     let store = store::open_read(&args.store.db)?;
     let checked = importer.plan(open_input(&args.file)?, &store)?;
@@ -44,6 +46,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     file.write_all(b"\n")?;
     let mut out = open_output(None)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    args.changes.finish(&checked, format, &mut out)?;
     out.flush()?;
     Ok(crate::exit_code(&checked))
 }

@@ -392,6 +392,10 @@ impl Planner {
                 let stored = stored.and_then(|&i| found.users.get(i));
                 self.reviewer.note(change, row, stored, &mut chunk.issues);
             }
+            // A refused row names the user it matched, for the results file.
+            let matched = keys.iter().find_map(|(_, l, _)| found.lookup(l.as_ref()?));
+            let matched = matched.and_then(|i| found.users.get(i)).map(|u| u.id);
+            crate::review::mark_matched(&mut chunk.issues[before..], matched);
             let new_issues = &chunk.issues[before..];
             self.summary.count_issues(new_issues);
             match change {

@@ -175,10 +175,30 @@ impl Review {
         }
     }
 
-    /// True when more entries exist of `kind` than are listed, given the
-    /// complete count `total` (from the summary).
-    pub fn omitted(&self, kind: ChangeKind, total: u64) -> u64 {
-        total.saturating_sub(self.listed(kind) as u64)
+    /// The complete count of each kind, from the plan's `summary` (its
+    /// update count includes sync's suspensions, listed apart here).
+    pub fn totals(&self, summary: &Summary) -> [(ChangeKind, u64); 5] {
+        let suspended = self.seen[ChangeKind::Suspend.slot()];
+        [
+            (ChangeKind::Create, summary.create),
+            (ChangeKind::Update, summary.update.saturating_sub(suspended)),
+            (ChangeKind::Delete, summary.delete),
+            (ChangeKind::Suspend, suspended),
+            (
+                ChangeKind::CreateGroup,
+                self.seen[ChangeKind::CreateGroup.slot()],
+            ),
+        ]
+    }
+
+    /// How many changes of each kind are not listed (complete counts from
+    /// the plan's `summary`), for kinds with any.
+    pub fn omitted(&self, summary: &Summary) -> Vec<(ChangeKind, u64)> {
+        self.totals(summary)
+            .into_iter()
+            .map(|(kind, total)| (kind, total.saturating_sub(self.listed(kind) as u64)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 }
 
@@ -418,6 +438,14 @@ impl Reviewer {
                 .column(column)
             })
             .collect()
+    }
+}
+
+/// Gives issues of a row without a member ID the ID of the user the row matched.
+pub(crate) fn mark_matched(issues: &mut [Issue], matched: Option<i64>) {
+    let Some(id) = matched else { return };
+    for issue in issues.iter_mut().filter(|i| i.keys.member_id.is_none()) {
+        issue.keys.member_id = Some(id.to_string());
     }
 }
 

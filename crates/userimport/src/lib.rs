@@ -85,10 +85,11 @@ pub use pipeline::{
     Checked, FileInfo, ImportOptions, Importer, ImporterBuilder, delimiter_name, sort_issues,
 };
 pub use report::{
-    Format, write_issues_csv, write_issues_text, write_report, write_results_csv,
-    write_summary_text,
+    Format, changes_json, changes_omitted, write_changes_csv, write_changes_text, write_issues_csv,
+    write_issues_text, write_report, write_results_csv, write_results_csv_with, write_summary_text,
 };
 pub use store::StoreUrl;
+
 pub use stream::{StreamOptions, StreamOutcome, StreamProgress};
 
 /// Errors that stop an import: file-level problems (exit code 2), store

@@ -10,7 +10,7 @@ use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
 use userimport_plan::{
     Change, Chunk, Directory, Mode, Plan, PlanOptions, Planner, Review, Summary,
 };
-use userimport_schema::Profile;
+use userimport_schema::{Profile, Purpose};
 use userimport_validate::{Issue, KeyPrint, Row, Uniqueness, ValidateOptions, Validator};
 
 use crate::Error;
@@ -99,6 +99,8 @@ pub struct Checked {
     /// (column key → header text), to name columns in the administrator's
     /// words.
     pub headers: BTreeMap<String, String>,
+    /// The keys of the profile's groups, roles and identities columns.
+    pub list_columns: Vec<(Purpose, String)>,
 }
 
 impl Checked {
@@ -348,6 +350,11 @@ impl Importer {
         let mut changes: Vec<Change> = Vec::new();
         let mut kinds: Vec<Kind> = Vec::new();
 
+        let key_columns = [
+            profile.index_for(Purpose::MemberId),
+            profile.index_for(Purpose::Login),
+            profile.index_for(Purpose::Email),
+        ];
         let chunk_rows = self.options.chunk_rows.max(1);
         let mut next_row = 1u64;
         // Parsing and planning stay on this thread (the input and the store
@@ -401,6 +408,21 @@ impl Importer {
                     }
                 }
                 counted.count_issues(&batch.issues);
+                let records = &batch.records[..batch.filled];
+                fill_keys(
+                    &mut batch.issues,
+                    records,
+                    batch.first_row,
+                    &mapping,
+                    key_columns,
+                );
+                fill_keys(
+                    &mut chunk.issues,
+                    records,
+                    batch.first_row,
+                    &mapping,
+                    key_columns,
+                );
                 issues.extend(batch.issues.drain(..));
                 match &mut keep {
                     Keep::Counts => issues.extend(chunk.issues),
@@ -512,15 +534,22 @@ impl Importer {
 
         let mut review = std::mem::take(&mut finish.review);
         review.withdraw(&duplicate_rows);
-        let headers = profile
+        // Each column as the file heads it; the profile's label if absent.
+        let headers: BTreeMap<String, String> = profile
             .columns
             .iter()
             .enumerate()
-            .filter_map(|(i, column)| {
-                let text = header.get(mapping.index(i)?)?;
-                Some((column.key.clone(), text.trim().to_string()))
+            .map(|(i, column)| {
+                let text = mapping.index(i).and_then(|f| header.get(f)).map(str::trim);
+                let text = text.filter(|t| !t.is_empty()).unwrap_or(&column.label);
+                (column.key.clone(), text.to_string())
             })
             .collect();
+        for issue in &mut issues {
+            if let Some(column) = &issue.column {
+                issue.header = headers.get(column).cloned();
+            }
+        }
         let file = FileInfo {
             encoding: reader.encoding().name().to_string(),
             delimiter: delimiter_name(reader.delimiter()),
@@ -561,6 +590,10 @@ impl Importer {
             plan,
             review,
             headers,
+            list_columns: [Purpose::Groups, Purpose::Roles, Purpose::Identities]
+                .into_iter()
+                .filter_map(|p| Some((p, profile.column_for(p)?.key.clone())))
+                .collect(),
         })
     }
 }
@@ -687,6 +720,34 @@ impl IssueList {
             ));
         }
         issues
+    }
+}
+
+/// Gives each row issue the row's member ID, login ID and e-mail as typed
+/// (`records` are the chunk's, the first being data row `first_row`).
+fn fill_keys(
+    issues: &mut [Issue],
+    records: &[Record],
+    first_row: u64,
+    mapping: &ColumnMapping,
+    key_columns: [Option<usize>; 3],
+) {
+    for issue in issues.iter_mut().filter(|i| i.row >= first_row) {
+        let Some(record) = usize::try_from(issue.row - first_row)
+            .ok()
+            .and_then(|i| records.get(i))
+        else {
+            continue;
+        };
+        let value = |column: Option<usize>| {
+            let text = mapping.get(record, column?)?.trim();
+            (!text.is_empty()).then(|| text.to_string())
+        };
+        let [id, login, email] = key_columns;
+        let keys = &mut issue.keys;
+        keys.member_id = value(id).or(keys.member_id.take());
+        keys.login_id = value(login);
+        keys.email = value(email);
     }
 }
 

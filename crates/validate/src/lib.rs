@@ -80,7 +80,7 @@ mod rule;
 mod unique;
 mod validator;
 
-pub use issue::{Issue, Severity};
+pub use issue::{Issue, RowKeys, Severity};
 pub use options::{CardIdType, ValidateOptions};
 pub use row::{Cell, ListEdit, Row, Secret};
 pub use rule::{RowContext, Rule};
