@@ -64,6 +64,9 @@ pub struct Chunk {
     /// Groups these rows create (not named by an earlier chunk): a streamed
     /// write creates them before the chunk's memberships.
     pub created_groups: Vec<String>,
+    /// Refused rows (no change) that matched a stored user: (data row,
+    /// member ID), so reports can name the user a failed row was about.
+    pub matched: Vec<(u64, i64)>,
 }
 
 /// What [`Planner::finish`] adds at the end of a file.
@@ -394,8 +397,9 @@ impl Planner {
             }
             // A refused row names the user it matched, for the results file.
             let matched = keys.iter().find_map(|(_, l, _)| found.lookup(l.as_ref()?));
-            let matched = matched.and_then(|i| found.users.get(i)).map(|u| u.id);
-            crate::review::mark_matched(&mut chunk.issues[before..], matched);
+            if let (None, Some(user)) = (&change, matched.and_then(|i| found.users.get(i))) {
+                chunk.matched.push((row.row, user.id));
+            }
             let new_issues = &chunk.issues[before..];
             self.summary.count_issues(new_issues);
             match change {

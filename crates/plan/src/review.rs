@@ -441,14 +441,6 @@ impl Reviewer {
     }
 }
 
-/// Gives issues of a row without a member ID the ID of the user the row matched.
-pub(crate) fn mark_matched(issues: &mut [Issue], matched: Option<i64>) {
-    let Some(id) = matched else { return };
-    for issue in issues.iter_mut().filter(|i| i.keys.member_id.is_none()) {
-        issue.keys.member_id = Some(id.to_string());
-    }
-}
-
 /// True when `new` looks like `old` after a lossy re-save: the old value has
 /// characters outside ASCII, the new one has `?` or U+FFFD where the old one
 /// has none.

@@ -408,21 +408,13 @@ impl Importer {
                     }
                 }
                 counted.count_issues(&batch.issues);
-                let records = &batch.records[..batch.filled];
-                fill_keys(
-                    &mut batch.issues,
-                    records,
+                let rows = (
+                    &batch.records[..batch.filled],
                     batch.first_row,
-                    &mapping,
-                    key_columns,
+                    &chunk.matched[..],
                 );
-                fill_keys(
-                    &mut chunk.issues,
-                    records,
-                    batch.first_row,
-                    &mapping,
-                    key_columns,
-                );
+                fill_keys(&mut batch.issues, rows, &mapping, key_columns);
+                fill_keys(&mut chunk.issues, rows, &mapping, key_columns);
                 issues.extend(batch.issues.drain(..));
                 match &mut keep {
                     Keep::Counts => issues.extend(chunk.issues),
@@ -723,12 +715,13 @@ impl IssueList {
     }
 }
 
-/// Gives each row issue the row's member ID, login ID and e-mail as typed
-/// (`records` are the chunk's, the first being data row `first_row`).
+/// Gives each row issue the row's member ID, login ID and e-mail as typed,
+/// or for a row without a member ID the ID of the user it matched.
+/// `rows`: the chunk's records, the first being data row `first_row`, and
+/// its refused rows' matched users.
 fn fill_keys(
     issues: &mut [Issue],
-    records: &[Record],
-    first_row: u64,
+    (records, first_row, matched): (&[Record], u64, &[(u64, i64)]),
     mapping: &ColumnMapping,
     key_columns: [Option<usize>; 3],
 ) {
@@ -745,7 +738,10 @@ fn fill_keys(
         };
         let [id, login, email] = key_columns;
         let keys = &mut issue.keys;
-        keys.member_id = value(id).or(keys.member_id.take());
+        keys.member_id = value(id).or_else(|| {
+            let (_, id) = matched.iter().find(|(row, _)| *row == issue.row)?;
+            Some(id.to_string())
+        });
         keys.login_id = value(login);
         keys.email = value(email);
     }

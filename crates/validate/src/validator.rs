@@ -397,7 +397,7 @@ impl Validator {
         let cells = &mut out.cells;
         if !delete {
             for rule in &self.cross {
-                rule.apply(&self.columns, cells, &mut issues, line, row);
+                rule.apply(&self.columns, cells, record, &mut issues, line, row);
             }
         }
         if !self.rules.is_empty() {
