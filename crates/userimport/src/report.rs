@@ -300,9 +300,9 @@ pub fn write_results_csv<W: Write>(
 }
 
 /// [`write_results_csv`] with each row's member ID, login ID and e-mail:
-/// those of the user it created, updated or matched (looked up in `dir`,
-/// batched), else those the row's `issues` carry (a failed row's keys as
-/// typed, and the member ID of the user it matched). A deleted user is no
+/// those the row's `issues` carry (a failed row's keys as typed, and the
+/// member ID of the user it matched), else those of the user it created,
+/// updated or matched (looked up in `dir`, batched). A deleted user is no
 /// longer in the store: its row carries the member ID only.
 pub fn write_results_csv_with<W: Write, D: Directory>(
     results: &[userimport_sink::RowResult],
@@ -355,12 +355,14 @@ fn write_results<W: Write, D: Directory>(
             let member_id =
                 r.id.map(|id| id.to_string())
                     .or_else(|| typed.and_then(|k| k.member_id.clone()));
-            let login = user
-                .and_then(|u| u.login.clone())
-                .or_else(|| typed.and_then(|k| k.login_id.clone()));
-            let email = user
-                .and_then(|u| u.email.clone())
-                .or_else(|| typed.and_then(|k| k.email.clone()));
+            // A row's own keys first (the row can be found by them), then
+            // the stored user's.
+            let login = typed
+                .and_then(|k| k.login_id.clone())
+                .or_else(|| user.and_then(|u| u.login.clone()));
+            let email = typed
+                .and_then(|k| k.email.clone())
+                .or_else(|| user.and_then(|u| u.email.clone()));
             writer.write_row([
                 r.line.to_string(),
                 r.row.to_string(),
