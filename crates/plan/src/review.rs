@@ -441,12 +441,13 @@ impl Reviewer {
     }
 }
 
-/// True when `new` looks like `old` after a lossy re-save: the old value has
-/// characters outside ASCII, the new one has `?` or U+FFFD where the old one
-/// has none.
+/// True when `new` looks like `old` after a lossy re-save: it has more `?`
+/// or U+FFFD than `old` and fewer characters outside ASCII (they are what
+/// was replaced).
 pub fn is_lossy(old: &str, new: &str) -> bool {
     let marks = |s: &str| s.chars().filter(|c| *c == '?' || *c == '\u{FFFD}').count();
-    !old.is_ascii() && marks(new) > marks(old)
+    let wide = |s: &str| s.chars().filter(|c| !c.is_ascii() && *c != '\u{FFFD}').count();
+    marks(new) > marks(old) && wide(new) < wide(old)
 }
 
 #[cfg(test)]
@@ -463,6 +464,8 @@ mod tests {
             ("Sales", "Sales?", false),
             ("¿Qué?", "¿Qué?", false),
             ("田中", "田中 花子", false),
+            ("María Müller", "María Müller ?", false),
+            ("María Müller", "Mar?a M?ller", true),
         ] {
             assert_eq!(is_lossy(old, new), lossy, "{old} -> {new}");
         }
