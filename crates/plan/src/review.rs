@@ -446,7 +446,11 @@ impl Reviewer {
 /// was replaced).
 pub fn is_lossy(old: &str, new: &str) -> bool {
     let marks = |s: &str| s.chars().filter(|c| *c == '?' || *c == '\u{FFFD}').count();
-    let wide = |s: &str| s.chars().filter(|c| !c.is_ascii() && *c != '\u{FFFD}').count();
+    let wide = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_ascii() && *c != '\u{FFFD}')
+            .count()
+    };
     marks(new) > marks(old) && wide(new) < wide(old)
 }
 

@@ -230,18 +230,26 @@ impl Validator {
     }
 
     /// Issues about the header, reported once per file: a `column.read_only`
-    /// warning per read-only column present, a `column.unknown` warning per
+    /// warning per read-only column present (none when every one is headed
+    /// as the tool's export heads it: an export re-imported), a `column.unknown` warning per
     /// header cell that names no profile column. Line is the header's, row 0.
     pub fn header_issues(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
-        for (column, profile_column) in self.columns.iter().zip(&self.profile.columns) {
-            // A read-only column headed as the tool's own export heads it
-            // (in English or Japanese) is an export being re-imported: quiet.
-            let exported = [
+        // Read-only columns all headed as the tool's own export heads them
+        // (in English or Japanese): an export being re-imported, quiet.
+        let mut read_only = self
+            .columns
+            .iter()
+            .zip(&self.profile.columns)
+            .filter(|(c, _)| matches!(c.kind, FieldKind::ReadOnly) && c.field.is_some());
+        let exported = read_only.all(|(column, profile_column)| {
+            [
                 Some(profile_column.label.as_str()),
                 userimport_schema::japanese_label(profile_column),
             ]
-            .contains(&Some(column.label.as_str()));
+            .contains(&Some(column.label.as_str()))
+        });
+        for column in &self.columns {
             if matches!(column.kind, FieldKind::ReadOnly) && column.field.is_some() && !exported {
                 issues.push(
                     Issue::warning(

@@ -429,7 +429,13 @@ fn header_issues_once_per_column_not_per_row() {
     // read-only columns are recognised and quiet: see below).
     let header = Record::from_fields(
         1,
-        ["Login ID", "First login date", "Shoe size", "last_login", ""],
+        [
+            "Login ID",
+            "First login date",
+            "Shoe size",
+            "last_login",
+            "",
+        ],
     );
     let validator = Validator::new(
         &p,
@@ -464,6 +470,15 @@ fn header_issues_once_per_column_not_per_row() {
         ValidateOptions::default(),
     );
     assert_eq!(quiet.header_issues(), []);
+    // One spelled otherwise: not an export, each is warned about.
+    let mixed = Record::from_fields(1, ["Login ID", "First login", "Last login date"]);
+    let warned = Validator::new(
+        &p,
+        common::fields(&p, &mixed),
+        &mixed,
+        ValidateOptions::default(),
+    );
+    assert_eq!(warned.header_issues().len(), 2);
 
     let records: Vec<Record> = (0..100)
         .map(|i| {
