@@ -104,6 +104,20 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// A check result with no change listing (a plan file applied, a job
+    /// resumed): `review`, `headers` and `list_columns` empty.
+    pub fn new(file: FileInfo, summary: Summary, issues: Vec<Issue>, plan: Option<Plan>) -> Self {
+        Checked {
+            file,
+            summary,
+            issues,
+            plan,
+            review: Review::default(),
+            headers: BTreeMap::new(),
+            list_columns: Vec::new(),
+        }
+    }
+
     /// True when no issue is an error.
     pub fn is_clean(&self) -> bool {
         !self.issues.iter().any(Issue::is_error)
@@ -195,8 +209,14 @@ pub(crate) enum Streamed {
     /// A planned chunk.
     Chunk(Chunk),
     /// The whole file is checked: `rows` data rows, planned against the
-    /// store's `revision`.
-    Checked { rows: u64, revision: u64 },
+    /// store's `revision`; `withdrawn` lists the data rows found to be
+    /// in-file duplicates at the end, whose changes, handed on earlier,
+    /// must not be applied.
+    Checked {
+        rows: u64,
+        revision: u64,
+        withdrawn: Vec<u64>,
+    },
 }
 
 /// One chunk of records on its way through validation, with its rows and
@@ -564,6 +584,11 @@ impl Importer {
                 Streamed::Checked {
                     rows: next_row - 1,
                     revision,
+                    withdrawn: {
+                        let mut rows: Vec<u64> = duplicate_rows.iter().copied().collect();
+                        rows.sort_unstable();
+                        rows
+                    },
                 },
                 clean,
             )?;

@@ -304,7 +304,7 @@ pub fn write_results_csv<W: Write>(
 /// member ID of the user it matched), else those of the user it created,
 /// updated or matched (looked up in `dir`, batched). A deleted user is no
 /// longer in the store: its row carries the member ID only.
-pub fn write_results_csv_with<W: Write, D: Directory>(
+pub fn write_results_csv_with<W: Write, D: Directory + ?Sized>(
     results: &[userimport_sink::RowResult],
     issues: &[Issue],
     dir: &D,
@@ -317,7 +317,7 @@ pub fn write_results_csv_with<W: Write, D: Directory>(
     write_results(results, &keys, dir, out)
 }
 
-fn write_results<W: Write, D: Directory>(
+fn write_results<W: Write, D: Directory + ?Sized>(
     results: &[userimport_sink::RowResult],
     keys: &HashMap<u64, &RowKeys>,
     dir: &D,
