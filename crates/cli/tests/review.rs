@@ -653,3 +653,55 @@ fn japanese_template_and_export_round_trip() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("use en or ja"), "{}", run.stderr);
 }
+
+#[test]
+fn sync_lists_the_users_absent_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = example("users.csv");
+    ok(
+        dir.path(),
+        &["apply", users.to_str().unwrap(), "--db", "users.db"],
+    );
+    // The file without Amélie Dubois: sync deletes her, or suspends her.
+    let text = std::fs::read_to_string(&users).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("a.dubois,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join("sync.csv"), without).unwrap();
+    let base = [
+        "check",
+        "sync.csv",
+        "--db",
+        "users.db",
+        "--mode",
+        "sync",
+        "--max-delete",
+        "20",
+    ];
+    let report = json(&ok(
+        dir.path(),
+        &[&base[..], &["--format", "json"]].concat(),
+    ));
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0]["kind"], "delete");
+    assert_eq!(changes[0]["line"], 0);
+    assert_eq!(changes[0]["login_id"], "a.dubois");
+    assert_eq!(changes[0]["name"], "Amélie Dubois");
+    let text = ok(dir.path(), &base).stdout;
+    assert!(
+        text.contains("delete  absent from the file: member 7, login \"a.dubois\""),
+        "{text}"
+    );
+    let suspend = json(&ok(
+        dir.path(),
+        &[&base[..], &["--format", "json", "--sync-action", "suspend"]].concat(),
+    ));
+    let changes = suspend["changes"].as_array().unwrap();
+    assert_eq!(changes[0]["kind"], "suspend", "{changes:#?}");
+    assert_eq!(changes[0]["member_id"], 7);
+    assert_eq!(changes[0]["fields"][0]["old"], "Valid");
+    assert_eq!(changes[0]["fields"][0]["new"], "Suspended");
+}
