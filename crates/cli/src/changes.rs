@@ -1,12 +1,12 @@
 //! The change listing options shared by `check` and `plan`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use userimport::{Checked, Format, Importer, write_changes_csv};
 
 use crate::Failure;
-use crate::output::create_private;
+use crate::output::create_file;
 
 /// Changes listed per kind when no option says otherwise.
 const DEFAULT_CHANGES: usize = 20;
@@ -47,18 +47,19 @@ impl ChangeArgs {
             .build()
     }
 
-    /// Writes `--changes-csv`, and after a text report says how to see the
-    /// changes it left out.
+    /// Writes `--changes-csv` (never over the store `db` or the `input`
+    /// file), and after a text report says how to see the changes it left out.
     pub fn finish(
         &self,
         checked: &Checked,
         format: Format,
+        (db, input): (&str, &Path),
         out: &mut dyn Write,
     ) -> Result<(), Failure> {
         if let Some(path) = &self.changes_csv {
-            let file = create_private(path)
-                .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-            write_changes_csv(checked, std::io::BufWriter::new(file))?;
+            let mut file = create_file(path, Some(db), Some(input))?;
+            write_changes_csv(checked, &mut file)?;
+            file.commit()?;
         }
         let omitted = userimport::changes_omitted(checked);
         if format == Format::Text && !omitted.is_empty() {

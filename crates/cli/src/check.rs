@@ -6,7 +6,7 @@ use userimport::write_report;
 
 use crate::changes::ChangeArgs;
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
-use crate::output::open_output;
+use crate::output::open_guarded;
 use crate::{Failure, store};
 
 #[derive(Debug, clap::Args)]
@@ -31,11 +31,19 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let importer = args.changes.apply_to(importer(&args.read, &args.plan)?);
     let format = args.report.format()?;
+    let mut out = open_guarded(
+        args.output.as_deref(),
+        Some(&args.store.db),
+        Some(&args.file),
+    )?;
     let store = store::open_read(&args.store.db)?;
     let checked = importer.check(open_input(&args.file)?, &store)?;
-    let mut out = open_output(args.output.as_deref())?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
-    args.changes.finish(&checked, format, &mut out)?;
-    out.flush()?;
+    let paths = (args.store.db.as_str(), args.file.as_path());
+    args.changes.finish(&checked, format, paths, &mut out)?;
+    if format == userimport::Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
+    out.finish()?;
     Ok(crate::exit_code(&checked))
 }

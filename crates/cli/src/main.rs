@@ -3,6 +3,7 @@
 //! Only argument parsing, output formats and exit codes live here; everything
 //! a library user would need is in the `userimport` crate.
 
+mod advice;
 mod apply;
 mod changes;
 mod check;
@@ -16,6 +17,7 @@ mod output;
 mod plan;
 mod preview;
 mod store;
+mod store_options;
 mod template;
 
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ const EXIT_CODES: &str = "Exit codes:\n  0  success, and no row has an error\n  
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Create the store's tables in a database (or PostgreSQL schema) that
+    /// already holds another application's tables (refused otherwise).
+    #[arg(long, global = true)]
+    init_foreign_db: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    store_options::set_init_foreign(cli.init_foreign_db);
     let result = match cli.command {
         Command::Template(args) => template::run(args),
         Command::Preview(args) => preview::run(args),

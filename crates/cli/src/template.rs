@@ -34,6 +34,6 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     })?;
     let out = open_output(args.output.as_deref())?;
     let lang: Lang = args.lang.parse().map_err(Failure)?;
-    write_template_in(&profile, lang, charset, out)?;
+    write_template_in(&profile, lang, charset, out)?.finish()?;
     Ok(0)
 }

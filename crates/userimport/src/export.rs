@@ -9,7 +9,7 @@ use userimport_plan::{Directory, StoredUser, fold};
 use userimport_schema::{FieldKind, Profile, Purpose};
 
 use crate::Error;
-use crate::csv_out::{CsvWriter, OutputCharset};
+use crate::csv_out::{CsvWriter, OutputCharset, Unencodable};
 
 /// What to export.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +26,10 @@ pub struct ExportOptions {
     pub columns: Vec<String>,
     /// The language of the header row (`--lang ja`: `ログインID` …).
     pub lang: userimport_schema::Lang,
+    /// What happens to a character the charset cannot represent: refused
+    /// with every such cell listed (default), or written as a marker the
+    /// import refuses.
+    pub unencodable: Unencodable,
 }
 
 /// The columns an export writes: every column but passwords, in profile order.
@@ -125,6 +129,7 @@ pub fn export<D: Directory, W: Write>(
     }
     let columns = export_columns(profile, &options.columns)?;
     let mut writer = CsvWriter::new(out, charset)?;
+    writer.unencodable(options.unencodable);
     writer.write_row(
         columns
             .iter()
