@@ -535,8 +535,10 @@ fn hash_above_floor(text: &str, floor: HashFloor) -> Result<(), Problem> {
 }
 
 /// [`password_hash`] for callers outside the validator: the refusal's message.
-pub(crate) fn check_password_hash(text: &str) -> Result<(), String> {
-    password_hash(text).map(|_| ()).map_err(|p| p.message)
+pub(crate) fn check_password_hash(text: &str, floor: HashFloor) -> Result<(), String> {
+    password_hash(text)
+        .and_then(|_| hash_above_floor(text, floor))
+        .map_err(|p| p.message)
 }
 
 fn is_bcrypt(rest: &str) -> bool {
