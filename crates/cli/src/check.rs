@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use userimport::write_report;
 
+use crate::changes::ChangeArgs;
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
 use crate::output::open_guarded;
 use crate::{Failure, store};
@@ -20,13 +21,15 @@ pub struct Args {
     plan: PlanArgs,
     #[command(flatten)]
     report: ReportArgs,
+    #[command(flatten)]
+    changes: ChangeArgs,
     /// Write the report to a file instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
-    let importer = importer(&args.read, &args.plan)?;
+    let importer = args.changes.apply_to(importer(&args.read, &args.plan)?);
     let format = args.report.format()?;
     let mut out = open_guarded(
         args.output.as_deref(),
@@ -36,6 +39,8 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let store = store::open_read(&args.store.db)?;
     let checked = importer.check(open_input(&args.file)?, &store)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    let paths = (args.store.db.as_str(), args.file.as_path());
+    args.changes.finish(&checked, format, paths, &mut out)?;
     if format == userimport::Format::Text {
         crate::advice::print_hints(&checked.issues);
     }

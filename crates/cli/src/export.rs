@@ -13,6 +13,10 @@ pub struct Args {
     /// Output file (default: standard output).
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Header language: en, or ja (the Japanese headers, as the learning
+    /// platform and member site download them; import reads either).
+    #[arg(long, default_value = "en")]
+    lang: String,
     #[command(flatten)]
     store: StoreArgs,
     /// Profile: a built-in name (standard, team, access) or a TOML file.
@@ -63,6 +67,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     options.groups = list(&args.groups);
     options.columns = list(&args.columns);
     options.random = args.random;
+    options.lang = args.lang.parse().map_err(Failure)?;
     for filter in &args.filters {
         let (field, value) = filter
             .split_once('=')

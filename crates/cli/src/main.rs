@@ -5,9 +5,11 @@
 
 mod advice;
 mod apply;
+mod changes;
 mod check;
 mod common;
 mod export;
+mod fields;
 mod groups;
 mod jobs;
 mod outbox;
@@ -29,8 +31,11 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Bulk user import from CSV: template, check, apply, export.
+/// The exit codes, shown by `--help`.
+const EXIT_CODES: &str = "Exit codes:\n  0  success, and no row has an error\n  1  rows have errors (nothing is applied unless --skip-invalid)\n  2  usage, I/O or file-level error (undecodable, over a limit, missing required column, refused by a guard)\n\nThe columns of a profile, with the headers they match: userimport fields [--profile P]";
+
 #[derive(Debug, Parser)]
-#[command(name = "userimport", version, about, long_about = None)]
+#[command(name = "userimport", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,6 +59,8 @@ enum Command {
     Apply(apply::Args),
     /// Export the stored users as an import file.
     Export(export::Args),
+    /// List a profile's columns: headers they match, kinds, values, keywords.
+    Fields(fields::Args),
     /// List, add or remove groups.
     Groups(groups::Args),
     /// Background jobs: list, show one with its results, resume.
@@ -109,6 +116,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => export::run(args),
+        Command::Fields(args) => fields::run(args),
         Command::Groups(args) => groups::run(args),
         Command::Jobs(args) => jobs::run(args),
         Command::Outbox(args) => outbox::run(args),

@@ -24,10 +24,12 @@ pub struct Args {
     plan: PlanArgs,
     #[command(flatten)]
     report: ReportArgs,
+    #[command(flatten)]
+    changes: crate::changes::ChangeArgs,
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
-    let importer = importer(&args.read, &args.plan)?;
+    let importer = args.changes.apply_to(importer(&args.read, &args.plan)?);
     let format = args.report.format()?;
     let mut file = output::create_file(&args.output, Some(&args.store.db), Some(&args.file))?;
     let store = store::open_read(&args.store.db)?;
@@ -37,6 +39,8 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     file.commit()?;
     let mut out = open_output(None)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    let paths = (args.store.db.as_str(), args.file.as_path());
+    args.changes.finish(&checked, format, paths, &mut out)?;
     if format == userimport::Format::Text {
         crate::advice::print_hints(&checked.issues);
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use userimport::{OutputCharset, schema::Profile, write_template};
+use userimport::{OutputCharset, schema::Lang, schema::Profile, write_template_in};
 
 use crate::Failure;
 use crate::output::open_output;
@@ -18,6 +18,10 @@ pub struct Args {
     /// Output file (default: standard output).
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Header language: en, or ja (the Japanese headers, as the learning
+    /// platform and member site download them; import reads either).
+    #[arg(long, default_value = "en")]
+    lang: String,
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
@@ -29,6 +33,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         ))
     })?;
     let out = open_output(args.output.as_deref())?;
-    write_template(&profile, charset, out)?.finish()?;
+    let lang: Lang = args.lang.parse().map_err(Failure)?;
+    write_template_in(&profile, lang, charset, out)?.finish()?;
     Ok(0)
 }

@@ -350,7 +350,7 @@ cases! {
     missing_required_column_create_mode: |o| { w(o, "login_id,email,password\r\n")?; w(o, "tanaka,hanako@example.com,Secret-pass-123\r\n") },
         args ["--mode", "create"], exit 2, says ["missing required column", "name"], apply true;
     missing_required_column_upsert: |o| { w(o, "login_id,email,password\r\n")?; w(o, "tanaka,hanako@example.com,Secret-pass-123\r\n") },
-        args [], exit 1, says ["     2  name", "field.required"], apply true;
+        args [], exit 1, says ["     2  Name", "field.required"], apply true;
     missing_key_columns: |o| { w(o, "name,password\r\n")?; w(o, "Hanako,Secret-pass-123\r\n") },
         args [], exit 2, says ["line 1", "key column"], apply true;
     header_row_past_the_end: |o| { w(o, HEADER)?; w(o, GOOD) },

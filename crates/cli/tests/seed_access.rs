@@ -130,7 +130,18 @@ fn import_with_header_row_and_hex_cards_writes_a_results_file() {
     assert!(stdout.contains("4 created"), "{stdout}");
     assert!(stdout.contains("2 failed"), "{stdout}");
     let rows = parse_csv(&std::fs::read(&results).unwrap());
-    assert_eq!(rows[0], ["line", "row", "outcome", "member_id", "reason"]);
+    assert_eq!(
+        rows[0],
+        [
+            "line",
+            "row",
+            "outcome",
+            "member_id",
+            "reason",
+            "login_id",
+            "email"
+        ]
+    );
     let outcomes: Vec<(&str, &str)> = rows[1..]
         .iter()
         .map(|r| (r[0].as_str(), r[2].as_str()))

@@ -64,6 +64,7 @@ mod authority;
 mod directory;
 mod plan;
 mod planner;
+mod review;
 mod types;
 mod verify;
 
@@ -74,6 +75,7 @@ pub use plan::{
     hash_password, hash_passwords, verify_password,
 };
 pub use planner::{Chunk, Finish, Planner, codes};
+pub use review::{ChangeKind, Review, ReviewEntry, UserRef, is_lossy};
 pub use types::{
     Change, Field, FieldChange, ListChange, Merge, Mode, NewUser, PasswordSource, PlanOptions,
     Summary, SyncAction,

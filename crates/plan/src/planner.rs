@@ -8,6 +8,7 @@ use userimport_validate::{Cell, Issue, ListEdit, Row};
 use crate::authority::Actor;
 use crate::directory::{Directory, Lookup, StoredUser, fold};
 use crate::plan::Plan;
+use crate::review::{Review, Reviewer, UserRef};
 use crate::types::{
     Change, Field, FieldChange, ListChange, Merge, Mode, NewUser, PasswordSource, PlanOptions,
     Summary, SyncAction,
@@ -42,7 +43,17 @@ pub mod codes {
     pub const SYNC_THRESHOLD: &str = "sync.threshold";
     /// Sync removes nobody because some rows are invalid (file-level warning).
     pub const SYNC_INCOMPLETE: &str = "sync.incomplete";
+    /// An update replaces a value holding non-ASCII characters by one with
+    /// `?` or U+FFFD in their place (a lossy re-save; warning).
+    pub const UPDATE_LOSSY: &str = "update.lossy_text";
+    /// An update leaves a name without letters (warning).
+    pub const UPDATE_NAME_WITHOUT_LETTERS: &str = "update.name_without_letters";
+    /// One field changes on most rows that match existing users (file-level warning).
+    pub const UPDATE_MASS_CHANGE: &str = "update.mass_change";
 }
+
+/// Changes of each kind listed by default in [`Finish::review`].
+const DEFAULT_REVIEW_LIMIT: usize = 100;
 
 /// What one chunk of rows produced.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,6 +65,9 @@ pub struct Chunk {
     /// Groups these rows create (not named by an earlier chunk): a streamed
     /// write creates them before the chunk's memberships.
     pub created_groups: Vec<String>,
+    /// Refused rows (no change) that matched a stored user: (data row,
+    /// member ID), so reports can name the user a failed row was about.
+    pub matched: Vec<(u64, i64)>,
 }
 
 /// What [`Planner::finish`] adds at the end of a file.
@@ -81,6 +95,8 @@ pub struct Finish {
     /// Data rows whose change, returned by an earlier chunk, must be dropped
     /// (a later row matched the same user).
     pub withdrawn_rows: Vec<u64>,
+    /// The listing of who changes and how (withdrawn rows already dropped).
+    pub review: Review,
 }
 
 impl Finish {
@@ -156,6 +172,8 @@ pub struct Planner {
     passwords_ignored: (u64, String),
     /// Set by [`Planner::counts_only`]: creates carry no user.
     counts_only: bool,
+    /// The change listing and the suspicious-update warnings.
+    reviewer: Reviewer,
 }
 
 /// The per-chunk index of found users.
@@ -270,6 +288,7 @@ impl Planner {
             empty_store: dir.user_count().map_err(Error::store)? == 0,
             passwords_ignored: (0, String::new()),
             counts_only: false,
+            reviewer: Reviewer::new(profile, DEFAULT_REVIEW_LIMIT),
         })
     }
 
@@ -280,6 +299,14 @@ impl Planner {
     /// either way. Updates, deletes and the rest are unchanged.
     pub fn counts_only(&mut self, yes: bool) -> &mut Self {
         self.counts_only = yes;
+        self
+    }
+
+    /// Lists at most `limit` changes of each kind in [`Finish::review`]
+    /// (default 100; `usize::MAX` lists every change). Counts are complete
+    /// whatever the limit.
+    pub fn review_limit(&mut self, limit: usize) -> &mut Self {
+        self.reviewer.set_limit(limit);
         self
     }
 
@@ -368,6 +395,16 @@ impl Planner {
             self.summary.rows += 1;
             let before = chunk.issues.len();
             let change = self.plan_row(row, keys, &found, &mut chunk.issues);
+            if let Some(change) = &change {
+                let stored = change.id().and_then(|id| found.by_id.get(&id));
+                let stored = stored.and_then(|&i| found.users.get(i));
+                self.reviewer.note(change, row, stored, &mut chunk.issues);
+            }
+            // A refused row names the user it matched, for the results file.
+            let matched = keys.iter().find_map(|(_, l, _)| found.lookup(l.as_ref()?));
+            if let (None, Some(user)) = (&change, matched.and_then(|i| found.users.get(i))) {
+                chunk.matched.push((row.row, user.id));
+            }
             let new_issues = &chunk.issues[before..];
             self.summary.count_issues(new_issues);
             match change {
@@ -1058,6 +1095,7 @@ impl Planner {
             let mut actor_absent = false;
             let mut outranking: Vec<String> = Vec::new();
             let this = &self;
+            let mut absent_users: Vec<UserRef> = Vec::new();
             dir.for_each_user(&mut |user| {
                 if seen.contains_key(&user.id) {
                     return true;
@@ -1074,6 +1112,7 @@ impl Planner {
                     outranking.push(describe(user));
                     return true;
                 }
+                let before = absent.len();
                 match &suspend {
                     None => absent.push(Change::Delete {
                         line: 0,
@@ -1094,6 +1133,9 @@ impl Planner {
                             });
                         }
                     }
+                }
+                if absent.len() > before && absent_users.len() < this.reviewer.review.limit {
+                    absent_users.push(this.reviewer.stored_ref(user));
                 }
                 true
             })
@@ -1184,9 +1226,17 @@ impl Planner {
                         _ => self.summary.update += 1,
                     }
                 }
+                self.reviewer.note_sync(&absent, absent_users);
                 changes = absent;
             }
         }
+        let mass = self.reviewer.finish_issues(&self.summary);
+        self.summary.count_issues(&mass);
+        issues.extend(mass);
+        let created_groups: Vec<String> = self.created.into_iter().collect();
+        let mut review = self.reviewer.review;
+        review.note_groups(&created_groups);
+        review.withdraw(&self.withdrawn.iter().copied().collect());
         Ok(Finish {
             revision: self.revision,
             profile: self.profile.name.clone(),
@@ -1196,8 +1246,9 @@ impl Planner {
             changes,
             issues,
             summary: self.summary,
-            created_groups: self.created.into_iter().collect(),
+            created_groups,
             withdrawn_rows: self.withdrawn,
+            review,
         })
     }
 

@@ -33,6 +33,7 @@ mod codes;
 mod formula;
 mod hash_floor;
 mod kind;
+mod lang;
 mod marker;
 mod profile;
 mod sample;
@@ -48,6 +49,7 @@ pub use formula::{
 };
 pub use hash_floor::HashFloor;
 pub use kind::{EnumValue, FieldKind, due_date_type_values, status_values};
+pub use lang::{Lang, japanese_label};
 pub use marker::{find_substitution_marker, substitution_marker};
 pub use profile::{Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose};
 pub use sample::{Defect, SampleRows};

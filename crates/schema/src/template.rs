@@ -19,6 +19,11 @@ impl Template {
     /// and the pre-hashed password column are left out, as is the
     /// store-assigned member ID) with one example row that passes `check`.
     pub fn for_profile(profile: &Profile) -> Template {
+        Template::for_profile_in(profile, crate::Lang::En)
+    }
+
+    /// [`Template::for_profile`] with the header in `lang` (`--lang ja`).
+    pub fn for_profile_in(profile: &Profile, lang: crate::Lang) -> Template {
         let columns: Vec<_> = profile
             .columns
             .iter()
@@ -28,7 +33,7 @@ impl Template {
             })
             .collect();
         Template {
-            header: columns.iter().map(|c| c.label.clone()).collect(),
+            header: columns.iter().map(|c| lang.label(c).to_string()).collect(),
             rows: vec![
                 columns
                     .iter()

@@ -208,19 +208,17 @@ impl Applied {
         Error: From<S::Error>,
     {
         match &self.job {
-            Some(job) => crate::write_results_csv(&store.job_results(job.job.id)?, out),
-            None => crate::write_results_csv(&self.rows, out),
+            Some(job) => {
+                let results = store.job_results(job.job.id)?;
+                crate::write_results_csv_with(&results, &self.issues, store, out)
+            }
+            None => crate::write_results_csv_with(&self.rows, &self.issues, store, out),
         }
     }
 
     /// The check this apply began with (file, counts, issues), for reports.
     pub fn checked(&self) -> Checked {
-        Checked {
-            file: self.file.clone(),
-            summary: self.summary,
-            issues: self.issues.clone(),
-            plan: None,
-        }
+        Checked::new(self.file.clone(), self.summary, self.issues.clone(), None)
     }
 
     /// True when no issue is an error and no row failed.
@@ -390,32 +388,32 @@ where
         plan.to_mut().options.actor = Some(actor.to_string());
     }
     let outcome = store.apply_inviting(&plan, invite, &mut |_| true)?;
-    let checked = Checked {
-        file: FileInfo {
+    let checked = Checked::new(
+        FileInfo {
             encoding: String::new(),
             delimiter: String::new(),
             header_line: 0,
             rows: plan.summary.rows,
         },
-        summary: plan.summary,
-        issues: plan.issues.clone(),
-        plan: None,
-    };
+        plan.summary,
+        plan.issues.clone(),
+        None,
+    );
     Ok(Applied::with_outcome(checked, outcome))
 }
 
 fn job_only(job: Job) -> Applied {
-    let mut applied = Applied::checked_only(Checked {
-        file: FileInfo {
+    let mut applied = Applied::checked_only(Checked::new(
+        FileInfo {
             encoding: String::new(),
             delimiter: String::new(),
             header_line: 0,
             rows: job.spec.rows_total,
         },
-        summary: Summary::default(),
-        issues: Vec::new(),
-        plan: None,
-    });
+        Summary::default(),
+        Vec::new(),
+        None,
+    ));
     applied.set_job(job);
     applied
 }
@@ -459,18 +457,27 @@ fn job_spec(file: &Path, sha256: &str, settings: &str, rows_total: u64) -> JobSp
 /// Rows refused by validation or planning, as failed results with their
 /// reasons, in file order.
 fn invalid_rows(issues: &[Issue]) -> Vec<RowResult> {
-    let mut failed: BTreeMap<u64, (u64, Vec<String>)> = BTreeMap::new();
+    let mut failed: BTreeMap<u64, (u64, Vec<String>, Option<i64>)> = BTreeMap::new();
     for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
-        let (_, reasons) = failed.entry(issue.row).or_insert((issue.line, Vec::new()));
-        reasons.push(format!("{}: {}", issue.code, issue.message));
+        let entry = failed
+            .entry(issue.row)
+            .or_insert((issue.line, Vec::new(), None));
+        entry.1.push(format!("{}: {}", issue.code, issue.message));
+        // The user the row matched (or named by member ID), if any.
+        let id = issue
+            .keys
+            .member_id
+            .as_deref()
+            .and_then(|m| m.trim().parse().ok());
+        entry.2 = entry.2.or(id);
     }
     failed
         .into_iter()
-        .map(|(row, (line, reasons))| RowResult {
+        .map(|(row, (line, reasons, id))| RowResult {
             line,
             row,
             outcome: Outcome::Failed,
-            id: None,
+            id,
             reason: Some(reasons.join("; ")),
         })
         .collect()

@@ -24,6 +24,8 @@ pub struct ExportOptions {
     pub random: Option<usize>,
     /// Only these columns (keys), in this order; empty = every exportable column.
     pub columns: Vec<String>,
+    /// The language of the header row (`--lang ja`: `ログインID` …).
+    pub lang: userimport_schema::Lang,
     /// What happens to a character the charset cannot represent: refused
     /// with every such cell listed (default), or written as a marker the
     /// import refuses.
@@ -128,7 +130,11 @@ pub fn export<D: Directory, W: Write>(
     let columns = export_columns(profile, &options.columns)?;
     let mut writer = CsvWriter::new(out, charset)?;
     writer.unencodable(options.unencodable);
-    writer.write_row(columns.iter().map(|&i| profile.columns[i].label.as_str()))?;
+    writer.write_row(
+        columns
+            .iter()
+            .map(|&i| options.lang.label(&profile.columns[i])),
+    )?;
     let mut written = 0u64;
     let mut failure: Option<Error> = None;
     let mut sample: Vec<StoredUser> = Vec::new();

@@ -100,8 +100,8 @@ pub use pipeline::{
     Checked, FileInfo, ImportOptions, Importer, ImporterBuilder, delimiter_name, sort_issues,
 };
 pub use report::{
-    Format, write_issues_csv, write_issues_text, write_report, write_results_csv,
-    write_summary_text,
+    Format, changes_json, changes_omitted, write_changes_csv, write_changes_text, write_issues_csv,
+    write_issues_text, write_report, write_results_csv, write_results_csv_with, write_summary_text,
 };
 pub use settings::{ImportSettings, parse_delimiter, parse_map};
 pub use store::{Store, StoreUrl, mask_url_password};
@@ -171,7 +171,17 @@ pub fn write_template<W: std::io::Write>(
     charset: OutputCharset,
     out: W,
 ) -> Result<W, WriteError> {
-    let template = Template::for_profile(profile);
+    write_template_in(profile, schema::Lang::En, charset, out)
+}
+
+/// [`write_template`] with the header in `lang` (`--lang ja`: `ログインID` …).
+pub fn write_template_in<W: std::io::Write>(
+    profile: &Profile,
+    lang: schema::Lang,
+    charset: OutputCharset,
+    out: W,
+) -> Result<W, WriteError> {
+    let template = Template::for_profile_in(profile, lang);
     let mut writer = CsvWriter::new(out, charset)?;
     writer.write_row(&template.header)?;
     for row in &template.rows {

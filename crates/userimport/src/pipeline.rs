@@ -1,14 +1,16 @@
 //! The import pipeline: bytes → records → rows and issues → plan.
 
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use serde::Serialize;
 use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
-use userimport_plan::{Change, Chunk, Directory, Mode, Plan, PlanOptions, Planner, Summary};
-use userimport_schema::Profile;
+use userimport_plan::{
+    Change, Chunk, Directory, Mode, Plan, PlanOptions, Planner, Review, Summary,
+};
+use userimport_schema::{Profile, Purpose};
 use userimport_validate::{Issue, KeyPrint, Row, Uniqueness, ValidateOptions, Validator};
 
 use crate::Error;
@@ -42,6 +44,12 @@ pub struct ImportOptions {
     /// says how many were left out. File-level issues are always listed;
     /// [`Importer::plan`] lists every issue.
     pub max_issues: usize,
+    /// The change listing ([`Checked::review`]) keeps at most this many
+    /// changes of each kind (created, updated, deleted, suspended users,
+    /// created groups; the first in file order; default 100), so that its
+    /// memory is bounded for any file. `usize::MAX` lists every change. The
+    /// summary's counts are complete whatever the limit.
+    pub max_changes: usize,
 }
 
 impl Default for ImportOptions {
@@ -55,6 +63,7 @@ impl Default for ImportOptions {
             plan: PlanOptions::default(),
             chunk_rows: 1_024,
             max_issues: 10_000,
+            max_changes: 100,
         }
     }
 }
@@ -83,9 +92,32 @@ pub struct Checked {
     pub issues: Vec<Issue>,
     /// The plan, when one was asked for ([`Importer::plan`]).
     pub plan: Option<Plan>,
+    /// Who changes and how: the first [`ImportOptions::max_changes`]
+    /// changes of each kind.
+    pub review: Review,
+    /// Each mapped profile column's header as it appears in the file
+    /// (column key → header text), to name columns in the administrator's
+    /// words.
+    pub headers: BTreeMap<String, String>,
+    /// The keys of the profile's groups, roles and identities columns.
+    pub list_columns: Vec<(Purpose, String)>,
 }
 
 impl Checked {
+    /// A check result with no change listing (a plan file applied, a job
+    /// resumed): `review`, `headers` and `list_columns` empty.
+    pub fn new(file: FileInfo, summary: Summary, issues: Vec<Issue>, plan: Option<Plan>) -> Self {
+        Checked {
+            file,
+            summary,
+            issues,
+            plan,
+            review: Review::default(),
+            headers: BTreeMap::new(),
+            list_columns: Vec::new(),
+        }
+    }
+
     /// True when no issue is an error.
     pub fn is_clean(&self) -> bool {
         !self.issues.iter().any(Issue::is_error)
@@ -99,6 +131,11 @@ impl Checked {
     /// The error issues.
     pub fn errors(&self) -> impl Iterator<Item = &Issue> {
         self.issues.iter().filter(|i| i.is_error())
+    }
+
+    /// A column's header as the file spells it (`メールアドレス`), else its key.
+    pub fn header<'a>(&'a self, key: &'a str) -> &'a str {
+        self.headers.get(key).map_or(key, String::as_str)
     }
 }
 
@@ -318,6 +355,7 @@ impl Importer {
         let mut planner = Planner::new(profile, plan_options, dir)?;
         // Check keeps only counts and issues: no new user is built.
         planner.counts_only(matches!(keep, Keep::Counts));
+        planner.review_limit(self.options.max_changes);
         let mut uniqueness = Uniqueness::new(profile);
         let header_issues = validator.header_issues();
         // The planner counts its own issues; the validator's are counted here.
@@ -332,6 +370,11 @@ impl Importer {
         let mut changes: Vec<Change> = Vec::new();
         let mut kinds: Vec<Kind> = Vec::new();
 
+        let key_columns = [
+            profile.index_for(Purpose::MemberId),
+            profile.index_for(Purpose::Login),
+            profile.index_for(Purpose::Email),
+        ];
         let chunk_rows = self.options.chunk_rows.max(1);
         let mut next_row = 1u64;
         // Parsing and planning stay on this thread (the input and the store
@@ -385,6 +428,13 @@ impl Importer {
                     }
                 }
                 counted.count_issues(&batch.issues);
+                let rows = (
+                    &batch.records[..batch.filled],
+                    batch.first_row,
+                    &chunk.matched[..],
+                );
+                fill_keys(&mut batch.issues, rows, &mapping, key_columns);
+                fill_keys(&mut chunk.issues, rows, &mapping, key_columns);
                 issues.extend(batch.issues.drain(..));
                 match &mut keep {
                     Keep::Counts => issues.extend(chunk.issues),
@@ -494,6 +544,24 @@ impl Importer {
         let mut issues = issues.into_vec();
         sort_issues(&mut issues);
 
+        let mut review = std::mem::take(&mut finish.review);
+        review.withdraw(&duplicate_rows);
+        // Each column as the file heads it; the profile's label if absent.
+        let headers: BTreeMap<String, String> = profile
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                let text = mapping.index(i).and_then(|f| header.get(f)).map(str::trim);
+                let text = text.filter(|t| !t.is_empty()).unwrap_or(&column.label);
+                (column.key.clone(), text.to_string())
+            })
+            .collect();
+        for issue in &mut issues {
+            if let Some(column) = &issue.column {
+                issue.header = headers.get(column).cloned();
+            }
+        }
         let file = FileInfo {
             encoding: reader.encoding().name().to_string(),
             delimiter: delimiter_name(reader.delimiter()),
@@ -537,6 +605,12 @@ impl Importer {
             summary,
             issues,
             plan,
+            review,
+            headers,
+            list_columns: [Purpose::Groups, Purpose::Roles, Purpose::Identities]
+                .into_iter()
+                .filter_map(|p| Some((p, profile.column_for(p)?.key.clone())))
+                .collect(),
         })
     }
 }
@@ -663,6 +737,38 @@ impl IssueList {
             ));
         }
         issues
+    }
+}
+
+/// Gives each row issue the row's member ID, login ID and e-mail as typed,
+/// or for a row without a member ID the ID of the user it matched.
+/// `rows`: the chunk's records, the first being data row `first_row`, and
+/// its refused rows' matched users.
+fn fill_keys(
+    issues: &mut [Issue],
+    (records, first_row, matched): (&[Record], u64, &[(u64, i64)]),
+    mapping: &ColumnMapping,
+    key_columns: [Option<usize>; 3],
+) {
+    for issue in issues.iter_mut().filter(|i| i.row >= first_row) {
+        let Some(record) = usize::try_from(issue.row - first_row)
+            .ok()
+            .and_then(|i| records.get(i))
+        else {
+            continue;
+        };
+        let value = |column: Option<usize>| {
+            let text = mapping.get(record, column?)?.trim();
+            (!text.is_empty()).then(|| text.to_string())
+        };
+        let [id, login, email] = key_columns;
+        let keys = &mut issue.keys;
+        keys.member_id = value(id).or_else(|| {
+            let (_, id) = matched.iter().find(|(row, _)| *row == issue.row)?;
+            Some(id.to_string())
+        });
+        keys.login_id = value(login);
+        keys.email = value(email);
     }
 }
 

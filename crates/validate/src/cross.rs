@@ -49,6 +49,7 @@ impl Cross {
         &self,
         columns: &[ColumnPlan],
         cells: &mut [Cell],
+        record: &userimport_parse::Record,
         issues: &mut Vec<Issue>,
         line: u64,
         row: u64,
@@ -71,7 +72,10 @@ impl Cross {
                     _ => None,
                 };
                 let given = text(value);
-                match due_date(text(kind), given, kind_col, value_col) {
+                // Messages quote the due date type as typed (`effective date`).
+                let typed = kind_col.field.and_then(|f| record.get(f)).map(str::trim);
+                let said = format!("{} {:?}", kind_col.label, typed.unwrap_or_default());
+                match due_date(text(kind), given, &said, kind_col, value_col) {
                     Ok(None) => {}
                     Ok(Some(canonical)) => set(cells, value, canonical),
                     Err((code, message)) => {
@@ -121,6 +125,7 @@ impl Cross {
 fn due_date(
     due_type: Option<&str>,
     given: Option<&str>,
+    said: &str,
     kind_col: &ColumnPlan,
     value_col: &ColumnPlan,
 ) -> Result<Option<String>, (&'static str, String)> {
@@ -146,16 +151,15 @@ fn due_date(
         ("Unlimited", Some(_)) => Err((
             codes::DUE_DATE_VALUE_NOT_ALLOWED,
             format!(
-                "due date type Unlimited takes no {}: leave it blank, or choose another due \
-                 date type",
+                "{said} takes no {}: leave it blank, or choose another due date type",
                 value_col.label
             ),
         )),
         ("FromFirstLogin" | "FromCreation", None) => Err((
             codes::DUE_DATE_VALUE_MISSING,
             format!(
-                "due date type {due_type} needs the number of valid days in {}: enter a whole \
-                 number from 1 to {DUE_DATE_MAX_DAYS}",
+                "{said} needs the number of valid days in {}: enter a whole number from 1 to \
+                 {DUE_DATE_MAX_DAYS}",
                 value_col.label
             ),
         )),
@@ -164,21 +168,23 @@ fn due_date(
             .map_err(|why| {
                 (
                     codes::DUE_DATE_DAYS_INVALID,
-                    format!("due date type {due_type} needs a number of days: {why}"),
+                    format!(
+                        "{said} needs a number of days in {}: {why}",
+                        value_col.label
+                    ),
                 )
             }),
         ("ExpirationDate", None) => Err((
             codes::DUE_DATE_VALUE_MISSING,
             format!(
-                "due date type ExpirationDate needs the due date in {}: enter it as \
-                 YYYY/MM/DD, for example 2026/12/31",
+                "{said} needs the due date in {}: enter it as YYYY/MM/DD, for example 2026/12/31",
                 value_col.label
             ),
         )),
         ("ExpirationDate", Some(v)) => field::date(v, &DUE_DATE_FORMATS).map(Some).map_err(|why| {
             (
                 codes::DUE_DATE_DATE_INVALID,
-                format!("due date type ExpirationDate needs a date: {why}"),
+                format!("{said} needs a date in {}: {why}", value_col.label),
             )
         }),
         // Unlimited without a value; a custom profile's own types: nothing to check.

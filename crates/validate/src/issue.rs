@@ -32,6 +32,36 @@ pub struct Issue {
     pub message: String,
     /// The offending value as found in the file (never for secret columns).
     pub value: Option<String>,
+    /// The column's header as the file spells it (`メールアドレス`), when the
+    /// pipeline knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// The row's member ID, login ID and e-mail, so that the row can be found
+    /// without counting lines (empty for file-level issues).
+    #[serde(flatten, default)]
+    pub keys: RowKeys,
+}
+
+/// The keys of the row an issue is about: as found in the file, or, for the
+/// member ID of a row without one, the ID of the user the row matched.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowKeys {
+    /// The member ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// The login ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_id: Option<String>,
+    /// The e-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl RowKeys {
+    /// True when no key is known.
+    pub fn is_empty(&self) -> bool {
+        self.member_id.is_none() && self.login_id.is_none() && self.email.is_none()
+    }
 }
 
 impl Issue {
@@ -45,6 +75,8 @@ impl Issue {
             severity: Severity::Error,
             message: message.into(),
             value: None,
+            header: None,
+            keys: RowKeys::default(),
         }
     }
 
@@ -54,6 +86,11 @@ impl Issue {
             severity: Severity::Warning,
             ..Issue::error(line, row, code, message)
         }
+    }
+
+    /// The column as the administrator knows it: the file's header, else the key.
+    pub fn column_name(&self) -> Option<&str> {
+        self.header.as_deref().or(self.column.as_deref())
     }
 
     /// Names the column.
@@ -77,7 +114,7 @@ impl Issue {
 impl std::fmt::Display for Issue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "line {}", self.line)?;
-        if let Some(column) = &self.column {
+        if let Some(column) = self.column_name() {
             write!(f, ", column {column:?}")?;
         }
         let level = match self.severity {

@@ -80,7 +80,7 @@ mod rule;
 mod unique;
 mod validator;
 
-pub use issue::{Issue, Severity};
+pub use issue::{Issue, RowKeys, Severity};
 
 /// Checks a pre-hashed password as the `password_hash` column does (an
 /// argon2id PHC string or a bcrypt hash, costing at least `floor`); the

@@ -137,7 +137,8 @@ impl Validator {
             .zip(&fields)
             .map(|(column, field)| ColumnPlan {
                 key: column.key.clone(),
-                label: column.label.clone(),
+                // Messages name a column as the file's header does.
+                label: header_text(header, *field).unwrap_or_else(|| column.label.clone()),
                 kind: column.kind.clone(),
                 required: email_required(column),
                 clear_keyword: column.clear_keyword.clone(),
@@ -229,12 +230,27 @@ impl Validator {
     }
 
     /// Issues about the header, reported once per file: a `column.read_only`
-    /// warning per read-only column present, a `column.unknown` warning per
+    /// warning per read-only column present (none when every one is headed
+    /// as the tool's export heads it: an export re-imported), a `column.unknown` warning per
     /// header cell that names no profile column. Line is the header's, row 0.
     pub fn header_issues(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
+        // Read-only columns all headed as the tool's own export heads them
+        // (in English or Japanese): an export being re-imported, quiet.
+        let mut read_only = self
+            .columns
+            .iter()
+            .zip(&self.profile.columns)
+            .filter(|(c, _)| matches!(c.kind, FieldKind::ReadOnly) && c.field.is_some());
+        let exported = read_only.all(|(column, profile_column)| {
+            [
+                Some(profile_column.label.as_str()),
+                userimport_schema::japanese_label(profile_column),
+            ]
+            .contains(&Some(column.label.as_str()))
+        });
         for column in &self.columns {
-            if matches!(column.kind, FieldKind::ReadOnly) && column.field.is_some() {
+            if matches!(column.kind, FieldKind::ReadOnly) && column.field.is_some() && !exported {
                 issues.push(
                     Issue::warning(
                         self.header_line,
@@ -390,7 +406,7 @@ impl Validator {
         let cells = &mut out.cells;
         if !delete {
             for rule in &self.cross {
-                rule.apply(&self.columns, cells, &mut issues, line, row);
+                rule.apply(&self.columns, cells, record, &mut issues, line, row);
             }
         }
         if !self.rules.is_empty() {
@@ -436,4 +452,10 @@ fn shown(raw: &str) -> String {
         Some((at, _)) => format!("{}…", &raw[..at]),
         None => raw.to_string(),
     }
+}
+
+/// The trimmed, non-blank header cell of record field `field`.
+fn header_text(header: &Record, field: Option<usize>) -> Option<String> {
+    let text = header.get(field?)?.trim();
+    (!text.is_empty()).then(|| text.to_string())
 }

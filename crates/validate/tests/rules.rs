@@ -477,9 +477,17 @@ fn identities_need_an_enabled_source() {
 #[test]
 fn header_issues_once_per_column_not_per_row() {
     let p = Profile::standard();
+    // Spelled otherwise than the export heads them (an export's own
+    // read-only columns are recognised and quiet: see below).
     let header = Record::from_fields(
         1,
-        ["Login ID", "First login", "Shoe size", "Last login", ""],
+        [
+            "Login ID",
+            "First login date",
+            "Shoe size",
+            "last_login",
+            "",
+        ],
     );
     let validator = Validator::new(
         &p,
@@ -506,6 +514,23 @@ fn header_issues_once_per_column_not_per_row() {
             .all(|i| i.severity == Severity::Warning && i.row == 0 && i.line == 1)
     );
     assert_eq!(header_issues[2].value.as_deref(), Some("Shoe size"));
+    let exported = Record::from_fields(1, ["Login ID", "First login", "最終ログイン日時"]);
+    let quiet = Validator::new(
+        &p,
+        common::fields(&p, &exported),
+        &exported,
+        ValidateOptions::default(),
+    );
+    assert_eq!(quiet.header_issues(), []);
+    // One spelled otherwise: not an export, each is warned about.
+    let mixed = Record::from_fields(1, ["Login ID", "First login", "Last login date"]);
+    let warned = Validator::new(
+        &p,
+        common::fields(&p, &mixed),
+        &mixed,
+        ValidateOptions::default(),
+    );
+    assert_eq!(warned.header_issues().len(), 2);
 
     let records: Vec<Record> = (0..100)
         .map(|i| {
