@@ -56,7 +56,7 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// A charset name that this crate does not know or support.
     #[error(
-        "unknown charset {0:?} (expected auto, utf-8, shift_jis, euc-jp, utf-16le, utf-16be or windows-1252)"
+        "unknown charset {0:?} (expected auto, utf-8, shift_jis, euc-jp, utf-16le, utf-16be, windows-1252 or macintosh)"
     )]
     UnknownCharset(String),
     /// A delimiter that cannot be used (a quote or a line break).

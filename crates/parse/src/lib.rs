@@ -5,7 +5,8 @@
 //! without a BOM, Shift_JIS, EUC-JP, UTF-16 "Unicode text", windows-1252,
 //! comma-, semicolon- or tab-separated, with LF, CRLF or old-Mac CR line ends.
 //! [`ReaderBuilder`] detects the [`Charset`] (BOM, a UTF-16 heuristic, strict
-//! UTF-8, then chardetng on the first 64 KiB) and the delimiter (Excel's
+//! UTF-8, then the most plausible of Shift_JIS, EUC-JP, windows-1252 and
+//! MacRoman on the first 64 KiB, see [`Detection`]) and the delimiter (Excel's
 //! `sep=` line, or the most consistent of `,` `;` tab), reads the header, and
 //! gives a [`Reader`] that yields [`Record`]s carrying the 1-based physical
 //! line where each starts (right across quoted line breaks).
@@ -60,7 +61,7 @@ mod preview;
 mod reader;
 mod record;
 
-pub use charset::Charset;
+pub use charset::{Charset, Detection};
 pub use core::{Parser, ReadResult};
 pub use error::{Error, Limit, Result};
 pub use mapping::ColumnMapping;
