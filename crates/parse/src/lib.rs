@@ -15,9 +15,11 @@
 //! that takes raw bytes in chunks of any size; [`Reader`] wraps any
 //! `std::io::Read` and is an [`Iterator`]. Memory stays bounded whatever the
 //! input: the [`Limits`](userimport_schema::Limits) (bytes, rows, field size,
-//! columns) are enforced while streaming. Quoting is checked strictly where
-//! csv-core is lenient (an unterminated quote, a quote inside an unquoted
-//! field), undecodable bytes are an error naming line and byte offset, and
+//! columns) are enforced while streaming. Quoting is read as Excel reads it
+//! where Excel is unambiguous (a quote inside an unquoted field, `O"Brien`,
+//! is a literal quote, noted on the record as a [`StrayQuote`]) and strictly
+//! where it is not (a quoted field that never closes, text after a closing
+//! quote); undecodable bytes are an error naming line and byte offset, and
 //! every failure is an [`Error`] that says where.
 //!
 //! [`ColumnMapping`] maps header cells onto a profile's columns, and
@@ -67,4 +69,4 @@ pub use error::{Error, Limit, Result};
 pub use mapping::ColumnMapping;
 pub use preview::{Preview, PreviewRecord, preview};
 pub use reader::{Reader, ReaderBuilder};
-pub use record::Record;
+pub use record::{Record, StrayQuote};

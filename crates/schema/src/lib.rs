@@ -42,7 +42,9 @@ pub use codes::{
 };
 pub use formula::{escape_formula, needs_formula_escape, unescape_formula};
 pub use kind::{EnumValue, FieldKind, due_date_type_values, status_values};
-pub use profile::{Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose};
+pub use profile::{
+    Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose, standard_roles,
+};
 pub use sample::{Defect, SampleRows};
 pub use template::Template;
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::CodeTable;
-use crate::kind::{FieldKind, due_date_type_values, status_values};
+use crate::kind::{EnumValue, FieldKind, due_date_type_values, status_values};
 use crate::{Error, Result};
 
 /// What a column means to the engine. The kind says what a cell may hold; the
@@ -204,23 +204,35 @@ impl Default for Limits {
 }
 
 /// How group names in a file are treated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroupPolicy {
-    /// Unknown groups are created (and listed in the plan); otherwise they are
-    /// a row error.
+    /// Unknown groups are created (and listed in the check and the plan),
+    /// a name close to an existing group still warns with a suggestion;
+    /// otherwise (the default) an unknown group is a row error with a
+    /// suggestion, so that a typo (`Saels`) never becomes a group.
     pub create_unknown: bool,
     /// The group a new user joins when the groups cell is blank.
     pub default_group: Option<String>,
 }
 
-impl Default for GroupPolicy {
-    fn default() -> Self {
-        GroupPolicy {
-            create_unknown: true,
-            default_group: None,
-        }
-    }
+/// The management roles of the `standard` profile (seed 002's "Assign
+/// management roles"), with the spellings the platform's screens use.
+pub fn standard_roles() -> Vec<EnumValue> {
+    [
+        (
+            "SystemAdmin",
+            &["System administrator", "System admin", "システム管理者"][..],
+        ),
+        ("GroupManager", &["Group manager", "グループ管理者"]),
+        ("UserManager", &["User manager", "ユーザー管理者"]),
+        ("Manager", &["管理者"]),
+        ("Admin", &["Administrator"]),
+        ("Editor", &["編集者"]),
+    ]
+    .iter()
+    .map(|(canonical, aliases)| EnumValue::new(canonical, aliases))
+    .collect()
 }
 
 /// A rule that ties two columns together.
@@ -272,6 +284,12 @@ pub struct Profile {
     /// Charsets the file may be in (encoding_rs names); empty = any.
     #[serde(default)]
     pub charsets: Vec<String>,
+    /// The management roles a roles column may grant or revoke, each with
+    /// its aliases (matched ignoring case); a name not listed is a
+    /// `role.unknown` error with a suggestion. Empty: any name (a profile
+    /// without declared roles).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<EnumValue>,
     /// Cross-field rules.
     #[serde(default)]
     pub rules: Vec<CrossRule>,
@@ -390,7 +408,7 @@ impl Profile {
     /// kind = { type = "integer", min = 15, max = 35 }
     /// "#)?;
     /// assert_eq!(profile.groups.default_group.as_deref(), Some("Members"));
-    /// assert!(profile.groups.create_unknown, "kept from the base");
+    /// assert!(!profile.groups.create_unknown, "kept from the base");
     /// assert_eq!(profile.columns.len(), Profile::standard().columns.len() + 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -689,6 +707,7 @@ impl Profile {
             groups: GroupPolicy::default(),
             sources: Vec::new(),
             charsets: Vec::new(),
+            roles: standard_roles(),
             rules: vec![CrossRule::DueDate {
                 type_column: "due_date_type".to_string(),
                 value_column: "valid_days_or_due_date".to_string(),
@@ -751,6 +770,7 @@ impl Profile {
                 "teams".to_string(),
             ],
             charsets: Vec::new(),
+            roles: Vec::new(),
             rules: Vec::new(),
         }
     }
@@ -796,6 +816,7 @@ impl Profile {
             groups: GroupPolicy::default(),
             sources: Vec::new(),
             charsets: vec!["UTF-8".to_string()],
+            roles: Vec::new(),
             rules: vec![CrossRule::DateRange {
                 start: "start_date".to_string(),
                 end: "end_date".to_string(),

@@ -11,6 +11,8 @@
 //! | `column.read_only` | warning | validator (header) | a read-only column (first/last login, created/updated) is in the file; its values are ignored |
 //! | `column.unknown` | warning | validator (header) | a header cell names no column of the profile; its values are ignored |
 //! | `row.ragged` | error | validator | the record has fewer or more fields than the header |
+//! | `charset.uncertain` | warning | [`crate::charset_issue`] (file) | the file's charset was detected, and another supported charset was nearly as likely, or the text it gives holds characters nobody types |
+//! | `field.stray_quote` | warning | validator | a quote inside an unquoted cell (`O"Brien`), read as a literal quote |
 //! | `field.too_long` | error | validator | text longer than the column allows (in characters) |
 //! | `field.too_short` | error | validator | text shorter than the column's minimum |
 //! | `field.control_character` | error | validator | a control or invisible formatting character (NUL, escape, C1 controls, a byte-order mark, a zero-width or bidirectional-override character) in a value |
@@ -34,6 +36,7 @@
 //! | `integer.invalid` | error | validator | not a whole number |
 //! | `integer.out_of_range` | error | validator | a whole number outside the column's bounds |
 //! | `card_id.invalid` | error | validator | not a card number in the configured notation (decimal or hex) |
+//! | `role.unknown` | error | validator | a management role the profile does not declare (with suggestions) |
 //! | `list.invalid` | error | validator | a name list misuses the clear keyword (it must stand alone) |
 //! | `list.conflict` | error | validator | a name is both added and removed in the same cell |
 //! | `identity.invalid` | error | validator | an identity is not written `source:username` |
@@ -66,6 +69,11 @@ pub const COLUMN_READ_ONLY: &str = "column.read_only";
 pub const COLUMN_UNKNOWN: &str = "column.unknown";
 /// The record has fewer or more fields than the header.
 pub const ROW_RAGGED: &str = "row.ragged";
+/// The detected charset is a guess: another supported charset was nearly as
+/// likely (file-level warning, naming both).
+pub const CHARSET_UNCERTAIN: &str = "charset.uncertain";
+/// A quote inside an unquoted cell, read as a literal quote (warning).
+pub const FIELD_STRAY_QUOTE: &str = "field.stray_quote";
 /// Text longer than the column allows, counted in characters.
 pub const FIELD_TOO_LONG: &str = "field.too_long";
 /// Text shorter than the column's minimum, counted in characters.
@@ -115,6 +123,8 @@ pub const INTEGER_INVALID: &str = "integer.invalid";
 pub const INTEGER_OUT_OF_RANGE: &str = "integer.out_of_range";
 /// Not a card number in the configured notation.
 pub const CARD_ID_INVALID: &str = "card_id.invalid";
+/// A management role the profile does not declare.
+pub const ROLE_UNKNOWN: &str = "role.unknown";
 /// A name list misuses the clear keyword.
 pub const LIST_INVALID: &str = "list.invalid";
 /// A name is both added and removed in the same cell.
@@ -163,6 +173,8 @@ pub const ALL: &[&str] = &[
     COLUMN_READ_ONLY,
     COLUMN_UNKNOWN,
     ROW_RAGGED,
+    CHARSET_UNCERTAIN,
+    FIELD_STRAY_QUOTE,
     FIELD_TOO_LONG,
     FIELD_TOO_SHORT,
     FIELD_CONTROL_CHARACTER,
@@ -186,6 +198,7 @@ pub const ALL: &[&str] = &[
     INTEGER_INVALID,
     INTEGER_OUT_OF_RANGE,
     CARD_ID_INVALID,
+    ROLE_UNKNOWN,
     LIST_INVALID,
     LIST_CONFLICT,
     IDENTITY_INVALID,

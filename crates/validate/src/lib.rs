@@ -85,4 +85,4 @@ pub use options::{CardIdType, ValidateOptions};
 pub use row::{Cell, ListEdit, Row, Secret};
 pub use rule::{RowContext, Rule};
 pub use unique::{Fingerprinter, KeyPrint, Uniqueness};
-pub use validator::{IntoProfile, Validator};
+pub use validator::{IntoProfile, Validator, charset_issue};

@@ -301,10 +301,24 @@ fn dates_are_strict_and_canonical() {
     let p = Profile::access(); // %Y-%m-%d, then %Y/%m/%d
     assert_eq!(good(&p, "start_date", "2026-01-05"), value("2026-01-05"));
     assert_eq!(good(&p, "start_date", "2026/01/05"), value("2026-01-05"));
+    // As Excel re-saves dates, and as Japanese Excel writes them.
+    for (input, canonical) in [
+        ("2026-1-5", "2026-01-05"),
+        ("2015-9-5", "2015-09-05"),
+        ("2027/3/31", "2027-03-31"),
+        ("2027年3月31日", "2027-03-31"),
+        ("２０２７年３月３１日", "2027-03-31"),
+        ("2027 年 3 月 31 日", "2027-03-31"),
+    ] {
+        assert_eq!(good(&p, "start_date", input), value(canonical), "{input}");
+    }
     for input in [
-        "2026-1-5",
-        "2015-9-5",
         "2026-02-30",
+        "2027年2月30日",
+        "2027年3月",
+        "27/3/31",
+        "2027/3/31/1",
+        "2027/003/31",
         "05/01/2026",
         "2026-01-05T00:00",
         "+2026-01-05",
@@ -753,4 +767,99 @@ fn hidden_characters_are_refused_but_tabs_and_line_breaks_pass() {
         good(&p, "password", "pass\u{200b}word"),
         Cell::Secret(_)
     ));
+}
+
+#[test]
+fn code_tables_follow_the_seed_strictly_with_kind_aliases() {
+    let p = Profile::standard();
+    // An IANA link of a listed zone is stored as the listed zone.
+    assert_eq!(good(&p, "timezone", "Asia/Calcutta"), value("Asia/Kolkata"));
+    // Any other zone is unknown; an abbreviation suggests its zone.
+    bad(&p, "timezone", "America/New_York", codes::TIMEZONE_UNKNOWN);
+    let issue = bad(&p, "timezone", "JST", codes::TIMEZONE_UNKNOWN);
+    assert!(
+        issue.message.contains("did you mean Asia/Tokyo"),
+        "{}",
+        issue.message
+    );
+    // Japanese names of countries and languages.
+    assert_eq!(good(&p, "country", "日本"), value("Japan"));
+    assert_eq!(good(&p, "language", "日本語"), value("ja_JP"));
+    assert_eq!(
+        good(&p, "date_format", "YYYY年M月D日"),
+        value("YYYY year M month D day")
+    );
+    // A profile that allows every IANA zone.
+    let mut any = Profile::standard();
+    let tz = any.column_index("timezone").unwrap();
+    any.columns[tz].kind = FieldKind::Code {
+        table: userimport_schema::CodeTable::AnyTimeZone,
+    };
+    assert_eq!(
+        good(&any, "timezone", "America/New_York"),
+        value("America/New_York")
+    );
+}
+
+#[test]
+fn management_roles_are_a_declared_list() {
+    let p = Profile::standard();
+    let list = |add: &[&str], remove: &[&str]| {
+        Cell::List(ListEdit {
+            add: add.iter().map(|s| s.to_string()).collect(),
+            remove: remove.iter().map(|s| s.to_string()).collect(),
+        })
+    };
+    assert_eq!(
+        good(&p, "roles", "systemadmin,Group manager,-Editor"),
+        list(&["SystemAdmin", "GroupManager"], &["Editor"])
+    );
+    let issue = bad(&p, "roles", "Superuser", codes::ROLE_UNKNOWN);
+    assert!(issue.message.contains("SystemAdmin"), "{}", issue.message);
+    let issue = bad(&p, "roles", "GroupManger", codes::ROLE_UNKNOWN);
+    assert!(
+        issue.message.contains("did you mean GroupManager"),
+        "{}",
+        issue.message
+    );
+    // A profile without declared roles takes any name.
+    let mut open = Profile::standard();
+    open.roles.clear();
+    assert_eq!(good(&open, "roles", "Superuser"), list(&["Superuser"], &[]));
+}
+
+#[test]
+fn a_stray_quote_is_a_warning_on_its_cell() {
+    let p = Profile::standard();
+    let header = Record::from_fields(1, ["Login ID", "Name"]);
+    let validator = Validator::new(
+        &p,
+        common::fields(&p, &header),
+        &header,
+        ValidateOptions::default(),
+    );
+    let records = userimport_parse::ReaderBuilder::new()
+        .build(&b"Login ID,Name\nbob,Bob \"The Builder\" Smith\n"[..])
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let (rows, issues) = validator.validate(&records, 1);
+    assert!(rows[0].valid);
+    assert_eq!(
+        rows[0].cells[p.column_index("name").unwrap()],
+        value("Bob \"The Builder\" Smith")
+    );
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue = &issues[0];
+    assert_eq!(issue.code, codes::FIELD_STRAY_QUOTE);
+    assert_eq!(issue.severity, Severity::Warning);
+    assert_eq!(
+        (issue.line, issue.row, issue.column.as_deref()),
+        (2, 1, Some("name"))
+    );
+    assert!(
+        issue.message.starts_with("line 2, column 2:"),
+        "{}",
+        issue.message
+    );
 }
