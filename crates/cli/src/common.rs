@@ -53,6 +53,10 @@ pub struct ReadArgs {
     /// the profile's default group: the importer's own group, say).
     #[arg(long)]
     pub default_group: Option<String>,
+    /// Create groups the file names that do not exist yet (each is listed
+    /// as a warning; without it, an unknown group is an error).
+    #[arg(long)]
+    pub create_groups: bool,
 }
 
 /// How rows become changes.
@@ -115,6 +119,7 @@ pub fn load_profile(read: &ReadArgs) -> Result<Profile, Failure> {
     if let Some(group) = &read.default_group {
         profile.groups.default_group = Some(group.trim().to_string()).filter(|g| !g.is_empty());
     }
+    profile.groups.create_unknown |= read.create_groups;
     if let Some(sources) = &read.sources {
         profile.sources = sources
             .split(',')

@@ -207,6 +207,7 @@ pub fn options_json(read: &ReadArgs, plan: &PlanArgs, invite: Option<&Invite>) -
         "card_id_type": read.card_id_type,
         "sources": read.sources,
         "default_group": read.default_group,
+        "create_groups": read.create_groups,
         "mode": plan.mode,
         "key": plan.key,
         "merge": plan.merge,
@@ -245,6 +246,7 @@ fn options_from_json(text: &str) -> Result<JobOptions, Failure> {
         card_id_type: s("card_id_type", "decimal"),
         sources: o("sources"),
         default_group: o("default_group"),
+        create_groups: b("create_groups"),
     };
     let plan = PlanArgs {
         mode: s("mode", "upsert"),

@@ -31,6 +31,12 @@ pub mod codes {
     pub const STATUS_SUSPENDED_NEW: &str = "status.suspended_new";
     /// The group does not exist and the profile does not create groups.
     pub const GROUP_UNKNOWN: &str = "group.unknown";
+    /// The group does not exist and will be created (warning, on the row
+    /// that first names it).
+    pub const GROUP_NEW: &str = "group.new";
+    /// The group will be created, but an existing group has a name close
+    /// to it (warning, with the suggestion).
+    pub const GROUP_SIMILAR: &str = "group.similar";
     /// The actor may not grant or revoke this role or group.
     pub const AUTHORITY_DENIED: &str = "authority.denied";
     /// A new user has no password and none is generated.
@@ -643,7 +649,10 @@ impl Planner {
     }
 
     /// Resolves a group name: the stored spelling, or a new group (created
-    /// when the profile allows), or `None` with an issue.
+    /// when the profile allows, with a `group.new` or `group.similar`
+    /// warning on the row that first names it; the profile's default group
+    /// always), or `None` with a `group.unknown` error that suggests the
+    /// nearest existing groups.
     fn resolve_group(
         &mut self,
         name: &str,
@@ -669,27 +678,71 @@ impl Planner {
         if let Some(existing) = self.groups.get(&folded) {
             return Some(existing.clone());
         }
-        if self.profile.groups.create_unknown {
-            let name = name.trim().to_string();
-            self.groups.insert(folded, name.clone());
-            if self.created.insert(name.clone()) {
-                self.chunk_groups.push(name.clone());
-            }
-            Some(name)
-        } else {
+        let similar = self.similar_groups(&folded);
+        let name = name.trim();
+        // The profile's default group is named by the profile, not typed in
+        // the file: it is created when missing.
+        let is_default = self
+            .profile
+            .groups
+            .default_group
+            .as_deref()
+            .is_some_and(|g| fold(g) == folded);
+        if !self.profile.groups.create_unknown && !is_default {
+            let hint = match similar.as_slice() {
+                [] => "create it first, or allow the profile to create groups".to_string(),
+                [one] => format!("did you mean {one:?}?"),
+                more => format!("did you mean one of {more:?}?"),
+            };
             issues.push(
                 Issue::error(
                     row.line,
                     row.row,
                     crate::codes::GROUP_UNKNOWN,
-                    format!(
-                        "group {name:?} does not exist; create it first (userimport groups add)"
-                    ),
+                    format!("group {name:?} does not exist: {hint}"),
                 )
-                .column(column),
+                .column(column)
+                .value(name),
             );
-            None
+            return None;
         }
+        self.groups.insert(folded, name.to_string());
+        if self.created.insert(name.to_string()) {
+            self.chunk_groups.push(name.to_string());
+            let issue = match similar.first() {
+                Some(near) => Issue::warning(
+                    row.line,
+                    row.row,
+                    crate::codes::GROUP_SIMILAR,
+                    format!(
+                        "group {name:?} does not exist and will be created, but group {near:?} \
+                         exists: did you mean {near:?}?"
+                    ),
+                ),
+                None => Issue::warning(
+                    row.line,
+                    row.row,
+                    crate::codes::GROUP_NEW,
+                    format!("group {name:?} does not exist: it will be created"),
+                ),
+            };
+            issues.push(issue.column(column).value(name));
+        }
+        Some(name.to_string())
+    }
+
+    /// Existing groups whose names are close to `folded` (a typo of one of
+    /// them), closest first, at most three.
+    fn similar_groups(&self, folded: &str) -> Vec<String> {
+        let mut scored: Vec<(f64, &String)> = self
+            .groups
+            .iter()
+            .filter(|(key, name)| *key != folded && !self.created.contains(*name))
+            .map(|(key, name)| (strsim::jaro_winkler(folded, key), name))
+            .filter(|(score, _)| *score >= 0.85)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
     }
 
     /// What `user` holds that the actor does not: roles, and values of

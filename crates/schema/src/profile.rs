@@ -408,7 +408,7 @@ impl Profile {
     /// kind = { type = "integer", min = 15, max = 35 }
     /// "#)?;
     /// assert_eq!(profile.groups.default_group.as_deref(), Some("Members"));
-    /// assert!(!profile.groups.create_unknown, "kept from the base");
+    /// assert!(profile.groups.create_unknown, "kept from the base");
     /// assert_eq!(profile.columns.len(), Profile::standard().columns.len() + 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -704,7 +704,13 @@ impl Profile {
             columns,
             key_order: default_key_order(),
             limits: Limits::default(),
-            groups: GroupPolicy::default(),
+            // The learning platform creates the groups a file names; each
+            // new group is listed (`group.new`, or `group.similar` beside
+            // an existing group with a close name).
+            groups: GroupPolicy {
+                create_unknown: true,
+                default_group: None,
+            },
             sources: Vec::new(),
             charsets: Vec::new(),
             roles: standard_roles(),

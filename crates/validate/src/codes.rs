@@ -53,7 +53,9 @@
 //! | `user.exists` | error | planner | create mode, but the user already exists (or a new user's key is taken) |
 //! | `login.immutable` | error | planner | the row would change an existing user's login ID |
 //! | `status.suspended_new` | error | planner | status `Suspended` for a user that does not exist yet |
-//! | `group.unknown` | error | planner | a group that does not exist where the profile does not create groups |
+//! | `group.unknown` | error | planner | a group that does not exist where the profile does not create groups (with a suggestion) |
+//! | `group.new` | warning | planner | the group does not exist and will be created (the profile creates groups); on the row that first names it |
+//! | `group.similar` | warning | planner | the group will be created, but an existing group has a close name (did you mean …?) |
 //! | `authority.denied` | error | planner | a group or role outside the importing actor's authority |
 //! | `password.ignored` | warning | planner | a password for an existing user is ignored (without `--update-passwords`) |
 //! | `sync.threshold` | error | planner (file) | sync would remove more users than the guard allows |
@@ -159,6 +161,10 @@ pub const LOGIN_IMMUTABLE: &str = "login.immutable";
 pub const STATUS_SUSPENDED_NEW: &str = "status.suspended_new";
 /// A group that does not exist where the profile does not create groups (planner).
 pub const GROUP_UNKNOWN: &str = "group.unknown";
+/// A group that will be created, on the row that first names it (planner, warning).
+pub const GROUP_NEW: &str = "group.new";
+/// A group that will be created while an existing group has a close name (planner, warning).
+pub const GROUP_SIMILAR: &str = "group.similar";
 /// A group or role outside the importing actor's authority (planner).
 pub const AUTHORITY_DENIED: &str = "authority.denied";
 /// A password for an existing user is ignored (planner, warning).
@@ -216,6 +222,8 @@ pub const ALL: &[&str] = &[
     LOGIN_IMMUTABLE,
     STATUS_SUSPENDED_NEW,
     GROUP_UNKNOWN,
+    GROUP_NEW,
+    GROUP_SIMILAR,
     AUTHORITY_DENIED,
     PASSWORD_IGNORED,
     SYNC_THRESHOLD,
