@@ -408,6 +408,10 @@ fn records_before_an_error_are_delivered_first() {
     assert!(reader.next().is_none(), "the reader stops after an error");
 }
 
+/// A record as the stray-quote test compares it: line, fields, and the
+/// (line, field) of each stray quote.
+type Seen<'a> = (u64, Vec<&'a str>, Vec<(u64, usize)>);
+
 /// A quote inside an unquoted field is a literal quote (as Excel,
 /// LibreOffice and Python's csv module read it), noted on the record with
 /// its line and field, in every chunking.
@@ -444,7 +448,7 @@ fn stray_quotes_are_literal_and_noted_in_every_chunking() {
         for size in CHUNKS {
             let parsed = parse(&builder, text.as_bytes(), size)
                 .unwrap_or_else(|e| panic!("{name} ({size}-byte reads): {e}"));
-            let got: Vec<(u64, Vec<&str>, Vec<(u64, usize)>)> = parsed
+            let got: Vec<Seen> = parsed
                 .records
                 .iter()
                 .map(|r| {
@@ -452,7 +456,7 @@ fn stray_quotes_are_literal_and_noted_in_every_chunking() {
                     (r.line(), r.iter().collect(), strays)
                 })
                 .collect();
-            let want: Vec<(u64, Vec<&str>, Vec<(u64, usize)>)> = expected
+            let want: Vec<Seen> = expected
                 .iter()
                 .map(|(line, fields, strays)| (*line, fields.to_vec(), strays.to_vec()))
                 .collect();

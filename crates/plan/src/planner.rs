@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use userimport_schema::{FieldKind, KeyKind, Profile, Purpose};
+use userimport_schema::{CrossRule, FieldKind, KeyKind, Profile, Purpose};
 use userimport_validate::{Cell, Issue, ListEdit, Row};
 
 use crate::directory::{Authority, Directory, Lookup, StoredUser, fold};
@@ -745,6 +745,81 @@ impl Planner {
         scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
     }
 
+    /// The due-date rule on the user as it will be stored, not only the
+    /// row: a type set to `Unlimited` clears a stored value; a `From…` or
+    /// `ExpirationDate` type whose value (from the row, else the store) is
+    /// missing or of the wrong kind is an error. So a stored user is always
+    /// consistent, and an export of the store always passes a check.
+    fn settle_due_date(
+        &self,
+        row: &Row,
+        stored: &StoredUser,
+        diff: &mut Vec<FieldChange>,
+        issues: &mut Vec<Issue>,
+    ) {
+        for rule in &self.profile.rules {
+            let CrossRule::DueDate {
+                type_column,
+                value_column,
+            } = rule
+            else {
+                continue;
+            };
+            let changed = |key: &str| diff.iter().any(|c| c.column == key);
+            if !changed(type_column) && !changed(value_column) {
+                continue;
+            }
+            let after = |key: &str| {
+                match diff.iter().find(|c| c.column == key) {
+                    Some(c) => c.new.clone(),
+                    None => stored.attributes.get(key).cloned(),
+                }
+                .filter(|v| !v.is_empty())
+            };
+            let (due_type, value) = (after(type_column), after(value_column));
+            let fits = match due_type.as_deref() {
+                Some("FromFirstLogin" | "FromCreation") => {
+                    value.as_deref().is_some_and(is_day_count)
+                }
+                Some("ExpirationDate") => value.as_deref().is_some_and(is_due_date),
+                _ => true,
+            };
+            if due_type.as_deref() == Some("Unlimited") && !changed(value_column) {
+                if let Some(old) = value {
+                    diff.push(FieldChange {
+                        column: value_column.clone(),
+                        field: Field::Attribute,
+                        old: Some(old),
+                        new: None,
+                    });
+                }
+            } else if !fits {
+                let (what, shown) = match (due_type.as_deref(), value.as_deref()) {
+                    (Some("ExpirationDate"), _) => ("a due date (YYYY/MM/DD)", value.as_deref()),
+                    _ => ("a number of valid days", value.as_deref()),
+                };
+                let stored_text = match shown {
+                    Some(v) => format!("the stored value is {v:?}"),
+                    None => "no value is stored".to_string(),
+                };
+                issues.push(
+                    Issue::error(
+                        row.line,
+                        row.row,
+                        userimport_validate::codes::DUE_DATE_VALUE_MISSING,
+                        format!(
+                            "due date type {} of {} needs {what}, but {stored_text}: give the \
+                             value in this row",
+                            due_type.as_deref().unwrap_or_default(),
+                            describe(stored)
+                        ),
+                    )
+                    .column(value_column),
+                );
+            }
+        }
+    }
+
     /// What `user` holds that the actor does not: roles, and values of
     /// privileged columns past the baseline. An actor may not change,
     /// delete or suspend a user with more authority than itself (setting
@@ -1215,6 +1290,7 @@ impl Planner {
                 }
             }
         }
+        self.settle_due_date(row, stored, &mut diff, issues);
         if diff.is_empty()
             && groups.is_empty()
             && roles.is_empty()
@@ -1434,6 +1510,24 @@ impl Planner {
         }
         Ok(planner.finish(dir)?.into_plan(changes, issues))
     }
+}
+
+/// A stored day count of the `From…` due-date types: 1 to 36,500.
+fn is_day_count(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_digit())
+        && value
+            .parse::<u32>()
+            .is_ok_and(|n| (1..=36_500).contains(&n))
+}
+
+/// A stored due date: `YYYY/MM/DD`.
+fn is_due_date(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'/',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 fn contains_folded(set: &BTreeSet<String>, name: &str) -> bool {

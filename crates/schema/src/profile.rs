@@ -801,8 +801,16 @@ impl Profile {
                 .aliases(&["E-mail"])
                 .example("jane.park@example.com"),
             Column::new("department", "Department", K::text(255)).example("Security"),
-            Column::new("card_id", "Card ID", K::CardId)
-                .aliases(&["Card", "Card number"])
+            // Stored and exported in decimal; the label says so, and a file
+            // whose header names its notation is read in it.
+            Column::new("card_id", "Card ID (decimal)", K::CardId)
+                .aliases(&[
+                    "Card ID",
+                    "Card",
+                    "Card number",
+                    "Card ID (hex)",
+                    "Card ID (hexadecimal)",
+                ])
                 .example("12345678"),
             Column::new("start_date", "Start date", K::date(&dates))
                 .aliases(&["Start"])

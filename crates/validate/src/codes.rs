@@ -47,6 +47,10 @@
 //! | `due_date.days_invalid` | error | validator (cross) | the value of a `From…` type is not a valid day count |
 //! | `due_date.date_invalid` | error | validator (cross) | the value of `ExpirationDate` is not a `YYYY/MM/DD` date |
 //! | `date_range.reversed` | error | validator (cross) | the end date is before the start date |
+//! | `key.invisible_character` | error | validator | a key (login ID, e-mail) holds an invisible character (soft hyphen, Hangul filler, variation selector …) or a combining mark left after NFC |
+//! | `key.confusable` | error | [`crate::Uniqueness`], planner | a key looks the same as another user's (same Unicode TR39 confusable skeleton: `bоss` with a Cyrillic `о` beside `boss`), in the file or the store |
+//! | `card_id.duplicate` | error | [`crate::Uniqueness`], planner | the same card (in any notation) is another user's, in the file or the store |
+//! | `identity.taken` | error | [`crate::Uniqueness`], planner | a source identity (`slack:ann`) belongs to another user, in the file or the store |
 //! | `key.duplicate` | error | [`crate::Uniqueness`], planner | the same key (member ID, login ID, e-mail; ignoring case) is on several rows, or two rows match the same stored user |
 //! | `key.ambiguous` | error | planner | the row's keys match two different stored users |
 //! | `key.unknown` | error | planner | update (or delete) of a user that does not exist |
@@ -147,6 +151,14 @@ pub const DUE_DATE_DAYS_INVALID: &str = "due_date.days_invalid";
 pub const DUE_DATE_DATE_INVALID: &str = "due_date.date_invalid";
 /// The end date is before the start date.
 pub const DATE_RANGE_REVERSED: &str = "date_range.reversed";
+/// A key holds an invisible character or a combining mark left after NFC.
+pub const KEY_INVISIBLE_CHARACTER: &str = "key.invisible_character";
+/// A key looks the same as another user's (TR39 confusable skeleton).
+pub const KEY_CONFUSABLE: &str = "key.confusable";
+/// The same card is another user's (in the file or the store).
+pub const CARD_ID_DUPLICATE: &str = "card_id.duplicate";
+/// A source identity belongs to another user (in the file or the store).
+pub const IDENTITY_TAKEN: &str = "identity.taken";
 /// The same key is on several rows of the file (every row involved gets one).
 pub const KEY_DUPLICATE: &str = "key.duplicate";
 /// The row's keys match two different stored users (planner).
@@ -215,6 +227,10 @@ pub const ALL: &[&str] = &[
     DUE_DATE_DAYS_INVALID,
     DUE_DATE_DATE_INVALID,
     DATE_RANGE_REVERSED,
+    KEY_INVISIBLE_CHARACTER,
+    KEY_CONFUSABLE,
+    CARD_ID_DUPLICATE,
+    IDENTITY_TAKEN,
     KEY_DUPLICATE,
     KEY_AMBIGUOUS,
     KEY_UNKNOWN,

@@ -98,6 +98,9 @@ pub(crate) struct ColumnPlan {
     /// The declared names a name list may hold (the profile's roles, for
     /// its roles column); empty: any name.
     pub names: Vec<EnumValue>,
+    /// The card ID notation the column's header names (`Card ID
+    /// (decimal)`, as exports write it), over the run's option.
+    pub card_id_type: Option<CardIdType>,
 }
 
 /// Run-wide settings the field rules need.
@@ -143,6 +146,18 @@ pub(crate) fn check_cell<'a>(
             format!(
                 "{} contains the invisible character U+{:04X}: remove it (it may hide a \
                  different value behind a familiar one)",
+                col.label, c as u32
+            ),
+        ));
+    }
+    if col.is_key
+        && let Some(c) = crate::key::hidden_in_key(text)
+    {
+        return Err(Problem::new(
+            codes::KEY_INVISIBLE_CHARACTER,
+            format!(
+                "{} contains U+{:04X}, which does not show (or only changes how a letter \
+                 looks): a key must read as it is written, so remove it",
                 col.label, c as u32
             ),
         ));
@@ -216,7 +231,11 @@ pub(crate) fn check_cell<'a>(
             .map(|canonical| owned_or_text(canonical, text))
             .map_err(|message| Problem::new(codes::DAY_COUNT_INVALID, message)),
         FieldKind::Integer { min, max } => integer(text, *min, *max),
-        FieldKind::CardId => card_id(text, env.card_id_type),
+        FieldKind::CardId => card_id(
+            text,
+            col.card_id_type.unwrap_or(env.card_id_type),
+            col.card_id_type.is_some(),
+        ),
         FieldKind::NameList if !col.names.is_empty() => {
             list_edit(col, text, |name| declared_name(&col.names, name))
         }
@@ -737,21 +756,35 @@ fn integer(text: &str, min: Option<i64>, max: Option<i64>) -> Result<Out<'_>, Pr
     Ok(owned_or_text(n.to_string(), text))
 }
 
-fn card_id(text: &str, kind: CardIdType) -> Result<Out<'_>, Problem> {
+/// A card ID in `kind`'s notation, stored in decimal. `named`: the column's
+/// header named the notation (so the hint says to rename it, not to set an
+/// option).
+fn card_id(text: &str, kind: CardIdType, named: bool) -> Result<Out<'_>, Problem> {
     match kind {
         CardIdType::Decimal => {
-            if !text.is_empty() && text.len() <= 39 && text.bytes().all(|b| b.is_ascii_digit()) {
-                let trimmed = text.trim_start_matches('0');
-                let canonical = if trimmed.is_empty() { "0" } else { trimmed };
-                return Ok(Out::Text(canonical));
-            }
-            let hint = if text.bytes().all(|b| b.is_ascii_hexdigit())
-                || text.starts_with("0x")
-                || text.starts_with("0X")
+            if !text.is_empty()
+                && text.len() <= 39
+                && text.bytes().all(|b| b.is_ascii_digit())
+                && let Ok(number) = text.parse::<u128>()
             {
-                " (it looks hexadecimal: import with the hexadecimal card ID option, --card-id-type hex)"
-            } else {
-                ""
+                let trimmed = text.trim_start_matches('0');
+                return Ok(match trimmed.is_empty() {
+                    true => Out::Text("0"),
+                    false if trimmed.len() == number.to_string().len() => Out::Text(trimmed),
+                    false => Out::Owned(number.to_string()),
+                });
+            }
+            let hex = text.bytes().all(|b| b.is_ascii_hexdigit())
+                || text.starts_with("0x")
+                || text.starts_with("0X");
+            let hint = match (hex, named) {
+                (true, true) => {
+                    " (it looks hexadecimal, but the column's header says decimal: name the column Card ID (hex))"
+                }
+                (true, false) => {
+                    " (it looks hexadecimal: import with the hexadecimal card ID option, --card-id-type hex)"
+                }
+                _ => "",
             };
             Err(Problem::new(
                 codes::CARD_ID_INVALID,
@@ -766,15 +799,14 @@ fn card_id(text: &str, kind: CardIdType) -> Result<Out<'_>, Problem> {
                 .strip_prefix("0x")
                 .or_else(|| text.strip_prefix("0X"))
                 .unwrap_or(text);
+            // Stored in one notation, decimal: hex 1A2B and decimal 6699
+            // are the same card.
             if !digits.is_empty()
                 && digits.len() <= 32
                 && digits.bytes().all(|b| b.is_ascii_hexdigit())
+                && let Ok(number) = u128::from_str_radix(digits, 16)
             {
-                return Ok(if digits.bytes().any(|b| b.is_ascii_lowercase()) {
-                    Out::Owned(digits.to_ascii_uppercase())
-                } else {
-                    Out::Text(digits)
-                });
+                return Ok(Out::Owned(number.to_string()));
             }
             Err(Problem::new(
                 codes::CARD_ID_INVALID,

@@ -74,6 +74,7 @@ pub mod codes;
 mod cross;
 mod field;
 mod issue;
+mod key;
 mod options;
 mod row;
 mod rule;
@@ -81,6 +82,7 @@ mod unique;
 mod validator;
 
 pub use issue::{Issue, Severity};
+pub use key::{fold_key, hidden_in_key, key_skeleton};
 pub use options::{CardIdType, ValidateOptions};
 pub use row::{Cell, ListEdit, Row, Secret};
 pub use rule::{RowContext, Rule};

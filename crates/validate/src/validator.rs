@@ -148,6 +148,9 @@ impl Validator {
                     Purpose::Roles => profile.roles.clone(),
                     _ => Vec::new(),
                 },
+                card_id_type: field
+                    .and_then(|f| header.get(f))
+                    .and_then(|h| notation_named(&column.kind, h)),
             })
             .collect();
         let unknown = header
@@ -476,6 +479,22 @@ pub fn charset_issue(detection: &Detection) -> Option<Issue> {
     let mut issue = Issue::warning(0, 0, codes::CHARSET_UNCERTAIN, message);
     issue.value = Some(chosen.to_string());
     Some(issue)
+}
+
+/// The card ID notation a header cell names: `Card ID (decimal)` (what an
+/// export writes), `Card ID (hex)`; `None` for other headers and kinds.
+fn notation_named(kind: &FieldKind, header: &str) -> Option<crate::CardIdType> {
+    if !matches!(kind, FieldKind::CardId) {
+        return None;
+    }
+    let header = header.to_ascii_lowercase();
+    if header.contains("(decimal)") {
+        Some(crate::CardIdType::Decimal)
+    } else if header.contains("(hex)") || header.contains("(hexadecimal)") {
+        Some(crate::CardIdType::Hex)
+    } else {
+        None
+    }
 }
 
 /// True for the purposes whose columns identify a user.
