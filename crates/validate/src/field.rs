@@ -446,6 +446,11 @@ fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
     Ok(Out::Secret(text))
 }
 
+/// [`password_hash`] for callers outside the validator: the refusal's message.
+pub(crate) fn check_password_hash(text: &str) -> Result<(), String> {
+    password_hash(text).map(|_| ()).map_err(|p| p.message)
+}
+
 fn is_bcrypt(rest: &str) -> bool {
     // rest = "b$12$" + 53 characters of bcrypt's base64 alphabet.
     let bytes = rest.as_bytes();
@@ -782,7 +787,7 @@ fn card_id(text: &str, kind: CardIdType, named: bool) -> Result<Out<'_>, Problem
                     " (it looks hexadecimal, but the column's header says decimal: name the column Card ID (hex))"
                 }
                 (true, false) => {
-                    " (it looks hexadecimal: import with the hexadecimal card ID option, --card-id-type hex)"
+                    " (it looks hexadecimal: import with the hexadecimal card ID notation)"
                 }
                 _ => "",
             };
