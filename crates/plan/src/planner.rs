@@ -178,6 +178,9 @@ impl Found {
             Lookup::Id(id) => self.by_id.get(id).copied(),
             Lookup::Login(l) => self.by_login.get(l).copied(),
             Lookup::Email(e) => self.by_email.get(e).copied(),
+            // Never a row's own key: look-alikes, identities and attributes
+            // are checked against every user found.
+            Lookup::Skeleton(_) | Lookup::Identity(_) | Lookup::Attribute { .. } => None,
         }
     }
 }
@@ -334,6 +337,12 @@ impl Planner {
                     wanted.push(lookup.clone());
                 }
             }
+            let related: Vec<Lookup> = rows.iter().flat_map(|r| self.related_lookups(r)).collect();
+            for lookup in related {
+                if !wanted.contains(&lookup) {
+                    wanted.push(lookup);
+                }
+            }
             if wanted.is_empty() {
                 Vec::new()
             } else {
@@ -363,7 +372,9 @@ impl Planner {
             let keys = &all_keys[range];
             self.summary.rows += 1;
             let before = chunk.issues.len();
-            let change = self.plan_row(row, keys, &found, &mut chunk.issues);
+            let change = self
+                .plan_row(row, keys, &found, &mut chunk.issues)
+                .filter(|change| !self.held_by_others(row, change, &found, &mut chunk.issues));
             let new_issues = &chunk.issues[before..];
             self.summary.count_issues(new_issues);
             match change {
@@ -718,6 +729,130 @@ impl Planner {
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
         scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+    }
+
+    /// The look-ups that find other users holding what a row claims: the
+    /// confusable skeletons of its login ID and e-mail, its identities and
+    /// its card IDs.
+    fn related_lookups(&self, row: &Row) -> Vec<Lookup> {
+        let mut out = Vec::new();
+        if !row.valid {
+            return out;
+        }
+        for (index, column) in self.profile.columns.iter().enumerate() {
+            match (column.purpose, &column.kind, row.cell(index)) {
+                (Purpose::Login | Purpose::Email, _, Cell::Value(v)) if !v.trim().is_empty() => {
+                    out.push(Lookup::Skeleton(crate::directory::skeleton(v)));
+                }
+                (Purpose::Identities, _, Cell::List(edit)) => {
+                    out.extend(
+                        edit.add
+                            .iter()
+                            .map(|i| Lookup::Identity(i.trim().to_lowercase())),
+                    );
+                }
+                (_, FieldKind::CardId, Cell::Value(v)) => out.push(Lookup::Attribute {
+                    column: column.key.clone(),
+                    value: v.clone(),
+                }),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// True (with an error per clash) when a row would give its user what
+    /// another user holds: a login ID or e-mail that looks the same as
+    /// another's (TR39 confusable skeleton), a source identity, or a card.
+    /// Look-alikes are checked for new users and changed keys only.
+    fn held_by_others(
+        &self,
+        row: &Row,
+        change: &Change,
+        found: &Found,
+        issues: &mut Vec<Issue>,
+    ) -> bool {
+        let (owner, new_keys) = match change {
+            Change::Create { .. } => (None, None),
+            Change::Update { id, diff, .. } => (
+                Some(*id),
+                Some(
+                    diff.iter()
+                        .filter(|c| matches!(c.field, Field::Login | Field::Email))
+                        .map(|c| c.column.as_str())
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            Change::Unchanged { id, .. } => (Some(*id), Some(Vec::new())),
+            Change::Delete { .. } | Change::Suspend { .. } => return false,
+        };
+        let before = issues.len();
+        let others = || found.users.iter().filter(move |u| Some(u.id) != owner);
+        for (index, column) in self.profile.columns.iter().enumerate() {
+            let err = |code: &str, message: String| {
+                Issue::error(row.line, row.row, code, message).column(&column.key)
+            };
+            match (column.purpose, &column.kind, row.cell(index)) {
+                (Purpose::Login | Purpose::Email, _, Cell::Value(v))
+                    if new_keys
+                        .as_ref()
+                        .is_none_or(|k| k.contains(&column.key.as_str())) =>
+                {
+                    let (mine, folded) = (crate::directory::skeleton(v), fold(v));
+                    let stored = |u: &StoredUser| match column.purpose {
+                        Purpose::Login => u.login.clone(),
+                        _ => u.email.clone(),
+                    };
+                    for user in others() {
+                        let Some(theirs) = stored(user) else { continue };
+                        if fold(&theirs) != folded && crate::directory::skeleton(&theirs) == mine {
+                            issues.push(err(
+                                userimport_validate::codes::KEY_CONFUSABLE,
+                                format!(
+                                    "{} {v:?} looks the same as {theirs:?}, the {} of {} (they \
+                                     differ only in look-alike characters): choose one that \
+                                     reads differently",
+                                    column.label,
+                                    column.label,
+                                    describe(user)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                (Purpose::Identities, _, Cell::List(edit)) => {
+                    for name in &edit.add {
+                        let folded = name.trim().to_lowercase();
+                        if let Some(user) = others()
+                            .find(|u| u.identities.iter().any(|i| i.to_lowercase() == folded))
+                        {
+                            issues.push(err(
+                                userimport_validate::codes::IDENTITY_TAKEN,
+                                format!(
+                                    "identity {name:?} belongs to {}: a source identity \
+                                     belongs to one user",
+                                    describe(user)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                (_, FieldKind::CardId, Cell::Value(v)) => {
+                    if let Some(user) = others().find(|u| u.attributes.get(&column.key) == Some(v))
+                    {
+                        issues.push(err(
+                            userimport_validate::codes::CARD_ID_DUPLICATE,
+                            format!(
+                                "card {v} (decimal) is the card of {}: a card belongs to one user",
+                                describe(user)
+                            ),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        issues.len() > before
     }
 
     /// The due-date rule on the user as it will be stored, not only the

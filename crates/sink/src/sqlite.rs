@@ -88,7 +88,38 @@ const MIGRATIONS: &[&str] = &[
     // 5: the store's identity, a random number drawn once, so that a plan
     // made on one store is never applied to another at the same revision.
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', random() & 9223372036854775807);",
+    // 6: keys fold with NFKC (full-width ＢＯＳＳ is boss); look-alike keys
+    // are found by their confusable skeleton, identities ignoring case and
+    // card IDs by value, each through an index. `key_fold` and
+    // `key_skeleton` are the store's own functions ([`register_functions`]).
+    "
+    UPDATE OR IGNORE users SET login_key = key_fold(login)
+        WHERE login IS NOT NULL AND login_key IS NOT key_fold(login);
+    UPDATE OR IGNORE users SET email_key = key_fold(email)
+        WHERE email IS NOT NULL AND email_key IS NOT key_fold(email);
+    CREATE INDEX users_login_skeleton ON users (key_skeleton(login_key));
+    CREATE INDEX users_email_skeleton ON users (key_skeleton(email_key));
+    CREATE INDEX identities_folded ON identities (lower(identity));
+    CREATE INDEX users_card_id ON users (json_extract(data, '$.card_id'));
+    ",
 ];
+
+/// The store's own SQL functions, on every connection (the indexes of
+/// migration 6 use them): `key_fold(text)` folds a login ID or e-mail as
+/// the planner does, `key_skeleton(text)` gives a folded key's confusable
+/// skeleton. Both are deterministic and NULL for NULL.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("key_fold", 1, flags, |ctx| {
+        Ok(ctx.get::<Option<String>>(0)?.map(|k| fold(&k)))
+    })?;
+    conn.create_scalar_function("key_skeleton", 1, flags, |ctx| {
+        Ok(ctx
+            .get::<Option<String>>(0)?
+            .map(|k| userimport_validate::key_skeleton(&k)))
+    })
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -166,6 +197,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 fn tune(conn: &Connection) -> Result<()> {
+    register_functions(conn)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Look-ups use a handful of `IN (…)` statements of several sizes.
     conn.set_prepared_statement_cache_capacity(64);
@@ -268,6 +300,7 @@ impl SqliteSink {
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        register_functions(&conn)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(64);
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -938,6 +971,7 @@ impl Directory for SqliteSink {
                 Lookup::Id(id) => wanted_ids.push(*id),
                 Lookup::Login(l) => logins.push(l.as_str()),
                 Lookup::Email(e) => emails.push(e.as_str()),
+                other => ids.extend(self.find_related(other)?),
             }
         }
         for chunk in wanted_ids.chunks(IN_CHUNK) {
@@ -1006,6 +1040,39 @@ impl Directory for SqliteSink {
                 }
             }
         }
+    }
+}
+
+impl SqliteSink {
+    /// The users a look-alike, identity or attribute look-up names, each
+    /// through its index (migration 6).
+    fn find_related(&self, key: &Lookup) -> Result<Vec<i64>> {
+        let (sql, value): (&str, &str) = match key {
+            Lookup::Skeleton(s) => (
+                "SELECT id FROM users WHERE key_skeleton(login_key) = ?1
+                 UNION SELECT id FROM users WHERE key_skeleton(email_key) = ?1",
+                s,
+            ),
+            Lookup::Identity(i) => (
+                "SELECT user_id FROM identities WHERE lower(identity) = lower(?1)",
+                i,
+            ),
+            Lookup::Attribute { column, value } if column == "card_id" => (
+                "SELECT id FROM users WHERE json_extract(data, '$.card_id') = ?1",
+                value,
+            ),
+            Lookup::Attribute { column, value } => {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT id FROM users WHERE json_extract(data, '$.' || ?1) = ?2",
+                )?;
+                let ids = stmt.query_map(rusqlite::params![column, value], |r| r.get(0))?;
+                return Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?);
+            }
+            Lookup::Id(_) | Lookup::Login(_) | Lookup::Email(_) => return Ok(Vec::new()),
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let ids = stmt.query_map([value], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
     }
 }
 
