@@ -150,7 +150,8 @@ fn apply_plan_file(args: &Args, invite: Option<&Invite>) -> Result<Applied, Fail
 /// Prints the check (when refused, with issues, or as JSON) and the
 /// outcome, writes `--results`, and gives the exit code.
 fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure> {
-    let checked = applied.checked();
+    let mut checked = applied.checked();
+    crate::common::add_hints(&mut checked);
     let mut code = crate::exit_code(&checked);
     let mut out = open_output(None)?;
     if applied.refused {

@@ -29,7 +29,8 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let importer = importer(&args.read, &args.plan)?;
     let format = args.report.format()?;
     let store = store::open_read(&args.store.db)?;
-    let checked = importer.check(open_input(&args.file)?, &store)?;
+    let mut checked = importer.check(open_input(&args.file)?, &store)?;
+    crate::common::add_hints(&mut checked);
     let mut out = open_output(args.output.as_deref())?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
     out.flush()?;
