@@ -1082,10 +1082,8 @@ impl Planner {
                     }
                 }
                 _ => match cell {
-                    Cell::Value(v) => {
-                        if build {
-                            user.attributes.insert(column.key.clone(), v.clone());
-                        }
+                    Cell::Value(v) if build => {
+                        user.attributes.insert(column.key.clone(), v.clone());
                     }
                     Cell::Blank | Cell::Absent if build => {
                         if let FieldKind::OnOff { default } = column.kind {

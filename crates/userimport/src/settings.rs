@@ -129,6 +129,8 @@ impl ImportSettings {
     }
 
     /// The reading, validation and planning options.
+    // Each field is set from a setting that may fail: one after another.
+    #[allow(clippy::field_reassign_with_default)]
     pub fn import_options(&self) -> Result<ImportOptions, Error> {
         let mut options = ImportOptions::default();
         options.charset = self
