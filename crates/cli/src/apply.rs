@@ -150,12 +150,19 @@ fn apply_plan_file(args: &Args, invite: Option<&Invite>) -> Result<Applied, Fail
 /// Prints the check (when refused, with issues, or as JSON) and the
 /// outcome, writes `--results`, and gives the exit code.
 fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure> {
-    let mut checked = applied.checked();
-    crate::common::add_hints(&mut checked);
+    let checked = applied.checked();
     let mut code = crate::exit_code(&checked);
+    if format == Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
     let mut out = open_output(None)?;
     if applied.refused {
-        write_report(&checked, format, args.report.only_errors, &mut out)?;
+        if format == Format::Json {
+            // The same shape as an apply that wrote: nothing committed.
+            writeln!(out, "{}", serde_json::to_string_pretty(applied)?)?;
+        } else {
+            write_report(&checked, format, args.report.only_errors, &mut out)?;
+        }
         out.flush()?;
         if code == 1 {
             eprintln!(

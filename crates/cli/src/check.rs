@@ -29,10 +29,12 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let importer = importer(&args.read, &args.plan)?;
     let format = args.report.format()?;
     let store = store::open_read(&args.store.db)?;
-    let mut checked = importer.check(open_input(&args.file)?, &store)?;
-    crate::common::add_hints(&mut checked);
+    let checked = importer.check(open_input(&args.file)?, &store)?;
     let mut out = open_output(args.output.as_deref())?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    if format == userimport::Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
     out.flush()?;
     Ok(crate::exit_code(&checked))
 }

@@ -155,15 +155,3 @@ pub fn open_input(path: &PathBuf) -> Result<Box<dyn std::io::Read + Send>, Failu
         .map_err(|e| Failure(format!("cannot open {}: {e}", path.display())))?;
     Ok(Box::new(file))
 }
-
-/// Adds the command-line advice a library message leaves out: how to name
-/// the charset of a file whose detected charset is a guess.
-pub fn add_hints(checked: &mut userimport::Checked) {
-    for issue in &mut checked.issues {
-        if issue.code == "charset.uncertain" && !issue.message.contains("--charset") {
-            issue
-                .message
-                .push_str(" (name the charset with --charset, for example --charset euc-jp)");
-        }
-    }
-}

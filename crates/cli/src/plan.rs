@@ -41,6 +41,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     )?;
     let mut out = open_output(None)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    if format == userimport::Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
     out.flush()?;
     Ok(crate::exit_code(&checked))
 }

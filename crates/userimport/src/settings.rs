@@ -129,32 +129,31 @@ impl ImportSettings {
     }
 
     /// The reading, validation and planning options.
-    // Each field is set from a setting that may fail: one after another.
-    #[allow(clippy::field_reassign_with_default)]
     pub fn import_options(&self) -> Result<ImportOptions, Error> {
-        let mut options = ImportOptions::default();
-        options.charset = self
-            .charset
-            .parse::<Charset>()
-            .map_err(|e| bad(e.to_string()))?;
-        options.delimiter = parse_delimiter(&self.delimiter)?;
-        options.header_row = self.header_row;
-        options.maps = self
-            .maps
-            .iter()
-            .map(|m| parse_map(m))
-            .collect::<Result<_, _>>()?;
-        options.validate = ValidateOptions {
-            card_id_type: CardIdType::parse(&self.card_id_type).ok_or_else(|| {
-                bad(format!(
-                    "unknown card ID type {:?}: use decimal or hex",
-                    self.card_id_type
-                ))
-            })?,
-            ..ValidateOptions::default()
-        };
-        options.plan = self.plan_options()?;
-        Ok(options)
+        Ok(ImportOptions {
+            charset: self
+                .charset
+                .parse::<Charset>()
+                .map_err(|e| bad(e.to_string()))?,
+            delimiter: parse_delimiter(&self.delimiter)?,
+            header_row: self.header_row,
+            maps: self
+                .maps
+                .iter()
+                .map(|m| parse_map(m))
+                .collect::<Result<_, _>>()?,
+            validate: ValidateOptions {
+                card_id_type: CardIdType::parse(&self.card_id_type).ok_or_else(|| {
+                    bad(format!(
+                        "unknown card ID type {:?}: use decimal or hex",
+                        self.card_id_type
+                    ))
+                })?,
+                ..ValidateOptions::default()
+            },
+            plan: self.plan_options()?,
+            ..ImportOptions::default()
+        })
     }
 
     /// The planning options.
