@@ -272,4 +272,71 @@ both_backends!(
     unknown_groups_are_errors_unless_created,
     look_alike_logins_are_refused_naming_both,
     cards_and_identities_belong_to_one_user,
+    a_store_from_before_is_migrated_to_skeletons_and_nfkc_keys,
 );
+
+/// Runs SQL on the test's store (sqlite3 on the file; psql in its schema).
+fn sql(db: &TestDb, statements: &str) {
+    let status = match db {
+        TestDb::Sqlite { dir } => Command::new("sqlite3")
+            .arg(dir.path().join("users.db"))
+            .arg(statements)
+            .status(),
+        TestDb::Postgres { base, schema } => Command::new("psql")
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", base, "-c"])
+            .arg(format!("SET search_path = {schema}; {statements}"))
+            .status(),
+    };
+    assert!(status.expect("run sql").success(), "{statements}");
+}
+
+/// A store written before skeletons and NFKC keys: the migration folds its
+/// keys again and stores their skeletons, so its users are found as they
+/// are meant.
+fn a_store_from_before_is_migrated_to_skeletons_and_nfkc_keys(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "in.csv",
+        "login_id,name,password\nboss,Boss,Secret-pass-1\nＡＮＮ,Ann,Secret-pass-2\n",
+    );
+    assert_eq!(run(dir.path(), db, &["apply", &file]).code, 0);
+    // Back to the layout and folding of the version before.
+    match db {
+        TestDb::Sqlite { .. } => sql(
+            db,
+            "DROP INDEX users_login_skeleton; DROP INDEX users_email_skeleton;
+             DROP INDEX identities_folded; DROP INDEX users_card_id;
+             ALTER TABLE users DROP COLUMN login_skeleton; ALTER TABLE users DROP COLUMN email_skeleton;
+             UPDATE users SET login_key = 'ａｎｎ' WHERE login = 'ＡＮＮ';
+             PRAGMA user_version = 5;",
+        ),
+        TestDb::Postgres { .. } => sql(
+            db,
+            "DROP INDEX identities_folded; DROP INDEX users_card_id;
+             ALTER TABLE users DROP COLUMN login_skeleton, DROP COLUMN email_skeleton;
+             UPDATE users SET login_key = lower(login);
+             DELETE FROM userimport_schema WHERE version = 5;",
+        ),
+    }
+    let fake = write(
+        dir.path(),
+        "fake.csv",
+        "login_id,name,password\nbоss,Fake,Secret-pass-3\n",
+    );
+    let r = run(dir.path(), db, &["apply", &fake]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(
+        r.out.contains("key.confusable") && r.out.contains("\"boss\""),
+        "{}",
+        r.out
+    );
+    let ann = write(dir.path(), "ann.csv", "login_id,name\nann,Ann Again\n");
+    let r = run(dir.path(), db, &["apply", &ann]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(
+        r.out.contains("1 updated"),
+        "the re-folded key matches: {}",
+        r.out
+    );
+}

@@ -337,9 +337,9 @@ impl Planner {
                     wanted.push(lookup.clone());
                 }
             }
-            let related: Vec<Lookup> = rows.iter().flat_map(|r| self.related_lookups(r)).collect();
-            for lookup in related {
-                if !wanted.contains(&lookup) {
+            let mut related: HashSet<Lookup> = HashSet::new();
+            for lookup in rows.iter().flat_map(|r| self.related_lookups(r)) {
+                if !dedup.contains(&lookup) && related.insert(lookup.clone()) {
                     wanted.push(lookup);
                 }
             }

@@ -718,27 +718,59 @@ fn key_of(value: Option<&String>) -> Option<String> {
     value.map(|v| fold(v))
 }
 
-/// The users that look-alike, identity and attribute look-ups name, each
-/// through its index (migration 5).
+/// The users the look-alike, identity and attribute look-ups name, through
+/// their indexes (migration 5), batched as the key look-ups are.
 fn find_related(client: &mut Client, keys: &[&Lookup], ids: &mut BTreeSet<i64>) -> Result<()> {
+    let mut skeletons: Vec<&str> = Vec::new();
+    let mut identities: Vec<String> = Vec::new();
+    let mut attributes: Vec<(&str, &str)> = Vec::new();
     for key in keys {
-        let rows = match key {
-            Lookup::Skeleton(s) => client.query(
-                "SELECT id FROM users WHERE login_skeleton = $1
-                 UNION SELECT id FROM users WHERE email_skeleton = $1",
-                &[s],
-            )?,
-            Lookup::Identity(i) => client.query(
-                "SELECT user_id FROM identities WHERE lower(identity) = lower($1)",
-                &[i],
-            )?,
-            Lookup::Attribute { column, value } => client.query(
-                "SELECT id FROM users WHERE ((data::jsonb) ->> $1) = $2",
-                &[column, value],
-            )?,
-            Lookup::Id(_) | Lookup::Login(_) | Lookup::Email(_) => continue,
-        };
+        match key {
+            Lookup::Skeleton(s) => skeletons.push(s),
+            Lookup::Identity(i) => identities.push(i.to_lowercase()),
+            Lookup::Attribute { column, value } => attributes.push((column, value)),
+            Lookup::Id(_) | Lookup::Login(_) | Lookup::Email(_) => {}
+        }
+    }
+    for chunk in skeletons.chunks(ANY_CHUNK) {
+        let rows = client.query(
+            "SELECT id FROM users WHERE login_skeleton = ANY($1)
+             UNION SELECT id FROM users WHERE email_skeleton = ANY($1)",
+            &[&chunk],
+        )?;
         ids.extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
+    }
+    for chunk in identities.chunks(ANY_CHUNK) {
+        let rows = client.query(
+            "SELECT user_id FROM identities WHERE lower(identity) = ANY($1)",
+            &[&chunk],
+        )?;
+        ids.extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
+    }
+    let mut columns: Vec<&str> = attributes.iter().map(|a| a.0).collect();
+    columns.sort_unstable();
+    columns.dedup();
+    for column in columns {
+        let values: Vec<&str> = attributes
+            .iter()
+            .filter(|a| a.0 == column)
+            .map(|a| a.1)
+            .collect();
+        for chunk in values.chunks(ANY_CHUNK) {
+            // The card column's own expression, so that its index serves.
+            let rows = if column == "card_id" {
+                client.query(
+                    "SELECT id FROM users WHERE ((data::jsonb) ->> 'card_id') = ANY($1)",
+                    &[&chunk],
+                )?
+            } else {
+                client.query(
+                    "SELECT id FROM users WHERE ((data::jsonb) ->> $1) = ANY($2)",
+                    &[&column, &chunk],
+                )?
+            };
+            ids.extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
+        }
     }
     Ok(())
 }

@@ -974,14 +974,16 @@ impl Directory for SqliteSink {
         let mut logins = Vec::new();
         let mut emails = Vec::new();
         let mut wanted_ids = Vec::new();
+        let mut related = Vec::new();
         for key in keys {
             match key {
                 Lookup::Id(id) => wanted_ids.push(*id),
                 Lookup::Login(l) => logins.push(l.as_str()),
                 Lookup::Email(e) => emails.push(e.as_str()),
-                other => ids.extend(self.find_related(other)?),
+                other => related.push(other),
             }
         }
+        self.find_related(&related, &mut ids)?;
         for chunk in wanted_ids.chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT id FROM users WHERE id IN ({})",
@@ -1052,35 +1054,58 @@ impl Directory for SqliteSink {
 }
 
 impl SqliteSink {
-    /// The users a look-alike, identity or attribute look-up names, each
-    /// through its index (migration 6).
-    fn find_related(&self, key: &Lookup) -> Result<Vec<i64>> {
-        let (sql, value): (&str, &str) = match key {
-            Lookup::Skeleton(s) => (
-                "SELECT id FROM users WHERE login_skeleton = ?1
-                 UNION SELECT id FROM users WHERE email_skeleton = ?1",
-                s,
-            ),
-            Lookup::Identity(i) => (
-                "SELECT user_id FROM identities WHERE lower(identity) = lower(?1)",
-                i,
-            ),
-            Lookup::Attribute { column, value } if column == "card_id" => (
-                "SELECT id FROM users WHERE json_extract(data, '$.card_id') = ?1",
-                value,
-            ),
-            Lookup::Attribute { column, value } => {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT id FROM users WHERE json_extract(data, '$.' || ?1) = ?2",
-                )?;
-                let ids = stmt.query_map(rusqlite::params![column, value], |r| r.get(0))?;
-                return Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?);
+    /// The users the look-alike, identity and attribute look-ups name,
+    /// through their indexes (migration 6), batched as the key look-ups are.
+    fn find_related(&self, keys: &[&Lookup], ids: &mut BTreeSet<i64>) -> Result<()> {
+        let mut skeletons = Vec::new();
+        let mut identities = Vec::new();
+        let mut cards = Vec::new();
+        for key in keys {
+            match key {
+                Lookup::Skeleton(s) => skeletons.push(s.as_str()),
+                Lookup::Identity(i) => identities.push(i.as_str()),
+                Lookup::Attribute { column, value } if column == "card_id" => {
+                    cards.push(value.as_str())
+                }
+                Lookup::Attribute { column, value } => {
+                    let mut stmt = self.conn.prepare_cached(
+                        "SELECT id FROM users WHERE json_extract(data, '$.' || ?1) = ?2",
+                    )?;
+                    for id in stmt.query_map(rusqlite::params![column, value], |r| r.get(0))? {
+                        ids.insert(id?);
+                    }
+                }
+                Lookup::Id(_) | Lookup::Login(_) | Lookup::Email(_) => {}
             }
-            Lookup::Id(_) | Lookup::Login(_) | Lookup::Email(_) => return Ok(Vec::new()),
-        };
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let ids = stmt.query_map([value], |r| r.get(0))?;
-        Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+        }
+        let queries: [(&str, &Vec<&str>); 4] = [
+            (
+                "SELECT id FROM users WHERE login_skeleton IN ({})",
+                &skeletons,
+            ),
+            (
+                "SELECT id FROM users WHERE email_skeleton IN ({})",
+                &skeletons,
+            ),
+            (
+                "SELECT user_id FROM identities WHERE lower(identity) IN ({})",
+                &identities,
+            ),
+            (
+                "SELECT id FROM users WHERE json_extract(data, '$.card_id') IN ({})",
+                &cards,
+            ),
+        ];
+        for (sql, values) in queries {
+            for chunk in values.chunks(IN_CHUNK) {
+                let sql = sql.replace("{}", &placeholders(chunk.len()));
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                for id in stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| r.get(0))? {
+                    ids.insert(id?);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

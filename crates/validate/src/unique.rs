@@ -293,13 +293,14 @@ fn duplicates(
         return;
     }
     for (me, &(line, row)) in group.iter().enumerate() {
-        let others: Vec<u64> = group
+        // At most MAX_LINES_NAMED are named: never a list per row of a
+        // group of every row in the file.
+        let others = group
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != me)
-            .map(|(_, (l, _))| *l)
-            .collect();
-        let lines = name_lines(&others);
+            .map(|(_, (l, _))| *l);
+        let lines = name_lines(others, group.len() - 1);
         let plural = if group.len() > 2 { "s" } else { "" };
         let (code, message) = match kind {
             Some(Unique::Card) => (
@@ -329,16 +330,12 @@ fn duplicates(
     }
 }
 
-/// Up to [`MAX_LINES_NAMED`] lines, then how many more.
-fn name_lines(lines: &[u64]) -> String {
-    let named: Vec<String> = lines
-        .iter()
-        .take(MAX_LINES_NAMED)
-        .map(u64::to_string)
-        .collect();
+/// Up to [`MAX_LINES_NAMED`] of `total` lines, then how many more.
+fn name_lines(lines: impl Iterator<Item = u64>, total: usize) -> String {
+    let named: Vec<String> = lines.take(MAX_LINES_NAMED).map(|l| l.to_string()).collect();
     let mut text = named.join(", ");
-    if lines.len() > named.len() {
-        text.push_str(&format!(" and {} more", lines.len() - named.len()));
+    if total > named.len() {
+        text.push_str(&format!(" and {} more", total - named.len()));
     }
     text
 }
@@ -356,14 +353,34 @@ fn confusables(
     if same_column.iter().all(|e| e.fp == same_column[0].fp) {
         return;
     }
-    for me in same_column {
+    for same in same_column.chunk_by(|a, b| a.fp == b.fp) {
+        // The lines of the other keys, at most MAX_LINES_NAMED of them.
         let mut others: Vec<u64> = same_column
             .iter()
-            .filter(|e| e.fp != me.fp)
+            .filter(|e| e.fp != same[0].fp)
+            .take(MAX_LINES_NAMED)
             .map(|e| position(e.at).0)
             .collect();
         others.sort_unstable();
         others.dedup();
+        let total = same_column.len() - same.len();
+        for me in same {
+            confusable(me, &others, total, key, label, position, f);
+        }
+    }
+}
+
+/// The `key.confusable` issue of one row.
+fn confusable(
+    me: &Entry,
+    others: &[u64],
+    total: usize,
+    key: &str,
+    label: &str,
+    position: &impl Fn(u64) -> (u64, u64),
+    f: &mut impl FnMut(Issue),
+) {
+    {
         let (line, row) = position(me.at);
         f(Issue::error(
             line,
@@ -373,7 +390,7 @@ fn confusables(
                 "this {label} looks the same as the {label} on line {} (they differ only in \
                  look-alike characters, such as a Cyrillic о for a Latin o): each user needs \
                  a {label} that reads differently",
-                name_lines(&others)
+                name_lines(others.iter().copied(), total.max(others.len()))
             ),
         )
         .column(key));

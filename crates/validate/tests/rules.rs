@@ -372,7 +372,7 @@ fn card_ids_in_decimal_or_hex() {
     assert_eq!(good(&p, "card_id", "0000"), value("0"));
     let issue = bad(&p, "card_id", "04A1B2", codes::CARD_ID_INVALID);
     assert!(
-        issue.message.contains("--card-id-type hex"),
+        issue.message.contains("hexadecimal card ID notation"),
         "{}",
         issue.message
     );
