@@ -180,7 +180,7 @@ fn register_every_column_of_seed_002_then_update_from_an_edited_file() {
     assert_ne!(hanako("Registered date"), "2025/03/28 10:00:00");
     assert_eq!(
         user(&rows, "giulia.rossi")("Management roles"),
-        "Group manager,User manager"
+        "GroupManager,UserManager"
     );
     // Blank "Belong to" = the importer's default group (the profile's).
     assert_eq!(amina("Belong to"), "Head Office");
