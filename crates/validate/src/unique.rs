@@ -483,7 +483,7 @@ impl Fingerprinter {
                     // the key's own hash in them: equal keys give equal
                     // prints, look-alikes equal high bits only.
                     buf.clear();
-                    buf.extend(unicode_security::skeleton(&folded));
+                    crate::key::skeleton_into(&folded, buf);
                     let high = print(buf) & !((1 << EXACT_SHIFT) - 1);
                     found(at(high | (exact >> (64 - 13) << 3) | tag as u64));
                 }
