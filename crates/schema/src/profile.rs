@@ -293,6 +293,9 @@ pub struct Profile {
     /// Cross-field rules.
     #[serde(default)]
     pub rules: Vec<CrossRule>,
+    /// The weakest pre-hashed password accepted.
+    #[serde(default)]
+    pub hash_floor: crate::HashFloor,
 }
 
 /// Lays the settings and columns of a TOML file over a built-in profile (see
@@ -714,6 +717,7 @@ impl Profile {
             sources: Vec::new(),
             charsets: Vec::new(),
             roles: standard_roles(),
+            hash_floor: crate::HashFloor::default(),
             rules: vec![CrossRule::DueDate {
                 type_column: "due_date_type".to_string(),
                 value_column: "valid_days_or_due_date".to_string(),
@@ -777,6 +781,7 @@ impl Profile {
             ],
             charsets: Vec::new(),
             roles: Vec::new(),
+            hash_floor: crate::HashFloor::default(),
             rules: Vec::new(),
         }
     }
@@ -831,6 +836,7 @@ impl Profile {
             sources: Vec::new(),
             charsets: vec!["UTF-8".to_string()],
             roles: Vec::new(),
+            hash_floor: crate::HashFloor::default(),
             rules: vec![CrossRule::DateRange {
                 start: "start_date".to_string(),
                 end: "end_date".to_string(),
