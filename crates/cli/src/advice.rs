@@ -24,7 +24,11 @@ const ADVICE: &[(&str, &str)] = &[
     ),
     (
         "group.unknown",
-        "`userimport groups add NAME` creates a group first",
+        "`userimport groups add NAME` creates a group first; --create-groups creates the groups a file names",
+    ),
+    (
+        "charset.uncertain",
+        "--charset NAME reads the file in the charset you name (the warning names the likely one)",
     ),
 ];
 

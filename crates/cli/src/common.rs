@@ -50,6 +50,11 @@ pub struct ReadArgs {
     /// the profile's default group: the importer's own group, say).
     #[arg(long)]
     pub default_group: Option<String>,
+    /// Create groups the file names that do not exist yet (each is listed
+    /// as a warning; without it, an unknown group is an error unless the
+    /// profile creates groups).
+    #[arg(long)]
+    pub create_groups: bool,
 }
 
 /// How rows become changes.
@@ -118,6 +123,7 @@ pub fn settings(read: &ReadArgs, plan: &PlanArgs) -> ImportSettings {
     settings.card_id_type = read.card_id_type.clone();
     settings.sources = read.sources.clone();
     settings.default_group = read.default_group.clone();
+    settings.create_groups = read.create_groups;
     settings.mode = plan.mode.clone();
     settings.key = plan.key.clone();
     settings.merge = plan.merge.clone();

@@ -271,7 +271,7 @@ cases! {
     unterminated_quote_late: |o| { w(o, HEADER)?; w(o, GOOD)?; w(o, GOOD)?; w(o, GOOD)?; w(o, "x,y,\"z\r\n\r\n\r\n") },
         args [], exit 2, says ["line 5, column 3", "unterminated"], apply true;
     stray_quote: |o| { w(o, HEADER)?; w(o, "tanaka,Ha\"nako,hanako@example.com,pw\r\n") },
-        args [], exit 2, says ["line 2, column 2"], apply true;
+        args [], exit 1, says ["field.stray_quote", "line 2, column 2"], apply true;
     text_after_quote: |o| { w(o, HEADER)?; w(o, "tanaka,\"Hanako\"x,hanako@example.com,pw\r\n") },
         args [], exit 2, says ["line 2, column 2"], apply true;
     quote_storm: |o| { w(o, HEADER)?; repeat(o, b"\"\"\"", 100_000) },

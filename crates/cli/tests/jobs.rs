@@ -326,6 +326,9 @@ fn detached_apply_returns_the_job_id(db: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.csv");
     write_file(&file, 500);
+    // The groups exist, so the check has nothing to say before the job ID.
+    let (code, _, stderr) = run(&["groups", "add", "Team0", "Team1", "Team2"], db);
+    assert_eq!(code, 0, "{stderr}");
     let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap(), "--detach"], db);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stdout.trim(), "1");

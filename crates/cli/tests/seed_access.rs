@@ -162,9 +162,13 @@ fn import_with_header_row_and_hex_cards_writes_a_results_file() {
 
     let users = export(&db);
     assert_eq!(users.len(), 1 + 4);
-    // Hex card IDs are stored in one canonical spelling, with or without 0x.
-    assert_eq!(user(&users, "E1002")[4], "04FFEE0011");
-    assert_eq!(user(&users, "E1003")[4], "04C0FFEE12");
+    // Card IDs are stored in one notation, decimal (hex 04FFEE0011, with or
+    // without 0x, is 21473656849), and exported so.
+    assert_eq!(user(&users, "E1002")[4], "21473656849");
+    assert_eq!(
+        user(&users, "E1003")[4],
+        u128::from_str_radix("04C0FFEE12", 16).unwrap().to_string()
+    );
     // Both date spellings are accepted and written as YYYY-MM-DD.
     assert_eq!(user(&users, "E1002")[5..], ["2026-02-01", "2027-01-31"]);
     assert_eq!(user(&users, "E1003")[6], "", "no end date: open-ended card");

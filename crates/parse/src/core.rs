@@ -10,8 +10,8 @@ use csv_core::ReadRecordResult;
 use encoding_rs::{Decoder, DecoderResult, Encoding};
 use userimport_schema::Limits;
 
-use crate::Record;
 use crate::error::{Error, Limit, Result};
+use crate::{Record, StrayQuote};
 
 /// Size of the decoded-text buffer.
 const DECODED_CAPACITY: usize = 64 * 1024;
@@ -458,7 +458,7 @@ impl Parser {
             .iter()
             .chain(&self.dbuf[self.rec_start..self.dpos])
             .copied();
-        match check_quotes(raw, self.delimiter, self.rec_line, true) {
+        match check_quotes(raw, self.delimiter, self.rec_line, true, &mut Vec::new()) {
             Err(Error::UnterminatedQuote { line, column: c }) if c == column => {
                 Error::QuotedFieldTooLong {
                     value: self.limits.max_field_bytes as u64,
@@ -495,8 +495,15 @@ impl Parser {
         let mut prev_cr = false;
         self.line = self.rec_line + count_breaks(raw, &mut prev_cr);
         self.prev_cr = prev_cr;
+        let mut strays = Vec::new();
         if memchr::memchr(b'"', raw).is_some() && !quotes_are_strict(raw, self.delimiter, at_eof) {
-            return Err(quote_error(raw, self.delimiter, self.rec_line, at_eof));
+            check_quotes(
+                raw.iter().copied(),
+                self.delimiter,
+                self.rec_line,
+                at_eof,
+                &mut strays,
+            )?;
         }
         self.check_columns()?;
         let ends = &self.ends[..self.nend];
@@ -509,6 +516,9 @@ impl Parser {
         }
         record.clear();
         record.set_line(self.rec_line);
+        for quote in strays {
+            record.push_stray_quote(quote);
+        }
         let (data, record_ends) = record.parts_mut();
         let out = &self.out[..self.olen];
         debug_assert!(std::str::from_utf8(out).is_ok(), "csv-core broke UTF-8");
@@ -575,25 +585,15 @@ fn quotes_are_strict(raw: &[u8], delimiter: u8, at_eof: bool) -> bool {
     !(quoted && at_eof)
 }
 
-/// Where [`quotes_are_strict`] failed, with line and column.
-fn quote_error(raw: &[u8], delimiter: u8, start_line: u64, at_eof: bool) -> Error {
-    match check_quotes(raw.iter().copied(), delimiter, start_line, at_eof) {
-        Err(e) => e,
-        // Not reached: both checks follow the same rules.
-        Ok(()) => Error::StrayQuote {
-            line: start_line,
-            column: 1,
-        },
-    }
-}
-
 /// The same rules as [`quotes_are_strict`], byte by byte, to say where
-/// they are broken.
+/// they are broken. A quote inside an unquoted field is read literally, as
+/// Excel reads it: it is noted in `strays` (once per field), not an error.
 fn check_quotes(
     bytes: impl Iterator<Item = u8>,
     delimiter: u8,
     start_line: u64,
     at_eof: bool,
+    strays: &mut Vec<StrayQuote>,
 ) -> Result<()> {
     #[derive(PartialEq)]
     enum State {
@@ -624,7 +624,12 @@ fn check_quotes(
             }
             State::Unquoted => {
                 if b == b'"' {
-                    return Err(Error::StrayQuote { line, column });
+                    if strays.last().is_none_or(|s| s.field + 1 != column) {
+                        strays.push(StrayQuote {
+                            line,
+                            field: column - 1,
+                        });
+                    }
                 } else if b == delimiter {
                     column += 1;
                     state = State::Start;
@@ -697,9 +702,11 @@ mod tests {
                     n /= 4;
                 }
                 for at_eof in [false, true] {
+                    let mut strays = Vec::new();
+                    let ok = check_quotes(raw.iter().copied(), b',', 1, at_eof, &mut strays);
                     assert_eq!(
                         quotes_are_strict(&raw, b',', at_eof),
-                        check_quotes(raw.iter().copied(), b',', 1, at_eof).is_ok(),
+                        ok.is_ok() && strays.is_empty(),
                         "{:?} at_eof={at_eof}",
                         String::from_utf8_lossy(&raw)
                     );

@@ -56,7 +56,7 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// A charset name that this crate does not know or support.
     #[error(
-        "unknown charset {0:?} (expected auto, utf-8, shift_jis, euc-jp, utf-16le, utf-16be or windows-1252)"
+        "unknown charset {0:?} (expected auto, utf-8, shift_jis, euc-jp, utf-16le, utf-16be, windows-1252 or macintosh)"
     )]
     UnknownCharset(String),
     /// A delimiter that cannot be used (a quote or a line break).
@@ -97,7 +97,9 @@ pub enum Error {
         /// The field's 1-based position in its record.
         column: usize,
     },
-    /// A `"` inside an unquoted field (`ab"c`).
+    /// A `"` inside an unquoted field (`ab"c`). No longer raised by the
+    /// reader, which reads such a quote literally and notes it on the record
+    /// ([`crate::StrayQuote`]); kept so that code matching on it compiles.
     #[error("{}: quote in the middle of an unquoted field (quote the whole field and double the quote)", at(.line, &Some(*.column)))]
     StrayQuote {
         /// The line of the quote.

@@ -5,7 +5,8 @@
 //! without a BOM, Shift_JIS, EUC-JP, UTF-16 "Unicode text", windows-1252,
 //! comma-, semicolon- or tab-separated, with LF, CRLF or old-Mac CR line ends.
 //! [`ReaderBuilder`] detects the [`Charset`] (BOM, a UTF-16 heuristic, strict
-//! UTF-8, then chardetng on the first 64 KiB) and the delimiter (Excel's
+//! UTF-8, then the most plausible of Shift_JIS, EUC-JP, windows-1252 and
+//! MacRoman on the first 64 KiB, see [`Detection`]) and the delimiter (Excel's
 //! `sep=` line, or the most consistent of `,` `;` tab), reads the header, and
 //! gives a [`Reader`] that yields [`Record`]s carrying the 1-based physical
 //! line where each starts (right across quoted line breaks).
@@ -14,9 +15,11 @@
 //! that takes raw bytes in chunks of any size; [`Reader`] wraps any
 //! `std::io::Read` and is an [`Iterator`]. Memory stays bounded whatever the
 //! input: the [`Limits`](userimport_schema::Limits) (bytes, rows, field size,
-//! columns) are enforced while streaming. Quoting is checked strictly where
-//! csv-core is lenient (an unterminated quote, a quote inside an unquoted
-//! field), undecodable bytes are an error naming line and byte offset, and
+//! columns) are enforced while streaming. Quoting is read as Excel reads it
+//! where Excel is unambiguous (a quote inside an unquoted field, `O"Brien`,
+//! is a literal quote, noted on the record as a [`StrayQuote`]) and strictly
+//! where it is not (a quoted field that never closes, text after a closing
+//! quote); undecodable bytes are an error naming line and byte offset, and
 //! every failure is an [`Error`] that says where.
 //!
 //! [`ColumnMapping`] maps header cells onto a profile's columns, and
@@ -60,10 +63,10 @@ mod preview;
 mod reader;
 mod record;
 
-pub use charset::Charset;
+pub use charset::{Charset, Detection};
 pub use core::{Parser, ReadResult};
 pub use error::{Error, Limit, Result};
 pub use mapping::ColumnMapping;
 pub use preview::{Preview, PreviewRecord, preview};
 pub use reader::{Reader, ReaderBuilder};
-pub use record::Record;
+pub use record::{Record, StrayQuote};

@@ -7,7 +7,7 @@ use encoding_rs::Encoding;
 use userimport_schema::Limits;
 
 use crate::Record;
-use crate::charset::{self, Charset};
+use crate::charset::{self, Charset, Detection};
 use crate::core::{Parser, ReadResult};
 use crate::error::{Error, Limit, Result};
 
@@ -135,9 +135,15 @@ impl ReaderBuilder {
             }
         }
         let prefix = &buf[..len];
-        let encoding = match self.charset.encoding() {
-            Some(encoding) => encoding,
-            None => charset::detect(prefix, eof),
+        let detection = match self.charset.encoding() {
+            Some(_) => None,
+            None => Some(charset::detect(prefix, eof)),
+        };
+        let encoding = match (self.charset.encoding(), detection) {
+            (Some(encoding), _) => encoding,
+            (None, Some(detection)) => detection.encoding,
+            // Not reached: auto mode always detects.
+            (None, None) => encoding_rs::UTF_8,
         };
         if !charset::is_allowed(encoding, &self.allowed_charsets) {
             return Err(Error::EncodingNotAllowed {
@@ -172,6 +178,7 @@ impl ReaderBuilder {
             len,
             eof,
             header: Record::new(),
+            detection,
             records: 0,
             max_rows: self.limits.max_rows,
             done: false,
@@ -348,6 +355,7 @@ pub struct Reader<R> {
     len: usize,
     eof: bool,
     header: Record,
+    detection: Option<Detection>,
     records: u64,
     max_rows: Option<u64>,
     done: bool,
@@ -358,6 +366,13 @@ impl<R: Read> Reader<R> {
     /// `encoding().name()` is the encoding_rs name (`Shift_JIS`).
     pub fn encoding(&self) -> &'static Encoding {
         self.parser.encoding()
+    }
+
+    /// How the encoding was detected (`None` when it was given): the
+    /// runner-up and whether the guess is confident. A caller shows an
+    /// unconfident guess to the user, naming both encodings.
+    pub fn detection(&self) -> Option<&Detection> {
+        self.detection.as_ref()
     }
 
     /// The delimiter (given, from `sep=`, or detected).

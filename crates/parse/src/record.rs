@@ -8,6 +8,19 @@ pub struct Record {
     line: u64,
     data: String,
     ends: Vec<usize>,
+    stray_quotes: Vec<StrayQuote>,
+}
+
+/// A quote inside an unquoted field (`O"Brien`, `Bob "The Builder" Smith`):
+/// read as a literal quote, as Excel, LibreOffice and Python's csv module
+/// read it. The reader keeps the record and notes where, so that a caller
+/// can warn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrayQuote {
+    /// The physical line of the (first) stray quote in the field.
+    pub line: u64,
+    /// The field's 0-based index in the record.
+    pub field: usize,
 }
 
 impl Record {
@@ -69,10 +82,22 @@ impl Record {
         self.ends.push(self.data.len());
     }
 
-    /// Removes every field (keeping the allocation).
+    /// Removes every field and stray-quote note (keeping the allocation).
     pub fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
+        self.stray_quotes.clear();
+    }
+
+    /// The fields that held a quote inside unquoted text, read literally
+    /// (one entry per field, in field order).
+    pub fn stray_quotes(&self) -> &[StrayQuote] {
+        &self.stray_quotes
+    }
+
+    /// Notes a stray quote (for readers that fill a record in place).
+    pub fn push_stray_quote(&mut self, quote: StrayQuote) {
+        self.stray_quotes.push(quote);
     }
 
     /// The buffer and field ends, for readers that fill a record in place:

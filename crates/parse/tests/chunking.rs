@@ -340,10 +340,10 @@ fn errors_say_where_in_every_chunking() {
             "line 3, column 2: unterminated quoted field",
         ),
         (
-            "quote in an unquoted field",
-            b"a,b,c\n1,2,3\n4,ab\"c,6\n".to_vec(),
+            "a stray quote does not hide an open quote after it",
+            b"a,b\nO\"Brien,\"open\n1,2\n".to_vec(),
             Charset::Auto,
-            "line 3, column 2: quote in the middle of an unquoted field",
+            "line 2, column 2: unterminated quoted field",
         ),
         (
             "text after a closing quote",
@@ -396,14 +396,71 @@ fn errors_say_where_in_every_chunking() {
 #[test]
 fn records_before_an_error_are_delivered_first() {
     let builder = ReaderBuilder::new();
-    let mut reader = builder.build(&b"a,b\n1,2\n3,x\"y\n5,6\n"[..]).unwrap();
+    let mut reader = builder.build(&b"a,b\n1,2\n3,\"x\"y\n5,6\n"[..]).unwrap();
     let first = reader.next().unwrap().unwrap();
     assert_eq!(first, Record::from_fields(2, ["1", "2"]));
     let error = reader.next().unwrap().unwrap_err();
     assert!(
-        matches!(error, Error::StrayQuote { line: 3, column: 2 }),
+        matches!(error, Error::TextAfterQuote { line: 3, column: 2 }),
         "{error}"
     );
     assert_eq!((error.line(), error.column()), (Some(3), Some(2)));
     assert!(reader.next().is_none(), "the reader stops after an error");
+}
+
+/// A record as the stray-quote test compares it: line, fields, and the
+/// (line, field) of each stray quote.
+type Seen<'a> = (u64, Vec<&'a str>, Vec<(u64, usize)>);
+
+/// A quote inside an unquoted field is a literal quote (as Excel,
+/// LibreOffice and Python's csv module read it), noted on the record with
+/// its line and field, in every chunking.
+#[test]
+fn stray_quotes_are_literal_and_noted_in_every_chunking() {
+    type Expected = &'static [(u64, &'static [&'static str], &'static [(u64, usize)])];
+    let cases: &[(&str, &str, Expected)] = &[
+        (
+            "a nickname in quotes",
+            "name,note\nBob \"The Builder\" Smith,x\n",
+            &[(2, &["Bob \"The Builder\" Smith", "x"], &[(2, 0)])],
+        ),
+        (
+            "an apostrophe typed as a quote",
+            "a,b\nO\"Brien,1\n2,ok\n",
+            &[(2, &["O\"Brien", "1"], &[(2, 0)]), (3, &["2", "ok"], &[])],
+        ),
+        (
+            "after a quoted line break, on the record's second line",
+            "a,b\n\"x\ny\",5\"6\n",
+            &[(2, &["x\ny", "5\"6"], &[(3, 1)])],
+        ),
+        (
+            "two stray quotes in two fields",
+            "a,b,c\n1,2,3\n4,ab\"c,d\"\"e\n",
+            &[
+                (2, &["1", "2", "3"], &[]),
+                (3, &["4", "ab\"c", "d\"\"e"], &[(3, 1), (3, 2)]),
+            ],
+        ),
+    ];
+    let builder = ReaderBuilder::new();
+    for (name, text, expected) in cases {
+        for size in CHUNKS {
+            let parsed = parse(&builder, text.as_bytes(), size)
+                .unwrap_or_else(|e| panic!("{name} ({size}-byte reads): {e}"));
+            let got: Vec<Seen> = parsed
+                .records
+                .iter()
+                .map(|r| {
+                    let strays = r.stray_quotes().iter().map(|q| (q.line, q.field)).collect();
+                    (r.line(), r.iter().collect(), strays)
+                })
+                .collect();
+            let want: Vec<Seen> = expected
+                .iter()
+                .map(|(line, fields, strays)| (*line, fields.to_vec(), strays.to_vec()))
+                .collect();
+            assert_eq!(got, want, "{name} ({size}-byte reads)");
+        }
+    }
 }

@@ -4,9 +4,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-/// Folds a login ID or e-mail for comparison: trimmed and lowercase.
+/// Folds a login ID or e-mail for comparison: trimmed, NFKC, lowercase
+/// (`ＢＯＳＳ` is `boss`); see [`userimport_validate::fold_key`].
 pub fn fold(key: &str) -> String {
-    key.trim().to_lowercase()
+    userimport_validate::fold_key(key).into_owned()
+}
+
+/// The confusable skeleton (Unicode TR39) of a login ID or e-mail, folded
+/// first: what [`Lookup::Skeleton`] holds and stores index.
+pub fn skeleton(key: &str) -> String {
+    userimport_validate::key_skeleton(&fold(key))
 }
 
 /// One key to look a user up by. Logins and e-mails are folded
@@ -21,6 +28,19 @@ pub enum Lookup {
     Login(String),
     /// A folded e-mail address.
     Email(String),
+    /// A confusable skeleton ([`skeleton`]): the users whose login ID or
+    /// e-mail looks the same.
+    Skeleton(String),
+    /// A `source:username` identity, lowercase: the users holding it.
+    Identity(String),
+    /// A plain attribute's canonical value (a card ID): the users holding
+    /// it.
+    Attribute {
+        /// The column key.
+        column: String,
+        /// The canonical value.
+        value: String,
+    },
 }
 
 impl Lookup {
@@ -40,6 +60,15 @@ impl Lookup {
             Lookup::Id(id) => user.id == *id,
             Lookup::Login(login) => user.login.as_deref().map(fold).as_deref() == Some(login),
             Lookup::Email(email) => user.email.as_deref().map(fold).as_deref() == Some(email),
+            Lookup::Skeleton(s) => [&user.login, &user.email]
+                .into_iter()
+                .flatten()
+                .any(|k| skeleton(k) == *s),
+            Lookup::Identity(identity) => user
+                .identities
+                .iter()
+                .any(|i| i.to_lowercase() == *identity),
+            Lookup::Attribute { column, value } => user.attributes.get(column) == Some(value),
         }
     }
 }

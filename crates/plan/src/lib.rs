@@ -69,7 +69,7 @@ mod types;
 mod verify;
 
 pub use authority::{Actor, Denial, targets};
-pub use directory::{Directory, EmptyDirectory, Lookup, StoredUser, fold};
+pub use directory::{Directory, EmptyDirectory, Lookup, StoredUser, fold, skeleton};
 pub use plan::{
     ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Plan, generate_password,
     hash_password, hash_passwords, verify_password,

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use userimport_schema::{FieldKind, KeyKind, Profile, Purpose};
+use userimport_schema::{CrossRule, FieldKind, KeyKind, Profile, Purpose};
 use userimport_validate::{Cell, Issue, ListEdit, Row};
 
 use crate::authority::Actor;
@@ -33,6 +33,12 @@ pub mod codes {
     pub const STATUS_SUSPENDED_NEW: &str = "status.suspended_new";
     /// The group does not exist and the profile does not create groups.
     pub const GROUP_UNKNOWN: &str = "group.unknown";
+    /// The group does not exist and will be created (warning, on the row
+    /// that first names it).
+    pub const GROUP_NEW: &str = "group.new";
+    /// The group will be created, but an existing group has a name close
+    /// to it (warning, with the suggestion).
+    pub const GROUP_SIMILAR: &str = "group.similar";
     /// The actor may not grant or revoke this role or group.
     pub const AUTHORITY_DENIED: &str = "authority.denied";
     /// A new user has no password and none is generated.
@@ -190,6 +196,9 @@ impl Found {
             Lookup::Id(id) => self.by_id.get(id).copied(),
             Lookup::Login(l) => self.by_login.get(l).copied(),
             Lookup::Email(e) => self.by_email.get(e).copied(),
+            // Never a row's own key: look-alikes, identities and attributes
+            // are checked against every user found.
+            Lookup::Skeleton(_) | Lookup::Identity(_) | Lookup::Attribute { .. } => None,
         }
     }
 }
@@ -365,6 +374,12 @@ impl Planner {
                     wanted.push(lookup.clone());
                 }
             }
+            let mut related: HashSet<Lookup> = HashSet::new();
+            for lookup in rows.iter().flat_map(|r| self.related_lookups(r)) {
+                if !dedup.contains(&lookup) && related.insert(lookup.clone()) {
+                    wanted.push(lookup);
+                }
+            }
             if wanted.is_empty() {
                 Vec::new()
             } else {
@@ -394,7 +409,9 @@ impl Planner {
             let keys = &all_keys[range];
             self.summary.rows += 1;
             let before = chunk.issues.len();
-            let change = self.plan_row(row, keys, &found, &mut chunk.issues);
+            let change = self
+                .plan_row(row, keys, &found, &mut chunk.issues)
+                .filter(|change| !self.held_by_others(row, change, &found, &mut chunk.issues));
             if let Some(change) = &change {
                 let stored = change.id().and_then(|id| found.by_id.get(&id));
                 let stored = stored.and_then(|&i| found.users.get(i));
@@ -671,7 +688,10 @@ impl Planner {
     }
 
     /// Resolves a group name: the stored spelling, or a new group (created
-    /// when the profile allows), or `None` with an issue.
+    /// when the profile allows, with a `group.new` or `group.similar`
+    /// warning on the row that first names it; the profile's default group
+    /// always), or `None` with a `group.unknown` error that suggests the
+    /// nearest existing groups.
     fn resolve_group(
         &mut self,
         name: &str,
@@ -697,26 +717,269 @@ impl Planner {
         if let Some(existing) = self.groups.get(&folded) {
             return Some(existing.clone());
         }
-        if self.profile.groups.create_unknown {
-            let name = name.trim().to_string();
-            self.groups.insert(folded, name.clone());
-            if self.created.insert(name.clone()) {
-                self.chunk_groups.push(name.clone());
-            }
-            Some(name)
-        } else {
+        let similar = self.similar_groups(&folded);
+        let name = name.trim();
+        // The profile's default group is named by the profile, not typed in
+        // the file: it is created when missing.
+        let is_default = self
+            .profile
+            .groups
+            .default_group
+            .as_deref()
+            .is_some_and(|g| fold(g) == folded);
+        if !self.profile.groups.create_unknown && !is_default {
+            let hint = match similar.as_slice() {
+                [] => "create it first, or allow the profile to create groups".to_string(),
+                [one] => format!("did you mean {one:?}?"),
+                more => format!("did you mean one of {more:?}?"),
+            };
             issues.push(
                 Issue::error(
                     row.line,
                     row.row,
                     crate::codes::GROUP_UNKNOWN,
-                    format!(
-                        "group {name:?} does not exist; create it first (userimport groups add)"
-                    ),
+                    format!("group {name:?} does not exist: {hint}"),
                 )
-                .column(column),
+                .column(column)
+                .value(name),
             );
-            None
+            return None;
+        }
+        self.groups.insert(folded, name.to_string());
+        if self.created.insert(name.to_string()) {
+            self.chunk_groups.push(name.to_string());
+            let issue = match similar.first() {
+                Some(near) => Issue::warning(
+                    row.line,
+                    row.row,
+                    crate::codes::GROUP_SIMILAR,
+                    format!(
+                        "group {name:?} does not exist and will be created, but group {near:?} \
+                         exists: did you mean {near:?}?"
+                    ),
+                ),
+                None => Issue::warning(
+                    row.line,
+                    row.row,
+                    crate::codes::GROUP_NEW,
+                    format!("group {name:?} does not exist: it will be created"),
+                ),
+            };
+            issues.push(issue.column(column).value(name));
+        }
+        Some(name.to_string())
+    }
+
+    /// Existing groups whose names are close to `folded` (a typo of one of
+    /// them), closest first, at most three.
+    fn similar_groups(&self, folded: &str) -> Vec<String> {
+        let mut scored: Vec<(f64, &String)> = self
+            .groups
+            .iter()
+            .filter(|(key, name)| *key != folded && !self.created.contains(*name))
+            .map(|(key, name)| (strsim::jaro_winkler(folded, key), name))
+            .filter(|(score, _)| *score >= 0.85)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+    }
+
+    /// The look-ups that find other users holding what a row claims: the
+    /// confusable skeletons of its login ID and e-mail, its identities and
+    /// its card IDs.
+    fn related_lookups(&self, row: &Row) -> Vec<Lookup> {
+        let mut out = Vec::new();
+        if !row.valid {
+            return out;
+        }
+        for (index, column) in self.profile.columns.iter().enumerate() {
+            match (column.purpose, &column.kind, row.cell(index)) {
+                (Purpose::Login | Purpose::Email, _, Cell::Value(v)) if !v.trim().is_empty() => {
+                    out.push(Lookup::Skeleton(crate::directory::skeleton(v)));
+                }
+                (Purpose::Identities, _, Cell::List(edit)) => {
+                    out.extend(
+                        edit.add
+                            .iter()
+                            .map(|i| Lookup::Identity(i.trim().to_lowercase())),
+                    );
+                }
+                (_, FieldKind::CardId, Cell::Value(v)) => out.push(Lookup::Attribute {
+                    column: column.key.clone(),
+                    value: v.clone(),
+                }),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// True (with an error per clash) when a row would give its user what
+    /// another user holds: a login ID or e-mail that looks the same as
+    /// another's (TR39 confusable skeleton), a source identity, or a card.
+    /// Look-alikes are checked for new users and changed keys only.
+    fn held_by_others(
+        &self,
+        row: &Row,
+        change: &Change,
+        found: &Found,
+        issues: &mut Vec<Issue>,
+    ) -> bool {
+        let (owner, new_keys) = match change {
+            Change::Create { .. } => (None, None),
+            Change::Update { id, diff, .. } => (
+                Some(*id),
+                Some(
+                    diff.iter()
+                        .filter(|c| matches!(c.field, Field::Login | Field::Email))
+                        .map(|c| c.column.as_str())
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            Change::Unchanged { id, .. } => (Some(*id), Some(Vec::new())),
+            Change::Delete { .. } | Change::Suspend { .. } => return false,
+        };
+        let before = issues.len();
+        let others = || found.users.iter().filter(move |u| Some(u.id) != owner);
+        for (index, column) in self.profile.columns.iter().enumerate() {
+            let err = |code: &str, message: String| {
+                Issue::error(row.line, row.row, code, message).column(&column.key)
+            };
+            match (column.purpose, &column.kind, row.cell(index)) {
+                (Purpose::Login | Purpose::Email, _, Cell::Value(v))
+                    if new_keys
+                        .as_ref()
+                        .is_none_or(|k| k.contains(&column.key.as_str())) =>
+                {
+                    let (mine, folded) = (crate::directory::skeleton(v), fold(v));
+                    let stored = |u: &StoredUser| match column.purpose {
+                        Purpose::Login => u.login.clone(),
+                        _ => u.email.clone(),
+                    };
+                    for user in others() {
+                        let Some(theirs) = stored(user) else { continue };
+                        if fold(&theirs) != folded && crate::directory::skeleton(&theirs) == mine {
+                            issues.push(err(
+                                userimport_validate::codes::KEY_CONFUSABLE,
+                                format!(
+                                    "{} {v:?} looks the same as {theirs:?}, the {} of {} (they \
+                                     differ only in look-alike characters): choose one that \
+                                     reads differently",
+                                    column.label,
+                                    column.label,
+                                    describe(user)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                (Purpose::Identities, _, Cell::List(edit)) => {
+                    for name in &edit.add {
+                        let folded = name.trim().to_lowercase();
+                        if let Some(user) = others()
+                            .find(|u| u.identities.iter().any(|i| i.to_lowercase() == folded))
+                        {
+                            issues.push(err(
+                                userimport_validate::codes::IDENTITY_TAKEN,
+                                format!(
+                                    "identity {name:?} belongs to {}: a source identity \
+                                     belongs to one user",
+                                    describe(user)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                (_, FieldKind::CardId, Cell::Value(v)) => {
+                    if let Some(user) = others().find(|u| u.attributes.get(&column.key) == Some(v))
+                    {
+                        issues.push(err(
+                            userimport_validate::codes::CARD_ID_DUPLICATE,
+                            format!(
+                                "card {v} (decimal) is the card of {}: a card belongs to one user",
+                                describe(user)
+                            ),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        issues.len() > before
+    }
+
+    /// The due-date rule on the user as it will be stored, not only the
+    /// row: a type set to `Unlimited` clears a stored value; a `From…` or
+    /// `ExpirationDate` type whose value (from the row, else the store) is
+    /// missing or of the wrong kind is an error. So a stored user is always
+    /// consistent, and an export of the store always passes a check.
+    fn settle_due_date(
+        &self,
+        row: &Row,
+        stored: &StoredUser,
+        diff: &mut Vec<FieldChange>,
+        issues: &mut Vec<Issue>,
+    ) {
+        for rule in &self.profile.rules {
+            let CrossRule::DueDate {
+                type_column,
+                value_column,
+            } = rule
+            else {
+                continue;
+            };
+            let changed = |key: &str| diff.iter().any(|c| c.column == key);
+            if !changed(type_column) && !changed(value_column) {
+                continue;
+            }
+            let after = |key: &str| {
+                match diff.iter().find(|c| c.column == key) {
+                    Some(c) => c.new.clone(),
+                    None => stored.attributes.get(key).cloned(),
+                }
+                .filter(|v| !v.is_empty())
+            };
+            let (due_type, value) = (after(type_column), after(value_column));
+            let fits = match due_type.as_deref() {
+                Some("FromFirstLogin" | "FromCreation") => {
+                    value.as_deref().is_some_and(is_day_count)
+                }
+                Some("ExpirationDate") => value.as_deref().is_some_and(is_due_date),
+                _ => true,
+            };
+            if due_type.as_deref() == Some("Unlimited") && !changed(value_column) {
+                if let Some(old) = value {
+                    diff.push(FieldChange {
+                        column: value_column.clone(),
+                        field: Field::Attribute,
+                        old: Some(old),
+                        new: None,
+                    });
+                }
+            } else if !fits {
+                let (what, shown) = match (due_type.as_deref(), value.as_deref()) {
+                    (Some("ExpirationDate"), _) => ("a due date (YYYY/MM/DD)", value.as_deref()),
+                    _ => ("a number of valid days", value.as_deref()),
+                };
+                let stored_text = match shown {
+                    Some(v) => format!("the stored value is {v:?}"),
+                    None => "no value is stored".to_string(),
+                };
+                issues.push(
+                    Issue::error(
+                        row.line,
+                        row.row,
+                        userimport_validate::codes::DUE_DATE_VALUE_MISSING,
+                        format!(
+                            "due date type {} of {} needs {what}, but {stored_text}: give the \
+                             value in this row",
+                            due_type.as_deref().unwrap_or_default(),
+                            describe(stored)
+                        ),
+                    )
+                    .column(value_column),
+                );
+            }
         }
     }
 
@@ -1042,6 +1305,7 @@ impl Planner {
                 }
             }
         }
+        self.settle_due_date(row, stored, &mut diff, issues);
         if diff.is_empty()
             && groups.is_empty()
             && roles.is_empty()
@@ -1281,6 +1545,24 @@ impl Planner {
         }
         Ok(planner.finish(dir)?.into_plan(changes, issues))
     }
+}
+
+/// A stored day count of the `From…` due-date types: 1 to 36,500.
+fn is_day_count(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_digit())
+        && value
+            .parse::<u32>()
+            .is_ok_and(|n| (1..=36_500).contains(&n))
+}
+
+/// A stored due date: `YYYY/MM/DD`.
+fn is_due_date(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'/',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 fn contains_folded(set: &BTreeSet<String>, name: &str) -> bool {

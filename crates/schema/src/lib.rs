@@ -51,7 +51,9 @@ pub use hash_floor::HashFloor;
 pub use kind::{EnumValue, FieldKind, due_date_type_values, status_values};
 pub use lang::{Lang, japanese_label};
 pub use marker::{find_substitution_marker, substitution_marker};
-pub use profile::{Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose};
+pub use profile::{
+    Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose, standard_roles,
+};
 pub use sample::{Defect, SampleRows};
 pub use template::Template;
 

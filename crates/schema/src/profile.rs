@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::CodeTable;
-use crate::kind::{FieldKind, due_date_type_values, status_values};
+use crate::kind::{EnumValue, FieldKind, due_date_type_values, status_values};
 use crate::{Error, Result};
 
 /// What a column means to the engine. The kind says what a cell may hold; the
@@ -204,23 +204,35 @@ impl Default for Limits {
 }
 
 /// How group names in a file are treated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroupPolicy {
-    /// Unknown groups are created (and listed in the plan); otherwise they are
-    /// a row error.
+    /// Unknown groups are created (and listed in the check and the plan),
+    /// a name close to an existing group still warns with a suggestion;
+    /// otherwise (the default) an unknown group is a row error with a
+    /// suggestion, so that a typo (`Saels`) never becomes a group.
     pub create_unknown: bool,
     /// The group a new user joins when the groups cell is blank.
     pub default_group: Option<String>,
 }
 
-impl Default for GroupPolicy {
-    fn default() -> Self {
-        GroupPolicy {
-            create_unknown: true,
-            default_group: None,
-        }
-    }
+/// The management roles of the `standard` profile (seed 002's "Assign
+/// management roles"), with the spellings the platform's screens use.
+pub fn standard_roles() -> Vec<EnumValue> {
+    [
+        (
+            "SystemAdmin",
+            &["System administrator", "System admin", "システム管理者"][..],
+        ),
+        ("GroupManager", &["Group manager", "グループ管理者"]),
+        ("UserManager", &["User manager", "ユーザー管理者"]),
+        ("Manager", &["管理者"]),
+        ("Admin", &["Administrator"]),
+        ("Editor", &["編集者"]),
+    ]
+    .iter()
+    .map(|(canonical, aliases)| EnumValue::new(canonical, aliases))
+    .collect()
 }
 
 /// A rule that ties two columns together.
@@ -272,6 +284,12 @@ pub struct Profile {
     /// Charsets the file may be in (encoding_rs names); empty = any.
     #[serde(default)]
     pub charsets: Vec<String>,
+    /// The management roles a roles column may grant or revoke, each with
+    /// its aliases (matched ignoring case); a name not listed is a
+    /// `role.unknown` error with a suggestion. Empty: any name (a profile
+    /// without declared roles).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<EnumValue>,
     /// Cross-field rules.
     #[serde(default)]
     pub rules: Vec<CrossRule>,
@@ -689,9 +707,16 @@ impl Profile {
             columns,
             key_order: default_key_order(),
             limits: Limits::default(),
-            groups: GroupPolicy::default(),
+            // The learning platform creates the groups a file names; each
+            // new group is listed (`group.new`, or `group.similar` beside
+            // an existing group with a close name).
+            groups: GroupPolicy {
+                create_unknown: true,
+                default_group: None,
+            },
             sources: Vec::new(),
             charsets: Vec::new(),
+            roles: standard_roles(),
             hash_floor: crate::HashFloor::default(),
             rules: vec![CrossRule::DueDate {
                 type_column: "due_date_type".to_string(),
@@ -755,6 +780,7 @@ impl Profile {
                 "teams".to_string(),
             ],
             charsets: Vec::new(),
+            roles: Vec::new(),
             hash_floor: crate::HashFloor::default(),
             rules: Vec::new(),
         }
@@ -780,8 +806,16 @@ impl Profile {
                 .aliases(&["E-mail"])
                 .example("jane.park@example.com"),
             Column::new("department", "Department", K::text(255)).example("Security"),
-            Column::new("card_id", "Card ID", K::CardId)
-                .aliases(&["Card", "Card number"])
+            // Stored and exported in decimal; the label says so, and a file
+            // whose header names its notation is read in it.
+            Column::new("card_id", "Card ID (decimal)", K::CardId)
+                .aliases(&[
+                    "Card ID",
+                    "Card",
+                    "Card number",
+                    "Card ID (hex)",
+                    "Card ID (hexadecimal)",
+                ])
                 .example("12345678"),
             Column::new("start_date", "Start date", K::date(&dates))
                 .aliases(&["Start"])
@@ -801,6 +835,7 @@ impl Profile {
             groups: GroupPolicy::default(),
             sources: Vec::new(),
             charsets: vec!["UTF-8".to_string()],
+            roles: Vec::new(),
             hash_floor: crate::HashFloor::default(),
             rules: vec![CrossRule::DateRange {
                 start: "start_date".to_string(),

@@ -64,12 +64,7 @@ const COUNTRIES: &[&str] = &[
     "France",
 ];
 const LANGUAGES: &[&str] = &["ja_JP", "es_ES", "en_US", "vi_VN", "fr_FR"];
-const ZONES: &[&str] = &[
-    "Asia/Tokyo",
-    "Europe/Paris",
-    "America/New_York",
-    "Asia/Bangkok",
-];
+const ZONES: &[&str] = &["Asia/Tokyo", "Europe/Paris", "Asia/Kolkata", "Asia/Bangkok"];
 
 impl SampleRows {
     /// Rows for every importable column of the profile (the template's
@@ -154,7 +149,7 @@ impl SampleRows {
                 (_, FieldKind::Code { table }) => match table {
                     CodeTable::Country => self.pick(COUNTRIES).to_string(),
                     CodeTable::Language => self.pick(LANGUAGES).to_string(),
-                    CodeTable::TimeZone => self.pick(ZONES).to_string(),
+                    CodeTable::TimeZone | CodeTable::AnyTimeZone => self.pick(ZONES).to_string(),
                     CodeTable::DateFormat => "YYYY/MM/DD".to_string(),
                     CodeTable::TimeFormat => "HH:mm:ss".to_string(),
                 },

@@ -225,6 +225,17 @@ impl Directory for MemorySink {
                 Lookup::Id(id) => self.users.contains_key(id).then_some(*id),
                 Lookup::Login(l) => self.by_login.get(l).copied(),
                 Lookup::Email(e) => self.by_email.get(e).copied(),
+                // The memory store is small: look-alikes, identities and
+                // attributes are found by a scan.
+                other => {
+                    ids.extend(
+                        self.users
+                            .values()
+                            .filter(|u| other.matches(u))
+                            .map(|u| u.id),
+                    );
+                    None
+                }
             };
             ids.extend(id);
         }

@@ -284,7 +284,55 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT false;",
     // 6: API tokens and browser sessions (the web frontend's sign-in).
     crate::postgres_auth::MIGRATION,
+    // 7: look-alike keys are found by their confusable skeleton (written
+    // with the keys; [`backfill_keys`] fills them for stored users and
+    // folds their keys with NFKC), identities ignoring case and card IDs by
+    // value, each through an index.
+    "
+    ALTER TABLE users ADD COLUMN login_skeleton TEXT COLLATE \"C\";
+    ALTER TABLE users ADD COLUMN email_skeleton TEXT COLLATE \"C\";
+    CREATE INDEX users_login_skeleton ON users (login_skeleton);
+    CREATE INDEX users_email_skeleton ON users (email_skeleton);
+    CREATE INDEX identities_folded ON identities (lower(identity));
+    CREATE INDEX users_card_id ON users (((data::jsonb) ->> 'card_id'));
+    ",
 ];
+
+/// The migration that added the skeleton columns (see [`backfill_keys`]).
+const SKELETON_MIGRATION: u32 = 7;
+
+/// Fills the confusable skeletons of the users stored before migration 5,
+/// and folds their keys as the planner now does (NFKC): keys that would
+/// then collide keep their old spelling.
+fn backfill_keys(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    let rows = tx.query(
+        "SELECT id, login, email FROM users
+         WHERE (login IS NOT NULL AND login_skeleton IS NULL)
+            OR (email IS NOT NULL AND email_skeleton IS NULL)",
+        &[],
+    )?;
+    for row in rows {
+        let (id, login, email): (i64, Option<String>, Option<String>) =
+            (row.get(0), row.get(1), row.get(2));
+        let keys = [login.as_deref().map(fold), email.as_deref().map(fold)];
+        let skeletons = [
+            login.as_deref().map(userimport_plan::skeleton),
+            email.as_deref().map(userimport_plan::skeleton),
+        ];
+        tx.execute(
+            "UPDATE users SET login_skeleton = $2, email_skeleton = $3 WHERE id = $1",
+            &[&id, &skeletons[0], &skeletons[1]],
+        )?;
+        for (column, key) in [("login_key", &keys[0]), ("email_key", &keys[1])] {
+            let sql = format!(
+                "UPDATE users SET {column} = $2 WHERE id = $1 AND {column} IS DISTINCT FROM $2
+                 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.{column} = $2)"
+            );
+            tx.execute(&sql, &[&id, key])?;
+        }
+    }
+    Ok(())
+}
 
 /// The schema version this build writes to PostgreSQL.
 pub const PG_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -393,6 +441,9 @@ fn migrate(client: &mut Client, schema: Option<&str>, options: &StoreOptions) ->
             "INSERT INTO userimport_schema (version) VALUES ($1)",
             &[&(i as i32 + 1)],
         )?;
+    }
+    if version < SKELETON_MIGRATION && PG_SCHEMA_VERSION >= SKELETON_MIGRATION {
+        backfill_keys(&mut tx)?;
     }
     tx.commit()?;
     Ok(())
@@ -665,16 +716,19 @@ impl Directory for PostgresSink {
         let mut ids_wanted = Vec::new();
         let mut logins = Vec::new();
         let mut emails = Vec::new();
+        let mut related = Vec::new();
         for key in keys {
             match key {
                 Lookup::Id(id) => ids_wanted.push(*id),
                 Lookup::Login(l) => logins.push(l.as_str()),
                 Lookup::Email(e) => emails.push(e.as_str()),
+                _ => related.push(key),
             }
         }
         let mut ids: BTreeSet<i64> = BTreeSet::new();
         {
             let mut client = self.client.borrow_mut();
+            find_related(&mut client, &related, &mut ids)?;
             for chunk in ids_wanted.chunks(ANY_CHUNK) {
                 for r in client.query("SELECT id FROM users WHERE id = ANY($1)", &[&chunk])? {
                     ids.insert(r.get(0));
@@ -758,6 +812,68 @@ fn group_ids(tx: &mut Client) -> Result<GroupIds> {
 
 fn key_of(value: Option<&String>) -> Option<String> {
     value.map(|v| fold(v))
+}
+
+/// The users the look-alike, identity and attribute look-ups name, through
+/// their indexes (migration 5), batched as the key look-ups are.
+fn find_related(client: &mut Client, keys: &[&Lookup], ids: &mut BTreeSet<i64>) -> Result<()> {
+    let mut skeletons: Vec<&str> = Vec::new();
+    let mut identities: Vec<String> = Vec::new();
+    let mut attributes: Vec<(&str, &str)> = Vec::new();
+    for key in keys {
+        match key {
+            Lookup::Skeleton(s) => skeletons.push(s),
+            Lookup::Identity(i) => identities.push(i.to_lowercase()),
+            Lookup::Attribute { column, value } => attributes.push((column, value)),
+            Lookup::Id(_) | Lookup::Login(_) | Lookup::Email(_) => {}
+        }
+    }
+    for chunk in skeletons.chunks(ANY_CHUNK) {
+        let rows = client.query(
+            "SELECT id FROM users WHERE login_skeleton = ANY($1)
+             UNION SELECT id FROM users WHERE email_skeleton = ANY($1)",
+            &[&chunk],
+        )?;
+        ids.extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
+    }
+    for chunk in identities.chunks(ANY_CHUNK) {
+        let rows = client.query(
+            "SELECT user_id FROM identities WHERE lower(identity) = ANY($1)",
+            &[&chunk],
+        )?;
+        ids.extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
+    }
+    let mut columns: Vec<&str> = attributes.iter().map(|a| a.0).collect();
+    columns.sort_unstable();
+    columns.dedup();
+    for column in columns {
+        let values: Vec<&str> = attributes
+            .iter()
+            .filter(|a| a.0 == column)
+            .map(|a| a.1)
+            .collect();
+        for chunk in values.chunks(ANY_CHUNK) {
+            // The card column's own expression, so that its index serves.
+            let rows = if column == "card_id" {
+                client.query(
+                    "SELECT id FROM users WHERE ((data::jsonb) ->> 'card_id') = ANY($1)",
+                    &[&chunk],
+                )?
+            } else {
+                client.query(
+                    "SELECT id FROM users WHERE ((data::jsonb) ->> $1) = ANY($2)",
+                    &[&column, &chunk],
+                )?
+            };
+            ids.extend(rows.into_iter().map(|r| r.get::<_, i64>(0)));
+        }
+    }
+    Ok(())
+}
+
+/// The confusable skeleton of a folded key, for the skeleton columns.
+fn skeleton_of(key: Option<&String>) -> Option<String> {
+    key.map(|k| userimport_validate::key_skeleton(k))
 }
 
 /// Writes the batch inside `tx`; returns one slot per change.
@@ -987,16 +1103,32 @@ fn write_changes(
     if !key_ids.is_empty() {
         let login_keys: Vec<Option<String>> = logins.iter().map(|l| key_of(l.as_ref())).collect();
         let email_keys: Vec<Option<String>> = emails.iter().map(|e| key_of(e.as_ref())).collect();
+        let login_skeletons: Vec<Option<String>> =
+            login_keys.iter().map(|k| skeleton_of(k.as_ref())).collect();
+        let email_skeletons: Vec<Option<String>> =
+            email_keys.iter().map(|k| skeleton_of(k.as_ref())).collect();
         tx.execute(
             "UPDATE users u SET
                 login = CASE WHEN s.set_login THEN s.login ELSE u.login END,
                 login_key = CASE WHEN s.set_login THEN s.login_key ELSE u.login_key END,
+                login_skeleton = CASE WHEN s.set_login THEN s.login_skeleton ELSE u.login_skeleton END,
                 email = CASE WHEN s.set_email THEN s.email ELSE u.email END,
-                email_key = CASE WHEN s.set_email THEN s.email_key ELSE u.email_key END
-             FROM unnest($1::bigint[], $2::bool[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[])
-                AS s(id, set_login, login, login_key, set_email, email, email_key)
+                email_key = CASE WHEN s.set_email THEN s.email_key ELSE u.email_key END,
+                email_skeleton = CASE WHEN s.set_email THEN s.email_skeleton ELSE u.email_skeleton END
+             FROM unnest($1::bigint[], $2::bool[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::text[], $9::text[])
+                AS s(id, set_login, login, login_key, set_email, email, email_key, login_skeleton, email_skeleton)
              WHERE u.id = s.id",
-            &[&key_ids, &set_login, &logins, &login_keys, &set_email, &emails, &email_keys],
+            &[
+                &key_ids,
+                &set_login,
+                &logins,
+                &login_keys,
+                &set_email,
+                &emails,
+                &email_keys,
+                &login_skeletons,
+                &email_skeletons,
+            ],
         )?;
     }
     if !attr_ids.is_empty() {
@@ -1201,10 +1333,12 @@ fn merge_creates(
         // Straight into the table: the rows were checked, and a refused one
         // fails the whole COPY (the caller's savepoint takes it back).
         let sink = tx.copy_in(
-            "COPY users (id, login, login_key, email, email_key, password_hash, created_at, updated_at, data) FROM STDIN (FORMAT binary)",
+            "COPY users (id, login, login_key, email, email_key, password_hash, created_at, updated_at, data, login_skeleton, email_skeleton) FROM STDIN (FORMAT binary)",
         )?;
         let types = [
             Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
             Type::TEXT,
             Type::TEXT,
             Type::TEXT,
@@ -1220,7 +1354,11 @@ fn merge_creates(
                 continue;
             };
             let password = batch.passwords.get(i).and_then(|p| p.as_deref());
-            let row: [&(dyn ToSql + Sync); 9] = [
+            let skeletons = [
+                skeleton_of(keys.login_key.as_ref()),
+                skeleton_of(keys.email_key.as_ref()),
+            ];
+            let row: [&(dyn ToSql + Sync); 11] = [
                 &id,
                 &user.login,
                 &keys.login_key,
@@ -1230,6 +1368,8 @@ fn merge_creates(
                 &stamp,
                 &stamp,
                 &keys.attributes.as_str(),
+                &skeletons[0],
+                &skeletons[1],
             ];
             writer.write(&row)?;
             for g in &user.groups {

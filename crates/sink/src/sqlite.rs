@@ -94,7 +94,41 @@ const MIGRATIONS: &[&str] = &[
     crate::sqlite_jobs::MIGRATION_CANCEL,
     // 7: API tokens and browser sessions (the web frontend's sign-in).
     crate::sqlite_auth::MIGRATION,
+    // 8: keys fold with NFKC (full-width ＢＯＳＳ is boss); look-alike keys
+    // are found by their confusable skeleton (stored with the keys),
+    // identities ignoring case and card IDs by value, each through an
+    // index. `key_fold` and `key_skeleton` exist only while migrating
+    // ([`register_functions`]): other programs may write the store.
+    "
+    UPDATE OR IGNORE users SET login_key = key_fold(login)
+        WHERE login IS NOT NULL AND login_key IS NOT key_fold(login);
+    UPDATE OR IGNORE users SET email_key = key_fold(email)
+        WHERE email IS NOT NULL AND email_key IS NOT key_fold(email);
+    ALTER TABLE users ADD COLUMN login_skeleton TEXT;
+    ALTER TABLE users ADD COLUMN email_skeleton TEXT;
+    UPDATE users SET login_skeleton = key_skeleton(login_key), email_skeleton = key_skeleton(email_key);
+    CREATE INDEX users_login_skeleton ON users (login_skeleton);
+    CREATE INDEX users_email_skeleton ON users (email_skeleton);
+    CREATE INDEX identities_folded ON identities (lower(identity));
+    CREATE INDEX users_card_id ON users (json_extract(data, '$.card_id'));
+    ",
 ];
+
+/// The SQL functions migration 6 uses: `key_fold(text)` folds a login ID
+/// or e-mail as the planner does, `key_skeleton(text)` gives a folded key's
+/// confusable skeleton. Both are deterministic and NULL for NULL.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("key_fold", 1, flags, |ctx| {
+        Ok(ctx.get::<Option<String>>(0)?.map(|k| fold(&k)))
+    })?;
+    conn.create_scalar_function("key_skeleton", 1, flags, |ctx| {
+        Ok(ctx
+            .get::<Option<String>>(0)?
+            .map(|k| userimport_validate::key_skeleton(&k)))
+    })
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -164,6 +198,7 @@ fn migrate(conn: &mut Connection, options: &StoreOptions) -> Result<()> {
     if version == SCHEMA_VERSION {
         return Ok(());
     }
+    register_functions(conn)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Read again under the write lock: another connection (a second first
     // import) may have migrated while this one waited for it.
@@ -500,6 +535,11 @@ fn key_of(value: Option<&String>) -> Option<String> {
     value.map(|v| fold(v))
 }
 
+/// The confusable skeleton of a folded key, for the skeleton columns.
+fn skeleton_of(key: Option<&String>) -> Option<String> {
+    key.map(|k| userimport_validate::key_skeleton(k))
+}
+
 /// Writes one change. Rows the store refuses come back as `RowFail::Reason`.
 /// The statements of the hot path (creating users), prepared once per apply.
 struct CreateStatements<'c> {
@@ -524,20 +564,22 @@ const MIN_BULK: usize = 8;
 fn bulk_sql(rows: usize) -> [String; 2] {
     [
         // Numbered parameters: ?1 is the time stamp every row shares (bound
-        // once), row k's six values are ?(2 + 6k) to ?(7 + 6k).
+        // once), row k's eight values are ?(2 + 8k) to ?(9 + 8k).
         format!(
-            "INSERT OR FAIL INTO users (login, login_key, email, email_key, password_hash, data, created_at, updated_at) VALUES {}",
+            "INSERT OR FAIL INTO users (login, login_key, email, email_key, password_hash, data, login_skeleton, email_skeleton, created_at, updated_at) VALUES {}",
             (0..rows)
                 .map(|k| {
-                    let b = 2 + 6 * k;
+                    let b = 2 + 8 * k;
                     format!(
-                        "(?{},?{},?{},?{},?{},?{},?1,?1)",
+                        "(?{},?{},?{},?{},?{},?{},?{},?{},?1,?1)",
                         b,
                         b + 1,
                         b + 2,
                         b + 3,
                         b + 4,
-                        b + 5
+                        b + 5,
+                        b + 6,
+                        b + 7
                     )
                 })
                 .collect::<Vec<_>>()
@@ -559,7 +601,7 @@ impl<'c> CreateStatements<'c> {
     fn prepare(conn: &'c Connection) -> rusqlite::Result<Self> {
         Ok(CreateStatements {
             user: conn.prepare(
-                "INSERT INTO users (login, login_key, email, email_key, password_hash, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO users (login, login_key, email, email_key, password_hash, data, created_at, updated_at, login_skeleton, email_skeleton) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?,
             membership: conn
                 .prepare("INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES (?, ?)")?,
@@ -583,15 +625,18 @@ fn write_change(
         Change::Create { user, .. } => {
             stmts.buffer.clear();
             crate::json::write_attributes(&user.attributes, &mut stmts.buffer);
+            let keys = [key_of(user.login.as_ref()), key_of(user.email.as_ref())];
             stmts.user.execute(params![
                 user.login,
-                key_of(user.login.as_ref()),
+                keys[0],
                 user.email,
-                key_of(user.email.as_ref()),
+                keys[1],
                 password,
                 stmts.buffer,
                 stamp,
-                stamp
+                stamp,
+                skeleton_of(keys[0].as_ref()),
+                skeleton_of(keys[1].as_ref())
             ])?;
             let id = conn.last_insert_rowid();
             for g in &user.groups {
@@ -625,24 +670,18 @@ fn write_change(
             for change in diff {
                 match change.field {
                     Field::Login => {
+                        let key = key_of(change.new.as_ref());
                         conn.prepare_cached(
-                            "UPDATE users SET login = ?, login_key = ? WHERE id = ?",
+                            "UPDATE users SET login = ?, login_key = ?, login_skeleton = ? WHERE id = ?",
                         )?
-                        .execute(params![
-                            change.new,
-                            key_of(change.new.as_ref()),
-                            id
-                        ])?;
+                        .execute(params![change.new, key, skeleton_of(key.as_ref()), id])?;
                     }
                     Field::Email => {
+                        let key = key_of(change.new.as_ref());
                         conn.prepare_cached(
-                            "UPDATE users SET email = ?, email_key = ? WHERE id = ?",
+                            "UPDATE users SET email = ?, email_key = ?, email_skeleton = ? WHERE id = ?",
                         )?
-                        .execute(params![
-                            change.new,
-                            key_of(change.new.as_ref()),
-                            id
-                        ])?;
+                        .execute(params![change.new, key, skeleton_of(key.as_ref()), id])?;
                     }
                     Field::Password => {}
                     Field::Attribute => {
@@ -808,7 +847,7 @@ fn bulk_create_inner(
         };
         data.push(PreparedCreate::ahead(creates, k, user));
         let prepared = &data[k];
-        let base = 1 + k * 6;
+        let base = 1 + k * 8;
         let stmt = &mut users;
         stmt.raw_bind_parameter(base + 1, &user.login)?;
         stmt.raw_bind_parameter(base + 2, &prepared.login_key)?;
@@ -816,6 +855,8 @@ fn bulk_create_inner(
         stmt.raw_bind_parameter(base + 4, &prepared.email_key)?;
         stmt.raw_bind_parameter(base + 5, passwords.get(k).and_then(|p| p.as_deref()))?;
         stmt.raw_bind_parameter(base + 6, &prepared.attributes)?;
+        stmt.raw_bind_parameter(base + 7, skeleton_of(prepared.login_key.as_ref()))?;
+        stmt.raw_bind_parameter(base + 8, skeleton_of(prepared.email_key.as_ref()))?;
         let id = first + k as i64;
         for g in &user.groups {
             memberships.push((id, group_id(groups, g)?));
@@ -969,13 +1010,16 @@ impl Directory for SqliteSink {
         let mut logins = Vec::new();
         let mut emails = Vec::new();
         let mut wanted_ids = Vec::new();
+        let mut related = Vec::new();
         for key in keys {
             match key {
                 Lookup::Id(id) => wanted_ids.push(*id),
                 Lookup::Login(l) => logins.push(l.as_str()),
                 Lookup::Email(e) => emails.push(e.as_str()),
+                other => related.push(other),
             }
         }
+        self.find_related(&related, &mut ids)?;
         for chunk in wanted_ids.chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT id FROM users WHERE id IN ({})",
@@ -1042,6 +1086,62 @@ impl Directory for SqliteSink {
                 }
             }
         }
+    }
+}
+
+impl SqliteSink {
+    /// The users the look-alike, identity and attribute look-ups name,
+    /// through their indexes (migration 6), batched as the key look-ups are.
+    fn find_related(&self, keys: &[&Lookup], ids: &mut BTreeSet<i64>) -> Result<()> {
+        let mut skeletons = Vec::new();
+        let mut identities = Vec::new();
+        let mut cards = Vec::new();
+        for key in keys {
+            match key {
+                Lookup::Skeleton(s) => skeletons.push(s.as_str()),
+                Lookup::Identity(i) => identities.push(i.as_str()),
+                Lookup::Attribute { column, value } if column == "card_id" => {
+                    cards.push(value.as_str())
+                }
+                Lookup::Attribute { column, value } => {
+                    let mut stmt = self.conn.prepare_cached(
+                        "SELECT id FROM users WHERE json_extract(data, '$.' || ?1) = ?2",
+                    )?;
+                    for id in stmt.query_map(rusqlite::params![column, value], |r| r.get(0))? {
+                        ids.insert(id?);
+                    }
+                }
+                Lookup::Id(_) | Lookup::Login(_) | Lookup::Email(_) => {}
+            }
+        }
+        let queries: [(&str, &Vec<&str>); 4] = [
+            (
+                "SELECT id FROM users WHERE login_skeleton IN ({})",
+                &skeletons,
+            ),
+            (
+                "SELECT id FROM users WHERE email_skeleton IN ({})",
+                &skeletons,
+            ),
+            (
+                "SELECT user_id FROM identities WHERE lower(identity) IN ({})",
+                &identities,
+            ),
+            (
+                "SELECT id FROM users WHERE json_extract(data, '$.card_id') IN ({})",
+                &cards,
+            ),
+        ];
+        for (sql, values) in queries {
+            for chunk in values.chunks(IN_CHUNK) {
+                let sql = sql.replace("{}", &placeholders(chunk.len()));
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                for id in stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| r.get(0))? {
+                    ids.insert(id?);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1467,6 +1567,11 @@ mod tests {
         }
         let store = SqliteSink::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        // Migration 6 stored the skeletons of the users already there.
+        let alike = store
+            .find(&[Lookup::Skeleton(userimport_plan::skeleton("tаnaka"))])
+            .unwrap();
+        assert_eq!(alike.iter().map(|u| u.id).collect::<Vec<_>>(), [1]);
         let users = store.find(&[Lookup::Id(1), Lookup::Id(2)]).unwrap();
         let tanaka = users.iter().find(|u| u.id == 1).expect("tanaka");
         assert_eq!(

@@ -357,7 +357,12 @@ impl Importer {
         planner.counts_only(matches!(keep, Keep::Counts));
         planner.review_limit(self.options.max_changes);
         let mut uniqueness = Uniqueness::new(profile);
-        let header_issues = validator.header_issues();
+        let mut header_issues = validator.header_issues();
+        header_issues.extend(
+            reader
+                .detection()
+                .and_then(userimport_validate::charset_issue),
+        );
         // The planner counts its own issues; the validator's are counted here.
         let mut counted = Summary::default();
         counted.count_issues(&header_issues);

@@ -35,6 +35,9 @@ pub struct ImportSettings {
     pub sources: Option<String>,
     /// The group new users join when their groups cell is blank.
     pub default_group: Option<String>,
+    /// Create the groups a file names that do not exist yet (each listed as
+    /// a `group.new` warning), whatever the profile says.
+    pub create_groups: bool,
     /// `upsert`, `create`, `update` or `sync`.
     pub mode: String,
     /// Key fallback order, e.g. `id,login,email` (`None`: the profile's).
@@ -69,6 +72,7 @@ impl Default for ImportSettings {
             card_id_type: "decimal".into(),
             sources: None,
             default_group: None,
+            create_groups: false,
             mode: "upsert".into(),
             key: None,
             merge: "overwrite".into(),
@@ -105,6 +109,7 @@ impl ImportSettings {
         if let Some(group) = &self.default_group {
             profile.groups.default_group = Some(group.trim().to_string()).filter(|g| !g.is_empty());
         }
+        profile.groups.create_unknown |= self.create_groups;
         if let Some(sources) = &self.sources {
             profile.sources = sources
                 .split(',')

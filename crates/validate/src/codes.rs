@@ -11,6 +11,8 @@
 //! | `column.read_only` | warning | validator (header) | a read-only column (first/last login, created/updated) is in the file; its values are ignored |
 //! | `column.unknown` | warning | validator (header) | a header cell names no column of the profile; its values are ignored |
 //! | `row.ragged` | error | validator | the record has fewer or more fields than the header |
+//! | `charset.uncertain` | warning | [`crate::charset_issue`] (file) | the file's charset was detected, and another supported charset was nearly as likely, or the text it gives holds characters nobody types |
+//! | `field.stray_quote` | warning | validator | a quote inside an unquoted cell (`O"Brien`), read as a literal quote |
 //! | `field.too_long` | error | validator | text longer than the column allows (in characters) |
 //! | `field.too_short` | error | validator | text shorter than the column's minimum |
 //! | `field.control_character` | error | validator | a control or invisible formatting character (NUL, escape, C1 controls, a byte-order mark, a zero-width or bidirectional-override character) in a value, or a tab or line break (every field is one line) |
@@ -36,6 +38,7 @@
 //! | `integer.invalid` | error | validator | not a whole number |
 //! | `integer.out_of_range` | error | validator | a whole number outside the column's bounds |
 //! | `card_id.invalid` | error | validator | not a card number in the configured notation (decimal or hex) |
+//! | `role.unknown` | error | validator | a management role the profile does not declare (with suggestions) |
 //! | `list.invalid` | error | validator | a name list misuses the clear keyword (it must stand alone) |
 //! | `list.conflict` | error | validator | a name is both added and removed in the same cell |
 //! | `identity.invalid` | error | validator | an identity is not written `source:username` |
@@ -46,13 +49,19 @@
 //! | `due_date.days_invalid` | error | validator (cross) | the value of a `From…` type is not a valid day count |
 //! | `due_date.date_invalid` | error | validator (cross) | the value of `ExpirationDate` is not a `YYYY/MM/DD` date |
 //! | `date_range.reversed` | error | validator (cross) | the end date is before the start date |
+//! | `key.invisible_character` | error | validator | a key (login ID, e-mail) holds an invisible character (soft hyphen, Hangul filler, variation selector …) or a combining mark left after NFC |
+//! | `key.confusable` | error | [`crate::Uniqueness`], planner | a key looks the same as another user's (same Unicode TR39 confusable skeleton: `bоss` with a Cyrillic `о` beside `boss`), in the file or the store |
+//! | `card_id.duplicate` | error | [`crate::Uniqueness`], planner | the same card (in any notation) is another user's, in the file or the store |
+//! | `identity.taken` | error | [`crate::Uniqueness`], planner | a source identity (`slack:ann`) belongs to another user, in the file or the store |
 //! | `key.duplicate` | error | [`crate::Uniqueness`], planner | the same key (member ID, login ID, e-mail; ignoring case) is on several rows, or two rows match the same stored user |
 //! | `key.ambiguous` | error | planner | the row's keys match two different stored users |
 //! | `key.unknown` | error | planner | update (or delete) of a user that does not exist |
 //! | `user.exists` | error | planner | create mode, but the user already exists (or a new user's key is taken) |
 //! | `login.immutable` | error | planner | the row would change an existing user's login ID |
 //! | `status.suspended_new` | error | planner | status `Suspended` for a user that does not exist yet |
-//! | `group.unknown` | error | planner | a group that does not exist where the profile does not create groups |
+//! | `group.unknown` | error | planner | a group that does not exist where the profile does not create groups (with a suggestion) |
+//! | `group.new` | warning | planner | the group does not exist and will be created (the profile creates groups); on the row that first names it |
+//! | `group.similar` | warning | planner | the group will be created, but an existing group has a close name (did you mean …?) |
 //! | `authority.denied` | error | planner | a group or role outside the importing actor's authority |
 //! | `password.ignored` | warning | planner | a password for an existing user is ignored (without `--update-passwords`) |
 //! | `sync.threshold` | error | planner (file) | sync would remove more users than the guard allows |
@@ -68,6 +77,11 @@ pub const COLUMN_READ_ONLY: &str = "column.read_only";
 pub const COLUMN_UNKNOWN: &str = "column.unknown";
 /// The record has fewer or more fields than the header.
 pub const ROW_RAGGED: &str = "row.ragged";
+/// The detected charset is a guess: another supported charset was nearly as
+/// likely (file-level warning, naming both).
+pub const CHARSET_UNCERTAIN: &str = "charset.uncertain";
+/// A quote inside an unquoted cell, read as a literal quote (warning).
+pub const FIELD_STRAY_QUOTE: &str = "field.stray_quote";
 /// Text longer than the column allows, counted in characters.
 pub const FIELD_TOO_LONG: &str = "field.too_long";
 /// Text shorter than the column's minimum, counted in characters.
@@ -122,6 +136,8 @@ pub const INTEGER_INVALID: &str = "integer.invalid";
 pub const INTEGER_OUT_OF_RANGE: &str = "integer.out_of_range";
 /// Not a card number in the configured notation.
 pub const CARD_ID_INVALID: &str = "card_id.invalid";
+/// A management role the profile does not declare.
+pub const ROLE_UNKNOWN: &str = "role.unknown";
 /// A name list misuses the clear keyword.
 pub const LIST_INVALID: &str = "list.invalid";
 /// A name is both added and removed in the same cell.
@@ -142,6 +158,14 @@ pub const DUE_DATE_DAYS_INVALID: &str = "due_date.days_invalid";
 pub const DUE_DATE_DATE_INVALID: &str = "due_date.date_invalid";
 /// The end date is before the start date.
 pub const DATE_RANGE_REVERSED: &str = "date_range.reversed";
+/// A key holds an invisible character or a combining mark left after NFC.
+pub const KEY_INVISIBLE_CHARACTER: &str = "key.invisible_character";
+/// A key looks the same as another user's (TR39 confusable skeleton).
+pub const KEY_CONFUSABLE: &str = "key.confusable";
+/// The same card is another user's (in the file or the store).
+pub const CARD_ID_DUPLICATE: &str = "card_id.duplicate";
+/// A source identity belongs to another user (in the file or the store).
+pub const IDENTITY_TAKEN: &str = "identity.taken";
 /// The same key is on several rows of the file (every row involved gets one).
 pub const KEY_DUPLICATE: &str = "key.duplicate";
 /// The row's keys match two different stored users (planner).
@@ -156,6 +180,10 @@ pub const LOGIN_IMMUTABLE: &str = "login.immutable";
 pub const STATUS_SUSPENDED_NEW: &str = "status.suspended_new";
 /// A group that does not exist where the profile does not create groups (planner).
 pub const GROUP_UNKNOWN: &str = "group.unknown";
+/// A group that will be created, on the row that first names it (planner, warning).
+pub const GROUP_NEW: &str = "group.new";
+/// A group that will be created while an existing group has a close name (planner, warning).
+pub const GROUP_SIMILAR: &str = "group.similar";
 /// A group or role outside the importing actor's authority (planner).
 pub const AUTHORITY_DENIED: &str = "authority.denied";
 /// A password for an existing user is ignored (planner, warning).
@@ -170,6 +198,8 @@ pub const ALL: &[&str] = &[
     COLUMN_READ_ONLY,
     COLUMN_UNKNOWN,
     ROW_RAGGED,
+    CHARSET_UNCERTAIN,
+    FIELD_STRAY_QUOTE,
     FIELD_TOO_LONG,
     FIELD_TOO_SHORT,
     FIELD_CONTROL_CHARACTER,
@@ -195,6 +225,7 @@ pub const ALL: &[&str] = &[
     INTEGER_INVALID,
     INTEGER_OUT_OF_RANGE,
     CARD_ID_INVALID,
+    ROLE_UNKNOWN,
     LIST_INVALID,
     LIST_CONFLICT,
     IDENTITY_INVALID,
@@ -205,6 +236,10 @@ pub const ALL: &[&str] = &[
     DUE_DATE_DAYS_INVALID,
     DUE_DATE_DATE_INVALID,
     DATE_RANGE_REVERSED,
+    KEY_INVISIBLE_CHARACTER,
+    KEY_CONFUSABLE,
+    CARD_ID_DUPLICATE,
+    IDENTITY_TAKEN,
     KEY_DUPLICATE,
     KEY_AMBIGUOUS,
     KEY_UNKNOWN,
@@ -212,6 +247,8 @@ pub const ALL: &[&str] = &[
     LOGIN_IMMUTABLE,
     STATUS_SUSPENDED_NEW,
     GROUP_UNKNOWN,
+    GROUP_NEW,
+    GROUP_SIMILAR,
     AUTHORITY_DENIED,
     PASSWORD_IGNORED,
     SYNC_THRESHOLD,

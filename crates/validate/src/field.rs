@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 use email_address::{EmailAddress, Options};
+use userimport_schema::EnumValue;
 use userimport_schema::{
     CodeTable, FieldKind, HashFloor, find_substitution_marker, unescape_formula_start,
 };
@@ -111,6 +112,12 @@ pub(crate) struct ColumnPlan {
     pub is_key: bool,
     /// The record field holding this column, if the file has it.
     pub field: Option<usize>,
+    /// The declared names a name list may hold (the profile's roles, for
+    /// its roles column); empty: any name.
+    pub names: Vec<EnumValue>,
+    /// The card ID notation the column's header names (`Card ID
+    /// (decimal)`, as exports write it), over the run's option.
+    pub card_id_type: Option<CardIdType>,
 }
 
 /// Run-wide settings the field rules need.
@@ -170,6 +177,18 @@ fn check_plain<'a>(col: &'a ColumnPlan, raw: &'a str, env: Env<'_>) -> Result<Ou
             format!(
                 "{} contains the invisible character U+{:04X}: remove it (it may hide a \
                  different value behind a familiar one)",
+                col.label, c as u32
+            ),
+        ));
+    }
+    if col.is_key
+        && let Some(c) = crate::key::hidden_in_key(text)
+    {
+        return Err(Problem::new(
+            codes::KEY_INVISIBLE_CHARACTER,
+            format!(
+                "{} contains U+{:04X}, which does not show (or only changes how a letter \
+                 looks): a key must read as it is written, so remove it",
                 col.label, c as u32
             ),
         ));
@@ -246,7 +265,14 @@ fn check_plain<'a>(col: &'a ColumnPlan, raw: &'a str, env: Env<'_>) -> Result<Ou
             .map(|canonical| owned_or_text(canonical, text))
             .map_err(|message| Problem::new(codes::DAY_COUNT_INVALID, message)),
         FieldKind::Integer { min, max } => integer(text, *min, *max),
-        FieldKind::CardId => card_id(text, env.card_id_type),
+        FieldKind::CardId => card_id(
+            text,
+            col.card_id_type.unwrap_or(env.card_id_type),
+            col.card_id_type.is_some(),
+        ),
+        FieldKind::NameList if !col.names.is_empty() => {
+            list_edit(col, text, |name| declared_name(&col.names, name))
+        }
         FieldKind::NameList => name_list(col, text),
         FieldKind::IdentityList => identity_list(col, text, env.sources),
         // Kinds added to the schema later: keep the trimmed text.
@@ -563,7 +589,9 @@ fn code(table: CodeTable, text: &str) -> Result<Out<'static>, Problem> {
     let (code, what, example) = match table {
         CodeTable::Country => (codes::COUNTRY_UNKNOWN, "country or region", "Japan"),
         CodeTable::Language => (codes::LANGUAGE_UNKNOWN, "language", "ja_JP"),
-        CodeTable::TimeZone => (codes::TIMEZONE_UNKNOWN, "time zone", "Asia/Tokyo"),
+        CodeTable::TimeZone | CodeTable::AnyTimeZone => {
+            (codes::TIMEZONE_UNKNOWN, "time zone", "Asia/Tokyo")
+        }
         CodeTable::DateFormat => (codes::DATE_FORMAT_UNKNOWN, "date format", "YYYY/MM/DD"),
         CodeTable::TimeFormat => (codes::TIME_FORMAT_UNKNOWN, "time format", "HH:mm:ss"),
     };
@@ -617,7 +645,7 @@ thread_local! {
     /// What each code table resolved spellings to, per thread: a file repeats
     /// a few spellings (`Japan`, `Asia/Tokyo`) on every row, and resolving
     /// folds and looks up each time.
-    static CODE_CACHE: std::cell::RefCell<[std::collections::HashMap<Box<str>, &'static str>; 5]> =
+    static CODE_CACHE: std::cell::RefCell<[std::collections::HashMap<Box<str>, &'static str>; 6]> =
         std::cell::RefCell::new(Default::default());
 }
 
@@ -628,6 +656,7 @@ fn table_slot(table: CodeTable) -> usize {
         CodeTable::TimeZone => 2,
         CodeTable::DateFormat => 3,
         CodeTable::TimeFormat => 4,
+        CodeTable::AnyTimeZone => 5,
     }
 }
 
@@ -642,7 +671,7 @@ thread_local! {
     /// table: a hit costs one short hash and one comparison, not a SipHash
     /// of the cell and a map probe (a file holds few distinct codes). A
     /// crafted file can only make it miss, never slow it down.
-    static RECENT_CODES: std::cell::RefCell<[Recent; 5]> =
+    static RECENT_CODES: std::cell::RefCell<[Recent; 6]> =
         std::cell::RefCell::new(Default::default());
 }
 
@@ -718,10 +747,48 @@ pub(crate) fn human_format(format: &str) -> String {
         .replace("%e", "D")
 }
 
-/// Parses a date written exactly in one of `formats` (it must round-trip, so
-/// `2015-9-5` is refused for `%Y-%m-%d`); returns the date and its text in
-/// the first (canonical) format.
+/// Parses a date written exactly in one of `formats` (it must round-trip:
+/// `2026-01-05T00:00` or `+2026-01-05` are refused), or, when a format puts
+/// the year first, as people type and spreadsheets re-save such dates:
+/// `2027/3/31`, `2027-3-31` (no zero padding) and `2027年3月31日` (Japanese
+/// Excel, full-width digits too). Returns the date and its text in the first
+/// (canonical) format.
 pub(crate) fn parse_date<S: AsRef<str>>(text: &str, formats: &[S]) -> Option<(NaiveDate, String)> {
+    if let Some(found) = parse_exact_date(text, formats) {
+        return Some(found);
+    }
+    if formats.iter().any(|f| f.as_ref().starts_with("%Y")) {
+        let date = parse_typed_date(text)?;
+        return Some((date, format_date(date, formats)?));
+    }
+    None
+}
+
+/// A year-first date as typed: `2027/3/31`, `2027-03-31`, `2027年3月31日`:
+/// a four-digit year, a month and a day of one or two digits each.
+fn parse_typed_date(text: &str) -> Option<NaiveDate> {
+    let folded: String = text.chars().map(userimport_schema::fold_width).collect();
+    let folded = folded.trim();
+    let parts: Vec<&str> = match folded.strip_suffix('日') {
+        Some(rest) => rest.split(['年', '月']).collect(),
+        None if folded.contains('/') => folded.split('/').collect(),
+        None => folded.split('-').collect(),
+    };
+    let [year, month, day] = parts.as_slice() else {
+        return None;
+    };
+    let number = |part: &str, digits: std::ops::RangeInclusive<usize>| {
+        let part = part.trim();
+        (digits.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+    };
+    let year = i32::try_from(number(year, 4..=4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(month, 1..=2)?, number(day, 1..=2)?)
+}
+
+/// A date written exactly in one of `formats`.
+fn parse_exact_date<S: AsRef<str>>(text: &str, formats: &[S]) -> Option<(NaiveDate, String)> {
     let mut again = String::with_capacity(text.len());
     for (i, format) in formats.iter().enumerate() {
         let format = format.as_ref();
@@ -757,8 +824,7 @@ pub(crate) fn date<S: AsRef<str>>(text: &str, formats: &[S]) -> Result<String, S
         .and_then(|d| format_date(d, formats))
         .unwrap_or_default();
     Err(format!(
-        "{:?} is not a date written as {}: write a real date with every digit, for example \
-         {example} (a spreadsheet may drop leading zeros: format the column as text)",
+        "{:?} is not a date written as {}: write a real date, for example {example}",
         clip(text),
         human.join(" or ")
     ))
@@ -811,21 +877,35 @@ fn integer(text: &str, min: Option<i64>, max: Option<i64>) -> Result<Out<'_>, Pr
     Ok(owned_or_text(n.to_string(), text))
 }
 
-fn card_id(text: &str, kind: CardIdType) -> Result<Out<'_>, Problem> {
+/// A card ID in `kind`'s notation, stored in decimal. `named`: the column's
+/// header named the notation (so the hint says to rename it, not to set an
+/// option).
+fn card_id(text: &str, kind: CardIdType, named: bool) -> Result<Out<'_>, Problem> {
     match kind {
         CardIdType::Decimal => {
-            if !text.is_empty() && text.len() <= 39 && text.bytes().all(|b| b.is_ascii_digit()) {
-                let trimmed = text.trim_start_matches('0');
-                let canonical = if trimmed.is_empty() { "0" } else { trimmed };
-                return Ok(Out::Text(canonical));
-            }
-            let hint = if text.bytes().all(|b| b.is_ascii_hexdigit())
-                || text.starts_with("0x")
-                || text.starts_with("0X")
+            if !text.is_empty()
+                && text.len() <= 39
+                && text.bytes().all(|b| b.is_ascii_digit())
+                && let Ok(number) = text.parse::<u128>()
             {
-                " (it looks hexadecimal: import with the hexadecimal card ID notation)"
-            } else {
-                ""
+                let trimmed = text.trim_start_matches('0');
+                return Ok(match trimmed.is_empty() {
+                    true => Out::Text("0"),
+                    false if trimmed.len() == number.to_string().len() => Out::Text(trimmed),
+                    false => Out::Owned(number.to_string()),
+                });
+            }
+            let hex = text.bytes().all(|b| b.is_ascii_hexdigit())
+                || text.starts_with("0x")
+                || text.starts_with("0X");
+            let hint = match (hex, named) {
+                (true, true) => {
+                    " (it looks hexadecimal, but the column's header says decimal: name the column Card ID (hex))"
+                }
+                (true, false) => {
+                    " (it looks hexadecimal: import with the hexadecimal card ID notation)"
+                }
+                _ => "",
             };
             Err(Problem::new(
                 codes::CARD_ID_INVALID,
@@ -840,15 +920,14 @@ fn card_id(text: &str, kind: CardIdType) -> Result<Out<'_>, Problem> {
                 .strip_prefix("0x")
                 .or_else(|| text.strip_prefix("0X"))
                 .unwrap_or(text);
+            // Stored in one notation, decimal: hex 1A2B and decimal 6699
+            // are the same card.
             if !digits.is_empty()
                 && digits.len() <= 32
                 && digits.bytes().all(|b| b.is_ascii_hexdigit())
+                && let Ok(number) = u128::from_str_radix(digits, 16)
             {
-                return Ok(if digits.bytes().any(|b| b.is_ascii_lowercase()) {
-                    Out::Owned(digits.to_ascii_uppercase())
-                } else {
-                    Out::Text(digits)
-                });
+                return Ok(Out::Owned(number.to_string()));
             }
             Err(Problem::new(
                 codes::CARD_ID_INVALID,
@@ -952,6 +1031,58 @@ fn list_edit(
         return Ok(Out::Blank);
     }
     Ok(Out::List(edit))
+}
+
+/// A name of a declared list (the profile's roles): its canonical spelling,
+/// or `role.unknown` with the nearest declared names.
+fn declared_name(names: &[EnumValue], name: &str) -> Result<String, Problem> {
+    let found = names.iter().find(|v| {
+        v.canonical.eq_ignore_ascii_case(name)
+            || v.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    });
+    if let Some(value) = found {
+        return Ok(value.canonical.clone());
+    }
+    let folded = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = names
+        .iter()
+        .flat_map(|v| {
+            std::iter::once(&v.canonical)
+                .chain(&v.aliases)
+                .map(move |spelling| (spelling, v.canonical.as_str()))
+        })
+        .map(|(spelling, canonical)| {
+            (
+                strsim::jaro_winkler(&folded, &spelling.to_lowercase()),
+                canonical,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.75)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut nearest: Vec<&str> = Vec::new();
+    for (_, canonical) in scored {
+        if !nearest.contains(&canonical) && nearest.len() < 3 {
+            nearest.push(canonical);
+        }
+    }
+    let all: Vec<&str> = names.iter().map(|v| v.canonical.as_str()).collect();
+    let hint = match nearest.as_slice() {
+        [] => format!("use one of {}", all.join(", ")),
+        [one] => format!("did you mean {one}? (the roles are {})", all.join(", ")),
+        [init @ .., last] => format!(
+            "did you mean {} or {last}? (the roles are {})",
+            init.join(", "),
+            all.join(", ")
+        ),
+    };
+    Err(Problem::new(
+        codes::ROLE_UNKNOWN,
+        format!(
+            "{:?} is not a management role of this profile: {hint}",
+            clip(name)
+        ),
+    ))
 }
 
 fn name_list(col: &ColumnPlan, text: &str) -> Result<Out<'static>, Problem> {

@@ -74,6 +74,7 @@ pub mod codes;
 mod cross;
 mod field;
 mod issue;
+mod key;
 mod options;
 mod row;
 mod rule;
@@ -81,6 +82,7 @@ mod unique;
 mod validator;
 
 pub use issue::{Issue, RowKeys, Severity};
+pub use key::{fold_key, hidden_in_key, key_skeleton};
 
 /// Checks a pre-hashed password as the `password_hash` column does (an
 /// argon2id PHC string or a bcrypt hash, costing at least `floor`); the
@@ -92,4 +94,4 @@ pub use options::{CardIdType, ValidateOptions};
 pub use row::{Cell, ListEdit, Row, Secret};
 pub use rule::{RowContext, Rule};
 pub use unique::{Fingerprinter, KeyPrint, Uniqueness};
-pub use validator::{IntoProfile, Validator};
+pub use validator::{IntoProfile, Validator, charset_issue};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use userimport_schema::Profile;
+use userimport_schema::{FieldKind, Profile, Purpose};
 
 use crate::codes;
 use crate::issue::Issue;
@@ -17,6 +17,11 @@ use crate::validator::is_key_purpose;
 /// Key columns tracked at most (the tag lives in the fingerprint's low bits).
 const MAX_KEY_COLUMNS: usize = 8;
 const TAG_MASK: u64 = (MAX_KEY_COLUMNS as u64) - 1;
+/// Prints of login IDs and e-mails carry 48 bits of the confusable
+/// skeleton's hash above this shift and 13 bits of the key's own below it
+/// (above the tag): look-alike keys agree above it, equal keys everywhere.
+/// Other columns' prints are one 61-bit hash.
+const EXACT_SHIFT: u32 = 16;
 /// Set in [`Entry::at`] when the row's position lives in the overflow list.
 const OVERFLOW: u64 = 1 << 63;
 /// Entries per storage block (1 MiB): blocks never move once allocated.
@@ -54,7 +59,7 @@ struct Entry {
 /// not kept, duplicate issues carry no [`Issue::value`].
 ///
 /// ```
-/// use userimport_schema::Profile;
+/// use userimport_schema::{FieldKind, Profile, Purpose};
 /// use userimport_validate::{Cell, Row, Uniqueness};
 ///
 /// let profile = Profile::team();
@@ -84,23 +89,48 @@ pub struct Uniqueness {
     overflow: Vec<(u64, u64)>,
 }
 
+/// What a tracked column holds, and so which rule a repeat breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unique {
+    /// A key (member ID, login ID, e-mail): `key.duplicate`; login IDs and
+    /// e-mails are also compared by confusable skeleton (`key.confusable`).
+    Key { skeleton: bool },
+    /// An access card number (stored in one notation): `card_id.duplicate`.
+    Card,
+    /// `source:username` identities, one user each: `identity.taken`.
+    Identity,
+}
+
 impl Uniqueness {
-    /// Tracks the key columns of `profile` (purposes member ID, login ID, e-mail).
+    /// Tracks the key columns of `profile` (purposes member ID, login ID,
+    /// e-mail), its card ID columns and its identity column.
     pub fn new(profile: &Profile) -> Uniqueness {
-        let columns: Vec<(usize, String, String)> = profile
+        let tracked: Vec<(usize, String, String, Unique)> = profile
             .columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| is_key_purpose(c.purpose))
+            .filter_map(|(i, c)| {
+                let unique = match (&c.kind, c.purpose) {
+                    (_, p) if is_key_purpose(p) => Unique::Key {
+                        skeleton: matches!(p, Purpose::Login | Purpose::Email),
+                    },
+                    (FieldKind::CardId, _) => Unique::Card,
+                    (_, Purpose::Identities) => Unique::Identity,
+                    _ => return None,
+                };
+                Some((i, c.key.clone(), c.label.clone(), unique))
+            })
             .take(MAX_KEY_COLUMNS)
-            .map(|(i, c)| (i, c.key.clone(), c.label.clone()))
             .collect();
         let prints = Fingerprinter {
-            columns: Arc::new(columns.iter().map(|(i, _, _)| *i).collect()),
+            columns: Arc::new(tracked.iter().map(|(i, _, _, u)| (*i, *u)).collect()),
             seed: RandomState::new(),
         };
         Uniqueness {
-            columns,
+            columns: tracked
+                .into_iter()
+                .map(|(i, key, label, _)| (i, key, label))
+                .collect(),
             prints,
             buf: String::new(),
             blocks: Vec::new(),
@@ -112,13 +142,9 @@ impl Uniqueness {
     /// Records the key cells of one row (only [`Cell::Value`]s count).
     pub fn observe(&mut self, row: &Row) {
         let Uniqueness { prints, buf, .. } = self;
-        let mut found = [KeyPrint::default(); MAX_KEY_COLUMNS];
-        let mut n = 0;
-        prints.row(row, buf, |print| {
-            found[n] = print;
-            n += 1;
-        });
-        self.observe_prints(&found[..n]);
+        let mut found = Vec::with_capacity(MAX_KEY_COLUMNS);
+        prints.row(row, buf, |print| found.push(print));
+        self.observe_prints(&found);
     }
 
     /// A [`Fingerprinter`] with this instance's columns and seed: it computes
@@ -203,6 +229,7 @@ impl Uniqueness {
             columns,
             mut blocks,
             overflow,
+            prints,
             ..
         } = self;
         blocks
@@ -216,56 +243,157 @@ impl Uniqueness {
                 (at >> 32, at & 0xFFFF_FFFF)
             }
         };
-        let mut group: Vec<(u64, u64)> = Vec::new();
-        let mut run: Vec<Entry> = Vec::new();
+        let mut coarse: Vec<Entry> = Vec::new();
         let mut merged = merge_sorted(&blocks).peekable();
         while let Some(first) = merged.next() {
-            run.clear();
-            run.push(first);
-            while let Some(next) = merged.next_if(|e| e.fp == first.fp) {
-                run.push(next);
+            // Entries that agree above the exact bits: the same key, or (in
+            // a login or e-mail column) the same confusable skeleton.
+            coarse.clear();
+            coarse.push(first);
+            while let Some(next) =
+                merged.next_if(|e| e.fp >> EXACT_SHIFT == first.fp >> EXACT_SHIFT)
+            {
+                coarse.push(next);
             }
-            if run.len() < 2 {
+            if coarse.len() < 2 {
                 continue;
             }
-            let tag = (first.fp & TAG_MASK) as usize;
-            let Some((_, key, label)) = columns.get(tag) else {
-                continue;
-            };
-            group.clear();
-            group.extend(run.iter().map(|e| position(e.at)));
-            group.sort_unstable();
-            group.dedup();
-            if group.len() < 2 {
-                continue;
-            }
-            for (me, &(line, row)) in group.iter().enumerate() {
-                let others: Vec<String> = group
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != me)
-                    .take(MAX_LINES_NAMED)
-                    .map(|(_, (l, _))| l.to_string())
-                    .collect();
-                let more = group.len() - 1 - others.len();
-                let mut lines = others.join(", ");
-                if more > 0 {
-                    lines.push_str(&format!(" and {more} more"));
+            coarse.sort_unstable_by_key(|e| (e.fp & TAG_MASK, e.fp));
+            for same_column in coarse.chunk_by(|a, b| a.fp & TAG_MASK == b.fp & TAG_MASK) {
+                let tag = (same_column[0].fp & TAG_MASK) as usize;
+                let Some((_, key, label)) = columns.get(tag) else {
+                    continue;
+                };
+                let kind = prints.kind(tag);
+                for same in same_column.chunk_by(|a, b| a.fp == b.fp) {
+                    duplicates(same, kind, key, label, &position, &mut f);
                 }
-                let plural = if group.len() > 2 { "s" } else { "" };
-                f(Issue::error(
-                    line,
-                    row,
-                    codes::KEY_DUPLICATE,
-                    format!(
-                        "the same {label} is also on line{plural} {lines} (compared ignoring \
-                             case and surrounding spaces): each {label} must be unique in the \
-                             file, so keep one row per user"
-                    ),
-                )
-                .column(key));
+                if kind == Some(Unique::Key { skeleton: true }) {
+                    confusables(same_column, key, label, &position, &mut f);
+                }
             }
         }
+    }
+}
+
+/// The issue of every row in `same` (entries of one column with one
+/// fingerprint) when they are on two rows or more.
+fn duplicates(
+    same: &[Entry],
+    kind: Option<Unique>,
+    key: &str,
+    label: &str,
+    position: &impl Fn(u64) -> (u64, u64),
+    f: &mut impl FnMut(Issue),
+) {
+    let mut group: Vec<(u64, u64)> = same.iter().map(|e| position(e.at)).collect();
+    group.sort_unstable();
+    group.dedup();
+    if group.len() < 2 {
+        return;
+    }
+    for (me, &(line, row)) in group.iter().enumerate() {
+        // At most MAX_LINES_NAMED are named: never a list per row of a
+        // group of every row in the file.
+        let others = group
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != me)
+            .map(|(_, (l, _))| *l);
+        let lines = name_lines(others, group.len() - 1);
+        let plural = if group.len() > 2 { "s" } else { "" };
+        let (code, message) = match kind {
+            Some(Unique::Card) => (
+                codes::CARD_ID_DUPLICATE,
+                format!(
+                    "the same card is also on line{plural} {lines} (card IDs compare as \
+                     numbers, in any notation): a card belongs to one user"
+                ),
+            ),
+            Some(Unique::Identity) => (
+                codes::IDENTITY_TAKEN,
+                format!(
+                    "an identity of this row is also on line{plural} {lines}: a source \
+                     identity belongs to one user"
+                ),
+            ),
+            _ => (
+                codes::KEY_DUPLICATE,
+                format!(
+                    "the same {label} is also on line{plural} {lines} (compared ignoring \
+                     case, width and surrounding spaces): each {label} must be unique in the \
+                     file, so keep one row per user"
+                ),
+            ),
+        };
+        f(Issue::error(line, row, code, message).column(key));
+    }
+}
+
+/// Up to [`MAX_LINES_NAMED`] of `total` lines, then how many more.
+fn name_lines(lines: impl Iterator<Item = u64>, total: usize) -> String {
+    let named: Vec<String> = lines.take(MAX_LINES_NAMED).map(|l| l.to_string()).collect();
+    let mut text = named.join(", ");
+    if total > named.len() {
+        text.push_str(&format!(" and {} more", total - named.len()));
+    }
+    text
+}
+
+/// `key.confusable` for the rows of one login or e-mail column whose keys
+/// share a confusable skeleton but are not the same key (those are
+/// duplicates).
+fn confusables(
+    same_column: &[Entry],
+    key: &str,
+    label: &str,
+    position: &impl Fn(u64) -> (u64, u64),
+    f: &mut impl FnMut(Issue),
+) {
+    if same_column.iter().all(|e| e.fp == same_column[0].fp) {
+        return;
+    }
+    for same in same_column.chunk_by(|a, b| a.fp == b.fp) {
+        // The lines of the other keys, at most MAX_LINES_NAMED of them.
+        let mut others: Vec<u64> = same_column
+            .iter()
+            .filter(|e| e.fp != same[0].fp)
+            .take(MAX_LINES_NAMED)
+            .map(|e| position(e.at).0)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        let total = same_column.len() - same.len();
+        for me in same {
+            confusable(me, &others, total, key, label, position, f);
+        }
+    }
+}
+
+/// The `key.confusable` issue of one row.
+fn confusable(
+    me: &Entry,
+    others: &[u64],
+    total: usize,
+    key: &str,
+    label: &str,
+    position: &impl Fn(u64) -> (u64, u64),
+    f: &mut impl FnMut(Issue),
+) {
+    {
+        let (line, row) = position(me.at);
+        f(Issue::error(
+            line,
+            row,
+            codes::KEY_CONFUSABLE,
+            format!(
+                "this {label} looks the same as the {label} on line {} (they differ only in \
+                 look-alike characters, such as a Cyrillic о for a Latin o): each user needs \
+                 a {label} that reads differently",
+                name_lines(others.iter().copied(), total.max(others.len()))
+            ),
+        )
+        .column(key));
     }
 }
 
@@ -300,8 +428,8 @@ pub struct KeyPrint {
 /// and its seed), on any thread: cheap to clone, `Send` and `Sync`.
 #[derive(Debug, Clone)]
 pub struct Fingerprinter {
-    /// Profile column index per tag.
-    columns: Arc<Vec<usize>>,
+    /// Profile column index and what it holds, per tag.
+    columns: Arc<Vec<(usize, Unique)>>,
     seed: RandomState,
 }
 
@@ -326,29 +454,54 @@ impl Fingerprinter {
         }
     }
 
-    /// The fingerprints of one row's key cells (only [`Cell::Value`]s count).
+    fn kind(&self, tag: usize) -> Option<Unique> {
+        self.columns.get(tag).map(|c| c.1)
+    }
+
+    /// The fingerprints of one row's tracked cells (only [`Cell::Value`]s
+    /// count, and the identities a list adds).
     fn row(&self, row: &Row, buf: &mut String, mut found: impl FnMut(KeyPrint)) {
-        for (tag, index) in self.columns.iter().enumerate() {
-            let Cell::Value(value) = row.cell(*index) else {
-                continue;
-            };
-            let value = crate::field::trim(value);
-            if value.is_empty() {
-                continue;
+        let at = |fp: u64| KeyPrint {
+            fp,
+            line: row.line,
+            row: row.row,
+        };
+        for (tag, (index, unique)) in self.columns.iter().enumerate() {
+            let print = |text: &str| (self.seed.hash_one(text) & !TAG_MASK) | tag as u64;
+            match (row.cell(*index), unique) {
+                (Cell::Value(value), Unique::Key { skeleton }) => {
+                    let folded = crate::key::fold_key(value);
+                    if folded.is_empty() {
+                        continue;
+                    }
+                    let exact = print(&folded);
+                    if !*skeleton {
+                        found(at(exact));
+                        continue;
+                    }
+                    // The skeleton's hash above the exact bits, 13 bits of
+                    // the key's own hash in them: equal keys give equal
+                    // prints, look-alikes equal high bits only.
+                    buf.clear();
+                    crate::key::skeleton_into(&folded, buf);
+                    let high = print(buf) & !((1 << EXACT_SHIFT) - 1);
+                    found(at(high | (exact >> (64 - 13) << 3) | tag as u64));
+                }
+                (Cell::Value(value), Unique::Card) => {
+                    let value = crate::field::trim(value);
+                    if !value.is_empty() {
+                        found(at(print(value)));
+                    }
+                }
+                (Cell::List(edit), Unique::Identity) => {
+                    for identity in &edit.add {
+                        buf.clear();
+                        buf.extend(identity.trim().chars().flat_map(char::to_lowercase));
+                        found(at(print(buf)));
+                    }
+                }
+                _ => {}
             }
-            buf.clear();
-            if value.is_ascii() {
-                buf.push_str(value);
-                buf.make_ascii_lowercase();
-            } else {
-                buf.extend(value.chars().flat_map(char::to_lowercase));
-            }
-            let fp = (self.seed.hash_one(buf.as_str()) & !TAG_MASK) | tag as u64;
-            found(KeyPrint {
-                fp,
-                line: row.line,
-                row: row.row,
-            });
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use userimport_parse::{ColumnMapping, Record};
+use userimport_parse::{ColumnMapping, Detection, Record};
 use userimport_schema::{FieldKind, Profile, Purpose};
 
 use crate::codes;
@@ -145,6 +145,13 @@ impl Validator {
                 secret: column.kind.is_secret(),
                 is_key: is_key_purpose(column.purpose),
                 field: *field,
+                names: match column.purpose {
+                    Purpose::Roles => profile.roles.clone(),
+                    _ => Vec::new(),
+                },
+                card_id_type: field
+                    .and_then(|f| header.get(f))
+                    .and_then(|h| notation_named(&column.kind, h)),
             })
             .collect();
         let unknown = header
@@ -364,6 +371,7 @@ impl Validator {
                 ),
             ));
         }
+        self.stray_quote_issues(record, row, &mut issues);
         let env = Env {
             card_id_type: self.options.card_id_type,
             sources: &self.profile.sources,
@@ -432,8 +440,77 @@ impl Validator {
         issues
     }
 
+    /// A `field.stray_quote` warning per cell that held a quote inside
+    /// unquoted text (the reader took it literally).
+    fn stray_quote_issues(&self, record: &Record, row: u64, issues: &mut Vec<Issue>) {
+        for quote in record.stray_quotes() {
+            let column = self.columns.iter().find(|c| c.field == Some(quote.field));
+            let raw = record.get(quote.field).unwrap_or_default();
+            let mut issue = Issue::warning(
+                record.line(),
+                row,
+                codes::FIELD_STRAY_QUOTE,
+                format!(
+                    "line {}, column {}: a quote inside an unquoted cell is read as a literal \
+                     quote, as spreadsheets read it; to be exact, quote the whole cell and \
+                     double the quote (\"O\"\"Brien\")",
+                    quote.line,
+                    quote.field + 1
+                ),
+            );
+            if let Some(column) = column {
+                issue = issue.column(&column.key);
+            }
+            if !column.is_some_and(|c| c.secret) {
+                issue.value = Some(shown(raw));
+            }
+            issues.push(issue);
+        }
+    }
+
     fn is_secret_key(&self, key: Option<&str>) -> bool {
         key.is_some_and(|key| self.columns.iter().any(|c| c.secret && c.key == key))
+    }
+}
+
+/// The `charset.uncertain` warning for a detected charset that is a guess:
+/// it names the charset chosen and the runner-up (a frontend adds how to
+/// name the charset). `None` for a confident detection.
+pub fn charset_issue(detection: &Detection) -> Option<Issue> {
+    if detection.confident {
+        return None;
+    }
+    let chosen = detection.encoding.name();
+    let message = match detection.runner_up {
+        Some(other) => format!(
+            "the file's charset is a guess: read as {chosen}, with {} nearly as likely; if \
+             names or other text look wrong, the file is probably {}",
+            other.name(),
+            other.name()
+        ),
+        None => format!(
+            "the file's charset was detected as {chosen}, but the text holds characters \
+             nobody types: if names or other text look wrong, name the file's charset"
+        ),
+    };
+    let mut issue = Issue::warning(0, 0, codes::CHARSET_UNCERTAIN, message);
+    issue.value = Some(chosen.to_string());
+    Some(issue)
+}
+
+/// The card ID notation a header cell names: `Card ID (decimal)` (what an
+/// export writes), `Card ID (hex)`; `None` for other headers and kinds.
+fn notation_named(kind: &FieldKind, header: &str) -> Option<crate::CardIdType> {
+    if !matches!(kind, FieldKind::CardId) {
+        return None;
+    }
+    let header = header.to_ascii_lowercase();
+    if header.contains("(decimal)") {
+        Some(crate::CardIdType::Decimal)
+    } else if header.contains("(hex)") || header.contains("(hexadecimal)") {
+        Some(crate::CardIdType::Hex)
+    } else {
+        None
     }
 }
 

@@ -66,8 +66,17 @@ fn expiration_date_needs_a_date_canonicalised() {
         due_ok("ExpirationDate", "2026-12-31"),
         Cell::Value("2026/12/31".into())
     );
+    // As Excel re-saves dates, and as Japanese Excel writes them.
+    assert_eq!(
+        due_ok("ExpirationDate", "2027/3/31"),
+        Cell::Value("2027/03/31".into())
+    );
+    assert_eq!(
+        due_ok("ExpirationDate", "2027年3月31日"),
+        Cell::Value("2027/03/31".into())
+    );
     due_bad("effective date", "", codes::DUE_DATE_VALUE_MISSING);
-    let issue = due_bad("ExpirationDate", "2026/1/5", codes::DUE_DATE_DATE_INVALID);
+    let issue = due_bad("ExpirationDate", "2026/2/30", codes::DUE_DATE_DATE_INVALID);
     assert!(issue.message.contains("YYYY/MM/DD"), "{}", issue.message);
     due_bad("ExpirationDate", "30", codes::DUE_DATE_DATE_INVALID);
 }

@@ -84,7 +84,7 @@ const DEFECTS: &[Defect] = &[
     (
         |f| {
             f[col::DUE_TYPE] = "expiration date".into();
-            f[col::DUE_VALUE] = "2027/1/5".into();
+            f[col::DUE_VALUE] = "2027/2/30".into();
         },
         codes::DUE_DATE_DATE_INVALID,
     ),

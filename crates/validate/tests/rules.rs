@@ -353,10 +353,24 @@ fn dates_are_strict_and_canonical() {
     let p = Profile::access(); // %Y-%m-%d, then %Y/%m/%d
     assert_eq!(good(&p, "start_date", "2026-01-05"), value("2026-01-05"));
     assert_eq!(good(&p, "start_date", "2026/01/05"), value("2026-01-05"));
+    // As Excel re-saves dates, and as Japanese Excel writes them.
+    for (input, canonical) in [
+        ("2026-1-5", "2026-01-05"),
+        ("2015-9-5", "2015-09-05"),
+        ("2027/3/31", "2027-03-31"),
+        ("2027年3月31日", "2027-03-31"),
+        ("２０２７年３月３１日", "2027-03-31"),
+        ("2027 年 3 月 31 日", "2027-03-31"),
+    ] {
+        assert_eq!(good(&p, "start_date", input), value(canonical), "{input}");
+    }
     for input in [
-        "2026-1-5",
-        "2015-9-5",
         "2026-02-30",
+        "2027年2月30日",
+        "2027年3月",
+        "27/3/31",
+        "2027/3/31/1",
+        "2027/003/31",
         "05/01/2026",
         "2026-01-05T00:00",
         "+2026-01-05",
@@ -402,7 +416,10 @@ fn day_counts_and_integers() {
 
 #[test]
 fn card_ids_in_decimal_or_hex() {
-    let p = Profile::access();
+    // A header that names no notation: the option decides.
+    let mut p = Profile::access();
+    let card = p.column_index("card_id").unwrap();
+    p.columns[card].label = "Card ID".to_string();
     assert_eq!(good(&p, "card_id", "0012345"), value("12345"));
     assert_eq!(good(&p, "card_id", "0000"), value("0"));
     let issue = bad(&p, "card_id", "04A1B2", codes::CARD_ID_INVALID);
@@ -417,11 +434,15 @@ fn card_ids_in_decimal_or_hex() {
         card_id_type: CardIdType::Hex,
         ..ValidateOptions::default()
     };
+    // One stored notation, decimal: hex 1A2B and decimal 6699 are one card.
     assert_eq!(
         good_with(&p, "card_id", "0x04a1b2", hex.clone()),
-        value("04A1B2")
+        value("303538")
     );
-    assert_eq!(good_with(&p, "card_id", "ff", hex.clone()), value("FF"));
+    assert_eq!(good_with(&p, "card_id", "ff", hex.clone()), value("255"));
+    assert_eq!(good_with(&p, "card_id", "1A2B", hex.clone()), value("6699"));
+    assert_eq!(good(&p, "card_id", "6699"), value("6699"));
+    bad(&p, "card_id", &"9".repeat(39), codes::CARD_ID_INVALID);
     bad_with(&p, "card_id", "0xZZ", codes::CARD_ID_INVALID, hex.clone());
     bad_with(&p, "card_id", "0x", codes::CARD_ID_INVALID, hex);
     assert_eq!(CardIdType::parse("hexadecimal"), Some(CardIdType::Hex));
@@ -843,4 +864,226 @@ fn hidden_characters_tabs_and_line_breaks_are_refused() {
         good(&p, "password", "pass\u{200b}word"),
         Cell::Secret(_)
     ));
+}
+
+#[test]
+fn code_tables_follow_the_seed_strictly_with_kind_aliases() {
+    let p = Profile::standard();
+    // An IANA link of a listed zone is stored as the listed zone.
+    assert_eq!(good(&p, "timezone", "Asia/Calcutta"), value("Asia/Kolkata"));
+    // Any other zone is unknown; an abbreviation suggests its zone.
+    bad(&p, "timezone", "America/New_York", codes::TIMEZONE_UNKNOWN);
+    let issue = bad(&p, "timezone", "JST", codes::TIMEZONE_UNKNOWN);
+    assert!(
+        issue.message.contains("did you mean Asia/Tokyo"),
+        "{}",
+        issue.message
+    );
+    // Japanese names of countries and languages.
+    assert_eq!(good(&p, "country", "日本"), value("Japan"));
+    assert_eq!(good(&p, "language", "日本語"), value("ja_JP"));
+    assert_eq!(
+        good(&p, "date_format", "YYYY年M月D日"),
+        value("YYYY year M month D day")
+    );
+    // A profile that allows every IANA zone.
+    let mut any = Profile::standard();
+    let tz = any.column_index("timezone").unwrap();
+    any.columns[tz].kind = FieldKind::Code {
+        table: userimport_schema::CodeTable::AnyTimeZone,
+    };
+    assert_eq!(
+        good(&any, "timezone", "America/New_York"),
+        value("America/New_York")
+    );
+}
+
+#[test]
+fn management_roles_are_a_declared_list() {
+    let p = Profile::standard();
+    let list = |add: &[&str], remove: &[&str]| {
+        Cell::List(ListEdit {
+            add: add.iter().map(|s| s.to_string()).collect(),
+            remove: remove.iter().map(|s| s.to_string()).collect(),
+        })
+    };
+    assert_eq!(
+        good(&p, "roles", "systemadmin,Group manager,-Editor"),
+        list(&["SystemAdmin", "GroupManager"], &["Editor"])
+    );
+    let issue = bad(&p, "roles", "Superuser", codes::ROLE_UNKNOWN);
+    assert!(issue.message.contains("SystemAdmin"), "{}", issue.message);
+    let issue = bad(&p, "roles", "GroupManger", codes::ROLE_UNKNOWN);
+    assert!(
+        issue.message.contains("did you mean GroupManager"),
+        "{}",
+        issue.message
+    );
+    // A profile without declared roles takes any name.
+    let mut open = Profile::standard();
+    open.roles.clear();
+    assert_eq!(good(&open, "roles", "Superuser"), list(&["Superuser"], &[]));
+}
+
+#[test]
+fn a_stray_quote_is_a_warning_on_its_cell() {
+    let p = Profile::standard();
+    let header = Record::from_fields(1, ["Login ID", "Name"]);
+    let validator = Validator::new(
+        &p,
+        common::fields(&p, &header),
+        &header,
+        ValidateOptions::default(),
+    );
+    let records = userimport_parse::ReaderBuilder::new()
+        .build(&b"Login ID,Name\nbob,Bob \"The Builder\" Smith\n"[..])
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let (rows, issues) = validator.validate(&records, 1);
+    assert!(rows[0].valid);
+    assert_eq!(
+        rows[0].cells[p.column_index("name").unwrap()],
+        value("Bob \"The Builder\" Smith")
+    );
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue = &issues[0];
+    assert_eq!(issue.code, codes::FIELD_STRAY_QUOTE);
+    assert_eq!(issue.severity, Severity::Warning);
+    assert_eq!(
+        (issue.line, issue.row, issue.column.as_deref()),
+        (2, 1, Some("name"))
+    );
+    assert!(
+        issue.message.starts_with("line 2, column 2:"),
+        "{}",
+        issue.message
+    );
+}
+
+#[test]
+fn a_card_header_that_names_its_notation_is_read_in_it() {
+    let p = Profile::access();
+    let header = Record::from_fields(1, ["User ID", "Card ID (hex)"]);
+    let validator = Validator::new(
+        &p,
+        common::fields(&p, &header),
+        &header,
+        ValidateOptions::default(),
+    );
+    let (rows, issues) = validator.validate(&[Record::from_fields(2, ["E1", "1A2B"])], 1);
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(
+        rows[0].cells[p.column_index("card_id").unwrap()],
+        value("6699")
+    );
+    // What an export writes is read as decimal whatever the option says.
+    let header = Record::from_fields(1, ["User ID", "Card ID (decimal)"]);
+    let hex = ValidateOptions {
+        card_id_type: CardIdType::Hex,
+        ..ValidateOptions::default()
+    };
+    let validator = Validator::new(&p, common::fields(&p, &header), &header, hex);
+    let (rows, issues) = validator.validate(&[Record::from_fields(2, ["E1", "6699"])], 1);
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(
+        rows[0].cells[p.column_index("card_id").unwrap()],
+        value("6699")
+    );
+}
+
+#[test]
+fn keys_with_invisible_characters_are_refused() {
+    let p = Profile::standard();
+    for login in [
+        "bo\u{ad}ss",
+        "bo\u{34f}ss",
+        "\u{3164}boss",
+        "bo\u{180e}ss",
+        "bos\u{336}s",
+    ] {
+        let issue = bad(&p, "login_id", login, codes::KEY_INVISIBLE_CHARACTER);
+        assert!(issue.message.contains("U+"), "{}", issue.message);
+    }
+    assert_eq!(good(&p, "login_id", "José"), value("José"));
+}
+
+#[test]
+fn look_alike_keys_card_ids_and_identities_are_unique_in_the_file() {
+    use userimport_validate::Uniqueness;
+    let team = Profile::team();
+    let header = Record::from_fields(1, ["Primary Email", "Display Name", "Source Username(s)"]);
+    let validator = Validator::new(
+        &team,
+        common::fields(&team, &header),
+        &header,
+        ValidateOptions::default(),
+    );
+    let records = [
+        Record::from_fields(2, ["boss@example.com", "Boss", "slack:ann"]),
+        Record::from_fields(3, ["bоss@example.com", "Fake boss", ""]),
+        Record::from_fields(4, ["ann@example.com", "Ann", "Slack:Ann"]),
+        Record::from_fields(5, ["ＢＯＳＳ@example.com", "Boss again", ""]),
+    ];
+    let (rows, issues) = validator.validate(&records, 1);
+    assert!(issues.is_empty(), "{issues:?}");
+    let mut unique = Uniqueness::new(&team);
+    unique.observe_all(&rows);
+    let found: Vec<(u64, String, String)> = unique
+        .finish()
+        .into_iter()
+        .map(|i| (i.line, i.code, i.message))
+        .collect();
+    let at = |line: u64, code: &str| found.iter().find(|f| f.0 == line && f.1 == code);
+    // Full-width is the same key; the Cyrillic о only looks the same.
+    assert!(
+        at(2, codes::KEY_DUPLICATE).is_some_and(|f| f.2.contains("line 5")),
+        "{found:?}"
+    );
+    assert!(
+        at(3, codes::KEY_CONFUSABLE).is_some_and(|f| f.2.contains("line 2, 5")),
+        "{found:?}"
+    );
+    assert!(
+        at(2, codes::KEY_CONFUSABLE).is_some_and(|f| f.2.contains("line 3")),
+        "{found:?}"
+    );
+    assert!(
+        at(2, codes::IDENTITY_TAKEN).is_some_and(|f| f.2.contains("line 4")),
+        "{found:?}"
+    );
+    assert!(at(4, codes::IDENTITY_TAKEN).is_some(), "{found:?}");
+
+    let access = Profile::access();
+    let header = Record::from_fields(1, ["User ID", "Card ID (hex)"]);
+    let validator = Validator::new(
+        &access,
+        common::fields(&access, &header),
+        &header,
+        ValidateOptions::default(),
+    );
+    let header_dec = Record::from_fields(1, ["User ID", "Card ID"]);
+    let decimal = Validator::new(
+        &access,
+        common::fields(&access, &header_dec),
+        &header_dec,
+        ValidateOptions::default(),
+    );
+    let (mut rows, _) = validator.validate(&[Record::from_fields(2, ["E1", "1A2B"])], 1);
+    let (more, _) = decimal.validate(&[Record::from_fields(3, ["E2", "6699"])], 2);
+    rows.extend(more);
+    let mut unique = Uniqueness::new(&access);
+    unique.observe_all(&rows);
+    let codes_found: Vec<(u64, String)> = unique
+        .finish()
+        .into_iter()
+        .map(|i| (i.line, i.code))
+        .collect();
+    assert_eq!(
+        codes_found,
+        [
+            (2, codes::CARD_ID_DUPLICATE.to_string()),
+            (3, codes::CARD_ID_DUPLICATE.to_string())
+        ]
+    );
 }

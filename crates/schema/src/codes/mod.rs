@@ -1,11 +1,13 @@
 //! Code tables: countries, languages, time zones, date and time formats, and the
 //! lookup rules that turn what a spreadsheet user typed into one canonical value.
 
+mod japanese;
 mod seed_tables;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use japanese::{COUNTRIES_JA, LANGUAGES_JA, TIME_ZONE_ABBREVIATIONS, TIME_ZONE_LINKS};
 use seed_tables::{COUNTRIES, LANGUAGES, SEED_TIME_ZONES};
 
 /// One country row of the learning platform's code table (seed 002).
@@ -45,12 +47,21 @@ pub struct TimeZoneRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeTable {
-    /// Countries and regions (seed 002 plus ISO 3166 codes and English names).
+    /// Countries and regions (seed 002 plus ISO 3166 codes, English and
+    /// Japanese names: `日本`).
     Country,
-    /// The 18 interface languages (`ja_JP` …).
+    /// The 18 interface languages (`ja_JP` …; also their display and
+    /// Japanese names: `日本語`).
     Language,
-    /// Every IANA time zone chrono-tz knows, plus the seed's display names.
+    /// The 56 time zones of seed 002, by IANA name or the seed's display
+    /// name. A tzdata link of a listed zone (`Asia/Calcutta`) is stored as
+    /// the listed zone (`Asia/Kolkata`); any other zone is unknown, and an
+    /// abbreviation (`JST`) suggests the zone it usually means.
     TimeZone,
+    /// Every IANA time zone chrono-tz knows, plus the seed's display names:
+    /// for a profile that allows any zone
+    /// (`kind = { type = "code", table = "any_time_zone" }`).
+    AnyTimeZone,
     /// The 7 date display formats.
     DateFormat,
     /// The 3 time display formats.
@@ -81,6 +92,8 @@ pub const DATE_FORMATS: &[(&str, &[&str])] = &[
     (
         "YYYY year M month D day",
         &[
+            "YYYY年M月D日",
+            "YYYY年MM月DD日",
             "YYYYY year M year D day",
             "YYYYY year M month D day",
             "YYYY year M year D day",
@@ -110,7 +123,7 @@ impl CodeTable {
             });
         }
         // IANA names first: folding would merge `Etc/GMT-0` with `Etc/GMT0`.
-        if self == CodeTable::TimeZone
+        if self == CodeTable::AnyTimeZone
             && let Ok(tz) = chrono_tz::Tz::from_str_insensitive(input.trim())
         {
             return Ok(tz.name());
@@ -118,9 +131,21 @@ impl CodeTable {
         if let Some(found) = self.index().get(key.as_str()) {
             return Ok(found);
         }
-        Err(Unknown {
-            suggestions: self.suggest(&key),
-        })
+        let mut suggestions = Vec::new();
+        if self == CodeTable::TimeZone {
+            let abbreviation = TIME_ZONE_ABBREVIATIONS
+                .iter()
+                .find(|(a, _)| a.eq_ignore_ascii_case(input.trim()));
+            if let Some((_, zone)) = abbreviation {
+                suggestions.push(zone.to_string());
+            }
+        }
+        for found in self.suggest(&key) {
+            if suggestions.len() < 3 && !suggestions.contains(&found) {
+                suggestions.push(found);
+            }
+        }
+        Err(Unknown { suggestions })
     }
 
     /// Every canonical value of the table, in the seed's order.
@@ -128,7 +153,8 @@ impl CodeTable {
         match self {
             CodeTable::Country => COUNTRIES.iter().map(|c| c.canonical).collect(),
             CodeTable::Language => LANGUAGES.iter().map(|l| l.canonical).collect(),
-            CodeTable::TimeZone => chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect(),
+            CodeTable::TimeZone => SEED_TIME_ZONES.iter().map(|z| z.iana).collect(),
+            CodeTable::AnyTimeZone => chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect(),
             CodeTable::DateFormat => DATE_FORMATS.iter().map(|(c, _)| *c).collect(),
             CodeTable::TimeFormat => TIME_FORMATS.iter().map(|(c, _)| *c).collect(),
         }
@@ -136,7 +162,8 @@ impl CodeTable {
 
     /// The folded-key index of every accepted spelling, built once per table.
     fn index(self) -> &'static HashMap<String, &'static str> {
-        static TABLES: [OnceLock<HashMap<String, &'static str>>; 5] = [
+        static TABLES: [OnceLock<HashMap<String, &'static str>>; 6] = [
+            OnceLock::new(),
             OnceLock::new(),
             OnceLock::new(),
             OnceLock::new(),
@@ -149,6 +176,7 @@ impl CodeTable {
             CodeTable::TimeZone => 2,
             CodeTable::DateFormat => 3,
             CodeTable::TimeFormat => 4,
+            CodeTable::AnyTimeZone => 5,
         };
         TABLES[slot].get_or_init(|| self.build_index())
     }
@@ -176,6 +204,7 @@ impl CodeTable {
                     }
                     add(row.display, row.canonical);
                 }
+                add_japanese(&mut add, COUNTRIES, COUNTRIES_JA, |r| r.canonical);
             }
             CodeTable::Language => {
                 for row in LANGUAGES {
@@ -183,8 +212,22 @@ impl CodeTable {
                     add(row.seed, row.canonical);
                     add(row.display, row.canonical);
                 }
+                add_japanese(&mut add, LANGUAGES, LANGUAGES_JA, |r| r.canonical);
             }
             CodeTable::TimeZone => {
+                for row in SEED_TIME_ZONES {
+                    add(row.iana, row.iana);
+                }
+                for row in SEED_TIME_ZONES {
+                    add(row.display, row.iana);
+                }
+                for (link, target) in TIME_ZONE_LINKS {
+                    if let Some(row) = SEED_TIME_ZONES.iter().find(|r| r.iana == *target) {
+                        add(link, row.iana);
+                    }
+                }
+            }
+            CodeTable::AnyTimeZone => {
                 for tz in chrono_tz::TZ_VARIANTS {
                     add(tz.name(), tz.name());
                 }
@@ -229,6 +272,22 @@ impl CodeTable {
             }
         }
         out
+    }
+}
+
+/// Adds the Japanese names of `rows` (by canonical value) to an index.
+fn add_japanese<R>(
+    add: &mut impl FnMut(&str, &'static str),
+    rows: &'static [R],
+    names: &[(&str, &[&str])],
+    canonical: impl Fn(&R) -> &'static str,
+) {
+    for (value, japanese) in names {
+        if let Some(row) = rows.iter().find(|r| canonical(r) == *value) {
+            for name in *japanese {
+                add(name, canonical(row));
+            }
+        }
     }
 }
 
@@ -349,12 +408,76 @@ mod tests {
             );
             assert_eq!(CodeTable::TimeZone.resolve(row.display), Ok(row.iana));
         }
+        assert_eq!(SEED_TIME_ZONES.len(), 56);
+        assert_eq!(CodeTable::TimeZone.canonical_values().len(), 56);
         for tz in chrono_tz::TZ_VARIANTS {
-            assert_eq!(CodeTable::TimeZone.resolve(tz.name()), Ok(tz.name()));
+            assert_eq!(CodeTable::AnyTimeZone.resolve(tz.name()), Ok(tz.name()));
         }
         assert_eq!(CodeTable::TimeZone.resolve("asia/tokyo"), Ok("Asia/Tokyo"));
         let err = CodeTable::TimeZone.resolve("Asia/Tokio").unwrap_err();
         assert!(err.suggestions.iter().any(|s| s == "Asia/Tokyo"), "{err:?}");
+    }
+
+    #[test]
+    fn time_zones_are_the_listed_ones_with_links_stored_as_listed() {
+        for (input, want) in [
+            ("Asia/Calcutta", "Asia/Kolkata"),
+            ("asia/calcutta", "Asia/Kolkata"),
+            ("Asia/Rangoon", "Asia/Yangon"),
+            ("America/Buenos_Aires", "America/Argentina/Buenos_Aires"),
+            ("Etc/UTC", "UTC"),
+            ("GMT", "UTC"),
+        ] {
+            assert_eq!(CodeTable::TimeZone.resolve(input), Ok(want), "{input}");
+        }
+        // Real IANA zones that the seed does not list.
+        for input in ["America/New_York", "Europe/London", "Asia/Riyadh", "EST"] {
+            assert!(CodeTable::TimeZone.resolve(input).is_err(), "{input}");
+            assert!(CodeTable::AnyTimeZone.resolve(input).is_ok(), "{input}");
+        }
+        let err = CodeTable::TimeZone.resolve("JST").unwrap_err();
+        assert_eq!(
+            err.suggestions.first().map(String::as_str),
+            Some("Asia/Tokyo")
+        );
+        // Every link points at a listed zone.
+        for (link, target) in TIME_ZONE_LINKS {
+            assert_eq!(CodeTable::TimeZone.resolve(link), Ok(*target), "{link}");
+        }
+        for (_, zone) in TIME_ZONE_ABBREVIATIONS {
+            assert_eq!(CodeTable::TimeZone.resolve(zone), Ok(*zone));
+        }
+    }
+
+    #[test]
+    fn japanese_names_of_countries_and_languages_resolve() {
+        assert_eq!(CodeTable::Country.resolve("日本"), Ok("Japan"));
+        assert_eq!(
+            CodeTable::Country.resolve("アメリカ合衆国"),
+            Ok("UnitedStatesOfAmerica")
+        );
+        assert_eq!(CodeTable::Country.resolve("韓国"), Ok("RepublicOfKorea"));
+        assert_eq!(CodeTable::Language.resolve("日本語"), Ok("ja_JP"));
+        assert_eq!(CodeTable::Language.resolve("英語"), Ok("en_US"));
+        assert_eq!(CodeTable::Language.resolve("中国語（繁体字）"), Ok("zh_TW"));
+        // Every Japanese name belongs to a row of the seed.
+        for (canonical, _) in COUNTRIES_JA {
+            assert!(
+                COUNTRIES.iter().any(|r| r.canonical == *canonical),
+                "{canonical}"
+            );
+        }
+        for (canonical, _) in LANGUAGES_JA {
+            assert!(
+                LANGUAGES.iter().any(|r| r.canonical == *canonical),
+                "{canonical}"
+            );
+        }
+        assert_eq!(COUNTRIES_JA.len(), COUNTRIES.len());
+        assert_eq!(
+            CodeTable::DateFormat.resolve("YYYY年M月D日"),
+            Ok("YYYY year M month D day")
+        );
     }
 
     #[test]

@@ -1,0 +1,141 @@
+//! Keys as people mean them: login IDs and e-mails compared after Unicode
+//! normalisation, refused when they hide invisible characters, and checked
+//! for look-alikes with the confusable skeleton of Unicode TR39.
+
+use std::borrow::Cow;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Folds a key (login ID, e-mail) for comparison: trimmed, NFKC, lowercase
+/// (full-width `ＢＯＳＳ` and `boss` are one key), and NFKC again, so the
+/// result is stable. ASCII, the usual case, is only trimmed and lowercased.
+///
+/// ```
+/// use userimport_validate::fold_key;
+///
+/// assert_eq!(fold_key(" Boss "), "boss");
+/// assert_eq!(fold_key("ＢＯＳＳ"), "boss");
+/// assert_eq!(fold_key("Straße"), "straße");
+/// ```
+pub fn fold_key(key: &str) -> Cow<'_, str> {
+    let key = key.trim();
+    if key.is_ascii() {
+        return if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(key.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(key)
+        };
+    }
+    let lower: String = key.nfkc().flat_map(char::to_lowercase).collect();
+    Cow::Owned(lower.nfkc().collect::<String>().trim().to_string())
+}
+
+/// The confusable skeleton (Unicode TR39) of a folded key: two keys with
+/// the same skeleton look the same on screen (`boss` and `bоss` with a
+/// Cyrillic `о`).
+///
+/// ```
+/// use userimport_validate::{fold_key, key_skeleton};
+///
+/// assert_eq!(key_skeleton(&fold_key("boss")), key_skeleton(&fold_key("bоss")));
+/// assert_ne!(key_skeleton(&fold_key("boss")), key_skeleton(&fold_key("bass")));
+/// ```
+pub fn key_skeleton(folded: &str) -> String {
+    let mut out = String::with_capacity(folded.len() + 4);
+    skeleton_into(folded, &mut out);
+    out
+}
+
+/// Appends the skeleton of `folded` to `out`. ASCII keys, nearly every
+/// key, map character by character through a table made once from the
+/// same TR39 data (their prototypes are ASCII: `1` → `l`, `m` → `rn`), so
+/// checking a million keys costs no Unicode decomposition.
+pub(crate) fn skeleton_into(folded: &str, out: &mut String) {
+    static ASCII: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    let table = ASCII.get_or_init(|| {
+        let table: Vec<String> = (0u8..128)
+            .map(|b| unicode_security::skeleton(&char::from(b).to_string()).collect())
+            .collect();
+        table.iter().all(|s| s.is_ascii()).then_some(table)
+    });
+    match table {
+        Some(table) if folded.is_ascii() => {
+            for b in folded.bytes() {
+                out.push_str(&table[usize::from(b)]);
+            }
+        }
+        _ => out.extend(unicode_security::skeleton(folded)),
+    }
+}
+
+/// The first character of `key` that has no place in a key: invisible or
+/// default-ignorable characters (soft hyphen U+00AD, combining grapheme
+/// joiner U+034F, Hangul fillers U+115F U+1160 U+3164 U+FFA0, Mongolian
+/// vowel separator U+180E, variation selectors, tags), and combining marks
+/// left after NFC (a mark that composes, `e` + U+0301 = `é`, is fine).
+pub fn hidden_in_key(key: &str) -> Option<char> {
+    if key.is_ascii() {
+        return None;
+    }
+    let invisible = |c: char| {
+        matches!(
+            c,
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{e0000}'..='\u{e0fff}'
+        )
+    };
+    if let Some(c) = key.chars().find(|&c| invisible(c)) {
+        return Some(c);
+    }
+    key.nfc().find(|&c| is_combining_mark(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_alikes_share_a_skeleton_and_invisibles_are_found() {
+        let skeleton = |k: &str| key_skeleton(&fold_key(k));
+        for (a, b) in [
+            ("boss", "bоss"),
+            ("boss", "ｂｏｓｓ"),
+            ("paypal", "pаypal"),
+            ("admin", "аdmin"),
+        ] {
+            assert_eq!(skeleton(a), skeleton(b), "{a} {b}");
+        }
+        assert_ne!(skeleton("boss"), skeleton("bose"));
+        // The ASCII table agrees with the decomposing path.
+        for key in ["user1", "admin", "b0ss", "l|i`x\"y", "rn-m_0O"] {
+            let slow: String = unicode_security::skeleton(key).collect();
+            assert_eq!(key_skeleton(key), slow, "{key}");
+        }
+        for key in [
+            "bo\u{ad}ss",
+            "bo\u{34f}ss",
+            "\u{3164}boss",
+            "bo\u{180e}ss",
+            "bos\u{336}s",
+        ] {
+            assert!(hidden_in_key(key).is_some(), "{key:?}");
+        }
+        for key in ["boss", "José", "Jose\u{301}", "田中", "tanaka.hanako"] {
+            assert_eq!(hidden_in_key(key), None, "{key:?}");
+        }
+    }
+}
