@@ -59,6 +59,7 @@ mod mapping;
 mod preview;
 mod reader;
 mod record;
+mod xlsx;
 
 pub use charset::Charset;
 pub use core::{Parser, ReadResult};
@@ -67,3 +68,4 @@ pub use mapping::ColumnMapping;
 pub use preview::{Preview, PreviewRecord, preview};
 pub use reader::{Reader, ReaderBuilder};
 pub use record::Record;
+pub use xlsx::{FormulaCell, WorkbookInfo, WorkbookOptions, cell_reference, column_letters};
