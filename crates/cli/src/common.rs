@@ -40,6 +40,9 @@ pub struct ReadArgs {
     /// The 1-based line of the header row (rows above it are skipped).
     #[arg(long)]
     pub header_row: Option<u64>,
+    /// A workbook's sheet: its name or 1-based position (default: the first).
+    #[arg(long, value_name = "NAME|N")]
+    pub sheet: Option<String>,
     /// Map a field to a header: FIELD=HEADER, or FIELD=none to ignore it. Repeatable.
     #[arg(long = "map", value_name = "FIELD=HEADER")]
     pub maps: Vec<String>,
@@ -135,6 +138,7 @@ pub fn importer(read: &ReadArgs, plan: &PlanArgs) -> Result<Importer, Failure> {
         .map_err(|e| Failure(e.to_string()))?;
     options.delimiter = parse_delimiter(&read.delimiter)?;
     options.header_row = read.header_row;
+    options.sheet = read.sheet.clone();
     options.maps = read
         .maps
         .iter()

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use userimport::{ExportOptions, OutputCharset, export};
+use userimport::{ExportOptions, OutputCharset, export, export_xlsx};
 
 use crate::common::{StoreArgs, load_profile_named};
-use crate::output::open_output;
+use crate::output::{open_output, wants_xlsx};
 use crate::{Failure, store};
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +33,9 @@ pub struct Args {
     /// Charset: utf-8-bom (default), utf-8, shift_jis.
     #[arg(long, default_value = "utf-8-bom")]
     charset: String,
+    /// csv or xlsx (default: xlsx when the output file ends in .xlsx, else csv).
+    #[arg(long)]
+    format: Option<String>,
 }
 
 fn list(text: &Option<String>) -> Vec<String> {
@@ -68,7 +71,10 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     }
     let store = store::open_read(&args.store.db)?;
     let out = open_output(args.output.as_deref())?;
-    let written = export(&profile, &store, &options, charset, out)?;
+    let written = match wants_xlsx(args.format.as_deref(), args.output.as_deref())? {
+        true => export_xlsx(&profile, &store, &options, out)?.0,
+        false => export(&profile, &store, &options, charset, out)?,
+    };
     if args.output.is_some() {
         eprintln!("exported {written} users");
     }

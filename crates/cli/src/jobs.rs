@@ -203,6 +203,7 @@ pub fn options_json(read: &ReadArgs, plan: &PlanArgs, invite: Option<&Invite>) -
         "charset": read.charset,
         "delimiter": read.delimiter,
         "header_row": read.header_row,
+        "sheet": read.sheet,
         "maps": read.maps,
         "card_id_type": read.card_id_type,
         "sources": read.sources,
@@ -234,6 +235,7 @@ fn options_from_json(text: &str) -> Result<JobOptions, Failure> {
         charset: s("charset", "auto"),
         delimiter: s("delimiter", "auto"),
         header_row: v["header_row"].as_u64(),
+        sheet: o("sheet"),
         maps: v["maps"]
             .as_array()
             .map(|a| {

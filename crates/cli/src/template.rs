@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use userimport::{OutputCharset, schema::Profile, write_template};
+use userimport::{OutputCharset, schema::Profile, write_template, write_template_xlsx};
 
 use crate::Failure;
-use crate::output::open_output;
+use crate::output::{open_output, wants_xlsx};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,6 +18,9 @@ pub struct Args {
     /// Output file (default: standard output).
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// csv or xlsx (default: xlsx when the output file ends in .xlsx, else csv).
+    #[arg(long)]
+    format: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
@@ -28,6 +31,10 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             args.charset
         ))
     })?;
+    if wants_xlsx(args.format.as_deref(), args.output.as_deref())? {
+        write_template_xlsx(&profile, open_output(args.output.as_deref())?)?;
+        return Ok(0);
+    }
     let out = open_output(args.output.as_deref())?;
     write_template(&profile, charset, out)?;
     Ok(0)

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use serde::Serialize;
-use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
+use userimport_parse::{
+    Charset, ColumnMapping, Reader, ReaderBuilder, Record, WorkbookInfo, WorkbookOptions,
+};
 use userimport_plan::{Change, Chunk, Directory, Mode, Plan, PlanOptions, Planner, Summary};
 use userimport_schema::Profile;
 use userimport_validate::{Issue, KeyPrint, Row, Uniqueness, ValidateOptions, Validator};
 
 use crate::Error;
+use crate::workbook;
 
 /// How a file is read, validated and planned. Every field has the CLI's
 /// default.
@@ -42,6 +45,8 @@ pub struct ImportOptions {
     /// says how many were left out. File-level issues are always listed;
     /// [`Importer::plan`] lists every issue.
     pub max_issues: usize,
+    /// A workbook's sheet: its name or 1-based position (`None` = the first).
+    pub sheet: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -55,6 +60,7 @@ impl Default for ImportOptions {
             plan: PlanOptions::default(),
             chunk_rows: 1_024,
             max_issues: 10_000,
+            sheet: None,
         }
     }
 }
@@ -70,6 +76,9 @@ pub struct FileInfo {
     pub header_line: u64,
     /// Data rows read.
     pub rows: u64,
+    /// The workbook's format and sheet, when the file is a workbook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workbook: Option<WorkbookInfo>,
 }
 
 /// The result of checking (and planning) a file: what the review screen shows.
@@ -235,6 +244,9 @@ impl Importer {
             .header_row(self.options.header_row)
             .limits(self.profile.limits)
             .allowed_charsets(self.profile.charsets.clone());
+        let mut workbook = WorkbookOptions::sheet(self.options.sheet.clone());
+        workbook.date_format = workbook::default_date_format(&self.profile);
+        builder.workbook(workbook);
         builder
     }
 
@@ -278,6 +290,10 @@ impl Importer {
         // turns out to create a user gets a `field.required` error.
         let require_all = self.options.plan.mode == Mode::Create;
         let mapping = ColumnMapping::new(profile, &header, &self.options.maps, require_all)?;
+        let is_workbook = reader.workbook().is_some();
+        reader.set_date_formats(workbook::date_formats(profile, &mapping));
+        let mut formulas = workbook::FormulaWatch::new(profile, &mapping, reader.formula_cells());
+        let mut formula_issues = Vec::new();
         let key_order = match self.options.plan.key_order.is_empty() {
             true => &profile.key_order,
             false => &self.options.plan.key_order,
@@ -429,6 +445,11 @@ impl Importer {
                     continue;
                 }
                 batch.first_row = next_row;
+                formulas.issues(
+                    &batch.records[..batch.filled],
+                    next_row,
+                    &mut formula_issues,
+                );
                 next_row += batch.filled as u64;
                 if to_validate.send(batch).is_err() {
                     return Err(Error::Refused("the validation thread stopped".into()));
@@ -437,6 +458,8 @@ impl Importer {
             }
             Ok(())
         })?;
+        counted.count_issues(&formula_issues);
+        issues.extend(formula_issues);
         // In-file duplicates: every one counted and its row noted; a check
         // keeps only the first `cap` (by line, row and column).
         let cap = issues.cap;
@@ -487,12 +510,16 @@ impl Importer {
         issues.extend(duplicates);
         let mut issues = issues.into_vec();
         sort_issues(&mut issues);
+        if is_workbook {
+            workbook::locate(&mut issues, profile, &mapping, &header);
+        }
 
         let file = FileInfo {
             encoding: reader.encoding().name().to_string(),
             delimiter: delimiter_name(reader.delimiter()),
             header_line: header.line(),
             rows: next_row - 1,
+            workbook: reader.workbook().cloned(),
         };
         if let Keep::Stream(stream) = &mut keep {
             // Sync's removals last, and only for a clean file: a file with
