@@ -21,7 +21,7 @@ use rust_xlsxwriter::{
 use userimport_parse::{ColumnMapping, FormulaCell, Record, cell_reference, column_letters};
 use userimport_plan::{Directory, StoredUser};
 use userimport_schema::{FieldKind, Profile, Purpose, Template, escape_formula};
-use userimport_validate::Issue;
+use userimport_validate::{Issue, codes};
 
 use crate::Error;
 use crate::export::{ExportOptions, export_cell, export_columns, selected};
@@ -398,8 +398,13 @@ impl FormulaWatch {
                     cell_reference(cell.line, cell.column)
                 );
                 out.push(
-                    Issue::warning(cell.line, first_row + i as u64, "cell.formula", message)
-                        .column(key),
+                    Issue::warning(
+                        cell.line,
+                        first_row + i as u64,
+                        codes::CELL_FORMULA,
+                        message,
+                    )
+                    .column(key),
                 );
             }
         }
