@@ -19,6 +19,11 @@
 //! field), undecodable bytes are an error naming line and byte offset, and
 //! every failure is an [`Error`] that says where.
 //!
+//! Excel workbooks (.xlsx) are recognised by their first bytes and read with
+//! calamine into the same [`Record`]s (line = the sheet's row number), after
+//! their zip is checked against limits ([`WorkbookOptions`]) so that a zip
+//! bomb is refused before it is inflated.
+//!
 //! [`ColumnMapping`] maps header cells onto a profile's columns, and
 //! [`preview`] gives the header and first records for `userimport preview`.
 //! Ragged rows are not an error here: the validator compares each record's
