@@ -99,7 +99,7 @@ fn templates_and_exports_as_workbooks_round_trip() {
     assert_eq!(none.code, 2);
     assert!(
         none.stderr
-            .contains("the workbook has no sheet \"9\"; its sheets are: Users, Lists"),
+            .contains("the workbook has no sheet \"9\"; its sheets are: \"Users\", \"Lists\""),
         "{}",
         none.stderr
     );

@@ -222,7 +222,7 @@ pub enum Error {
         column: usize,
     },
     /// `--sheet` names no sheet of the workbook.
-    #[error("the workbook has no sheet {wanted:?}; its sheets are: {}", .sheets.join(", "))]
+    #[error("the workbook has no sheet {wanted:?}; its sheets are: {}", .sheets.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))]
     NoSheet {
         /// The sheet asked for.
         wanted: String,

@@ -331,9 +331,18 @@ impl SheetReader {
     }
 }
 
+/// A workbook error; control characters (which a file's names or XML may
+/// carry into a library's message) are written escaped.
 fn workbook_error(reason: impl Into<String>) -> Error {
+    let reason: String = reason.into();
     Error::Workbook {
-        reason: reason.into(),
+        reason: reason
+            .chars()
+            .flat_map(|c| match c.is_control() {
+                true => c.escape_default().collect::<Vec<_>>(),
+                false => vec![c],
+            })
+            .collect(),
     }
 }
 

@@ -181,7 +181,7 @@ fn a_sheet_by_name_or_position_and_a_header_row_below_a_title() {
     assert!(matches!(err, Error::NoSheet { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "the workbook has no sheet \"Staff\"; its sheets are: Notes, Import"
+        "the workbook has no sheet \"Staff\"; its sheets are: \"Notes\", \"Import\""
     );
 }
 
