@@ -402,31 +402,63 @@ fn inspect(bytes: &[u8], options: &WorkbookOptions, limits: &Limits) -> Result<I
     let max_run = (limits.max_field_bytes as u64)
         .saturating_mul(8)
         .max(1024 * 1024);
-    let mut buffer = vec![0u8; 64 * 1024];
     let mut budget = options.max_unzipped_bytes;
+    // The shared strings and the worksheets are measured while they are
+    // scanned (one inflation each); every other entry is measured here.
+    let mut strings_at = None;
+    let mut sheets = Vec::new();
+    let mut scanned = std::collections::HashSet::new();
     for (i, &size) in sizes.iter().enumerate() {
         let mut entry = zip.by_index(i).map_err(zip_error)?;
         if entry.is_dir() {
             continue;
         }
         let name = entry.name().to_string();
+        let normal = normalise(&name);
+        let is_sheet = normal.starts_with("xl/worksheets/") && normal.ends_with(".xml");
+        if is_sheet || normal == "xl/sharedstrings.xml" {
+            if !scanned.insert(normal.clone()) {
+                return Err(workbook_error(format!(
+                    "the zip has two entries named {name:?}"
+                )));
+            }
+            match is_sheet {
+                true => sheets.push((i, normal)),
+                false => strings_at = Some(i),
+            }
+            continue;
+        }
         let xml = is_xml_part(&name);
-        let cap = size.min(budget);
-        let used = measure(&mut entry, cap, xml.then_some(max_run), &mut buffer)
+        let mut measured = Measured::new(&mut entry, size.min(budget), xml.then_some(max_run));
+        let copied = std::io::copy(&mut measured, &mut std::io::sink());
+        budget -= measured
+            .verdict(copied)
             .map_err(|e| e.into_error(&name, options, max_run))?;
+    }
+    let mut strings = 0;
+    if let Some(i) = strings_at {
+        let mut entry = zip.by_index(i).map_err(zip_error)?;
+        let name = entry.name().to_string();
+        let mut measured = Measured::new(&mut entry, sizes[i].min(budget), Some(max_run));
+        let counted = count_strings_in(&mut measured, limits.max_field_bytes);
+        let used = measured
+            .verdict(Ok(0))
+            .map_err(|e| e.into_error(&name, options, max_run))?;
+        strings = counted.map_err(|e| e.into_error(&name, options, max_run))?;
         budget -= used;
     }
-    let strings = count_shared_strings(&mut zip, limits)?;
     let mut inventory = Inventory::default();
-    let names: Vec<String> = zip.file_names().map(str::to_string).collect();
-    for name in names {
-        let normal = normalise(&name);
-        if normal.starts_with("xl/worksheets/") && normal.ends_with(".xml") {
-            let entry = zip.by_name(&name).map_err(zip_error)?;
-            let formulas = scan_worksheet(entry, strings)
-                .map_err(|e| e.into_error(&name, options, max_run))?;
-            inventory.formulas.insert(normal, formulas);
-        }
+    for (i, normal) in sheets {
+        let mut entry = zip.by_index(i).map_err(zip_error)?;
+        let name = entry.name().to_string();
+        let mut measured = Measured::new(&mut entry, sizes[i].min(budget), Some(max_run));
+        let formulas = scan_worksheet(&mut measured, strings);
+        let used = measured
+            .verdict(Ok(0))
+            .map_err(|e| e.into_error(&name, options, max_run))?;
+        let formulas = formulas.map_err(|e| e.into_error(&name, options, max_run))?;
+        budget -= used;
+        inventory.formulas.insert(normal, formulas);
     }
     Ok(inventory)
 }
@@ -523,44 +555,72 @@ impl Bad {
     }
 }
 
-/// Inflates `entry` into nothing, at most `cap` bytes: the bytes it
-/// inflates to. With `max_run`, no run between `<` and `>` may be longer.
-fn measure(
-    entry: &mut impl Read,
+/// A reader that passes an entry's inflated bytes through while counting
+/// them: at most `cap`, and with `max_run`, no run between `<` and `>`
+/// longer than that. A reader past either stops with an error, and
+/// [`Measured::verdict`] says which.
+struct Measured<R> {
+    inner: std::io::Take<R>,
     cap: u64,
     max_run: Option<u64>,
-    buffer: &mut [u8],
-) -> std::result::Result<u64, Bad> {
-    let mut limited = entry.take(cap.saturating_add(1));
-    let mut total = 0u64;
-    let mut run = 0u64;
-    loop {
-        let n = match limited.read(buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Bad::Malformed(e.to_string())),
-        };
-        total += n as u64;
-        if total > cap {
-            return Err(Bad::Inflates);
-        }
-        let Some(max_run) = max_run else { continue };
-        let chunk = &buffer[..n];
-        let mut last = 0;
-        for at in memchr::memchr2_iter(b'<', b'>', chunk) {
-            if run + (at - last) as u64 > max_run {
-                return Err(Bad::LongRun);
-            }
-            run = 0;
-            last = at + 1;
-        }
-        run += (n - last) as u64;
-        if run > max_run {
-            return Err(Bad::LongRun);
+    total: u64,
+    run: u64,
+    over: Option<Bad>,
+}
+
+impl<R: Read> Measured<R> {
+    fn new(inner: R, cap: u64, max_run: Option<u64>) -> Self {
+        Measured {
+            inner: inner.take(cap.saturating_add(1)),
+            cap,
+            max_run,
+            total: 0,
+            run: 0,
+            over: None,
         }
     }
-    Ok(total)
+
+    /// The bytes inflated, or why reading stopped (a limit first, then
+    /// `result`'s own error).
+    fn verdict(self, result: std::io::Result<u64>) -> std::result::Result<u64, Bad> {
+        if let Some(bad) = self.over {
+            return Err(bad);
+        }
+        result.map_err(|e| Bad::Malformed(e.to_string()))?;
+        Ok(self.total)
+    }
+
+    fn check(&mut self, chunk: &[u8]) -> Option<Bad> {
+        self.total += chunk.len() as u64;
+        if self.total > self.cap {
+            return Some(Bad::Inflates);
+        }
+        let max_run = self.max_run?;
+        let mut last = 0;
+        for at in memchr::memchr2_iter(b'<', b'>', chunk) {
+            if self.run + (at - last) as u64 > max_run {
+                return Some(Bad::LongRun);
+            }
+            self.run = 0;
+            last = at + 1;
+        }
+        self.run += (chunk.len() - last) as u64;
+        (self.run > max_run).then_some(Bad::LongRun)
+    }
+}
+
+impl<R: Read> Read for Measured<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.over.is_some() {
+            return Err(std::io::Error::other("over a workbook limit"));
+        }
+        let n = self.inner.read(buf)?;
+        if let Some(bad) = self.check(&buf[..n]) {
+            self.over = Some(bad);
+            return Err(std::io::Error::other("over a workbook limit"));
+        }
+        Ok(n)
+    }
 }
 
 /// An XML reader set up as calamine sets up its own.
@@ -576,19 +636,6 @@ fn xml_reader<R: Read>(entry: R) -> quick_xml::Reader<std::io::BufReader<R>> {
 
 /// The number of shared strings calamine will keep (an `<si>` without text
 /// is skipped by it), each checked against `max_field_bytes`.
-fn count_shared_strings(zip: &mut ZipArchive<Cursor<&[u8]>>, limits: &Limits) -> Result<u64> {
-    let Some(name) = zip
-        .file_names()
-        .find(|n| normalise(n) == "xl/sharedstrings.xml")
-        .map(str::to_string)
-    else {
-        return Ok(0);
-    };
-    let entry = zip.by_name(&name).map_err(zip_error)?;
-    let options = WorkbookOptions::default();
-    count_strings_in(entry, limits.max_field_bytes).map_err(|e| e.into_error(&name, &options, 0))
-}
-
 fn count_strings_in(entry: impl Read, max_field_bytes: usize) -> std::result::Result<u64, Bad> {
     let mut xml = xml_reader(entry);
     let mut buf = Vec::new();
@@ -1068,18 +1115,26 @@ mod tests {
         ));
     }
 
+    /// Inflated `xml` through a [`Measured`] in 4-byte reads.
+    fn measure(xml: &[u8], cap: u64, max_run: Option<u64>) -> std::result::Result<u64, Bad> {
+        let mut measured = Measured::new(xml, cap, max_run);
+        let mut buffer = [0u8; 4];
+        let result = loop {
+            match measured.read(&mut buffer) {
+                Ok(0) => break Ok(0),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        measured.verdict(result)
+    }
+
     #[test]
     fn runs_without_markup_are_measured_across_chunks() {
-        let mut buffer = vec![0u8; 4];
         let xml = b"<a>0123456789</a>";
-        assert!(measure(&mut &xml[..], 100, Some(10), &mut buffer).is_ok());
-        assert!(matches!(
-            measure(&mut &xml[..], 100, Some(9), &mut buffer),
-            Err(Bad::LongRun)
-        ));
-        assert!(matches!(
-            measure(&mut &xml[..], 10, None, &mut buffer),
-            Err(Bad::Inflates)
-        ));
+        assert_eq!(measure(xml, 100, Some(10)).ok(), Some(17));
+        assert!(matches!(measure(xml, 100, Some(9)), Err(Bad::LongRun)));
+        assert!(matches!(measure(xml, 10, None), Err(Bad::Inflates)));
+        assert_eq!(measure(xml, 17, None).ok(), Some(17));
     }
 }
