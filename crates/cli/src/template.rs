@@ -32,10 +32,10 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         ))
     })?;
     if wants_xlsx(args.format.as_deref(), args.output.as_deref())? {
-        write_template_xlsx(&profile, open_output(args.output.as_deref())?)?;
+        write_template_xlsx(&profile, open_output(args.output.as_deref())?)?.finish()?;
         return Ok(0);
     }
     let out = open_output(args.output.as_deref())?;
-    write_template(&profile, charset, out)?;
+    write_template(&profile, charset, out)?.finish()?;
     Ok(0)
 }
