@@ -95,8 +95,11 @@ if [ -x "$bin" ]; then
         for c in utf-8-bom shift_jis; do
             "$bin" template --profile "$p" --charset "$c" -o "$tmp/t.csv" && add_csv "template-$p-$c" "$tmp/t.csv"
         done
+        # .xlsx inputs: workbooks are recognised by their bytes.
+        "$bin" template --profile "$p" -o "$tmp/t.xlsx" && add_csv "template-$p-xlsx" "$tmp/t.xlsx"
     done
 fi
+add_csv libreoffice-xlsx "$root/crates/parse/tests/data/libreoffice.xlsx"
 if [ -x "$gen" ]; then
     for p in standard team access; do
         "$gen" --rows 30 --defects 0.3 --profile "$p" --seed 7 --out "$tmp/g.csv" && add_csv "generated-$p" "$tmp/g.csv"

@@ -37,6 +37,9 @@ pub struct ReadArgs {
     /// The 1-based line of the header row (rows above it are skipped).
     #[arg(long)]
     pub header_row: Option<u64>,
+    /// A workbook's sheet: its name or 1-based position (default: the first).
+    #[arg(long, value_name = "NAME|N")]
+    pub sheet: Option<String>,
     /// Map a field to a header: FIELD=HEADER, or FIELD=none to ignore it. Repeatable.
     #[arg(long = "map", value_name = "FIELD=HEADER")]
     pub maps: Vec<String>,
@@ -119,6 +122,7 @@ pub fn settings(read: &ReadArgs, plan: &PlanArgs) -> ImportSettings {
     settings.charset = read.charset.clone();
     settings.delimiter = read.delimiter.clone();
     settings.header_row = read.header_row;
+    settings.sheet = read.sheet.clone();
     settings.maps = read.maps.clone();
     settings.card_id_type = read.card_id_type.clone();
     settings.sources = read.sources.clone();

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use userimport::{ExportOptions, OutputCharset, Unencodable, export};
+use userimport::{ExportOptions, OutputCharset, Unencodable, export, export_xlsx};
 
 use crate::common::{StoreArgs, load_profile_named};
-use crate::output::open_guarded;
+use crate::output::{open_guarded, wants_xlsx};
 use crate::{Failure, store};
 
 #[derive(Debug, clap::Args)]
@@ -42,6 +42,9 @@ pub struct Args {
     /// as a marker such as {U+00E9}, which an import refuses).
     #[arg(long, default_value = "refuse")]
     unencodable: String,
+    /// csv or xlsx (default: xlsx when the output file ends in .xlsx, else csv).
+    #[arg(long)]
+    format: Option<String>,
 }
 
 fn list(text: &Option<String>) -> Vec<String> {
@@ -82,8 +85,17 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             args.unencodable
         ))
     })?;
+    let xlsx = wants_xlsx(args.format.as_deref(), args.output.as_deref())?;
     let mut out = open_guarded(args.output.as_deref(), Some(&args.store.db), None)?;
     let store = store::open_read(&args.store.db)?;
+    if xlsx {
+        let (written, _) = export_xlsx(&profile, &store, &options, &mut out)?;
+        out.finish()?;
+        if args.output.is_some() {
+            eprintln!("exported {written} users");
+        }
+        return Ok(0);
+    }
     let written = export(&profile, &store, &options, charset, &mut out).map_err(|e| {
         Failure(match e {
             userimport::Error::Write(w @ userimport::WriteError::Unencodable { .. }) => {

@@ -121,3 +121,30 @@ pub fn reserved(path: &Path) -> Result<OutputFile, Failure> {
         None => create_file(path, None, None),
     }
 }
+
+/// Whether `template` and `export` write an .xlsx workbook: `--format xlsx`,
+/// or no `--format` and an output file named `*.xlsx`. A workbook is not
+/// written to a terminal.
+pub fn wants_xlsx(format: Option<&str>, output: Option<&Path>) -> Result<bool, crate::Failure> {
+    let by_name = output.is_some_and(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+    });
+    let xlsx = match format.map(str::to_ascii_lowercase).as_deref() {
+        None => by_name,
+        Some("xlsx") => true,
+        Some("csv") => false,
+        Some(other) => {
+            return Err(crate::Failure(format!(
+                "unknown --format {other:?}: use csv or xlsx"
+            )));
+        }
+    };
+    let to_stdout = output.is_none_or(|p| p == Path::new("-"));
+    if xlsx && to_stdout && std::io::IsTerminal::is_terminal(&io::stdout()) {
+        return Err(crate::Failure(
+            "an .xlsx workbook is not written to a terminal: name a file with -o FILE.xlsx".into(),
+        ));
+    }
+    Ok(xlsx)
+}

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use userimport::parse::{Charset, Preview, ReaderBuilder, preview};
+use userimport::parse::{Charset, Preview, ReaderBuilder, WorkbookOptions, preview};
 use userimport::schema::{Profile, Purpose};
 
 use crate::Failure;
@@ -20,6 +20,9 @@ pub struct Args {
     /// The 1-based line of the header row.
     #[arg(long)]
     header_row: Option<u64>,
+    /// A workbook's sheet: its name or 1-based position (default: the first).
+    #[arg(long, value_name = "NAME|N")]
+    sheet: Option<String>,
     /// Charset: auto, utf-8, shift_jis, euc-jp, utf-16le, utf-16be, windows-1252.
     #[arg(long, default_value = "auto")]
     charset: String,
@@ -161,7 +164,8 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     builder
         .charset(args.charset.parse::<Charset>()?)
         .delimiter(parse_delimiter(&args.delimiter)?)
-        .header_row(args.header_row);
+        .header_row(args.header_row)
+        .workbook(WorkbookOptions::sheet(args.sheet.clone()));
     let profile = load_profile_named(&args.profile)?;
     let mut shown = preview(&builder, open_input(&args.file)?, args.rows)?;
     let mut mapped = Vec::new();
@@ -195,11 +199,20 @@ pub fn run(args: Args) -> Result<u8, Failure> {
                 "\t" => "tab".to_string(),
                 d => format!("{d:?}"),
             };
-            writeln!(
-                out,
-                "encoding {}, delimiter {delimiter}, header on line {}",
-                shown.encoding, shown.header_line
-            )?;
+            match &shown.workbook {
+                Some(book) => writeln!(
+                    out,
+                    "workbook {}, sheet {:?}, header on line {}",
+                    book.format,
+                    visible(&book.sheet),
+                    shown.header_line
+                )?,
+                None => writeln!(
+                    out,
+                    "encoding {}, delimiter {delimiter}, header on line {}",
+                    shown.encoding, shown.header_line
+                )?,
+            }
             let mut table: Vec<Vec<String>> = vec![
                 std::iter::once("line".to_string())
                     .chain(shown.header.iter().map(|h| visible(h)))

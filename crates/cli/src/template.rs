@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use userimport::{OutputCharset, schema::Lang, schema::Profile, write_template_in};
+use userimport::{
+    OutputCharset, schema::Lang, schema::Profile, write_template_in, write_template_xlsx,
+};
 
 use crate::Failure;
-use crate::output::open_output;
+use crate::output::{open_output, wants_xlsx};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,6 +24,9 @@ pub struct Args {
     /// platform and member site download them; import reads either).
     #[arg(long, default_value = "en")]
     lang: String,
+    /// csv or xlsx (default: xlsx when the output file ends in .xlsx, else csv).
+    #[arg(long)]
+    format: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
@@ -32,6 +37,10 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             args.charset
         ))
     })?;
+    if wants_xlsx(args.format.as_deref(), args.output.as_deref())? {
+        write_template_xlsx(&profile, open_output(args.output.as_deref())?)?.finish()?;
+        return Ok(0);
+    }
     let out = open_output(args.output.as_deref())?;
     let lang: Lang = args.lang.parse().map_err(Failure)?;
     write_template_in(&profile, lang, charset, out)?.finish()?;

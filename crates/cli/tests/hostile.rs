@@ -249,7 +249,7 @@ cases! {
     binary_png: |o| o.write_all(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0"),
         args [], exit 2, says ["binary", "byte offset"], apply true;
     binary_zip_xlsx: |o| { o.write_all(b"PK\x03\x04\x14\0\x06\0\x08\0\0\0!\0")?; noise(o, 3, 4096) },
-        args [], exit 2, says ["binary", "byte offset"], apply true;
+        args [], exit 2, says ["workbook: not a readable .xlsx workbook"], apply true;
     random_bytes: |o| noise(o, 0x9e37_79b9_7f4a_7c15, 256 * 1024),
         args [], exit 2, says ["byte offset"], apply true;
     random_bytes_after_header: |o| { w(o, HEADER)?; noise(o, 42, 200 * 1024) },

@@ -15,6 +15,10 @@ pub enum Limit {
     FieldBytes,
     /// `max_columns`: the number of fields in one record.
     Columns,
+    /// `max_unzipped_bytes`: what a workbook's zip entries inflate to.
+    UnzippedBytes,
+    /// `max_entries`: the number of entries in a workbook's zip.
+    ZipEntries,
 }
 
 impl Limit {
@@ -25,6 +29,8 @@ impl Limit {
             Limit::Rows => "max_rows",
             Limit::FieldBytes => "max_field_bytes",
             Limit::Columns => "max_columns",
+            Limit::UnzippedBytes => "max_unzipped_bytes",
+            Limit::ZipEntries => "max_entries",
         }
     }
 }
@@ -181,6 +187,50 @@ pub enum Error {
         /// The header as given.
         header: String,
     },
+    /// The input is a workbook that cannot be read: not an .xlsx workbook
+    /// (an .xls, an .ods, another zip), password-protected, or malformed.
+    #[error("workbook: {reason}")]
+    Workbook {
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// A workbook exceeds a limit on its file or its zip container; it is
+    /// refused before calamine reads it.
+    #[error("workbook: the file exceeds the limit {limit} = {value} ({what})")]
+    WorkbookLimit {
+        /// Which limit.
+        limit: Limit,
+        /// The limit's value.
+        value: u64,
+        /// What exceeded it.
+        what: String,
+    },
+    /// A workbook cell exceeds a limit (`max_columns`, `max_field_bytes`).
+    #[error(
+        "sheet {sheet:?}, cell {cell} (line {line}, column {column}): the workbook exceeds the limit {limit} = {value}"
+    )]
+    CellLimit {
+        /// Which limit.
+        limit: Limit,
+        /// The limit's value.
+        value: u64,
+        /// The sheet's name.
+        sheet: String,
+        /// The cell's reference (`C7`).
+        cell: String,
+        /// The sheet's 1-based row number.
+        line: u64,
+        /// The 1-based column.
+        column: usize,
+    },
+    /// `--sheet` names no sheet of the workbook.
+    #[error("the workbook has no sheet {wanted:?}; its sheets are: {}", .sheets.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))]
+    NoSheet {
+        /// The sheet asked for.
+        wanted: String,
+        /// The workbook's sheets.
+        sheets: Vec<String>,
+    },
 }
 
 impl Error {
@@ -189,6 +239,7 @@ impl Error {
         match self {
             Error::LimitExceeded { limit, .. } => Some(*limit),
             Error::QuotedFieldTooLong { .. } => Some(Limit::FieldBytes),
+            Error::WorkbookLimit { limit, .. } | Error::CellLimit { limit, .. } => Some(*limit),
             _ => None,
         }
     }
@@ -201,7 +252,8 @@ impl Error {
             | Error::StrayQuote { line, .. }
             | Error::TextAfterQuote { line, .. }
             | Error::QuotedFieldTooLong { line, .. }
-            | Error::LimitExceeded { line, .. } => Some(*line),
+            | Error::LimitExceeded { line, .. }
+            | Error::CellLimit { line, .. } => Some(*line),
             _ => None,
         }
     }
@@ -212,7 +264,8 @@ impl Error {
             Error::UnterminatedQuote { column, .. }
             | Error::StrayQuote { column, .. }
             | Error::TextAfterQuote { column, .. }
-            | Error::QuotedFieldTooLong { column, .. } => Some(*column),
+            | Error::QuotedFieldTooLong { column, .. }
+            | Error::CellLimit { column, .. } => Some(*column),
             Error::LimitExceeded { column, .. } => *column,
             _ => None,
         }

@@ -22,6 +22,11 @@
 //! quote); undecodable bytes are an error naming line and byte offset, and
 //! every failure is an [`Error`] that says where.
 //!
+//! Excel workbooks (.xlsx) are recognised by their first bytes and read with
+//! calamine into the same [`Record`]s (line = the sheet's row number), after
+//! their zip is checked against limits ([`WorkbookOptions`]) so that a zip
+//! bomb is refused before it is inflated.
+//!
 //! [`ColumnMapping`] maps header cells onto a profile's columns, and
 //! [`preview`] gives the header and first records for `userimport preview`.
 //! Ragged rows are not an error here: the validator compares each record's
@@ -62,6 +67,7 @@ mod mapping;
 mod preview;
 mod reader;
 mod record;
+mod xlsx;
 
 pub use charset::{Charset, Detection};
 pub use core::{Parser, ReadResult};
@@ -70,3 +76,4 @@ pub use mapping::ColumnMapping;
 pub use preview::{Preview, PreviewRecord, preview};
 pub use reader::{Reader, ReaderBuilder};
 pub use record::{Record, StrayQuote};
+pub use xlsx::{FormulaCell, WorkbookInfo, WorkbookOptions, cell_reference, column_letters};

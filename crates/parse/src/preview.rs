@@ -25,6 +25,9 @@ pub struct Preview {
     pub header: Vec<String>,
     /// The first records.
     pub records: Vec<PreviewRecord>,
+    /// The workbook's format and sheet, when the file is a workbook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workbook: Option<crate::WorkbookInfo>,
 }
 
 /// One record of a [`Preview`].
@@ -59,5 +62,6 @@ pub fn preview<R: Read>(builder: &ReaderBuilder, rdr: R, rows: usize) -> Result<
         header_line: reader.header().line(),
         header: fields(reader.header()),
         records,
+        workbook: reader.workbook().cloned(),
     })
 }

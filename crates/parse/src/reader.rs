@@ -10,6 +10,7 @@ use crate::Record;
 use crate::charset::{self, Charset, Detection};
 use crate::core::{Parser, ReadResult};
 use crate::error::{Error, Limit, Result};
+use crate::xlsx::{FormulaCell, SheetReader, WorkbookInfo, WorkbookOptions};
 
 /// How much of the input is read up front to detect charset and dialect.
 pub(crate) const SNIFF_BYTES: usize = 64 * 1024;
@@ -29,6 +30,7 @@ pub struct ReaderBuilder {
     header_row: Option<u64>,
     limits: Limits,
     allowed_charsets: Vec<String>,
+    workbook: WorkbookOptions,
 }
 
 impl Default for ReaderBuilder {
@@ -47,6 +49,7 @@ impl ReaderBuilder {
             header_row: None,
             limits: Limits::default(),
             allowed_charsets: Vec::new(),
+            workbook: WorkbookOptions::default(),
         }
     }
 
@@ -82,6 +85,13 @@ impl ReaderBuilder {
     /// case-insensitive); empty (the default) allows any.
     pub fn allowed_charsets(&mut self, charsets: Vec<String>) -> &mut Self {
         self.allowed_charsets = charsets;
+        self
+    }
+
+    /// How a workbook is read (sheet, date format, zip limits). Workbooks
+    /// are recognised by their first bytes, whatever the file's name.
+    pub fn workbook(&mut self, options: WorkbookOptions) -> &mut Self {
+        self.workbook = options;
         self
     }
 
@@ -135,6 +145,16 @@ impl ReaderBuilder {
             }
         }
         let prefix = &buf[..len];
+        if crate::xlsx::is_workbook(prefix) {
+            let sheet = SheetReader::open(
+                prefix,
+                &mut rdr,
+                &self.workbook,
+                self.limits,
+                self.header_row,
+            )?;
+            return Reader::from_workbook(rdr, sheet, self.limits);
+        }
         let detection = match self.charset.encoding() {
             Some(_) => None,
             None => Some(charset::detect(prefix, eof)),
@@ -182,6 +202,7 @@ impl ReaderBuilder {
             records: 0,
             max_rows: self.limits.max_rows,
             done: false,
+            workbook: None,
         };
         let mut header = Record::new();
         if !reader.next_record(&mut header)? {
@@ -359,9 +380,55 @@ pub struct Reader<R> {
     records: u64,
     max_rows: Option<u64>,
     done: bool,
+    workbook: Option<Box<SheetReader>>,
 }
 
 impl<R: Read> Reader<R> {
+    /// A reader over a workbook's sheet, its header read.
+    fn from_workbook(rdr: R, sheet: SheetReader, limits: Limits) -> Result<Reader<R>> {
+        let mut reader = Reader {
+            rdr,
+            parser: Parser::new(encoding_rs::UTF_8, b',', limits),
+            buf: Vec::new(),
+            pos: 0,
+            len: 0,
+            eof: true,
+            header: Record::new(),
+            records: 0,
+            max_rows: limits.max_rows,
+            done: false,
+            workbook: Some(Box::new(sheet)),
+            detection: None,
+        };
+        let mut header = Record::new();
+        if !reader.next_record(&mut header)? {
+            return Err(Error::NoHeader { from_line: None });
+        }
+        reader.header = header;
+        Ok(reader)
+    }
+
+    /// The workbook's format and sheet, when the input is a workbook (its
+    /// [`encoding`](Reader::encoding) is then UTF-8 and its delimiter `,`).
+    pub fn workbook(&self) -> Option<&WorkbookInfo> {
+        self.workbook.as_deref().map(SheetReader::info)
+    }
+
+    /// A workbook's formula cells (the first 10,000, in sheet order);
+    /// empty for CSV.
+    pub fn formula_cells(&self) -> &[FormulaCell] {
+        self.workbook.as_deref().map_or(&[], SheetReader::formulas)
+    }
+
+    /// The chrono date format for a workbook's date cells in each column (by
+    /// 0-based index; `None` keeps the [`WorkbookOptions`] format). Takes
+    /// effect for the records read after it; CSV files ignore it.
+    pub fn set_date_formats(&mut self, formats: Vec<Option<String>>) {
+        if let Some(sheet) = self.workbook.as_deref_mut() {
+            sheet.set_date_formats(formats);
+        }
+    }
+
     /// The encoding the file is decoded with (given or detected);
     /// `encoding().name()` is the encoding_rs name (`Shift_JIS`).
     pub fn encoding(&self) -> &'static Encoding {
@@ -428,6 +495,9 @@ impl<R: Read> Reader<R> {
     }
 
     fn next_record_inner(&mut self, record: &mut Record) -> Result<bool> {
+        if let Some(sheet) = self.workbook.as_deref_mut() {
+            return sheet.next_record(record);
+        }
         loop {
             if self.pos == self.len && !self.eof {
                 self.fill()?;

@@ -89,7 +89,7 @@ pub fn export_cell(profile: &Profile, column: usize, user: &StoredUser) -> Strin
     }
 }
 
-fn selected(profile: &Profile, options: &ExportOptions, user: &StoredUser) -> bool {
+pub(crate) fn selected(profile: &Profile, options: &ExportOptions, user: &StoredUser) -> bool {
     if !options.groups.is_empty() {
         let wanted: BTreeSet<String> = options.groups.iter().map(|g| fold(g)).collect();
         if !user.groups.iter().any(|g| wanted.contains(&fold(g))) {

@@ -85,6 +85,7 @@ mod report;
 mod settings;
 mod store;
 mod stream;
+mod workbook;
 
 pub use userimport_parse as parse;
 pub use userimport_plan as plan;
@@ -106,6 +107,7 @@ pub use report::{
 pub use settings::{ImportSettings, parse_delimiter, parse_map};
 pub use store::{Store, StoreUrl, mask_url_password};
 pub use stream::{Phase, StreamOptions, StreamOutcome, StreamProgress};
+pub use workbook::{export_xlsx, write_template_xlsx};
 
 /// Errors that stop an import: file-level problems (exit code 2), store
 /// failures, refusals. Row problems are [`validate::Issue`]s, not errors.
@@ -161,6 +163,9 @@ pub enum Error {
     /// A guard refused the operation; the message says why.
     #[error("{0}")]
     Refused(String),
+    /// Writing an `.xlsx` workbook failed; the message says where.
+    #[error("cannot write the workbook: {0}")]
+    Workbook(String),
 }
 
 use schema::{Profile, Template};

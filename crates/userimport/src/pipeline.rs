@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use serde::Serialize;
-use userimport_parse::{Charset, ColumnMapping, Reader, ReaderBuilder, Record};
+use userimport_parse::{
+    Charset, ColumnMapping, Reader, ReaderBuilder, Record, WorkbookInfo, WorkbookOptions,
+};
 use userimport_plan::{
     Change, Chunk, Directory, Mode, Plan, PlanOptions, Planner, Review, Summary,
 };
@@ -14,6 +16,7 @@ use userimport_schema::{Profile, Purpose};
 use userimport_validate::{Issue, KeyPrint, Row, Uniqueness, ValidateOptions, Validator};
 
 use crate::Error;
+use crate::workbook;
 
 /// How a file is read, validated and planned. Every field has the CLI's
 /// default.
@@ -50,6 +53,8 @@ pub struct ImportOptions {
     /// memory is bounded for any file. `usize::MAX` lists every change. The
     /// summary's counts are complete whatever the limit.
     pub max_changes: usize,
+    /// A workbook's sheet: its name or 1-based position (`None` = the first).
+    pub sheet: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -64,6 +69,7 @@ impl Default for ImportOptions {
             chunk_rows: 1_024,
             max_issues: 10_000,
             max_changes: 100,
+            sheet: None,
         }
     }
 }
@@ -79,6 +85,9 @@ pub struct FileInfo {
     pub header_line: u64,
     /// Data rows read.
     pub rows: u64,
+    /// The workbook's format and sheet, when the file is a workbook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workbook: Option<WorkbookInfo>,
 }
 
 /// The result of checking (and planning) a file: what the review screen shows.
@@ -278,6 +287,9 @@ impl Importer {
             .header_row(self.options.header_row)
             .limits(self.profile.limits)
             .allowed_charsets(self.profile.charsets.clone());
+        let mut workbook = WorkbookOptions::sheet(self.options.sheet.clone());
+        workbook.date_format = workbook::default_date_format(&self.profile);
+        builder.workbook(workbook);
         builder
     }
 
@@ -321,6 +333,10 @@ impl Importer {
         // turns out to create a user gets a `field.required` error.
         let require_all = self.options.plan.mode == Mode::Create;
         let mapping = ColumnMapping::new(profile, &header, &self.options.maps, require_all)?;
+        let is_workbook = reader.workbook().is_some();
+        reader.set_date_formats(workbook::date_formats(profile, &mapping));
+        let mut formulas = workbook::FormulaWatch::new(profile, &mapping, reader.formula_cells());
+        let mut formula_issues = Vec::new();
         let key_order = match self.options.plan.key_order.is_empty() {
             true => &profile.key_order,
             false => &self.options.plan.key_order,
@@ -490,6 +506,11 @@ impl Importer {
                     continue;
                 }
                 batch.first_row = next_row;
+                formulas.issues(
+                    &batch.records[..batch.filled],
+                    next_row,
+                    &mut formula_issues,
+                );
                 next_row += batch.filled as u64;
                 if to_validate.send(batch).is_err() {
                     return Err(Error::Refused("the validation thread stopped".into()));
@@ -498,6 +519,8 @@ impl Importer {
             }
             Ok(())
         })?;
+        counted.count_issues(&formula_issues);
+        issues.extend(formula_issues);
         // In-file duplicates: every one counted and its row noted; a check
         // keeps only the first `cap` (by line, row and column).
         let cap = issues.cap;
@@ -548,6 +571,9 @@ impl Importer {
         issues.extend(duplicates);
         let mut issues = issues.into_vec();
         sort_issues(&mut issues);
+        if is_workbook {
+            workbook::locate(&mut issues, profile, &mapping, &header);
+        }
 
         let mut review = std::mem::take(&mut finish.review);
         review.withdraw(&duplicate_rows);
@@ -572,6 +598,7 @@ impl Importer {
             delimiter: delimiter_name(reader.delimiter()),
             header_line: header.line(),
             rows: next_row - 1,
+            workbook: reader.workbook().cloned(),
         };
         if let Keep::Stream(stream) = &mut keep {
             // Sync's removals last, and only for a clean file: a file with

@@ -192,11 +192,18 @@ pub fn write_summary_text<W: Write>(
         "\t" => "tab".to_string(),
         d => format!("{d:?}"),
     };
-    writeln!(
-        out,
-        "file: {} rows, {}, delimiter {delimiter}, header on line {}",
-        file.rows, file.encoding, file.header_line
-    )?;
+    match &file.workbook {
+        Some(book) => writeln!(
+            out,
+            "file: {} rows, {} sheet {:?}, header on line {}",
+            file.rows, book.format, book.sheet, file.header_line
+        )?,
+        None => writeln!(
+            out,
+            "file: {} rows, {}, delimiter {delimiter}, header on line {}",
+            file.rows, file.encoding, file.header_line
+        )?,
+    }
     writeln!(
         out,
         "rows: {} valid, {} invalid | create {}, update {}, delete {}, unchanged {}, skipped {} | {} errors, {} warnings",

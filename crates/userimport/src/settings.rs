@@ -27,6 +27,9 @@ pub struct ImportSettings {
     pub delimiter: String,
     /// The header's 1-based line (`None`: the first non-blank line).
     pub header_row: Option<u64>,
+    /// A workbook's sheet: its name or 1-based position (`None`: the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
     /// Column mappings, `FIELD=HEADER` or `FIELD=none`.
     pub maps: Vec<String>,
     /// Card ID notation: `decimal` or `hex`.
@@ -68,6 +71,7 @@ impl Default for ImportSettings {
             charset: "auto".into(),
             delimiter: "auto".into(),
             header_row: None,
+            sheet: None,
             maps: Vec::new(),
             card_id_type: "decimal".into(),
             sources: None,
@@ -137,6 +141,7 @@ impl ImportSettings {
                 .map_err(|e| bad(e.to_string()))?,
             delimiter: parse_delimiter(&self.delimiter)?,
             header_row: self.header_row,
+            sheet: self.sheet.clone(),
             maps: self
                 .maps
                 .iter()

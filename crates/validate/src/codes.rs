@@ -66,6 +66,7 @@
 //! | `password.ignored` | warning | planner | a password for an existing user is ignored (without `--update-passwords`) |
 //! | `sync.threshold` | error | planner (file) | sync would remove more users than the guard allows |
 //! | `sync.incomplete` | warning | planner (file) | sync removes nobody because some rows are invalid |
+//! | `cell.formula` | warning | importer (workbooks) | a key or password cell of an .xlsx holds a formula: its last calculated value is used |
 //!
 //! The planner (`userimport_plan::codes`) defines the same strings for the
 //! codes it raises; they are listed here so that every code is documented in
@@ -193,6 +194,10 @@ pub const SYNC_THRESHOLD: &str = "sync.threshold";
 /// Sync removes nobody because some rows are invalid (planner, file-level warning).
 pub const SYNC_INCOMPLETE: &str = "sync.incomplete";
 
+/// A key or password cell of a workbook holds a formula: its last
+/// calculated value is used (a warning; raised by the importer).
+pub const CELL_FORMULA: &str = "cell.formula";
+
 /// Every code above, for tests and documentation generators.
 pub const ALL: &[&str] = &[
     COLUMN_READ_ONLY,
@@ -253,6 +258,7 @@ pub const ALL: &[&str] = &[
     PASSWORD_IGNORED,
     SYNC_THRESHOLD,
     SYNC_INCOMPLETE,
+    CELL_FORMULA,
 ];
 
 #[cfg(test)]
