@@ -5,7 +5,10 @@
 //! - both stores give the same plan, the same outcome and the same users;
 //! - no store holds two users with one login ID or e-mail;
 //! - the export of what was applied, checked again, changes nothing and
-//!   has no error.
+//!   has no error;
+//! - the streamed apply (plan and write in one pass, small held batches,
+//!   into a third store) commits exactly when the plan applies, and then
+//!   leaves the same users; when it does not, it writes nothing.
 //!
 //! First two bytes: profile, mode, merge, actor, skip-invalid, update
 //! passwords, sync action and threshold, generated passwords, card ID
@@ -14,11 +17,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use userimport::plan::{Merge, Mode, PlanOptions, SyncAction};
+use userimport::plan::{Merge, Mode, PlanOptions, StoredUser, SyncAction};
 use userimport::schema::{KeyKind, Profile};
 use userimport::sink::{ApplyOutcome, Sink};
 use userimport::validate::{CardIdType, ValidateOptions};
-use userimport::{Checked, ExportOptions, ImportOptions, Importer, OutputCharset};
+use userimport::{Checked, ExportOptions, ImportOptions, Importer, OutputCharset, StreamOptions};
 use userimport_fuzz::{actor, assert_keys_unique, prehash, seeded_memory, seeded_sqlite, users};
 
 /// The import options two option bytes stand for.
@@ -138,6 +141,38 @@ fn export_checks_clean(importer: &Importer, sqlite: &userimport::sink::SqliteSin
     );
 }
 
+/// Applies `data` streamed (three-row chunks, two-change held batches)
+/// into a fresh SQLite store planned through a memory store of the same
+/// users; `applied` is what applying the whole plan left, or `None` when it
+/// was refused or rolled back.
+fn streamed_agrees(importer: &Importer, data: &[u8], applied: Option<&[StoredUser]>) {
+    let profile = importer.profile();
+    let mut options = importer.options().clone();
+    options.chunk_rows = 3;
+    let streaming = Importer::builder(profile).options(options).build();
+    let planning = seeded_memory(&profile.name);
+    let mut store = seeded_sqlite(&profile.name);
+    let before = users(&store);
+    let stream = StreamOptions {
+        batch_rows: 2,
+        hold_rows: 2,
+        ..StreamOptions::default()
+    };
+    let done = streaming.apply_streaming(data, planning, &mut store, &stream, &mut |_| true);
+    let committed = matches!(&done, Ok(d) if d.outcome.committed);
+    let after = users(&store);
+    match applied {
+        Some(applied) => {
+            assert!(committed, "the plan applies, the streamed apply does not: {done:?}");
+            assert_eq!(after, applied, "streamed and at once leave different users");
+        }
+        None => {
+            assert!(!committed, "the plan is refused, the streamed apply commits: {done:?}");
+            assert_eq!(after, before, "a streamed apply that did not commit wrote");
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let [a, b, data @ ..] = data else {
         return;
@@ -154,13 +189,18 @@ fuzz_target!(|data: &[u8]| {
     let Some(mut plan) = checked.plan else {
         return;
     };
-    prehash(&mut plan);
+    // Streamed, passwords are hashed as written (argon2): only without them.
+    let hashed = prehash(&mut plan);
+    let stream = hashed == 0 && !plan.options.skip_invalid;
     let m = memory.apply(&plan, &mut |_| true);
     let s = sqlite.apply(&plan, &mut |_| true);
     let (m, s) = match (m, s) {
         (Ok(m), Ok(s)) => (m, s),
         (Err(_), Err(_)) => {
             assert_eq!(users(&memory), users(&sqlite));
+            if stream {
+                streamed_agrees(&importer, data, None);
+            }
             return;
         }
         (m, s) => panic!("one store applies, the other refuses: {m:?} / {s:?}"),
@@ -170,6 +210,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(users(&memory), stored, "the two stores hold different users");
     assert_keys_unique(&stored);
     userimport::write_results_csv(&s.results, std::io::sink()).expect("results write");
+    if stream {
+        streamed_agrees(&importer, data, s.committed.then_some(&stored[..]));
+    }
     if s.committed {
         export_checks_clean(&importer, &sqlite);
     }
