@@ -154,3 +154,24 @@ pub fn assert_keys_unique(users: &[StoredUser]) {
         }
     }
 }
+
+/// What `seed-corpus.sh` writes as the store ID of its plan files (in place
+/// of the random ID of the store it planned them on, a copy of the seed
+/// store): the `plan_json` target puts its own store's ID there, so those
+/// plans reach the checks past the store's identity.
+pub const SEED_STORE_ID: &str = "fuzz-seed-store";
+
+/// A profile by the name a plan records: a built-in one, or one of the
+/// example profiles (`examples/profiles/*.toml`) the seed plans are made with.
+pub fn profile_named(name: &str) -> Option<Profile> {
+    const EXAMPLES: [&str; 2] = [
+        include_str!("../../examples/profiles/learning.toml"),
+        include_str!("../../examples/profiles/members.toml"),
+    ];
+    Profile::builtin(name).or_else(|| {
+        EXAMPLES
+            .iter()
+            .filter_map(|toml| Profile::from_toml(toml).ok())
+            .find(|p| p.name == name)
+    })
+}
