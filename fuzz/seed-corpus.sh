@@ -253,8 +253,16 @@ if [ -x "$bin" ]; then
             name="$(echo "${rel%.csv}" | tr / -)"
             mapfile -t opts < <(example_options "$rel")
             plan_one "$name" "$f" "${opts[@]}"
-            plan_one "$name-actor" "$f" "${opts[@]}" --actor admin --skip-invalid
-            plan_one "$name-sync" "$f" "${opts[@]}" --mode sync --max-delete 100 --sync-action suspend
+            if [[ " ${opts[*]} " == *" --skip-invalid "* ]]; then
+                plan_one "$name-actor" "$f" "${opts[@]}" --actor admin
+            else
+                plan_one "$name-actor" "$f" "${opts[@]}" --actor admin --skip-invalid
+            fi
+            plan_one "$name-sync" "$f" "${opts[@]}" --mode sync --max-delete 100
+            case "$rel" in
+                learning/* | team/* | users.csv)
+                    plan_one "$name-suspend" "$f" "${opts[@]}" --mode sync --max-delete 100 --sync-action suspend ;;
+            esac
         done
         # the seed users' own export, edited by the plan: updates and deletes
         "$bin" export --db "$db" -o "$tmp/export.csv" >/dev/null 2>&1 || true
