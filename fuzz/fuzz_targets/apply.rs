@@ -129,9 +129,12 @@ fn export_checks_clean(importer: &Importer, sqlite: &userimport::sink::SqliteSin
     let mut again = ImportOptions::default();
     again.validate = importer.options().validate.clone();
     let reimport = Importer::builder(profile).options(again).build();
-    let checked = reimport
-        .check(&file[..], sqlite)
-        .unwrap_or_else(|e| panic!("the export does not check: {e}\n{}", String::from_utf8_lossy(&file)));
+    let checked = reimport.check(&file[..], sqlite).unwrap_or_else(|e| {
+        panic!(
+            "the export does not check: {e}\n{}",
+            String::from_utf8_lossy(&file)
+        )
+    });
     let s = &checked.summary;
     let errors: Vec<_> = checked.errors().collect();
     assert!(
@@ -163,11 +166,17 @@ fn streamed_agrees(importer: &Importer, data: &[u8], applied: Option<&[StoredUse
     let after = users(&store);
     match applied {
         Some(applied) => {
-            assert!(committed, "the plan applies, the streamed apply does not: {done:?}");
+            assert!(
+                committed,
+                "the plan applies, the streamed apply does not: {done:?}"
+            );
             assert_eq!(after, applied, "streamed and at once leave different users");
         }
         None => {
-            assert!(!committed, "the plan is refused, the streamed apply commits: {done:?}");
+            assert!(
+                !committed,
+                "the plan is refused, the streamed apply commits: {done:?}"
+            );
             assert_eq!(after, before, "a streamed apply that did not commit wrote");
         }
     }
@@ -207,7 +216,11 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(shape(&m), shape(&s), "the two stores apply differently");
     let stored = users(&sqlite);
-    assert_eq!(users(&memory), stored, "the two stores hold different users");
+    assert_eq!(
+        users(&memory),
+        stored,
+        "the two stores hold different users"
+    );
     assert_keys_unique(&stored);
     userimport::write_results_csv(&s.results, std::io::sink()).expect("results write");
     if stream {

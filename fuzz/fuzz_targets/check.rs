@@ -92,7 +92,10 @@ fn maps(d: u8, profile: &Profile) -> Vec<(String, Option<String>)> {
         0 => Vec::new(),
         1 => vec![(a.key.clone(), None)],
         2 => vec![(a.key.clone(), Some(b.label.clone()))],
-        _ => vec![(a.key.clone(), None), (b.key.clone(), Some(a.label.clone()))],
+        _ => vec![
+            (a.key.clone(), None),
+            (b.key.clone(), Some(a.label.clone())),
+        ],
     }
 }
 
@@ -165,7 +168,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(s.valid + s.invalid, s.rows, "{s:?}");
         assert_eq!(s.rows, checked.file.rows, "{s:?}");
         assert_eq!(checked.summary, planned.summary, "check and plan counts");
-        assert_eq!(issue_keys(&checked), issue_keys(&planned), "check and plan issues");
+        assert_eq!(
+            issue_keys(&checked),
+            issue_keys(&planned),
+            "check and plan issues"
+        );
         for issue in &checked.issues {
             assert!(issue.row <= s.rows, "{issue:?}");
         }

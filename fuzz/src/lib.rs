@@ -79,7 +79,11 @@ pub fn seed_plan(profile: &str) -> &'static Plan {
         let checked = importer
             .plan(csv.as_bytes(), &empty)
             .expect("the seed file plans");
-        assert!(checked.is_clean(), "the seed file checks clean: {:?}", checked.issues);
+        assert!(
+            checked.is_clean(),
+            "the seed file checks clean: {:?}",
+            checked.issues
+        );
         let mut plan = checked.plan.expect("a plan");
         prehash(&mut plan);
         plan
