@@ -1,15 +1,13 @@
 //! `userimport apply`: apply a CSV file or a reviewed plan file to the store.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use userimport::plan::{Directory, EmptyDirectory, Plan};
-use userimport::sink::{ApplyOutcome, DEFAULT_TEMPLATE, Invite, Outcome, RowResult, Sink};
-use userimport::validate::Issue;
-use userimport::{Format, StreamOptions, StreamOutcome, write_report, write_results_csv};
+use userimport::plan::Plan;
+use userimport::sink::{DEFAULT_TEMPLATE, Invite};
+use userimport::{Applied, ApplyOptions, Format, Input, write_report};
 
-use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
+use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, load_profile, settings};
 use crate::output::{create_private, open_output};
 use crate::{Failure, jobs, store};
 
@@ -90,285 +88,144 @@ fn is_plan_file(path: &std::path::Path) -> bool {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let format = args.report.format()?;
     let invite = args.invite.invite()?;
-    let mut sink = store::open_write(&args.store.db)?;
-    let (plan, code) = if is_plan_file(&args.file) {
-        let text = std::fs::read_to_string(&args.file)
-            .map_err(|e| Failure(format!("cannot read {}: {e}", args.file.display())))?;
-        let mut plan = Plan::from_json(&text)
-            .map_err(|e| Failure(format!("{} is not a plan: {e}", args.file.display())))?;
-        // `--actor` holds for a plan file too: a plan made by the operator
-        // is checked against the actor's authority, and a plan made for
-        // another actor is refused.
-        if let Some(actor) = &args.plan.actor {
-            match &plan.options.actor {
-                None => plan.options.actor = Some(actor.clone()),
-                Some(made_for) if made_for.trim().eq_ignore_ascii_case(actor.trim()) => {}
-                Some(made_for) => {
-                    return Err(Failure(format!(
-                        "{} was made for actor {made_for:?}, not {actor:?}: plan it again as {actor:?}",
-                        args.file.display()
-                    )));
-                }
-            }
-        }
-        let code = u8::from(!plan.is_clean());
-        (plan, code)
-    } else if !args.plan.skip_invalid && !args.detach {
-        return run_streamed(&args, &mut sink, invite.as_ref(), format);
+    let applied = if is_plan_file(&args.file) {
+        apply_plan_file(&args, invite.as_ref())?
     } else {
-        let importer = importer(&args.read, &args.plan)?;
-        let checked = importer.plan(open_input(&args.file)?, &sink)?;
-        let code = crate::exit_code(&checked);
-        let refuse = checked.is_refused() || (!checked.is_clean() && !args.plan.skip_invalid);
-        if !report_check(&args, &checked, refuse, format)? {
-            return Ok(code);
+        let mut settings = settings(&args.read, &args.plan);
+        settings.invite = invite;
+        let mut how = ApplyOptions::default();
+        how.background_threshold = args.background_threshold;
+        how.job_batch = args.job_batch;
+        how.detach = args.detach;
+        let input = if args.file.as_os_str() == "-" {
+            Input::Reader(Box::new(std::io::stdin()))
+        } else {
+            Input::Path(args.file.clone())
+        };
+        // A results file that cannot be written is found out before
+        // anything is applied.
+        if let Some(path) = &args.results {
+            create_private(path)
+                .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
         }
-        let plan = checked
-            .plan
-            .ok_or_else(|| Failure("internal: the planner returned no plan".into()))?;
-        let from_stdin = args.file.as_os_str() == "-";
-        if args.detach && (from_stdin || checked.file.rows <= args.background_threshold) {
-            return Err(Failure(format!(
-                "--detach runs a background job: the file must be a path with more than --background-threshold ({}) rows",
-                args.background_threshold
-            )));
-        }
-        if !from_stdin && checked.file.rows > args.background_threshold {
-            return run_as_job(
-                &args,
-                &mut sink,
-                &plan,
-                invite.as_ref(),
-                checked.file.rows,
-                code,
-            );
-        }
-        (plan, code)
+        let mut shown = jobs::StreamDisplay::new(true);
+        let applied = userimport::apply(&args.store.db, input, &settings, &how, &mut |p| {
+            shown.update(p)
+        });
+        shown.finish();
+        applied.map_err(advise)?
     };
-    let outcome = sink
-        .apply_inviting(&plan, invite.as_ref(), &mut |_| true)
-        .map_err(|e| Failure(e.to_string()))?;
-    report_outcome(&args, outcome, &plan.issues, code, format)
+    report(&args, &applied, format)
 }
 
-/// Prints the check's report when the file is `refused` (then with a
-/// hint), has issues, or JSON was asked for; false when nothing is applied.
-fn report_check(
-    args: &Args,
-    checked: &userimport::Checked,
-    refused: bool,
-    format: Format,
-) -> Result<bool, Failure> {
-    if refused || format != Format::Text || !checked.issues.is_empty() {
-        let mut out = open_output(None)?;
-        if refused || format != Format::Json {
-            write_report(checked, format, args.report.only_errors, &mut out)?;
+/// The library's message, with the command that finishes a stopped job.
+fn advise(e: userimport::Error) -> Failure {
+    match &e {
+        userimport::Error::JobStopped { id, .. } => {
+            Failure(format!("{e}: finish with `userimport jobs resume {id}`"))
+        }
+        _ => Failure(e.to_string()),
+    }
+}
+
+/// A reviewed plan file: verified against the profile given now, this
+/// store and the actor, then applied.
+fn apply_plan_file(args: &Args, invite: Option<&Invite>) -> Result<Applied, Failure> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", args.file.display())))?;
+    let plan = Plan::from_json(&text)
+        .map_err(|e| Failure(format!("{} is not a plan: {e}", args.file.display())))?;
+    let profile = load_profile(&args.read, &args.plan)?;
+    let mut store = store::open_write(&args.store.db)?;
+    userimport::apply_plan(
+        &mut store,
+        &plan,
+        &profile,
+        args.plan.actor.as_deref(),
+        invite,
+    )
+    .map_err(|e| Failure(format!("{}: {e}", args.file.display())))
+}
+
+/// Prints the check (when refused, with issues, or as JSON) and the
+/// outcome, writes `--results`, and gives the exit code.
+fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure> {
+    let checked = applied.checked();
+    let mut code = crate::exit_code(&checked);
+    if format == Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
+    let mut out = open_output(None)?;
+    if applied.refused {
+        if format == Format::Json {
+            // The same shape as an apply that wrote: nothing committed.
+            writeln!(out, "{}", serde_json::to_string_pretty(applied)?)?;
+        } else {
+            write_report(&checked, format, args.report.only_errors, &mut out)?;
         }
         out.flush()?;
+        if code == 1 {
+            eprintln!(
+                "userimport: nothing applied: fix the errors above, or pass --skip-invalid to apply the valid rows"
+            );
+        }
+        return Ok(code);
     }
-    if refused && crate::exit_code(checked) == 1 {
+    if applied.resumed
+        && let Some(job) = &applied.job
+    {
         eprintln!(
-            "userimport: nothing applied: fix the errors above, or pass --skip-invalid to apply the valid rows"
+            "resuming job {} (the same file and options, not finished)",
+            job.job.id
         );
     }
-    Ok(!refused)
-}
-
-/// Adds the rows refused before writing to `outcome`, writes `--results`
-/// and prints the outcome; the exit code is at least 1 when nothing was
-/// committed.
-fn report_outcome(
-    args: &Args,
-    mut outcome: ApplyOutcome,
-    issues: &[Issue],
-    code: u8,
-    format: Format,
-) -> Result<u8, Failure> {
-    add_invalid_rows(&mut outcome, issues);
-    let code = if outcome.committed { code } else { code.max(1) };
+    if args.detach
+        && let Some(job) = &applied.job
+    {
+        jobs::spawn_worker(&args.store.db, job.job.id, args.job_batch)?;
+        println!("{}", job.job.id);
+        return Ok(0);
+    }
+    if format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(applied)?)?;
+    } else {
+        if !checked.issues.is_empty() {
+            write_report(&checked, Format::Text, args.report.only_errors, &mut out)?;
+            writeln!(out)?;
+        }
+        print_outcome(applied, &mut out)?;
+    }
+    out.flush()?;
     if let Some(path) = &args.results {
         let file = create_private(path)
             .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        write_results_csv(&outcome.results, std::io::BufWriter::new(file))?;
+        let store = store::open_read(&args.store.db)?;
+        applied.write_results(&store, std::io::BufWriter::new(file))?;
     }
-    let mut out = open_output(None)?;
-    print_outcome(&outcome, format, &mut out)?;
-    out.flush()?;
-    Ok(code)
+    if !applied.committed && applied.job.is_none() {
+        code = code.max(1);
+    }
+    Ok(code.max(u8::from(applied.results.failed > 0)))
 }
 
-/// The job path: record (or find the unfinished) job for this file and
-/// options, then write it in committed batches here, or in a detached worker.
-fn run_as_job(
-    args: &Args,
-    sink: &mut store::Store,
-    plan: &Plan,
-    invite: Option<&Invite>,
-    rows: u64,
-    code: u8,
-) -> Result<u8, Failure> {
-    let sha = jobs::sha256_file(&args.file)?;
-    let options = jobs::options_json(&args.read, &args.plan, invite);
-    let (id, resumed) = jobs::find_or_create(sink, &args.file, &sha, &options, rows)?;
-    if args.detach {
-        jobs::spawn_worker(&args.store.db, id, args.job_batch)?;
-        println!("{id}");
-        return Ok(0);
-    }
-    if resumed {
-        eprintln!("resuming job {id} (the same file and options, not finished)");
-    } else {
-        eprintln!("job {id}: {rows} rows, written in committed batches");
-    }
-    let job = if resumed {
-        jobs::resume(sink, id, args.job_batch, true)?
-    } else {
-        jobs::run_plan(sink, id, plan, invite, args.job_batch, true)?
-    };
-    report_job(args, sink, &job, code)
-}
-
-/// The default path for a CSV file: checked, planned and written in one
-/// pass (`Importer::apply_streaming`), recorded as a job when the file has
-/// more than `--background-threshold` rows. The same file with the same
-/// options, left unfinished, is resumed instead.
-fn run_streamed(
-    args: &Args,
-    sink: &mut store::Store,
-    invite: Option<&Invite>,
-    format: Format,
-) -> Result<u8, Failure> {
-    let importer = importer(&args.read, &args.plan)?;
-    let from_stdin = args.file.as_os_str() == "-";
-    let job = if from_stdin {
-        None
-    } else {
-        let options = jobs::options_json(&args.read, &args.plan, invite);
-        // The file is hashed (a second read) only when an unfinished job
-        // with these options could be this file's; otherwise the apply
-        // hashes the bytes as it reads them.
-        if jobs::unfinished_with(sink, &options)? {
-            let sha = jobs::sha256_file(&args.file)?;
-            if let Some(id) = jobs::unfinished(sink, &sha, &options)? {
-                eprintln!("resuming job {id} (the same file and options, not finished)");
-                let job = jobs::resume(sink, id, args.job_batch, true)?;
-                return report_job(args, sink, &job, 0);
-            }
-        }
-        Some((
-            jobs::spec(&args.file, "", &options, 0),
-            args.background_threshold,
-        ))
-    };
-    let options = StreamOptions {
-        batch_rows: args.job_batch,
-        hold_rows: StreamOptions::default().hold_rows,
-        job,
-        invite,
-    };
-    let mut shown = jobs::StreamDisplay::new(true);
-    let input = open_input(&args.file)?;
-    // A first import into an empty store is a bulk load, planned against
-    // the store's (empty) contents read under its lock; otherwise the
-    // planner reads the store through its own connection while this one
-    // writes.
-    let streamed = if sink.begin_bulk_load()? {
-        let empty = EmptyDirectory::new(sink.revision()?, sink.groups()?);
-        importer.apply_streaming(input, empty, sink, &options, &mut |p| shown.update(p))
-    } else {
-        let planning = store::open_read(&args.store.db)?;
-        importer.apply_streaming(input, planning, sink, &options, &mut |p| shown.update(p))
-    };
-    shown.finish();
-    let StreamOutcome {
-        checked,
-        outcome,
-        job,
-    } = streamed?;
-    let code = crate::exit_code(&checked);
-    if !report_check(args, &checked, !checked.is_clean(), format)? {
-        return Ok(code);
-    }
-    // A job shows once its first batch commits; a store refusal before
-    // that rolled it back with everything else.
-    if let Some(job) = job.map(|id| sink.job(id)).transpose()?.flatten() {
-        return report_job(args, sink, &job, code);
-    }
-    report_outcome(args, outcome, &checked.issues, code, format)
-}
-
-/// Prints a job's line (or JSON) and writes its results file.
-fn report_job(
-    args: &Args,
-    sink: &mut store::Store,
-    job: &userimport::sink::Job,
-    code: u8,
-) -> Result<u8, Failure> {
-    if args.report.format()? == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&job)?);
-    } else {
-        println!(
+fn print_outcome(applied: &Applied, out: &mut dyn Write) -> Result<(), Failure> {
+    let r = &applied.results;
+    if let Some(job) = &applied.job {
+        let job = &job.job;
+        writeln!(
+            out,
             "job {}: {}: {} created, {} updated, {} deleted, {} unchanged, {} failed",
             job.id,
             job.status.as_str(),
-            job.created,
-            job.updated,
-            job.deleted,
-            job.unchanged,
-            job.failed
-        );
-    }
-    if let Some(path) = &args.results {
-        let file = create_private(path)
-            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        write_results_csv(&sink.job_results(job.id)?, std::io::BufWriter::new(file))?;
-    }
-    Ok(code.max(u8::from(job.failed > 0)))
-}
-
-/// Rows refused by validation or planning (applied around with
-/// `--skip-invalid`) are results too: failed, with their reasons, so the
-/// counts and the results file cover every row of the file.
-fn add_invalid_rows(outcome: &mut ApplyOutcome, issues: &[Issue]) {
-    let mut failed: BTreeMap<u64, (u64, Vec<String>)> = BTreeMap::new();
-    for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
-        let (_, reasons) = failed.entry(issue.row).or_insert((issue.line, Vec::new()));
-        reasons.push(format!("{}: {}", issue.code, issue.message));
-    }
-    if failed.is_empty() {
-        return;
-    }
-    for (row, (line, reasons)) in failed {
-        outcome.push(RowResult {
-            line,
-            row,
-            outcome: Outcome::Failed,
-            id: None,
-            reason: Some(reasons.join("; ")),
-        });
-    }
-    // File order; sync's changes (row 0) last.
-    outcome.results.sort_by_key(|r| (r.row == 0, r.row));
-}
-
-fn print_outcome(o: &ApplyOutcome, format: Format, out: &mut dyn Write) -> Result<(), Failure> {
-    if format == Format::Json {
-        let json = serde_json::json!({
-            "committed": o.committed,
-            "revision": o.revision,
-            "created": o.created,
-            "updated": o.updated,
-            "deleted": o.deleted,
-            "unchanged": o.unchanged,
-            "skipped": o.skipped,
-            "failed": o.failed,
-            "created_groups": o.created_groups,
-            "results": o.results,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+            r.created,
+            r.updated,
+            r.deleted,
+            r.unchanged,
+            r.failed
+        )?;
         return Ok(());
     }
-    let verb = if o.committed {
+    let verb = if applied.committed {
         "applied"
     } else {
         "rolled back, nothing written"
@@ -376,18 +233,18 @@ fn print_outcome(o: &ApplyOutcome, format: Format, out: &mut dyn Write) -> Resul
     writeln!(
         out,
         "{verb}: {} created, {} updated, {} deleted, {} unchanged, {} skipped, {} failed (store revision {})",
-        o.created, o.updated, o.deleted, o.unchanged, o.skipped, o.failed, o.revision
+        r.created, r.updated, r.deleted, r.unchanged, r.skipped, r.failed, applied.revision
     )?;
-    if !o.created_groups.is_empty() {
-        writeln!(out, "groups created: {}", o.created_groups.join(", "))?;
+    if !applied.created_groups.is_empty() {
+        writeln!(out, "groups created: {}", applied.created_groups.join(", "))?;
     }
-    for r in o.results.iter().filter(|r| r.reason.is_some()) {
+    for row in applied.rows.iter().filter(|r| r.reason.is_some()) {
         writeln!(
             out,
             "line {}: {:?}: {}",
-            r.line,
-            r.outcome,
-            r.reason.as_deref().unwrap_or_default()
+            row.line,
+            row.outcome,
+            row.reason.as_deref().unwrap_or_default()
         )?;
     }
     Ok(())

@@ -32,6 +32,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let checked = importer.check(open_input(&args.file)?, &store)?;
     let mut out = open_output(args.output.as_deref())?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    if format == userimport::Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
     out.flush()?;
     Ok(crate::exit_code(&checked))
 }

@@ -2,11 +2,8 @@
 
 use std::path::PathBuf;
 
-use userimport::parse::Charset;
-use userimport::plan::{Merge, Mode, PlanOptions, SyncAction};
-use userimport::schema::{KeyKind, Profile};
-use userimport::validate::{CardIdType, ValidateOptions};
-use userimport::{Format, ImportOptions, Importer};
+use userimport::schema::Profile;
+use userimport::{Format, ImportSettings, Importer};
 
 use crate::Failure;
 
@@ -82,7 +79,8 @@ pub struct PlanArgs {
     /// What sync does to users absent from the file: delete or suspend.
     #[arg(long, default_value = "delete")]
     pub sync_action: String,
-    /// The importing actor's login ID: roles and groups only within its authority.
+    /// The importing actor (member ID, login ID or e-mail): every change is
+    /// judged against its authority.
     #[arg(long)]
     pub actor: Option<String>,
 }
@@ -109,122 +107,37 @@ pub fn load_profile_named(name: &str) -> Result<Profile, Failure> {
     Ok(Profile::load(name)?)
 }
 
-/// Loads the profile named by `--profile`, with `--sources` applied.
-pub fn load_profile(read: &ReadArgs) -> Result<Profile, Failure> {
-    let mut profile = load_profile_named(&read.profile)?;
-    if let Some(group) = &read.default_group {
-        profile.groups.default_group = Some(group.trim().to_string()).filter(|g| !g.is_empty());
-    }
-    if let Some(sources) = &read.sources {
-        profile.sources = sources
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-    }
-    Ok(profile)
+/// The import settings the command line gives (no invitation).
+pub fn settings(read: &ReadArgs, plan: &PlanArgs) -> ImportSettings {
+    let mut settings = ImportSettings::default();
+    settings.profile = read.profile.clone();
+    settings.charset = read.charset.clone();
+    settings.delimiter = read.delimiter.clone();
+    settings.header_row = read.header_row;
+    settings.maps = read.maps.clone();
+    settings.card_id_type = read.card_id_type.clone();
+    settings.sources = read.sources.clone();
+    settings.default_group = read.default_group.clone();
+    settings.mode = plan.mode.clone();
+    settings.key = plan.key.clone();
+    settings.merge = plan.merge.clone();
+    settings.update_passwords = plan.update_passwords;
+    settings.generate_passwords = plan.generate_passwords;
+    settings.skip_invalid = plan.skip_invalid;
+    settings.max_delete = plan.max_delete;
+    settings.sync_action = plan.sync_action.clone();
+    settings.actor = plan.actor.clone();
+    settings
 }
 
 /// Builds the importer from the command line.
 pub fn importer(read: &ReadArgs, plan: &PlanArgs) -> Result<Importer, Failure> {
-    let profile = load_profile(read)?;
-    let mut options = ImportOptions::default();
-    options.charset = read
-        .charset
-        .parse::<Charset>()
-        .map_err(|e| Failure(e.to_string()))?;
-    options.delimiter = parse_delimiter(&read.delimiter)?;
-    options.header_row = read.header_row;
-    options.maps = read
-        .maps
-        .iter()
-        .map(|m| parse_map(m))
-        .collect::<Result<_, _>>()?;
-    options.validate = ValidateOptions {
-        card_id_type: CardIdType::parse(&read.card_id_type).ok_or_else(|| {
-            Failure(format!(
-                "unknown card ID type {:?}: use decimal or hex",
-                read.card_id_type
-            ))
-        })?,
-        ..ValidateOptions::default()
-    };
-    options.plan = plan_options(plan)?;
-    Ok(Importer::builder(&profile).options(options).build())
+    Ok(settings(read, plan).importer()?)
 }
 
-pub fn plan_options(plan: &PlanArgs) -> Result<PlanOptions, Failure> {
-    let mode = match plan.mode.to_ascii_lowercase().as_str() {
-        "upsert" => Mode::Upsert,
-        "create" => Mode::Create,
-        "update" => Mode::Update,
-        "sync" => Mode::Sync,
-        other => {
-            return Err(Failure(format!(
-                "unknown mode {other:?}: use upsert, create, update or sync"
-            )));
-        }
-    };
-    let merge = match plan.merge.to_ascii_lowercase().as_str() {
-        "overwrite" => Merge::Overwrite,
-        "keep-existing" | "keep_existing" | "keep" => Merge::KeepExisting,
-        other => {
-            return Err(Failure(format!(
-                "unknown merge policy {other:?}: use overwrite or keep-existing"
-            )));
-        }
-    };
-    let sync_action = match plan.sync_action.to_ascii_lowercase().as_str() {
-        "delete" => SyncAction::Delete,
-        "suspend" => SyncAction::Suspend,
-        other => {
-            return Err(Failure(format!(
-                "unknown sync action {other:?}: use delete or suspend"
-            )));
-        }
-    };
-    if !(0.0..=100.0).contains(&plan.max_delete) {
-        return Err(Failure("--max-delete is a percentage from 0 to 100".into()));
-    }
-    let key_order = match &plan.key {
-        Some(list) => KeyKind::parse_list(list)?,
-        None => Vec::new(),
-    };
-    let options = PlanOptions {
-        mode,
-        merge,
-        key_order,
-        update_passwords: plan.update_passwords,
-        generate_passwords: plan.generate_passwords,
-        skip_invalid: plan.skip_invalid,
-        max_delete_percent: plan.max_delete,
-        sync_action,
-        actor: plan.actor.clone(),
-    };
-    Ok(options)
-}
-
-pub fn parse_delimiter(text: &str) -> Result<Option<u8>, Failure> {
-    Ok(match text {
-        "auto" => None,
-        "," | "comma" => Some(b','),
-        ";" | "semicolon" => Some(b';'),
-        "tab" | "\t" | "\\t" => Some(b'\t'),
-        other => {
-            return Err(Failure(format!(
-                "unknown delimiter {other:?}: use auto, \",\", \";\" or tab"
-            )));
-        }
-    })
-}
-
-fn parse_map(text: &str) -> Result<(String, Option<String>), Failure> {
-    let (field, header) = text
-        .split_once('=')
-        .ok_or_else(|| Failure(format!("--map {text:?}: write FIELD=HEADER or FIELD=none")))?;
-    let header = header.trim();
-    let header = (!header.eq_ignore_ascii_case("none")).then(|| header.to_string());
-    Ok((field.trim().to_string(), header))
+/// The profile `--profile` names, with `--default-group` and `--sources`.
+pub fn load_profile(read: &ReadArgs, plan: &PlanArgs) -> Result<Profile, Failure> {
+    Ok(settings(read, plan).load_profile()?)
 }
 
 /// Opens the import file (`-` = standard input).

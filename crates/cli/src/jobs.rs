@@ -11,18 +11,14 @@
 //! SHA-256 the job records, against the store as it is then.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use userimport::StreamProgress;
-use userimport::plan::Plan;
-use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobSpec, JobStatus, Sink, run_job};
+use userimport::sink::{Job, JobStatus, Sink};
+use userimport::{JobReport, StreamProgress};
 
 use crate::Failure;
-use crate::common::{PlanArgs, ReadArgs, StoreArgs, importer};
-use crate::store::{self, Store};
+use crate::common::StoreArgs;
+use crate::store;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -47,6 +43,11 @@ enum Action {
         #[arg(long, default_value_t = 1000, hide = true)]
         job_batch: usize,
     },
+    /// Stop a running job at its next batch boundary (resume it later).
+    Cancel {
+        /// The job ID.
+        id: i64,
+    },
     /// Runs a job detached from the terminal (started by `apply --detach`).
     #[command(hide = true)]
     Worker {
@@ -68,14 +69,18 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     }
     match args.action {
         Some(Action::Resume { id, job_batch }) => {
-            let mut sink = store::open_write(&args.store.db)?;
-            let job = resume(&mut sink, id, job_batch, true)?;
+            let job = resume(&args.store.db, id, job_batch, true)?;
             print_job_line(&job);
             Ok(exit_of(&job))
         }
-        Some(Action::Worker { id, job_batch }) => {
+        Some(Action::Cancel { id }) => {
             let mut sink = store::open_write(&args.store.db)?;
-            let job = resume(&mut sink, id, job_batch, false)?;
+            let job = userimport::jobs::cancel(&mut sink, id)?;
+            print_job_line(&job);
+            Ok(0)
+        }
+        Some(Action::Worker { id, job_batch }) => {
+            let job = resume(&args.store.db, id, job_batch, false)?;
             Ok(exit_of(&job))
         }
         None => show(&args.store, args.id, &args.format),
@@ -104,8 +109,9 @@ fn show(store: &StoreArgs, id: Option<i64>, format: &str) -> Result<u8, Failure>
     let mut out = std::io::stdout().lock();
     match id {
         None => {
-            let jobs = sink.jobs()?;
+            let jobs = userimport::jobs::list(&sink)?;
             if json {
+                let jobs: Vec<JobReport> = jobs.into_iter().map(JobReport::from).collect();
                 writeln!(out, "{}", serde_json::to_string_pretty(&jobs)?)?;
             } else if jobs.is_empty() {
                 writeln!(out, "no jobs")?;
@@ -116,12 +122,10 @@ fn show(store: &StoreArgs, id: Option<i64>, format: &str) -> Result<u8, Failure>
             }
         }
         Some(id) => {
-            let job = sink
-                .job(id)?
-                .ok_or_else(|| Failure(format!("no job {id}")))?;
+            let job = userimport::jobs::get(&sink, id)?;
             let results = sink.job_results(id)?;
             if json {
-                let mut value = serde_json::to_value(&job)?;
+                let mut value = serde_json::to_value(JobReport::from(job))?;
                 value["results"] = serde_json::to_value(&results)?;
                 writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             } else {
@@ -187,211 +191,14 @@ fn print_job_line(job: &Job) {
     }
 }
 
-/// The SHA-256 of a file, hex.
-pub fn sha256_file(path: &Path) -> Result<String, Failure> {
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| Failure(format!("cannot open {}: {e}", path.display())))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// The options a job's plan is made with, as recorded (no secrets).
-pub fn options_json(read: &ReadArgs, plan: &PlanArgs, invite: Option<&Invite>) -> String {
-    json!({
-        "profile": read.profile,
-        "charset": read.charset,
-        "delimiter": read.delimiter,
-        "header_row": read.header_row,
-        "maps": read.maps,
-        "card_id_type": read.card_id_type,
-        "sources": read.sources,
-        "default_group": read.default_group,
-        "mode": plan.mode,
-        "key": plan.key,
-        "merge": plan.merge,
-        "update_passwords": plan.update_passwords,
-        "generate_passwords": plan.generate_passwords,
-        "skip_invalid": plan.skip_invalid,
-        "max_delete": plan.max_delete,
-        "sync_action": plan.sync_action,
-        "actor": plan.actor,
-        "invite": invite,
-    })
-    .to_string()
-}
-
-type JobOptions = (ReadArgs, PlanArgs, Option<Invite>);
-
-fn options_from_json(text: &str) -> Result<JobOptions, Failure> {
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| Failure(format!("the job's options are unreadable: {e}")))?;
-    let s = |k: &str, d: &str| v[k].as_str().unwrap_or(d).to_string();
-    let o = |k: &str| v[k].as_str().map(str::to_string);
-    let b = |k: &str| v[k].as_bool().unwrap_or(false);
-    let read = ReadArgs {
-        profile: s("profile", "standard"),
-        charset: s("charset", "auto"),
-        delimiter: s("delimiter", "auto"),
-        header_row: v["header_row"].as_u64(),
-        maps: v["maps"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|m| m.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        card_id_type: s("card_id_type", "decimal"),
-        sources: o("sources"),
-        default_group: o("default_group"),
-    };
-    let plan = PlanArgs {
-        mode: s("mode", "upsert"),
-        key: o("key"),
-        merge: s("merge", "overwrite"),
-        update_passwords: b("update_passwords"),
-        generate_passwords: b("generate_passwords"),
-        skip_invalid: b("skip_invalid"),
-        max_delete: v["max_delete"].as_f64().unwrap_or(10.0),
-        sync_action: s("sync_action", "delete"),
-        actor: o("actor"),
-    };
-    let invite = match &v["invite"] {
-        Value::Null => None,
-        other => Some(
-            serde_json::from_value::<Invite>(other.clone())
-                .map_err(|e| Failure(format!("the job's invitation is unreadable: {e}")))?,
-        ),
-    };
-    Ok((read, plan, invite))
-}
-
-/// The unfinished job for this file and options, if any: running the same
-/// apply again resumes it.
-pub fn unfinished(sink: &Store, sha256: &str, options: &str) -> Result<Option<i64>, Failure> {
-    Ok(sink
-        .jobs()?
-        .into_iter()
-        .find(|job| {
-            job.status != JobStatus::Done
-                && job.spec.file_sha256 == sha256
-                && job.spec.options == options
-        })
-        .map(|job| job.id))
-}
-
-/// True when some unfinished job was run with these options.
-pub fn unfinished_with(sink: &Store, options: &str) -> Result<bool, Failure> {
-    Ok(sink
-        .jobs()?
-        .iter()
-        .any(|job| job.status != JobStatus::Done && job.spec.options == options))
-}
-
-/// The spec of a new job for `file` (recorded by its canonical path).
-pub fn spec(file: &Path, sha256: &str, options: &str, rows_total: u64) -> JobSpec {
-    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    JobSpec {
-        file: file.display().to_string(),
-        file_sha256: sha256.to_string(),
-        options: options.to_string(),
-        rows_total,
-    }
-}
-
-/// Finds the unfinished job for this file and options (re-running the same
-/// apply resumes it), or records a new one.
-pub fn find_or_create(
-    sink: &mut Store,
-    file: &Path,
-    sha256: &str,
-    options: &str,
-    rows_total: u64,
-) -> Result<(i64, bool), Failure> {
-    if let Some(id) = unfinished(sink, sha256, options)? {
-        return Ok((id, true));
-    }
-    let id = sink.create_job(&spec(file, sha256, options, rows_total))?;
-    Ok((id, false))
-}
-
-/// Plans the job's file again against the store as it is now (refusing a
-/// file whose SHA-256 changed) and writes what is left.
-pub fn resume(sink: &mut Store, id: i64, batch: usize, show: bool) -> Result<Job, Failure> {
-    let job = sink
-        .job(id)?
-        .ok_or_else(|| Failure(format!("no job {id}")))?;
-    if job.status == JobStatus::Done {
-        return Ok(job);
-    }
-    let path = PathBuf::from(&job.spec.file);
-    let bytes = std::fs::read(&path)
-        .map_err(|e| Failure(format!("job {id}: cannot read {}: {e}", path.display())))?;
-    let sha = hex::encode(Sha256::digest(&bytes));
-    if sha != job.spec.file_sha256 {
-        let reason = format!(
-            "{} changed since job {id} started (SHA-256 {sha}, recorded {}): the job cannot be resumed",
-            path.display(),
-            job.spec.file_sha256
-        );
-        sink.finish_job(id, JobStatus::Failed, Some(&reason))?;
-        return Err(Failure(reason));
-    }
-    let (read, plan_args, invite) = options_from_json(&job.spec.options)?;
-    let importer = importer(&read, &plan_args)?;
-    let checked = importer.plan(&bytes[..], &*sink)?;
-    let plan = checked
-        .plan
-        .ok_or_else(|| Failure("internal: the planner returned no plan".into()))?;
-    run_plan(sink, id, &plan, invite.as_ref(), batch, show)
-}
-
-/// Runs job `id` over `plan` with a progress bar on a terminal (progress
-/// lines otherwise, when `show`).
-pub fn run_plan(
-    sink: &mut Store,
-    id: i64,
-    plan: &Plan,
-    invite: Option<&Invite>,
-    batch: usize,
-    show: bool,
-) -> Result<Job, Failure> {
-    let cancel = CancelToken::new();
-    let terminal = show && std::io::stderr().is_terminal();
-    let bar = terminal.then(|| {
-        let bar = indicatif::ProgressBar::new(plan.summary.rows);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "job {msg} [{bar:40}] {pos}/{len} rows ({eta} left)",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_message(id.to_string());
-        bar
-    });
-    let mut last_line = Instant::now();
-    let mut on_progress = |p: &JobProgress| {
-        if let Some(bar) = &bar {
-            bar.set_length(p.rows_total);
-            bar.set_position(p.rows_done);
-        } else if show
-            && (last_line.elapsed() >= Duration::from_secs(1) || p.rows_done == p.rows_total)
-        {
-            last_line = Instant::now();
-            eprintln!("job {}: {}/{} rows", p.id, p.rows_done, p.rows_total);
-        }
-        true
-    };
-    let result = run_job(sink, id, plan, invite, batch, &cancel, &mut on_progress);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    match result {
-        Ok(job) => Ok(job),
-        Err(e) => Err(Failure(format!(
-            "job {id} stopped: {e}; the rows before it are written: finish with `userimport jobs resume {id}`"
-        ))),
-    }
+/// Resumes job `id` through the library, with a progress bar on a
+/// terminal (progress lines otherwise, when `show`).
+fn resume(db: &str, id: i64, batch: usize, show: bool) -> Result<Job, Failure> {
+    let mut sink = store::open_write(db)?;
+    let mut shown = StreamDisplay::new(show);
+    let job = userimport::jobs::resume(&mut sink, id, batch, &mut |p| shown.update(p));
+    shown.finish();
+    job.map_err(|e| Failure(format!("{e}: finish with `userimport jobs resume {id}`")))
 }
 
 /// The progress of a streamed apply on stderr: a bar on a terminal, else a

@@ -3,6 +3,7 @@
 //! Only argument parsing, output formats and exit codes live here; everything
 //! a library user would need is in the `userimport` crate.
 
+mod advice;
 mod apply;
 mod check;
 mod common;

@@ -30,20 +30,20 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let importer = importer(&args.read, &args.plan)?;
     let format = args.report.format()?;
     let store = store::open_read(&args.store.db)?;
-    let checked = importer.plan(open_input(&args.file)?, &store)?;
-    let mut plan = checked
-        .plan
-        .clone()
-        .ok_or_else(|| Failure("internal: the planner returned no plan".into()))?;
-    // Plain passwords never reach the disk: hash them now.
-    plan.hash_passwords()?;
-    let json = plan.to_json()?;
-    let mut file = create_private(&args.output)
+    let file = create_private(&args.output)
         .map_err(|e| Failure(format!("cannot write {}: {e}", args.output.display())))?;
-    file.write_all(json.as_bytes())?;
-    file.write_all(b"\n")?;
+    // Written as it is planned (passwords hashed chunk by chunk): memory
+    // does not grow with the file.
+    let checked = importer.write_plan(
+        open_input(&args.file)?,
+        &store,
+        std::io::BufWriter::new(file),
+    )?;
     let mut out = open_output(None)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
+    if format == userimport::Format::Text {
+        crate::advice::print_hints(&checked.issues);
+    }
     out.flush()?;
     Ok(crate::exit_code(&checked))
 }

@@ -7,7 +7,8 @@ use userimport::parse::{Charset, Preview, ReaderBuilder, preview};
 use userimport::schema::{Profile, Purpose};
 
 use crate::Failure;
-use crate::common::{load_profile_named, open_input, parse_delimiter};
+use crate::common::{load_profile_named, open_input};
+use userimport::parse_delimiter;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -181,7 +181,7 @@ fn apply_then_reapply_changes_nothing_and_export_round_trips_in_every_charset() 
     let users = users.to_str().unwrap();
     let first = userimport(dir.path(), &["apply", users, "--format", "json"]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
-    assert_eq!(json(&first)["created"], 10);
+    assert_eq!(json(&first)["results"]["created"], 10);
     assert!(dir.path().join("userimport.db").exists());
 
     let again = userimport(dir.path(), &["check", users, "--format", "json"]);
@@ -370,7 +370,7 @@ fn a_plan_applies_exactly_and_is_refused_after_drift() {
     );
     let applied = userimport(dir.path(), &["apply", "plan2.json", "--format", "json"]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);
-    assert_eq!(json(&applied)["created"], 10);
+    assert_eq!(json(&applied)["results"]["created"], 10);
     let groups = userimport(dir.path(), &["groups"]);
     assert!(groups.stdout.lines().any(|l| l == "Auditors"));
     assert!(groups.stdout.lines().any(|l| l == "Tokyo"));
@@ -434,7 +434,7 @@ fn sync_deletes_absent_users_only_under_the_threshold() {
         ],
     );
     assert_eq!(allowed.code, 0, "{}{}", allowed.stdout, allowed.stderr);
-    assert_eq!(json(&allowed)["deleted"], 9);
+    assert_eq!(json(&allowed)["results"]["deleted"], 9);
 }
 
 #[test]

@@ -166,13 +166,13 @@ pub enum Error {
         columns: Vec<String>,
     },
     /// A `--map FIELD=…` override names a field the profile does not have.
-    #[error("--map {field}: the profile has no field {field:?}")]
+    #[error("column mapping {field}: the profile has no field {field:?}")]
     UnknownField {
         /// The field as given.
         field: String,
     },
     /// A `--map FIELD=HEADER` override names a header that is not in the file.
-    #[error("--map {field}={header}: the file has no header cell {header:?}")]
+    #[error("column mapping {field}={header}: the file has no header cell {header:?}")]
     HeaderNotFound {
         /// The field as given.
         field: String,

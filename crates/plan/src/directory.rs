@@ -73,15 +73,6 @@ pub struct StoredUser {
     pub last_login: Option<String>,
 }
 
-/// What an importing actor may grant: its own roles and groups.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Authority {
-    /// Roles the actor holds (and so may grant or revoke).
-    pub roles: BTreeSet<String>,
-    /// Groups the actor belongs to (and so may add users to or remove them from).
-    pub groups: BTreeSet<String>,
-}
-
 /// The read side of a user store, defined here so that the planner never
 /// depends on a backend. `userimport-sink` implements it for its stores.
 ///
@@ -106,18 +97,11 @@ pub trait Directory {
     /// Streams every user in member ID order; `f` returns `false` to stop.
     fn for_each_user(&self, f: &mut dyn FnMut(&StoredUser) -> bool) -> Result<(), Self::Error>;
 
-    /// The authority of the user whose login ID (or, failing that, e-mail)
-    /// is `actor`: its roles and groups; `None` when no such user exists.
-    fn authority(&self, actor: &str) -> Result<Option<Authority>, Self::Error> {
-        let users = self.find(&[Lookup::login(actor), Lookup::email(actor)])?;
-        let by_login = users
-            .iter()
-            .position(|u| Lookup::login(actor).matches(u))
-            .unwrap_or(0);
-        Ok(users.into_iter().nth(by_login).map(|u| Authority {
-            roles: u.roles,
-            groups: u.groups,
-        }))
+    /// The store's identity: a random ID drawn when the store was made,
+    /// which a plan records so that it is never applied to another store.
+    /// `None` for stores that have none (an empty or in-memory one).
+    fn store_id(&self) -> Result<Option<String>, Self::Error> {
+        Ok(None)
     }
 }
 
@@ -138,8 +122,8 @@ impl<D: Directory + ?Sized> Directory for &D {
     fn for_each_user(&self, f: &mut dyn FnMut(&StoredUser) -> bool) -> Result<(), Self::Error> {
         (**self).for_each_user(f)
     }
-    fn authority(&self, actor: &str) -> Result<Option<Authority>, Self::Error> {
-        (**self).authority(actor)
+    fn store_id(&self) -> Result<Option<String>, Self::Error> {
+        (**self).store_id()
     }
 }
 

@@ -60,21 +60,25 @@
 //! ```
 #![deny(missing_docs)]
 
+mod authority;
 mod directory;
 mod plan;
 mod planner;
 mod types;
+mod verify;
 
-pub use directory::{Authority, Directory, EmptyDirectory, Lookup, StoredUser, fold};
+pub use authority::{Actor, Denial, targets};
+pub use directory::{Directory, EmptyDirectory, Lookup, StoredUser, fold};
 pub use plan::{
     ARGON2_ITERATIONS, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, Plan, generate_password,
-    hash_password, verify_password,
+    hash_password, hash_passwords, verify_password,
 };
 pub use planner::{Chunk, Finish, Planner, codes};
 pub use types::{
     Change, Field, FieldChange, ListChange, Merge, Mode, NewUser, PasswordSource, PlanOptions,
     Summary, SyncAction,
 };
+pub use verify::profile_digest;
 
 /// Errors that stop planning (row problems are [`Issue`](userimport_validate::Issue)s, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +90,11 @@ pub enum Error {
     /// The actor named by `--actor` is not a user of the store.
     #[error("actor {0:?} is not a user of the store")]
     UnknownActor(String),
+    /// The actor's name matches two or more stored users.
+    #[error(
+        "actor {0:?} names more than one user of the store (member IDs {1:?}): name it by a key only one user has"
+    )]
+    AmbiguousActor(String, Vec<i64>),
     /// Sync suspends users but the profile has no status column.
     #[error("sync with suspend needs a status column, and profile {0:?} has none")]
     NoStatusColumn(String),
@@ -95,6 +104,9 @@ pub enum Error {
     /// A plan file is not valid JSON for a plan.
     #[error("plan file is invalid: {0}")]
     Json(String),
+    /// A plan read back is refused: every reason, with its line.
+    #[error("the plan is refused: {}", .0.join("; "))]
+    PlanRefused(Vec<String>),
     /// Hashing a password failed.
     #[error("cannot hash a password: {0}")]
     Hash(String),

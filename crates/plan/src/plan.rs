@@ -21,6 +21,12 @@ pub struct Plan {
     pub revision: u64,
     /// The profile's name.
     pub profile: String,
+    /// The SHA-256 of the profile it was made with ([`crate::profile_digest`]).
+    #[serde(default)]
+    pub profile_digest: String,
+    /// The identity of the store it was made on ([`crate::Directory::store_id`]).
+    #[serde(default)]
+    pub store_id: Option<String>,
     /// The options it was made with.
     pub options: PlanOptions,
     /// The changes, in file order, sync changes last.
@@ -32,6 +38,11 @@ pub struct Plan {
     /// Issues found while planning (not the validator's).
     #[serde(default)]
     pub issues: Vec<Issue>,
+    /// Data rows whose change is withdrawn (in-file duplicates found at the
+    /// end of a plan written as it was planned): [`Plan::from_json`] drops
+    /// their changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withdrawn_rows: Vec<u64>,
 }
 
 impl Plan {
@@ -57,28 +68,7 @@ impl Plan {
     /// parameters), hashing in parallel. Call it before writing the plan to
     /// disk. Returns how many passwords were hashed.
     pub fn hash_passwords(&mut self) -> Result<usize> {
-        let hashed: Vec<Result<bool>> = self
-            .changes
-            .par_iter_mut()
-            .map(|change| match change.password_mut() {
-                Some(source @ PasswordSource::Plain(_)) => {
-                    let PasswordSource::Plain(secret) = &*source else {
-                        return Ok(false); // ok: matched just above
-                    };
-                    let hash = hash_password(secret.expose())?;
-                    *source = PasswordSource::Hash(hash);
-                    Ok(true)
-                }
-                _ => Ok(false),
-            })
-            .collect();
-        let mut count = 0;
-        for h in hashed {
-            if h? {
-                count += 1;
-            }
-        }
-        Ok(count)
+        hash_passwords(&mut self.changes)
     }
 
     /// The plan as pretty JSON. Refuses while plaintext passwords remain
@@ -93,198 +83,59 @@ impl Plan {
     /// Reads a plan written by [`Plan::to_json`]. Refuses plaintext passwords
     /// (a plan file must carry hashes).
     pub fn from_json(text: &str) -> Result<Plan> {
-        let plan: Plan = serde_json::from_str(text).map_err(|e| Error::Json(e.to_string()))?;
+        let mut plan: Plan = serde_json::from_str(text).map_err(|e| Error::Json(e.to_string()))?;
         if plan.has_plaintext_passwords() {
             return Err(Error::PlaintextPassword);
+        }
+        if !plan.withdrawn_rows.is_empty() {
+            let withdrawn: BTreeSet<u64> = std::mem::take(&mut plan.withdrawn_rows)
+                .into_iter()
+                .collect();
+            plan.changes
+                .retain(|c| c.row() == 0 || !withdrawn.contains(&c.row()));
         }
         Ok(plan)
     }
 
     /// Checks the plan against its actor's authority in `dir` again, as a
-    /// store does before applying it: a plan file may have been edited since
-    /// it was made. With no actor (the operator) nothing is checked.
-    /// Returns what the actor may not do (empty when the plan is within its
-    /// authority): grant or revoke a role or group it does not hold, set or
-    /// take away a role-valued column's value it does not hold (for the
-    /// built-in profiles, whose columns the plan names), delete, suspend or
-    /// change the status of its own account.
+    /// store does before writing it, with [`crate::Actor::judge`] (the one
+    /// check every path shares). With no actor (the operator) nothing is
+    /// checked. A store does not know the profile: it judges with the
+    /// built-in profile of the plan's name when the plan's digest is that
+    /// profile's, and otherwise roles, groups and outranking only;
+    /// [`Plan::verify`] (given the profile) judges everything. Returns what
+    /// the actor may not do (empty when the plan is within its authority).
     pub fn authority_violations<D: crate::Directory + ?Sized>(
         &self,
         dir: &D,
     ) -> Result<Vec<String>> {
-        use crate::directory::{Lookup, fold};
-        use userimport_schema::{FieldKind, Profile, Purpose};
-
-        let Some(actor) = &self.options.actor else {
+        use userimport_schema::Profile;
+        let Some(name) = &self.options.actor else {
             return Ok(Vec::new());
         };
-        let key = Lookup::login(actor);
-        let Some(me) = dir
-            .find(std::slice::from_ref(&key))
-            .map_err(Error::store)?
-            .into_iter()
-            .find(|u| key.matches(u))
-        else {
-            return Ok(vec![format!("actor {actor:?} is not a user of the store")]);
-        };
-        let holds = |set: &BTreeSet<String>, name: &str| set.iter().any(|h| fold(h) == fold(name));
-        let profile = Profile::builtin(&self.profile);
-        let status_key = profile
-            .as_ref()
-            .and_then(|p| p.column_for(Purpose::Status))
-            .map_or("status".to_string(), |c| c.key.clone());
-        let privileged = |column: &str, value: &str| -> bool {
-            let Some(c) = profile.as_ref().and_then(|p| p.column(column)) else {
-                return false;
-            };
-            if !c.privileged {
-                return false;
+        let actor = match crate::Actor::resolve(dir, name) {
+            Ok(actor) => actor,
+            Err(e @ (Error::UnknownActor(_) | Error::AmbiguousActor(..))) => {
+                return Ok(vec![e.to_string()]);
             }
-            if let FieldKind::Enum { values } = &c.kind
-                && values
-                    .first()
-                    .is_some_and(|v| v.canonical.eq_ignore_ascii_case(value.trim()))
-            {
-                return false;
-            }
-            !holds(&me.roles, value)
-                && me
-                    .attributes
-                    .get(column)
-                    .is_none_or(|own| fold(own) != fold(value))
+            Err(e) => return Err(e),
         };
-        // Users the plan changes, deletes or suspends must not hold more
-        // authority than the actor (one batched look-up).
-        let targets: Vec<Lookup> = self
-            .changes
-            .iter()
-            .filter(|c| !matches!(c, Change::Create { .. } | Change::Unchanged { .. }))
-            .filter_map(Change::id)
-            .filter(|id| *id != me.id)
-            .collect::<BTreeSet<i64>>()
-            .into_iter()
-            .map(Lookup::Id)
-            .collect();
-        let found = if targets.is_empty() {
-            Vec::new()
-        } else {
-            dir.find(&targets).map_err(Error::store)?
-        };
-        let above: std::collections::HashMap<i64, Vec<String>> = found
-            .iter()
-            .map(|u| {
-                let mut above: Vec<String> = u
-                    .roles
-                    .iter()
-                    .filter(|r| !holds(&me.roles, r))
-                    .map(|r| format!("role {r:?}"))
-                    .collect();
-                for (column, value) in &u.attributes {
-                    if privileged(column, value) {
-                        above.push(format!("{column} {value:?}"));
-                    }
-                }
-                (u.id, above)
-            })
-            .filter(|(_, above)| !above.is_empty())
-            .collect();
+        let profile = Profile::builtin(&self.profile)
+            .filter(|p| crate::profile_digest(p) == self.profile_digest)
+            .unwrap_or_else(|| {
+                let mut bare = Profile::standard();
+                bare.columns.clear();
+                bare
+            });
+        let stored = crate::targets(dir, &self.changes)?;
         let mut out = Vec::new();
         for change in &self.changes {
-            if let Some(id) = change.id()
-                && !matches!(change, Change::Unchanged { .. })
-                && let Some(what) = above.get(&id)
-            {
-                let line = change.line();
-                let what = format!(
-                    "user {id} holds {} that actor {actor:?} does not hold",
-                    what.join(", ")
-                );
-                out.push(if line == 0 {
-                    what
-                } else {
-                    format!("line {line}: {what}")
+            let target = change.id().and_then(|id| stored.get(&id));
+            for denial in actor.judge(&profile, change, target) {
+                out.push(match change.line() {
+                    0 => denial.message,
+                    line => format!("line {line}: {}", denial.message),
                 });
-            }
-        }
-        let mut at = |line: u64, what: String| {
-            out.push(if line == 0 {
-                what
-            } else {
-                format!("line {line}: {what}")
-            })
-        };
-        for change in &self.changes {
-            match change {
-                Change::Create { line, user, .. } => {
-                    for role in user.roles.iter().filter(|r| !holds(&me.roles, r)) {
-                        at(
-                            *line,
-                            format!("actor {actor:?} does not hold role {role:?}"),
-                        );
-                    }
-                    for group in user.groups.iter().filter(|g| !holds(&me.groups, g)) {
-                        at(
-                            *line,
-                            format!("actor {actor:?} does not hold group {group:?}"),
-                        );
-                    }
-                    for (column, value) in &user.attributes {
-                        if privileged(column, value) {
-                            at(
-                                *line,
-                                format!("actor {actor:?} does not hold {column} {value:?}"),
-                            );
-                        }
-                    }
-                }
-                Change::Update {
-                    line,
-                    id,
-                    diff,
-                    groups,
-                    roles,
-                    ..
-                } => {
-                    for role in roles.added.iter().chain(&roles.removed) {
-                        if !holds(&me.roles, role) {
-                            at(
-                                *line,
-                                format!("actor {actor:?} does not hold role {role:?}"),
-                            );
-                        }
-                    }
-                    for group in groups.added.iter().chain(&groups.removed) {
-                        if !holds(&me.groups, group) {
-                            at(
-                                *line,
-                                format!("actor {actor:?} does not hold group {group:?}"),
-                            );
-                        }
-                    }
-                    for d in diff {
-                        if *id == me.id && d.column == status_key {
-                            at(
-                                *line,
-                                format!("actor {actor:?} cannot change its own status"),
-                            );
-                        }
-                        for value in d.old.iter().chain(&d.new) {
-                            if privileged(&d.column, value) {
-                                at(
-                                    *line,
-                                    format!("actor {actor:?} does not hold {} {value:?}", d.column),
-                                );
-                            }
-                        }
-                    }
-                }
-                Change::Delete { line, id, .. } if *id == me.id => {
-                    at(*line, format!("actor {actor:?} cannot delete itself"));
-                }
-                Change::Suspend { id, .. } if *id == me.id => {
-                    at(0, format!("actor {actor:?} cannot suspend itself"));
-                }
-                _ => {}
             }
         }
         Ok(out)
@@ -298,6 +149,32 @@ impl Plan {
             .filter_map(Change::id)
             .collect()
     }
+}
+
+/// Replaces every plaintext password of `changes` by its argon2id hash
+/// (OWASP parameters), hashing in parallel; returns how many were hashed.
+pub fn hash_passwords(changes: &mut [Change]) -> Result<usize> {
+    let hashed: Vec<Result<bool>> = changes
+        .par_iter_mut()
+        .map(|change| match change.password_mut() {
+            Some(source @ PasswordSource::Plain(_)) => {
+                let PasswordSource::Plain(secret) = &*source else {
+                    return Ok(false); // ok: matched just above
+                };
+                let hash = hash_password(secret.expose())?;
+                *source = PasswordSource::Hash(hash);
+                Ok(true)
+            }
+            _ => Ok(false),
+        })
+        .collect();
+    let mut count = 0;
+    for h in hashed {
+        if h? {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 /// The OWASP argon2id parameters: 19 MiB of memory, 2 passes, 1 lane.
@@ -375,6 +252,8 @@ mod tests {
         Plan {
             revision: 3,
             profile: "standard".to_string(),
+            profile_digest: String::new(),
+            store_id: None,
             options: PlanOptions::default(),
             changes: vec![
                 Change::Create {
@@ -413,6 +292,7 @@ mod tests {
             summary: Summary::default(),
             created_groups: vec!["Tokyo".to_string()],
             issues: Vec::new(),
+            withdrawn_rows: Vec::new(),
         }
     }
 

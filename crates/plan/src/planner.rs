@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use userimport_schema::{FieldKind, KeyKind, Profile, Purpose};
 use userimport_validate::{Cell, Issue, ListEdit, Row};
 
-use crate::directory::{Authority, Directory, Lookup, StoredUser, fold};
+use crate::authority::Actor;
+use crate::directory::{Directory, Lookup, StoredUser, fold};
 use crate::plan::Plan;
 use crate::types::{
     Change, Field, FieldChange, ListChange, Merge, Mode, NewUser, PasswordSource, PlanOptions,
@@ -62,6 +63,10 @@ pub struct Finish {
     pub revision: u64,
     /// The profile's name.
     pub profile: String,
+    /// The SHA-256 of the profile ([`crate::profile_digest`]).
+    pub profile_digest: String,
+    /// The store's identity ([`Directory::store_id`]).
+    pub store_id: Option<String>,
     /// The options planned with.
     pub options: PlanOptions,
     /// Sync's deletions or suspensions.
@@ -91,11 +96,14 @@ impl Finish {
         Plan {
             revision: self.revision,
             profile: self.profile,
+            profile_digest: self.profile_digest,
+            store_id: self.store_id,
             options: self.options,
             changes,
             summary: self.summary,
             created_groups: self.created_groups,
             issues,
+            withdrawn_rows: Vec::new(),
         }
     }
 }
@@ -130,9 +138,10 @@ pub struct Planner {
     created: BTreeSet<String>,
     /// Groups first named by the chunk being planned.
     chunk_groups: Vec<String>,
-    authority: Option<Authority>,
-    /// The importing actor's own account (it may not delete or suspend it).
-    actor_user: Option<StoredUser>,
+    /// The importing actor, resolved once; `None` = the operator.
+    actor: Option<Actor>,
+    /// The store's identity, recorded in the plan.
+    store_id: Option<String>,
     suspend_value: Option<(String, String)>,
     seen: HashMap<i64, Seen>,
     withdrawn: Vec<u64>,
@@ -198,22 +207,8 @@ impl Planner {
             .into_iter()
             .map(|g| (fold(&g), g))
             .collect();
-        let authority = match &options.actor {
-            Some(actor) => Some(
-                dir.authority(actor)
-                    .map_err(Error::store)?
-                    .ok_or_else(|| Error::UnknownActor(actor.clone()))?,
-            ),
-            None => None,
-        };
-        let actor_user = match &options.actor {
-            Some(actor) => {
-                let key = Lookup::login(actor);
-                dir.find(std::slice::from_ref(&key))
-                    .map_err(Error::store)?
-                    .into_iter()
-                    .find(|u| key.matches(u))
-            }
+        let actor = match &options.actor {
+            Some(name) => Some(Actor::resolve(dir, name)?),
             None => None,
         };
         let suspend_value =
@@ -249,8 +244,8 @@ impl Planner {
             groups,
             created: BTreeSet::new(),
             chunk_groups: Vec::new(),
-            authority,
-            actor_user,
+            actor,
+            store_id: dir.store_id().map_err(Error::store)?,
             suspend_value,
             seen: HashMap::new(),
             withdrawn: Vec::new(),
@@ -500,45 +495,23 @@ impl Planner {
                     return None;
                 }
                 if delete {
-                    if self.is_actor(user.id) {
-                        let column = self
-                            .delete_index
-                            .map(|i| self.profile.columns[i].key.clone())
-                            .unwrap_or_default();
-                        issues.push(
-                            err(
-                                crate::codes::AUTHORITY_DENIED,
-                                format!(
-                                    "the importing actor {:?} cannot delete itself",
-                                    self.options.actor.as_deref().unwrap_or_default()
-                                ),
-                            )
-                            .column(&column),
-                        );
-                        self.mark_seen(user.id, row, Counted::Skipped, issues);
-                        return None;
-                    }
-                    if let Some(issue) = self.outranked(user, row, "delete") {
-                        issues.push(issue);
+                    let change = Change::Delete {
+                        line: row.line,
+                        row: row.row,
+                        id: user.id,
+                    };
+                    if self.denied(&change, Some(user), row, issues) {
                         self.mark_seen(user.id, row, Counted::Skipped, issues);
                         return None;
                     }
                     if !self.mark_seen(user.id, row, Counted::Delete, issues) {
                         return None;
                     }
-                    return Some(Change::Delete {
-                        line: row.line,
-                        row: row.row,
-                        id: user.id,
-                    });
+                    return Some(change);
                 }
                 let before = issues.len();
                 let change = self.plan_update(row, user, issues);
-                if matches!(change, Change::Update { .. })
-                    && let Some(issue) = self.outranked(user, row, "change")
-                {
-                    issues.push(issue);
-                }
+                self.denied(&change, Some(user), row, issues);
                 if issues[before..].iter().any(Issue::is_error) {
                     self.mark_seen(user.id, row, Counted::Skipped, issues);
                     return None;
@@ -572,14 +545,16 @@ impl Planner {
                 }
                 let before = issues.len();
                 let user = self.plan_create(row, issues);
-                if issues[before..].iter().any(Issue::is_error) {
-                    return None;
-                }
-                Some(Change::Create {
+                let change = Change::Create {
                     line: row.line,
                     row: row.row,
                     user,
-                })
+                };
+                self.denied(&change, None, row, issues);
+                if issues[before..].iter().any(Issue::is_error) {
+                    return None;
+                }
+                Some(change)
             }
         }
     }
@@ -692,145 +667,33 @@ impl Planner {
         }
     }
 
-    /// What `user` holds that the actor does not: roles, and values of
-    /// privileged columns past the baseline. An actor may not change,
-    /// delete or suspend a user with more authority than itself (setting
-    /// that user's e-mail or password would be a way into that authority).
-    fn above_actor(&self, user: &StoredUser) -> Vec<String> {
-        let (Some(authority), Some(me)) = (&self.authority, &self.actor_user) else {
-            return Vec::new();
+    /// Pushes an `authority.denied` issue for everything `change` would do
+    /// that the importing actor may not ([`Actor::judge`], the one check
+    /// every path shares); true when there was any.
+    fn denied(
+        &self,
+        change: &Change,
+        target: Option<&StoredUser>,
+        row: &Row,
+        issues: &mut Vec<Issue>,
+    ) -> bool {
+        let Some(actor) = &self.actor else {
+            return false;
         };
-        if me.id == user.id {
-            return Vec::new();
-        }
-        let held = |name: &str| authority.roles.iter().any(|h| fold(h) == fold(name));
-        let mut above: Vec<String> = user
-            .roles
-            .iter()
-            .filter(|r| !held(r))
-            .map(|r| format!("role {r:?}"))
-            .collect();
-        for column in self.profile.columns.iter().filter(|c| c.privileged) {
-            let Some(value) = user.attributes.get(&column.key) else {
-                continue;
-            };
-            let baseline = match &column.kind {
-                FieldKind::Enum { values } => values
-                    .first()
-                    .is_some_and(|v| v.canonical.eq_ignore_ascii_case(value.trim())),
-                _ => value.trim().is_empty(),
-            };
-            let own = me
-                .attributes
-                .get(&column.key)
-                .is_some_and(|o| fold(o) == fold(value));
-            if !baseline && !own && !held(value) {
-                above.push(format!("{} {value:?}", column.label));
-            }
-        }
-        above
-    }
-
-    /// An `authority.denied` issue when `user` has more authority than the
-    /// actor (see [`Planner::above_actor`]).
-    fn outranked(&self, user: &StoredUser, row: &Row, verb: &str) -> Option<Issue> {
-        let above = self.above_actor(user);
-        (!above.is_empty()).then(|| {
-            Issue::error(
+        let denials = actor.judge(&self.profile, change, target);
+        for d in &denials {
+            let issue = Issue::error(
                 row.line,
                 row.row,
                 crate::codes::AUTHORITY_DENIED,
-                format!(
-                    "{} holds {} that actor {:?} does not hold: it cannot {verb} them",
-                    describe(user),
-                    above.join(", "),
-                    self.options.actor.as_deref().unwrap_or_default()
-                ),
-            )
-        })
-    }
-
-    /// True when `id` is the importing actor's own account.
-    fn is_actor(&self, id: i64) -> bool {
-        self.actor_user.as_ref().is_some_and(|u| u.id == id)
-    }
-
-    /// Checks the actor may set or take away `value` in a privileged
-    /// (role-valued) column: it must hold it as a role or as its own value
-    /// of the column; an enumeration's first value is the baseline, free.
-    fn check_privileged(
-        &self,
-        column: &userimport_schema::Column,
-        value: &str,
-        row: &Row,
-        issues: &mut Vec<Issue>,
-    ) {
-        let (Some(authority), Some(actor)) = (&self.authority, &self.actor_user) else {
-            return;
-        };
-        if let FieldKind::Enum { values } = &column.kind
-            && values
-                .first()
-                .is_some_and(|v| v.canonical.eq_ignore_ascii_case(value.trim()))
-        {
-            return;
-        }
-        let folded = fold(value);
-        let held = authority.roles.iter().any(|h| fold(h) == folded)
-            || actor
-                .attributes
-                .get(&column.key)
-                .is_some_and(|own| fold(own) == folded);
-        if !held {
-            issues.push(
-                Issue::error(
-                    row.line,
-                    row.row,
-                    crate::codes::AUTHORITY_DENIED,
-                    format!(
-                        "actor {:?} does not hold {} {value:?} and cannot grant or take it away",
-                        self.options.actor.as_deref().unwrap_or_default(),
-                        column.label
-                    ),
-                )
-                .column(&column.key),
+                d.message.clone(),
             );
+            issues.push(match &d.column {
+                Some(column) => issue.column(column),
+                None => issue,
+            });
         }
-    }
-
-    /// Checks the actor may grant or revoke `name` (a role or a group).
-    fn check_authority(
-        &self,
-        name: &str,
-        is_role: bool,
-        row: &Row,
-        column: &str,
-        issues: &mut Vec<Issue>,
-    ) {
-        let Some(authority) = &self.authority else {
-            return;
-        };
-        let held = if is_role {
-            &authority.roles
-        } else {
-            &authority.groups
-        };
-        let folded = fold(name);
-        if !held.iter().any(|h| fold(h) == folded) {
-            let (what, actor) = (
-                if is_role { "role" } else { "group" },
-                self.options.actor.as_deref().unwrap_or(""),
-            );
-            issues.push(
-                Issue::error(
-                    row.line,
-                    row.row,
-                    crate::codes::AUTHORITY_DENIED,
-                    format!("actor {actor:?} does not hold {what} {name:?} and cannot grant or revoke it"),
-                )
-                .column(column),
-            );
-        }
+        !denials.is_empty()
     }
 
     fn plan_create(&mut self, row: &Row, issues: &mut Vec<Issue>) -> NewUser {
@@ -839,7 +702,8 @@ impl Planner {
         let columns = &profile.columns;
         let mut password_column: Option<String> = None;
         // Counts only: check every rule, build nothing.
-        let build = !self.counts_only;
+        // The actor's authority is judged on the built user.
+        let build = !self.counts_only || self.actor.is_some();
         let mut has_password = false;
         for (index, column) in columns.iter().enumerate() {
             if matches!(column.kind, FieldKind::ReadOnly) {
@@ -935,7 +799,6 @@ impl Planner {
                         _ => Vec::new().into(),
                     };
                     for name in names.iter() {
-                        self.check_authority(name, false, row, &column.key, issues);
                         if let Some(g) = self.resolve_group(name, row, &column.key, issues)
                             && build
                         {
@@ -945,7 +808,6 @@ impl Planner {
                 }
                 Purpose::Roles => {
                     for name in list_adds(cell) {
-                        self.check_authority(&name, true, row, &column.key, issues);
                         if build {
                             user.roles.insert(name);
                         }
@@ -957,13 +819,8 @@ impl Planner {
                     }
                 }
                 _ => match cell {
-                    Cell::Value(v) => {
-                        if column.privileged {
-                            self.check_privileged(column, v, row, issues);
-                        }
-                        if build {
-                            user.attributes.insert(column.key.clone(), v.clone());
-                        }
+                    Cell::Value(v) if build => {
+                        user.attributes.insert(column.key.clone(), v.clone());
                     }
                     Cell::Blank | Cell::Absent if build => {
                         if let FieldKind::OnOff { default } = column.kind {
@@ -984,7 +841,7 @@ impl Planner {
                         row.line,
                         row.row,
                         crate::codes::PASSWORD_MISSING,
-                        "a new user needs a password: fill it, give a password hash, or use --generate-passwords",
+                        "a new user needs a password: fill it, give a password hash, or have passwords generated",
                     )
                     .column(password_column.as_deref().unwrap_or("password")),
                 );
@@ -1084,7 +941,6 @@ impl Planner {
                         if contains_folded(&stored.groups, name) {
                             continue;
                         }
-                        self.check_authority(name, false, row, &column.key, issues);
                         if let Some(g) = self.resolve_group(name, row, &column.key, issues)
                             && !added.contains(&g)
                         {
@@ -1092,9 +948,6 @@ impl Planner {
                         }
                     }
                     let removed = removals(&stored.groups, &edit, matches!(cell, Cell::Clear));
-                    for name in &removed {
-                        self.check_authority(name, false, row, &column.key, issues);
-                    }
                     groups = ListChange { added, removed };
                 }
                 Purpose::Roles => {
@@ -1104,13 +957,9 @@ impl Planner {
                         if contains_folded(&stored.roles, name) || added.contains(name) {
                             continue;
                         }
-                        self.check_authority(name, true, row, &column.key, issues);
                         added.push(name.clone());
                     }
                     let removed = removals(&stored.roles, &edit, matches!(cell, Cell::Clear));
-                    for name in &removed {
-                        self.check_authority(name, true, row, &column.key, issues);
-                    }
                     roles = ListChange { added, removed };
                 }
                 Purpose::Identities => {
@@ -1136,28 +985,6 @@ impl Planner {
                         _ => None,
                     };
                     let Some(new) = new else { continue };
-                    if column.purpose == Purpose::Status && self.is_actor(stored.id) {
-                        issues.push(
-                            Issue::error(
-                                row.line,
-                                row.row,
-                                crate::codes::AUTHORITY_DENIED,
-                                format!(
-                                    "the importing actor {:?} cannot change its own {} ({:?} to {:?})",
-                                    self.options.actor.as_deref().unwrap_or_default(),
-                                    column.label,
-                                    old.map_or("", String::as_str),
-                                    new.map_or("", String::as_str),
-                                ),
-                            )
-                            .column(&column.key),
-                        );
-                    }
-                    if column.privileged {
-                        for value in [old, new].into_iter().flatten() {
-                            self.check_privileged(column, value, row, issues);
-                        }
-                    }
                     diff.push(change(Field::Attribute, old, new));
                 }
             }
@@ -1200,7 +1027,7 @@ impl Planner {
                     0,
                     crate::codes::PASSWORD_IGNORED,
                     format!(
-                        "{count} row(s) of existing users have a password: existing passwords are kept (use --update-passwords to change them)"
+                        "{count} row(s) of existing users have a password: existing passwords are kept unless the import updates passwords"
                     ),
                 )
                 .column(column),
@@ -1211,7 +1038,7 @@ impl Planner {
             let suspend = self.suspend_value.clone();
             let mut absent: Vec<Change> = Vec::new();
             let seen = &self.seen;
-            let actor_id = self.actor_user.as_ref().map(|u| u.id);
+            let actor_id = self.actor.as_ref().map(|a| a.user.id);
             let mut actor_absent = false;
             let mut outranking: Vec<String> = Vec::new();
             let this = &self;
@@ -1223,7 +1050,11 @@ impl Planner {
                     actor_absent = true;
                     return true;
                 }
-                if !this.above_actor(user).is_empty() {
+                if this
+                    .actor
+                    .as_ref()
+                    .is_some_and(|a| !a.outranked_by(&this.profile, user).is_empty())
+                {
                     outranking.push(describe(user));
                     return true;
                 }
@@ -1325,7 +1156,7 @@ impl Planner {
                     0,
                     crate::codes::SYNC_THRESHOLD,
                     format!(
-                        "sync would {verb} {removed} of {total} users ({percent:.1}%), more than the {}% allowed (--max-delete); nothing is applied",
+                        "sync would {verb} {removed} of {total} users ({percent:.1}%), more than the {}% the sync threshold allows; nothing is applied",
                         self.options.max_delete_percent
                     ),
                 ));
@@ -1343,6 +1174,8 @@ impl Planner {
         Ok(Finish {
             revision: self.revision,
             profile: self.profile.name.clone(),
+            profile_digest: crate::profile_digest(&self.profile),
+            store_id: self.store_id,
             options: self.options,
             changes,
             issues,

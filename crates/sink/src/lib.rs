@@ -151,7 +151,9 @@ pub enum Error {
     #[error("refused: {0}")]
     Refused(String),
     /// The plan has row errors and was not made with `skip_invalid`.
-    #[error("the plan has {0} error(s): nothing is applied (fix them, or use --skip-invalid)")]
+    #[error(
+        "the plan has {0} error(s): nothing is applied (fix them, or apply the valid rows only)"
+    )]
     RowErrors(u64),
     /// The progress callback or a hook cancelled the apply; nothing was written.
     #[error("cancelled: nothing was written")]

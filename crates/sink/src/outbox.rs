@@ -56,7 +56,9 @@ impl Invite {
         let send_at = match send_at {
             None => crate::sink::now(),
             Some(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
-                .map_err(|e| Error::Refused(format!("--send-at {text:?} is not RFC 3339: {e}")))?
+                .map_err(|e| {
+                    Error::Refused(format!("the send-at time {text:?} is not RFC 3339: {e}"))
+                })?
                 .with_timezone(&chrono::Utc)
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };

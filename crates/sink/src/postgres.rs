@@ -265,6 +265,9 @@ const MIGRATIONS: &[&str] = &[
         used_at TEXT
     );
     ",
+    // 2: the store's identity, a random number drawn once, so that a plan
+    // made on one store is never applied to another at the same revision.
+    "INSERT INTO meta (key, value) VALUES ('store_id', floor(random() * 9.2e18)::bigint) ON CONFLICT DO NOTHING;",
 ];
 
 /// The schema version this build writes to PostgreSQL.
@@ -534,6 +537,18 @@ enum Slot {
 
 impl Directory for PostgresSink {
     type Error = Error;
+
+    fn store_id(&self) -> Result<Option<String>> {
+        if self.empty {
+            return Ok(None);
+        }
+        let id: Option<i64> = self
+            .client
+            .borrow_mut()
+            .query_opt("SELECT value FROM meta WHERE key = 'store_id'", &[])?
+            .map(|r| r.get(0));
+        Ok(id.map(|id| format!("{id:016x}")))
+    }
 
     fn revision(&self) -> Result<u64> {
         if self.empty {

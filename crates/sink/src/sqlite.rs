@@ -85,6 +85,9 @@ const MIGRATIONS: &[&str] = &[
     UPDATE users SET data = (SELECT data FROM attributes WHERE attributes.user_id = users.id);
     DROP TABLE attributes;
     ",
+    // 5: the store's identity, a random number drawn once, so that a plan
+    // made on one store is never applied to another at the same revision.
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', random() & 9223372036854775807);",
 ];
 
 /// The schema version this build writes.
@@ -258,10 +261,7 @@ impl SqliteSink {
 
     fn open_read_only(path: &Path) -> Result<Self> {
         if !path.exists() {
-            let mut sink = SqliteSink::open_in_memory()?;
-            sink.read_only = true;
-            sink.path = Some(path.to_path_buf());
-            return Ok(sink);
+            return SqliteSink::stand_in(path);
         }
         crate::sqlite_bulk::recover(path);
         let conn = Connection::open_with_flags(
@@ -273,10 +273,7 @@ impl SqliteSink {
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == 0 {
             // An empty file: no schema yet, so no users.
-            let mut sink = SqliteSink::open_in_memory()?;
-            sink.read_only = true;
-            sink.path = Some(path.to_path_buf());
-            return Ok(sink);
+            return SqliteSink::stand_in(path);
         }
         if version != SCHEMA_VERSION {
             return Err(Error::Migration(format!(
@@ -291,6 +288,17 @@ impl SqliteSink {
             held: false,
             bulk: None,
         })
+    }
+
+    /// The empty store a missing (or schema-less) file stands for: read
+    /// only, and with no identity, since no store exists yet.
+    fn stand_in(path: &Path) -> Result<Self> {
+        let mut sink = SqliteSink::open_in_memory()?;
+        sink.conn
+            .execute("DELETE FROM meta WHERE key = 'store_id'", [])?;
+        sink.read_only = true;
+        sink.path = Some(path.to_path_buf());
+        Ok(sink)
     }
 
     /// A private in-memory store (tests, embedding).
@@ -908,6 +916,16 @@ impl Directory for SqliteSink {
 
     fn revision(&self) -> Result<u64> {
         SqliteSink::revision_in(&self.conn)
+    }
+
+    fn store_id(&self) -> Result<Option<String>> {
+        let id: Option<i64> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'store_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(id.map(|id| format!("{id:016x}")))
     }
 
     fn find(&self, keys: &[Lookup]) -> Result<Vec<StoredUser>> {

@@ -65,7 +65,7 @@ pub enum WriteError {
     Io(#[from] io::Error),
     /// A cell has a character the chosen charset cannot represent.
     #[error(
-        "line {line}, column {column}: {value:?} cannot be written in {encoding}; choose --charset utf-8"
+        "line {line}, column {column}: {value:?} cannot be written in {encoding}; choose UTF-8"
     )]
     Unmappable {
         /// 1-based line of the output file.

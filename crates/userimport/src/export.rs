@@ -45,12 +45,12 @@ pub fn export_columns(profile: &Profile, wanted: &[String]) -> Result<Vec<usize>
             let index = profile
                 .column_index(key.trim())
                 .or_else(|| profile.column_for_header(key))
-                .ok_or_else(|| Error::Refused(format!("--columns: unknown column {key:?}")))?;
+                .ok_or_else(|| Error::Refused(format!("export columns: unknown column {key:?}")))?;
             if exportable(index) {
                 Ok(index)
             } else {
                 Err(Error::Refused(format!(
-                    "--columns: {key:?} is a password column and is never exported"
+                    "export columns: {key:?} is a password column and is never exported"
                 )))
             }
         })
@@ -116,7 +116,9 @@ pub fn export<D: Directory, W: Write>(
 ) -> Result<u64, Error> {
     for (key, _) in &options.filters {
         if profile.column_index(key).is_none() {
-            return Err(Error::Refused(format!("--where: unknown column {key:?}")));
+            return Err(Error::Refused(format!(
+                "export filter: unknown column {key:?}"
+            )));
         }
     }
     let columns = export_columns(profile, &options.columns)?;

@@ -35,22 +35,30 @@
 //! The README's embedding example (compiled here so it stays true):
 //!
 //! ```no_run
-//! use userimport::{Importer, plan::Mode, schema::Profile, sink::{Sink, SqliteSink}};
+//! use userimport::{ApplyOptions, ImportSettings, Input, Store, jobs};
 //!
-//! let profile = Profile::standard();
-//! let mut store = SqliteSink::open("userimport.db")?;
-//! let importer = Importer::builder(&profile).mode(Mode::Upsert).build();
+//! let mut settings = ImportSettings::default();   // profile "standard", upsert …
+//! settings.actor = Some("lead@example.com".into()); // member ID, login or e-mail
+//! let url = "sqlite://userimport.db";               // or postgres://…
 //!
 //! // upload and check: decode, validate, plan; nothing written
-//! let checked = importer.plan(std::fs::File::open("users.csv")?, &store)?;
+//! let store = Store::open_existing(url)?;
+//! let checked = settings.importer()?.check(std::fs::File::open("users.csv")?, &store)?;
 //! for issue in checked.errors() {
 //!     eprintln!("{issue}"); // line 7, column "email": error [email.invalid] …
 //! }
 //!
-//! // execute: exactly the plan that was shown, refused if the store moved since
-//! if let (true, Some(plan)) = (checked.is_clean(), &checked.plan) {
-//!     let outcome = store.apply(plan, &mut |p| { eprintln!("{}/{}", p.done, p.total); true })?;
-//!     println!("{} created, {} updated", outcome.created, outcome.updated);
+//! // execute: at once, or as a resumable job above the background threshold
+//! let applied = userimport::apply(url, Input::Path("users.csv".into()), &settings,
+//!     &ApplyOptions::default(), &mut |p| { eprintln!("{}/{}", p.rows_written, p.rows_read); true })?;
+//! println!("{}", serde_json::to_string_pretty(&applied)?); // the `apply --format json` shape
+//!
+//! // a job stopped half-way (crash, shutdown, `false` from the callback)
+//! // is finished by its ID, from any frontend
+//! for job in jobs::list(&Store::open(url)?)? {
+//!     if job.status != userimport::sink::JobStatus::Done {
+//!         jobs::resume(&mut Store::open(url)?, job.id, 1_000, &mut |_| true)?;
+//!     }
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -66,10 +74,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod apply;
 mod csv_out;
 mod export;
+pub mod jobs;
 mod pipeline;
+mod plan_file;
 mod report;
+mod settings;
 mod store;
 mod stream;
 
@@ -79,6 +91,7 @@ pub use userimport_schema as schema;
 pub use userimport_sink as sink;
 pub use userimport_validate as validate;
 
+pub use apply::{Applied, ApplyOptions, Input, JobReport, ResultCounts, apply, apply_plan};
 pub use csv_out::{CsvWriter, OutputCharset, WriteError};
 pub use export::{ExportOptions, export, export_cell, export_columns};
 pub use pipeline::{
@@ -88,7 +101,8 @@ pub use report::{
     Format, write_issues_csv, write_issues_text, write_report, write_results_csv,
     write_summary_text,
 };
-pub use store::StoreUrl;
+pub use settings::{ImportSettings, parse_delimiter, parse_map};
+pub use store::{Store, StoreUrl};
 pub use stream::{StreamOptions, StreamOutcome, StreamProgress};
 
 /// Errors that stop an import: file-level problems (exit code 2), store
@@ -112,6 +126,33 @@ pub enum Error {
     /// Input or output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The import settings are not usable; the message says which and why.
+    #[error("{0}")]
+    Settings(String),
+    /// A job stopped; the rows before the failing batch are committed and
+    /// the job can be resumed.
+    #[error("job {id} stopped: {source}; the rows before it are written")]
+    JobStopped {
+        /// The job.
+        id: i64,
+        /// Why.
+        source: sink::Error,
+    },
+    /// The progress callback stopped a job after some of its batches were
+    /// committed: they stay written, and the job can be resumed.
+    #[error("stopped: job {job} keeps the batches committed so far and can be resumed")]
+    Stopped {
+        /// The job.
+        job: i64,
+    },
+    /// The store could not be opened.
+    #[error("cannot open store {url}: {source}")]
+    Open {
+        /// The store's URL, its password masked.
+        url: String,
+        /// Why.
+        source: sink::Error,
+    },
     /// A guard refused the operation; the message says why.
     #[error("{0}")]
     Refused(String),

@@ -172,8 +172,14 @@ pub(crate) enum Streamed {
     /// A planned chunk.
     Chunk(Chunk),
     /// The whole file is checked: `rows` data rows, planned against the
-    /// store's `revision`.
-    Checked { rows: u64, revision: u64 },
+    /// store's `revision`; `withdrawn` lists the data rows found to be
+    /// in-file duplicates at the end, whose changes, handed on earlier,
+    /// must not be applied.
+    Checked {
+        rows: u64,
+        revision: u64,
+        withdrawn: Vec<u64>,
+    },
 }
 
 /// One chunk of records on its way through validation, with its rows and
@@ -510,6 +516,11 @@ impl Importer {
                 Streamed::Checked {
                     rows: next_row - 1,
                     revision,
+                    withdrawn: {
+                        let mut rows: Vec<u64> = duplicate_rows.iter().copied().collect();
+                        rows.sort_unstable();
+                        rows
+                    },
                 },
                 clean,
             )?;

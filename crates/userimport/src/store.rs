@@ -1,7 +1,162 @@
-//! Store URLs: `--db sqlite://userimport.db`, `sqlite:///abs/path.db`, a bare
-//! path, or `postgres://…`.
+//! Stores opened from a URL: `sqlite://userimport.db`, `sqlite:///abs/path.db`,
+//! a bare path, or `postgres://…`, as one value implementing the store traits.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+
+use userimport_plan::{Directory, Lookup, StoredUser};
+use userimport_sink::{
+    ApplyOutcome, Batch, Error as SinkError, Job, JobSpec, JobStatus, Message, PostgresSink,
+    Progress, Revision, RowResult, Sink, SqliteSink,
+};
+
+use crate::Error;
+
+/// The store a URL names, whichever backend it is: open it with
+/// [`Store::open`] (to write) or [`Store::open_existing`] (to read), then
+/// use it wherever a [`Directory`] or a [`Sink`] is wanted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Store {
+    /// An SQLite file.
+    Sqlite(SqliteSink),
+    /// A PostgreSQL database.
+    Postgres(PostgresSink),
+}
+
+impl Store {
+    /// Opens the store `url` names for writing: created and migrated if needed.
+    pub fn open(url: &str) -> Result<Store, Error> {
+        let parsed: StoreUrl = url.parse().map_err(Error::Refused)?;
+        let opened = match &parsed {
+            StoreUrl::Sqlite(path) => SqliteSink::open(path).map(Store::Sqlite),
+            StoreUrl::Postgres(pg) => PostgresSink::open(pg).map(Store::Postgres),
+        };
+        opened.map_err(|source| Error::Open {
+            url: parsed.to_string(),
+            source,
+        })
+    }
+
+    /// Opens the store `url` names for reading only (`check`, `plan`,
+    /// `export`): never created or migrated; a missing one is empty.
+    pub fn open_existing(url: &str) -> Result<Store, Error> {
+        let parsed: StoreUrl = url.parse().map_err(Error::Refused)?;
+        let opened = match &parsed {
+            StoreUrl::Sqlite(path) => SqliteSink::open_existing(path).map(Store::Sqlite),
+            StoreUrl::Postgres(pg) => PostgresSink::open_existing(pg).map(Store::Postgres),
+        };
+        opened.map_err(|source| Error::Open {
+            url: parsed.to_string(),
+            source,
+        })
+    }
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            Store::Sqlite($s) => $body,
+            Store::Postgres($s) => $body,
+        }
+    };
+}
+
+impl Directory for Store {
+    type Error = SinkError;
+
+    fn revision(&self) -> Result<u64, SinkError> {
+        each!(self, s => s.revision())
+    }
+    fn store_id(&self) -> Result<Option<String>, SinkError> {
+        each!(self, s => s.store_id())
+    }
+    fn find(&self, keys: &[Lookup]) -> Result<Vec<StoredUser>, SinkError> {
+        each!(self, s => s.find(keys))
+    }
+    fn groups(&self) -> Result<BTreeSet<String>, SinkError> {
+        each!(self, s => s.groups())
+    }
+    fn user_count(&self) -> Result<u64, SinkError> {
+        each!(self, s => s.user_count())
+    }
+    fn for_each_user(&self, f: &mut dyn FnMut(&StoredUser) -> bool) -> Result<(), SinkError> {
+        each!(self, s => s.for_each_user(f))
+    }
+}
+
+impl Sink for Store {
+    fn write(
+        &mut self,
+        batch: &Batch<'_>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<ApplyOutcome, SinkError> {
+        each!(self, s => s.write(batch, progress))
+    }
+    fn rollback(&mut self) -> Result<(), SinkError> {
+        each!(self, s => s.rollback())
+    }
+    fn begin_bulk_load(&mut self) -> Result<bool, SinkError> {
+        each!(self, s => s.begin_bulk_load())
+    }
+    fn add_groups(&mut self, names: &[String]) -> Result<usize, SinkError> {
+        each!(self, s => s.add_groups(names))
+    }
+    fn remove_groups(&mut self, names: &[String]) -> Result<usize, SinkError> {
+        each!(self, s => s.remove_groups(names))
+    }
+    fn history_since(&self, revision: u64) -> Result<Vec<Revision>, SinkError> {
+        each!(self, s => s.history_since(revision))
+    }
+    fn create_job(&mut self, spec: &JobSpec) -> Result<i64, SinkError> {
+        each!(self, s => s.create_job(spec))
+    }
+    fn job(&self, id: i64) -> Result<Option<Job>, SinkError> {
+        each!(self, s => s.job(id))
+    }
+    fn jobs(&self) -> Result<Vec<Job>, SinkError> {
+        each!(self, s => s.jobs())
+    }
+    fn job_results(&self, id: i64) -> Result<Vec<RowResult>, SinkError> {
+        each!(self, s => s.job_results(id))
+    }
+    fn record_job_results(
+        &mut self,
+        id: i64,
+        rows_done: u64,
+        results: &[RowResult],
+    ) -> Result<(), SinkError> {
+        each!(self, s => s.record_job_results(id, rows_done, results))
+    }
+    fn finish_job(
+        &mut self,
+        id: i64,
+        status: JobStatus,
+        error: Option<&str>,
+    ) -> Result<(), SinkError> {
+        each!(self, s => s.finish_job(id, status, error))
+    }
+    fn outbox(&self) -> Result<Vec<Message>, SinkError> {
+        each!(self, s => s.outbox())
+    }
+    fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Message>, SinkError> {
+        each!(self, s => s.claim_due(now, limit))
+    }
+    fn store_token(&mut self, message: i64, user: i64, hash: &str) -> Result<(), SinkError> {
+        each!(self, s => s.store_token(message, user, hash))
+    }
+    fn mark_sent(&mut self, message: i64) -> Result<(), SinkError> {
+        each!(self, s => s.mark_sent(message))
+    }
+    fn mark_failed(
+        &mut self,
+        message: i64,
+        error: &str,
+        retry_at: Option<&str>,
+    ) -> Result<(), SinkError> {
+        each!(self, s => s.mark_failed(message, error, retry_at))
+    }
+}
 
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

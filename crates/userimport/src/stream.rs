@@ -60,7 +60,7 @@ impl Default for StreamOptions<'_> {
 }
 
 /// Progress of a streamed apply, after every write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamProgress {
     /// Data rows planned so far (the file's total once `checked`).
     pub rows_read: u64,
@@ -297,7 +297,7 @@ impl Importer {
                                 groups: chunk.created_groups,
                             }
                         }
-                        Streamed::Checked { rows, revision } => {
+                        Streamed::Checked { rows, revision, .. } => {
                             let sha256 = hasher
                                 .lock()
                                 .map(|h| hex::encode(h.clone().finalize()))
@@ -565,7 +565,10 @@ where
             });
             if !going_on {
                 give_up(store, job, committed_any, JobStatus::Cancelled, "cancelled");
-                return Err(Error::Sink(userimport_sink::Error::Cancelled));
+                return Err(match job.filter(|_| committed_any) {
+                    Some(id) => Error::Stopped { job: id },
+                    None => Error::Sink(userimport_sink::Error::Cancelled),
+                });
             }
         }
         if at_end {

@@ -420,6 +420,11 @@ fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
     Ok(Out::Secret(text))
 }
 
+/// [`password_hash`] for callers outside the validator: the refusal's message.
+pub(crate) fn check_password_hash(text: &str) -> Result<(), String> {
+    password_hash(text).map(|_| ()).map_err(|p| p.message)
+}
+
 fn is_bcrypt(rest: &str) -> bool {
     // rest = "b$12$" + 53 characters of bcrypt's base64 alphabet.
     let bytes = rest.as_bytes();
@@ -702,7 +707,7 @@ fn card_id(text: &str, kind: CardIdType) -> Result<Out<'_>, Problem> {
                 || text.starts_with("0x")
                 || text.starts_with("0X")
             {
-                " (it looks hexadecimal: import with the hexadecimal card ID option, --card-id-type hex)"
+                " (it looks hexadecimal: import with the hexadecimal card ID notation)"
             } else {
                 ""
             };

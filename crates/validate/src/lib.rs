@@ -81,6 +81,13 @@ mod unique;
 mod validator;
 
 pub use issue::{Issue, Severity};
+
+/// Checks a pre-hashed password as the `password_hash` column does (an
+/// argon2id PHC string or a bcrypt hash); the error says why it is refused,
+/// without echoing the hash.
+pub fn check_password_hash(text: &str) -> Result<(), String> {
+    field::check_password_hash(text)
+}
 pub use options::{CardIdType, ValidateOptions};
 pub use row::{Cell, ListEdit, Row, Secret};
 pub use rule::{RowContext, Rule};

@@ -1,0 +1,486 @@
+//! Applying a file, whatever its size: the library's one write path.
+//!
+//! [`apply`] takes a store URL, a file and [`ImportSettings`], and chooses
+//! the path itself: a file without row errors is checked, planned and
+//! written in one pass (a bulk load into an empty SQLite store); a file
+//! above the background threshold is a job recorded in the store, resumable
+//! by ID from any frontend ([`crate::jobs`]); `skip_invalid` plans the whole
+//! file first and writes the valid rows. [`apply_plan`] applies a reviewed
+//! plan file after [`Plan::verify`]. Every path judges the importing actor
+//! with the one authority check ([`crate::plan::Actor`]) and returns one
+//! [`Applied`].
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use userimport_plan::{Directory, EmptyDirectory, Plan, Summary};
+use userimport_schema::Profile;
+use userimport_sink::{ApplyOutcome, Job, JobSpec, JobStatus, Outcome, RowResult, Sink};
+use userimport_validate::Issue;
+
+use crate::jobs;
+use crate::settings::ImportSettings;
+use crate::stream::{StreamOptions, StreamOutcome, StreamProgress};
+use crate::{Checked, Error, FileInfo, Store};
+
+/// Where the file comes from.
+pub enum Input {
+    /// A file on disk: a large one becomes a resumable job (its SHA-256 and
+    /// the settings are the job's identity).
+    Path(PathBuf),
+    /// A stream (standard input, an upload in memory): applied in one go,
+    /// never as a job, since it cannot be read again to resume.
+    Reader(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::Path(path) => f.debug_tuple("Path").field(path).finish(),
+            Input::Reader(_) => f.write_str("Reader(..)"),
+        }
+    }
+}
+
+/// How an apply runs, beyond the import settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApplyOptions {
+    /// Files with more data rows than this are jobs (default 100).
+    pub background_threshold: u64,
+    /// Changes per committed batch of a job (default 1,000).
+    pub job_batch: usize,
+    /// Record the job and return at once, without writing: the caller runs
+    /// it with [`jobs::resume`] (on another thread or process).
+    pub detach: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            background_threshold: 100,
+            job_batch: 1_000,
+            detach: false,
+        }
+    }
+}
+
+/// Rows by outcome: the `results` object of the apply report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ResultCounts {
+    /// Users created.
+    pub created: u64,
+    /// Users updated (suspensions included).
+    pub updated: u64,
+    /// Users deleted.
+    pub deleted: u64,
+    /// Rows that changed nothing.
+    pub unchanged: u64,
+    /// Rows not applied (another row failed, all-or-nothing).
+    pub skipped: u64,
+    /// Rows refused, with their reasons in the per-row results.
+    pub failed: u64,
+}
+
+/// A job as the apply report shows it: its options as JSON, not a string.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobReport {
+    /// The job as recorded.
+    #[serde(flatten)]
+    pub job: Job,
+    /// Its settings, as JSON.
+    #[serde(rename = "options")]
+    pub settings: serde_json::Value,
+}
+
+impl From<Job> for JobReport {
+    fn from(job: Job) -> Self {
+        let settings = serde_json::from_str(&job.spec.options)
+            .unwrap_or(serde_json::Value::String(job.spec.options.clone()));
+        JobReport { job, settings }
+    }
+}
+
+/// The result of an apply, the same shape on every path: the check report
+/// (`file`, `summary`, `issues`), the job when there is one, and the counts
+/// by outcome. Per-row results are in [`Applied::rows`], or, for a job, in
+/// the store ([`Applied::write_results`] writes either).
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// What was read.
+    pub file: FileInfo,
+    /// The check's counts.
+    pub summary: Summary,
+    /// Every issue, in file order.
+    pub issues: Vec<Issue>,
+    /// The job that recorded the apply, if it became one.
+    pub job: Option<JobReport>,
+    /// Rows by outcome.
+    pub results: ResultCounts,
+    /// True when changes were committed.
+    pub committed: bool,
+    /// The store revision after the apply.
+    pub revision: u64,
+    /// Groups created.
+    pub created_groups: Vec<String>,
+    /// Per-row results of an apply that is not a job (file order).
+    #[serde(skip)]
+    pub rows: Vec<RowResult>,
+    /// True when the check refused the file, so nothing was attempted.
+    #[serde(skip)]
+    pub refused: bool,
+    /// True when the apply resumed an unfinished job for the same file and
+    /// settings instead of starting anew.
+    #[serde(skip)]
+    pub resumed: bool,
+}
+
+impl Applied {
+    fn checked_only(checked: Checked) -> Self {
+        Applied {
+            file: checked.file,
+            summary: checked.summary,
+            issues: checked.issues,
+            job: None,
+            results: ResultCounts::default(),
+            committed: false,
+            revision: 0,
+            created_groups: Vec::new(),
+            rows: Vec::new(),
+            refused: true,
+            resumed: false,
+        }
+    }
+
+    fn with_outcome(checked: Checked, outcome: ApplyOutcome) -> Self {
+        let mut applied = Applied::checked_only(checked);
+        applied.refused = false;
+        applied.set_outcome(outcome);
+        applied
+    }
+
+    fn set_outcome(&mut self, mut outcome: ApplyOutcome) {
+        add_invalid_rows(&mut outcome, &self.issues);
+        self.results = ResultCounts {
+            created: outcome.created,
+            updated: outcome.updated,
+            deleted: outcome.deleted,
+            unchanged: outcome.unchanged,
+            skipped: outcome.skipped,
+            failed: outcome.failed,
+        };
+        self.committed = outcome.committed;
+        self.revision = outcome.revision;
+        self.created_groups = outcome.created_groups;
+        self.rows = outcome.results;
+    }
+
+    fn set_job(&mut self, job: Job) {
+        self.refused = false;
+        self.results = ResultCounts {
+            created: job.created,
+            updated: job.updated,
+            deleted: job.deleted,
+            unchanged: job.unchanged,
+            skipped: 0,
+            failed: job.failed,
+        };
+        self.committed = job.rows_done > 0 || job.status == JobStatus::Done;
+        self.job = Some(job.into());
+    }
+
+    /// Writes the per-row results as the results CSV (formula-safe, BOM):
+    /// the job's from `store`, or this apply's own.
+    pub fn write_results<S: Sink + ?Sized, W: std::io::Write>(
+        &self,
+        store: &S,
+        out: W,
+    ) -> Result<(), Error>
+    where
+        Error: From<S::Error>,
+    {
+        match &self.job {
+            Some(job) => crate::write_results_csv(&store.job_results(job.job.id)?, out),
+            None => crate::write_results_csv(&self.rows, out),
+        }
+    }
+
+    /// The check this apply began with (file, counts, issues), for reports.
+    pub fn checked(&self) -> Checked {
+        Checked {
+            file: self.file.clone(),
+            summary: self.summary,
+            issues: self.issues.clone(),
+            plan: None,
+        }
+    }
+
+    /// True when no issue is an error and no row failed.
+    pub fn is_clean(&self) -> bool {
+        self.summary.errors == 0 && self.results.failed == 0
+    }
+}
+
+/// Applies `input` to the store at `store_url` with `settings`, choosing
+/// the path as the module docs say; `progress` is told of every write and
+/// returning `false` stops (what is committed stays; a job can be resumed).
+pub fn apply(
+    store_url: &str,
+    input: Input,
+    settings: &ImportSettings,
+    how: &ApplyOptions,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Applied, Error> {
+    let mut store = Store::open(store_url)?;
+    if settings.skip_invalid || how.detach {
+        return apply_planned(&mut store, input, settings, how, progress);
+    }
+    let settings_json = settings.to_json();
+    let job = match &input {
+        Input::Reader(_) => None,
+        Input::Path(path) => {
+            if let Some(id) = jobs::unfinished_for(&store, path, &settings_json)? {
+                let job = jobs::resume(&mut store, id, how.job_batch, progress)?;
+                let mut applied = job_only(job);
+                applied.resumed = true;
+                return Ok(applied);
+            }
+            Some((
+                job_spec(path, "", &settings_json, 0),
+                how.background_threshold,
+            ))
+        }
+    };
+    let importer = settings.importer()?;
+    let options = StreamOptions {
+        batch_rows: how.job_batch,
+        job,
+        invite: settings.invite.as_ref(),
+        ..StreamOptions::default()
+    };
+    let reader = open(input)?;
+    // A first import into an empty store is a bulk load, planned against
+    // the store's (empty) contents read under its lock; otherwise the
+    // planner reads through a second connection while this one writes.
+    let streamed = if store.begin_bulk_load()? {
+        let empty = EmptyDirectory::new(store.revision()?, store.groups()?);
+        importer.apply_streaming(reader, empty, &mut store, &options, progress)
+    } else {
+        let planning = Store::open_existing(store_url)?;
+        importer.apply_streaming(reader, planning, &mut store, &options, progress)
+    }?;
+    let StreamOutcome {
+        checked,
+        outcome,
+        job,
+    } = streamed;
+    if !checked.is_clean() {
+        return Ok(Applied::checked_only(checked));
+    }
+    // A job shows once its first batch commits; a refusal before that
+    // rolled it back with everything else.
+    if let Some(job) = job.map(|id| store.job(id)).transpose()?.flatten() {
+        let mut applied = Applied::checked_only(checked);
+        applied.set_job(job);
+        return Ok(applied);
+    }
+    Ok(Applied::with_outcome(checked, outcome))
+}
+
+/// The plan-first path (`skip_invalid`, `detach`): the whole file is
+/// planned, then written at once or, above the threshold, as a job whose
+/// batches commit from the first row; rows refused by the check are the
+/// job's failed results from the start.
+fn apply_planned(
+    store: &mut Store,
+    input: Input,
+    settings: &ImportSettings,
+    how: &ApplyOptions,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Applied, Error> {
+    let importer = settings.importer()?;
+    let path = match &input {
+        Input::Path(path) => Some(path.clone()),
+        Input::Reader(_) => None,
+    };
+    let mut checked = importer.plan(open(input)?, &*store)?;
+    if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
+        return Ok(Applied::checked_only(checked));
+    }
+    let plan = checked
+        .plan
+        .take()
+        .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
+    let rows = checked.file.rows;
+    let Some(path) = path.filter(|_| rows > how.background_threshold) else {
+        if how.detach {
+            return Err(Error::Refused(format!(
+                "a detached apply runs as a background job: the file must be on disk and have more than {} rows",
+                how.background_threshold
+            )));
+        }
+        let outcome = store.apply_inviting(&plan, settings.invite.as_ref(), &mut |_| true)?;
+        return Ok(Applied::with_outcome(checked, outcome));
+    };
+    let sha = sha256_file(&path)?;
+    let settings_json = settings.to_json();
+    let resumed = jobs::unfinished(store, &sha, &settings_json)?;
+    let id = match resumed {
+        Some(id) => id,
+        None => {
+            let id = store.create_job(&job_spec(&path, &sha, &settings_json, rows))?;
+            let failed = invalid_rows(&checked.issues);
+            if !failed.is_empty() {
+                store.record_job_results(id, 0, &failed)?;
+            }
+            id
+        }
+    };
+    let mut applied = Applied::checked_only(checked);
+    applied.resumed = resumed.is_some();
+    let job = if how.detach {
+        store
+            .job(id)?
+            .ok_or_else(|| Error::Refused(format!("no job {id}")))?
+    } else {
+        jobs::run_plan(
+            store,
+            id,
+            &plan,
+            settings.invite.as_ref(),
+            how.job_batch,
+            progress,
+        )?
+    };
+    applied.set_job(job);
+    Ok(applied)
+}
+
+/// Applies a reviewed plan (read with [`Plan::from_json`]) to `store` after
+/// [`Plan::verify`]: refused, with nothing written, unless it was made with
+/// `profile` on this store at its current revision, and every change passes
+/// again as a row of a file and within `actor`'s authority.
+pub fn apply_plan<S: Sink + ?Sized>(
+    store: &mut S,
+    plan: &Plan,
+    profile: &Profile,
+    actor: Option<&str>,
+    invite: Option<&userimport_sink::Invite>,
+) -> Result<Applied, Error>
+where
+    Error: From<S::Error>,
+{
+    // A plan of another revision is refused by the write, with the history
+    // of what moved the store since.
+    if store.revision()? == plan.revision {
+        plan.verify(profile, actor, &*store)?;
+    }
+    let mut plan = std::borrow::Cow::Borrowed(plan);
+    if let Some(actor) = actor
+        && plan.options.actor.is_none()
+    {
+        plan.to_mut().options.actor = Some(actor.to_string());
+    }
+    let outcome = store.apply_inviting(&plan, invite, &mut |_| true)?;
+    let checked = Checked {
+        file: FileInfo {
+            encoding: String::new(),
+            delimiter: String::new(),
+            header_line: 0,
+            rows: plan.summary.rows,
+        },
+        summary: plan.summary,
+        issues: plan.issues.clone(),
+        plan: None,
+    };
+    Ok(Applied::with_outcome(checked, outcome))
+}
+
+fn job_only(job: Job) -> Applied {
+    let mut applied = Applied::checked_only(Checked {
+        file: FileInfo {
+            encoding: String::new(),
+            delimiter: String::new(),
+            header_line: 0,
+            rows: job.spec.rows_total,
+        },
+        summary: Summary::default(),
+        issues: Vec::new(),
+        plan: None,
+    });
+    applied.set_job(job);
+    applied
+}
+
+fn open(input: Input) -> Result<Box<dyn Read + Send>, Error> {
+    Ok(match input {
+        Input::Reader(reader) => reader,
+        Input::Path(path) => Box::new(std::fs::File::open(&path).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot open {}: {e}", path.display()),
+            ))
+        })?),
+    })
+}
+
+/// The SHA-256 of a file, hex.
+pub(crate) fn sha256_file(path: &Path) -> Result<String, Error> {
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot open {}: {e}", path.display()),
+        ))
+    })?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The spec of a new job for `file` (recorded by its canonical path).
+fn job_spec(file: &Path, sha256: &str, settings: &str, rows_total: u64) -> JobSpec {
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    JobSpec {
+        file: file.display().to_string(),
+        file_sha256: sha256.to_string(),
+        options: settings.to_string(),
+        rows_total,
+    }
+}
+
+/// Rows refused by validation or planning, as failed results with their
+/// reasons, in file order.
+fn invalid_rows(issues: &[Issue]) -> Vec<RowResult> {
+    let mut failed: BTreeMap<u64, (u64, Vec<String>)> = BTreeMap::new();
+    for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
+        let (_, reasons) = failed.entry(issue.row).or_insert((issue.line, Vec::new()));
+        reasons.push(format!("{}: {}", issue.code, issue.message));
+    }
+    failed
+        .into_iter()
+        .map(|(row, (line, reasons))| RowResult {
+            line,
+            row,
+            outcome: Outcome::Failed,
+            id: None,
+            reason: Some(reasons.join("; ")),
+        })
+        .collect()
+}
+
+/// Rows refused before writing (applied around with `skip_invalid`) are
+/// results too, so the counts and the results file cover every row.
+fn add_invalid_rows(outcome: &mut ApplyOutcome, issues: &[Issue]) {
+    let failed = invalid_rows(issues);
+    if failed.is_empty() {
+        return;
+    }
+    for result in failed {
+        outcome.push(result);
+    }
+    // File order; sync's changes (row 0) last.
+    outcome.results.sort_by_key(|r| (r.row == 0, r.row));
+}

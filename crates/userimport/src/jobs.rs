@@ -1,0 +1,147 @@
+//! Background jobs through the library: find, resume and cancel a job by
+//! its ID, whichever frontend started it.
+//!
+//! A job's identity is its file's SHA-256 plus its [`ImportSettings`] as
+//! JSON, so a job started by the command line can be resumed by a service
+//! and the reverse. Resuming plans the job's file again against the store as
+//! it is now (refusing a file whose SHA-256 changed), with the one authority
+//! check, and writes what is left in committed batches.
+
+use std::path::Path;
+
+use userimport_plan::Plan;
+use userimport_sink::{CancelToken, Invite, Job, JobProgress, JobStatus, Sink, run_job};
+
+use crate::apply::sha256_file;
+use crate::settings::ImportSettings;
+use crate::stream::StreamProgress;
+use crate::{Error, Store};
+
+/// Every job, newest first.
+pub fn list<S: Sink + ?Sized>(store: &S) -> Result<Vec<Job>, Error>
+where
+    Error: From<S::Error>,
+{
+    Ok(store.jobs()?)
+}
+
+/// Job `id`, refused when there is none.
+pub fn get<S: Sink + ?Sized>(store: &S, id: i64) -> Result<Job, Error>
+where
+    Error: From<S::Error>,
+{
+    store
+        .job(id)?
+        .ok_or_else(|| Error::Refused(format!("no job {id}")))
+}
+
+fn same_settings(job: &Job, settings: &str) -> bool {
+    job.spec.options == settings
+        || match (
+            ImportSettings::from_json(&job.spec.options),
+            ImportSettings::from_json(settings),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}
+
+/// The unfinished job for the file with this SHA-256 and these settings,
+/// if any: applying the same file again resumes it.
+pub fn unfinished(store: &Store, sha256: &str, settings: &str) -> Result<Option<i64>, Error> {
+    Ok(store
+        .jobs()?
+        .into_iter()
+        .find(|job| {
+            job.status != JobStatus::Done
+                && job.spec.file_sha256 == sha256
+                && same_settings(job, settings)
+        })
+        .map(|job| job.id))
+}
+
+/// The unfinished job for `file` with these settings. The file is hashed
+/// (a second read) only when some unfinished job has these settings.
+pub(crate) fn unfinished_for(
+    store: &Store,
+    file: &Path,
+    settings: &str,
+) -> Result<Option<i64>, Error> {
+    let any = store
+        .jobs()?
+        .iter()
+        .any(|job| job.status != JobStatus::Done && same_settings(job, settings));
+    if !any {
+        return Ok(None);
+    }
+    unfinished(store, &sha256_file(file)?, settings)
+}
+
+/// Finishes job `id`: plans its file again against the store as it is now
+/// and writes the rows not done yet, in batches of `batch` changes.
+/// `progress` returning `false` stops it (resume it again later).
+pub fn resume(
+    store: &mut Store,
+    id: i64,
+    batch: usize,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let job = get(store, id)?;
+    if job.status == JobStatus::Done {
+        return Ok(job);
+    }
+    let path = Path::new(&job.spec.file);
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    if sha != job.spec.file_sha256 {
+        let reason = format!(
+            "{} changed since job {id} started (SHA-256 {sha}, recorded {}): the job cannot be resumed",
+            path.display(),
+            job.spec.file_sha256
+        );
+        store.finish_job(id, JobStatus::Failed, Some(&reason))?;
+        return Err(Error::Refused(reason));
+    }
+    let settings = ImportSettings::from_json(&job.spec.options)?;
+    let checked = settings.importer()?.plan(&bytes[..], &*store)?;
+    let plan = checked
+        .plan
+        .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
+    run_plan(store, id, &plan, settings.invite.as_ref(), batch, progress)
+}
+
+/// Asks job `id` to stop at its next batch boundary: the rows before it
+/// stay written, and the job can be resumed.
+pub fn cancel<S: Sink + ?Sized>(store: &mut S, id: i64) -> Result<Job, Error>
+where
+    Error: From<S::Error>,
+{
+    let job = get(store, id)?;
+    if job.status == JobStatus::Running {
+        store.finish_job(id, JobStatus::Cancelled, Some("cancelled"))?;
+    }
+    get(store, id)
+}
+
+/// Runs job `id` over `plan` in committed batches, telling `progress`.
+pub(crate) fn run_plan(
+    store: &mut Store,
+    id: i64,
+    plan: &Plan,
+    invite: Option<&Invite>,
+    batch: usize,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let cancel = CancelToken::new();
+    let mut on_progress = |p: &JobProgress| {
+        progress(&StreamProgress {
+            rows_read: p.rows_total,
+            rows_written: p.rows_done,
+            checked: true,
+            job: Some(p.id),
+        })
+    };
+    run_job(store, id, plan, invite, batch, &cancel, &mut on_progress)
+        .map_err(|source| Error::JobStopped { id, source })
+}
