@@ -8,7 +8,7 @@ use userimport::sink::{DEFAULT_TEMPLATE, Invite};
 use userimport::{Applied, ApplyOptions, Format, Input, write_report};
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, load_profile, settings};
-use crate::output::{create_private, open_output};
+use crate::output::{self, open_output};
 use crate::{Failure, jobs, store};
 
 #[derive(Debug, clap::Args)]
@@ -69,8 +69,7 @@ impl InviteArgs {
             return Ok(None);
         }
         let template = match &self.invite_template {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?,
+            Some(path) => Invite::read_template(path)?,
             None => DEFAULT_TEMPLATE.to_string(),
         };
         let base = self.invite_base_url.clone().ok_or_else(|| {
@@ -88,6 +87,9 @@ fn is_plan_file(path: &std::path::Path) -> bool {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let format = args.report.format()?;
     let invite = args.invite.invite()?;
+    // A results file that cannot be written (or would overwrite the store
+    // or the input) is found out before anything is applied.
+    output::reserve(args.results.as_deref(), &args.store.db, &args.file)?;
     let applied = if is_plan_file(&args.file) {
         apply_plan_file(&args, invite.as_ref())?
     } else {
@@ -97,17 +99,12 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         how.background_threshold = args.background_threshold;
         how.job_batch = args.job_batch;
         how.detach = args.detach;
+        how.store = crate::store_options::get();
         let input = if args.file.as_os_str() == "-" {
             Input::Reader(Box::new(std::io::stdin()))
         } else {
             Input::Path(args.file.clone())
         };
-        // A results file that cannot be written is found out before
-        // anything is applied.
-        if let Some(path) = &args.results {
-            create_private(path)
-                .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
-        }
         let mut shown = jobs::StreamDisplay::new(true);
         let applied = userimport::apply(&args.store.db, input, &settings, &how, &mut |p| {
             shown.update(p)
@@ -124,7 +121,7 @@ fn advise(e: userimport::Error) -> Failure {
         userimport::Error::JobStopped { id, .. } => {
             Failure(format!("{e}: finish with `userimport jobs resume {id}`"))
         }
-        _ => Failure(e.to_string()),
+        _ => Failure(crate::store_options::advise(e)),
     }
 }
 
@@ -197,10 +194,10 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
     }
     out.flush()?;
     if let Some(path) = &args.results {
-        let file = create_private(path)
-            .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
+        let mut file = output::reserved(path)?;
         let store = store::open_read(&args.store.db)?;
-        applied.write_results(&store, std::io::BufWriter::new(file))?;
+        applied.write_results(&store, &mut file)?;
+        file.commit()?;
     }
     if !applied.committed && applied.job.is_none() {
         code = code.max(1);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use userimport::write_report;
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
-use crate::output::open_output;
+use crate::output::open_guarded;
 use crate::{Failure, store};
 
 #[derive(Debug, clap::Args)]
@@ -28,13 +28,17 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let importer = importer(&args.read, &args.plan)?;
     let format = args.report.format()?;
+    let mut out = open_guarded(
+        args.output.as_deref(),
+        Some(&args.store.db),
+        Some(&args.file),
+    )?;
     let store = store::open_read(&args.store.db)?;
     let checked = importer.check(open_input(&args.file)?, &store)?;
-    let mut out = open_output(args.output.as_deref())?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
     if format == userimport::Format::Text {
         crate::advice::print_hints(&checked.issues);
     }
-    out.flush()?;
+    out.finish()?;
     Ok(crate::exit_code(&checked))
 }

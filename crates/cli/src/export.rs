@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use userimport::{ExportOptions, OutputCharset, export};
+use userimport::{ExportOptions, OutputCharset, Unencodable, export};
 
 use crate::common::{StoreArgs, load_profile_named};
-use crate::output::open_output;
+use crate::output::open_guarded;
 use crate::{Failure, store};
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +33,11 @@ pub struct Args {
     /// Charset: utf-8-bom (default), utf-8, shift_jis.
     #[arg(long, default_value = "utf-8-bom")]
     charset: String,
+    /// A character the charset cannot hold: refuse (default: the file is
+    /// not written and every such value is listed) or substitute (written
+    /// as a marker such as {U+00E9}, which an import refuses).
+    #[arg(long, default_value = "refuse")]
+    unencodable: String,
 }
 
 fn list(text: &Option<String>) -> Vec<String> {
@@ -66,9 +71,23 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             .filters
             .push((field.trim().to_string(), value.to_string()));
     }
+    options.unencodable = Unencodable::parse(&args.unencodable).ok_or_else(|| {
+        Failure(format!(
+            "--unencodable {:?}: use refuse or substitute",
+            args.unencodable
+        ))
+    })?;
+    let mut out = open_guarded(args.output.as_deref(), Some(&args.store.db), None)?;
     let store = store::open_read(&args.store.db)?;
-    let out = open_output(args.output.as_deref())?;
-    let written = export(&profile, &store, &options, charset, out)?;
+    let written = export(&profile, &store, &options, charset, &mut out).map_err(|e| {
+        Failure(match e {
+            userimport::Error::Write(w @ userimport::WriteError::Unencodable { .. }) => {
+                format!("{w} (--charset utf-8, or --unencodable substitute); nothing written")
+            }
+            other => other.to_string(),
+        })
+    })?;
+    out.finish()?;
     if args.output.is_some() {
         eprintln!("exported {written} users");
     }

@@ -15,6 +15,7 @@ mod output;
 mod plan;
 mod preview;
 mod store;
+mod store_options;
 mod template;
 
 use std::process::ExitCode;
@@ -32,6 +33,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Create the store's tables in a database (or PostgreSQL schema) that
+    /// already holds another application's tables (refused otherwise).
+    #[arg(long, global = true)]
+    init_foreign_db: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +98,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    store_options::set_init_foreign(cli.init_foreign_db);
     let result = match cli.command {
         Command::Template(args) => template::run(args),
         Command::Preview(args) => preview::run(args),

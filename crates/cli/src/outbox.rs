@@ -25,8 +25,11 @@ enum Action {
     /// accepts it and never sent again; refusals are retried later with a
     /// backoff. Exit code 1 when some message was refused (see the list).
     Deliver {
-        /// The SMTP server: smtp://HOST:PORT (plain SMTP, for a local relay).
-        #[arg(long)]
+        /// The SMTP server: smtp://HOST:PORT (plain, for a local relay),
+        /// smtp://USER:PASS@HOST:PORT?tls=starttls, or
+        /// smtps://USER:PASS@HOST:PORT (TLS); ?ca=FILE.pem trusts a private
+        /// CA. Messages show the password as ***.
+        #[arg(long, env = "USERIMPORT_SMTP")]
         smtp: String,
         /// The sender address.
         #[arg(long, default_value = "no-reply@localhost")]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use userimport::write_report;
 
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_input};
-use crate::output::{create_private, open_output};
+use crate::output::{self, open_output};
 use crate::{Failure, store};
 
 #[derive(Debug, clap::Args)]
@@ -29,16 +29,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let importer = importer(&args.read, &args.plan)?;
     let format = args.report.format()?;
+    let mut file = output::create_file(&args.output, Some(&args.store.db), Some(&args.file))?;
     let store = store::open_read(&args.store.db)?;
-    let file = create_private(&args.output)
-        .map_err(|e| Failure(format!("cannot write {}: {e}", args.output.display())))?;
     // Written as it is planned (passwords hashed chunk by chunk): memory
-    // does not grow with the file.
-    let checked = importer.write_plan(
-        open_input(&args.file)?,
-        &store,
-        std::io::BufWriter::new(file),
-    )?;
+    // does not grow with the file. The file appears only once complete.
+    let checked = importer.write_plan(open_input(&args.file)?, &store, &mut file)?;
+    file.commit()?;
     let mut out = open_output(None)?;
     write_report(&checked, format, args.report.only_errors, &mut out)?;
     if format == userimport::Format::Text {

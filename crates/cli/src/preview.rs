@@ -32,6 +32,10 @@ pub struct Args {
     /// Profile whose password columns are masked: a built-in name or a TOML file.
     #[arg(long, default_value = "standard")]
     profile: String,
+    /// Map a field to a header (FIELD=HEADER), as for check and apply: a
+    /// header mapped to a password field is masked too. Repeatable.
+    #[arg(long = "map", value_name = "FIELD=HEADER")]
+    maps: Vec<String>,
 }
 
 /// A cell as the terminal may show it: line breaks as `⏎`, and every other
@@ -49,29 +53,104 @@ fn visible(cell: &str) -> String {
     out
 }
 
+/// Where a preview's password cells are: columns, or parts of a column
+/// when the file is read with another delimiter than its own.
+struct Secrets<'a> {
+    profile: &'a Profile,
+    /// Headers that `--map` gives to a password or password-hash field.
+    mapped: Vec<String>,
+}
+
+impl Secrets<'_> {
+    fn is_password(&self, column: usize) -> bool {
+        matches!(
+            self.profile.columns[column].purpose,
+            Purpose::Password | Purpose::PasswordHash
+        )
+    }
+
+    /// True when the header cell names a password column: by the
+    /// profile's headers, or by `--map`.
+    fn is_secret(&self, header: &str) -> bool {
+        let header = header.trim();
+        self.mapped.iter().any(|m| m.eq_ignore_ascii_case(header))
+            || self
+                .profile
+                .column_for_header(header)
+                .is_some_and(|c| self.is_password(c))
+    }
+}
+
+/// A header cell that holds a password header once split on another
+/// delimiter than the file's.
+struct Split {
+    sep: char,
+    /// How many parts the header splits into.
+    count: usize,
+    /// The parts under a password header.
+    parts: Vec<usize>,
+}
+
+/// Masks one cell: all of it, or the parts under a password header when it
+/// splits as its header did (all of it otherwise).
+fn mask_cell(field: &mut String, split: Option<&Split>) {
+    if field.is_empty() {
+        return;
+    }
+    let Some(Split { sep, count, parts }) = split else {
+        *field = "***".to_string();
+        return;
+    };
+    let mut pieces: Vec<String> = field.split(*sep).map(str::to_string).collect();
+    if pieces.len() != *count {
+        *field = "***".to_string();
+        return;
+    }
+    for &k in parts {
+        if !pieces[k].is_empty() {
+            pieces[k] = "***".to_string();
+        }
+    }
+    *field = pieces.join(sep.to_string().as_str());
+}
+
 /// Replaces the cells under the profile's password and password-hash
-/// columns by `***`: a preview never shows a password.
-fn mask_passwords(shown: &mut Preview, profile: &Profile) {
-    let secret: Vec<usize> = shown
-        .header
-        .iter()
-        .enumerate()
-        .filter(|(_, cell)| {
-            profile.column_for_header(cell).is_some_and(|c| {
-                matches!(
-                    profile.columns[c].purpose,
-                    Purpose::Password | Purpose::PasswordHash
-                )
-            })
-        })
-        .map(|(i, _)| i)
-        .collect();
+/// columns (found by header or by `--map`) by `***`: a preview never shows
+/// a password, not even when read with the wrong delimiter (then the parts
+/// of a cell under a password header are masked).
+fn mask_passwords(shown: &mut Preview, secrets: &Secrets<'_>) {
+    let own = shown.delimiter.chars().next();
+    let mut masks: Vec<(usize, Option<Split>)> = Vec::new();
+    for (i, header) in shown.header.iter().enumerate() {
+        if secrets.is_secret(header) {
+            masks.push((i, None));
+            continue;
+        }
+        for sep in [',', ';', '\t', '|']
+            .into_iter()
+            .filter(|&d| Some(d) != own)
+        {
+            let parts: Vec<&str> = header.split(sep).collect();
+            let secret: Vec<usize> = (0..parts.len())
+                .filter(|&k| secrets.is_secret(parts[k].trim_matches('"')))
+                .collect();
+            if parts.len() > 1 && !secret.is_empty() {
+                masks.push((
+                    i,
+                    Some(Split {
+                        sep,
+                        count: parts.len(),
+                        parts: secret,
+                    }),
+                ));
+                break;
+            }
+        }
+    }
     for record in &mut shown.records {
-        for &i in &secret {
-            if let Some(field) = record.fields.get_mut(i)
-                && !field.is_empty()
-            {
-                *field = "***".to_string();
+        for (i, split) in &masks {
+            if let Some(field) = record.fields.get_mut(*i) {
+                mask_cell(field, split.as_ref());
             }
         }
     }
@@ -85,7 +164,28 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         .header_row(args.header_row);
     let profile = load_profile_named(&args.profile)?;
     let mut shown = preview(&builder, open_input(&args.file)?, args.rows)?;
-    mask_passwords(&mut shown, &profile);
+    let mut mapped = Vec::new();
+    for map in &args.maps {
+        let (field, header) = map
+            .split_once('=')
+            .ok_or_else(|| Failure(format!("--map {map:?}: write FIELD=HEADER")))?;
+        let column = profile
+            .column_index(field.trim())
+            .ok_or_else(|| Failure(format!("--map {map:?}: unknown field {field:?}")))?;
+        if matches!(
+            profile.columns[column].purpose,
+            Purpose::Password | Purpose::PasswordHash
+        ) {
+            mapped.push(header.trim().to_string());
+        }
+    }
+    mask_passwords(
+        &mut shown,
+        &Secrets {
+            profile: &profile,
+            mapped,
+        },
+    );
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format.as_str() {

@@ -12,5 +12,6 @@ pub fn open_read(url: &str) -> Result<Store, Failure> {
 
 /// A store for writing (`apply`, `groups add`): created and migrated if needed.
 pub fn open_write(url: &str) -> Result<Store, Failure> {
-    Ok(Store::open(url)?)
+    Store::open_with(url, &crate::store_options::get())
+        .map_err(|e| Failure(crate::store_options::advise(e)))
 }

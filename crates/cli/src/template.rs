@@ -29,6 +29,6 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         ))
     })?;
     let out = open_output(args.output.as_deref())?;
-    write_template(&profile, charset, out)?;
+    write_template(&profile, charset, out)?.finish()?;
     Ok(0)
 }

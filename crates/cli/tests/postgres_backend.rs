@@ -109,6 +109,61 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A new, empty store of the same backend.
+    pub fn like(other: &TestDb) -> TestDb {
+        match other {
+            TestDb::Sqlite { .. } => TestDb::sqlite(),
+            TestDb::Postgres { .. } => TestDb::postgres().expect("the server is there"),
+        }
+    }
+
+    /// The PostgreSQL schema, if this is one.
+    pub fn schema(&self) -> Option<&str> {
+        match self {
+            TestDb::Sqlite { .. } => None,
+            TestDb::Postgres { schema, .. } => Some(schema),
+        }
+    }
+
+    /// Runs SQL in the store's database (its schema first on the path).
+    pub fn execute(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite { dir } => {
+                let conn = rusqlite::Connection::open(dir.path().join("users.db")).unwrap();
+                conn.execute_batch(sql).unwrap();
+            }
+            TestDb::Postgres { base, schema } => {
+                psql(base, &format!("SET search_path TO {schema}; {sql}"));
+            }
+        }
+    }
+
+    /// The first column of the first row of a query, as text.
+    pub fn query(&self, sql: &str) -> String {
+        match self {
+            TestDb::Sqlite { dir } => {
+                let conn = rusqlite::Connection::open(dir.path().join("users.db")).unwrap();
+                let value: rusqlite::types::Value = conn.query_row(sql, [], |r| r.get(0)).unwrap();
+                match value {
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                }
+            }
+            TestDb::Postgres { base, schema } => {
+                let out = std::process::Command::new("psql")
+                    .args(["-qtA", "-v", "ON_ERROR_STOP=1", "-d", base, "-c"])
+                    .arg(format!("SET search_path TO {schema}; {sql}"))
+                    .output()
+                    .expect("run psql");
+                assert!(out.status.success(), "psql: {sql}");
+                String::from_utf8_lossy(&out.stdout).trim().to_string()
+            }
+        }
+    }
+}
+
 fn psql(url: &str, sql: &str) {
     let status = std::process::Command::new("psql")
         .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])

@@ -192,6 +192,16 @@ fn describe(user: &StoredUser) -> String {
     }
 }
 
+/// `describe`, or for an import with an actor (whose authority may not
+/// reach the user) a neutral "another user": a message never tells a
+/// restricted actor who holds a key.
+fn describe_to(actor: Option<&str>, user: &StoredUser) -> String {
+    match actor {
+        Some(_) => "another user".to_string(),
+        None => describe(user),
+    }
+}
+
 fn is_suspended(value: &str) -> bool {
     value.eq_ignore_ascii_case("suspended")
 }
@@ -425,7 +435,10 @@ impl Planner {
         if distinct.len() > 1 {
             let names: Vec<String> = distinct
                 .iter()
-                .map(|(i, kind)| format!("{} by {}", describe(&found.users[*i]), key_name(*kind)))
+                .map(|(i, kind)| {
+                    let user = describe_to(self.options.actor.as_deref(), &found.users[*i]);
+                    format!("{user} by {}", key_name(*kind))
+                })
                 .collect();
             issues.push(err(
                 crate::codes::KEY_AMBIGUOUS,
@@ -467,7 +480,7 @@ impl Planner {
                             format!(
                                 "the row names a new user but its {} belongs to {}",
                                 key_name(*kind),
-                                describe(user)
+                                describe_to(self.options.actor.as_deref(), user)
                             ),
                         )
                         .column(&column_key(*kind)),
@@ -489,7 +502,10 @@ impl Planner {
                 if self.options.mode == Mode::Create {
                     issues.push(err(
                         crate::codes::USER_EXISTS,
-                        format!("{} already exists (create mode)", describe(user)),
+                        format!(
+                            "{} already exists (create mode)",
+                            describe_to(self.options.actor.as_deref(), user)
+                        ),
                     ));
                     self.mark_seen(user.id, row, Counted::Skipped, issues);
                     return None;

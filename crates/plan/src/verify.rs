@@ -139,7 +139,7 @@ impl Plan {
                     if password.is_some() && !self.options.update_passwords {
                         say("it sets an existing user's password, and the plan was made without update_passwords".into());
                     }
-                    check_password(password.as_ref(), false, &mut say);
+                    check_password(profile, password.as_ref(), false, &mut say);
                     let mut cells: Vec<(String, String)> = Vec::new();
                     for d in diff {
                         check_field(profile, &d.column, d.field, &mut say);
@@ -224,15 +224,20 @@ fn check_new_user(
     if matches!(user.password, Some(PasswordSource::Generate)) && !options.generate_passwords {
         say("it generates a password, and the plan was made without generate_passwords".into());
     }
-    check_password(user.password.as_ref(), true, say);
+    check_password(profile, user.password.as_ref(), true, say);
 }
 
 /// A plan file carries passwords only as argon2id or bcrypt hashes.
-fn check_password(password: Option<&PasswordSource>, new: bool, say: &mut dyn FnMut(String)) {
+fn check_password(
+    profile: &Profile,
+    password: Option<&PasswordSource>,
+    new: bool,
+    say: &mut dyn FnMut(String),
+) {
     match password {
         None => {}
         Some(PasswordSource::Hash(hash)) => {
-            if let Err(why) = userimport_validate::check_password_hash(hash) {
+            if let Err(why) = userimport_validate::check_password_hash(hash, profile.hash_floor) {
                 say(why);
             }
         }

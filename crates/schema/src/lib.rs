@@ -31,7 +31,9 @@
 
 mod codes;
 mod formula;
+mod hash_floor;
 mod kind;
+mod marker;
 mod profile;
 mod sample;
 mod template;
@@ -40,8 +42,13 @@ pub use codes::{
     CodeTable, CountryRow, DATE_FORMATS, LanguageRow, TIME_FORMATS, TimeZoneRow, Unknown,
     countries, languages, seed_time_zones,
 };
-pub use formula::{escape_formula, needs_formula_escape, unescape_formula};
+pub use formula::{
+    escape_formula, has_separated_formula, needs_formula_escape, unescape_formula,
+    unescape_formula_inner, unescape_formula_start,
+};
+pub use hash_floor::HashFloor;
 pub use kind::{EnumValue, FieldKind, due_date_type_values, status_values};
+pub use marker::{find_substitution_marker, substitution_marker};
 pub use profile::{Column, CrossRule, GroupPolicy, KeyKind, Limits, Profile, Purpose};
 pub use sample::{Defect, SampleRows};
 pub use template::Template;

@@ -275,6 +275,9 @@ pub struct Profile {
     /// Cross-field rules.
     #[serde(default)]
     pub rules: Vec<CrossRule>,
+    /// The weakest pre-hashed password accepted.
+    #[serde(default)]
+    pub hash_floor: crate::HashFloor,
 }
 
 /// Lays the settings and columns of a TOML file over a built-in profile (see
@@ -689,6 +692,7 @@ impl Profile {
             groups: GroupPolicy::default(),
             sources: Vec::new(),
             charsets: Vec::new(),
+            hash_floor: crate::HashFloor::default(),
             rules: vec![CrossRule::DueDate {
                 type_column: "due_date_type".to_string(),
                 value_column: "valid_days_or_due_date".to_string(),
@@ -751,6 +755,7 @@ impl Profile {
                 "teams".to_string(),
             ],
             charsets: Vec::new(),
+            hash_floor: crate::HashFloor::default(),
             rules: Vec::new(),
         }
     }
@@ -796,6 +801,7 @@ impl Profile {
             groups: GroupPolicy::default(),
             sources: Vec::new(),
             charsets: vec!["UTF-8".to_string()],
+            hash_floor: crate::HashFloor::default(),
             rules: vec![CrossRule::DateRange {
                 start: "start_date".to_string(),
                 end: "end_date".to_string(),

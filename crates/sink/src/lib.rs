@@ -106,33 +106,38 @@ mod memory;
 mod outbox;
 mod postgres;
 mod sink;
+mod smtp;
 mod sqlite;
 mod sqlite_bulk;
 mod sqlite_jobs;
 mod sqlite_outbox;
+mod store_errors;
+mod store_open;
 
 pub use jobs::{CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, run_job};
 pub use memory::MemorySink;
 pub use outbox::{
-    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, Message, MessageStatus, Recipient,
-    Rendered, backoff, deliver, link, new_token, render, smtp_sender, token_hash,
+    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, MAX_TEMPLATE_BYTES, Message,
+    MessageStatus, Recipient, Rendered, backoff, deliver, link, new_token, render, token_hash,
 };
 pub use postgres::{PG_SCHEMA_VERSION, PostgresSink};
 pub use sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     prepare_creates, prepare_passwords,
 };
+pub use smtp::{SendError, SmtpSecurity, SmtpUrl, smtp_sender};
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
+pub use store_open::StoreOptions;
 
 /// Errors from a store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// SQLite failed.
-    #[error("store: {0}")]
+    #[error("store: {}", store_errors::describe_sqlite(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed.
-    #[error("store: {0}")]
+    #[error("store: {}", store_errors::describe_postgres(.0))]
     Postgres(#[from] ::postgres::Error),
     /// Planning-side failure (password hashing).
     #[error(transparent)]
@@ -173,6 +178,10 @@ pub enum Error {
     /// Another connection holds the store's lock longer than the wait allows.
     #[error("{0}")]
     Busy(String),
+    /// The database holds another application's tables and no store; the
+    /// store's tables are added only with [`StoreOptions::init_foreign`].
+    #[error("{0}")]
+    Foreign(String),
 }
 
 fn describe_history(history: &[Revision]) -> String {

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use userimport_plan::NewUser;
 
 use crate::sink::Sink;
+use crate::smtp::SendError;
 use crate::{Error, Result};
 
 /// The default invitation template: a `Subject:` line, a blank line, the
@@ -49,9 +50,16 @@ pub struct Invite {
     pub send_at: String,
 }
 
+/// The largest invitation template accepted (as for a profile: 1 MiB).
+pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
 impl Invite {
-    /// An invitation spec; checks that the template renders and that
-    /// `send_at` is RFC 3339 (normalised to UTC).
+    /// An invitation spec. The template must render with every variable it
+    /// names known (`{{ nmae }}` is an error), have a `Subject:` line and
+    /// contain the set-password `{{ link }}`, and be at most
+    /// [`MAX_TEMPLATE_BYTES`]; the base URL must be `https://` (or
+    /// `http://` on a loopback host); `send_at` is RFC 3339 (normalised to
+    /// UTC).
     pub fn new(template: String, base_url: String, send_at: Option<&str>) -> Result<Invite> {
         let send_at = match send_at {
             None => crate::sink::now(),
@@ -62,25 +70,120 @@ impl Invite {
                 .with_timezone(&chrono::Utc)
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
-        if base_url.trim().is_empty() {
-            return Err(Error::Refused("the invitation base URL is empty".into()));
+        check_base_url(&base_url)?;
+        if template.len() as u64 > MAX_TEMPLATE_BYTES {
+            return Err(Error::Refused(format!(
+                "the invitation template has {} bytes; at most {MAX_TEMPLATE_BYTES} are accepted",
+                template.len()
+            )));
         }
-        let invite = Invite {
+        check_template(&template)?;
+        Ok(Invite {
             template,
             base_url,
             send_at,
-        };
-        render(
-            &invite.template,
-            &Recipient {
-                name: Some("Name".into()),
-                login: Some("login".into()),
-                email: "user@example.com".into(),
-            },
-            "https://example.invalid/set-password?token=x",
-        )?;
-        Ok(invite)
+        })
     }
+
+    /// Reads an invitation template file: a regular file (not a device, a
+    /// FIFO or a folder) of at most [`MAX_TEMPLATE_BYTES`], in UTF-8. Its
+    /// content is checked by [`Invite::new`].
+    pub fn read_template(path: &std::path::Path) -> Result<String> {
+        use std::io::Read;
+        let shown = path.display();
+        let refuse = |why: String| Error::Refused(format!("invitation template {shown}: {why}"));
+        let file = std::fs::File::open(path).map_err(|e| refuse(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| refuse(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(refuse("not a regular file".into()));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_TEMPLATE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| refuse(e.to_string()))?;
+        if bytes.len() as u64 > MAX_TEMPLATE_BYTES {
+            return Err(refuse(format!(
+                "larger than {MAX_TEMPLATE_BYTES} bytes; a template is a short text"
+            )));
+        }
+        String::from_utf8(bytes).map_err(|_| refuse("not UTF-8 text".into()))
+    }
+}
+
+/// The link a template is checked with: it must come out in the message.
+const PROBE_LINK: &str = "https://example.invalid/set-password?token=probe-7c1d";
+
+/// A template must render strictly, have a subject and carry the link.
+fn check_template(template: &str) -> Result<()> {
+    let probe = Recipient {
+        name: Some("Name".into()),
+        login: Some("login".into()),
+        email: "user@example.com".into(),
+    };
+    let text = render_text(template, &probe, PROBE_LINK)?;
+    let has_subject = text
+        .strip_prefix("Subject:")
+        .and_then(|rest| rest.lines().next())
+        .is_some_and(|subject| !subject.trim().is_empty());
+    if !has_subject {
+        return Err(Error::Refused(
+            "invitation template: it must start with a \"Subject: …\" line, then a blank line and the body"
+                .into(),
+        ));
+    }
+    if !text.contains(PROBE_LINK) {
+        return Err(Error::Refused(
+            "invitation template: it must contain the set-password link {{ link }}".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The link's base URL must be `https://`, or `http://` on a loopback host
+/// (a test or a local proxy), and hold no spaces or control characters.
+fn check_base_url(url: &str) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::Refused(format!(
+            "invitation base URL {url:?}: {why}"
+        )))
+    };
+    if url.trim().is_empty() {
+        return refuse("it is empty");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return refuse("it contains a space or a control character");
+    }
+    let lower = url.to_ascii_lowercase();
+    let (https, rest) = match (
+        lower.strip_prefix("https://"),
+        lower.strip_prefix("http://"),
+    ) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        _ => return refuse("use https://HOST/PATH"),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return refuse("it names no host");
+    }
+    if !https && !is_loopback(host) {
+        return refuse(
+            "links must use https:// (http:// only on a loopback host such as 127.0.0.1)",
+        );
+    }
+    Ok(())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Who a message goes to.
@@ -183,20 +286,10 @@ pub struct Rendered {
     pub body: String,
 }
 
-/// Renders `template` for `to` with `link`.
+/// Renders `template` for `to` with `link`; a variable the template names
+/// but the message lacks is an error, not an empty string.
 pub fn render(template: &str, to: &Recipient, link: &str) -> Result<Rendered> {
-    let env = minijinja::Environment::new();
-    let text = env
-        .render_str(
-            template,
-            minijinja::context! {
-                name => to.name,
-                login => to.login,
-                email => to.email,
-                link => link,
-            },
-        )
-        .map_err(|e| Error::Refused(format!("invitation template: {e}")))?;
+    let text = render_text(template, to, link)?;
     let (subject, body) = match text.strip_prefix("Subject:") {
         Some(rest) => match rest.split_once('\n') {
             Some((subject, body)) => (
@@ -207,7 +300,24 @@ pub fn render(template: &str, to: &Recipient, link: &str) -> Result<Rendered> {
         },
         None => ("Your new account".to_string(), text),
     };
+    // A subject is one line, whatever the values held.
+    let subject = subject.replace(['\r', '\n'], " ");
     Ok(Rendered { subject, body })
+}
+
+fn render_text(template: &str, to: &Recipient, link: &str) -> Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.render_str(
+        template,
+        minijinja::context! {
+            name => to.name,
+            login => to.login,
+            email => to.email,
+            link => link,
+        },
+    )
+    .map_err(|e| Error::Refused(format!("invitation template: {e}")))
 }
 
 /// The SHA-256 of a token, hex: the only form a token is stored in.
@@ -247,12 +357,14 @@ pub struct DeliveryReport {
     pub failed: u64,
 }
 
-/// Sends every due message through `transport` (`send(to, subject, body)`),
-/// marking each sent, or queued again with a backoff, or failed.
+/// Sends every due message through `send(from, to, message)`, marking each
+/// sent, or queued again with a backoff, or failed (at once when the
+/// failure is permanent, such as an SMTP 550; after [`MAX_ATTEMPTS`]
+/// otherwise).
 pub fn deliver<S: Sink + ?Sized>(
     store: &mut S,
     from: &str,
-    send: &mut dyn FnMut(&str, &str, &Rendered) -> std::result::Result<(), String>,
+    send: &mut dyn FnMut(&str, &str, &Rendered) -> std::result::Result<(), SendError>,
 ) -> Result<DeliveryReport, S::Error> {
     let mut report = DeliveryReport::default();
     loop {
@@ -271,7 +383,7 @@ pub fn deliver<S: Sink + ?Sized>(
             );
             let result = match rendered {
                 Ok(rendered) => send(from, &message.recipient.email, &rendered),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(SendError::permanent(e.to_string())),
             };
             drop(token);
             match result {
@@ -279,9 +391,12 @@ pub fn deliver<S: Sink + ?Sized>(
                     store.mark_sent(message.id)?;
                     report.sent += 1;
                 }
-                Err(error) => {
+                Err(SendError {
+                    message: error,
+                    permanent,
+                }) => {
                     let attempts = message.attempts + 1;
-                    if attempts >= MAX_ATTEMPTS {
+                    if permanent || attempts >= MAX_ATTEMPTS {
                         store.mark_failed(message.id, &error, None)?;
                         report.failed += 1;
                     } else {
@@ -296,43 +411,4 @@ pub fn deliver<S: Sink + ?Sized>(
             }
         }
     }
-}
-
-/// An SMTP sender for [`deliver`]: `smtp://HOST:PORT` (plain SMTP, no TLS:
-/// for a local relay).
-pub fn smtp_sender(
-    url: &str,
-) -> Result<impl FnMut(&str, &str, &Rendered) -> std::result::Result<(), String>> {
-    use lettre::Transport;
-    let rest = url
-        .strip_prefix("smtp://")
-        .ok_or_else(|| Error::Refused(format!("{url:?}: use smtp://HOST:PORT")))?;
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (
-            h.to_string(),
-            p.parse::<u16>()
-                .map_err(|_| Error::Refused(format!("{url:?}: bad port")))?,
-        ),
-        None => (rest.to_string(), 25),
-    };
-    let transport = lettre::SmtpTransport::builder_dangerous(host)
-        .port(port)
-        .timeout(Some(Duration::from_secs(30)))
-        .build();
-    Ok(
-        move |from: &str, to: &str, m: &Rendered| -> std::result::Result<(), String> {
-            let email = lettre::Message::builder()
-                .from(from.parse().map_err(|e| format!("sender {from:?}: {e}"))?)
-                .to(to.parse().map_err(|e| format!("recipient {to:?}: {e}"))?)
-                .subject(m.subject.clone())
-                .header(lettre::message::header::ContentType::TEXT_PLAIN)
-                .body(m.body.clone())
-                .map_err(|e| e.to_string())?;
-            transport
-                .send(&email)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        },
-    )
 }

@@ -24,6 +24,7 @@ use crate::sink::{
     ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
     Transactional, now, result_for, rollback_held, write_held,
 };
+use crate::store_open::{StoreOptions, split_schema};
 
 const OUTBOX_COLUMNS: &str = "id, user_id, recipient, name, login, status, send_at, attempts, next_attempt_at, last_error, sent_at, created_at, template, base_url";
 
@@ -276,8 +277,8 @@ pub const PG_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// How many keys go into one `= ANY($1)` array.
 const ANY_CHUNK: usize = 10_000;
 
-/// A store in a PostgreSQL database (or schema: put
-/// `options=-c search_path=NAME` in the URL). Opened with
+/// A store in a PostgreSQL database, in a schema of its own with
+/// `?schema=NAME` in the URL (or `options=-csearch_path%3DNAME`). Opened with
 /// [`PostgresSink::open`] (migrates) or [`PostgresSink::open_existing`]
 /// (reads only; never creates a table).
 pub struct PostgresSink {
@@ -299,6 +300,36 @@ impl std::fmt::Debug for PostgresSink {
     }
 }
 
+/// Refuses a schema without our tables but with others (inside the
+/// migration's transaction, under its lock).
+fn refuse_foreign(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    let ours: bool = tx
+        .query_one("SELECT to_regclass('userimport_schema') IS NOT NULL", &[])?
+        .get(0);
+    if ours {
+        return Ok(());
+    }
+    let tables: Vec<String> = tx
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() ORDER BY table_name",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let place: String = tx
+        .query_one("SELECT COALESCE(current_schema(), '(none)')::text", &[])?
+        .get(0);
+    Err(crate::store_open::foreign(
+        &format!("the schema {place:?}"),
+        &tables,
+    ))
+}
+
 fn schema_version_of(client: &mut Client) -> Result<Option<u32>> {
     let exists: bool = client
         .query_one("SELECT to_regclass('userimport_schema') IS NOT NULL", &[])?
@@ -315,10 +346,17 @@ fn schema_version_of(client: &mut Client) -> Result<Option<u32>> {
     Ok(Some(v.max(0) as u32))
 }
 
-fn migrate(client: &mut Client) -> Result<()> {
+fn migrate(client: &mut Client, schema: Option<&str>, options: &StoreOptions) -> Result<()> {
     let mut tx = client.transaction()?;
     // One migrator at a time, whoever else opens the store now.
     tx.batch_execute("SELECT pg_advisory_xact_lock(7415021)")?;
+    if let Some(schema) = schema {
+        // ok: `split_schema` let only letters, digits and _ through.
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
+    }
+    if !options.init_foreign {
+        refuse_foreign(&mut tx)?;
+    }
     tx.batch_execute("CREATE TABLE IF NOT EXISTS userimport_schema (version INTEGER NOT NULL)")?;
     let version: i32 = tx
         .query_one(
@@ -347,8 +385,21 @@ impl PostgresSink {
     /// Connects to `url` (`postgres://user:password@host:port/db`) and applies
     /// pending migrations, creating the tables on a new database.
     pub fn open(url: &str) -> Result<Self> {
-        let mut client = Client::connect(url, NoTls)?;
-        migrate(&mut client)?;
+        PostgresSink::open_with(url, &StoreOptions::default())
+    }
+
+    /// [`PostgresSink::open`] with options: a schema holding another
+    /// application's tables gets the store's only with
+    /// [`StoreOptions::init_foreign`]. `?schema=NAME` in the URL puts the
+    /// store in that schema (created if missing).
+    pub fn open_with(url: &str, options: &StoreOptions) -> Result<Self> {
+        let (url, schema) = split_schema(url)?;
+        let mut client = Client::connect(&url, NoTls)?;
+        if let Some(schema) = &schema {
+            // ok: `split_schema` let only letters, digits and _ through.
+            client.batch_execute(&format!("SET search_path TO \"{schema}\""))?;
+        }
+        migrate(&mut client, schema.as_deref(), options)?;
         Ok(PostgresSink {
             client: RefCell::new(client),
             read_only: false,
@@ -361,7 +412,13 @@ impl PostgresSink {
     /// or migrates anything; a database without the tables is an empty
     /// store. The session is read-only.
     pub fn open_existing(url: &str) -> Result<Self> {
-        let mut client = Client::connect(url, NoTls)?;
+        let (url, schema) = split_schema(url)?;
+        let mut client = Client::connect(&url, NoTls)?;
+        if let Some(schema) = &schema {
+            // ok: `split_schema` let only letters, digits and _ through; a
+            // schema not created yet reads as an empty store.
+            client.batch_execute(&format!("SET search_path TO \"{schema}\""))?;
+        }
         client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
         let empty = match schema_version_of(&mut client)? {
             None | Some(0) => true,

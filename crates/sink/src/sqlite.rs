@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
 
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep};
@@ -14,6 +14,7 @@ use crate::sink::{
     Transactional, now, result_for, rollback_held, write_held,
 };
 use crate::sqlite_bulk::BulkLoad;
+use crate::store_open::StoreOptions;
 use crate::{Error, Result};
 
 /// The schema, one entry per version; `PRAGMA user_version` says how many
@@ -146,7 +147,7 @@ fn placeholders(n: usize) -> String {
     s
 }
 
-fn migrate(conn: &mut Connection) -> Result<()> {
+fn migrate(conn: &mut Connection, options: &StoreOptions) -> Result<()> {
     let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(Error::Migration(format!(
@@ -157,6 +158,15 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read again under the write lock: another connection (a second first
+    // import) may have migrated while this one waited for it.
+    let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version == 0 {
+        crate::store_open::refuse_foreign_sqlite(&tx, options)?;
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as u32 + 1)?;
@@ -232,17 +242,29 @@ fn create_private(path: &Path) {
 impl SqliteSink {
     /// Opens (creating if needed) a store file and applies pending migrations.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        SqliteSink::open_writable(path).map_err(|e| busy_on_open(path, e))
+        SqliteSink::open_with(path, &StoreOptions::default())
     }
 
-    fn open_writable(path: &Path) -> Result<Self> {
+    /// [`SqliteSink::open`] with options: a file holding another
+    /// application's tables gets the store's only with
+    /// [`StoreOptions::init_foreign`].
+    pub fn open_with(path: impl AsRef<Path>, options: &StoreOptions) -> Result<Self> {
+        let path = path.as_ref();
+        SqliteSink::open_writable(path, options).map_err(|e| busy_on_open(path, e))
+    }
+
+    fn open_writable(path: &Path, options: &StoreOptions) -> Result<Self> {
         create_private(path);
         let mut conn = Connection::open(path)?;
+        // Wait for another connection's lock from the first statement on
+        // (switching to WAL takes one too).
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Before anything changes the file (WAL mode included).
+        crate::store_open::refuse_foreign_sqlite(&conn, options)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         let _ = mode; // in-memory databases answer "memory"
         tune(&conn)?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, options)?;
         Ok(SqliteSink {
             conn,
             path: Some(path.to_path_buf()),
@@ -264,11 +286,7 @@ impl SqliteSink {
             return SqliteSink::stand_in(path);
         }
         crate::sqlite_bulk::recover(path);
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let conn = crate::store_open::sqlite_reader(path, BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(64);
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == 0 {
@@ -305,7 +323,7 @@ impl SqliteSink {
     pub fn open_in_memory() -> Result<Self> {
         let mut conn = Connection::open_in_memory()?;
         tune(&conn)?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, &StoreOptions::init_foreign(true))?;
         Ok(SqliteSink {
             conn,
             path: None,
@@ -1398,7 +1416,7 @@ mod tests {
             .unwrap();
         }
         let store = SqliteSink::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 4);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let users = store.find(&[Lookup::Id(1), Lookup::Id(2)]).unwrap();
         let tanaka = users.iter().find(|u| u.id == 1).expect("tanaka");
         assert_eq!(

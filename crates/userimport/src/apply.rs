@@ -18,7 +18,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use userimport_plan::{Directory, EmptyDirectory, Plan, Summary};
 use userimport_schema::Profile;
-use userimport_sink::{ApplyOutcome, Job, JobSpec, JobStatus, Outcome, RowResult, Sink};
+use userimport_sink::{
+    ApplyOutcome, Job, JobSpec, JobStatus, Outcome, RowResult, Sink, StoreOptions,
+};
 use userimport_validate::Issue;
 
 use crate::jobs;
@@ -56,6 +58,8 @@ pub struct ApplyOptions {
     /// Record the job and return at once, without writing: the caller runs
     /// it with [`jobs::resume`] (on another thread or process).
     pub detach: bool,
+    /// How the store is opened (see [`StoreOptions`]).
+    pub store: StoreOptions,
 }
 
 impl Default for ApplyOptions {
@@ -64,6 +68,7 @@ impl Default for ApplyOptions {
             background_threshold: 100,
             job_batch: 1_000,
             detach: false,
+            store: StoreOptions::default(),
         }
     }
 }
@@ -234,7 +239,7 @@ pub fn apply(
     how: &ApplyOptions,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Applied, Error> {
-    let mut store = Store::open(store_url)?;
+    let mut store = Store::open_with(store_url, &how.store)?;
     if settings.skip_invalid || how.detach {
         return apply_planned(&mut store, input, settings, how, progress);
     }

@@ -1,10 +1,11 @@
 //! Formula-safe CSV writing in a chosen charset, for every file the project
 //! writes (templates, exports, error reports, results).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use encoding_rs::{Encoding, UTF_8};
-use userimport_schema::escape_formula;
+use userimport_schema::{escape_formula, has_separated_formula, substitution_marker};
 
 /// The charset of a file the project writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,68 @@ impl OutputCharset {
     }
 }
 
+/// What a writer does with a character its charset cannot represent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unencodable {
+    /// Refuse the whole file, listing every such cell (the default).
+    #[default]
+    Refuse,
+    /// Write the character as the marker `{U+00E9}` (see
+    /// [`schema::substitution_marker`](userimport_schema::substitution_marker)),
+    /// which the import refuses, so nobody re-imports it as a value unnoticed.
+    Substitute,
+}
+
+impl Unencodable {
+    /// Parses `refuse` or `substitute`.
+    pub fn parse(name: &str) -> Option<Unencodable> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "refuse" => Some(Unencodable::Refuse),
+            "substitute" => Some(Unencodable::Substitute),
+            _ => None,
+        }
+    }
+}
+
+/// One cell a charset cannot represent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnencodableCell {
+    /// 1-based physical line of the output file where the record starts.
+    pub line: u64,
+    /// 1-based column.
+    pub column: usize,
+    /// The column's header, when the first row written was a header.
+    pub header: Option<String>,
+    /// The first character that cannot be written.
+    pub character: char,
+}
+
+impl std::fmt::Display for UnencodableCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)?;
+        if let Some(header) = &self.header {
+            write!(f, " ({header:?})")?;
+        }
+        write!(
+            f,
+            ": {:?} (U+{:04X})",
+            self.character, self.character as u32
+        )
+    }
+}
+
+/// How many unencodable cells an error lists; the rest are counted.
+const MAX_LISTED: usize = 10_000;
+
+fn describe(cells: &[UnencodableCell], more: u64) -> String {
+    let mut text: Vec<String> = cells.iter().map(ToString::to_string).collect();
+    if more > 0 {
+        text.push(format!("and {more} more"));
+    }
+    text.join("; ")
+}
+
 /// Errors while writing a CSV.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -63,17 +126,18 @@ pub enum WriteError {
     /// The destination failed.
     #[error("cannot write: {0}")]
     Io(#[from] io::Error),
-    /// A cell has a character the chosen charset cannot represent.
+    /// Cells have characters the chosen charset cannot represent (every one
+    /// is listed, up to 10,000, with the count of the rest): nothing usable
+    /// was written.
     #[error(
-        "line {line}, column {column}: {value:?} cannot be written in {encoding}; choose UTF-8"
+        "{} value(s) cannot be written in {encoding}: {}; write the file in UTF-8, or substitute them with a marker the import refuses",
+        .cells.len() as u64 + .more, describe(.cells, *.more)
     )]
-    Unmappable {
-        /// 1-based line of the output file.
-        line: u64,
-        /// 1-based column.
-        column: usize,
-        /// The cell.
-        value: String,
+    Unencodable {
+        /// The cells, in file order.
+        cells: Vec<UnencodableCell>,
+        /// How many more there were beyond those listed.
+        more: u64,
         /// The charset's name.
         encoding: &'static str,
     },
@@ -81,10 +145,20 @@ pub enum WriteError {
 
 /// Writes rows as CSV (RFC 4180 quoting, CRLF line ends as Excel writes them),
 /// escaping every cell that a spreadsheet would run as a formula.
+///
+/// A character the charset cannot represent is refused by default: the
+/// writer goes on checking (writing nothing more) and [`CsvWriter::finish`]
+/// lists every such cell. With [`Unencodable::Substitute`] it is written as
+/// a marker instead.
 pub struct CsvWriter<W: Write> {
     out: W,
     charset: OutputCharset,
+    unencodable: Unencodable,
+    /// The physical line the next record starts on.
     line: u64,
+    header: Vec<String>,
+    refused: Vec<UnencodableCell>,
+    more: u64,
     line_buf: String,
     bytes: Vec<u8>,
 }
@@ -98,10 +172,20 @@ impl<W: Write> CsvWriter<W> {
         Ok(CsvWriter {
             out,
             charset,
-            line: 0,
+            unencodable: Unencodable::Refuse,
+            line: 1,
+            header: Vec::new(),
+            refused: Vec::new(),
+            more: 0,
             line_buf: String::new(),
             bytes: Vec::new(),
         })
+    }
+
+    /// Sets what happens to characters the charset cannot represent.
+    pub fn unencodable(&mut self, mode: Unencodable) -> &mut Self {
+        self.unencodable = mode;
+        self
     }
 
     /// Writes one row.
@@ -110,14 +194,23 @@ impl<W: Write> CsvWriter<W> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.line += 1;
+        let first = self.line == 1 && self.header.is_empty();
         self.line_buf.clear();
         for (i, cell) in cells.into_iter().enumerate() {
             if i > 0 {
                 self.line_buf.push(',');
             }
-            let cell = escape_formula(cell.as_ref());
-            if cell.contains([',', '"', '\r', '\n']) || cell.starts_with(' ') || cell.ends_with(' ')
+            let cell = cell.as_ref();
+            if first {
+                self.header.push(cell.to_string());
+            }
+            let cell = self.encodable(cell, i);
+            let separated = has_separated_formula(&cell);
+            let cell = escape_formula(&cell);
+            if separated
+                || cell.contains([',', '"', '\r', '\n'])
+                || cell.starts_with(' ')
+                || cell.ends_with(' ')
             {
                 self.line_buf.push('"');
                 self.line_buf.push_str(&cell.replace('"', "\"\""));
@@ -125,28 +218,13 @@ impl<W: Write> CsvWriter<W> {
             } else {
                 self.line_buf.push_str(&cell);
             }
-            if self.charset.encoding != UTF_8 {
-                let (bytes, _, unmappable) = self.charset.encoding.encode(&cell);
-                // Some characters map without error but come back as others
-                // (Shift_JIS writes `¥` as 0x5C, read back as `\`): refused
-                // too, so what is written reads back exactly.
-                let lossy = || {
-                    self.charset
-                        .encoding
-                        .decode_without_bom_handling_and_without_replacement(&bytes)
-                        .is_none_or(|back| back != cell)
-                };
-                if unmappable || lossy() {
-                    return Err(WriteError::Unmappable {
-                        line: self.line,
-                        column: i + 1,
-                        value: cell.into_owned(),
-                        encoding: self.charset.encoding.name(),
-                    });
-                }
-            }
         }
         self.line_buf.push_str("\r\n");
+        self.line += self.line_buf.matches('\n').count() as u64;
+        if !self.refused.is_empty() || self.more > 0 {
+            // The file is refused: keep checking, write nothing more.
+            return Ok(());
+        }
         if self.charset.encoding == UTF_8 {
             self.out.write_all(self.line_buf.as_bytes())?;
         } else {
@@ -158,8 +236,66 @@ impl<W: Write> CsvWriter<W> {
         Ok(())
     }
 
-    /// Flushes and returns the destination.
+    /// The cell as it can be written: itself, or with markers in place of
+    /// the characters the charset cannot represent (substituting), or
+    /// itself with the cell recorded as refused.
+    fn encodable<'c>(&mut self, cell: &'c str, index: usize) -> Cow<'c, str> {
+        if self.charset.encoding == UTF_8 || self.round_trips(cell) {
+            return Cow::Borrowed(cell);
+        }
+        if self.unencodable == Unencodable::Substitute {
+            let mut out = String::with_capacity(cell.len() + 8);
+            let mut buf = [0u8; 4];
+            for c in cell.chars() {
+                if self.round_trips(c.encode_utf8(&mut buf)) {
+                    out.push(c);
+                } else {
+                    out.push_str(&substitution_marker(c));
+                }
+            }
+            return Cow::Owned(out);
+        }
+        let mut buf = [0u8; 4];
+        let character = cell
+            .chars()
+            .find(|c| !self.round_trips(c.encode_utf8(&mut buf)))
+            .unwrap_or('\u{FFFD}');
+        if self.refused.len() < MAX_LISTED {
+            self.refused.push(UnencodableCell {
+                line: self.line,
+                column: index + 1,
+                header: self.header.get(index).cloned().filter(|_| self.line > 1),
+                character,
+            });
+        } else {
+            self.more += 1;
+        }
+        Cow::Borrowed(cell)
+    }
+
+    /// True when the charset writes `text` so that it reads back the same.
+    /// Some characters map without error but come back as others
+    /// (Shift_JIS writes `¥` as 0x5C, read back as `\`): those do not.
+    fn round_trips(&self, text: &str) -> bool {
+        let (bytes, _, unmappable) = self.charset.encoding.encode(text);
+        !unmappable
+            && self
+                .charset
+                .encoding
+                .decode_without_bom_handling_and_without_replacement(&bytes)
+                .is_some_and(|back| back == text)
+    }
+
+    /// Flushes and returns the destination; refused when a cell could not
+    /// be written (see [`WriteError::Unencodable`]).
     pub fn finish(mut self) -> Result<W, WriteError> {
+        if !self.refused.is_empty() || self.more > 0 {
+            return Err(WriteError::Unencodable {
+                cells: std::mem::take(&mut self.refused),
+                more: self.more,
+                encoding: self.charset.encoding.name(),
+            });
+        }
         self.out.flush()?;
         Ok(self.out)
     }
@@ -181,12 +317,47 @@ mod tests {
     }
 
     #[test]
-    fn shift_jis_output_refuses_unmappable_cells() {
+    fn shift_jis_output_lists_every_unencodable_cell() {
         let sjis = OutputCharset::parse("shift_jis").unwrap();
         let mut w = CsvWriter::new(Vec::new(), sjis).unwrap();
-        w.write_row(["田中"]).unwrap();
-        let err = w.write_row(["ok", "😀"]).unwrap_err();
-        assert!(err.to_string().contains("line 2, column 2"), "{err}");
-        assert_eq!(w.finish().unwrap(), b"\x93\x63\x92\x86\r\n".to_vec());
+        w.write_row(["login", "name"]).unwrap();
+        w.write_row(["a", "田中"]).unwrap();
+        w.write_row(["b", "José"]).unwrap();
+        w.write_row(["c\nd", "ok"]).unwrap();
+        w.write_row(["😀", "Zoë"]).unwrap();
+        let err = w.finish().unwrap_err().to_string();
+        assert!(
+            err.starts_with("3 value(s) cannot be written in Shift_JIS"),
+            "{err}"
+        );
+        for part in [
+            "line 3, column 2 (\"name\"): 'é'",
+            "line 6, column 1 (\"login\")",
+            "line 6, column 2 (\"name\"): 'ë' (U+00EB)",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+    }
+
+    #[test]
+    fn substitution_writes_a_marker() {
+        let sjis = OutputCharset::parse("shift_jis").unwrap();
+        let mut w = CsvWriter::new(Vec::new(), sjis).unwrap();
+        w.unencodable(Unencodable::Substitute);
+        w.write_row(["José", "田中"]).unwrap();
+        let bytes = w.finish().unwrap();
+        assert_eq!(bytes, b"Jos{U+00E9},\x93\x63\x92\x86\r\n".to_vec());
+    }
+
+    #[test]
+    fn a_formula_after_another_delimiter_is_quoted_and_neutralised() {
+        let mut w = CsvWriter::new(Vec::new(), OutputCharset::UTF8).unwrap();
+        w.write_row(["Bob;=1+1", "Bob\t=1+1", "a|@x", "a,-1", "a;b"])
+            .unwrap();
+        let bytes = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert_eq!(
+            bytes,
+            "\"Bob;'=1+1\",\"Bob\t'=1+1\",\"a|'@x\",\"a,'-1\",a;b\r\n"
+        );
     }
 }

@@ -9,7 +9,7 @@ use userimport_plan::{Directory, StoredUser, fold};
 use userimport_schema::{FieldKind, Profile, Purpose};
 
 use crate::Error;
-use crate::csv_out::{CsvWriter, OutputCharset};
+use crate::csv_out::{CsvWriter, OutputCharset, Unencodable};
 
 /// What to export.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,10 @@ pub struct ExportOptions {
     pub random: Option<usize>,
     /// Only these columns (keys), in this order; empty = every exportable column.
     pub columns: Vec<String>,
+    /// What happens to a character the charset cannot represent: refused
+    /// with every such cell listed (default), or written as a marker the
+    /// import refuses.
+    pub unencodable: Unencodable,
 }
 
 /// The columns an export writes: every column but passwords, in profile order.
@@ -123,6 +127,7 @@ pub fn export<D: Directory, W: Write>(
     }
     let columns = export_columns(profile, &options.columns)?;
     let mut writer = CsvWriter::new(out, charset)?;
+    writer.unencodable(options.unencodable);
     writer.write_row(columns.iter().map(|&i| profile.columns[i].label.as_str()))?;
     let mut written = 0u64;
     let mut failure: Option<Error> = None;

@@ -78,6 +78,7 @@ mod apply;
 mod csv_out;
 mod export;
 pub mod jobs;
+mod output_file;
 mod pipeline;
 mod plan_file;
 mod report;
@@ -92,8 +93,9 @@ pub use userimport_sink as sink;
 pub use userimport_validate as validate;
 
 pub use apply::{Applied, ApplyOptions, Input, JobReport, ResultCounts, apply, apply_plan};
-pub use csv_out::{CsvWriter, OutputCharset, WriteError};
+pub use csv_out::{CsvWriter, OutputCharset, Unencodable, UnencodableCell, WriteError};
 pub use export::{ExportOptions, export, export_cell, export_columns};
+pub use output_file::{OutputError, OutputFile, Protected, refuse_clobber};
 pub use pipeline::{
     Checked, FileInfo, ImportOptions, Importer, ImporterBuilder, delimiter_name, sort_issues,
 };
@@ -102,7 +104,7 @@ pub use report::{
     write_summary_text,
 };
 pub use settings::{ImportSettings, parse_delimiter, parse_map};
-pub use store::{Store, StoreUrl};
+pub use store::{Store, StoreUrl, mask_url_password};
 pub use stream::{StreamOptions, StreamOutcome, StreamProgress};
 
 /// Errors that stop an import: file-level problems (exit code 2), store
@@ -126,6 +128,9 @@ pub enum Error {
     /// Input or output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// An output file cannot be written where it was asked for.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// The import settings are not usable; the message says which and why.
     #[error("{0}")]
     Settings(String),

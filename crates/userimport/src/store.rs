@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use userimport_plan::{Directory, Lookup, StoredUser};
 use userimport_sink::{
     ApplyOutcome, Batch, Error as SinkError, Job, JobSpec, JobStatus, Message, PostgresSink,
-    Progress, Revision, RowResult, Sink, SqliteSink,
+    Progress, Revision, RowResult, Sink, SqliteSink, StoreOptions,
 };
 
 use crate::Error;
@@ -27,10 +27,17 @@ pub enum Store {
 impl Store {
     /// Opens the store `url` names for writing: created and migrated if needed.
     pub fn open(url: &str) -> Result<Store, Error> {
+        Store::open_with(url, &StoreOptions::default())
+    }
+
+    /// [`Store::open`] with options: a database (or schema) holding another
+    /// application's tables gets the store's only with
+    /// [`StoreOptions::init_foreign`].
+    pub fn open_with(url: &str, options: &StoreOptions) -> Result<Store, Error> {
         let parsed: StoreUrl = url.parse().map_err(Error::Refused)?;
         let opened = match &parsed {
-            StoreUrl::Sqlite(path) => SqliteSink::open(path).map(Store::Sqlite),
-            StoreUrl::Postgres(pg) => PostgresSink::open(pg).map(Store::Postgres),
+            StoreUrl::Sqlite(path) => SqliteSink::open_with(path, options).map(Store::Sqlite),
+            StoreUrl::Postgres(pg) => PostgresSink::open_with(pg, options).map(Store::Postgres),
         };
         opened.map_err(|source| Error::Open {
             url: parsed.to_string(),
@@ -196,18 +203,50 @@ impl std::fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            StoreUrl::Postgres(url) => {
-                // Never print a password that may sit in the URL.
-                match url.split_once('@') {
-                    Some((head, tail)) if head.contains(':') && head.matches(':').count() > 1 => {
-                        let scheme_user = head.rsplit_once(':').map_or(head, |(a, _)| a);
-                        write!(f, "{scheme_user}:***@{tail}")
-                    }
-                    _ => f.write_str(url),
-                }
-            }
+            // Never print a password that may sit in the URL.
+            StoreUrl::Postgres(url) => f.write_str(&mask_url_password(url)),
         }
     }
+}
+
+/// A URL with its password shown as `***`: the one of `user:password@`
+/// and every `password=` query parameter (`?password=X`, `&password=X`).
+pub fn mask_url_password(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            // The host follows the last `@` (a password may hold `/` or `@`).
+            let host_at = rest.rfind('@').unwrap_or(0);
+            let end = rest[host_at..]
+                .find('/')
+                .map_or(rest.len(), |i| host_at + i);
+            let (authority, path) = rest.split_at(end);
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{host}"),
+                    None => authority.to_string(),
+                },
+                None => authority.to_string(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => head.to_string(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -231,5 +270,32 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    #[test]
+    fn passwords_are_masked_in_every_place_a_url_holds_them() {
+        for (url, shown) in [
+            (
+                "postgres://me:secret@localhost/db",
+                "postgres://me:***@localhost/db",
+            ),
+            (
+                "postgres://me@localhost/db?password=secret",
+                "postgres://me@localhost/db?password=***",
+            ),
+            (
+                "postgresql://h/db?sslmode=disable&PASSWORD=secret&user=me",
+                "postgresql://h/db?sslmode=disable&PASSWORD=***&user=me",
+            ),
+            (
+                "postgres://me:p@ss:w@rd@h:5432/db?options=-csearch_path%3Dx",
+                "postgres://me:***@h:5432/db?options=-csearch_path%3Dx",
+            ),
+            ("postgres://h/db", "postgres://h/db"),
+            ("postgres://me:a/b@h/db", "postgres://me:***@h/db"),
+        ] {
+            let got = url.parse::<StoreUrl>().unwrap().to_string();
+            assert_eq!(got, shown, "{url}");
+        }
     }
 }

@@ -29,7 +29,8 @@ const DANGEROUS: [char; 12] = [
 fn cell() -> impl Strategy<Value = String> {
     let start = prop::sample::select(vec![
         "", "", "", "=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠", "'", "'=", "''",
-        " ", "\"", "sep=;", "¥", "‾", "\\", "~", "〜", "－",
+        " ", "\"", "sep=;", "¥", "‾", "\\", "~", "〜", "－", "Bob;=", "a\t+", "c|@", "d,-", "e;'=",
+        "f;''",
     ]);
     (
         start,
@@ -63,14 +64,14 @@ fn write_and_read(
     let mut writer = CsvWriter::new(Vec::new(), out).map_err(|e| e.to_string())?;
     writer.write_row(header).map_err(|e| e.to_string())?;
     for record in records {
-        match writer.write_row(record) {
-            Ok(()) => {}
-            // Shift_JIS cannot hold every character: refused, not mangled.
-            Err(WriteError::Unmappable { .. }) => return Ok(None),
-            Err(e) => return Err(e.to_string()),
-        }
+        writer.write_row(record).map_err(|e| e.to_string())?;
     }
-    let bytes = writer.finish().map_err(|e| e.to_string())?;
+    let bytes = match writer.finish() {
+        Ok(bytes) => bytes,
+        // Shift_JIS cannot hold every character: refused, not mangled.
+        Err(WriteError::Unencodable { .. }) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
     let mut builder = ReaderBuilder::new();
     builder.charset(charset).delimiter(Some(b','));
     let reader = builder.build(&bytes[..]).map_err(|e| e.to_string())?;
@@ -84,11 +85,19 @@ fn write_and_read(
             if raw.starts_with(DANGEROUS) {
                 return Err(format!("written cell {raw:?} starts like a formula"));
             }
+            let live = raw
+                .match_indices([';', '\t', '|', ','])
+                .any(|(at, sep)| raw[at + sep.len()..].starts_with(DANGEROUS));
+            if live {
+                return Err(format!(
+                    "written cell {raw:?} holds a formula after a separator"
+                ));
+            }
         }
         got.push(
             record
                 .iter()
-                .map(|c| unescape_formula(c).to_string())
+                .map(|c| unescape_formula(c).into_owned())
                 .collect(),
         );
     }
@@ -106,6 +115,12 @@ proptest! {
         let escaped = escape_formula(&cell);
         prop_assert!(!escaped.starts_with(DANGEROUS), "{:?} -> {:?}", cell, escaped);
         prop_assert_eq!(unescape_formula(&escaped), cell.as_str());
+        // Nothing dangerous after a separator either (`Bob;=1+1` in a
+        // spreadsheet that splits on `;`).
+        let live = escaped
+            .match_indices([';', '\t', '|', ','])
+            .any(|(at, sep)| escaped[at + sep.len()..].starts_with(DANGEROUS));
+        prop_assert!(!live, "{:?} -> {:?}", cell, escaped);
     }
 
     /// write → parse → un-escape is the identity, in every output charset;
@@ -144,15 +159,13 @@ fn shift_jis_output_refuses_characters_that_read_back_as_others() {
     for charset in ["shift_jis", "euc-jp"] {
         for cell in [" ¥", "C:¥Users", "‾", "a‾b"] {
             let mut w = CsvWriter::new(Vec::new(), OutputCharset::parse(charset).unwrap()).unwrap();
-            let err = w.write_row(["ok", cell]).unwrap_err();
+            w.write_row(["ok", cell]).unwrap();
+            let err = w.finish().unwrap_err();
             assert!(
                 matches!(
-                    err,
-                    WriteError::Unmappable {
-                        line: 1,
-                        column: 2,
-                        ..
-                    }
+                    &err,
+                    WriteError::Unencodable { cells, .. }
+                        if cells.len() == 1 && cells[0].line == 1 && cells[0].column == 2
                 ),
                 "{charset} {cell:?}: {err}"
             );
@@ -189,6 +202,7 @@ struct User {
 fn text(min: usize) -> impl Strategy<Value = String> {
     let start = prop::sample::select(vec![
         "", "", "", "=", "+", "-", "@", "＝", "＋", "－", "＠", "'", "'=", "''", "\"", "O'",
+        "Bob;=", "x|@", "y,-", "z;'=", "w;''",
     ]);
     (start, "[\\p{L}\\p{N}\\p{P}\\p{S} ]{0,20}").prop_filter_map("blank", move |(a, b)| {
         let t = format!("{a}{b}");

@@ -13,7 +13,8 @@
 //! | `row.ragged` | error | validator | the record has fewer or more fields than the header |
 //! | `field.too_long` | error | validator | text longer than the column allows (in characters) |
 //! | `field.too_short` | error | validator | text shorter than the column's minimum |
-//! | `field.control_character` | error | validator | a control or invisible formatting character (NUL, escape, C1 controls, a byte-order mark, a zero-width or bidirectional-override character) in a value |
+//! | `field.control_character` | error | validator | a control or invisible formatting character (NUL, escape, C1 controls, a byte-order mark, a zero-width or bidirectional-override character) in a value, or a tab or line break (every field is one line) |
+//! | `field.substituted` | error | validator | the value holds a marker (`{U+00E9}`) an export wrote in place of a character its charset could not encode |
 //! | `field.clear_required` | error | validator | the clear keyword (`delete`, `none`) in a column the profile requires |
 //! | `field.required` | error | planner | a new user needs a value in this column |
 //! | `email.invalid` | error | validator | not a valid e-mail address (strict: top-level domain, no display text, no domain literal) |
@@ -21,6 +22,7 @@
 //! | `password.too_long` | error | validator | the password is longer than the policy allows (never truncated) |
 //! | `password.missing` | error | planner | a new user has no password and passwords are not generated |
 //! | `password_hash.invalid` | error | validator | not a PHC string of a supported algorithm (argon2id, bcrypt) |
+//! | `password_hash.weak` | error | validator | a supported hash cheaper than the profile's floor (default argon2id m=19456 KiB, t=2, p=1; bcrypt cost 10) |
 //! | `enum.unknown` | error | validator | not one of the column's allowed values or aliases |
 //! | `onoff.invalid` | error | validator | neither `On` nor `Off` |
 //! | `delete_flag.invalid` | error | validator | the delete flag is neither `1`, `0` nor blank |
@@ -73,8 +75,11 @@ pub const FIELD_TOO_SHORT: &str = "field.too_short";
 /// A control or invisible formatting character in a value (NUL, escape, C1
 /// controls, U+FEFF, zero-width and bidirectional-override characters):
 /// such a value could hide a different name behind a familiar one, or
-/// reach a terminal or a C program. Tabs and line breaks are allowed.
+/// reach a terminal or a C program. Tabs and line breaks too: every field
+/// is one line (a line break in a name garbles an e-mail's subject).
 pub const FIELD_CONTROL_CHARACTER: &str = "field.control_character";
+/// A marker an export substituted for a character its charset lacks.
+pub const FIELD_SUBSTITUTED: &str = "field.substituted";
 /// The clear keyword in a column the profile requires.
 pub const FIELD_CLEAR_REQUIRED: &str = "field.clear_required";
 /// A new user needs a value in this column (raised by the planner).
@@ -89,6 +94,8 @@ pub const PASSWORD_TOO_LONG: &str = "password.too_long";
 pub const PASSWORD_MISSING: &str = "password.missing";
 /// Not a PHC string of a supported algorithm (argon2id, bcrypt).
 pub const PASSWORD_HASH_INVALID: &str = "password_hash.invalid";
+/// A supported hash cheaper than the profile's floor.
+pub const PASSWORD_HASH_WEAK: &str = "password_hash.weak";
 /// Not one of the column's allowed values or aliases.
 pub const ENUM_UNKNOWN: &str = "enum.unknown";
 /// Neither `On` nor `Off`.
@@ -166,6 +173,7 @@ pub const ALL: &[&str] = &[
     FIELD_TOO_LONG,
     FIELD_TOO_SHORT,
     FIELD_CONTROL_CHARACTER,
+    FIELD_SUBSTITUTED,
     FIELD_CLEAR_REQUIRED,
     FIELD_REQUIRED,
     EMAIL_INVALID,
@@ -173,6 +181,7 @@ pub const ALL: &[&str] = &[
     PASSWORD_TOO_LONG,
     PASSWORD_MISSING,
     PASSWORD_HASH_INVALID,
+    PASSWORD_HASH_WEAK,
     ENUM_UNKNOWN,
     ONOFF_INVALID,
     DELETE_FLAG_INVALID,

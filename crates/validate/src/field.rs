@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 use email_address::{EmailAddress, Options};
-use userimport_schema::{CodeTable, FieldKind, unescape_formula};
+use userimport_schema::{
+    CodeTable, FieldKind, HashFloor, find_substitution_marker, unescape_formula_start,
+};
 
 use crate::codes;
 use crate::options::CardIdType;
@@ -56,6 +58,21 @@ impl Out<'_> {
         }
     }
 
+    /// The same value, owning its text.
+    fn into_owned<'b>(self) -> Out<'b> {
+        match self {
+            Out::Absent => Out::Absent,
+            Out::Blank => Out::Blank,
+            Out::Clear => Out::Clear,
+            Out::Text(text) => Out::Owned(text.to_string()),
+            // Secrets are never unescaped (see `check_cell`), so never owned
+            // here; were one to come, it is dropped rather than shown.
+            Out::Secret(_) => Out::Absent,
+            Out::Owned(text) => Out::Owned(text),
+            Out::List(edit) => Out::List(edit),
+        }
+    }
+
     fn into_cell(self) -> Cell {
         match self {
             Out::Absent => Cell::Absent,
@@ -101,14 +118,28 @@ pub(crate) struct ColumnPlan {
 pub(crate) struct Env<'a> {
     pub card_id_type: CardIdType,
     pub sources: &'a [String],
+    pub hash_floor: HashFloor,
 }
 
-/// Checks one cell and returns its canonical form.
+/// Checks one cell and returns its canonical form, after undoing the
+/// formula escaping our exports add after separators inside a cell.
 pub(crate) fn check_cell<'a>(
     col: &'a ColumnPlan,
     raw: &'a str,
     env: Env<'_>,
 ) -> Result<Out<'a>, Problem> {
+    let plain = match &col.kind {
+        FieldKind::Password { .. } | FieldKind::PasswordHash => None,
+        _ => userimport_schema::unescape_formula_inner(raw),
+    };
+    match plain {
+        Some(plain) => check_plain(col, &plain, env).map(Out::into_owned),
+        None => check_plain(col, raw, env),
+    }
+}
+
+/// Checks one cell with no escaping after separators left in it.
+fn check_plain<'a>(col: &'a ColumnPlan, raw: &'a str, env: Env<'_>) -> Result<Out<'a>, Problem> {
     match &col.kind {
         FieldKind::ReadOnly => return Ok(Out::Absent),
         // Passwords are taken exactly as typed: a space is a legal password
@@ -122,7 +153,7 @@ pub(crate) fn check_cell<'a>(
         _ => {}
     }
     let trimmed = trim(raw);
-    let unescaped = unescape_formula(trimmed);
+    let unescaped = unescape_formula_start(trimmed);
     // Trim again only when the escaping `'` came off: it may have guarded a
     // leading tab or line break.
     let text = if unescaped.len() == trimmed.len() {
@@ -143,6 +174,7 @@ pub(crate) fn check_cell<'a>(
             ),
         ));
     }
+    one_line_unsubstituted(col, text)?;
     if let Some(keyword) = &col.clear_keyword
         && text.eq_ignore_ascii_case(keyword)
     {
@@ -160,8 +192,10 @@ pub(crate) fn check_cell<'a>(
     }
     match &col.kind {
         FieldKind::Text { min_len, max_len } => text_value(col, text, *min_len, *max_len),
-        FieldKind::Email => email(text),
-        FieldKind::PasswordHash => password_hash(text),
+        FieldKind::Email => quoted_local_part(text).and_then(|()| email(text)),
+        FieldKind::PasswordHash => {
+            password_hash(text).and_then(|out| hash_above_floor(text, env.hash_floor).map(|()| out))
+        }
         FieldKind::Enum { values } => match col.kind.resolve_enum(text) {
             Some(canonical) => Ok(Out::Text(canonical)),
             None => {
@@ -420,9 +454,91 @@ fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
     Ok(Out::Secret(text))
 }
 
+/// Every field is one line: a tab, CR or LF in a value is refused (in a
+/// name it would garble an invitation's subject and body), and so is a
+/// marker an export wrote for a character its charset could not encode.
+fn one_line_unsubstituted(col: &ColumnPlan, text: &str) -> Result<(), Problem> {
+    if let Some(c) = text.chars().find(|c| matches!(c, '\t' | '\r' | '\n')) {
+        let name = match c {
+            '\t' => "a tab",
+            '\r' => "a carriage return",
+            _ => "a line break",
+        };
+        return Err(Problem::new(
+            codes::FIELD_CONTROL_CHARACTER,
+            format!(
+                "{} contains {name} (U+{:04X}): every field is one line; remove it",
+                col.label, c as u32
+            ),
+        ));
+    }
+    if let Some(c) = find_substitution_marker(text) {
+        return Err(Problem::new(
+            codes::FIELD_SUBSTITUTED,
+            format!(
+                "{} holds the marker an export wrote for {c:?} (U+{:04X}), which its charset \
+                 could not encode: write the real value",
+                col.label, c as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An address with a quoted local part (`"a@b,"@example.com`) is legal
+/// but mail software reads it in different ways: refused.
+fn quoted_local_part(text: &str) -> Result<(), Problem> {
+    if text.starts_with('"') || text.contains("\"@") {
+        return Err(Problem::new(
+            codes::EMAIL_INVALID,
+            "not a valid e-mail address: a quoted part before the @ is not accepted; \
+             write it as name@example.com"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// A well-formed hash (see [`password_hash`]) must also cost at least the
+/// profile's floor.
+fn hash_above_floor(text: &str, floor: HashFloor) -> Result<(), Problem> {
+    let weak = |what: String| {
+        Err(Problem::new(
+            codes::PASSWORD_HASH_WEAK,
+            format!(
+                "the hash is too weak: {what}; hash the passwords again with at least argon2id \
+                 m={}, t={}, p={} or bcrypt cost {}",
+                floor.argon2_memory_kib,
+                floor.argon2_iterations,
+                floor.argon2_parallelism,
+                floor.bcrypt_cost
+            ),
+        ))
+    };
+    if let Some(rest) = text.strip_prefix("$2") {
+        // Checked by `is_bcrypt`: "b$12$…", the cost in bytes 2 and 3.
+        let cost: u32 = rest.get(2..4).and_then(|c| c.parse().ok()).unwrap_or(0);
+        if cost < floor.bcrypt_cost {
+            return weak(format!("bcrypt cost {cost} is below {}", floor.bcrypt_cost));
+        }
+        return Ok(());
+    }
+    let Ok(hash) = password_hash::PasswordHash::new(text) else {
+        return Ok(()); // refused by `password_hash` already
+    };
+    let param = |name: &str| hash.params.get_decimal(name).unwrap_or(0);
+    let (m, t, p) = (param("m"), param("t"), param("p"));
+    if m < floor.argon2_memory_kib || t < floor.argon2_iterations || p < floor.argon2_parallelism {
+        return weak(format!("argon2id m={m}, t={t}, p={p}"));
+    }
+    Ok(())
+}
+
 /// [`password_hash`] for callers outside the validator: the refusal's message.
-pub(crate) fn check_password_hash(text: &str) -> Result<(), String> {
-    password_hash(text).map(|_| ()).map_err(|p| p.message)
+pub(crate) fn check_password_hash(text: &str, floor: HashFloor) -> Result<(), String> {
+    password_hash(text)
+        .and_then(|_| hash_above_floor(text, floor))
+        .map_err(|p| p.message)
 }
 
 fn is_bcrypt(rest: &str) -> bool {

@@ -83,10 +83,10 @@ mod validator;
 pub use issue::{Issue, Severity};
 
 /// Checks a pre-hashed password as the `password_hash` column does (an
-/// argon2id PHC string or a bcrypt hash); the error says why it is refused,
-/// without echoing the hash.
-pub fn check_password_hash(text: &str) -> Result<(), String> {
-    field::check_password_hash(text)
+/// argon2id PHC string or a bcrypt hash, costing at least `floor`); the
+/// error says why it is refused, without echoing the hash.
+pub fn check_password_hash(text: &str, floor: userimport_schema::HashFloor) -> Result<(), String> {
+    field::check_password_hash(text, floor)
 }
 pub use options::{CardIdType, ValidateOptions};
 pub use row::{Cell, ListEdit, Row, Secret};

@@ -351,6 +351,7 @@ impl Validator {
         let env = Env {
             card_id_type: self.options.card_id_type,
             sources: &self.profile.sources,
+            hash_floor: self.profile.hash_floor,
         };
         let delete = self
             .delete_column
@@ -426,7 +427,7 @@ pub(crate) fn is_key_purpose(purpose: Purpose) -> bool {
 }
 
 fn unescape_trim(raw: &str) -> &str {
-    field::trim(userimport_schema::unescape_formula(field::trim(raw)))
+    field::trim(userimport_schema::unescape_formula_start(field::trim(raw)))
 }
 
 /// A raw value for [`Issue::value`], cut at [`MAX_VALUE_CHARS`].
