@@ -14,6 +14,7 @@ mod outbox;
 mod output;
 mod plan;
 mod preview;
+mod serve;
 mod store;
 mod store_options;
 mod template;
@@ -59,6 +60,8 @@ enum Command {
     Jobs(jobs::Args),
     /// Queued invitation e-mails: list them, or deliver those due over SMTP.
     Outbox(outbox::Args),
+    /// The web page and HTTP API; `serve token create --actor LOGIN` makes an API token.
+    Serve(serve::Args),
 }
 
 /// The exit code of a check: 2 when a guard refuses the file, 1 when rows
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
         Command::Groups(args) => groups::run(args),
         Command::Jobs(args) => jobs::run(args),
         Command::Outbox(args) => outbox::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -41,6 +41,12 @@
 //! sends those due (through [`smtp_sender`] or any closure), drawing each
 //! single-use set-password token at delivery and storing only its SHA-256.
 //!
+//! # Signing in
+//!
+//! [`AuthStore`] (both stores) gives frontends a stored user's
+//! [`Credential`] (argon2id verify, roles, status), API tokens and browser
+//! [`Session`]s, each kept only as the SHA-256 of its secret ([`new_secret`]).
+//!
 //! # The SQLite store
 //!
 //! Tables: `users` (member ID, login ID and e-mail as written plus their
@@ -100,20 +106,24 @@
 //! ```
 #![deny(missing_docs)]
 
+mod auth;
 mod jobs;
 mod json;
 mod memory;
 mod outbox;
 mod postgres;
+mod postgres_auth;
 mod sink;
 mod smtp;
 mod sqlite;
+mod sqlite_auth;
 mod sqlite_bulk;
 mod sqlite_jobs;
 mod sqlite_outbox;
 mod store_errors;
 mod store_open;
 
+pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret, timestamp};
 pub use jobs::{CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, run_job};
 pub use memory::MemorySink;
 pub use outbox::{

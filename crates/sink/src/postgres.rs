@@ -269,6 +269,8 @@ const MIGRATIONS: &[&str] = &[
     // 2: the store's identity, a random number drawn once, so that a plan
     // made on one store is never applied to another at the same revision.
     "INSERT INTO meta (key, value) VALUES ('store_id', floor(random() * 9.2e18)::bigint) ON CONFLICT DO NOTHING;",
+    // 5: API tokens and browser sessions (the web frontend's sign-in).
+    crate::postgres_auth::MIGRATION,
 ];
 
 /// The schema version this build writes to PostgreSQL.
@@ -282,10 +284,10 @@ const ANY_CHUNK: usize = 10_000;
 /// [`PostgresSink::open`] (migrates) or [`PostgresSink::open_existing`]
 /// (reads only; never creates a table).
 pub struct PostgresSink {
-    client: RefCell<Client>,
+    pub(crate) client: RefCell<Client>,
     read_only: bool,
     /// Opened read-only on a database without our tables: an empty store.
-    empty: bool,
+    pub(crate) empty: bool,
     /// A transaction is open with held batches (see `Batch::hold`).
     held: bool,
 }
@@ -459,7 +461,7 @@ impl PostgresSink {
         Ok(row.and_then(|r| r.get(0)))
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn check_writable(&self) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
         }

@@ -89,6 +89,8 @@ const MIGRATIONS: &[&str] = &[
     // 5: the store's identity, a random number drawn once, so that a plan
     // made on one store is never applied to another at the same revision.
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', random() & 9223372036854775807);",
+    // 6: API tokens and browser sessions (the web frontend's sign-in).
+    crate::sqlite_auth::MIGRATION,
 ];
 
 /// The schema version this build writes.
@@ -104,7 +106,7 @@ const IN_CHUNK: usize = 500;
 /// cached prepared statements.
 #[derive(Debug)]
 pub struct SqliteSink {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: Option<PathBuf>,
     read_only: bool,
     /// A transaction is open with held batches (see `Batch::hold`).
@@ -460,7 +462,7 @@ impl SqliteSink {
             .query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn check_writable(&self) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
         }

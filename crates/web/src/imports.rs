@@ -1,0 +1,504 @@
+//! Checked uploads: receive and check a file, keep its report, apply
+//! exactly what was checked.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use userimport::plan::{Change, Directory};
+use userimport::sink::{ApplyOutcome, Invite, JobSpec, RowResult, Sink};
+use userimport::validate::Issue;
+use userimport::{Checked, Format, write_report};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::engine::{Settings, Store, sha256_file};
+use crate::error::{ApiError, blocking};
+use crate::upload;
+
+/// A checked upload.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// Its ID.
+    pub id: String,
+    /// The actor who uploaded it (only it may see or apply it).
+    pub owner: String,
+    /// The uploaded file.
+    pub path: PathBuf,
+    /// The file's name as uploaded (sanitised).
+    pub name: String,
+    /// The options it was checked with (actor set).
+    pub settings: Settings,
+    /// The check.
+    pub checked: Checked,
+    /// The store revision it was checked against.
+    pub revision: u64,
+    /// When it was checked.
+    pub at: Instant,
+    /// Once applied: the job, or the outcome of an apply at once.
+    pub applied: Option<Applied>,
+}
+
+/// How an import was applied.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// At once: the outcome with its per-row results.
+    Now(ApplyOutcome),
+    /// As a background job.
+    Job(i64),
+}
+
+impl Import {
+    /// The `check --format json` report plus `id`.
+    pub fn report(&self) -> Value {
+        report_json(&self.checked, &self.id)
+    }
+}
+
+/// The JSON report of a check with its `id`.
+pub fn report_json(checked: &Checked, id: &str) -> Value {
+    let mut bytes = Vec::new();
+    let mut value = match write_report(checked, Format::Json, false, &mut bytes) {
+        Ok(()) => serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({})),
+        Err(_) => json!({}),
+    };
+    value["id"] = json!(id);
+    value
+}
+
+/// The counts of an apply (`results` of the apply JSON).
+pub fn counts(o: &ApplyOutcome) -> Value {
+    json!({
+        "created": o.created, "updated": o.updated, "deleted": o.deleted,
+        "unchanged": o.unchanged, "skipped": o.skipped, "failed": o.failed,
+    })
+}
+
+/// The import `id` of `caller` (another user's is as absent as a missing one).
+pub fn get(state: &AppState, caller: &Caller, id: &str) -> Result<Import, ApiError> {
+    let imports = state
+        .0
+        .imports
+        .lock()
+        .map_err(|_| ApiError::internal("lock"))?;
+    imports
+        .get(id)
+        .filter(|i| i.owner.eq_ignore_ascii_case(&caller.actor))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no import {id}")))
+}
+
+/// Parses the client's options and makes the signed-in user the actor.
+pub fn settings_for(
+    state: &AppState,
+    caller: &Caller,
+    options: Option<&str>,
+) -> Result<Settings, ApiError> {
+    let mut settings: Settings = match options.map(str::trim).filter(|o| !o.is_empty()) {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_options(format!("options: {e}")))?,
+        None => Settings::default(),
+    };
+    settings.actor = Some(caller.actor.clone());
+    settings.invite = None;
+    // Build once now, so that bad options are a 400 before any work.
+    settings.importer(&state.config().profiles)?;
+    Ok(settings)
+}
+
+/// The size limit for an upload with these options so far: the server's,
+/// and the profile's own if it has one.
+pub fn limit_for(state: &AppState, options: Option<&str>) -> u64 {
+    let max = state.config().max_upload_bytes;
+    let settings: Settings = options
+        .and_then(|o| serde_json::from_str(o).ok())
+        .unwrap_or_default();
+    match settings.profile(&state.config().profiles) {
+        Ok(p) => p.limits.max_bytes.map_or(max, |m| m.min(max)),
+        Err(_) => max,
+    }
+}
+
+/// Checks the uploaded file at `path` and records the import.
+pub async fn check(
+    state: &AppState,
+    caller: &Caller,
+    id: String,
+    name: String,
+    settings: Settings,
+) -> Result<Import, ApiError> {
+    let path = upload::path_of(&state.config().upload_dir, &id);
+    let bytes = std::fs::metadata(&path)?.len();
+    let profile = settings.profile(&state.config().profiles)?;
+    if let Some(max) = profile.limits.max_bytes
+        && bytes > max
+    {
+        let _ = std::fs::remove_file(&path);
+        return Err(ApiError::too_large(max));
+    }
+    let (db, offered) = (state.config().db.clone(), state.config().profiles.clone());
+    let (file, s) = (path.clone(), settings.clone());
+    let result = blocking(move || {
+        let importer = s.importer(&offered)?;
+        let store = Store::open_existing(&db)?;
+        let revision = store.revision()?;
+        let checked = importer.check(std::fs::File::open(&file)?, &store)?;
+        Ok((checked, revision))
+    })
+    .await;
+    let (checked, revision) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+    };
+    let import = Import {
+        id: id.clone(),
+        owner: caller.actor.clone(),
+        path,
+        name: upload::display_name(&name),
+        settings,
+        checked,
+        revision,
+        at: Instant::now(),
+        applied: None,
+    };
+    let mut imports = state
+        .0
+        .imports
+        .lock()
+        .map_err(|_| ApiError::internal("lock"))?;
+    expire(state, &mut imports);
+    imports.insert(id, import.clone());
+    Ok(import)
+}
+
+/// Forgets imports older than the upload TTL (and removes their files,
+/// unless a job still needs them).
+fn expire(state: &AppState, imports: &mut std::collections::HashMap<String, Import>) {
+    let ttl = state.config().upload_ttl;
+    imports.retain(|_, i| {
+        let keep = i.at.elapsed() < ttl;
+        if !keep && !matches!(i.applied, Some(Applied::Job(_))) {
+            let _ = std::fs::remove_file(&i.path);
+        }
+        keep
+    });
+}
+
+/// What the client may say when applying.
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApplyRequest {
+    /// Queue an invitation e-mail for every created user.
+    pub invite: bool,
+    /// The invitation template (default: the built-in one).
+    pub invite_template: Option<String>,
+    /// When the invitations are due (RFC 3339; default now).
+    pub send_at: Option<String>,
+}
+
+impl ApplyRequest {
+    fn invite(&self, state: &AppState) -> Result<Option<Invite>, ApiError> {
+        if !self.invite {
+            return Ok(None);
+        }
+        let base = state.config().invite_base_url.clone().ok_or_else(|| {
+            ApiError::bad_options("invitations are off: the server has no set-password page (serve --invite-base-url)")
+        })?;
+        let template = self
+            .invite_template
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| userimport::sink::DEFAULT_TEMPLATE.to_string());
+        let send_at = self.send_at.as_deref().filter(|s| !s.trim().is_empty());
+        Invite::new(template, base, send_at)
+            .map(Some)
+            .map_err(|e| ApiError::bad_options(e.to_string()))
+    }
+}
+
+/// What the apply found: done at once, or a job to run.
+enum Prepared {
+    Now(ApplyOutcome),
+    Job(i64, Box<userimport::plan::Plan>),
+}
+
+/// Applies import `id` exactly as checked: refused when the store moved
+/// since, when another apply is running, or when it has errors.
+pub async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    request: ApplyRequest,
+) -> Result<Value, ApiError> {
+    let import = get(state, caller, id)?;
+    if import.applied.is_some() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "already_applied",
+            format!("import {id} was applied already: upload the file again to import it again"),
+        ));
+    }
+    if !import.checked.is_clean() && (!import.settings.skip_invalid || import.checked.is_refused())
+    {
+        return Err(ApiError::file(format!(
+            "the file has {} error(s): fix them (or apply the valid rows with skip_invalid)",
+            import.checked.summary.errors
+        )));
+    }
+    let invite = request.invite(state)?;
+    let guard = state.0.runs.try_apply().ok_or_else(ApiError::busy)?;
+    let mut settings = import.settings.clone();
+    settings.invite = invite.clone();
+    let config = state.config().clone();
+    let (path, checked_at) = (import.path.clone(), import.revision);
+    let rows = import.checked.file.rows;
+    let prepared = blocking(move || {
+        let mut store = Store::open(&config.db)?;
+        let importer = settings.importer(&config.profiles)?;
+        let planned = importer.plan(std::fs::File::open(&path)?, &store)?;
+        let plan = planned
+            .plan
+            .ok_or_else(|| ApiError::internal("the planner returned no plan"))?;
+        if plan.revision != checked_at {
+            let history = store.history_since(checked_at).unwrap_or_default();
+            let what: Vec<String> = history.iter().map(ToString::to_string).collect();
+            return Err(ApiError::store_moved(format!(
+                "the store changed since the file was checked (revision {checked_at}, now {}){}: check it again",
+                plan.revision,
+                if what.is_empty() { String::new() } else { format!(": {}", what.join("; ")) }
+            )));
+        }
+        if rows <= config.background_threshold {
+            let outcome = store.apply_inviting(&plan, invite.as_ref(), &mut |_| true)?;
+            return Ok(Prepared::Now(outcome));
+        }
+        let spec = JobSpec {
+            file: path.display().to_string(),
+            file_sha256: sha256_file(&path)?,
+            options: settings.to_job_options(),
+            rows_total: rows,
+        };
+        let job = store.create_job(&spec)?;
+        Ok(Prepared::Job(job, Box::new(plan)))
+    })
+    .await?;
+    let mut report = import.report();
+    let applied = match prepared {
+        Prepared::Now(mut outcome) => {
+            add_invalid_rows(&mut outcome, &import.checked.issues);
+            report["job"] = Value::Null;
+            report["results"] = counts(&outcome);
+            report["committed"] = json!(outcome.committed);
+            drop(guard);
+            let _ = std::fs::remove_file(&import.path);
+            Applied::Now(outcome)
+        }
+        Prepared::Job(job, plan) => {
+            let invite = import_invite(&request, state)?;
+            crate::runs::start(state, job, *plan, invite, import.path.clone(), guard);
+            let record = crate::api::job_json(state, job).await?;
+            report["results"] = json!({
+                "created": 0, "updated": 0, "deleted": 0, "unchanged": 0, "skipped": 0, "failed": 0,
+            });
+            report["job"] = record;
+            Applied::Job(job)
+        }
+    };
+    if let Ok(mut imports) = state.0.imports.lock()
+        && let Some(i) = imports.get_mut(id)
+    {
+        i.applied = Some(applied);
+    }
+    Ok(report)
+}
+
+fn import_invite(request: &ApplyRequest, state: &AppState) -> Result<Option<Invite>, ApiError> {
+    request.invite(state)
+}
+
+/// Rows refused by validation (applied around with `skip_invalid`) are
+/// results too: failed, with their reasons.
+fn add_invalid_rows(outcome: &mut ApplyOutcome, issues: &[Issue]) {
+    let mut failed: std::collections::BTreeMap<u64, (u64, Vec<String>)> = Default::default();
+    for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
+        let (_, reasons) = failed.entry(issue.row).or_insert((issue.line, Vec::new()));
+        reasons.push(format!("{}: {}", issue.code, issue.message));
+    }
+    for (row, (line, reasons)) in failed {
+        outcome.push(RowResult {
+            line,
+            row,
+            outcome: userimport::sink::Outcome::Failed,
+            id: None,
+            reason: Some(reasons.join("; ")),
+        });
+    }
+    outcome.results.sort_by_key(|r| (r.row == 0, r.row));
+}
+
+/// One line of the change listing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChangeLine {
+    /// Physical line (0 for sync changes).
+    pub line: u64,
+    /// create, update, delete, suspend, unchanged.
+    pub action: &'static str,
+    /// The member ID, for existing users.
+    pub member: Option<i64>,
+    /// The login ID or e-mail of a new user.
+    pub who: String,
+    /// The field (or list) that changes.
+    pub column: String,
+    /// The stored value.
+    pub old: String,
+    /// The new value.
+    pub new: String,
+}
+
+/// The changes of import `id` against the store as it is now, one line
+/// per changed field (at most `limit` lines).
+pub async fn changes(
+    state: &AppState,
+    import: &Import,
+    limit: usize,
+) -> Result<Vec<ChangeLine>, ApiError> {
+    let config = state.config().clone();
+    let (settings, path) = (import.settings.clone(), import.path.clone());
+    blocking(move || {
+        let store = Store::open_existing(&config.db)?;
+        let importer = settings.importer(&config.profiles)?;
+        let planned = importer.plan(std::fs::File::open(&path)?, &store)?;
+        let mut lines = Vec::new();
+        if let Some(plan) = &planned.plan {
+            for change in &plan.changes {
+                change_lines(change, &mut lines);
+                if lines.len() >= limit {
+                    lines.truncate(limit);
+                    break;
+                }
+            }
+        }
+        Ok(lines)
+    })
+    .await
+}
+
+fn change_lines(change: &Change, out: &mut Vec<ChangeLine>) {
+    let line = |action, member, who: String, column: &str, old: String, new: String| ChangeLine {
+        line: change.line(),
+        action,
+        member,
+        who,
+        column: column.to_string(),
+        old,
+        new,
+    };
+    match change {
+        Change::Create { user, .. } => {
+            let who = user
+                .login
+                .clone()
+                .or_else(|| user.email.clone())
+                .unwrap_or_default();
+            out.push(line(
+                "create",
+                None,
+                who.clone(),
+                "",
+                String::new(),
+                String::new(),
+            ));
+            for (k, v) in [("login_id", &user.login), ("email", &user.email)] {
+                if let Some(v) = v {
+                    out.push(line(
+                        "create",
+                        None,
+                        who.clone(),
+                        k,
+                        String::new(),
+                        v.clone(),
+                    ));
+                }
+            }
+            for (k, v) in &user.attributes {
+                out.push(line(
+                    "create",
+                    None,
+                    who.clone(),
+                    k,
+                    String::new(),
+                    v.clone(),
+                ));
+            }
+            if !user.groups.is_empty() {
+                let groups: Vec<&str> = user.groups.iter().map(String::as_str).collect();
+                out.push(line(
+                    "create",
+                    None,
+                    who,
+                    "groups",
+                    String::new(),
+                    groups.join(","),
+                ));
+            }
+        }
+        Change::Update {
+            id,
+            diff,
+            groups,
+            roles,
+            identities,
+            ..
+        } => {
+            for d in diff {
+                out.push(line(
+                    "update",
+                    Some(*id),
+                    String::new(),
+                    &d.column,
+                    d.old.clone().unwrap_or_default(),
+                    d.new.clone().unwrap_or_default(),
+                ));
+            }
+            for (name, list) in [
+                ("groups", groups),
+                ("roles", roles),
+                ("identities", identities),
+            ] {
+                if !list.added.is_empty() || !list.removed.is_empty() {
+                    let removed: Vec<String> =
+                        list.removed.iter().map(|r| format!("-{r}")).collect();
+                    let added = list.added.join(",");
+                    out.push(line(
+                        "update",
+                        Some(*id),
+                        String::new(),
+                        name,
+                        removed.join(","),
+                        added,
+                    ));
+                }
+            }
+        }
+        Change::Delete { id, .. } => out.push(line(
+            "delete",
+            Some(*id),
+            String::new(),
+            "",
+            String::new(),
+            String::new(),
+        )),
+        Change::Suspend { id, status } => out.push(line(
+            "suspend",
+            Some(*id),
+            String::new(),
+            &status.column,
+            status.old.clone().unwrap_or_default(),
+            status.new.clone().unwrap_or_default(),
+        )),
+        Change::Unchanged { .. } => {}
+    }
+}

@@ -1,0 +1,280 @@
+//! Shared by the web tests: a real server on a free port over a real
+//! SQLite store (or PostgreSQL), users created through the library with
+//! pre-hashed passwords, and a small HTTP client that keeps a session.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
+use reqwest::{Client, Response, StatusCode, redirect};
+use userimport::Importer;
+use userimport::schema::Profile;
+use userimport_web::{AppState, Config, Store};
+
+/// The password every test user has.
+pub const PASSWORD: &str = "Correct-Horse-Battery-9";
+
+/// One argon2id hash of [`PASSWORD`], made once (hashing is slow).
+pub fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| userimport::plan::hash_password(PASSWORD).expect("hash"))
+}
+
+/// A running server.
+pub struct Server {
+    pub url: String,
+    pub db: String,
+    pub dir: tempfile::TempDir,
+    pub state: AppState,
+}
+
+impl Server {
+    pub fn upload_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("uploads")
+    }
+
+    /// Files left in the upload directory.
+    pub fn uploads(&self) -> Vec<String> {
+        std::fs::read_dir(self.upload_dir())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Starts a server over a new SQLite store with the users `login:roles:status`
+/// (roles comma-separated with `;`), tuned by `tune`.
+pub async fn start(users: &[&str], tune: impl FnOnce(&mut Config)) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    start_on(dir, db, users, tune).await
+}
+
+pub async fn start_on(
+    dir: tempfile::TempDir,
+    db: String,
+    users: &[&str],
+    tune: impl FnOnce(&mut Config),
+) -> Server {
+    let mut config = Config::new(&db);
+    config.upload_dir = dir.path().join("uploads");
+    config.failure_delay = std::time::Duration::from_millis(10);
+    tune(&mut config);
+    // Store work blocks (the PostgreSQL client cannot run on an async task).
+    let state = tokio::task::block_in_place(|| {
+        seed(&db, users);
+        AppState::new(config).expect("state")
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let serving = state.clone();
+    tokio::spawn(async move {
+        let _ = userimport_web::serve(serving, listener).await;
+    });
+    Server {
+        url,
+        db,
+        dir,
+        state,
+    }
+}
+
+/// Creates users through the library: `login:roles:status` (roles joined
+/// with `;`, status blank for Valid), each with [`PASSWORD`] pre-hashed.
+pub fn seed(db: &str, users: &[&str]) {
+    use userimport::sink::Sink;
+    if users.is_empty() {
+        return;
+    }
+    let mut csv = String::from("login_id,name,email,password_hash,roles,status,groups\n");
+    for user in users {
+        let mut parts = user.split(':');
+        let login = parts.next().unwrap_or("");
+        let roles = parts.next().unwrap_or("").replace(';', ",");
+        let status = parts.next().unwrap_or("");
+        csv.push_str(&format!(
+            "{login},{login} name,{login}@example.com,\"{}\",\"{roles}\",{status},\n",
+            password_hash()
+        ));
+    }
+    let mut store = Store::open(db).expect("store");
+    let profile = Profile::standard();
+    let checked = Importer::builder(&profile)
+        .build()
+        .plan(csv.as_bytes(), &store)
+        .expect("plan");
+    assert!(checked.is_clean(), "seed users: {:?}", checked.issues);
+    let plan = checked.plan.expect("plan");
+    let outcome = store.apply(&plan, &mut |_| true).expect("apply");
+    assert!(outcome.committed);
+}
+
+/// A client that keeps one session's cookie and CSRF token.
+#[derive(Clone)]
+pub struct Browser {
+    pub client: Client,
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of `name="csrf" value="…"` (or `data-csrf="…"`) in a page.
+pub fn csrf_in(page: &str) -> String {
+    for marker in ["name=\"csrf\" value=\"", "data-csrf=\""] {
+        if let Some(start) = page.find(marker) {
+            let rest = &page[start + marker.len()..];
+            return rest[..rest.find('"').unwrap_or(0)].to_string();
+        }
+    }
+    String::new()
+}
+
+/// The `name=value` of each `Set-Cookie`.
+pub fn cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Posts the sign-in form; returns the answer.
+pub async fn post_login(base: &str, login: &str, password: &str) -> Response {
+    let c = client();
+    let page = c
+        .get(format!("{base}login"))
+        .send()
+        .await
+        .expect("login page");
+    let jar = cookies(page.headers()).join("; ");
+    let csrf = csrf_in(&page.text().await.expect("body"));
+    c.post(format!("{base}login"))
+        .header(COOKIE, jar)
+        .form(&[
+            ("login", login),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .expect("login")
+}
+
+/// Signs in; panics unless it works.
+pub async fn sign_in(base: &str, login: &str) -> Browser {
+    let answer = post_login(base, login, PASSWORD).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "sign-in of {login}");
+    let session = cookies(answer.headers())
+        .into_iter()
+        .find(|c| c.starts_with("ui_session=") && c.len() > "ui_session=".len())
+        .expect("session cookie");
+    let c = client();
+    let home = c
+        .get(base)
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .expect("home");
+    assert_eq!(home.status(), StatusCode::OK);
+    let csrf = csrf_in(&home.text().await.expect("home body"));
+    assert_eq!(csrf.len(), 64, "the page carries the session's CSRF token");
+    Browser {
+        client: c,
+        base: base.to_string(),
+        cookie: session,
+        csrf,
+    }
+}
+
+impl Browser {
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, &self.cookie)
+    }
+
+    /// A POST with the CSRF header.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+    }
+
+    /// A POST without the CSRF token.
+    pub fn post_bare(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, &self.cookie)
+    }
+
+    /// Uploads `bytes` with `options`; returns the answer.
+    pub async fn upload(&self, bytes: Vec<u8>, options: &str) -> Response {
+        self.post("api/imports")
+            .multipart(form(bytes, options))
+            .send()
+            .await
+            .expect("upload")
+    }
+}
+
+pub fn form(bytes: Vec<u8>, options: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("options", options.to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("users.csv"),
+        )
+}
+
+/// An API client with a bearer token made for `actor`.
+pub fn token_for(server: &Server, actor: &str) -> String {
+    tokio::task::block_in_place(|| {
+        userimport_web::create_token(&server.db, actor, "test")
+            .expect("token")
+            .1
+    })
+}
+
+/// Revokes the newest API token.
+pub fn revoke_newest(server: &Server) {
+    tokio::task::block_in_place(|| {
+        let id = userimport_web::tokens(&server.db).expect("tokens")[0].id;
+        assert!(userimport_web::revoke_token(&server.db, id).expect("revoke"));
+    })
+}
+
+/// `rows` new users with pre-hashed passwords, as a CSV file.
+pub fn users_csv(prefix: &str, rows: usize) -> Vec<u8> {
+    let mut csv = String::from("Login ID,Name,Email address,Password hash\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "{prefix}{i:06},User {i},{prefix}{i:06}@example.com,\"{}\"\n",
+            password_hash()
+        ));
+    }
+    csv.into_bytes()
+}
+
+/// The `error.code` of a JSON error answer.
+pub async fn code_of(answer: Response) -> (StatusCode, String) {
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.unwrap_or_default();
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
+}
