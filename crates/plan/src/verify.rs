@@ -174,6 +174,8 @@ impl Plan {
                             status.column
                         ));
                     }
+                    let value = status.new.clone().unwrap_or_default();
+                    validator.check_partial(vec![(status.column.clone(), value)], &mut say);
                 }
                 Change::Delete { .. } | Change::Unchanged { .. } => {}
             }
