@@ -615,6 +615,7 @@ impl Planner {
                 }
                 let before = issues.len();
                 let user = self.plan_create(row, issues);
+                self.check_new_due_date(row, issues);
                 let change = Change::Create {
                     line: row.line,
                     row: row.row,
@@ -906,6 +907,55 @@ impl Planner {
             }
         }
         issues.len() > before
+    }
+
+    /// The due-date rule for a new user: a `From…` or `ExpirationDate` type
+    /// needs its value in the row, even when the file has no value column
+    /// (the row-level rule judges a row that has both columns).
+    fn check_new_due_date(&self, row: &Row, issues: &mut Vec<Issue>) {
+        for rule in &self.profile.rules {
+            let CrossRule::DueDate {
+                type_column,
+                value_column,
+            } = rule
+            else {
+                continue;
+            };
+            let cell = |key: &str| {
+                self.profile
+                    .column_index(key)
+                    .and_then(|i| row.value(i))
+                    .filter(|v| !v.is_empty())
+            };
+            let value = cell(value_column);
+            let (fits, what) = match cell(type_column) {
+                Some("FromFirstLogin" | "FromCreation") => {
+                    (value.is_some_and(is_day_count), "a number of valid days")
+                }
+                Some("ExpirationDate") => {
+                    (value.is_some_and(is_due_date), "a due date (YYYY/MM/DD)")
+                }
+                _ => (true, ""),
+            };
+            let absent = self
+                .profile
+                .column_index(value_column)
+                .is_none_or(|i| matches!(row.cell(i), Cell::Absent));
+            if !fits && absent {
+                issues.push(
+                    Issue::error(
+                        row.line,
+                        row.row,
+                        userimport_validate::codes::DUE_DATE_VALUE_MISSING,
+                        format!(
+                            "due date type {} needs {what} for a new user, and the row gives none",
+                            cell(type_column).unwrap_or_default()
+                        ),
+                    )
+                    .column(value_column),
+                );
+            }
+        }
     }
 
     /// The due-date rule on the user as it will be stored, not only the
