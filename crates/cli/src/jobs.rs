@@ -14,7 +14,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use userimport::sink::{Job, JobStatus, Jobs};
-use userimport::{JobReport, StreamProgress};
+use userimport::{JobReport, Phase, StreamProgress};
 
 use crate::Failure;
 use crate::common::StoreArgs;
@@ -218,9 +218,9 @@ impl StreamDisplay {
     pub fn new(show: bool) -> Self {
         let bar = (show && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows written")
-            {
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {human_pos}/{human_len} {prefix} ({eta} left)",
+            ) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message("apply");
@@ -237,11 +237,28 @@ impl StreamDisplay {
     /// Shows `p`; always goes on.
     pub fn update(&mut self, p: &StreamProgress) -> bool {
         if let Some(bar) = &self.bar {
-            if let Some(id) = p.job {
-                bar.set_message(format!("job {id}"));
+            let who = p.job.map_or("apply".to_string(), |id| format!("job {id}"));
+            match (p.phase, p.bytes_total) {
+                // Checking a file of known size: bytes read of its size.
+                (Phase::Checking, Some(total)) => {
+                    bar.set_message(format!("{who}: checking ({} rows)", p.rows_read));
+                    bar.set_prefix("bytes read");
+                    bar.set_length(total);
+                    bar.set_position(p.bytes_read);
+                }
+                (Phase::Checking, None) => {
+                    bar.set_message(format!("{who}: checking"));
+                    bar.set_prefix("rows checked");
+                    bar.set_length(p.rows_read);
+                    bar.set_position(p.rows_read);
+                }
+                _ => {
+                    bar.set_message(format!("{who}: writing"));
+                    bar.set_prefix("rows written");
+                    bar.set_position(p.rows_written);
+                    bar.set_length(p.rows_read);
+                }
             }
-            bar.set_length(p.rows_read);
-            bar.set_position(p.rows_written);
             return true;
         }
         let Some(id) = p.job.filter(|_| self.show) else {

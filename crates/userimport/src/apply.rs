@@ -258,8 +258,13 @@ pub fn apply(
         }
     };
     let importer = settings.importer()?;
+    let input_size = match &input {
+        Input::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        Input::Reader(_) => None,
+    };
     let options = StreamOptions {
         batch_rows: how.job_batch,
+        input_size,
         job,
         invite: settings.invite.as_ref(),
         ..StreamOptions::default()
