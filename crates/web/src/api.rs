@@ -472,7 +472,7 @@ pub async fn cancel(
             Json(json!({"id": id, "cancelling": true})),
         ));
     }
-    if job.status != JobStatus::Running {
+    if !matches!(job.status, JobStatus::Running | JobStatus::Interrupted) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_running",

@@ -223,7 +223,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// True for a job this program may resume: not finished, and not stopped
-/// on purpose.
+/// on purpose (`interrupted`: recorded running, with no live worker).
 pub fn is_interrupted(job: &Job) -> bool {
-    job.status == JobStatus::Running
+    matches!(job.status, JobStatus::Running | JobStatus::Interrupted)
 }

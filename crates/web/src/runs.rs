@@ -136,7 +136,7 @@ fn run(state: &AppState, id: i64, plan: &Plan, invite: Option<&Invite>, live: &L
     ) {
         // run_job records cancels itself; anything else is recorded here.
         if let Ok(Some(job)) = store.job(id)
-            && job.status == JobStatus::Running
+            && matches!(job.status, JobStatus::Running | JobStatus::Interrupted)
         {
             let _ = store.finish_job(id, JobStatus::Failed, Some(&e.to_string()));
         }
