@@ -186,7 +186,10 @@ fn check_json_has_the_changes_array_and_lossy_warnings() {
     let report = json(&ok(dir.path(), &args));
     assert_eq!(report["file"]["encoding"], "Shift_JIS");
     assert_eq!(report["summary"]["update"], 7);
-    assert_eq!(report["summary"]["warnings"], 7, "six lossy values and the new group");
+    assert_eq!(
+        report["summary"]["warnings"], 7,
+        "six lossy values and the new group"
+    );
     let changes = report["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 1 + 7 + 1 + 1, "{changes:#?}");
     assert_eq!(report["changes_omitted"], serde_json::json!({}));
@@ -327,7 +330,10 @@ fn the_listing_is_capped_per_kind_and_the_counts_stay_whole() {
     assert_eq!(report["summary"]["update"], 7);
     assert_eq!(report["changes_omitted"], serde_json::json!({"update": 5}));
     // Every lossy value is still warned about, listed or not.
-    assert_eq!(report["summary"]["warnings"], 7, "six lossy values and the new group");
+    assert_eq!(
+        report["summary"]["warnings"], 7,
+        "six lossy values and the new group"
+    );
 
     // The text report says how many are left out and how to see them.
     let mut args = vec!["check", edited.as_str(), "--changes", "2"];
