@@ -41,6 +41,22 @@
 //! stops on a cancel. The plan checks (refusals, row errors, authority) are
 //! [`preflight`].
 //!
+//! # One write engine
+//!
+//! [`engine`] is the one place where a [`Change`](userimport_plan::Change)
+//! becomes writes. [`WriteSet::build`] interprets a batch into set-based
+//! operations (users to delete, key edits, attribute edits, passwords,
+//! memberships, roles and identities to add and remove, users to create
+//! with theirs), refusing the changes that cannot be written (a user gone,
+//! an unknown group); [`write_batch`] runs them, in one order for every
+//! store, through the store's [`WriteBackend`]: a narrow trait of
+//! set-based methods (lock the revision, ensure groups, find existing
+//! users, delete, set keys, update, insert, move the revision on, record a
+//! job's step, queue invitations) called inside the transaction
+//! [`Sink::write`] opened. The memory, SQLite and PostgreSQL stores
+//! implement that trait and nothing else of the write; a new store does
+//! the same.
+//!
 //! # Traits and features
 //!
 //! Writing ([`Sink`]), jobs ([`Jobs`]) and the outbox ([`Outbox`]) are
@@ -133,6 +149,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+pub mod engine;
 #[cfg(feature = "sqlite")]
 mod job_lock;
 mod jobs;
@@ -160,6 +177,7 @@ mod store_open;
 mod writer;
 
 pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret, timestamp};
+pub use engine::{WriteBackend, WriteSet, write_batch};
 pub use jobs::{
     CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
 };

@@ -1,10 +1,15 @@
 //! An in-memory store, for tests and embedding.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
+use userimport_plan::{Directory, Lookup, StoredUser, fold};
 
-use crate::sink::{ApplyOutcome, Batch, Outcome, Progress, Revision, Sink, now, result_for};
+use crate::engine::{
+    Creates, GroupIds, Inserted, Invitation, KeyEdit, NewRow, Refusal, Updates, WriteBackend,
+};
+use crate::jobs::JobStep;
+use crate::outbox::Invite;
+use crate::sink::{ApplyOutcome, Batch, Progress, Revision, RowResult, Sink, now};
 use crate::{Error, Result};
 
 /// A store held in memory. Cloning it snapshots it. Applying is
@@ -43,159 +48,6 @@ impl MemorySink {
     fn group_name(&self, name: &str) -> Option<&String> {
         let folded = fold(name);
         self.groups.iter().find(|g| fold(g) == folded)
-    }
-
-    fn key_taken(&self, map: &HashMap<String, i64>, value: Option<&String>, id: i64) -> bool {
-        value
-            .map(|v| map.get(&fold(v)).is_some_and(|owner| *owner != id))
-            .unwrap_or(false)
-    }
-
-    /// Applies one change; on `Err(reason)` nothing was modified.
-    fn apply_change(
-        &mut self,
-        change: &Change,
-        password: Option<&str>,
-        now: &str,
-    ) -> std::result::Result<(Outcome, Option<i64>), String> {
-        match change {
-            Change::Create { user, .. } => {
-                let id = self.next_id + 1;
-                if self.key_taken(&self.by_login, user.login.as_ref(), id) {
-                    return Err("login ID already used by another user".to_string());
-                }
-                if self.key_taken(&self.by_email, user.email.as_ref(), id) {
-                    return Err("e-mail already used by another user".to_string());
-                }
-                let mut groups = BTreeSet::new();
-                for g in &user.groups {
-                    match self.group_name(g) {
-                        Some(name) => groups.insert(name.clone()),
-                        None => return Err(format!("group {g:?} does not exist")),
-                    };
-                }
-                self.next_id = id;
-                let stored = StoredUser {
-                    id,
-                    login: user.login.clone(),
-                    email: user.email.clone(),
-                    attributes: user.attributes.clone(),
-                    groups,
-                    roles: user.roles.clone(),
-                    identities: user.identities.clone(),
-                    has_password: password.is_some(),
-                    created_at: Some(now.to_string()),
-                    updated_at: Some(now.to_string()),
-                    first_login: None,
-                    last_login: None,
-                };
-                if let Some(l) = &stored.login {
-                    self.by_login.insert(fold(l), id);
-                }
-                if let Some(e) = &stored.email {
-                    self.by_email.insert(fold(e), id);
-                }
-                if let Some(p) = password {
-                    self.passwords.insert(id, p.to_string());
-                }
-                self.users.insert(id, stored);
-                Ok((Outcome::Created, Some(id)))
-            }
-            Change::Update {
-                id,
-                diff,
-                groups,
-                roles,
-                identities,
-                ..
-            } => {
-                let Some(old) = self.users.get(id) else {
-                    return Err(format!("user {id} no longer exists"));
-                };
-                let mut user = old.clone();
-                for change in diff {
-                    match change.field {
-                        Field::Attribute => match &change.new {
-                            Some(v) => {
-                                user.attributes.insert(change.column.clone(), v.clone());
-                            }
-                            None => {
-                                user.attributes.remove(&change.column);
-                            }
-                        },
-                        Field::Login => user.login = change.new.clone(),
-                        Field::Email => user.email = change.new.clone(),
-                        Field::Password => {}
-                    }
-                }
-                if self.key_taken(&self.by_login, user.login.as_ref(), *id) {
-                    return Err("login ID already used by another user".to_string());
-                }
-                if self.key_taken(&self.by_email, user.email.as_ref(), *id) {
-                    return Err("e-mail already used by another user".to_string());
-                }
-                for g in &groups.added {
-                    match self.group_name(g) {
-                        Some(name) => user.groups.insert(name.clone()),
-                        None => return Err(format!("group {g:?} does not exist")),
-                    };
-                }
-                for g in &groups.removed {
-                    user.groups.retain(|x| fold(x) != fold(g));
-                }
-                user.roles.extend(roles.added.iter().cloned());
-                for r in &roles.removed {
-                    user.roles.remove(r);
-                }
-                user.identities.extend(identities.added.iter().cloned());
-                for r in &identities.removed {
-                    user.identities.remove(r);
-                }
-                user.updated_at = Some(now.to_string());
-                if let Some(l) = &old.login {
-                    self.by_login.remove(&fold(l));
-                }
-                if let Some(e) = &old.email {
-                    self.by_email.remove(&fold(e));
-                }
-                if let Some(l) = &user.login {
-                    self.by_login.insert(fold(l), *id);
-                }
-                if let Some(e) = &user.email {
-                    self.by_email.insert(fold(e), *id);
-                }
-                if let Some(p) = password {
-                    self.passwords.insert(*id, p.to_string());
-                    user.has_password = true;
-                }
-                self.users.insert(*id, user);
-                Ok((Outcome::Updated, Some(*id)))
-            }
-            Change::Suspend { id, status } => {
-                let Some(user) = self.users.get_mut(id) else {
-                    return Err(format!("user {id} no longer exists"));
-                };
-                if let Some(v) = &status.new {
-                    user.attributes.insert(status.column.clone(), v.clone());
-                }
-                user.updated_at = Some(now.to_string());
-                Ok((Outcome::Updated, Some(*id)))
-            }
-            Change::Delete { id, .. } => {
-                let Some(user) = self.users.remove(id) else {
-                    return Err(format!("user {id} no longer exists"));
-                };
-                if let Some(l) = &user.login {
-                    self.by_login.remove(&fold(l));
-                }
-                if let Some(e) = &user.email {
-                    self.by_email.remove(&fold(e));
-                }
-                self.passwords.remove(id);
-                Ok((Outcome::Deleted, Some(*id)))
-            }
-            Change::Unchanged { id, .. } => Ok((Outcome::Unchanged, Some(*id))),
-        }
     }
 
     fn bump(&mut self, outcome: &ApplyOutcome, note: &str) {
@@ -281,63 +133,32 @@ impl Sink for MemorySink {
                 *store = *before;
             }
         };
-        if self.revision != batch.expected_revision {
-            let error = Error::Drift {
-                planned: batch.expected_revision,
-                current: self.revision,
-                history: self.history_since(batch.expected_revision)?,
-            };
-            restore(self, before);
-            return Err(error);
-        }
         let mut work = self.clone();
-        let mut outcome = ApplyOutcome::default();
-        for name in batch.create_groups {
-            if work.group_name(name).is_none() {
-                work.groups.insert(name.clone());
-                outcome.created_groups.push(name.clone());
-            }
-        }
-        let stamp = now();
-        let total = batch.changes.len() as u64;
-        for (i, change) in batch.changes.iter().enumerate() {
-            let password = batch.passwords.get(i).and_then(|p| p.as_deref());
-            match work.apply_change(change, password, &stamp) {
-                Ok((kind, id)) => outcome.push(result_for(change, kind, id)),
-                Err(reason) => {
-                    let mut r = result_for(change, Outcome::Failed, change.id());
-                    r.reason = Some(reason);
-                    outcome.push(r);
-                }
-            }
-            if (i + 1) % 1000 == 0
-                && !progress(&Progress {
-                    done: i as u64 + 1,
-                    total,
-                })
-            {
+        let written = crate::engine::write_batch(
+            &mut MemoryWrite {
+                store: &mut work,
+                groups: Vec::new(),
+            },
+            batch,
+            progress,
+        );
+        let mut outcome = match written {
+            Ok(outcome) => outcome,
+            Err(e) => {
                 restore(self, before);
-                return Err(Error::Cancelled);
+                return Err(e);
             }
-        }
-        progress(&Progress { done: total, total });
-        if batch.all_or_nothing && outcome.failed > 0 {
+        };
+        if !outcome.committed {
+            // An all-or-nothing batch with a refused change: the report.
             restore(self, before);
-            outcome.roll_back(self.revision);
             return Ok(outcome);
         }
-        if outcome.created + outcome.updated + outcome.deleted > 0
-            || !outcome.created_groups.is_empty()
-        {
-            work.bump(&outcome, "apply");
-        }
-        outcome.revision = work.revision;
         let prior = std::mem::replace(self, work);
         if batch.hold {
             self.held = Some(before.unwrap_or_else(|| Box::new(prior)));
+            outcome.committed = false;
             outcome.held = true;
-        } else {
-            outcome.committed = true;
         }
         Ok(outcome)
     }
@@ -391,4 +212,258 @@ impl Sink for MemorySink {
             .cloned()
             .collect())
     }
+}
+
+/// The memory store's side of the write engine, over the copy being
+/// written.
+struct MemoryWrite<'s> {
+    store: &'s mut MemorySink,
+    /// Group names by the IDs given out in `ensure_groups`.
+    groups: Vec<String>,
+}
+
+impl MemoryWrite<'_> {
+    fn user(&mut self, id: i64) -> Result<&mut StoredUser> {
+        self.store
+            .users
+            .get_mut(&id)
+            .ok_or_else(|| Error::Corrupt(format!("user {id} is gone mid-write")))
+    }
+
+    fn group(&self, id: i64) -> Option<&String> {
+        usize::try_from(id).ok().and_then(|i| self.groups.get(i))
+    }
+
+    /// The refusal, if `key` (folded) is another user's.
+    fn taken(map: &HashMap<String, i64>, key: Option<&str>, id: i64, what: &str) -> Option<String> {
+        let owner = map.get(&fold(key?))?;
+        (*owner != id).then(|| format!("{what} already used by another user"))
+    }
+}
+
+impl WriteBackend for MemoryWrite<'_> {
+    fn lock_revision(&mut self) -> Result<u64> {
+        Ok(self.store.revision)
+    }
+
+    fn history_since(&mut self, revision: u64) -> Result<Vec<Revision>> {
+        Sink::history_since(&*self.store, revision)
+    }
+
+    fn ensure_groups(&mut self, names: &[String], _stamp: &str) -> Result<(Vec<String>, GroupIds)> {
+        let mut created = Vec::new();
+        for name in names {
+            if self.store.group_name(name).is_none() {
+                self.store.groups.insert(name.clone());
+                created.push(name.clone());
+            }
+        }
+        self.groups = self.store.groups.iter().cloned().collect();
+        let ids = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (fold(name), i as i64))
+            .collect();
+        Ok((created, ids))
+    }
+
+    fn existing_users(&mut self, ids: &[i64]) -> Result<HashSet<i64>> {
+        Ok(ids
+            .iter()
+            .copied()
+            .filter(|id| self.store.users.contains_key(id))
+            .collect())
+    }
+
+    fn delete_users(&mut self, ids: &[i64]) -> Result<()> {
+        for id in ids {
+            let Some(user) = self.store.users.remove(id) else {
+                continue;
+            };
+            if let Some(l) = &user.login {
+                self.store.by_login.remove(&fold(l));
+            }
+            if let Some(e) = &user.email {
+                self.store.by_email.remove(&fold(e));
+            }
+            self.store.passwords.remove(id);
+        }
+        Ok(())
+    }
+
+    fn set_keys(&mut self, edits: &[KeyEdit<'_>], _guarded: bool) -> Result<Vec<Refusal>> {
+        let mut refused = Vec::new();
+        for (at, edit) in edits.iter().enumerate() {
+            let store = &*self.store;
+            let reason = edit
+                .login
+                .and_then(|l| Self::taken(&store.by_login, l, edit.id, "login ID"))
+                .or_else(|| {
+                    edit.email
+                        .and_then(|e| Self::taken(&store.by_email, e, edit.id, "e-mail"))
+                });
+            if let Some(reason) = reason {
+                refused.push(Refusal { at, reason });
+                continue;
+            }
+            let user = self.user(edit.id)?;
+            let old = [user.login.clone(), user.email.clone()];
+            if let Some(login) = edit.login {
+                user.login = login.map(str::to_string);
+            }
+            if let Some(email) = edit.email {
+                user.email = email.map(str::to_string);
+            }
+            let new = [user.login.clone(), user.email.clone()];
+            let maps = [&mut self.store.by_login, &mut self.store.by_email];
+            for ((map, old), new) in maps.into_iter().zip(old).zip(new) {
+                if let Some(old) = old {
+                    map.remove(&fold(&old));
+                }
+                if let Some(new) = new {
+                    map.insert(fold(&new), edit.id);
+                }
+            }
+        }
+        Ok(refused)
+    }
+
+    fn update_users(&mut self, updates: &Updates<'_>, stamp: &str) -> Result<()> {
+        for id in &updates.touched {
+            self.user(*id)?.updated_at = Some(stamp.to_string());
+        }
+        for edit in &updates.attributes {
+            let user = self.user(edit.id)?;
+            for (key, value) in &edit.values {
+                match value {
+                    Some(v) => user.attributes.insert(key.to_string(), v.to_string()),
+                    None => user.attributes.remove(*key),
+                };
+            }
+        }
+        for (id, hash) in &updates.passwords {
+            self.user(*id)?.has_password = true;
+            self.store.passwords.insert(*id, hash.to_string());
+        }
+        for (id, group) in &updates.memberships.added {
+            if let Some(name) = self.group(*group).cloned() {
+                self.user(*id)?.groups.insert(name);
+            }
+        }
+        for (id, group) in &updates.memberships.removed {
+            if let Some(name) = self.group(*group).cloned() {
+                let folded = fold(&name);
+                self.user(*id)?.groups.retain(|g| fold(g) != folded);
+            }
+        }
+        for (id, role) in &updates.roles.added {
+            self.user(*id)?.roles.insert(role.to_string());
+        }
+        for (id, role) in &updates.roles.removed {
+            self.user(*id)?.roles.remove(*role);
+        }
+        for (id, identity) in &updates.identities.added {
+            self.user(*id)?.identities.insert(identity.to_string());
+        }
+        for (id, identity) in &updates.identities.removed {
+            self.user(*id)?.identities.remove(*identity);
+        }
+        Ok(())
+    }
+
+    fn insert_users(
+        &mut self,
+        creates: &Creates<'_>,
+        _guarded: bool,
+        stamp: &str,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<Vec<Inserted>> {
+        let mut out = Vec::with_capacity(creates.users.len());
+        for (k, row) in creates.users.iter().enumerate() {
+            out.push(match self.insert_one(creates, k, row, stamp) {
+                Ok(id) => Inserted::Id(id),
+                Err(reason) => Inserted::Refused(reason),
+            });
+            if (k + 1) % 1000 == 0 && !progress(k + 1) {
+                return Err(Error::Cancelled);
+            }
+        }
+        Ok(out)
+    }
+
+    fn bump_revision(&mut self, outcome: &ApplyOutcome) -> Result<u64> {
+        self.store.bump(outcome, "apply");
+        Ok(self.store.revision)
+    }
+
+    fn record_job_step(&mut self, _step: JobStep, _results: &[RowResult]) -> Result<()> {
+        Err(no_jobs())
+    }
+
+    fn queue_invitations(&mut self, _invite: &Invite, _invitations: &[Invitation]) -> Result<()> {
+        Err(no_jobs())
+    }
+}
+
+impl MemoryWrite<'_> {
+    /// Inserts user `k` of `creates`, or says why not (nothing changed).
+    fn insert_one(
+        &mut self,
+        creates: &Creates<'_>,
+        k: usize,
+        row: &NewRow<'_>,
+        stamp: &str,
+    ) -> std::result::Result<i64, String> {
+        let store = &mut *self.store;
+        let id = store.next_id + 1;
+        let user = row.user;
+        if let Some(reason) = Self::taken(&store.by_login, user.login.as_deref(), id, "login ID")
+            .or_else(|| Self::taken(&store.by_email, user.email.as_deref(), id, "e-mail"))
+        {
+            return Err(reason);
+        }
+        store.next_id = id;
+        let pairs = |list| Creates::pairs_of(list, k..k + 1);
+        let groups = pairs(&creates.memberships)
+            .iter()
+            .filter_map(|(_, g)| usize::try_from(*g).ok().and_then(|g| self.groups.get(g)))
+            .cloned()
+            .collect();
+        let stored = StoredUser {
+            id,
+            login: user.login.clone(),
+            email: user.email.clone(),
+            attributes: user.attributes.clone(),
+            groups,
+            roles: Creates::pairs_of(&creates.roles, k..k + 1)
+                .iter()
+                .map(|(_, r)| r.to_string())
+                .collect(),
+            identities: Creates::pairs_of(&creates.identities, k..k + 1)
+                .iter()
+                .map(|(_, r)| r.to_string())
+                .collect(),
+            has_password: row.password.is_some(),
+            created_at: Some(stamp.to_string()),
+            updated_at: Some(stamp.to_string()),
+            first_login: None,
+            last_login: None,
+        };
+        if let Some(l) = &stored.login {
+            store.by_login.insert(fold(l), id);
+        }
+        if let Some(e) = &stored.email {
+            store.by_email.insert(fold(e), id);
+        }
+        if let Some(p) = row.password {
+            store.passwords.insert(id, p.to_string());
+        }
+        store.users.insert(id, stored);
+        Ok(id)
+    }
+}
+
+fn no_jobs() -> Error {
+    Error::Unsupported("the memory store keeps no jobs or outbox: use SQLite or PostgreSQL".into())
 }

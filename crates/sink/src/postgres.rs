@@ -9,20 +9,22 @@
 //! already taken, an unknown group) are found by set-based queries before
 //! the merge, so they fail alone with a reason, as with SQLite.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, NoTls};
-use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
+use userimport_plan::{Directory, Lookup, StoredUser, fold};
 
+use crate::engine::{
+    Creates, GroupIds, Inserted, Invitation, KeyEdit, Refusal, Updates, WriteBackend,
+};
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs, counts, outcome_name, parse_outcome};
 use crate::outbox::{Invite, Message, MessageStatus, Outbox, Recipient};
 use crate::sink::{
-    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
-    Transactional, now, result_for, rollback_held, write_held,
+    ApplyOutcome, Batch, PreparedCreate, Progress, Revision, RowResult, Sink, Transactional, now,
+    rollback_held, write_held,
 };
 use crate::store_open::{StoreOptions, split_schema};
 
@@ -51,32 +53,11 @@ fn message_of(r: &postgres::Row) -> Message {
 
 /// Queues the invitations of a batch's created users, inside its
 /// transaction, with one statement.
-fn queue_invitations(
-    tx: &mut Client,
-    invite: &Invite,
-    changes: &[Change],
-    outcome: &ApplyOutcome,
-) -> Result<()> {
-    let mut ids = Vec::new();
-    let mut emails = Vec::new();
-    let mut names = Vec::new();
-    let mut logins = Vec::new();
-    for (change, result) in changes.iter().zip(&outcome.results) {
-        let (Change::Create { user, .. }, Outcome::Created, Some(id)) =
-            (change, result.outcome, result.id)
-        else {
-            continue;
-        };
-        if let Some(to) = Recipient::of(user) {
-            ids.push(id);
-            emails.push(to.email);
-            names.push(to.name);
-            logins.push(to.login);
-        }
-    }
-    if ids.is_empty() {
-        return Ok(());
-    }
+fn queue_invitations(tx: &mut Client, invite: &Invite, invitations: &[Invitation]) -> Result<()> {
+    let ids: Vec<i64> = invitations.iter().map(|i| i.id).collect();
+    let emails: Vec<&str> = invitations.iter().map(|i| i.to.email.as_str()).collect();
+    let names: Vec<Option<&str>> = invitations.iter().map(|i| i.to.name.as_deref()).collect();
+    let logins: Vec<Option<&str>> = invitations.iter().map(|i| i.to.login.as_deref()).collect();
     tx.execute(
         "INSERT INTO outbox (user_id, recipient, name, login, template, base_url, send_at, status, next_attempt_at, created_at)
          SELECT u, e, n, l, $5, $6, $7, 'queued', $7, $8
@@ -672,16 +653,6 @@ fn taken_keys(
     Ok(taken)
 }
 
-/// Per-change state while a batch is written.
-enum Slot {
-    /// Not decided yet.
-    Pending,
-    /// Written (or to be written) with this outcome.
-    Done(Outcome, Option<i64>),
-    /// Refused with a reason.
-    Failed(String),
-}
-
 impl Directory for PostgresSink {
     type Error = Error;
 
@@ -799,9 +770,6 @@ impl Directory for PostgresSink {
     }
 }
 
-/// Group name (folded) → group ID.
-type GroupIds = HashMap<String, i64>;
-
 fn group_ids(tx: &mut Client) -> Result<GroupIds> {
     Ok(tx
         .query("SELECT id, name FROM groups", &[])?
@@ -876,233 +844,241 @@ fn skeleton_of(key: Option<&String>) -> Option<String> {
     key.map(|k| userimport_validate::key_skeleton(k))
 }
 
-/// Writes the batch inside `tx`; returns one slot per change.
-fn write_changes(
-    tx: &mut Client,
-    batch: &Batch<'_>,
-    groups: &GroupIds,
-    stamp: &str,
-    progress: &mut dyn FnMut(&Progress) -> bool,
-) -> Result<Vec<Slot>> {
-    let changes = batch.changes;
-    let total = changes.len() as u64;
-    let mut slots: Vec<Slot> = changes.iter().map(|_| Slot::Pending).collect();
-    let guarded = !batch.all_or_nothing;
+/// The PostgreSQL store's side of the write engine, inside the transaction
+/// [`Sink::write`] opened.
+struct PgWrite<'c> {
+    client: &'c mut Client,
+}
 
-    // Which referenced users still exist.
-    let touched: Vec<i64> = changes
-        .iter()
-        .filter(|c| !matches!(c, Change::Create { .. }))
-        .filter_map(Change::id)
-        .collect();
-    let mut existing: HashSet<i64> = HashSet::new();
-    for chunk in touched.chunks(ANY_CHUNK) {
-        for r in tx.query("SELECT id FROM users WHERE id = ANY($1)", &[&chunk])? {
-            existing.insert(r.get(0));
-        }
+/// Splits pairs into the two arrays `unnest` takes.
+fn columns<T: Clone>(pairs: &[(i64, T)]) -> (Vec<i64>, Vec<T>) {
+    pairs.iter().cloned().unzip()
+}
+
+impl WriteBackend for PgWrite<'_> {
+    fn lock_revision(&mut self) -> Result<u64> {
+        // Writers take turns: the revision row is locked until commit (a
+        // held transaction keeps the lock).
+        let current: i64 = self
+            .client
+            .query_one(
+                "SELECT value FROM meta WHERE key = 'revision' FOR UPDATE",
+                &[],
+            )?
+            .get(0);
+        Ok(current.max(0) as u64)
     }
-    for (slot, change) in slots.iter_mut().zip(changes) {
-        match change {
-            Change::Unchanged { id, .. } => *slot = Slot::Done(Outcome::Unchanged, Some(*id)),
-            Change::Update { id, .. } | Change::Suspend { id, .. } | Change::Delete { id, .. }
-                if !existing.contains(id) =>
+
+    fn history_since(&mut self, revision: u64) -> Result<Vec<Revision>> {
+        history_in(self.client, revision)
+    }
+
+    fn ensure_groups(&mut self, names: &[String], stamp: &str) -> Result<(Vec<String>, GroupIds)> {
+        let mut created = Vec::new();
+        if !names.is_empty() {
+            let list: Vec<&str> = names.iter().map(String::as_str).collect();
+            let rows = self.client.query(
+                "INSERT INTO groups (name, created_at) SELECT n, $2 FROM unnest($1::text[]) WITH ORDINALITY AS t(n, o) ORDER BY o ON CONFLICT DO NOTHING RETURNING name",
+                &[&list, &stamp],
+            )?;
+            let new: HashSet<String> = rows.into_iter().map(|r| r.get(0)).collect();
+            created = names.iter().filter(|n| new.contains(*n)).cloned().collect();
+        }
+        Ok((created, group_ids(self.client)?))
+    }
+
+    fn existing_users(&mut self, ids: &[i64]) -> Result<HashSet<i64>> {
+        let mut found = HashSet::new();
+        for chunk in ids.chunks(ANY_CHUNK) {
+            for r in self
+                .client
+                .query("SELECT id FROM users WHERE id = ANY($1)", &[&chunk])?
             {
-                *slot = Slot::Failed(format!("user {id} no longer exists"));
+                found.insert(r.get(0));
             }
-            _ => {}
         }
+        Ok(found)
     }
 
-    // 1. Deletes.
-    let deletes: Vec<i64> = changes
-        .iter()
-        .zip(&slots)
-        .filter_map(|(c, s)| match (c, s) {
-            (Change::Delete { id, .. }, Slot::Pending) => Some(*id),
-            _ => None,
-        })
-        .collect();
-    if !deletes.is_empty() {
+    fn delete_users(&mut self, ids: &[i64]) -> Result<()> {
         for sql in [
             "DELETE FROM memberships WHERE user_id = ANY($1)",
             "DELETE FROM roles WHERE user_id = ANY($1)",
             "DELETE FROM identities WHERE user_id = ANY($1)",
             "DELETE FROM users WHERE id = ANY($1)",
         ] {
-            tx.execute(sql, &[&deletes])?;
+            self.client.execute(sql, &[&ids])?;
         }
-        for (slot, change) in slots.iter_mut().zip(changes) {
-            if let (Change::Delete { id, .. }, Slot::Pending) = (change, &*slot) {
-                *slot = Slot::Done(Outcome::Deleted, Some(*id));
-            }
-        }
+        Ok(())
     }
 
-    // 2. Updates and suspensions: refused rows first, then set-based.
-    let mut login_keys = Vec::new();
-    let mut login_owners = Vec::new();
-    let mut email_keys = Vec::new();
-    let mut email_owners = Vec::new();
-    for (change, slot) in changes.iter().zip(&slots) {
-        if let (Change::Update { id, diff, .. }, Slot::Pending) = (change, slot) {
-            for fc in diff {
-                match (fc.field, key_of(fc.new.as_ref())) {
-                    (Field::Login, Some(k)) => {
-                        login_keys.push(k);
-                        login_owners.push(*id);
-                    }
-                    (Field::Email, Some(k)) => {
-                        email_keys.push(k);
-                        email_owners.push(*id);
-                    }
-                    _ => {}
+    fn set_keys(&mut self, edits: &[KeyEdit<'_>], _guarded: bool) -> Result<Vec<Refusal>> {
+        // Keys other users hold are refused first, with one query each.
+        let mut wanted: [(Vec<String>, Vec<i64>); 2] = Default::default();
+        for edit in edits {
+            for (list, value) in wanted.iter_mut().zip([edit.login, edit.email]) {
+                if let Some(Some(value)) = value {
+                    list.0.push(fold(value));
+                    list.1.push(edit.id);
                 }
             }
         }
-    }
-    let taken_logins = taken_keys(tx, "login_key", &login_keys, &login_owners)?;
-    let taken_emails = taken_keys(tx, "email_key", &email_keys, &email_owners)?;
-    let mut attr_ids = Vec::new();
-    let mut attr_patch = Vec::new();
-    let mut attr_remove = Vec::new();
-    let mut key_ids = Vec::new();
-    let mut set_login = Vec::new();
-    let mut logins: Vec<Option<String>> = Vec::new();
-    let mut set_email = Vec::new();
-    let mut emails: Vec<Option<String>> = Vec::new();
-    let mut password_ids = Vec::new();
-    let mut password_hashes: Vec<&str> = Vec::new();
-    let mut touched_ids = Vec::new();
-    let mut pairs: [(Vec<i64>, Vec<i64>); 2] = Default::default(); // memberships add, remove
-    let mut names: [(Vec<i64>, Vec<&str>); 4] = Default::default(); // roles ±, identities ±
-    for (i, change) in changes.iter().enumerate() {
-        if !matches!(slots[i], Slot::Pending) {
-            continue;
+        let taken_logins = taken_keys(self.client, "login_key", &wanted[0].0, &wanted[0].1)?;
+        let taken_emails = taken_keys(self.client, "email_key", &wanted[1].0, &wanted[1].1)?;
+        let mut refused = Vec::new();
+        let mut rows = KeyRows::default();
+        for (at, edit) in edits.iter().enumerate() {
+            let holds = |value: Option<Option<&str>>, taken: &HashSet<String>| {
+                value.flatten().is_some_and(|v| taken.contains(&fold(v)))
+            };
+            if holds(edit.login, &taken_logins) {
+                refused.push(Refusal {
+                    at,
+                    reason: "login ID already used by another user".to_string(),
+                });
+            } else if holds(edit.email, &taken_emails) {
+                refused.push(Refusal {
+                    at,
+                    reason: "e-mail already used by another user".to_string(),
+                });
+            } else {
+                rows.push(edit);
+            }
         }
-        match change {
-            Change::Update {
-                id,
-                diff,
-                groups: group_edit,
-                roles,
-                identities,
-                ..
-            } => {
-                let mut reason = None;
-                for fc in diff {
-                    let key = key_of(fc.new.as_ref());
-                    match (fc.field, key) {
-                        (Field::Login, Some(k)) if taken_logins.contains(&k) => {
-                            reason = Some("login ID already used by another user".to_string());
-                        }
-                        (Field::Email, Some(k)) if taken_emails.contains(&k) => {
-                            reason = Some("e-mail already used by another user".to_string());
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some(g) = group_edit
-                    .added
-                    .iter()
-                    .find(|g| !groups.contains_key(&fold(g)))
-                {
-                    reason = Some(format!("group {g:?} does not exist"));
-                }
-                if let Some(reason) = reason {
-                    slots[i] = Slot::Failed(reason);
-                    continue;
-                }
-                touched_ids.push(*id);
+        if !rows.ids.is_empty() {
+            rows.write(self.client)?;
+        }
+        Ok(refused)
+    }
+
+    fn update_users(&mut self, updates: &Updates<'_>, stamp: &str) -> Result<()> {
+        let tx = &mut *self.client;
+        if !updates.touched.is_empty() {
+            tx.execute(
+                "UPDATE users SET updated_at = $2 WHERE id = ANY($1)",
+                &[&updates.touched, &stamp],
+            )?;
+        }
+        if !updates.attributes.is_empty() {
+            let mut ids = Vec::new();
+            let mut patches = Vec::new();
+            let mut removes = Vec::new();
+            for edit in &updates.attributes {
                 let mut patch = serde_json::Map::new();
                 let mut remove = Vec::new();
-                let (mut login, mut email) = (None, None);
-                for fc in diff {
-                    match fc.field {
-                        Field::Login => login = Some(fc.new.clone()),
-                        Field::Email => email = Some(fc.new.clone()),
-                        Field::Password => {}
-                        Field::Attribute => match &fc.new {
-                            Some(v) => {
-                                patch.insert(fc.column.clone(), v.clone().into());
-                            }
-                            None => remove.push(serde_json::Value::from(fc.column.clone())),
-                        },
+                for (key, value) in &edit.values {
+                    match value {
+                        Some(v) => {
+                            patch.insert(key.to_string(), (*v).into());
+                        }
+                        None => remove.push(serde_json::Value::from(*key)),
                     }
                 }
-                if !patch.is_empty() || !remove.is_empty() {
-                    attr_ids.push(*id);
-                    attr_patch.push(serde_json::Value::Object(patch).to_string());
-                    attr_remove.push(serde_json::Value::Array(remove).to_string());
-                }
-                if login.is_some() || email.is_some() {
-                    key_ids.push(*id);
-                    set_login.push(login.is_some());
-                    logins.push(login.flatten());
-                    set_email.push(email.is_some());
-                    emails.push(email.flatten());
-                }
-                if let Some(hash) = batch.passwords.get(i).and_then(|p| p.as_deref()) {
-                    password_ids.push(*id);
-                    password_hashes.push(hash);
-                }
-                for g in &group_edit.added {
-                    if let Some(gid) = groups.get(&fold(g)) {
-                        pairs[0].0.push(*id);
-                        pairs[0].1.push(*gid);
-                    }
-                }
-                for g in &group_edit.removed {
-                    if let Some(gid) = groups.get(&fold(g)) {
-                        pairs[1].0.push(*id);
-                        pairs[1].1.push(*gid);
-                    }
-                }
-                for (k, list) in [
-                    &roles.added,
-                    &roles.removed,
-                    &identities.added,
-                    &identities.removed,
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    for name in list {
-                        names[k].0.push(*id);
-                        names[k].1.push(name.as_str());
-                    }
-                }
-                slots[i] = Slot::Done(Outcome::Updated, Some(*id));
+                ids.push(edit.id);
+                patches.push(serde_json::Value::Object(patch).to_string());
+                removes.push(serde_json::Value::Array(remove).to_string());
             }
-            Change::Suspend { id, status } => {
-                touched_ids.push(*id);
-                attr_ids.push(*id);
-                let mut patch = serde_json::Map::new();
-                let mut remove = Vec::new();
-                match &status.new {
-                    Some(v) => {
-                        patch.insert(status.column.clone(), v.clone().into());
-                    }
-                    None => remove.push(serde_json::Value::from(status.column.clone())),
-                }
-                attr_patch.push(serde_json::Value::Object(patch).to_string());
-                attr_remove.push(serde_json::Value::Array(remove).to_string());
-                slots[i] = Slot::Done(Outcome::Updated, Some(*id));
-            }
-            _ => {}
+            tx.execute(
+                "UPDATE users u SET data = ((u.data::jsonb || s.patch::jsonb)
+                     - ARRAY(SELECT jsonb_array_elements_text(s.remove::jsonb)))::text
+                 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS s(id, patch, remove)
+                 WHERE u.id = s.id",
+                &[&ids, &patches, &removes],
+            )?;
         }
+        if !updates.passwords.is_empty() {
+            let (ids, hashes) = columns(&updates.passwords);
+            tx.execute(
+                "UPDATE users u SET password_hash = s.hash FROM unnest($1::bigint[], $2::text[]) AS s(id, hash) WHERE u.id = s.id",
+                &[&ids, &hashes],
+            )?;
+        }
+        let memberships = [
+            (
+                "INSERT INTO memberships (user_id, group_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
+                &updates.memberships.added,
+            ),
+            (
+                "DELETE FROM memberships m USING unnest($1::bigint[], $2::bigint[]) AS d(u, g) WHERE m.user_id = d.u AND m.group_id = d.g",
+                &updates.memberships.removed,
+            ),
+        ];
+        for (sql, pairs) in memberships {
+            if !pairs.is_empty() {
+                let (ids, groups) = columns(pairs);
+                tx.execute(sql, &[&ids, &groups])?;
+            }
+        }
+        let names = [
+            (LIST_SQL[0], &updates.roles.added),
+            (LIST_SQL[1], &updates.roles.removed),
+            (LIST_SQL[2], &updates.identities.added),
+            (LIST_SQL[3], &updates.identities.removed),
+        ];
+        for (sql, pairs) in names {
+            if !pairs.is_empty() {
+                let (ids, values) = columns(pairs);
+                tx.execute(sql, &[&ids, &values])?;
+            }
+        }
+        Ok(())
     }
-    if !guarded && slots.iter().any(|s| matches!(s, Slot::Failed(_))) {
-        return Ok(slots);
+
+    fn insert_users(
+        &mut self,
+        creates: &Creates<'_>,
+        guarded: bool,
+        stamp: &str,
+        _progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<Vec<Inserted>> {
+        insert_users(self.client, creates, guarded, stamp)
     }
-    if !touched_ids.is_empty() {
-        tx.execute(
-            "UPDATE users SET updated_at = $2 WHERE id = ANY($1)",
-            &[&touched_ids, &stamp],
-        )?;
+
+    fn bump_revision(&mut self, outcome: &ApplyOutcome) -> Result<u64> {
+        bump_in(self.client, outcome, "apply")
     }
-    if !key_ids.is_empty() {
-        let login_keys: Vec<Option<String>> = logins.iter().map(|l| key_of(l.as_ref())).collect();
-        let email_keys: Vec<Option<String>> = emails.iter().map(|e| key_of(e.as_ref())).collect();
+
+    fn record_job_step(&mut self, step: JobStep, results: &[RowResult]) -> Result<()> {
+        record_step(self.client, step, results)
+    }
+
+    fn queue_invitations(&mut self, invite: &Invite, invitations: &[Invitation]) -> Result<()> {
+        queue_invitations(self.client, invite, invitations)
+    }
+}
+
+/// Adding and removing roles and identities: (member IDs, names) arrays.
+const LIST_SQL: [&str; 4] = [
+    "INSERT INTO roles (user_id, role) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING",
+    "DELETE FROM roles r USING unnest($1::bigint[], $2::text[]) AS d(u, n) WHERE r.user_id = d.u AND r.role = d.n",
+    "INSERT INTO identities (user_id, identity) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING",
+    "DELETE FROM identities r USING unnest($1::bigint[], $2::text[]) AS d(u, n) WHERE r.user_id = d.u AND r.identity = d.n",
+];
+
+/// Key edits as the arrays of one set-based `UPDATE`.
+#[derive(Default)]
+struct KeyRows {
+    ids: Vec<i64>,
+    set_login: Vec<bool>,
+    logins: Vec<Option<String>>,
+    set_email: Vec<bool>,
+    emails: Vec<Option<String>>,
+}
+
+impl KeyRows {
+    fn push(&mut self, edit: &KeyEdit<'_>) {
+        self.ids.push(edit.id);
+        self.set_login.push(edit.login.is_some());
+        self.logins.push(edit.login.flatten().map(str::to_string));
+        self.set_email.push(edit.email.is_some());
+        self.emails.push(edit.email.flatten().map(str::to_string));
+    }
+
+    fn write(&self, tx: &mut Client) -> Result<()> {
+        let login_keys: Vec<Option<String>> =
+            self.logins.iter().map(|l| key_of(l.as_ref())).collect();
+        let email_keys: Vec<Option<String>> =
+            self.emails.iter().map(|e| key_of(e.as_ref())).collect();
         let login_skeletons: Vec<Option<String>> =
             login_keys.iter().map(|k| skeleton_of(k.as_ref())).collect();
         let email_skeletons: Vec<Option<String>> =
@@ -1119,135 +1095,80 @@ fn write_changes(
                 AS s(id, set_login, login, login_key, set_email, email, email_key, login_skeleton, email_skeleton)
              WHERE u.id = s.id",
             &[
-                &key_ids,
-                &set_login,
-                &logins,
+                &self.ids,
+                &self.set_login,
+                &self.logins,
                 &login_keys,
-                &set_email,
-                &emails,
+                &self.set_email,
+                &self.emails,
                 &email_keys,
                 &login_skeletons,
                 &email_skeletons,
             ],
         )?;
+        Ok(())
     }
-    if !attr_ids.is_empty() {
-        tx.execute(
-            "UPDATE users u SET data = ((u.data::jsonb || s.patch::jsonb)
-                 - ARRAY(SELECT jsonb_array_elements_text(s.remove::jsonb)))::text
-             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS s(id, patch, remove)
-             WHERE u.id = s.id",
-            &[&attr_ids, &attr_patch, &attr_remove],
-        )?;
-    }
-    if !password_ids.is_empty() {
-        tx.execute(
-            "UPDATE users u SET password_hash = s.hash FROM unnest($1::bigint[], $2::text[]) AS s(id, hash) WHERE u.id = s.id",
-            &[&password_ids, &password_hashes],
-        )?;
-    }
-    if !pairs[0].0.is_empty() {
-        tx.execute(
-            "INSERT INTO memberships (user_id, group_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
-            &[&pairs[0].0, &pairs[0].1],
-        )?;
-    }
-    if !pairs[1].0.is_empty() {
-        tx.execute(
-            "DELETE FROM memberships m USING unnest($1::bigint[], $2::bigint[]) AS d(u, g) WHERE m.user_id = d.u AND m.group_id = d.g",
-            &[&pairs[1].0, &pairs[1].1],
-        )?;
-    }
-    let list_sql = [
-        "INSERT INTO roles (user_id, role) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING",
-        "DELETE FROM roles r USING unnest($1::bigint[], $2::text[]) AS d(u, n) WHERE r.user_id = d.u AND r.role = d.n",
-        "INSERT INTO identities (user_id, identity) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING",
-        "DELETE FROM identities r USING unnest($1::bigint[], $2::text[]) AS d(u, n) WHERE r.user_id = d.u AND r.identity = d.n",
-    ];
-    for (sql, (ids, values)) in list_sql.iter().zip(&names) {
-        if !ids.is_empty() {
-            tx.execute(*sql, &[ids, values])?;
-        }
-    }
-    let done = slots.iter().filter(|s| !matches!(s, Slot::Pending)).count() as u64;
-    if !progress(&Progress { done, total }) {
-        return Err(Error::Cancelled);
-    }
+}
 
-    // 3. Creates: refused rows first (keys repeated within the batch,
-    // unknown groups and, for `--skip-invalid`, keys other users hold), then
-    // binary COPY and set-based merges. All-or-nothing batches trust the
-    // unique indexes instead of looking every key up: the merge runs under
-    // a savepoint, and only when the indexes refuse it are the keys looked
-    // up, to name the rows.
-    let mut seen_logins: HashSet<String> = HashSet::new();
-    let mut seen_emails: HashSet<String> = HashSet::new();
-    let mut creates: Vec<usize> = Vec::new();
-    let mut prepared: Vec<Cow<'_, PreparedCreate>> = Vec::new();
-    for (i, change) in changes.iter().enumerate() {
-        let (Change::Create { user, .. }, Slot::Pending) = (change, &slots[i]) else {
-            continue;
-        };
-        let keys = PreparedCreate::of(batch, i, user);
-        let login = keys.login_key.clone();
-        let email = keys.email_key.clone();
-        let reason = if login.as_ref().is_some_and(|k| seen_logins.contains(k)) {
-            Some("login ID already used by another user".to_string())
-        } else if email.as_ref().is_some_and(|k| seen_emails.contains(k)) {
-            Some("e-mail already used by another user".to_string())
+/// Inserts `creates`: refused rows first (keys repeated among them and,
+/// for `guarded` writes, keys other users hold), then binary COPY.
+/// All-or-nothing writes trust the unique indexes instead of looking every
+/// key up: the merge runs under a savepoint, and only when the indexes
+/// refuse it are the keys looked up, to name the rows.
+fn insert_users(
+    tx: &mut Client,
+    creates: &Creates<'_>,
+    guarded: bool,
+    stamp: &str,
+) -> Result<Vec<Inserted>> {
+    let mut out = vec![Inserted::NotWritten; creates.users.len()];
+    let mut seen_logins: HashSet<&str> = HashSet::new();
+    let mut seen_emails: HashSet<&str> = HashSet::new();
+    let mut pending: Vec<usize> = Vec::with_capacity(creates.users.len());
+    for (k, row) in creates.users.iter().enumerate() {
+        let login = row.prepared.login_key.as_deref();
+        let email = row.prepared.email_key.as_deref();
+        if login.is_some_and(|l| !seen_logins.insert(l)) {
+            out[k] = Inserted::Refused("login ID already used by another user".to_string());
+        } else if email.is_some_and(|e| !seen_emails.insert(e)) {
+            out[k] = Inserted::Refused("e-mail already used by another user".to_string());
         } else {
-            user.groups
-                .iter()
-                .find(|g| !groups.contains_key(&fold(g)))
-                .map(|g| format!("group {g:?} does not exist"))
-        };
-        match reason {
-            Some(reason) => slots[i] = Slot::Failed(reason),
-            None => {
-                seen_logins.extend(login);
-                seen_emails.extend(email);
-                creates.push(i);
-                prepared.push(keys);
-            }
+            pending.push(k);
         }
     }
     if guarded {
-        refuse_taken_keys(tx, &mut slots, &mut creates, &mut prepared)?;
+        refuse_taken_keys(tx, creates, &mut out, &mut pending)?;
+    } else if pending.len() < creates.users.len() {
+        return Ok(out);
     }
-    if !guarded && slots.iter().any(|s| matches!(s, Slot::Failed(_))) {
-        return Ok(slots);
+    if pending.is_empty() {
+        return Ok(out);
     }
-    if !creates.is_empty() {
-        if !guarded {
-            tx.batch_execute("SAVEPOINT creates")?;
-        }
-        match merge_creates(tx, batch, &creates, &prepared, groups, stamp, list_sql) {
-            Ok(ids) => {
-                if !guarded {
-                    tx.batch_execute("RELEASE SAVEPOINT creates")?;
-                }
-                for (&i, id) in creates.iter().zip(ids) {
-                    slots[i] = Slot::Done(Outcome::Created, Some(id));
-                }
+    if !guarded {
+        tx.batch_execute("SAVEPOINT creates")?;
+    }
+    match merge_creates(tx, creates, &pending, stamp) {
+        Ok(ids) => {
+            if !guarded {
+                tx.batch_execute("RELEASE SAVEPOINT creates")?;
             }
-            Err(Error::Postgres(e)) if !guarded && is_unique_violation(&e) => {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT creates")?;
-                let before = creates.len();
-                refuse_taken_keys(tx, &mut slots, &mut creates, &mut prepared)?;
-                if creates.len() == before {
-                    // Refused, but no key is held by another user: say what
-                    // the store said on the first row.
-                    slots[creates[0]] = Slot::Failed(format!("refused by the store: {e}"));
-                }
-                return Ok(slots);
+            for (&k, id) in pending.iter().zip(ids) {
+                out[k] = Inserted::Id(id);
             }
-            Err(e) => return Err(e),
         }
+        Err(Error::Postgres(e)) if !guarded && is_unique_violation(&e) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT creates")?;
+            let before = pending.len();
+            refuse_taken_keys(tx, creates, &mut out, &mut pending)?;
+            if pending.len() == before {
+                // Refused, but no key is held by another user: say what
+                // the store said on the first row.
+                out[pending[0]] = Inserted::Refused(format!("refused by the store: {e}"));
+            }
+        }
+        Err(e) => return Err(e),
     }
-    if !progress(&Progress { done: total, total }) {
-        return Err(Error::Cancelled);
-    }
-    Ok(slots)
+    Ok(out)
 }
 
 /// True when `e` is a unique index refusing a row.
@@ -1255,34 +1176,33 @@ fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
-/// Marks the creates whose login ID or e-mail another user holds as failed
-/// and takes them out of `creates` (and `prepared`, aligned with it).
+/// Marks the users of `pending` whose login ID or e-mail another user
+/// holds as refused and takes them out of `pending`.
 fn refuse_taken_keys(
     tx: &mut Client,
-    slots: &mut [Slot],
-    creates: &mut Vec<usize>,
-    prepared: &mut Vec<Cow<'_, PreparedCreate>>,
+    creates: &Creates<'_>,
+    out: &mut [Inserted],
+    pending: &mut Vec<usize>,
 ) -> Result<()> {
-    let logins: Vec<String> = prepared
-        .iter()
-        .filter_map(|p| p.login_key.clone())
-        .collect();
-    let emails: Vec<String> = prepared
-        .iter()
-        .filter_map(|p| p.email_key.clone())
-        .collect();
+    let keys = |pick: fn(&PreparedCreate) -> &Option<String>| -> Vec<String> {
+        pending
+            .iter()
+            .filter_map(|&k| pick(creates.users[k].prepared).clone())
+            .collect()
+    };
+    let logins = keys(|p| &p.login_key);
+    let emails = keys(|p| &p.email_key);
     let taken_logins = taken_keys(tx, "login_key", &logins, &vec![0i64; logins.len()])?;
     let taken_emails = taken_keys(tx, "email_key", &emails, &vec![0i64; emails.len()])?;
-    let mut k = 0;
-    while k < creates.len() {
-        let keys = &prepared[k];
-        let reason = if keys
+    pending.retain(|&k| {
+        let prepared = creates.users[k].prepared;
+        let reason = if prepared
             .login_key
             .as_ref()
             .is_some_and(|l| taken_logins.contains(l))
         {
             Some("login ID already used by another user")
-        } else if keys
+        } else if prepared
             .email_key
             .as_ref()
             .is_some_and(|e| taken_emails.contains(e))
@@ -1291,44 +1211,39 @@ fn refuse_taken_keys(
         } else {
             None
         };
-        match reason {
-            Some(reason) => {
-                slots[creates[k]] = Slot::Failed(reason.to_string());
-                creates.remove(k);
-                prepared.remove(k);
-            }
-            None => k += 1,
+        if let Some(reason) = reason {
+            out[k] = Inserted::Refused(reason.to_string());
         }
-    }
+        reason.is_none()
+    });
     Ok(())
 }
 
-/// Writes the `creates` of `batch` (with their `prepared` keys and JSON):
-/// reserves their member IDs and copies them (binary COPY) into the users
-/// and memberships tables. Returns the IDs.
+/// Writes the users `pending` of `creates`: reserves their member IDs and
+/// copies them (binary COPY) into the users and memberships tables.
+/// Returns the IDs, aligned with `pending`.
 fn merge_creates(
     tx: &mut Client,
-    batch: &Batch<'_>,
-    creates: &[usize],
-    prepared: &[Cow<'_, PreparedCreate>],
-    groups: &GroupIds,
+    creates: &Creates<'_>,
+    pending: &[usize],
     stamp: &str,
-    list_sql: [&str; 4],
 ) -> Result<Vec<i64>> {
-    let changes = batch.changes;
     // Reserve a range of member IDs: writers hold the revision row's lock,
     // so nobody else draws from the sequence meanwhile.
     let first: i64 = tx
         .query_one("SELECT nextval(pg_get_serial_sequence('users', 'id'))", &[])?
         .get(0);
-    let count = creates.len() as i64;
+    let count = pending.len() as i64;
     tx.execute(
         "SELECT setval(pg_get_serial_sequence('users', 'id'), $1)",
         &[&(first + count - 1)],
     )?;
     let ids: Vec<i64> = (first..first + count).collect();
-    let mut memberships: Vec<(i64, i64)> = Vec::new();
-    let mut extra: [(Vec<i64>, Vec<&str>); 2] = Default::default(); // roles, identities
+    // The member ID of each user of `creates` (0: not written).
+    let mut id_of = vec![0i64; creates.users.len()];
+    for (&k, &id) in pending.iter().zip(&ids) {
+        id_of[k] = id;
+    }
     {
         // Straight into the table: the rows were checked, and a refused one
         // fails the whole COPY (the caller's savepoint takes it back).
@@ -1349,46 +1264,39 @@ fn merge_creates(
             Type::TEXT,
         ];
         let mut writer = BinaryCopyInWriter::new(sink, &types);
-        for ((&i, &id), keys) in creates.iter().zip(&ids).zip(prepared) {
-            let Change::Create { user, .. } = &changes[i] else {
-                continue;
-            };
-            let password = batch.passwords.get(i).and_then(|p| p.as_deref());
+        for (&k, id) in pending.iter().zip(&ids) {
+            let row = &creates.users[k];
+            let keys = row.prepared;
             let skeletons = [
                 skeleton_of(keys.login_key.as_ref()),
                 skeleton_of(keys.email_key.as_ref()),
             ];
-            let row: [&(dyn ToSql + Sync); 11] = [
-                &id,
-                &user.login,
+            let values: [&(dyn ToSql + Sync); 11] = [
+                id,
+                &row.user.login,
                 &keys.login_key,
-                &user.email,
+                &row.user.email,
                 &keys.email_key,
-                &password,
+                &row.password,
                 &stamp,
                 &stamp,
                 &keys.attributes.as_str(),
                 &skeletons[0],
                 &skeletons[1],
             ];
-            writer.write(&row)?;
-            for g in &user.groups {
-                if let Some(gid) = groups.get(&fold(g)) {
-                    memberships.push((id, *gid));
-                }
-            }
-            for r in &user.roles {
-                extra[0].0.push(id);
-                extra[0].1.push(r);
-            }
-            for r in &user.identities {
-                extra[1].0.push(id);
-                extra[1].1.push(r);
-            }
+            writer.write(&values)?;
         }
         writer.finish()?;
     }
+    let written = |pairs: &[(usize, i64)]| -> Vec<(i64, i64)> {
+        pairs
+            .iter()
+            .filter(|(k, _)| id_of[*k] != 0)
+            .map(|(k, g)| (id_of[*k], *g))
+            .collect()
+    };
     // New users: no membership exists yet, and a user's groups are a set.
+    let memberships = written(&creates.memberships);
     if !memberships.is_empty() {
         let sink = tx.copy_in("COPY memberships (user_id, group_id) FROM STDIN (FORMAT binary)")?;
         let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8]);
@@ -1397,86 +1305,20 @@ fn merge_creates(
         }
         writer.finish()?;
     }
-    for (sql, (ids, values)) in [list_sql[0], list_sql[2]].iter().zip(&extra) {
-        if !ids.is_empty() {
-            tx.execute(*sql, &[ids, values])?;
+    for (sql, pairs) in [
+        (LIST_SQL[0], &creates.roles),
+        (LIST_SQL[2], &creates.identities),
+    ] {
+        let (users, names): (Vec<i64>, Vec<&str>) = pairs
+            .iter()
+            .filter(|(k, _)| id_of[*k] != 0)
+            .map(|(k, n)| (id_of[*k], *n))
+            .unzip();
+        if !users.is_empty() {
+            tx.execute(sql, &[&users, &names])?;
         }
     }
     Ok(ids)
-}
-
-/// The body of [`Sink::write`], inside the transaction open on `client`:
-/// the outcome is `committed` when every change was written, rolled back
-/// (reported) when an all-or-nothing row failed; the caller commits, keeps
-/// the transaction open (held) or rolls back.
-fn write_open(
-    client: &mut Client,
-    batch: &Batch<'_>,
-    progress: &mut dyn FnMut(&Progress) -> bool,
-) -> Result<ApplyOutcome> {
-    // Writers take turns: the revision row is locked until commit (a held
-    // transaction keeps the lock).
-    let current: i64 = client
-        .query_one(
-            "SELECT value FROM meta WHERE key = 'revision' FOR UPDATE",
-            &[],
-        )?
-        .get(0);
-    let current = current.max(0) as u64;
-    if current != batch.expected_revision {
-        return Err(Error::Drift {
-            planned: batch.expected_revision,
-            current,
-            history: history_in(client, batch.expected_revision)?,
-        });
-    }
-    let stamp = now();
-    let mut outcome = ApplyOutcome::default();
-    if !batch.create_groups.is_empty() {
-        let names: Vec<&str> = batch.create_groups.iter().map(String::as_str).collect();
-        let created = client.query(
-            "INSERT INTO groups (name, created_at) SELECT n, $2 FROM unnest($1::text[]) WITH ORDINALITY AS t(n, o) ORDER BY o ON CONFLICT DO NOTHING RETURNING name",
-            &[&names, &stamp],
-        )?;
-        let created: HashSet<String> = created.into_iter().map(|r| r.get(0)).collect();
-        outcome.created_groups = batch
-            .create_groups
-            .iter()
-            .filter(|n| created.contains(*n))
-            .cloned()
-            .collect();
-    }
-    let groups = group_ids(client)?;
-    let slots = write_changes(client, batch, &groups, &stamp, progress)?;
-    for (change, slot) in batch.changes.iter().zip(slots) {
-        let result = match slot {
-            Slot::Done(kind, id) => result_for(change, kind, id),
-            Slot::Failed(reason) => {
-                let mut r = result_for(change, Outcome::Failed, change.id());
-                r.reason = Some(reason);
-                r
-            }
-            Slot::Pending => result_for(change, Outcome::Skipped, change.id()),
-        };
-        outcome.push(result);
-    }
-    if batch.all_or_nothing && outcome.failed > 0 {
-        outcome.roll_back(current);
-        return Ok(outcome);
-    }
-    outcome.committed = true;
-    outcome.revision = current;
-    if outcome.created + outcome.updated + outcome.deleted > 0 || !outcome.created_groups.is_empty()
-    {
-        outcome.revision = bump_in(client, &outcome, "apply")?;
-    }
-    if let Some(step) = batch.job {
-        record_step(client, step, &outcome.results)?;
-    }
-    if let Some(invite) = batch.invite {
-        queue_invitations(client, invite, batch.changes, &outcome)?;
-    }
-    Ok(outcome)
 }
 
 impl Transactional for PostgresSink {
@@ -1493,7 +1335,8 @@ impl Transactional for PostgresSink {
         batch: &Batch<'_>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
-        write_open(self.client.get_mut(), batch, progress)
+        let client = self.client.get_mut();
+        crate::engine::write_batch(&mut PgWrite { client }, batch, progress)
     }
 
     fn committed_revision(&mut self) -> Result<u64> {

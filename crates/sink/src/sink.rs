@@ -192,7 +192,7 @@ pub struct Batch<'a> {
     /// queued in the outbox in the batch's transaction.
     pub invite: Option<&'a Invite>,
     /// Each created user's [`PreparedCreate`], aligned with `changes`, or
-    /// empty: the store prepares them itself as it writes.
+    /// empty: the write engine prepares them itself.
     pub creates: &'a [Option<PreparedCreate>],
     /// Leave the transaction open after this batch (see [`Sink::write`]):
     /// a streamed apply holds its writes until the whole file is checked.
@@ -220,28 +220,6 @@ impl PreparedCreate {
             attributes: crate::json::attributes(&user.attributes),
             login_key: user.login.as_deref().map(userimport_plan::fold),
             email_key: user.email.as_deref().map(userimport_plan::fold),
-        }
-    }
-
-    /// The one prepared ahead for change `i` of `batch`, or made now.
-    #[cfg(feature = "postgres")]
-    pub(crate) fn of<'b>(
-        batch: &'b Batch<'_>,
-        i: usize,
-        user: &userimport_plan::NewUser,
-    ) -> Cow<'b, PreparedCreate> {
-        PreparedCreate::ahead(batch.creates, i, user)
-    }
-
-    /// `creates[i]` when it was prepared ahead, or made now.
-    pub(crate) fn ahead<'b>(
-        creates: &'b [Option<PreparedCreate>],
-        i: usize,
-        user: &userimport_plan::NewUser,
-    ) -> Cow<'b, PreparedCreate> {
-        match creates.get(i).and_then(Option::as_ref) {
-            Some(prepared) => Cow::Borrowed(prepared),
-            None => Cow::Owned(PreparedCreate::new(user)),
         }
     }
 }
@@ -534,17 +512,6 @@ pub(crate) fn rollback_held<T: Transactional>(store: &mut T) -> Result<(), Error
         rolled_back?;
     }
     Ok(())
-}
-
-/// The result for a change, before it is written.
-pub(crate) fn result_for(change: &Change, outcome: Outcome, id: Option<i64>) -> RowResult {
-    RowResult {
-        line: change.line(),
-        row: change.row(),
-        outcome,
-        id,
-        reason: None,
-    }
 }
 
 /// The current time as RFC 3339 (seconds, UTC).

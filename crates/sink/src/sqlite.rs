@@ -1,18 +1,20 @@
 //! The embedded default store: one SQLite file.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
-use userimport_plan::{Change, Directory, Field, Lookup, StoredUser, fold};
+use userimport_plan::{Directory, Lookup, StoredUser, fold};
 
+use crate::engine::{
+    Creates, GroupIds, Inserted, Invitation, KeyEdit, Refusal, Updates, WriteBackend,
+};
 use crate::job_lock::JobLocks;
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs};
-use crate::outbox::{Message, Outbox};
+use crate::outbox::{Invite, Message, Outbox};
 use crate::sink::{
-    ApplyOutcome, Batch, Outcome, PreparedCreate, Progress, Revision, RowResult, Sink,
-    Transactional, now, result_for, rollback_held, write_held,
+    ApplyOutcome, Batch, Progress, Revision, RowResult, Sink, Transactional, now, rollback_held,
+    write_held,
 };
 use crate::sqlite_bulk::BulkLoad;
 use crate::store_open::StoreOptions;
@@ -521,34 +523,17 @@ impl SqliteSink {
     }
 }
 
-/// Group name (folded) → group ID.
-type GroupIds = HashMap<String, i64>;
-
-fn group_id(groups: &GroupIds, name: &str) -> std::result::Result<i64, RowFail> {
-    groups
-        .get(&fold(name))
-        .copied()
-        .ok_or_else(|| RowFail::Reason(format!("group {name:?} does not exist")))
-}
-
-fn key_of(value: Option<&String>) -> Option<String> {
-    value.map(|v| fold(v))
-}
-
 /// The confusable skeleton of a folded key, for the skeleton columns.
 fn skeleton_of(key: Option<&String>) -> Option<String> {
     key.map(|k| userimport_validate::key_skeleton(k))
 }
 
-/// Writes one change. Rows the store refuses come back as `RowFail::Reason`.
-/// The statements of the hot path (creating users), prepared once per apply.
+/// The statements of the hot path (creating users), prepared once per write.
 struct CreateStatements<'c> {
     user: rusqlite::Statement<'c>,
     membership: rusqlite::Statement<'c>,
     role: rusqlite::Statement<'c>,
     identity: rusqlite::Statement<'c>,
-    /// Reused for the attributes JSON.
-    buffer: String,
 }
 
 /// How many users one bulk statement inserts at most.
@@ -608,160 +593,82 @@ impl<'c> CreateStatements<'c> {
             role: conn.prepare("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?,
             identity: conn
                 .prepare("INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)")?,
-            buffer: String::with_capacity(1024),
         })
+    }
+
+    /// The roles and identities of the users `range` of `creates`, whose
+    /// member IDs start at `first` (for the user at `range.start`).
+    fn lists(
+        &mut self,
+        creates: &Creates<'_>,
+        range: std::ops::Range<usize>,
+        first: i64,
+    ) -> rusqlite::Result<()> {
+        let id = |k: usize| first + (k - range.start) as i64;
+        for (k, role) in Creates::pairs_of(&creates.roles, range.clone()) {
+            self.role.execute(params![id(*k), role])?;
+        }
+        for (k, identity) in Creates::pairs_of(&creates.identities, range.clone()) {
+            self.identity.execute(params![id(*k), identity])?;
+        }
+        Ok(())
     }
 }
 
-fn write_change(
+/// Creates user `k` of `creates` with one statement per row.
+fn create_one(
     conn: &Connection,
     stmts: &mut CreateStatements<'_>,
-    change: &Change,
-    password: Option<&str>,
+    creates: &Creates<'_>,
+    k: usize,
     stamp: &str,
-    groups: &GroupIds,
-) -> std::result::Result<(Outcome, Option<i64>), RowFail> {
-    match change {
-        Change::Create { user, .. } => {
-            stmts.buffer.clear();
-            crate::json::write_attributes(&user.attributes, &mut stmts.buffer);
-            let keys = [key_of(user.login.as_ref()), key_of(user.email.as_ref())];
-            stmts.user.execute(params![
-                user.login,
-                keys[0],
-                user.email,
-                keys[1],
-                password,
-                stmts.buffer,
-                stamp,
-                stamp,
-                skeleton_of(keys[0].as_ref()),
-                skeleton_of(keys[1].as_ref())
-            ])?;
-            let id = conn.last_insert_rowid();
-            for g in &user.groups {
-                stmts
-                    .membership
-                    .execute(params![id, group_id(groups, g)?])?;
-            }
-            for r in &user.roles {
-                stmts.role.execute(params![id, r])?;
-            }
-            for r in &user.identities {
-                stmts.identity.execute(params![id, r])?;
-            }
-            Ok((Outcome::Created, Some(id)))
-        }
-        Change::Update {
-            id,
-            diff,
-            groups: group_edit,
-            roles,
-            identities,
-            ..
-        } => {
-            let touched = conn
-                .prepare_cached("UPDATE users SET updated_at = ? WHERE id = ?")?
-                .execute(params![stamp, id])?;
-            if touched == 0 {
-                return Err(RowFail::Reason(format!("user {id} no longer exists")));
-            }
-            let mut attrs: Vec<(&str, Option<&str>)> = Vec::new();
-            for change in diff {
-                match change.field {
-                    Field::Login => {
-                        let key = key_of(change.new.as_ref());
-                        conn.prepare_cached(
-                            "UPDATE users SET login = ?, login_key = ?, login_skeleton = ? WHERE id = ?",
-                        )?
-                        .execute(params![change.new, key, skeleton_of(key.as_ref()), id])?;
-                    }
-                    Field::Email => {
-                        let key = key_of(change.new.as_ref());
-                        conn.prepare_cached(
-                            "UPDATE users SET email = ?, email_key = ?, email_skeleton = ? WHERE id = ?",
-                        )?
-                        .execute(params![change.new, key, skeleton_of(key.as_ref()), id])?;
-                    }
-                    Field::Password => {}
-                    Field::Attribute => {
-                        attrs.push((change.column.as_str(), change.new.as_deref()));
-                    }
-                }
-            }
-            if !attrs.is_empty() {
-                update_attributes(conn, *id, &attrs)?;
-            }
-            if let Some(hash) = password {
-                conn.prepare_cached("UPDATE users SET password_hash = ? WHERE id = ?")?
-                    .execute(params![hash, id])?;
-            }
-            for g in &group_edit.added {
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES (?, ?)",
-                )?
-                .execute(params![id, group_id(groups, g)?])?;
-            }
-            for g in &group_edit.removed {
-                if let Ok(gid) = group_id(groups, g) {
-                    conn.prepare_cached(
-                        "DELETE FROM memberships WHERE user_id = ? AND group_id = ?",
-                    )?
-                    .execute(params![id, gid])?;
-                }
-            }
-            for r in &roles.added {
-                conn.prepare_cached("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?
-                    .execute(params![id, r])?;
-            }
-            for r in &roles.removed {
-                conn.prepare_cached("DELETE FROM roles WHERE user_id = ? AND role = ?")?
-                    .execute(params![id, r])?;
-            }
-            for r in &identities.added {
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)",
-                )?
-                .execute(params![id, r])?;
-            }
-            for r in &identities.removed {
-                conn.prepare_cached("DELETE FROM identities WHERE user_id = ? AND identity = ?")?
-                    .execute(params![id, r])?;
-            }
-            Ok((Outcome::Updated, Some(*id)))
-        }
-        Change::Suspend { id, status } => {
-            let touched = conn
-                .prepare_cached("UPDATE users SET updated_at = ? WHERE id = ?")?
-                .execute(params![stamp, id])?;
-            if touched == 0 {
-                return Err(RowFail::Reason(format!("user {id} no longer exists")));
-            }
-            update_attributes(
-                conn,
-                *id,
-                &[(status.column.as_str(), status.new.as_deref())],
-            )?;
-            Ok((Outcome::Updated, Some(*id)))
-        }
-        Change::Delete { id, .. } => {
-            for sql in [
-                "DELETE FROM memberships WHERE user_id = ?",
-                "DELETE FROM roles WHERE user_id = ?",
-                "DELETE FROM identities WHERE user_id = ?",
-            ] {
-                conn.prepare_cached(sql)?.execute([id])?;
-            }
-            let gone = conn
-                .prepare_cached("DELETE FROM users WHERE id = ?")?
-                .execute([id])?;
-            if gone == 0 {
-                return Err(RowFail::Reason(format!("user {id} no longer exists")));
-            }
-            Ok((Outcome::Deleted, Some(*id)))
-        }
-        Change::Unchanged { id, .. } => Ok((Outcome::Unchanged, Some(*id))),
+) -> std::result::Result<i64, RowFail> {
+    let row = &creates.users[k];
+    let prepared = row.prepared;
+    stmts.user.execute(params![
+        row.user.login,
+        prepared.login_key,
+        row.user.email,
+        prepared.email_key,
+        row.password,
+        prepared.attributes,
+        stamp,
+        stamp,
+        skeleton_of(prepared.login_key.as_ref()),
+        skeleton_of(prepared.email_key.as_ref())
+    ])?;
+    let id = conn.last_insert_rowid();
+    for (_, group) in Creates::pairs_of(&creates.memberships, k..k + 1) {
+        stmts.membership.execute(params![id, group])?;
     }
+    stmts.lists(creates, k..k + 1, id)?;
+    Ok(id)
+}
+
+/// Sets one user's login ID and e-mail address as `edit` says.
+fn set_key(conn: &Connection, edit: &KeyEdit<'_>) -> std::result::Result<(), RowFail> {
+    let columns = [
+        (
+            edit.login,
+            "UPDATE users SET login = ?, login_key = ?, login_skeleton = ? WHERE id = ?",
+        ),
+        (
+            edit.email,
+            "UPDATE users SET email = ?, email_key = ?, email_skeleton = ? WHERE id = ?",
+        ),
+    ];
+    for (value, sql) in columns {
+        if let Some(value) = value {
+            let key = value.map(fold);
+            conn.prepare_cached(sql)?.execute(params![
+                value,
+                key,
+                skeleton_of(key.as_ref()),
+                edit.id
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 /// The member ID the next user gets: past every ID ever assigned (the
@@ -780,8 +687,9 @@ fn next_user_id(conn: &Connection) -> rusqlite::Result<i64> {
     Ok(max.max(seq.unwrap_or(0)) + 1)
 }
 
-/// Creates up to `BULK` users with a few multi-row statements. On a refused row
-/// the caller writes the run row by row to find it. The statements are
+/// Creates the users `range` of `creates` (at most `BULK`) with a few
+/// multi-row statements; returns the first one's member ID. On a refused
+/// row the caller writes the run row by row to find it. The statements are
 /// `INSERT OR FAIL`: a refused row stops its statement without undoing the
 /// rows before it, which spares SQLite a statement journal (a copy of every
 /// page the statement touches). Those rows are taken back by a savepoint
@@ -789,14 +697,14 @@ fn next_user_id(conn: &Connection) -> rusqlite::Result<i64> {
 fn bulk_create(
     conn: &Connection,
     stmts: &mut CreateStatements<'_>,
-    run: Run<'_>,
+    creates: &Creates<'_>,
+    range: std::ops::Range<usize>,
     stamp: &str,
-    groups: &GroupIds,
     guarded: bool,
 ) -> std::result::Result<i64, RowFail> {
     let first = next_user_id(conn)?;
     if !guarded {
-        let written = bulk_create_inner(conn, stmts, first, &run, stamp, groups);
+        let written = bulk_create_inner(conn, stmts, first, creates, range, stamp);
         if let Err(RowFail::Reason(_)) = &written {
             conn.prepare_cached("DELETE FROM users WHERE id >= ?")?
                 .execute([first])?;
@@ -804,7 +712,7 @@ fn bulk_create(
         return written.map(|()| first);
     }
     conn.execute_batch("SAVEPOINT bulk")?;
-    match bulk_create_inner(conn, stmts, first, &run, stamp, groups) {
+    match bulk_create_inner(conn, stmts, first, creates, range, stamp) {
         Ok(()) => {
             conn.execute_batch("RELEASE bulk")?;
             Ok(first)
@@ -816,57 +724,36 @@ fn bulk_create(
     }
 }
 
-/// A run of creates with their passwords and what was prepared for them.
-struct Run<'r> {
-    changes: &'r [Change],
-    passwords: &'r [Option<Cow<'r, str>>],
-    creates: &'r [Option<PreparedCreate>],
-}
-
 fn bulk_create_inner(
     conn: &Connection,
     stmts: &mut CreateStatements<'_>,
     first: i64,
-    run: &Run<'_>,
+    creates: &Creates<'_>,
+    range: std::ops::Range<usize>,
     stamp: &str,
-    groups: &GroupIds,
 ) -> std::result::Result<(), RowFail> {
-    let Run {
-        changes,
-        passwords,
-        creates,
-    } = *run;
-    let [users_sql, memberships_sql] = bulk_sql(changes.len());
+    let rows = &creates.users[range.clone()];
+    let [users_sql, memberships_sql] = bulk_sql(rows.len());
     let mut users = conn.prepare_cached(&users_sql)?;
     users.raw_bind_parameter(1, stamp)?;
-    let mut memberships: Vec<(i64, i64)> = Vec::new();
-    let mut data: Vec<Cow<'_, PreparedCreate>> = Vec::with_capacity(changes.len());
-    for (k, change) in changes.iter().enumerate() {
-        let Change::Create { user, .. } = change else {
-            return Err(RowFail::Reason("internal: not a create".to_string()));
-        };
-        data.push(PreparedCreate::ahead(creates, k, user));
-        let prepared = &data[k];
+    for (k, row) in rows.iter().enumerate() {
+        let prepared = row.prepared;
         let base = 1 + k * 8;
         let stmt = &mut users;
-        stmt.raw_bind_parameter(base + 1, &user.login)?;
+        stmt.raw_bind_parameter(base + 1, &row.user.login)?;
         stmt.raw_bind_parameter(base + 2, &prepared.login_key)?;
-        stmt.raw_bind_parameter(base + 3, &user.email)?;
+        stmt.raw_bind_parameter(base + 3, &row.user.email)?;
         stmt.raw_bind_parameter(base + 4, &prepared.email_key)?;
-        stmt.raw_bind_parameter(base + 5, passwords.get(k).and_then(|p| p.as_deref()))?;
+        stmt.raw_bind_parameter(base + 5, row.password)?;
         stmt.raw_bind_parameter(base + 6, &prepared.attributes)?;
         stmt.raw_bind_parameter(base + 7, skeleton_of(prepared.login_key.as_ref()))?;
         stmt.raw_bind_parameter(base + 8, skeleton_of(prepared.email_key.as_ref()))?;
-        let id = first + k as i64;
-        for g in &user.groups {
-            memberships.push((id, group_id(groups, g)?));
-        }
     }
     users.raw_execute()?;
     // AUTOINCREMENT numbers the rows in order from `first`, as no other
     // writer runs inside this transaction; a gap would misattribute every
     // membership and result below, so it is refused.
-    let last = first + changes.len() as i64 - 1;
+    let last = first + rows.len() as i64 - 1;
     if conn.last_insert_rowid() != last {
         return Err(RowFail::Store(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERNAL),
@@ -876,32 +763,24 @@ fn bulk_create_inner(
             )),
         )));
     }
+    let id = |k: usize| first + (k - range.start) as i64;
     // Memberships in statements of the run's size (usually one group each).
-    let mut pairs = memberships.chunks_exact(changes.len());
+    let memberships = Creates::pairs_of(&creates.memberships, range.clone());
+    let mut pairs = memberships.chunks_exact(rows.len());
     if pairs.len() > 0 {
         let mut bulk = conn.prepare_cached(&memberships_sql)?;
         for chunk in pairs.by_ref() {
-            for (k, (user, group)) in chunk.iter().enumerate() {
-                bulk.raw_bind_parameter(k * 2 + 1, user)?;
-                bulk.raw_bind_parameter(k * 2 + 2, group)?;
+            for (j, (k, group)) in chunk.iter().enumerate() {
+                bulk.raw_bind_parameter(j * 2 + 1, id(*k))?;
+                bulk.raw_bind_parameter(j * 2 + 2, group)?;
             }
             bulk.raw_execute()?;
         }
     }
-    for (user, group) in pairs.remainder() {
-        stmts.membership.execute(params![user, group])?;
+    for (k, group) in pairs.remainder() {
+        stmts.membership.execute(params![id(*k), group])?;
     }
-    for (k, change) in changes.iter().enumerate() {
-        if let Change::Create { user, .. } = change {
-            let id = first + k as i64;
-            for r in &user.roles {
-                stmts.role.execute(params![id, r])?;
-            }
-            for r in &user.identities {
-                stmts.identity.execute(params![id, r])?;
-            }
-        }
-    }
+    stmts.lists(creates, range, first)?;
     Ok(())
 }
 
@@ -1145,151 +1024,228 @@ impl SqliteSink {
     }
 }
 
-impl SqliteSink {
-    /// The body of [`Sink::write`], inside the open transaction: the outcome
-    /// is `committed` when every change was written, rolled back (reported)
-    /// when an all-or-nothing row failed; the caller commits or rolls back.
-    fn write_in_transaction(
-        &self,
-        batch: &Batch<'_>,
-        progress: &mut dyn FnMut(&Progress) -> bool,
-    ) -> Result<ApplyOutcome> {
-        let tx = &self.conn;
-        let current = SqliteSink::revision_in(tx)?;
-        if current != batch.expected_revision {
-            return Err(Error::Drift {
-                planned: batch.expected_revision,
-                current,
-                history: self.history_since(batch.expected_revision)?,
-            });
+/// The SQLite store's side of the write engine, inside the transaction
+/// [`Sink::write`] opened (`BEGIN IMMEDIATE`: it holds the write lock).
+struct SqliteWrite<'c> {
+    sink: &'c SqliteSink,
+}
+
+/// A row refusal's reason as a store error, where no row can be refused.
+fn store_error(fail: RowFail) -> Error {
+    match fail {
+        RowFail::Store(e) => e.into(),
+        RowFail::Reason(reason) => Error::Corrupt(reason),
+    }
+}
+
+impl WriteBackend for SqliteWrite<'_> {
+    fn lock_revision(&mut self) -> Result<u64> {
+        SqliteSink::revision_in(&self.sink.conn)
+    }
+
+    fn history_since(&mut self, revision: u64) -> Result<Vec<Revision>> {
+        Sink::history_since(self.sink, revision)
+    }
+
+    fn ensure_groups(&mut self, names: &[String], stamp: &str) -> Result<(Vec<String>, GroupIds)> {
+        let conn = &self.sink.conn;
+        let mut created = Vec::new();
+        let mut stmt =
+            conn.prepare_cached("INSERT OR IGNORE INTO groups (name, created_at) VALUES (?, ?)")?;
+        for name in names {
+            if stmt.execute(params![name, stamp])? > 0 {
+                created.push(name.clone());
+            }
         }
-        let mut outcome = ApplyOutcome::default();
-        let stamp = now();
-        {
-            let mut stmt =
-                tx.prepare_cached("INSERT OR IGNORE INTO groups (name, created_at) VALUES (?, ?)")?;
-            for name in batch.create_groups {
-                if stmt.execute(params![name, stamp])? > 0 {
-                    outcome.created_groups.push(name.clone());
+        let mut groups = GroupIds::new();
+        let mut stmt = conn.prepare_cached("SELECT id, name FROM groups")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (id, name) = row?;
+            groups.insert(fold(&name), id);
+        }
+        Ok((created, groups))
+    }
+
+    fn existing_users(&mut self, ids: &[i64]) -> Result<HashSet<i64>> {
+        let mut found = HashSet::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT id FROM users WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut stmt = self.sink.conn.prepare_cached(&sql)?;
+            for id in stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| r.get(0))? {
+                found.insert(id?);
+            }
+        }
+        Ok(found)
+    }
+
+    fn delete_users(&mut self, ids: &[i64]) -> Result<()> {
+        let conn = &self.sink.conn;
+        for id in ids {
+            for sql in [
+                "DELETE FROM memberships WHERE user_id = ?",
+                "DELETE FROM roles WHERE user_id = ?",
+                "DELETE FROM identities WHERE user_id = ?",
+                "DELETE FROM users WHERE id = ?",
+            ] {
+                conn.prepare_cached(sql)?.execute([id])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_keys(&mut self, edits: &[KeyEdit<'_>], guarded: bool) -> Result<Vec<Refusal>> {
+        let conn = &self.sink.conn;
+        let mut refused = Vec::new();
+        for (at, edit) in edits.iter().enumerate() {
+            if guarded {
+                conn.execute_batch("SAVEPOINT row")?;
+            }
+            match set_key(conn, edit) {
+                Ok(()) if guarded => conn.execute_batch("RELEASE row")?,
+                Ok(()) => {}
+                Err(RowFail::Store(e)) => return Err(e.into()),
+                Err(RowFail::Reason(reason)) => {
+                    refused.push(Refusal { at, reason });
+                    if !guarded {
+                        break;
+                    }
+                    conn.execute_batch("ROLLBACK TO row; RELEASE row")?;
                 }
             }
         }
-        let mut groups: GroupIds = HashMap::new();
-        {
-            let mut stmt = tx.prepare_cached("SELECT id, name FROM groups")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (id, name) = row?;
-                groups.insert(fold(&name), id);
+        Ok(refused)
+    }
+
+    fn update_users(&mut self, updates: &Updates<'_>, stamp: &str) -> Result<()> {
+        let conn = &self.sink.conn;
+        let mut touch = conn.prepare_cached("UPDATE users SET updated_at = ? WHERE id = ?")?;
+        for id in &updates.touched {
+            touch.execute(params![stamp, id])?;
+        }
+        for edit in &updates.attributes {
+            update_attributes(conn, edit.id, &edit.values).map_err(store_error)?;
+        }
+        let mut password =
+            conn.prepare_cached("UPDATE users SET password_hash = ? WHERE id = ?")?;
+        for (id, hash) in &updates.passwords {
+            password.execute(params![hash, id])?;
+        }
+        let pairs: [(&str, &[(i64, i64)]); 2] = [
+            (
+                "INSERT OR IGNORE INTO memberships (user_id, group_id) VALUES (?, ?)",
+                &updates.memberships.added,
+            ),
+            (
+                "DELETE FROM memberships WHERE user_id = ? AND group_id = ?",
+                &updates.memberships.removed,
+            ),
+        ];
+        for (sql, list) in pairs {
+            let mut stmt = conn.prepare_cached(sql)?;
+            for (id, group) in list {
+                stmt.execute(params![id, group])?;
             }
         }
-        let total = batch.changes.len() as u64;
-        let mut stmts = CreateStatements::prepare(tx)?;
-        let count = batch.changes.len();
-        let guarded = !batch.all_or_nothing;
+        let names: [(&str, &[(i64, &str)]); 4] = [
+            (
+                "INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)",
+                &updates.roles.added,
+            ),
+            (
+                "DELETE FROM roles WHERE user_id = ? AND role = ?",
+                &updates.roles.removed,
+            ),
+            (
+                "INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)",
+                &updates.identities.added,
+            ),
+            (
+                "DELETE FROM identities WHERE user_id = ? AND identity = ?",
+                &updates.identities.removed,
+            ),
+        ];
+        for (sql, list) in names {
+            let mut stmt = conn.prepare_cached(sql)?;
+            for (id, name) in list {
+                stmt.execute(params![id, name])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_users(
+        &mut self,
+        creates: &Creates<'_>,
+        guarded: bool,
+        stamp: &str,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<Vec<Inserted>> {
+        let conn = &self.sink.conn;
+        let mut stmts = CreateStatements::prepare(conn)?;
+        let count = creates.users.len();
+        let mut out = Vec::with_capacity(count);
         let mut row_mode_until = 0;
         let mut next_report = 1000;
         let mut i = 0;
         while i < count {
             // The fast path: a run of creates in a few bulk statements.
-            let run_length = batch.changes[i..]
-                .iter()
-                .take(BULK)
-                .take_while(|c| matches!(c, Change::Create { .. }))
-                .count();
-            let end = i + run_length;
-            if i >= row_mode_until && run_length >= MIN_BULK && end <= batch.passwords.len() {
-                let run = Run {
-                    changes: &batch.changes[i..end],
-                    passwords: &batch.passwords[i..end],
-                    creates: batch.creates.get(i..end).unwrap_or_default(),
-                };
-                match bulk_create(tx, &mut stmts, run, &stamp, &groups, guarded) {
-                    Ok(first) => {
-                        for (k, change) in batch.changes[i..end].iter().enumerate() {
-                            outcome.push(result_for(
-                                change,
-                                Outcome::Created,
-                                Some(first + k as i64),
-                            ));
-                        }
-                        i = end;
-                        if i >= next_report {
-                            next_report = i + 1000;
-                            if !progress(&Progress {
-                                done: i as u64,
-                                total,
-                            }) {
-                                return Err(Error::Cancelled);
+            let end = (i + BULK).min(count);
+            let bulk = i >= row_mode_until && end - i >= MIN_BULK;
+            match bulk.then(|| bulk_create(conn, &mut stmts, creates, i..end, stamp, guarded)) {
+                Some(Ok(first)) => {
+                    out.extend((0..end - i).map(|k| Inserted::Id(first + k as i64)));
+                    i = end;
+                }
+                Some(Err(RowFail::Store(e))) => return Err(e.into()),
+                // Write this run row by row to find the refused row.
+                Some(Err(RowFail::Reason(_))) => row_mode_until = end,
+                None => {
+                    if guarded {
+                        conn.execute_batch("SAVEPOINT row")?;
+                    }
+                    match create_one(conn, &mut stmts, creates, i, stamp) {
+                        Ok(id) => {
+                            if guarded {
+                                conn.execute_batch("RELEASE row")?;
                             }
+                            out.push(Inserted::Id(id));
                         }
-                        continue;
-                    }
-                    Err(RowFail::Store(e)) => return Err(e.into()),
-                    // Write this run row by row to find the refused row.
-                    Err(RowFail::Reason(_)) => row_mode_until = end,
-                }
-            }
-            let change = &batch.changes[i];
-            let password = batch.passwords.get(i).and_then(|p| p.as_deref());
-            if guarded {
-                tx.execute_batch("SAVEPOINT row")?;
-            }
-            match write_change(tx, &mut stmts, change, password, &stamp, &groups) {
-                Ok((kind, id)) => {
-                    if guarded {
-                        tx.execute_batch("RELEASE row")?;
-                    }
-                    outcome.push(result_for(change, kind, id));
-                }
-                Err(RowFail::Store(e)) => return Err(e.into()),
-                Err(RowFail::Reason(reason)) => {
-                    if guarded {
-                        tx.execute_batch("ROLLBACK TO row; RELEASE row")?;
-                    }
-                    let mut r = result_for(change, Outcome::Failed, change.id());
-                    r.reason = Some(reason);
-                    outcome.push(r);
-                    if batch.all_or_nothing {
-                        // Nothing will be written: report the rest as skipped.
-                        for rest in &batch.changes[i + 1..] {
-                            outcome.push(result_for(rest, Outcome::Skipped, rest.id()));
+                        Err(RowFail::Store(e)) => return Err(e.into()),
+                        Err(RowFail::Reason(reason)) => {
+                            out.push(Inserted::Refused(reason));
+                            if !guarded {
+                                return Ok(out);
+                            }
+                            conn.execute_batch("ROLLBACK TO row; RELEASE row")?;
                         }
-                        break;
                     }
+                    i += 1;
                 }
             }
-            i += 1;
             if i >= next_report {
                 next_report = i + 1000;
-                if !progress(&Progress {
-                    done: i as u64,
-                    total,
-                }) {
-                    return Err(Error::Cancelled); // the transaction rolls back on drop
+                if !progress(i) {
+                    return Err(Error::Cancelled); // the transaction rolls back
                 }
             }
         }
-        progress(&Progress { done: total, total });
-        drop(stmts);
-        if batch.all_or_nothing && outcome.failed > 0 {
-            outcome.roll_back(current);
-            return Ok(outcome);
-        }
-        outcome.committed = true;
-        outcome.revision = current;
-        if outcome.created + outcome.updated + outcome.deleted > 0
-            || !outcome.created_groups.is_empty()
-        {
-            outcome.revision = SqliteSink::bump_in(tx, &outcome, "apply")?;
-        }
-        if let Some(step) = batch.job {
-            crate::sqlite_jobs::record_step(tx, step, &outcome.results)?;
-        }
-        if let Some(invite) = batch.invite {
-            crate::sqlite_outbox::queue(tx, invite, batch.changes, &outcome)?;
-        }
-        Ok(outcome)
+        Ok(out)
+    }
+
+    fn bump_revision(&mut self, outcome: &ApplyOutcome) -> Result<u64> {
+        SqliteSink::bump_in(&self.sink.conn, outcome, "apply")
+    }
+
+    fn record_job_step(&mut self, step: JobStep, results: &[RowResult]) -> Result<()> {
+        crate::sqlite_jobs::record_step(&self.sink.conn, step, results)
+    }
+
+    fn queue_invitations(&mut self, invite: &Invite, invitations: &[Invitation]) -> Result<()> {
+        crate::sqlite_outbox::queue(&self.sink.conn, invite, invitations)
     }
 }
 
@@ -1307,7 +1263,7 @@ impl Transactional for SqliteSink {
         batch: &Batch<'_>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
-        self.write_in_transaction(batch, progress)
+        crate::engine::write_batch(&mut SqliteWrite { sink: self }, batch, progress)
     }
 
     fn committed_revision(&mut self) -> Result<u64> {

@@ -1,11 +1,11 @@
 //! The outbox in the SQLite store (tables from migration 3).
 
 use rusqlite::{Connection, params};
-use userimport_plan::Change;
 
 use crate::Result;
+use crate::engine::Invitation;
 use crate::outbox::{Invite, Message, MessageStatus, Recipient};
-use crate::sink::{ApplyOutcome, Outcome, now};
+use crate::sink::now;
 
 /// Migration 3: the outbox and set-password token hashes.
 pub(crate) const MIGRATION: &str = "
@@ -59,25 +59,12 @@ fn message_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
 }
 
 /// Queues the invitations of a batch's created users, inside its transaction.
-pub(crate) fn queue(
-    conn: &Connection,
-    invite: &Invite,
-    changes: &[Change],
-    outcome: &ApplyOutcome,
-) -> Result<()> {
+pub(crate) fn queue(conn: &Connection, invite: &Invite, invitations: &[Invitation]) -> Result<()> {
     let stamp = now();
     let mut stmt = conn.prepare_cached(
         "INSERT INTO outbox (user_id, recipient, name, login, template, base_url, send_at, status, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
     )?;
-    for (change, result) in changes.iter().zip(&outcome.results) {
-        let (Change::Create { user, .. }, Outcome::Created, Some(id)) =
-            (change, result.outcome, result.id)
-        else {
-            continue;
-        };
-        let Some(to) = Recipient::of(user) else {
-            continue;
-        };
+    for Invitation { id, to } in invitations {
         stmt.execute(params![
             id,
             to.email,
