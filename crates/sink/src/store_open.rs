@@ -73,6 +73,7 @@ pub(crate) fn split_schema(url: &str) -> Result<(String, Option<String>)> {
 
 /// True when SQLite could not write what a reader needs (the WAL index
 /// beside the file in a read-only folder, say).
+#[cfg(feature = "sqlite")]
 fn is_permission(e: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode;
     matches!(
@@ -140,6 +141,7 @@ pub(crate) fn sqlite_reader(
 }
 
 /// `file:PATH?immutable=1`, the path percent-encoded where a URI needs it.
+#[cfg(feature = "sqlite")]
 fn immutable_uri(path: &std::path::Path) -> String {
     let text = path.to_string_lossy();
     let mut uri = String::from("file:");
