@@ -3,7 +3,7 @@
 # pre-hashed rows into a new SQLite store against `sqlite3 .import` of the
 # same file, and (with a PostgreSQL URL) into a fresh schema against
 # `psql \copy`, interleaved RUNS times so load hits both alike; prints each
-# run and the ratio of the best wall times. With RSS_1M=1 it also runs
+# run and the ratios of the best wall and the best CPU times. With RSS_1M=1 it also runs
 # `apply --skip-invalid` creating 1M users under `/usr/bin/time -v` and
 # prints its peak RSS.
 #
@@ -46,7 +46,17 @@ timed() {
     awk '{ printf "%s %.3f %s\n", $1, $2 + $3, $4 }' "$OUT/t" >> "$OUT/$name"
 }
 best() { sort -n "$OUT/$1" | head -1 | awk '{ print $1 }'; }
+# best_cpu NAME: the least CPU (user + system) of NAME's runs.
+best_cpu() { sort -n -k2 "$OUT/$1" | head -1 | awk '{ print $2 }'; }
+# ratio A B LABEL: best wall and best CPU of A over B's.
+ratio() {
+    [ -s "$OUT/$1" ] && [ -s "$OUT/$2" ] || return 0
+    awk -v a="$(best "$1")" -v b="$(best "$2")" -v c="$(best_cpu "$1")" -v d="$(best_cpu "$2")" -v l="$3" \
+        'BEGIN { printf "%s: wall %.2f s / %.2f s = %.2fx; CPU %.2f s / %.2f s = %.2fx\n", l, a, b, a / b, c, d, c / d }'
+}
 
+# No NOTICE for each table a `DROP SCHEMA … CASCADE` takes with it.
+export PGOPTIONS="${PGOPTIONS:--c client_min_messages=warning}"
 PG_URL=${USERIMPORT_PG_URL:-${USERIMPORT_BENCH_POSTGRES:-${USERIMPORT_TEST_POSTGRES:-}}}
 for run in $(seq "$RUNS"); do
     rm -f "$OUT"/import.db* "$OUT"/apply.db* "$OUT"/base.db*
@@ -60,6 +70,9 @@ for run in $(seq "$RUNS"); do
         case "$PG_URL" in *\?*) sep='&' ;; esac
         psql "$PG_URL" -q -c "CREATE SCHEMA $schema; CREATE TABLE $schema.bench_users $COLUMNS_SQL" > /dev/null
         timed psql_copy psql "$PG_URL" -q -c "\\copy $schema.bench_users FROM '$FILE' WITH (FORMAT csv, HEADER true)"
+        # A schema of its own: the store refuses one holding another
+        # application's table (bench_users).
+        psql "$PG_URL" -q -c "DROP SCHEMA $schema CASCADE; CREATE SCHEMA $schema" > /dev/null
         timed apply_pg "$BIN" apply "$FILE" --db "$PG_URL${sep}options=-c%20search_path%3D$schema"
         psql "$PG_URL" -q -c "DROP SCHEMA $schema CASCADE" > /dev/null
         if [ -n "${BASE:-}" ]; then
@@ -73,12 +86,10 @@ for f in "$OUT"/*; do
     case "$f" in *.err | */t | *.db*) continue ;; esac
     printf '%-14s %s\n' "$(basename "$f")" "$(tr '\n' ';' < "$f")"
 done
-awk -v a="$(best apply_sqlite)" -v b="$(best sqlite_import)" \
-    'BEGIN { printf "apply 200k vs sqlite3 .import: %.2f s / %.2f s = %.2fx\n", a, b, a / b }'
-if [ -s "$OUT/apply_pg" ] && [ -s "$OUT/psql_copy" ]; then
-    awk -v a="$(best apply_pg)" -v b="$(best psql_copy)" \
-        'BEGIN { printf "apply 200k vs psql \\copy: %.2f s / %.2f s = %.2fx\n", a, b, a / b }'
-fi
+ratio apply_sqlite sqlite_import "apply 200k vs sqlite3 .import"
+ratio apply_pg psql_copy "apply 200k vs psql \\copy"
+ratio base_sqlite sqlite_import "base: apply 200k vs sqlite3 .import"
+ratio base_pg psql_copy "base: apply 200k vs psql \\copy"
 if [ -n "${RSS_1M:-}" ]; then
     RSS_FILE="$DATA/users-1m-hashed.csv"
     if [ ! -s "$RSS_FILE" ] || [ "$(cat "$RSS_FILE.rows" 2>/dev/null)" != "1000000 --prehashed" ]; then
