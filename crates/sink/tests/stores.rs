@@ -9,7 +9,8 @@ mod backends;
 use backends::{Backend, TestStore, write_batch};
 
 use userimport_plan::{
-    Change, Directory, Field, Merge, Mode, Plan, PlanOptions, Planner, SyncAction,
+    Change, Directory, Field, FieldChange, ListChange, Merge, Mode, Plan, PlanOptions, Planner,
+    SyncAction,
 };
 use userimport_schema::Profile;
 use userimport_sink::{Error, Jobs, MemorySink, Outbox, Outcome, Sink, SqliteSink};
@@ -1269,7 +1270,106 @@ fn held_batches_are_invisible_until_committed_and_roll_back_together<B: Backend>
     assert_eq!(other.revision().unwrap(), done.revision);
 }
 
+/// Writes `changes` as one batch of their own (no plan), as the writer
+/// loop hands a store its batches.
+fn write_changes(
+    store: &mut impl Sink<Error = Error>,
+    changes: &[Change],
+    all_or_nothing: bool,
+) -> userimport_sink::ApplyOutcome {
+    let passwords = userimport_sink::prepare_passwords(changes).expect("passwords");
+    let batch = userimport_sink::Batch {
+        expected_revision: store.revision().expect("revision"),
+        changes,
+        passwords: &passwords,
+        create_groups: &[],
+        all_or_nothing,
+        job: None,
+        invite: None,
+        creates: &[],
+        hold: false,
+    };
+    store.write(&batch, &mut |_| true).expect("write")
+}
+
+/// A login ID another user holds refuses the whole change that asks for
+/// it: none of its other edits (an attribute, a group) is written, although
+/// the engine writes key edits, attributes and memberships as separate
+/// sets. All or nothing, the batch writes nothing; with `skip_invalid` the
+/// batch's other changes are kept.
+fn a_refused_key_edit_writes_none_of_its_change(store: &mut impl Sink<Error = Error>) {
+    seed(store);
+    store.add_groups(&["Sales".to_string()]).expect("add group");
+    let tanaka = find_login(store, "tanaka");
+    let sato = find_login(store, "sato");
+    let field = |column: &str, field: Field, old: &str, new: &str| FieldChange {
+        column: column.to_string(),
+        field,
+        old: Some(old.to_string()),
+        new: Some(new.to_string()),
+    };
+    let changes = vec![
+        Change::Update {
+            line: 2,
+            row: 1,
+            id: tanaka.id,
+            diff: vec![
+                field("login_id", Field::Login, "tanaka", "Suzuki"),
+                field("name", Field::Attribute, "Hanako Tanaka", "Hanako T."),
+            ],
+            groups: ListChange {
+                added: vec!["Sales".to_string()],
+                removed: Vec::new(),
+            },
+            roles: ListChange::default(),
+            identities: ListChange::default(),
+            password: None,
+        },
+        Change::Update {
+            line: 3,
+            row: 2,
+            id: sato.id,
+            diff: vec![field("name", Field::Attribute, "Yuki Sato", "Yuki S.")],
+            groups: ListChange::default(),
+            roles: ListChange::default(),
+            identities: ListChange::default(),
+            password: None,
+        },
+    ];
+    let revision = store.revision().unwrap();
+    let out = write_changes(store, &changes, true);
+    assert!(!out.committed);
+    let outcomes: Vec<Outcome> = out.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Failed, Outcome::Skipped]);
+    assert_eq!(
+        out.results[0].reason.as_deref(),
+        Some("login ID already used by another user")
+    );
+    assert_eq!(store.revision().unwrap(), revision);
+    assert_eq!(find_login(store, "sato").attributes["name"], "Yuki Sato");
+
+    let out = write_changes(store, &changes, false);
+    assert!(out.committed);
+    let outcomes: Vec<Outcome> = out.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Failed, Outcome::Updated]);
+    let tanaka = find_login(store, "tanaka");
+    assert_eq!(tanaka.attributes["name"], "Hanako Tanaka");
+    assert!(tanaka.groups.is_empty(), "{:?}", tanaka.groups);
+    assert_eq!(find_login(store, "suzuki").login.as_deref(), Some("suzuki"));
+    assert_eq!(find_login(store, "sato").attributes["name"], "Yuki S.");
+}
+
+fn a_refused_key_edit_writes_nothing_else<B: Backend>(b: &B) {
+    a_refused_key_edit_writes_none_of_its_change(&mut b.open());
+}
+
+#[test]
+fn a_refused_key_edit_writes_nothing_else_in_memory() {
+    a_refused_key_edit_writes_none_of_its_change(&mut MemorySink::new());
+}
+
 backends::both_backends!(
+    a_refused_key_edit_writes_nothing_else,
     held_batches_are_invisible_until_committed_and_roll_back_together,
     a_job_handle_runs_on_its_own_thread,
     invitations_are_queued_with_their_users_and_sent_once,
