@@ -10,7 +10,7 @@
 //! [`write_batch`] runs those operations through a store's
 //! [`WriteBackend`], a narrow trait of set-based methods, in one order for
 //! every store (deletes, key edits, the other edits, creates), and turns
-//! what the store did into one [`RowResult`](crate::RowResult) per change.
+//! what the store did into one [`RowResult`] per change.
 //! No store interprets a [`Change`] itself.
 //!
 //! ```
