@@ -669,3 +669,119 @@ fn invitations(changes: &[Change], results: &[RowResult]) -> Vec<Invitation> {
         )
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use userimport_plan::{FieldChange, ListChange};
+
+    fn list(added: &[&str], removed: &[&str]) -> ListChange {
+        ListChange {
+            added: added.iter().map(|s| s.to_string()).collect(),
+            removed: removed.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// An update becomes one entry in each set it touches, a suspension an
+    /// attribute edit, and a change naming an unknown group or a user no
+    /// longer there is refused before anything is written.
+    #[test]
+    fn updates_become_sets_and_impossible_changes_are_refused() {
+        let change = |column: &str, field, new: Option<&str>| FieldChange {
+            column: column.to_string(),
+            field,
+            old: Some("old".to_string()),
+            new: new.map(str::to_string),
+        };
+        let changes = vec![
+            Change::Update {
+                line: 2,
+                row: 1,
+                id: 1,
+                diff: vec![
+                    change("email", Field::Email, Some("a@example.com")),
+                    change("name", Field::Attribute, Some("A")),
+                    change("position", Field::Attribute, None),
+                    change("password", Field::Password, Some("set")),
+                ],
+                groups: list(&["SALES"], &["Tokyo", "Gone"]),
+                roles: list(&["Admin"], &[]),
+                identities: list(&[], &["card:1"]),
+                password: None,
+            },
+            Change::Suspend {
+                id: 2,
+                status: change("status", Field::Attribute, Some("Suspended")),
+            },
+            Change::Update {
+                line: 4,
+                row: 3,
+                id: 1,
+                diff: Vec::new(),
+                groups: list(&["Nowhere"], &[]),
+                roles: ListChange::default(),
+                identities: ListChange::default(),
+                password: None,
+            },
+            Change::Unchanged {
+                line: 5,
+                row: 4,
+                id: 9,
+            },
+            Change::Suspend {
+                id: 3,
+                status: change("status", Field::Attribute, Some("Suspended")),
+            },
+        ];
+        let passwords = vec![
+            Some(Cow::Borrowed("$argon2id$hash")),
+            None,
+            None,
+            None,
+            None,
+        ];
+        let groups = GroupIds::from([("sales".to_string(), 10), ("tokyo".to_string(), 11)]);
+        let exist = HashSet::from([1, 2]);
+        let set = WriteSet::build(&changes, &passwords, &[], &groups, &exist);
+
+        assert_eq!(
+            set.keys,
+            [KeyEdit {
+                id: 1,
+                login: None,
+                email: Some(Some("a@example.com")),
+            }]
+        );
+        assert_eq!(set.key_changes, [0]);
+        assert_eq!(set.updated, [(0, 1), (1, 2)]);
+        let updates = &set.updates;
+        assert_eq!(updates.touched, [1, 2]);
+        assert_eq!(
+            updates.attributes,
+            [
+                AttributeEdit {
+                    id: 1,
+                    values: vec![("name", Some("A")), ("position", None)],
+                },
+                AttributeEdit {
+                    id: 2,
+                    values: vec![("status", Some("Suspended"))],
+                },
+            ]
+        );
+        assert_eq!(updates.passwords, [(1, "$argon2id$hash")]);
+        assert_eq!(updates.memberships.added, [(1, 10)]);
+        assert_eq!(updates.memberships.removed, [(1, 11)]);
+        assert_eq!(updates.roles.added, [(1, "Admin")]);
+        assert_eq!(updates.identities.removed, [(1, "card:1")]);
+        assert_eq!(set.unchanged, [(3, 9)]);
+        assert_eq!(
+            set.refused,
+            [
+                (2, "group \"Nowhere\" does not exist".to_string()),
+                (4, "user 3 no longer exists".to_string()),
+            ]
+        );
+        assert!(set.creates.users.is_empty() && set.deletes.is_empty());
+    }
+}
