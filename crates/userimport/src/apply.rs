@@ -324,29 +324,11 @@ fn apply_planned(
         Input::Path(path) => path,
     };
     let size = std::fs::metadata(&path).ok().map(|m| m.len());
-    let hasher = Mutex::new(Sha256::new());
-    let bytes = AtomicU64::new(0);
-    let mut stopped = false;
-    let first = {
-        let hashing = Hashing {
-            inner: open_path(&path)?,
-            hasher: &hasher,
-            bytes: &bytes,
-        };
-        let checking = Checking {
-            inner: hashing,
-            read: 0,
-            told: 0,
-            size,
-            progress: &mut *progress,
-            stopped: &mut stopped,
-        };
-        importer.refusals(checking, &*store)
-    };
-    if stopped {
-        return Err(userimport_sink::Error::Cancelled.into());
-    }
-    let (checked, ending) = first?;
+    let FirstPass {
+        checked,
+        ending,
+        sha256: sha,
+    } = first_pass(&importer, open_path(&path)?, size, store, progress)?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
@@ -354,10 +336,6 @@ fn apply_planned(
     if rows <= how.background_threshold {
         return apply_at_once(store, Box::new(open_path(&path)?), &importer, settings, how);
     }
-    let sha = hasher
-        .lock()
-        .map(|h| hex::encode(h.clone().finalize()))
-        .map_err(|_| Error::Refused("the file's SHA-256 was lost".into()))?;
     let settings_json = settings.to_json();
     let resumed = jobs::unfinished(store, &sha, &settings_json)?;
     let failed = invalid_rows(&checked.issues);
@@ -406,6 +384,122 @@ fn apply_planned(
     )?;
     applied.set_job(job);
     Ok(applied)
+}
+
+/// What the first pass over a file keeps: its check (every error), sync's
+/// removals with the revision planned against, and the file's SHA-256.
+struct FirstPass {
+    checked: Checked,
+    ending: crate::pipeline::Ending,
+    sha256: String,
+}
+
+/// Checks `file` (of `size` bytes) against `store`, keeping what a second
+/// pass needs and not the plan; `progress` is told of the bytes checked.
+fn first_pass(
+    importer: &crate::Importer,
+    file: std::fs::File,
+    size: Option<u64>,
+    store: &Store,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<FirstPass, Error> {
+    let hasher = Mutex::new(Sha256::new());
+    let bytes = AtomicU64::new(0);
+    let mut stopped = false;
+    let first = {
+        let hashing = Hashing {
+            inner: file,
+            hasher: &hasher,
+            bytes: &bytes,
+        };
+        let checking = Checking {
+            inner: hashing,
+            read: 0,
+            told: 0,
+            size,
+            progress,
+            stopped: &mut stopped,
+        };
+        importer.refusals(checking, store)
+    };
+    if stopped {
+        return Err(userimport_sink::Error::Cancelled.into());
+    }
+    let (checked, ending) = first?;
+    let sha256 = hasher
+        .lock()
+        .map(|h| hex::encode(h.clone().finalize()))
+        .map_err(|_| Error::Refused("the file's SHA-256 was lost".into()))?;
+    Ok(FirstPass {
+        checked,
+        ending,
+        sha256,
+    })
+}
+
+/// Resumes `job` in two passes over its file, as [`apply`] runs a job that
+/// skips invalid rows: the file (refused if it changed since the job
+/// started) is checked against the store as it is now, then planned again
+/// as the rows not done yet are written, in batches of `batch` changes,
+/// reading the store through `planning` (a second handle on `store`).
+/// A file with row errors is refused unless the job skips invalid rows;
+/// the rows refused are left out (their results were recorded when the
+/// job was created).
+pub(crate) fn resume_in_two_passes(
+    store: &mut Store,
+    planning: Store,
+    job: &Job,
+    batch: usize,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let id = job.id;
+    let path = Path::new(&job.spec.file);
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    let settings = ImportSettings::from_json(&job.spec.options)?;
+    let importer = settings.importer()?;
+    let first = first_pass(&importer, file, size, store, progress)?;
+    if first.sha256 != job.spec.file_sha256 {
+        let reason = format!(
+            "{} changed since job {id} started (SHA-256 {}, recorded {}): the job cannot be resumed",
+            path.display(),
+            first.sha256,
+            job.spec.file_sha256
+        );
+        store.finish_job(id, JobStatus::Failed, Some(&reason))?;
+        return Err(Error::Refused(reason));
+    }
+    let checked = &first.checked;
+    if let Some(issue) = checked.errors().find(|i| i.row == 0) {
+        let source = userimport_sink::Error::Refused(issue.message.clone());
+        return Err(Error::JobStopped { id, source });
+    }
+    if !checked.is_clean() && !settings.skip_invalid {
+        let source = userimport_sink::Error::RowErrors(checked.summary.errors);
+        return Err(Error::JobStopped { id, source });
+    }
+    let refused: Vec<u64> = invalid_rows(&checked.issues)
+        .iter()
+        .map(|r| r.row)
+        .collect();
+    let pass = SecondPass {
+        refused: &refused,
+        done: job.rows_done,
+        tail: first.ending.tail,
+        rows: checked.file.rows,
+        revision: first.ending.revision,
+        sha256: &first.sha256,
+    };
+    let options = StreamOptions {
+        batch_rows: batch,
+        input_size: size,
+        invite: settings.invite.as_ref(),
+        ..StreamOptions::default()
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
+    importer.write_second_pass(file, planning, store, id, pass, &options, progress)
 }
 
 /// Plans `input` whole, then writes it at once (a small file, or a stream
