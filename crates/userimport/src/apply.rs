@@ -4,8 +4,11 @@
 //! the path itself: a file without row errors is checked, planned and
 //! written in one pass (a bulk load into an empty SQLite store); a file
 //! above the background threshold is a job recorded in the store, resumable
-//! by ID from any frontend ([`crate::jobs`]); `skip_invalid` plans the whole
-//! file first and writes the valid rows. [`apply_plan`] applies a reviewed
+//! by ID from any frontend ([`crate::jobs`]); `skip_invalid` (and `detach`)
+//! read a file on disk twice: checked once, keeping only the rows it
+//! refuses, then planned again as the other rows are written, so memory
+//! does not grow with the file (a stream, read once, is planned whole).
+//! [`apply_plan`] applies a reviewed
 //! plan file after [`Plan::verify`]. Every path judges the importing actor
 //! with the one authority check ([`crate::plan::Actor`]) and returns one
 //! [`Applied`].

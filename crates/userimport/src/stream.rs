@@ -145,8 +145,8 @@ impl Importer {
     /// job is marked cancelled).
     ///
     /// Refused for `skip_invalid` plans: rows found invalid only at the end
-    /// of the file (in-file duplicates) could not be taken back; plan the
-    /// whole file first ([`Importer::plan`]) for those.
+    /// of the file (in-file duplicates) could not be taken back; check the
+    /// whole file first for those, as [`crate::apply()`] does.
     ///
     /// A first import into an empty store goes faster as a bulk load: when
     /// [`Sink::begin_bulk_load`](userimport_sink::Sink::begin_bulk_load) agrees, plan against an
