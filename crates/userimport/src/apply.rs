@@ -362,6 +362,7 @@ fn apply_planned(
     let refused: Vec<u64> = failed.iter().map(|r| r.row).collect();
     drop(failed);
     let pass = SecondPass {
+        job: id,
         refused: &refused,
         done: job.rows_done,
         tail: ending.tail,
@@ -376,15 +377,8 @@ fn apply_planned(
         ..StreamOptions::default()
     };
     let planning = Store::open_existing(store_url)?;
-    let job = importer.write_second_pass(
-        open_path(&path)?,
-        planning,
-        store,
-        id,
-        pass,
-        &options,
-        progress,
-    )?;
+    let job =
+        importer.write_second_pass(open_path(&path)?, planning, store, pass, &options, progress)?;
     applied.set_job(job);
     Ok(applied)
 }
@@ -487,6 +481,7 @@ pub(crate) fn resume_in_two_passes(
         .map(|r| r.row)
         .collect();
     let pass = SecondPass {
+        job: id,
         refused: &refused,
         done: job.rows_done,
         tail: first.ending.tail,
@@ -502,7 +497,7 @@ pub(crate) fn resume_in_two_passes(
     };
     let file = std::fs::File::open(path)
         .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
-    importer.write_second_pass(file, planning, store, id, pass, &options, progress)
+    importer.write_second_pass(file, planning, store, pass, &options, progress)
 }
 
 /// Plans `input` whole, then writes it at once (a small file, or a stream

@@ -366,6 +366,8 @@ where
 /// The second pass of a job that leaves rows out (`skip_invalid`), or of a
 /// job's resume: what the first pass found, and what is written already.
 pub(crate) struct SecondPass<'p> {
+    /// The job the writes are recorded in.
+    pub job: i64,
     /// The data rows the first pass refused, ascending: left out (their
     /// failed results are recorded with the job).
     pub refused: &'p [u64],
@@ -416,7 +418,7 @@ impl SecondPass<'_> {
 type Sent = Result<Chunk<'static>, userimport_sink::Error>;
 
 impl Importer {
-    /// Writes job `job` by planning `input` a second time (against
+    /// Writes job `pass.job` by planning `input` a second time (against
     /// `planning`, a second handle on `store`, on a helper thread) and
     /// feeding the writer loop each chunk's changes as they are planned,
     /// less the rows `pass` leaves out, in batches committed with the
@@ -429,7 +431,6 @@ impl Importer {
         input: R,
         planning: D,
         store: &mut S,
-        job: i64,
         pass: SecondPass<'_>,
         options: &StreamOptions<'_>,
         progress: &mut dyn FnMut(&StreamProgress) -> bool,
@@ -439,6 +440,7 @@ impl Importer {
         D: Directory + Send,
         S: Jobs + Directory<Error = userimport_sink::Error>,
     {
+        let job = pass.job;
         let record = store
             .job(job)?
             .ok_or_else(|| Error::Refused(format!("no job {job}")))?;
