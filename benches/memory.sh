@@ -9,6 +9,8 @@
 #   benches/memory.sh                # builds, generates 1M pre-hashed rows once
 #   ROWS=200000 benches/memory.sh    # a smaller run
 #   SKIP_BUILD=1 benches/memory.sh   # use the release binaries already built
+#   BASE=/tmp/before/userimport benches/memory.sh   # also run the dirty-file
+#                                    # paths with an earlier build
 #
 # Needs GNU time (/usr/bin/time) and bc. Prints one line per command: wall
 # seconds, CPU seconds (user + system) and peak RSS in MB. The issue's bound is 300 MB for every path at 1M rows.
@@ -60,11 +62,16 @@ measure "check (empty store)" "$BIN" check "$CLEAN" --db "$WORK/none.db"
 measure "plan -o (empty store)" "$BIN" plan "$CLEAN" -o "$WORK/plan.json" --db "$WORK/none.db"
 echo "  plan file: $(( $(stat -c %s "$WORK/plan.json") / 1024 / 1024 )) MB"
 rm -f "$WORK/plan.json"
-measure "apply --skip-invalid (new store)" "$BIN" apply "$DIRTY" --skip-invalid --db "$WORK/skip.db"
-rm -f "$WORK"/skip.db*
-measure "apply --skip-invalid --detach (new store)" "$BIN" apply "$DIRTY" --skip-invalid --detach --db "$WORK/detach.db"
-worker_peak "$(tr -dc 0-9 <"$WORK/out")"
-rm -f "$WORK"/detach.db*
+dirty_paths() { # label, binary
+    measure "apply --skip-invalid (new store)$1" "$2" apply "$DIRTY" --skip-invalid --db "$WORK/skip.db"
+    rm -f "$WORK"/skip.db*
+    measure "apply --skip-invalid --detach (new store)$1" "$2" apply "$DIRTY" --skip-invalid --detach --db "$WORK/detach.db"
+    BIN=$2 worker_peak "$(tr -dc 0-9 <"$WORK/out")"
+    rm -f "$WORK"/detach.db*
+}
+dirty_paths "" "$BIN"
+# BASE=path/to/an/earlier/userimport: the same two paths with that build.
+[ -z "${BASE:-}" ] || dirty_paths ", BASE" "$BASE"
 # The cost of two passes: the same clean file, streamed and with --skip-invalid.
 measure "apply, streamed (new store)" "$BIN" apply "$CLEAN" --db "$WORK/streamed.db"
 rm -f "$WORK"/streamed.db*
