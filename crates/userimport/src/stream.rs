@@ -476,9 +476,13 @@ impl Importer {
                         return Ok(());
                     }
                     let chunk = Chunk::prepare(Cow::Owned(chunk.changes), chunk.created_groups)?;
-                    // The writer stops listening when a write fails.
+                    // The writer stops listening when a write fails: no
+                    // use planning the rest.
                     sending = to_writer.send(Ok(chunk)).is_ok();
-                    Ok(())
+                    match sending {
+                        true => Ok(()),
+                        false => Err(Error::Refused("the writer stopped".into())),
+                    }
                 };
                 let ran = self.run(input, &planning, Keep::Stream(&mut stream));
                 let sha256 = hasher
@@ -500,7 +504,7 @@ impl Importer {
                 }
                 drop(to_writer);
                 retired.into_iter().for_each(drop);
-                (ran, late)
+                (ran, late, !sending)
             });
             let feed_options = FeedOptions {
                 batch_rows: options.batch_rows,
@@ -531,22 +535,20 @@ impl Importer {
             });
             drop(retire);
             drop(from_planner);
-            let (ran, late) = match planner.join() {
+            let (ran, late, writer_gone) = match planner.join() {
                 Ok(done) => done,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             record_late(store, job, &late)?;
-            let written = match written {
-                Err(userimport_sink::Error::Cancelled) => return Err(Error::Stopped { job }),
-                Err(source) => {
-                    return Err(match ran {
-                        Err(e) => e,
-                        Ok(_) => Error::JobStopped { id: job, source },
-                    });
-                }
-                Ok(written) => written,
+            let written = match (written, ran) {
+                (Err(userimport_sink::Error::Cancelled), _) => return Err(Error::Stopped { job }),
+                // The planner failed on its own (its error, passed on,
+                // stopped the writer).
+                (Err(_), Err(e)) if !writer_gone => return Err(e),
+                (Err(source), _) => return Err(Error::JobStopped { id: job, source }),
+                (Ok(_), Err(e)) => return Err(e),
+                (Ok(written), Ok(_)) => written,
             };
-            ran?;
             if !written.outcome.committed {
                 let source = userimport_sink::Error::Refused(written.outcome.first_failure());
                 return Err(Error::JobStopped { id: job, source });
