@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use userimport::plan::{Directory, Lookup, hash_password};
 use userimport::sink::{JobStatus, Jobs, Outcome};
-use userimport::{ApplyOptions, Error, ImportSettings, Input, Store};
+use userimport::{ApplyOptions, Error, ImportSettings, Input, Phase, Store};
 
 const POSTGRES_VAR: &str = "USERIMPORT_TEST_POSTGRES";
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -116,9 +116,14 @@ fn seed(db: &Db) {
 
 /// `ROWS` new users in the actor's groups, and the refused rows above.
 fn file() -> String {
+    file_of(ROWS)
+}
+
+/// [`file`] with `rows` rows.
+fn file_of(rows: u64) -> String {
     let h = hash_password("Secret-pass-1").unwrap();
     let mut text = String::from("login_id,name,email,password_hash,roles,groups\n");
-    for row in 1..=ROWS {
+    for row in 1..=rows {
         let login = if TWINS.contains(&row) {
             "twin".to_string()
         } else {
@@ -129,7 +134,7 @@ fn file() -> String {
             _ => format!("user{row}@example.com"),
         };
         let role = if row == ADMIN { "Admin" } else { "" };
-        let group = format!("Team {}", row / 1_000);
+        let group = format!("Team {}", (row / 1_000).min(6));
         text.push_str(&format!(
             "{login},User {row},{email},\"{h}\",{role},{group}\n"
         ));
@@ -312,4 +317,68 @@ fn sqlite_detach_then_resume_writes_the_same() {
 #[test]
 fn postgres_detach_then_resume_writes_the_same() {
     detach_then_resume_writes_the_same(Db::postgres);
+}
+
+/// A store that moves between the two passes is caught before anything of
+/// the file is written; the same apply again resumes the job and ends as
+/// if nothing had happened between.
+fn a_store_moved_between_the_passes_writes_nothing(db: fn() -> Option<Db>) {
+    let Some(db) = db() else { return };
+    seed(&db);
+    // Larger than what the reader takes in at its start: the first pass
+    // reads (and plans) on after the store's revision is taken.
+    const LARGE: u64 = 20_000;
+    let text = file_of(LARGE);
+    let path = write_file(&db, &text);
+    let url = db.url();
+    let mut moved = false;
+    let applied = userimport::apply(
+        &url,
+        Input::Path(path.clone()),
+        &settings(),
+        &how(),
+        &mut |p| {
+            // Part-way through the first pass, another import changes the store.
+            if !moved && p.phase == Phase::Checking && p.bytes_read >= 2 << 20 {
+                moved = true;
+                let h = hash_password("Secret-pass-1").unwrap();
+                let other = format!(
+                    "login_id,name,email,password_hash\nother,Other,other@example.com,\"{h}\"\n"
+                );
+                let done = userimport::apply(
+                    &url,
+                    Input::Reader(Box::new(std::io::Cursor::new(other.into_bytes()))),
+                    &ImportSettings::default(),
+                    &ApplyOptions::default(),
+                    &mut |_| true,
+                )
+                .unwrap();
+                assert_eq!(done.results.created, 1);
+            }
+            true
+        },
+    );
+    assert!(moved, "the first pass told its progress");
+    let Err(Error::JobStopped { id, source }) = applied else {
+        panic!("not refused: {applied:?}")
+    };
+    assert!(source.to_string().contains("revision"), "{source}");
+    assert_eq!(Store::open(&url).unwrap().user_count().unwrap(), 3);
+    let applied =
+        userimport::apply(&url, Input::Path(path), &settings(), &how(), &mut |_| true).unwrap();
+    assert!(applied.resumed);
+    let store = Store::open(&url).unwrap();
+    let failed = store.job(id).unwrap().unwrap().failed;
+    assert_eq!(failed, 4, "the refused rows are recorded once");
+    assert_eq!(store.user_count().unwrap(), 3 + LARGE - 4);
+}
+
+#[test]
+fn sqlite_a_store_moved_between_the_passes_writes_nothing() {
+    a_store_moved_between_the_passes_writes_nothing(Db::sqlite);
+}
+
+#[test]
+fn postgres_a_store_moved_between_the_passes_writes_nothing() {
+    a_store_moved_between_the_passes_writes_nothing(Db::postgres);
 }
