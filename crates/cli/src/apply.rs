@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use userimport::plan::Plan;
 use userimport::sink::{DEFAULT_TEMPLATE, Invite};
-use userimport::{Applied, ApplyOptions, Format, Input, write_report};
+use userimport::{Applied, ApplyOptions, Format, Input, write_changes_csv, write_report};
 
+use crate::changes::ChangeArgs;
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, load_profile, settings};
 use crate::output::{self, open_output};
 use crate::{Failure, jobs, store};
@@ -23,6 +24,8 @@ pub struct Args {
     plan: PlanArgs,
     #[command(flatten)]
     report: ReportArgs,
+    #[command(flatten)]
+    changes: ChangeArgs,
     /// Write the per-row results (outcome and reason) to this CSV file.
     #[arg(long)]
     results: Option<PathBuf>,
@@ -90,6 +93,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     // A results file that cannot be written (or would overwrite the store
     // or the input) is found out before anything is applied.
     output::reserve(args.results.as_deref(), &args.store.db, &args.file)?;
+    output::reserve(args.changes.csv_path(), &args.store.db, &args.file)?;
     let applied = if is_plan_file(&args.file) {
         apply_plan_file(&args, invite.as_ref())?
     } else {
@@ -100,6 +104,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         how.job_batch = args.job_batch;
         how.detach = args.detach;
         how.store = crate::store_options::get();
+        how.max_changes = args.changes.limit();
         let input = if args.file.as_os_str() == "-" {
             Input::Reader(Box::new(std::io::stdin()))
         } else {
@@ -152,6 +157,11 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
     if format == Format::Text {
         crate::advice::print_hints(&checked.issues);
     }
+    if let Some(path) = args.changes.csv_path() {
+        let mut file = output::reserved(path)?;
+        write_changes_csv(&checked, &mut file)?;
+        file.commit()?;
+    }
     let mut out = open_output(None)?;
     if applied.refused {
         if format == Format::Json {
@@ -159,6 +169,7 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
             writeln!(out, "{}", serde_json::to_string_pretty(applied)?)?;
         } else {
             write_report(&checked, format, args.report.only_errors, &mut out)?;
+            args.changes.write_note(&checked, format, &mut out)?;
         }
         out.flush()?;
         if code == 1 {
@@ -186,8 +197,10 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
     if format == Format::Json {
         writeln!(out, "{}", serde_json::to_string_pretty(applied)?)?;
     } else {
-        if !checked.issues.is_empty() {
+        // Who changes and how, as `check` lists them, then the outcome.
+        if !checked.issues.is_empty() || !applied.listing.is_empty() {
             write_report(&checked, Format::Text, args.report.only_errors, &mut out)?;
+            args.changes.write_note(&checked, format, &mut out)?;
             writeln!(out)?;
         }
         print_outcome(applied, &mut out)?;

@@ -26,7 +26,7 @@ use userimport_validate::Issue;
 use crate::jobs;
 use crate::settings::ImportSettings;
 use crate::stream::{StreamOptions, StreamOutcome, StreamProgress};
-use crate::{Checked, Error, FileInfo, Store};
+use crate::{ChangeListing, Checked, Error, FileInfo, Importer, Store};
 
 /// Where the file comes from.
 pub enum Input {
@@ -60,6 +60,9 @@ pub struct ApplyOptions {
     pub detach: bool,
     /// How the store is opened (see [`StoreOptions`]).
     pub store: StoreOptions,
+    /// Changes listed per kind in [`Applied::listing`] (default 100; see
+    /// [`crate::ImportOptions::max_changes`]).
+    pub max_changes: usize,
 }
 
 impl Default for ApplyOptions {
@@ -69,6 +72,7 @@ impl Default for ApplyOptions {
             job_batch: 1_000,
             detach: false,
             store: StoreOptions::default(),
+            max_changes: 100,
         }
     }
 }
@@ -121,6 +125,10 @@ pub struct Applied {
     pub summary: Summary,
     /// Every issue, in file order.
     pub issues: Vec<Issue>,
+    /// Who changes and how, as the check listed it (`changes`,
+    /// `changes_omitted`); empty for a plan file or a resumed job.
+    #[serde(flatten)]
+    pub listing: ChangeListing,
     /// The job that recorded the apply, if it became one.
     pub job: Option<JobReport>,
     /// Rows by outcome.
@@ -144,8 +152,9 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn checked_only(checked: Checked) -> Self {
+    fn checked_only(mut checked: Checked) -> Self {
         Applied {
+            listing: ChangeListing::take(&mut checked),
             file: checked.file,
             summary: checked.summary,
             issues: checked.issues,
@@ -218,7 +227,9 @@ impl Applied {
 
     /// The check this apply began with (file, counts, issues), for reports.
     pub fn checked(&self) -> Checked {
-        Checked::new(self.file.clone(), self.summary, self.issues.clone(), None)
+        let mut checked = Checked::new(self.file.clone(), self.summary, self.issues.clone(), None);
+        self.listing.restore(&mut checked);
+        checked
     }
 
     /// True when no issue is an error and no row failed.
@@ -257,7 +268,7 @@ pub fn apply(
             ))
         }
     };
-    let importer = settings.importer()?;
+    let importer = listing(settings.importer()?, how);
     let input_size = match &input {
         Input::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
         Input::Reader(_) => None,
@@ -309,7 +320,7 @@ fn apply_planned(
     how: &ApplyOptions,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Applied, Error> {
-    let importer = settings.importer()?;
+    let importer = listing(settings.importer()?, how);
     let path = match &input {
         Input::Path(path) => Some(path.clone()),
         Input::Reader(_) => None,
@@ -435,6 +446,15 @@ fn open(input: Input) -> Result<Box<dyn Read + Send>, Error> {
             ))
         })?),
     })
+}
+
+/// `importer` listing at most `how.max_changes` changes of each kind.
+fn listing(importer: Importer, how: &ApplyOptions) -> Importer {
+    let mut options = importer.options().clone();
+    options.max_changes = how.max_changes;
+    Importer::builder(importer.profile())
+        .options(options)
+        .build()
 }
 
 /// The SHA-256 of a file, hex.

@@ -125,6 +125,76 @@ pub fn changes_json(checked: &Checked) -> serde_json::Value {
     serde_json::to_value(changes).unwrap_or_default()
 }
 
+/// The change listing of a check, kept apart from the check: what an apply
+/// reports of who changes and how. It serializes as the JSON report's
+/// `changes` and `changes_omitted` (flattened into the apply report).
+#[derive(Debug, Clone, Default)]
+pub struct ChangeListing {
+    review: userimport_plan::Review,
+    headers: BTreeMap<String, String>,
+    list_columns: Vec<(Purpose, String)>,
+    summary: Summary,
+}
+
+impl ChangeListing {
+    /// Takes the listing out of `checked` (its review, headers and list
+    /// columns are left empty).
+    pub fn take(checked: &mut Checked) -> Self {
+        ChangeListing {
+            review: std::mem::take(&mut checked.review),
+            headers: std::mem::take(&mut checked.headers),
+            list_columns: std::mem::take(&mut checked.list_columns),
+            summary: checked.summary,
+        }
+    }
+
+    /// Puts a copy of the listing back into `checked`, for the reports.
+    pub fn restore(&self, checked: &mut Checked) {
+        checked.review = self.review.clone();
+        checked.headers = self.headers.clone();
+        checked.list_columns = self.list_columns.clone();
+    }
+
+    /// True when no change is listed.
+    pub fn is_empty(&self) -> bool {
+        self.review.entries.is_empty()
+    }
+
+    fn checked(&self) -> Checked {
+        let mut checked = Checked::new(
+            FileInfo {
+                encoding: String::new(),
+                delimiter: String::new(),
+                header_line: 0,
+                rows: 0,
+                workbook: None,
+            },
+            self.summary,
+            Vec::new(),
+            None,
+        );
+        self.restore(&mut checked);
+        checked
+    }
+}
+
+impl Serialize for ChangeListing {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let checked = self.checked();
+        let changes: Vec<JsonChange<'_>> = checked
+            .review
+            .entries
+            .iter()
+            .map(|e| json_change(&checked, e))
+            .collect();
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("changes", &changes)?;
+        map.serialize_entry("changes_omitted", &changes_omitted(&checked))?;
+        map.end()
+    }
+}
+
 /// How many changes of each kind the listing leaves out (kinds with none
 /// left out are absent).
 pub fn changes_omitted(checked: &Checked) -> BTreeMap<&'static str, u64> {
