@@ -123,6 +123,12 @@ pub fn run(args: Args) -> Result<u8, Failure> {
 /// The library's message, with the command that finishes a stopped job.
 fn advise(e: userimport::Error) -> Failure {
     match &e {
+        userimport::Error::JobStopped {
+            id,
+            source: userimport::sink::Error::Cancelled,
+        } => Failure(format!(
+            "job {id} was cancelled at a batch boundary: the rows before it are written; finish with `userimport jobs resume {id}`"
+        )),
         userimport::Error::JobStopped { id, .. } => {
             Failure(format!("{e}: finish with `userimport jobs resume {id}`"))
         }

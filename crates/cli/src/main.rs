@@ -16,6 +16,7 @@ mod outbox;
 mod output;
 mod plan;
 mod preview;
+mod progress;
 mod serve;
 mod store;
 mod store_options;
