@@ -12,7 +12,16 @@ use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, load_profile, set
 use crate::output::{self, open_output};
 use crate::{Failure, jobs, store};
 
+/// `apply --help`'s closing words: what the report shows, and the exit codes.
+const AFTER_HELP: &str = "The report lists who changes and how, as `check` does (the first 20 of each kind; --changes N, --all-changes, --changes-csv FILE), then the outcome.
+
+Exit codes:
+  0  applied, and no row has an error or failed
+  1  rows have errors (nothing is applied unless --skip-invalid, which applies the valid rows), or a row failed
+  2  usage, I/O or file-level error, or a job stopped or cancelled part-way (`userimport jobs resume ID` finishes it)";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// A CSV file, or a plan written by `userimport plan` (a .json file).
     file: PathBuf,
@@ -26,14 +35,16 @@ pub struct Args {
     report: ReportArgs,
     #[command(flatten)]
     changes: ChangeArgs,
-    /// Write the per-row results (outcome and reason) to this CSV file.
-    #[arg(long)]
+    /// Write one row per line of the file to FILE as CSV: line, row,
+    /// outcome, member ID, reason, login ID, e-mail (UTF-8 with BOM,
+    /// formula-safe).
+    #[arg(long, value_name = "FILE")]
     results: Option<PathBuf>,
     /// Files with more data rows than this run as a job recorded in the
     /// store: written as they are checked, held until the whole file is
     /// known to be clean, then committed in batches with the job's progress
     /// (resumable with `userimport jobs resume ID`).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     background_threshold: u64,
     /// Run the job in a detached worker: print its ID and return at once.
     #[arg(long)]
@@ -55,13 +66,18 @@ pub struct InviteArgs {
     pub invite: bool,
     /// The invitation template (minijinja: a "Subject: …" line, a blank
     /// line, the body; variables name, login, email, link).
-    #[arg(long, requires = "invite")]
+    #[arg(long, value_name = "FILE", requires = "invite")]
     pub invite_template: Option<PathBuf>,
     /// When the invitations are due (RFC 3339; default now).
-    #[arg(long, requires = "invite")]
+    #[arg(long, value_name = "TIME", requires = "invite")]
     pub send_at: Option<String>,
     /// The set-password page the single-use link points to (BASE?token=…).
-    #[arg(long, env = "USERIMPORT_INVITE_BASE_URL", requires = "invite")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "USERIMPORT_INVITE_BASE_URL",
+        requires = "invite"
+    )]
     pub invite_base_url: Option<String>,
 }
 

@@ -64,7 +64,7 @@ enum Command {
     Fields(fields::Args),
     /// List, add or remove groups.
     Groups(groups::Args),
-    /// Background jobs: list, show one with its results, resume.
+    /// Background jobs: list, show one with its results, resume, cancel.
     Jobs(jobs::Args),
     /// Queued invitation e-mails: list them, or deliver those due over SMTP.
     Outbox(outbox::Args),

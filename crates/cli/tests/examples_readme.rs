@@ -3,6 +3,7 @@
 //! directory where `examples/` is the repository's), and none is refused as
 //! a usage error. `outbox deliver` talks to a plain SMTP listener the test
 //! starts, on the port the README names replaced by the listener's.
+//! `--help` of the tool, of `check` and of `apply` gives the exit codes.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -145,5 +146,39 @@ fn every_command_in_the_examples_readme_runs_as_written() {
                 None => assert!(code == 0 || code == 1, "{said}"),
             }
         }
+    }
+}
+
+fn help(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn help_gives_the_exit_codes() {
+    let top = help(&["--help"]);
+    assert!(top.contains("Exit codes:\n  0  success"), "{top}");
+    assert!(top.contains("userimport fields [--profile P]"), "{top}");
+    assert!(top.contains("resume, cancel"), "{top}");
+    let check = help(&["check", "--help"]);
+    assert!(
+        check.contains("Exit codes:\n  0  no row has an error (warnings allowed)\n  1  rows have errors\n  2  usage"),
+        "{check}"
+    );
+    let apply = help(&["apply", "--help"]);
+    for expected in [
+        "Exit codes:\n  0  applied, and no row has an error or failed",
+        "  1  rows have errors (nothing is applied unless --skip-invalid",
+        "a job stopped or cancelled part-way (`userimport jobs resume ID` finishes it)",
+        "The report lists who changes and how, as `check` does",
+        "--results <FILE>",
+        "member ID, reason, login ID, e-mail",
+        "--changes-csv <FILE>",
+    ] {
+        assert!(apply.contains(expected), "{expected:?} not in:\n{apply}");
     }
 }

@@ -228,6 +228,37 @@ fn apply_json_lists_the_changes_at_once_and_as_a_job(db: &TestDb) {
     let csv = |name: &str| std::fs::read(dir.join(name)).unwrap();
     assert!(csv("apply-changes.csv").starts_with(b"\xEF\xBB\xBF"));
     assert_eq!(csv("apply-changes.csv"), csv("check-changes.csv"));
+    // kind,line,member_id,login_id,email,name,group,column,old,new,added,removed
+    let rows = parse_csv(&csv("apply-changes.csv"));
+    let find = |login: &str, column: &str| {
+        rows.iter()
+            .find(|r| r[3] == login && r[7] == column)
+            .unwrap_or_else(|| panic!("no row for {login} {column}: {rows:#?}"))
+            .clone()
+    };
+    assert_eq!(
+        find("suzuki.ichiro", "Department")[..10],
+        [
+            "update",
+            "3",
+            "2",
+            "suzuki.ichiro",
+            "ichiro.suzuki@example.com",
+            "鈴木 一郎",
+            "",
+            "Department",
+            "Sales",
+            "Sales & Marketing"
+        ]
+    );
+    assert_eq!(find("kim.minji", "Name")[8..10], ["김민지", "???"]);
+    assert_eq!(find("j.smith", "Belong to")[10..], ["Managers", "Remote"]);
+    assert_eq!(find("wang.fang", "")[..3], ["delete", "11", "10"]);
+    assert_eq!(find("sato.ken", "")[0], "create");
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "create_group" && r[6] == "Interns")
+    );
 
     // As a job (more rows than the threshold), listing at most 2 per kind:
     // the first two of each kind, and how many are left out.
