@@ -170,8 +170,37 @@ fn apply_shows_who_changes_as_check_does(db: &TestDb) {
     );
 
     // The apply's own report: the same listing, then the outcome.
-    let applied = ok(dir, db, &["apply", edited, "--generate-passwords"]).stdout;
+    let applied = ok(
+        dir,
+        db,
+        &[
+            "apply",
+            edited,
+            "--generate-passwords",
+            "--results",
+            "results.csv",
+        ],
+    )
+    .stdout;
     assert_eq!(listing(&applied), expected, "{applied}");
+    // The results name every user, the deleted one too (no longer stored).
+    let results = results_by_login(&dir.join("results.csv"));
+    for expected in [
+        ("wang.fang", "deleted", "10", "fang.wang@example.cn"),
+        ("tanaka.hanako", "updated", "1", "hanako.tanaka@example.com"),
+        ("sato.ken", "created", "11", "ken.sato@example.jp"),
+    ] {
+        let expected = (
+            expected.0.to_string(),
+            expected.1.to_string(),
+            expected.2.to_string(),
+            expected.3.to_string(),
+        );
+        assert!(
+            results.contains(&expected),
+            "{expected:?} not in {results:#?}"
+        );
+    }
     let outcome = applied
         .find("applied: 1 created, 7 updated, 1 deleted, 2 unchanged, 0 skipped, 0 failed")
         .unwrap_or_else(|| panic!("no outcome in:\n{applied}"));
@@ -275,8 +304,21 @@ fn apply_json_lists_the_changes_at_once_and_as_a_job(db: &TestDb) {
         "2",
         "--changes",
         "2",
+        "--results",
+        "results.csv",
     ];
     let job = json(&ok(job_dir, &job_db, &[&args[..], &base[..]].concat()));
+    let results = results_by_login(&job_dir.join("results.csv"));
+    assert_eq!(results.len(), 11, "{results:#?}");
+    assert!(
+        results.contains(&(
+            "wang.fang".into(),
+            "deleted".into(),
+            "10".into(),
+            "fang.wang@example.cn".into()
+        )),
+        "{results:#?}"
+    );
     assert_eq!(job["job"]["status"], "done", "{job:#}");
     assert_eq!(job["job"]["id"], 1);
     assert_eq!(job["results"]["updated"], 7);

@@ -219,9 +219,11 @@ impl Applied {
         match &self.job {
             Some(job) => {
                 let results = store.job_results(job.job.id)?;
-                crate::write_results_csv_with(&results, &self.issues, store, out)
+                crate::write_results_csv_listed(&results, &self.issues, &self.listing, store, out)
             }
-            None => crate::write_results_csv_with(&self.rows, &self.issues, store, out),
+            None => {
+                crate::write_results_csv_listed(&self.rows, &self.issues, &self.listing, store, out)
+            }
         }
     }
 

@@ -102,8 +102,8 @@ pub use pipeline::{
 };
 pub use report::{
     ChangeListing, Format, changes_json, changes_omitted, write_changes_csv, write_changes_text,
-    write_issues_csv, write_issues_text, write_report, write_results_csv, write_results_csv_with,
-    write_summary_text,
+    write_issues_csv, write_issues_text, write_report, write_results_csv, write_results_csv_listed,
+    write_results_csv_with, write_summary_text,
 };
 pub use settings::{ImportSettings, parse_delimiter, parse_map};
 pub use store::{Store, StoreUrl, mask_url_password};

@@ -373,30 +373,61 @@ pub fn write_results_csv<W: Write>(
     results: &[userimport_sink::RowResult],
     out: W,
 ) -> Result<(), Error> {
-    write_results(results, &HashMap::new(), &EmptyDirectory::default(), out)
+    write_results(
+        results,
+        &HashMap::new(),
+        &HashMap::new(),
+        &EmptyDirectory::default(),
+        out,
+    )
 }
 
 /// [`write_results_csv`] with each row's member ID, login ID and e-mail:
 /// those the row's `issues` carry (a failed row's keys as typed, and the
 /// member ID of the user it matched), else those of the user it created,
 /// updated or matched (looked up in `dir`, batched). A deleted user is no
-/// longer in the store: its row carries the member ID only.
+/// longer in the store: its row carries the member ID only (see
+/// [`write_results_csv_listed`]).
 pub fn write_results_csv_with<W: Write, D: Directory + ?Sized>(
     results: &[userimport_sink::RowResult],
     issues: &[Issue],
     dir: &D,
     out: W,
 ) -> Result<(), Error> {
+    write_results(results, &row_keys(issues), &HashMap::new(), dir, out)
+}
+
+/// [`write_results_csv_with`], where a deleted user's row also carries the
+/// login ID and e-mail the change listing gives it (for the deletions it
+/// lists: [`crate::ImportOptions::max_changes`]).
+pub fn write_results_csv_listed<W: Write, D: Directory + ?Sized>(
+    results: &[userimport_sink::RowResult],
+    issues: &[Issue],
+    listing: &ChangeListing,
+    dir: &D,
+    out: W,
+) -> Result<(), Error> {
+    let deleted: HashMap<i64, &UserRef> = listing
+        .review
+        .of_kind(ChangeKind::Delete)
+        .filter_map(|e| Some((e.user.member_id?, &e.user)))
+        .collect();
+    write_results(results, &row_keys(issues), &deleted, dir, out)
+}
+
+/// Each row's keys as its first issue carries them.
+fn row_keys(issues: &[Issue]) -> HashMap<u64, &RowKeys> {
     let mut keys: HashMap<u64, &RowKeys> = HashMap::new();
     for issue in issues.iter().filter(|i| i.row > 0 && !i.keys.is_empty()) {
         keys.entry(issue.row).or_insert(&issue.keys);
     }
-    write_results(results, &keys, dir, out)
+    keys
 }
 
 fn write_results<W: Write, D: Directory + ?Sized>(
     results: &[userimport_sink::RowResult],
     keys: &HashMap<u64, &RowKeys>,
+    deleted: &HashMap<i64, &UserRef>,
     dir: &D,
     out: W,
 ) -> Result<(), Error> {
@@ -432,14 +463,17 @@ fn write_results<W: Write, D: Directory + ?Sized>(
             let member_id =
                 r.id.map(|id| id.to_string())
                     .or_else(|| typed.and_then(|k| k.member_id.clone()));
+            let gone = r.id.and_then(|id| deleted.get(&id));
             // A row's own keys first (the row can be found by them), then
-            // the stored user's.
+            // the stored user's, then a deleted user's as listed.
             let login = typed
                 .and_then(|k| k.login_id.clone())
-                .or_else(|| user.and_then(|u| u.login.clone()));
+                .or_else(|| user.and_then(|u| u.login.clone()))
+                .or_else(|| gone.and_then(|u| u.login_id.clone()));
             let email = typed
                 .and_then(|k| k.email.clone())
-                .or_else(|| user.and_then(|u| u.email.clone()));
+                .or_else(|| user.and_then(|u| u.email.clone()))
+                .or_else(|| gone.and_then(|u| u.email.clone()));
             writer.write_row([
                 r.line.to_string(),
                 r.row.to_string(),
