@@ -218,6 +218,13 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
     }
     if format == Format::Json {
         writeln!(out, "{}", serde_json::to_string_pretty(applied)?)?;
+    } else if format == Format::Csv {
+        // The error report alone on stdout, so that it stays a CSV file;
+        // the outcome on stderr.
+        write_report(&checked, format, args.report.only_errors, &mut out)?;
+        let mut outcome = Vec::new();
+        print_outcome(applied, &mut outcome)?;
+        eprint!("{}", String::from_utf8_lossy(&outcome));
     } else {
         // Who changes and how, as `check` lists them, then the outcome.
         if !checked.issues.is_empty() || !applied.listing.is_empty() {

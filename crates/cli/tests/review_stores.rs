@@ -446,6 +446,26 @@ fn reports_and_results_carry_the_rows_keys(db: &TestDb) {
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(results_by_login(&dir.join("at-once.csv")), expected);
 
+    // `--format csv`: the error report on stdout, the outcome on stderr.
+    let csv_db = TestDb::like(db);
+    ok(dir, &csv_db, &["apply", users.to_str().unwrap()]);
+    let run = userimport(dir, &csv_db, &[&apply[..], &["--format", "csv"]].concat());
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report = parse_csv(run.stdout.as_bytes());
+    // (The check above had no --generate-passwords: new.user lacked one.)
+    let checked: Vec<Vec<String>> = rows
+        .iter()
+        .filter(|r| r[4] != "password.missing")
+        .cloned()
+        .collect();
+    assert_eq!(report, checked, "the check's error report");
+    assert!(
+        run.stderr
+            .contains("applied: 1 created, 1 updated, 0 deleted, 0 unchanged, 0 skipped, 2 failed"),
+        "{}",
+        run.stderr
+    );
+
     let job_db = TestDb::like(db);
     ok(dir, &job_db, &["apply", users.to_str().unwrap()]);
     let as_job = [
