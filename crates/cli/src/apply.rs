@@ -131,20 +131,36 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             shown.update(p)
         });
         shown.finish();
-        applied.map_err(advise)?
+        applied.map_err(|e| advise(e, &args.store.db))?
     };
     report(&args, &applied, format)
 }
 
-/// The library's message, with the command that finishes a stopped job.
-fn advise(e: userimport::Error) -> Failure {
+/// The library's message, with the command that finishes a stopped job
+/// (of the store `db`).
+fn advise(e: userimport::Error, db: &str) -> Failure {
+    let cancelled = |id: i64| {
+        Failure(format!(
+            "job {id} was cancelled at a batch boundary: the rows before it are written; finish with `userimport jobs resume {id}`"
+        ))
+    };
     match &e {
         userimport::Error::JobStopped {
             id,
             source: userimport::sink::Error::Cancelled,
-        } => Failure(format!(
-            "job {id} was cancelled at a batch boundary: the rows before it are written; finish with `userimport jobs resume {id}`"
-        )),
+        } => cancelled(*id),
+        // A job's second pass stopped by a cancel request.
+        userimport::Error::Stopped { job }
+            if store::open_read(db)
+                .ok()
+                .and_then(|s| userimport::jobs::get(&s, *job).ok())
+                .is_some_and(|j| j.status == userimport::sink::JobStatus::Cancelled) =>
+        {
+            cancelled(*job)
+        }
+        userimport::Error::Stopped { job } => {
+            Failure(format!("{e}: finish with `userimport jobs resume {job}`"))
+        }
         userimport::Error::JobStopped { id, .. } => {
             Failure(format!("{e}: finish with `userimport jobs resume {id}`"))
         }
