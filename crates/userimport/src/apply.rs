@@ -60,6 +60,10 @@ pub struct ApplyOptions {
     pub detach: bool,
     /// How the store is opened (see [`StoreOptions`]).
     pub store: StoreOptions,
+    /// The store revision the file was checked at: when set, the apply is
+    /// refused with [`Error::StoreMoved`], nothing written, if the store
+    /// moved since (see [`crate::launch`]).
+    pub expected_revision: Option<u64>,
 }
 
 impl Default for ApplyOptions {
@@ -69,6 +73,7 @@ impl Default for ApplyOptions {
             job_batch: 1_000,
             detach: false,
             store: StoreOptions::default(),
+            expected_revision: None,
         }
     }
 }
@@ -238,8 +243,9 @@ pub fn apply(
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Applied, Error> {
     let mut store = Store::open_with(store_url, &how.store)?;
-    if settings.skip_invalid || how.detach {
-        return apply_planned(&mut store, input, settings, how, progress);
+    if settings.skip_invalid || how.detach || how.expected_revision.is_some() {
+        return apply_planned(&mut store, input, settings, how, progress)
+            .map_err(|e| crate::launch::moved_if_drift(e, how.expected_revision));
     }
     let settings_json = settings.to_json();
     let job = match &input {
@@ -315,6 +321,7 @@ fn apply_planned(
         Input::Reader(_) => None,
     };
     let mut checked = importer.plan(open(input)?, &*store)?;
+    crate::launch::guard(&*store, how.expected_revision, checked.plan.as_ref())?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }

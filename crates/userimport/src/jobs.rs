@@ -94,6 +94,24 @@ pub fn resume(
         // Its worker is alive (another process or connection).
         return Err(userimport_sink::Error::JobRunning(id).into());
     }
+    resume_claimed(store, job, batch, None, progress)
+}
+
+/// [`resume`] for a job this connection may run (not running elsewhere, or
+/// claimed here by [`crate::launch::start`]); with `expected_revision`, a
+/// job that wrote nothing yet is refused, and marked failed, when the store
+/// moved since its file was checked.
+pub(crate) fn resume_claimed(
+    store: &mut Store,
+    job: Job,
+    batch: usize,
+    expected_revision: Option<u64>,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let id = job.id;
+    if job.status == JobStatus::Done {
+        return Ok(job);
+    }
     let path = Path::new(&job.spec.file);
     let bytes = std::fs::read(path)
         .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
@@ -112,6 +130,12 @@ pub fn resume(
     let plan = checked
         .plan
         .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
+    if job.rows_done == 0
+        && let Err(moved) = crate::launch::guard(store, expected_revision, Some(&plan))
+    {
+        store.finish_job(id, JobStatus::Failed, Some(&moved.to_string()))?;
+        return Err(moved);
+    }
     run_plan(store, id, &plan, settings.invite.as_ref(), batch, progress)
 }
 
