@@ -683,6 +683,10 @@ async fn a_large_file_runs_as_a_job_with_live_events_and_a_second_apply_waits() 
         .unwrap();
     let job = applied["job"]["id"].as_i64().expect("a job");
     assert_eq!(applied["job"]["rows_total"], 20_000);
+    assert_eq!(
+        applied["job"]["status"], "running",
+        "answered while it runs"
+    );
     // A second apply while the job runs: "an import is running".
     let second = browser
         .post(&format!(
@@ -1047,4 +1051,60 @@ async fn a_job_running_elsewhere_is_cancelled_through_the_store() {
         code_of(again).await,
         (StatusCode::CONFLICT, "not_running".into())
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_is_refused_when_the_store_moved_since_the_check_and_none_is_recorded() {
+    let server = start(&[ADMIN], |c| c.background_threshold = 10).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let big: Value = browser
+        .upload(users_csv("late", 50), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let small: Value = browser
+        .upload(users_csv("first", 3), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let apply = |import: &Value| format!("api/imports/{}/apply", import["id"].as_str().unwrap());
+    let ok = browser.post(&apply(&small)).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let moved = browser.post(&apply(&big)).send().await.unwrap();
+    let status = moved.status();
+    let body: Value = moved.json().await.unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("store_moved"))
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("check the file again"), "{message}");
+    let jobs: Value = browser
+        .get("api/jobs")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs, Value::Array(vec![]), "no job recorded");
+    // Checked again, the same file runs as a job.
+    let again: Value = browser
+        .upload(users_csv("late", 50), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let applied: Value = browser
+        .post(&apply(&again))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job = applied["job"]["id"].as_i64().expect("a job");
+    assert_eq!(wait_done(&browser, job).await["created"], 50);
 }
