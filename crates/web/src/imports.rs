@@ -376,6 +376,17 @@ fn change_lines(entry: &ReviewEntry, out: &mut Vec<ChangeLine>) {
     if !matches!(entry.kind, ChangeKind::Update) {
         out.push(line("", String::new(), String::new()));
     }
+    if matches!(entry.kind, ChangeKind::Create) {
+        for (key, value) in [
+            ("login_id", &user.login_id),
+            ("email", &user.email),
+            ("name", &user.name),
+        ] {
+            if let Some(value) = value {
+                out.push(line(key, String::new(), value.clone()));
+            }
+        }
+    }
     for field in &entry.fields {
         out.push(line(
             &field.column,
