@@ -477,8 +477,10 @@ mod tests {
     #[test]
     fn a_header_below_other_lines_comes_first_and_lines_stay_those_of_the_source() {
         let file = "Users of 2026\n\nLogin ID,Name,Email address\ntanaka,Tanaka,bad\n";
-        let mut options = ImportOptions::default();
-        options.header_row = Some(3);
+        let options = ImportOptions {
+            header_row: Some(3),
+            ..ImportOptions::default()
+        };
         let importer = Importer::builder(&Profile::standard())
             .options(options)
             .build();
