@@ -1108,3 +1108,51 @@ async fn a_job_is_refused_when_the_store_moved_since_the_check_and_none_is_recor
     let job = applied["job"]["id"].as_i64().expect("a job");
     assert_eq!(wait_done(&browser, job).await["created"], 50);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offered_profile_applies_and_its_job_records_the_profile_file() {
+    let profiles = tempfile::tempdir().unwrap();
+    let toml = profiles.path().join("members.toml");
+    std::fs::write(&toml, "name = \"members\"\nextends = \"standard\"\n").unwrap();
+    let server = start(&[ADMIN], |c| {
+        c.background_threshold = 10;
+        c.offer_profile(&toml).unwrap();
+    })
+    .await;
+    let browser = sign_in(&server.url, "admin").await;
+    let options = r#"{"profile": "members"}"#;
+    for (prefix, rows) in [("now", 3), ("job", 20)] {
+        let report: Value = browser
+            .upload(users_csv(prefix, rows), options)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let applied: Value = browser
+            .post(&format!(
+                "api/imports/{}/apply",
+                report["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(job) = applied["job"]["id"].as_i64() {
+            assert_eq!(wait_done(&browser, job).await["created"], rows);
+        } else {
+            assert_eq!(applied["results"]["created"], rows, "{applied} {report}");
+        }
+    }
+    let store = userimport_web::Store::open(&server.db).unwrap();
+    let jobs = userimport::jobs::list(&store).unwrap();
+    assert_eq!(jobs.len(), 1);
+    let settings = userimport::ImportSettings::from_json(&jobs[0].spec.options).unwrap();
+    assert_eq!(
+        std::path::PathBuf::from(&settings.profile),
+        std::fs::canonicalize(&toml).unwrap(),
+        "any frontend can read the profile again to resume"
+    );
+    assert_eq!(settings.load_profile().unwrap().name, "members");
+}
