@@ -5,8 +5,10 @@
 //! [`router`] returns an axum [`Router`] that a service can mount (nest it
 //! under a path, add its own layers); [`serve`] runs it on a listener, as
 //! `userimport serve` does. Everything it does goes through the library:
-//! the store opened from a URL, the importer built from [`Settings`], the
-//! library's jobs and their progress observer.
+//! the store opened from a URL, the check of the importer built from
+//! [`Settings`], `userimport::apply` (refused when the store moved since
+//! the check), `userimport::launch` and `userimport::jobs` for background
+//! jobs and their progress, `userimport::fix` for fix in place.
 //!
 //! Security: browser users sign in with a stored user's login ID (or
 //! e-mail) and password (argon2id) and must hold a role the operator allows
