@@ -1156,3 +1156,57 @@ async fn an_offered_profile_applies_and_its_job_records_the_profile_file() {
     );
     assert_eq!(settings.load_profile().unwrap().name, "members");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cell_fixed_in_the_page_keeps_the_upload_shift_jis_and_is_checked_again() {
+    let server = start(&[ADMIN], |_| {}).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let file = |email: &str| {
+        let h = password_hash();
+        let text = format!(
+            "Login ID,Name,Email address,Password hash\r\n\
+             tanaka,田中 花子,{email},\"{h}\"\r\n\
+             sato,\"佐藤 \"\"一郎\"\"\",sato@example.com,\"{h}\"\r\n"
+        );
+        encoding_rs::SHIFT_JIS.encode(&text).0.into_owned()
+    };
+    let report: Value = browser
+        .upload(file("hanako@example"), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["file"]["encoding"], "Shift_JIS");
+    assert_eq!(report["summary"]["errors"], 1, "{report}");
+    let fixed = browser
+        .post(&format!("imports/{}/fix", report["id"].as_str().unwrap()))
+        .form(&[
+            ("csrf", browser.csrf.as_str()),
+            ("line", "2"),
+            ("column", "email"),
+            ("value", "hanako@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixed.status(), StatusCode::SEE_OTHER);
+    let location = fixed.headers()["location"].to_str().unwrap();
+    let new_id = location.rsplit('/').next().unwrap();
+    let again: Value = browser
+        .get(&format!("api/imports/{new_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["file"]["encoding"], "Shift_JIS");
+    assert_eq!(
+        (&again["summary"]["errors"], &again["summary"]["create"]),
+        (&Value::from(0), &Value::from(2)),
+        "{again}"
+    );
+    // Byte for byte the upload with the one cell changed (quotes kept right).
+    let kept = std::fs::read(server.upload_dir().join(format!("{new_id}.upload"))).unwrap();
+    assert_eq!(kept, file("hanako@example.com"));
+}
