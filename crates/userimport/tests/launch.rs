@@ -304,3 +304,46 @@ fn a_started_file_with_errors_records_nothing() {
         assert_eq!(db.users(), 0);
     }
 }
+
+#[test]
+fn a_started_job_is_cancelled_from_another_connection_at_its_next_batch() {
+    for db in Db::all() {
+        let file = db.file("far", 60);
+        let at = db.check(&file);
+        let Started::Job(_, worker) = launch::start(
+            &db.url(),
+            &file,
+            &ImportSettings::default(),
+            &checked_at(at),
+        )
+        .unwrap() else {
+            panic!("not a job")
+        };
+        let id = worker.id();
+        let (batch_done, wait) = std::sync::mpsc::channel();
+        let (go_on, proceed) = std::sync::mpsc::channel::<()>();
+        let running = std::thread::spawn(move || {
+            let mut first = true;
+            // The callback never stops the job itself: only the store's
+            // cancel request can.
+            worker.run(&mut |_| {
+                if std::mem::take(&mut first) {
+                    let _ = batch_done.send(());
+                    let _ = proceed.recv();
+                }
+                true
+            })
+        });
+        // After its first batch, another connection (a CLI, another
+        // server) asks the job to stop.
+        wait.recv().unwrap();
+        let asked = jobs::cancel(&mut db.store(), id).unwrap();
+        assert!(asked.cancel_requested, "{asked:?}");
+        go_on.send(()).unwrap();
+        assert!(running.join().unwrap().is_err(), "stopped");
+        let record = jobs::get(&db.store(), id).unwrap();
+        assert_eq!(record.status, JobStatus::Cancelled, "{record:?}");
+        assert!(record.rows_done < 60, "{record:?}");
+        assert_eq!(db.users(), record.rows_done);
+    }
+}
