@@ -79,7 +79,10 @@ pub(crate) fn unfinished_for(
 
 /// Finishes job `id`: plans its file again against the store as it is now
 /// and writes the rows not done yet, in batches of `batch` changes.
-/// `progress` returning `false` stops it (resume it again later).
+/// `progress` returning `false` stops it (resume it again later). On an
+/// SQLite store the file is read twice and its plan never held whole; a
+/// PostgreSQL store (which keeps no URL to open a second connection with)
+/// plans it whole: use [`resume_with`] there for large files.
 pub fn resume(
     store: &mut Store,
     id: i64,
@@ -94,15 +97,17 @@ pub fn resume(
         // Its worker is alive (another process or connection).
         return Err(userimport_sink::Error::JobRunning(id).into());
     }
-    resume_claimed(store, job, batch, None, progress)
+    resume_claimed(store, None, job, batch, None, progress)
 }
 
 /// [`resume`] for a job this connection may run (not running elsewhere, or
-/// claimed here by [`crate::launch::start`]); with `expected_revision`, a
-/// job that wrote nothing yet is refused, and marked failed, when the store
-/// moved since its file was checked.
+/// claimed here by [`crate::launch::start`]), planning through `planning`
+/// when given; with `expected_revision`, a job that wrote nothing yet is
+/// refused, and marked failed, when the store moved since its file was
+/// checked.
 pub(crate) fn resume_claimed(
     store: &mut Store,
+    planning: Option<Store>,
     job: Job,
     batch: usize,
     expected_revision: Option<u64>,
@@ -111,6 +116,16 @@ pub(crate) fn resume_claimed(
     let id = job.id;
     if job.status == JobStatus::Done {
         return Ok(job);
+    }
+    let planning = match planning {
+        Some(planning) => Some(planning),
+        None => planning_handle(store)?,
+    };
+    if let Some(planning) = planning {
+        let expected = expected_revision;
+        return crate::apply::resume_in_two_passes(
+            store, planning, &job, batch, expected, progress,
+        );
     }
     let path = Path::new(&job.spec.file);
     let bytes = std::fs::read(path)
@@ -131,12 +146,48 @@ pub(crate) fn resume_claimed(
         .plan
         .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
     if job.rows_done == 0
-        && let Err(moved) = crate::launch::guard(store, expected_revision, Some(&plan))
+        && let Err(moved) = crate::launch::guard(store, expected_revision, Some(plan.revision))
     {
         store.finish_job(id, JobStatus::Failed, Some(&moved.to_string()))?;
         return Err(moved);
     }
     run_plan(store, id, &plan, settings.invite.as_ref(), batch, progress)
+}
+
+/// A second handle on `store` to plan through while it writes, when one
+/// can be opened from it (an SQLite file; a PostgreSQL connection does not
+/// keep its URL: see [`resume_with`]).
+fn planning_handle(store: &Store) -> Result<Option<Store>, Error> {
+    match store {
+        Store::Sqlite(sqlite) => match sqlite.path() {
+            Some(path) => Ok(Some(Store::Sqlite(
+                userimport_sink::SqliteSink::open_existing(path)?,
+            ))),
+            None => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// [`resume`] planning through `planning`, a second handle on the same
+/// store (opened with [`Store::open_existing`]): the file is read twice
+/// (checked, then planned again as it is written), so its plan is never
+/// held whole, on every backend.
+pub fn resume_with(
+    store: &mut Store,
+    planning: Store,
+    id: i64,
+    batch: usize,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let job = get(store, id)?;
+    if job.status == JobStatus::Done {
+        return Ok(job);
+    }
+    if job.status == JobStatus::Running {
+        return Err(userimport_sink::Error::JobRunning(id).into());
+    }
+    crate::apply::resume_in_two_passes(store, planning, &job, batch, None, progress)
 }
 
 /// Asks job `id` to stop at its next batch boundary: the rows before it

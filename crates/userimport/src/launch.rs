@@ -57,7 +57,7 @@
 
 use std::path::Path;
 
-use userimport_plan::{Directory, Plan};
+use userimport_plan::Directory;
 use userimport_sink::{Job, Jobs, Revision, Sink};
 
 use crate::stream::StreamProgress;
@@ -88,6 +88,7 @@ pub enum Started {
 #[derive(Debug)]
 pub struct Worker {
     store: Store,
+    url: String,
     id: i64,
     batch: usize,
     expected_revision: Option<u64>,
@@ -106,8 +107,12 @@ impl Worker {
     /// ([`ApplyOptions::expected_revision`]) before the job wrote anything.
     pub fn run(mut self, progress: &mut dyn FnMut(&StreamProgress) -> bool) -> Result<Job, Error> {
         let job = jobs::get(&self.store, self.id)?;
+        // Planned through a second handle as it is written: the file is
+        // read twice and its plan never held whole, on every backend.
+        let planning = Store::open_existing(&self.url)?;
         jobs::resume_claimed(
             &mut self.store,
+            Some(planning),
             job,
             self.batch,
             self.expected_revision,
@@ -149,6 +154,7 @@ pub fn start(
     applied.job = Some(jobs::get(&store, id)?.into());
     let worker = Worker {
         store,
+        url: store_url.to_string(),
         id,
         batch: how.job_batch,
         expected_revision: how.expected_revision,
@@ -157,17 +163,14 @@ pub fn start(
 }
 
 /// Refuses with [`Error::StoreMoved`] when the store is no longer at
-/// `expected` (`plan`'s revision when there is a plan, read now otherwise).
-pub(crate) fn guard(
-    store: &Store,
-    expected: Option<u64>,
-    plan: Option<&Plan>,
-) -> Result<(), Error> {
+/// `expected`: `seen` is the revision a plan or check was made against
+/// (read now when `None`).
+pub(crate) fn guard(store: &Store, expected: Option<u64>, seen: Option<u64>) -> Result<(), Error> {
     let Some(checked) = expected else {
         return Ok(());
     };
-    let now = match plan {
-        Some(plan) => plan.revision,
+    let now = match seen {
+        Some(revision) => revision,
         None => store.revision()?,
     };
     if now == checked {

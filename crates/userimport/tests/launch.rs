@@ -326,8 +326,8 @@ fn a_started_job_is_cancelled_from_another_connection_at_its_next_batch() {
             let mut first = true;
             // The callback never stops the job itself: only the store's
             // cancel request can.
-            worker.run(&mut |_| {
-                if std::mem::take(&mut first) {
+            worker.run(&mut |p| {
+                if p.rows_written > 0 && std::mem::take(&mut first) {
                     let _ = batch_done.send(());
                     let _ = proceed.recv();
                 }
