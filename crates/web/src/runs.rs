@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use userimport::StreamProgress;
 use userimport::launch::Worker;
 use userimport::sink::{Job, JobStatus, Jobs};
+use userimport::{Phase, StreamProgress};
 
 use crate::AppState;
 use crate::engine::Store;
@@ -59,7 +59,11 @@ impl Live {
                 rows_done: p.rows_written,
                 rows_total: p.rows_read,
             }));
-            !cancel.load(Ordering::SeqCst)
+            // A cancel takes effect at the first batch boundary: stopped
+            // while its file is still being checked, the library would
+            // leave the job running rather than cancelled.
+            let writing = p.phase == Phase::Writing || p.rows_written > 0;
+            !(writing && cancel.load(Ordering::SeqCst))
         }
     }
 }
@@ -136,20 +140,26 @@ pub fn start(state: &AppState, worker: Worker, upload: PathBuf, guard: ApplyGuar
         let _guard = guard;
         let ran = worker.run(&mut live.observer(id));
         if let Err(e) = ran {
-            record_failure(&state, id, &e.to_string());
+            record_end(&state, id, &live, &e.to_string());
         }
         finish(&state, id, &live, &upload);
     });
 }
 
-/// Records why job `id` stopped, unless the library recorded its end
-/// (done, cancelled, failed) or a live worker elsewhere holds it.
-fn record_failure(state: &AppState, id: i64, reason: &str) {
+/// Records how job `id` stopped (cancelled when asked to, else failed
+/// with `reason`), unless the library recorded its end (done, cancelled,
+/// failed) or a live worker elsewhere holds it: a job stopped before its
+/// first write (while its file is checked) is left running by the library.
+fn record_end(state: &AppState, id: i64, live: &Live, reason: &str) {
+    let cancelled = live.cancel.load(Ordering::SeqCst);
     if let Ok(mut store) = Store::open(&state.config().db)
         && let Ok(Some(job)) = store.job(id)
         && job.status == JobStatus::Interrupted
     {
-        let _ = store.finish_job(id, JobStatus::Failed, Some(reason));
+        let _ = match cancelled {
+            true => store.finish_job(id, JobStatus::Cancelled, None),
+            false => store.finish_job(id, JobStatus::Failed, Some(reason)),
+        };
     }
 }
 
@@ -191,7 +201,7 @@ pub fn resume_interrupted(state: &AppState) -> Result<Vec<i64>, ApiError> {
         let _guard = guard;
         for ((id, upload), live) in jobs.iter().zip(&lives) {
             if let Err(e) = resume(&state, *id, live) {
-                record_failure(&state, *id, &e.message);
+                record_end(&state, *id, live, &e.message);
             }
             finish(&state, *id, live, upload);
         }
