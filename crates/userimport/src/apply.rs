@@ -31,7 +31,7 @@ use userimport_validate::Issue;
 use crate::jobs;
 use crate::settings::ImportSettings;
 use crate::stream::{Hashing, SecondPass, StreamOptions, StreamOutcome, StreamProgress};
-use crate::{Checked, Error, FileInfo, Store};
+use crate::{ChangeListing, Checked, Error, FileInfo, Importer, Store};
 
 /// Where the file comes from.
 pub enum Input {
@@ -69,6 +69,9 @@ pub struct ApplyOptions {
     /// refused with [`Error::StoreMoved`], nothing written, if the store
     /// moved since (see [`crate::launch`]).
     pub expected_revision: Option<u64>,
+    /// Changes listed per kind in [`Applied::listing`] (default 100; see
+    /// [`crate::ImportOptions::max_changes`]).
+    pub max_changes: usize,
 }
 
 impl Default for ApplyOptions {
@@ -79,6 +82,7 @@ impl Default for ApplyOptions {
             detach: false,
             store: StoreOptions::default(),
             expected_revision: None,
+            max_changes: 100,
         }
     }
 }
@@ -131,6 +135,10 @@ pub struct Applied {
     pub summary: Summary,
     /// Every issue, in file order.
     pub issues: Vec<Issue>,
+    /// Who changes and how, as the check listed it (`changes`,
+    /// `changes_omitted`); empty for a plan file or a resumed job.
+    #[serde(flatten)]
+    pub listing: ChangeListing,
     /// The job that recorded the apply, if it became one.
     pub job: Option<JobReport>,
     /// Rows by outcome.
@@ -154,8 +162,9 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn checked_only(checked: Checked) -> Self {
+    fn checked_only(mut checked: Checked) -> Self {
         Applied {
+            listing: ChangeListing::take(&mut checked),
             file: checked.file,
             summary: checked.summary,
             issues: checked.issues,
@@ -220,15 +229,19 @@ impl Applied {
         match &self.job {
             Some(job) => {
                 let results = store.job_results(job.job.id)?;
-                crate::write_results_csv_with(&results, &self.issues, store, out)
+                crate::write_results_csv_listed(&results, &self.issues, &self.listing, store, out)
             }
-            None => crate::write_results_csv_with(&self.rows, &self.issues, store, out),
+            None => {
+                crate::write_results_csv_listed(&self.rows, &self.issues, &self.listing, store, out)
+            }
         }
     }
 
     /// The check this apply began with (file, counts, issues), for reports.
     pub fn checked(&self) -> Checked {
-        Checked::new(self.file.clone(), self.summary, self.issues.clone(), None)
+        let mut checked = Checked::new(self.file.clone(), self.summary, self.issues.clone(), None);
+        self.listing.restore(&mut checked);
+        checked
     }
 
     /// True when no issue is an error and no row failed.
@@ -268,7 +281,7 @@ pub fn apply(
             ))
         }
     };
-    let importer = settings.importer()?;
+    let importer = listing(settings.importer()?, how);
     let input_size = match &input {
         Input::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
         Input::Reader(_) => None,
@@ -327,7 +340,7 @@ fn apply_planned(
     how: &ApplyOptions,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Applied, Error> {
-    let importer = settings.importer()?;
+    let importer = listing(settings.importer()?, how);
     let path = match input {
         Input::Reader(reader) => return apply_at_once(store, reader, &importer, settings, how),
         Input::Path(path) => path,
@@ -647,6 +660,15 @@ fn open_path(path: &Path) -> Result<std::fs::File, Error> {
             format!("cannot open {}: {e}", path.display()),
         ))
     })
+}
+
+/// `importer` listing at most `how.max_changes` changes of each kind.
+fn listing(importer: Importer, how: &ApplyOptions) -> Importer {
+    let mut options = importer.options().clone();
+    options.max_changes = how.max_changes;
+    Importer::builder(importer.profile())
+        .options(options)
+        .build()
 }
 
 /// The SHA-256 of a file, hex.

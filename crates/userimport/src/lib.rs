@@ -103,8 +103,9 @@ pub use pipeline::{
     Checked, FileInfo, ImportOptions, Importer, ImporterBuilder, delimiter_name, sort_issues,
 };
 pub use report::{
-    Format, changes_json, changes_omitted, write_changes_csv, write_changes_text, write_issues_csv,
-    write_issues_text, write_report, write_results_csv, write_results_csv_with, write_summary_text,
+    ChangeListing, Format, changes_json, changes_omitted, write_changes_csv, write_changes_text,
+    write_issues_csv, write_issues_text, write_report, write_results_csv, write_results_csv_listed,
+    write_results_csv_with, write_summary_text,
 };
 pub use settings::{ImportSettings, parse_delimiter, parse_map};
 pub use store::{Store, StoreUrl, mask_url_password};
