@@ -65,6 +65,10 @@ pub struct ApplyOptions {
     pub detach: bool,
     /// How the store is opened (see [`StoreOptions`]).
     pub store: StoreOptions,
+    /// The store revision the file was checked at: when set, the apply is
+    /// refused with [`Error::StoreMoved`], nothing written, if the store
+    /// moved since (see [`crate::launch`]).
+    pub expected_revision: Option<u64>,
     /// Changes listed per kind in [`Applied::listing`] (default 100; see
     /// [`crate::ImportOptions::max_changes`]).
     pub max_changes: usize,
@@ -77,6 +81,7 @@ impl Default for ApplyOptions {
             job_batch: 1_000,
             detach: false,
             store: StoreOptions::default(),
+            expected_revision: None,
             max_changes: 100,
         }
     }
@@ -256,8 +261,9 @@ pub fn apply(
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Applied, Error> {
     let mut store = Store::open_with(store_url, &how.store)?;
-    if settings.skip_invalid || how.detach {
-        return apply_planned(&mut store, store_url, input, settings, how, progress);
+    if settings.skip_invalid || how.detach || how.expected_revision.is_some() {
+        return apply_planned(&mut store, store_url, input, settings, how, progress)
+            .map_err(|e| crate::launch::moved_if_drift(e, how.expected_revision));
     }
     let settings_json = settings.to_json();
     let job = match &input {
@@ -345,6 +351,7 @@ fn apply_planned(
         ending,
         sha256: sha,
     } = first_pass(&importer, open_path(&path)?, size, store, progress)?;
+    crate::launch::guard(&*store, how.expected_revision, Some(ending.revision))?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
@@ -460,6 +467,7 @@ pub(crate) fn resume_in_two_passes(
     planning: Store,
     job: &Job,
     batch: usize,
+    expected_revision: Option<u64>,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Job, Error> {
     let id = job.id;
@@ -479,6 +487,13 @@ pub(crate) fn resume_in_two_passes(
         );
         store.finish_job(id, JobStatus::Failed, Some(&reason))?;
         return Err(Error::Refused(reason));
+    }
+    if job.rows_done == 0
+        && let Err(moved) =
+            crate::launch::guard(store, expected_revision, Some(first.ending.revision))
+    {
+        store.finish_job(id, JobStatus::Failed, Some(&moved.to_string()))?;
+        return Err(moved);
     }
     let checked = &first.checked;
     if let Some(issue) = checked.errors().find(|i| i.row == 0) {
@@ -523,6 +538,8 @@ fn apply_at_once(
     how: &ApplyOptions,
 ) -> Result<Applied, Error> {
     let mut checked = importer.plan(input, &*store)?;
+    let planned_at = checked.plan.as_ref().map(|p| p.revision);
+    crate::launch::guard(&*store, how.expected_revision, planned_at)?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
