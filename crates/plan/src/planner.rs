@@ -840,8 +840,14 @@ impl Planner {
             Change::Unchanged { id, .. } => (Some(*id), Some(Vec::new())),
             Change::Delete { .. } | Change::Suspend { .. } => return false,
         };
-        let before = issues.len();
         let others = || found.users.iter().filter(move |u| Some(u.id) != owner);
+        // Every clash is with another user the chunk's look-up found: with
+        // none (an empty store, nearly every row of a first import), there
+        // is nothing to fold or compare.
+        if others().next().is_none() {
+            return false;
+        }
+        let before = issues.len();
         for (index, column) in self.profile.columns.iter().enumerate() {
             let err = |code: &str, message: String| {
                 Issue::error(row.line, row.row, code, message).column(&column.key)

@@ -484,7 +484,13 @@ fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
 /// name it would garble an invitation's subject and body), and so is a
 /// marker an export wrote for a character its charset could not encode.
 fn one_line_unsubstituted(col: &ColumnPlan, text: &str) -> Result<(), Problem> {
-    if let Some(c) = text.chars().find(|c| matches!(c, '\t' | '\r' | '\n')) {
+    // A byte scan: tab, CR and LF are ASCII, never part of a longer character.
+    if let Some(&b) = text
+        .as_bytes()
+        .iter()
+        .find(|b| matches!(b, b'\t' | b'\r' | b'\n'))
+    {
+        let c = char::from(b);
         let name = match c {
             '\t' => "a tab",
             '\r' => "a carriage return",
@@ -514,7 +520,7 @@ fn one_line_unsubstituted(col: &ColumnPlan, text: &str) -> Result<(), Problem> {
 /// An address with a quoted local part (`"a@b,"@example.com`) is legal
 /// but mail software reads it in different ways: refused.
 fn quoted_local_part(text: &str) -> Result<(), Problem> {
-    if text.starts_with('"') || text.contains("\"@") {
+    if text.as_bytes().contains(&b'"') && (text.starts_with('"') || text.contains("\"@")) {
         return Err(Problem::new(
             codes::EMAIL_INVALID,
             "not a valid e-mail address: a quoted part before the @ is not accepted; \
