@@ -7,7 +7,7 @@ use std::time::Duration;
 use userimport_web::{AppState, Config};
 
 use crate::Failure;
-use crate::common::{StoreArgs, load_profile_named};
+use crate::common::StoreArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -130,11 +130,14 @@ fn config(args: &Args) -> Result<Config, Failure> {
     config.secure_cookies = args.secure_cookies;
     config.session_ttl = Duration::from_secs(args.session_minutes.max(1) * 60);
     config.failure_delay = Duration::from_millis(args.failure_delay_ms);
-    config.profiles = args
-        .profiles
-        .iter()
-        .map(|p| load_profile_named(p))
-        .collect::<Result<_, _>>()?;
+    for p in &args.profiles {
+        match userimport::schema::Profile::builtin(p) {
+            Some(builtin) => config.profiles.push(builtin),
+            None => config
+                .offer_profile(std::path::Path::new(p))
+                .map_err(|e| Failure(e.message))?,
+        }
+    }
     Ok(config)
 }
 
