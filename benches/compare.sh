@@ -9,6 +9,11 @@
 #   QUICK=1 benches/compare.sh      # skip the 4M-row RSS run and the 1M store
 #   SKIP_BUILD=1 benches/compare.sh # use the release binaries already built
 #   KEEP_STORE=1 benches/compare.sh # reuse bench-data/store-1m.db instead of re-applying 1M users
+#   ONLY=check benches/compare.sh   # only the `check` rows: csv-core floor, check 1M rows
+#     (empty store; and the 1M-user store unless QUICK=1), written to their own
+#     block of BENCHMARKS.md (check-results markers); BASE_BIN=path/to/userimport
+#     adds another build (e.g. an older commit's; BASE_LABEL names it in the block)
+#     interleaved in the same runs
 #   USERIMPORT_PG_URL=postgres://user@host/db benches/compare.sh   # adds psql \copy
 #     (also read from USERIMPORT_BENCH_POSTGRES or USERIMPORT_TEST_POSTGRES; each run
 #     uses a fresh schema, dropped afterwards)
@@ -28,6 +33,8 @@ RESULTS=$(mktemp -d)
 trap 'rm -rf "$RESULTS"' EXIT
 mkdir -p "$DATA"
 
+ONLY=${ONLY:-}
+case "$ONLY" in "" | check) ;; *) echo "ONLY=$ONLY: only ONLY=check is known" >&2; exit 2 ;; esac
 if [ -z "${SKIP_BUILD:-}" ]; then # SKIP_BUILD=1: use the binaries already built
     echo "== building (release)" >&2
     cargo build --release -q -p userimport-cli --bin userimport
@@ -48,11 +55,13 @@ gen() { # rows file [options]
     fi
 }
 gen 1000000 "$DATA/users-1m.csv"
-gen 100000 "$DATA/users-100k.csv"
-gen 200000 "$DATA/users-200k-hashed.csv" --prehashed
-gen 500 "$DATA/users-500.csv"
 [ -n "${QUICK:-}" ] || gen 1000000 "$DATA/users-1m-hashed.csv" --prehashed
-[ -n "${QUICK:-}" ] || gen 4000000 "$DATA/users-4m.csv"
+if [ "$ONLY" != check ]; then
+    gen 100000 "$DATA/users-100k.csv"
+    gen 200000 "$DATA/users-200k-hashed.csv" --prehashed
+    gen 500 "$DATA/users-500.csv"
+    [ -n "${QUICK:-}" ] || gen 4000000 "$DATA/users-4m.csv"
+fi
 
 # measure NAME CMD...: one timed run appended to $RESULTS/NAME as
 # "wall cpu rss_kb"; the command's output is discarded (exit 0 or 1 accepted).
@@ -77,6 +86,11 @@ wall() { best "$1" | awk '{ print $1 }'; }
 cpu() { best "$1" | awk '{ print $2 }'; }
 rss_mb() { if [ -s "$RESULTS/$1" ]; then sort -k3 -n "$RESULTS/$1" | tail -1 | awk '{ printf "%.0f", $3 / 1024 }'; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.1f", a / b }'; }
+verdict() { # value op limit
+    awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "n/a" || v == "") print "not measured";
+        else if ((op == "<=" && v + 0 <= l + 0) || (op == ">=" && v + 0 >= l + 0)) print "met";
+        else print "**missed**" }'
+}
 
 SQL_TABLE="CREATE TABLE users(login_id TEXT, name TEXT, display_name TEXT, department TEXT,
   position TEXT, email TEXT, password_hash TEXT, notify TEXT, country TEXT, language TEXT,
@@ -89,6 +103,73 @@ if [ -z "${QUICK:-}" ] && [ -z "${KEEP_STORE:-}" -o ! -s "$STORE" ]; then
     echo "== building a store of 1M users ($STORE)" >&2
     rm -f "$STORE" "$STORE-wal" "$STORE-shm"
     "$BIN" apply "$DATA/users-1m-hashed.csv" --db "$STORE" > /dev/null
+fi
+
+# ONLY=check: the check rows alone (and BASE_BIN beside ours), in their own block.
+check_only() {
+    local base=${BASE_BIN:-} load_start
+    load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+    for run in $(seq "$RUNS"); do
+        echo "== run $run of $RUNS (check only)" >&2
+        measure floor_1m "$FLOOR" "$DATA/users-1m.csv"
+        measure check_1m "$BIN" check "$DATA/users-1m.csv" --db "$RESULTS/none.db" --format json
+        [ -z "$base" ] || measure base_check_1m "$base" check "$DATA/users-1m.csv" --db "$RESULTS/none.db" --format json
+        if [ -z "${QUICK:-}" ]; then
+            measure check_1m_store "$BIN" check "$DATA/users-1m.csv" --db "$STORE" --format json
+            [ -z "$base" ] || measure base_check_1m_store "$base" check "$DATA/users-1m.csv" --db "$STORE" --format json
+        fi
+    done
+    row() { # label name goal
+        [ -s "$RESULTS/$2" ] || return 0
+        local r rc
+        r=$(ratio "$(wall "$2")" "$(wall floor_1m)")
+        rc=$(ratio "$(cpu "$2")" "$(cpu floor_1m)")
+        echo "| $1 | ≤ $3x | **${r}x** wall, ${rc}x CPU | $(wall "$2") s wall, $(cpu "$2") s CPU, $(rss_mb "$2") MB | csv-core $(wall floor_1m) s wall, $(cpu floor_1m) s CPU | $(verdict "$r" "<=" "$3") |"
+    }
+    {
+        echo "<!-- check-results:start (written by ONLY=check benches/compare.sh; edit outside these markers) -->"
+        echo
+        echo "Generated $(date -u '+%Y-%m-%d %H:%M UTC') by \`ONLY=check benches/compare.sh\` at commit \`$(git rev-parse --short HEAD)\` (RUNS=$RUNS, best wall of $RUNS interleaved runs, CPU = user + sys of that run)."
+        echo "Machine: $(nproc) cores, $(uname -sr); load average at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg) (shared with other builds: read the CPU ratios)."
+        echo
+        echo "| target | goal | measured | ours | reference | verdict |"
+        echo "|---|---|---|---|---|---|"
+        row "\`check\` 1M clean rows, empty store, vs raw csv-core" check_1m 4
+        row "the same, BASE_BIN" base_check_1m 4
+        row "\`check\` 1M rows against a store of 1M users" check_1m_store 8
+        row "the same, BASE_BIN" base_check_1m_store 8
+        echo
+        echo "Raw runs (wall s, CPU s, peak RSS KB), in run order:"
+        echo
+        echo '```'
+        for f in floor_1m check_1m base_check_1m check_1m_store base_check_1m_store; do
+            if [ -s "$RESULTS/$f" ]; then printf '%-20s %s\n' "$f" "$(tr '\n' ';' < "$RESULTS/$f")"; fi
+        done
+        if [ -n "$base" ]; then echo "BASE_BIN: ${BASE_LABEL:-$base}"; fi
+        echo '```'
+        echo
+        echo "<!-- check-results:end -->"
+    } > "$RESULTS/check.md"
+    cat "$RESULTS/check.md"
+    python3 - "$RESULTS/check.md" << 'EOF'
+import re, sys
+block = open(sys.argv[1], encoding="utf-8").read().strip()
+text = open("BENCHMARKS.md", encoding="utf-8").read()
+pattern = r"<!-- check-results:start.*?<!-- check-results:end -->"
+if re.search(pattern, text, flags=re.S):
+    text = re.sub(pattern, lambda _: block, text, flags=re.S)
+else:
+    marker = "<!-- results:end -->"
+    at = text.find(marker)
+    at = len(text) if at < 0 else at + len(marker)
+    text = text[:at] + "\n\n" + block + "\n" + text[at:]
+open("BENCHMARKS.md", "w", encoding="utf-8").write(text)
+EOF
+    echo "== BENCHMARKS.md: check block updated" >&2
+}
+if [ "$ONLY" = check ]; then
+    check_only
+    exit 0
 fi
 
 python3 benches/frictionless_schema.py crates/schema/src/codes/seed_tables.rs > "$RESULTS/schema.json"
@@ -147,11 +228,6 @@ if [ -n "$PG_URL" ]; then
     fi
 fi
 
-verdict() { # value op limit
-    awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "n/a" || v == "") print "not measured";
-        else if ((op == "<=" && v + 0 <= l + 0) || (op == ">=" && v + 0 >= l + 0)) print "met";
-        else print "**missed**" }'
-}
 R_CHECK=$(ratio "$(wall check_1m)" "$(wall floor_1m)")
 R_CHECK_CPU=$(ratio "$(cpu check_1m)" "$(cpu floor_1m)")
 R_STORE=$(ratio "$(wall check_1m_store)" "$(wall floor_1m)")

@@ -367,24 +367,7 @@ impl Planner {
         let users = if self.empty_store {
             Vec::new()
         } else {
-            let mut wanted: Vec<Lookup> = Vec::new();
-            let mut dedup: HashSet<&Lookup> = HashSet::new();
-            for lookup in all_keys.iter().filter_map(|(_, l, _)| l.as_ref()) {
-                if dedup.insert(lookup) {
-                    wanted.push(lookup.clone());
-                }
-            }
-            let mut related: HashSet<Lookup> = HashSet::new();
-            for lookup in rows.iter().flat_map(|r| self.related_lookups(r)) {
-                if !dedup.contains(&lookup) && related.insert(lookup.clone()) {
-                    wanted.push(lookup);
-                }
-            }
-            if wanted.is_empty() {
-                Vec::new()
-            } else {
-                dir.find(&wanted).map_err(Error::store)?
-            }
+            self.find_users(rows, &all_keys, dir)?
         };
         let mut found = Found {
             by_id: HashMap::with_capacity(users.len()),
@@ -785,9 +768,71 @@ impl Planner {
         scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
     }
 
-    /// The look-ups that find other users holding what a row claims: the
-    /// confusable skeletons of its login ID and e-mail, its identities and
-    /// its card IDs.
+    /// The stored users a chunk names or may clash with, in at most two
+    /// look-ups: first by the rows' keys, identities and cards; then by the
+    /// confusable skeletons of the login IDs and e-mails that may be new to
+    /// their user. A row whose own key found a user holding that very login
+    /// ID (folded) or e-mail (as written) cannot change it, and look-alikes
+    /// are checked only for new users and changed keys: its skeleton is not
+    /// looked up (on a re-import, none is).
+    fn find_users<D: Directory>(
+        &self,
+        rows: &[Row],
+        all_keys: &[(KeyKind, Option<Lookup>, &str)],
+        dir: &D,
+    ) -> Result<Vec<StoredUser>> {
+        let mut wanted: Vec<Lookup> = Vec::new();
+        let mut dedup: HashSet<Lookup> = HashSet::new();
+        let lookups = all_keys.iter().filter_map(|(_, l, _)| l.as_ref()).cloned();
+        for lookup in lookups.chain(rows.iter().flat_map(|r| self.related_lookups(r))) {
+            if dedup.insert(lookup.clone()) {
+                wanted.push(lookup);
+            }
+        }
+        let mut users = match wanted.is_empty() {
+            true => Vec::new(),
+            false => dir.find(&wanted).map_err(Error::store)?,
+        };
+        let logins: HashSet<String> = users
+            .iter()
+            .filter_map(|u| u.login.as_deref())
+            .map(fold)
+            .collect();
+        let emails: HashSet<&str> = users.iter().filter_map(|u| u.email.as_deref()).collect();
+        let mut skeletons: Vec<Lookup> = Vec::new();
+        for row in rows.iter().filter(|r| r.valid) {
+            for (index, column) in self.profile.columns.iter().enumerate() {
+                let Cell::Value(v) = row.cell(index) else {
+                    continue;
+                };
+                // Only the key columns' values are looked up by the row.
+                let held = match column.purpose {
+                    Purpose::Login => self.key_index[1] == Some(index) && logins.contains(&fold(v)),
+                    Purpose::Email => {
+                        self.key_index[2] == Some(index) && emails.contains(v.as_str())
+                    }
+                    _ => continue,
+                };
+                if held || v.trim().is_empty() {
+                    continue;
+                }
+                let lookup = Lookup::Skeleton(crate::directory::skeleton(v));
+                if dedup.insert(lookup.clone()) {
+                    skeletons.push(lookup);
+                }
+            }
+        }
+        if !skeletons.is_empty() {
+            let known: HashSet<i64> = users.iter().map(|u| u.id).collect();
+            let more = dir.find(&skeletons).map_err(Error::store)?;
+            users.extend(more.into_iter().filter(|u| !known.contains(&u.id)));
+        }
+        Ok(users)
+    }
+
+    /// The look-ups that find other users holding what a row claims: its
+    /// identities and its card IDs (the skeletons of its login ID and
+    /// e-mail: [`Planner::find_users`]).
     fn related_lookups(&self, row: &Row) -> Vec<Lookup> {
         let mut out = Vec::new();
         if !row.valid {
@@ -795,9 +840,6 @@ impl Planner {
         }
         for (index, column) in self.profile.columns.iter().enumerate() {
             match (column.purpose, &column.kind, row.cell(index)) {
-                (Purpose::Login | Purpose::Email, _, Cell::Value(v)) if !v.trim().is_empty() => {
-                    out.push(Lookup::Skeleton(crate::directory::skeleton(v)));
-                }
                 (Purpose::Identities, _, Cell::List(edit)) => {
                     out.extend(
                         edit.add
@@ -840,8 +882,14 @@ impl Planner {
             Change::Unchanged { id, .. } => (Some(*id), Some(Vec::new())),
             Change::Delete { .. } | Change::Suspend { .. } => return false,
         };
-        let before = issues.len();
         let others = || found.users.iter().filter(move |u| Some(u.id) != owner);
+        // Every clash is with another user the chunk's look-up found: with
+        // none (an empty store, nearly every row of a first import), there
+        // is nothing to fold or compare.
+        if others().next().is_none() {
+            return false;
+        }
+        let before = issues.len();
         for (index, column) in self.profile.columns.iter().enumerate() {
             let err = |code: &str, message: String| {
                 Issue::error(row.line, row.row, code, message).column(&column.key)

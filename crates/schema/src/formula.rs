@@ -49,8 +49,16 @@ pub fn needs_formula_escape(cell: &str) -> bool {
 /// a formula character: a spreadsheet splitting on that separator would run
 /// it. Writers quote such a cell whatever their own delimiter.
 pub fn has_separated_formula(cell: &str) -> bool {
-    cell.match_indices(SEPARATORS)
-        .any(|(at, sep)| starts_dangerous(&cell[at + sep.len()..]))
+    has_separator_byte(cell)
+        && cell
+            .match_indices(SEPARATORS)
+            .any(|(at, sep)| starts_dangerous(&cell[at + sep.len()..]))
+}
+
+/// True when `cell` holds one of [`SEPARATORS`] (all ASCII).
+fn has_separator_byte(cell: &str) -> bool {
+    cell.bytes()
+        .any(|b| matches!(b, b';' | b'\t' | b'|' | b','))
 }
 
 /// Escapes one cell for a CSV a spreadsheet will open: a `'` before a
@@ -86,6 +94,11 @@ pub fn unescape_formula_start(cell: &str) -> &str {
 /// Undoes [`escape_formula`] after the separators inside the cell (not at
 /// its start); `None` when there is nothing to undo.
 pub fn unescape_formula_inner(cell: &str) -> Option<String> {
+    // Nearly every cell has no separator at all: one byte scan says so (the
+    // separators are ASCII, so no byte of a longer character matches).
+    if !has_separator_byte(cell) {
+        return None;
+    }
     let escaped = cell
         .match_indices(SEPARATORS)
         .any(|(at, sep)| starts_escaped(&cell[at + sep.len()..]));

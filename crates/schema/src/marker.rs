@@ -9,6 +9,11 @@ pub fn substitution_marker(c: char) -> String {
 
 /// The first substitution marker in `text`, as the character it stands for.
 pub fn find_substitution_marker(text: &str) -> Option<char> {
+    // Checked on every cell: a byte scan rules out nearly all of them
+    // before the substring search is set up.
+    if !text.as_bytes().contains(&b'{') {
+        return None;
+    }
     text.match_indices("{U+").find_map(|(at, _)| {
         let rest = &text[at + 3..];
         let end = rest.find('}')?;

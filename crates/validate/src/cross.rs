@@ -74,8 +74,9 @@ impl Cross {
                 let given = text(value);
                 // Messages quote the due date type as typed (`effective date`).
                 let typed = kind_col.field.and_then(|f| record.get(f)).map(str::trim);
-                let said = format!("{} {:?}", kind_col.label, typed.unwrap_or_default());
-                match due_date(text(kind), given, &said, kind_col, value_col) {
+                // Formatted only for a message: not on every row.
+                let said = || format!("{} {:?}", kind_col.label, typed.unwrap_or_default());
+                match due_date(text(kind), given, said, kind_col, value_col) {
                     Ok(None) => {}
                     Ok(Some(canonical)) => set(cells, value, canonical),
                     Err((code, message)) => {
@@ -125,7 +126,7 @@ impl Cross {
 fn due_date(
     due_type: Option<&str>,
     given: Option<&str>,
-    said: &str,
+    said: impl Fn() -> String,
     kind_col: &ColumnPlan,
     value_col: &ColumnPlan,
 ) -> Result<Option<String>, (&'static str, String)> {
@@ -151,15 +152,17 @@ fn due_date(
         ("Unlimited", Some(_)) => Err((
             codes::DUE_DATE_VALUE_NOT_ALLOWED,
             format!(
-                "{said} takes no {}: leave it blank, or choose another due date type",
+                "{} takes no {}: leave it blank, or choose another due date type",
+                said(),
                 value_col.label
             ),
         )),
         ("FromFirstLogin" | "FromCreation", None) => Err((
             codes::DUE_DATE_VALUE_MISSING,
             format!(
-                "{said} needs the number of valid days in {}: enter a whole number from 1 to \
+                "{} needs the number of valid days in {}: enter a whole number from 1 to \
                  {DUE_DATE_MAX_DAYS}",
+                said(),
                 value_col.label
             ),
         )),
@@ -169,7 +172,8 @@ fn due_date(
                 (
                     codes::DUE_DATE_DAYS_INVALID,
                     format!(
-                        "{said} needs a number of days in {}: {why}",
+                        "{} needs a number of days in {}: {why}",
+                        said(),
                         value_col.label
                     ),
                 )
@@ -177,14 +181,15 @@ fn due_date(
         ("ExpirationDate", None) => Err((
             codes::DUE_DATE_VALUE_MISSING,
             format!(
-                "{said} needs the due date in {}: enter it as YYYY/MM/DD, for example 2026/12/31",
+                "{} needs the due date in {}: enter it as YYYY/MM/DD, for example 2026/12/31",
+                said(),
                 value_col.label
             ),
         )),
         ("ExpirationDate", Some(v)) => field::date(v, &DUE_DATE_FORMATS).map(Some).map_err(|why| {
             (
                 codes::DUE_DATE_DATE_INVALID,
-                format!("{said} needs a date in {}: {why}", value_col.label),
+                format!("{} needs a date in {}: {why}", said(), value_col.label),
             )
         }),
         // Unlimited without a value; a custom profile's own types: nothing to check.

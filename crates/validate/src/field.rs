@@ -135,18 +135,43 @@ pub(crate) fn check_cell<'a>(
     raw: &'a str,
     env: Env<'_>,
 ) -> Result<Out<'a>, Problem> {
+    // Nearly every cell holds none of the bytes the escaping, line and
+    // marker checks look for: one pass over it says so, and they are skipped.
+    let ordinary = !raw.bytes().any(|b| SPECIAL[usize::from(b)]);
     let plain = match &col.kind {
         FieldKind::Password { .. } | FieldKind::PasswordHash => None,
+        _ if ordinary => None,
         _ => userimport_schema::unescape_formula_inner(raw),
     };
     match plain {
-        Some(plain) => check_plain(col, &plain, env).map(Out::into_owned),
-        None => check_plain(col, raw, env),
+        Some(plain) => check_plain(col, &plain, env, false).map(Out::into_owned),
+        None => check_plain(col, raw, env, ordinary),
     }
 }
 
-/// Checks one cell with no escaping after separators left in it.
-fn check_plain<'a>(col: &'a ColumnPlan, raw: &'a str, env: Env<'_>) -> Result<Out<'a>, Problem> {
+/// The bytes that make [`check_cell`] look closer: the separators after
+/// which exports escape formulas (`;`, tab, `|`, `,`), CR and LF (one line
+/// per field), and `{` (a substitution marker). All ASCII, so no byte of a
+/// longer character is one of them.
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    let special = b";\t|,\r\n{";
+    while i < special.len() {
+        table[special[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// Checks one cell with no escaping after separators left in it;
+/// `ordinary`: `raw` holds no [`SPECIAL`] byte.
+fn check_plain<'a>(
+    col: &'a ColumnPlan,
+    raw: &'a str,
+    env: Env<'_>,
+    ordinary: bool,
+) -> Result<Out<'a>, Problem> {
     match &col.kind {
         FieldKind::ReadOnly => return Ok(Out::Absent),
         // Passwords are taken exactly as typed: a space is a legal password
@@ -193,7 +218,10 @@ fn check_plain<'a>(col: &'a ColumnPlan, raw: &'a str, env: Env<'_>) -> Result<Ou
             ),
         ));
     }
-    one_line_unsubstituted(col, text)?;
+    // `text` is part of `raw`: an ordinary cell has no tab, line break or marker.
+    if !ordinary {
+        one_line_unsubstituted(col, text)?;
+    }
     if let Some(keyword) = &col.clear_keyword
         && text.eq_ignore_ascii_case(keyword)
     {
@@ -484,7 +512,13 @@ fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
 /// name it would garble an invitation's subject and body), and so is a
 /// marker an export wrote for a character its charset could not encode.
 fn one_line_unsubstituted(col: &ColumnPlan, text: &str) -> Result<(), Problem> {
-    if let Some(c) = text.chars().find(|c| matches!(c, '\t' | '\r' | '\n')) {
+    // A byte scan: tab, CR and LF are ASCII, never part of a longer character.
+    if let Some(&b) = text
+        .as_bytes()
+        .iter()
+        .find(|b| matches!(b, b'\t' | b'\r' | b'\n'))
+    {
+        let c = char::from(b);
         let name = match c {
             '\t' => "a tab",
             '\r' => "a carriage return",
@@ -514,7 +548,7 @@ fn one_line_unsubstituted(col: &ColumnPlan, text: &str) -> Result<(), Problem> {
 /// An address with a quoted local part (`"a@b,"@example.com`) is legal
 /// but mail software reads it in different ways: refused.
 fn quoted_local_part(text: &str) -> Result<(), Problem> {
-    if text.starts_with('"') || text.contains("\"@") {
+    if text.as_bytes().contains(&b'"') && (text.starts_with('"') || text.contains("\"@")) {
         return Err(Problem::new(
             codes::EMAIL_INVALID,
             "not a valid e-mail address: a quoted part before the @ is not accepted; \

@@ -49,24 +49,36 @@ pub fn key_skeleton(folded: &str) -> String {
 
 /// Appends the skeleton of `folded` to `out`. ASCII keys, nearly every
 /// key, map character by character through a table made once from the
-/// same TR39 data (their prototypes are ASCII: `1` → `l`, `m` → `rn`), so
-/// checking a million keys costs no Unicode decomposition.
+/// same TR39 data, so checking a million keys costs no Unicode
+/// decomposition. The table holds the characters whose prototype is ASCII
+/// (`1` → `l`, `m` → `rn`): their skeletons simply concatenate. A key with
+/// one of the others (`%` → `°/₀`) takes the decomposing path.
 pub(crate) fn skeleton_into(folded: &str, out: &mut String) {
-    static ASCII: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    static ASCII: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
     let table = ASCII.get_or_init(|| {
-        let table: Vec<String> = (0u8..128)
-            .map(|b| unicode_security::skeleton(&char::from(b).to_string()).collect())
-            .collect();
-        table.iter().all(|s| s.is_ascii()).then_some(table)
+        (0u8..128)
+            .map(|b| {
+                let prototype: String =
+                    unicode_security::skeleton(&char::from(b).to_string()).collect();
+                prototype.is_ascii().then_some(prototype)
+            })
+            .collect()
     });
-    match table {
-        Some(table) if folded.is_ascii() => {
-            for b in folded.bytes() {
-                out.push_str(&table[usize::from(b)]);
+    if folded.is_ascii() {
+        let start = out.len();
+        let mapped = folded.bytes().all(|b| match table.get(usize::from(b)) {
+            Some(Some(prototype)) => {
+                out.push_str(prototype);
+                true
             }
+            _ => false,
+        });
+        if mapped {
+            return;
         }
-        _ => out.extend(unicode_security::skeleton(folded)),
+        out.truncate(start);
     }
+    out.extend(unicode_security::skeleton(folded));
 }
 
 /// The first character of `key` that has no place in a key: invisible or
@@ -121,7 +133,9 @@ mod tests {
         }
         assert_ne!(skeleton("boss"), skeleton("bose"));
         // The ASCII table agrees with the decomposing path.
-        for key in ["user1", "admin", "b0ss", "l|i`x\"y", "rn-m_0O"] {
+        for key in [
+            "user1", "admin", "b0ss", "l|i`x\"y", "rn-m_0O", "50%off", "a%",
+        ] {
             let slow: String = unicode_security::skeleton(key).collect();
             assert_eq!(key_skeleton(key), slow, "{key}");
         }
