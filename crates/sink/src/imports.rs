@@ -139,11 +139,20 @@ pub trait ImportStore {
 
     /// Counts a failed sign-in at `at` under each of `keys`, and forgets
     /// every failure from before `forget_before`.
-    fn record_sign_in_failure(&mut self, keys: &[&str], at: &str, forget_before: &str)
-    -> Result<()>;
+    fn record_sign_in_failure(
+        &mut self,
+        keys: &[&str],
+        at: &str,
+        forget_before: &str,
+    ) -> Result<()>;
 
     /// The failed sign-ins under `key` since `since` (RFC 3339).
     fn sign_in_failures(&self, key: &str, since: &str) -> Result<u64>;
+
+    /// The invitation templates queued before (the outbox keeps each
+    /// message's template), newest first, at most `limit`: each with when
+    /// it was last used (RFC 3339).
+    fn invite_templates(&self, limit: usize) -> Result<Vec<(String, String)>>;
 
     /// Takes the store's apply lock; `None` while another connection (this
     /// process or another) holds it. On PostgreSQL the lock lives with this

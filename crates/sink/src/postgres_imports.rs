@@ -160,7 +160,10 @@ impl ImportStore for PostgresSink {
         self.check_writable()?;
         let mut client = self.client.borrow_mut();
         let mut tx = client.transaction()?;
-        tx.execute("DELETE FROM web_import_results WHERE import_id = $1", &[&id])?;
+        tx.execute(
+            "DELETE FROM web_import_results WHERE import_id = $1",
+            &[&id],
+        )?;
         let row = tx.query_opt(
             &format!("DELETE FROM web_imports WHERE id = $1 RETURNING {COLUMNS}"),
             &[&id],
@@ -223,11 +226,23 @@ impl ImportStore for PostgresSink {
         Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
-    fn try_apply_lock(&mut self) -> Result<Option<ApplyLock>> {
-        let row = self.client.borrow_mut().query_one(
-            &format!("SELECT pg_try_advisory_lock({APPLY_LOCK})"),
-            &[],
+    fn invite_templates(&self, limit: usize) -> Result<Vec<(String, String)>> {
+        if self.empty {
+            return Ok(Vec::new());
+        }
+        let rows = self.client.borrow_mut().query(
+            "SELECT template, max(created_at) AS last FROM outbox
+             GROUP BY template ORDER BY last DESC LIMIT $1",
+            &[&(limit as i64)],
         )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn try_apply_lock(&mut self) -> Result<Option<ApplyLock>> {
+        let row = self
+            .client
+            .borrow_mut()
+            .query_one(&format!("SELECT pg_try_advisory_lock({APPLY_LOCK})"), &[])?;
         let locked: bool = row.get(0);
         Ok(locked.then_some(ApplyLock { _file: None }))
     }

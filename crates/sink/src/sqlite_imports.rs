@@ -75,7 +75,9 @@ impl ImportStore for SqliteSink {
     fn save_import(&mut self, i: &StoredImport) -> Result<()> {
         self.check_writable()?;
         self.conn.execute(
-            &format!("INSERT INTO web_imports ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            &format!(
+                "INSERT INTO web_imports ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
             params![
                 i.id,
                 i.owner,
@@ -223,6 +225,15 @@ impl ImportStore for SqliteSink {
             |r| r.get(0),
         )?;
         Ok(n.max(0) as u64)
+    }
+
+    fn invite_templates(&self, limit: usize) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT template, max(created_at) AS last FROM outbox
+             GROUP BY template ORDER BY last DESC LIMIT ?",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn try_apply_lock(&mut self) -> Result<Option<ApplyLock>> {

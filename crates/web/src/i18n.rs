@@ -206,6 +206,25 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("started", "Started", "開始"),
     ("eta", "left", "残り"),
     ("error", "Error", "エラー"),
+    ("header_lang", "Header language", "見出しの言語"),
+    ("lang_en", "English", "英語"),
+    ("lang_ja", "Japanese", "日本語"),
+    ("delete_results", "Delete the results", "結果を削除"),
+    (
+        "delete_results_help",
+        "Results are kept until you delete them.",
+        "結果は削除するまで保存されます。",
+    ),
+    ("choose_template", "Template", "テンプレート"),
+    ("template_default", "Built-in", "標準"),
+    ("template_server", "Offered by the server", "サーバー提供"),
+    ("template_used", "Used on", "使用日"),
+    ("check_template", "Check the template", "テンプレートを確認"),
+    (
+        "template_ok",
+        "The template is valid. Preview:",
+        "テンプレートは有効です。プレビュー:",
+    ),
 ];
 
 impl Lang {

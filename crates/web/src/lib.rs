@@ -44,12 +44,12 @@ mod i18n;
 mod imports;
 mod pages;
 mod runs;
+mod stored;
 mod upload;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -92,6 +92,9 @@ pub struct Config {
     pub invite_base_url: Option<String>,
     /// Profiles offered besides the built-in ones.
     pub profiles: Vec<Profile>,
+    /// Invitation templates offered besides the built-in one (name, text);
+    /// the execute dialog also offers those queued before.
+    pub invite_templates: Vec<(String, String)>,
     /// How long a request may take before 408.
     pub request_timeout: Duration,
     /// Failed sign-ins allowed per account in [`Config::failure_window`].
@@ -119,6 +122,7 @@ impl Config {
             secure_cookies: false,
             invite_base_url: None,
             profiles: Vec::new(),
+            invite_templates: Vec::new(),
             request_timeout: Duration::from_secs(300),
             max_failures_per_account: 5,
             max_failures_per_address: 20,
@@ -128,17 +132,17 @@ impl Config {
     }
 }
 
-/// The server's shared state: configuration, templates, checked uploads,
-/// running jobs, the apply lock and the sign-in throttle.
+/// The server's shared state: configuration, templates and the jobs
+/// running here. Checked imports, at-once results, sign-in failures and
+/// the apply lock are kept in the store, so that they outlive a restart
+/// and every server on one store sees them.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 struct Inner {
     config: Config,
     templates: minijinja::Environment<'static>,
-    imports: Mutex<HashMap<String, imports::Import>>,
     runs: runs::Runs,
-    throttle: Mutex<auth::Throttle>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -151,20 +155,21 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Opens (creating and migrating) the store, prepares the upload
-    /// directory and the templates. This blocks: call it before starting
+    /// directory and the templates, and forgets (with their uploads) the
+    /// checked imports that expired. This blocks: call it before starting
     /// the async runtime, or from `spawn_blocking` (the PostgreSQL client
     /// cannot connect from an async task).
     pub fn new(config: Config) -> Result<AppState, ApiError> {
         let store = Store::open(&config.db)?;
         drop(store);
         upload::prepare_dir(&config.upload_dir)?;
-        Ok(AppState(Arc::new(Inner {
+        let state = AppState(Arc::new(Inner {
             templates: pages::templates()?,
-            imports: Mutex::new(HashMap::new()),
             runs: runs::Runs::default(),
-            throttle: Mutex::new(auth::Throttle::default()),
             config,
-        })))
+        }));
+        stored::expire(&state)?;
+        Ok(state)
     }
 
     /// The configuration.
