@@ -74,8 +74,26 @@ pub fn expire(state: &AppState) -> Result<Vec<String>, ApiError> {
 /// lives with this guard's connection.
 #[derive(Debug)]
 pub struct StoreLock {
-    _lock: ApplyLock,
-    _store: Store,
+    lock: Option<ApplyLock>,
+    store: Option<Store>,
+}
+
+impl Drop for StoreLock {
+    /// Lets the lock go now. Closing a PostgreSQL connection blocks, which
+    /// an async task may not do: there it runs in place (or, on a
+    /// single-threaded runtime, on the blocking pool).
+    fn drop(&mut self) {
+        let parts = (self.lock.take(), self.store.take());
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(move || drop(parts));
+            }
+            Ok(_) => {
+                tokio::task::spawn_blocking(move || drop(parts));
+            }
+            Err(_) => drop(parts),
+        }
+    }
 }
 
 /// Takes the store's apply lock (blocking); `None` while another server
@@ -84,8 +102,8 @@ pub fn try_store_lock(db: &str) -> Result<Option<StoreLock>, ApiError> {
     let mut store = Store::open(db)?;
     let lock = imports_mut(&mut store)?.try_apply_lock()?;
     Ok(lock.map(|lock| StoreLock {
-        _lock: lock,
-        _store: store,
+        lock: Some(lock),
+        store: Some(store),
     }))
 }
 

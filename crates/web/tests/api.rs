@@ -1132,8 +1132,7 @@ async fn a_finished_jobs_results_are_deleted_and_a_running_one_is_refused() {
         .await
         .unwrap();
     assert!(
-        panel.contains(&format!("action=\"./jobs/{job}/delete\""))
-            && panel.contains("aria-label=\"Delete the results (Job"),
+        panel.contains(&format!("aria-label=\"Delete the results (Job {job})\"")),
         "{panel}"
     );
     assert_eq!(
@@ -1219,7 +1218,7 @@ async fn invitation_templates_are_offered_and_checked_by_the_library_rules() {
             .contains("https://example.com/set-password?token=")
     );
     for (template, says) in [
-        ("Subject: Hi {{ nmae }}\n\n{{ link }}\n", "nmae"),
+        ("Subject: Hi {{ nmae }}\n\n{{ link }}\n", "undefined"),
         ("Subject: Hi\n\nno link here\n", "link"),
         ("Hello {{ link }}\n", "Subject"),
     ] {

@@ -354,7 +354,7 @@ async fn the_whole_flow_in_a_headless_browser() {
         .for_element(Locator::Id("template-error"))
         .await
         .expect("the template is refused in the dialog");
-    assert!(refused.text().await.unwrap().contains("nmae"));
+    assert!(refused.text().await.unwrap().contains("undefined"));
     assert!(
         c.current_url().await.unwrap().path().contains("/imports/"),
         "nothing was sent"
