@@ -148,6 +148,8 @@
         row.querySelector(".eta").textContent = "";
         const cancel = row.querySelector("form.cancel");
         if (cancel) { cancel.remove(); }
+        const remove = row.querySelector("form.delete");
+        if (remove && j.status !== "interrupted") { remove.hidden = false; }
       }
     });
     source.onerror = () => source.close();
