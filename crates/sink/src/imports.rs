@@ -94,7 +94,7 @@ pub enum Applied<'a> {
         /// One result per row.
         results: &'a [RowResult],
     },
-    /// As background job `0` (its results are the job's).
+    /// As a background job, by its ID (its results are the job's).
     Job(i64),
 }
 

@@ -311,3 +311,55 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
         Ok(Lang::of(&parts.headers, parts.uri.query()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `t.KEY` names a template uses.
+    fn keys_in(source: &str) -> Vec<&str> {
+        source
+            .match_indices("t.")
+            .filter(|(i, _)| {
+                // `{{ t.x }}`, `{% if t.x %}`: a word boundary before `t`.
+                *i == 0 || !source.as_bytes()[i - 1].is_ascii_alphanumeric()
+            })
+            .map(|(i, _)| {
+                let rest = &source[i + 2..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .filter(|k| !k.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn every_text_a_template_shows_exists_in_both_languages() {
+        let templates = [
+            include_str!("../templates/base.html"),
+            include_str!("../templates/login.html"),
+            include_str!("../templates/start.html"),
+            include_str!("../templates/check.html"),
+            include_str!("../templates/jobs.html"),
+        ];
+        let mut seen = 0;
+        for source in templates {
+            for key in keys_in(source) {
+                seen += 1;
+                assert!(!Lang::En.t(key).is_empty(), "no English text for {key}");
+                assert!(!Lang::Ja.t(key).is_empty(), "no Japanese text for {key}");
+            }
+        }
+        assert!(seen > 50, "the templates were read ({seen} texts)");
+        for key in [
+            "header_lang",
+            "delete_results",
+            "choose_template",
+            "check_template",
+        ] {
+            assert_ne!(Lang::En.t(key), Lang::Ja.t(key), "{key} is translated");
+        }
+    }
+}
