@@ -158,4 +158,9 @@ pub trait ImportStore {
     /// process or another) holds it. On PostgreSQL the lock lives with this
     /// connection: keep the store open as long as the returned lock.
     fn try_apply_lock(&mut self) -> Result<Option<ApplyLock>>;
+
+    /// Lets the apply lock go now (dropping it, or closing the connection,
+    /// does too; on PostgreSQL the server notices a closed connection a
+    /// moment later).
+    fn release_apply_lock(&mut self, lock: ApplyLock) -> Result<()>;
 }

@@ -246,4 +246,12 @@ impl ImportStore for PostgresSink {
         let locked: bool = row.get(0);
         Ok(locked.then_some(ApplyLock { _file: None }))
     }
+
+    fn release_apply_lock(&mut self, lock: ApplyLock) -> Result<()> {
+        drop(lock);
+        self.client
+            .borrow_mut()
+            .query_one(&format!("SELECT pg_advisory_unlock({APPLY_LOCK})"), &[])?;
+        Ok(())
+    }
 }

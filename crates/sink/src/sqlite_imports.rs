@@ -251,4 +251,9 @@ impl ImportStore for SqliteSink {
             Err(TryLockError::Error(e)) => Err(e.into()),
         }
     }
+
+    fn release_apply_lock(&mut self, lock: ApplyLock) -> Result<()> {
+        drop(lock);
+        Ok(())
+    }
 }

@@ -84,14 +84,24 @@ impl Drop for StoreLock {
     /// single-threaded runtime, on the blocking pool).
     fn drop(&mut self) {
         let parts = (self.lock.take(), self.store.take());
+        let release = move || {
+            let (lock, mut store) = parts;
+            if let (Some(lock), Some(store)) = (lock, store.as_mut())
+                && let Ok(imports) = imports_mut(store)
+            {
+                // A failed unlock ends with the connection, closed next.
+                let _ = imports.release_apply_lock(lock);
+            }
+            drop(store);
+        };
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
-                tokio::task::block_in_place(move || drop(parts));
+                tokio::task::block_in_place(release);
             }
             Ok(_) => {
-                tokio::task::spawn_blocking(move || drop(parts));
+                tokio::task::spawn_blocking(release);
             }
-            Err(_) => drop(parts),
+            Err(_) => release(),
         }
     }
 }
