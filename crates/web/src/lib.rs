@@ -15,7 +15,15 @@
 //! behind TLS) whose token the store keeps only as a SHA-256; every
 //! state-changing request carries the session's CSRF token. API clients
 //! send `Authorization: Bearer TOKEN` ([`create_token`]). Uploads stream to
-//! mode-0600 files in [`Config::upload_dir`] under the size limit. Every
+//! mode-0600 files in [`Config::upload_dir`] under the size limit.
+//!
+//! State: checked imports (their report, options, upload path and the store
+//! revision checked at), the results of imports applied at once and the
+//! sign-in failures are kept in the store, not in memory: a restarted
+//! server finds them, and every server on one store shares them. So does
+//! the one apply at a time per store (a lock file beside a SQLite store, an
+//! advisory lock on PostgreSQL). Unapplied uploads are deleted when they
+//! expire ([`Config::upload_ttl`]); results are kept until deleted. Every
 //! response carries a strict Content-Security-Policy (no inline script),
 //! `X-Content-Type-Options: nosniff` and frame denial.
 //!
