@@ -3,7 +3,7 @@
 //! imports and the results of imports applied at once, sign-in failures,
 //! and the store's one apply lock.
 
-use userimport::sink::{ApplyLock, ImportStore, StoredImport, timestamp};
+use userimport::sink::{ApplyLock, ImportStore, JobStatus, Jobs, StoredImport, timestamp};
 
 use crate::AppState;
 use crate::engine::Store;
@@ -107,14 +107,22 @@ impl Drop for StoreLock {
 }
 
 /// Takes the store's apply lock (blocking); `None` while another server
-/// (or another apply of this one) holds it.
+/// (or another apply of this one) holds it, or while a job another
+/// program started (the CLI's `apply`) is being written by a live worker.
 pub fn try_store_lock(db: &str) -> Result<Option<StoreLock>, ApiError> {
     let mut store = Store::open(db)?;
-    let lock = imports_mut(&mut store)?.try_apply_lock()?;
-    Ok(lock.map(|lock| StoreLock {
+    let Some(lock) = imports_mut(&mut store)?.try_apply_lock()? else {
+        return Ok(None);
+    };
+    let held = StoreLock {
         lock: Some(lock),
         store: Some(store),
-    }))
+    };
+    let live = match &held.store {
+        Some(store) => store.jobs()?.iter().any(|j| j.status == JobStatus::Running),
+        None => false,
+    };
+    Ok((!live).then_some(held))
 }
 
 /// The apply lock of this server and of the store: refused with 409 "an

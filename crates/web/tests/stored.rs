@@ -219,3 +219,42 @@ async fn sign_in_failures_count_on_every_server_of_the_store() {
         "and after a restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_waits_while_another_program_writes_a_job_in_the_store() {
+    use userimport::sink::{JobSpec, Jobs};
+    let server = start(&[ADMIN], |_| {}).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let report = checked(&browser, small_file()).await;
+    // What `userimport apply` of a large file leaves while it runs: a job
+    // and its live worker's lock.
+    let mut elsewhere = tokio::task::block_in_place(|| {
+        let mut store = userimport_web::Store::open(&server.db).unwrap();
+        let job = store
+            .create_job(&JobSpec {
+                file: "/elsewhere/users.csv".into(),
+                file_sha256: "00".into(),
+                options: "{}".into(),
+                rows_total: 500,
+            })
+            .unwrap();
+        assert!(store.claim_job(job).unwrap());
+        (store, job)
+    });
+    let id = report["id"].as_str().unwrap();
+    let refused = apply(&browser, id, json!({})).await;
+    assert_eq!(
+        code_of(refused).await,
+        (StatusCode::CONFLICT, "busy".into())
+    );
+    tokio::task::block_in_place(|| {
+        let (store, job) = &mut elsewhere;
+        store
+            .finish_job(*job, userimport::sink::JobStatus::Done, None)
+            .unwrap();
+        store.release_job(*job).unwrap();
+    });
+    let applied: Value = apply(&browser, id, json!({})).await.json().await.unwrap();
+    assert_eq!(applied["results"]["created"], 2, "{applied}");
+    tokio::task::block_in_place(|| drop(elsewhere));
+}
