@@ -215,6 +215,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Results are kept until you delete them.",
         "結果は削除するまで保存されます。",
     ),
+    ("discard", "Discard this upload", "このアップロードを破棄"),
     ("choose_template", "Template", "テンプレート"),
     ("template_default", "Built-in", "標準"),
     ("template_server", "Offered by the server", "サーバー提供"),

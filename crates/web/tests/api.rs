@@ -1033,6 +1033,27 @@ async fn an_import_and_its_results_are_kept_until_deleted() {
     let browser = sign_in(&server.url, "admin").await;
     let other = sign_in(&server.url, "other").await;
 
+    // The page discards an unapplied import with its upload.
+    let report = checked(&browser, small_file()).await;
+    let id = report["id"].as_str().unwrap().to_string();
+    let page = browser
+        .get(&format!("imports/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"discard\""));
+    let discarded = browser
+        .post_bare(&format!("imports/{id}/delete"))
+        .form(&[("csrf", browser.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discarded.status(), StatusCode::SEE_OTHER);
+    assert!(server.uploads().is_empty());
+
     // An unapplied import: deleting it removes its upload.
     let report = checked(&browser, small_file()).await;
     let id = report["id"].as_str().unwrap().to_string();
