@@ -9,7 +9,7 @@ use crate::{PostgresSink, Result};
 /// Migration 8: checked imports with their report, the results of imports
 /// applied at once, and sign-in failures.
 pub(crate) const MIGRATION: &str = "
-    CREATE TABLE web_imports (
+    CREATE TABLE IF NOT EXISTS web_imports (
         id TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
         name TEXT NOT NULL,
@@ -23,8 +23,8 @@ pub(crate) const MIGRATION: &str = "
         applied_outcome TEXT,
         applied_at TEXT
     );
-    CREATE INDEX web_imports_expiry ON web_imports (expires_at) WHERE applied_at IS NULL;
-    CREATE TABLE web_import_results (
+    CREATE INDEX IF NOT EXISTS web_imports_expiry ON web_imports (expires_at) WHERE applied_at IS NULL;
+    CREATE TABLE IF NOT EXISTS web_import_results (
         seq BIGINT GENERATED ALWAYS AS IDENTITY,
         import_id TEXT NOT NULL,
         line BIGINT NOT NULL,
@@ -33,12 +33,12 @@ pub(crate) const MIGRATION: &str = "
         member_id BIGINT,
         reason TEXT
     );
-    CREATE INDEX web_import_results_import ON web_import_results (import_id, row);
-    CREATE TABLE sign_in_failures (
+    CREATE INDEX IF NOT EXISTS web_import_results_import ON web_import_results (import_id, row);
+    CREATE TABLE IF NOT EXISTS sign_in_failures (
         key TEXT NOT NULL,
         at TEXT NOT NULL
     );
-    CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at);
+    CREATE INDEX IF NOT EXISTS sign_in_failures_key ON sign_in_failures (key, at);
 ";
 
 const COLUMNS: &str = "id, owner, name, settings, file, report, revision, created_at, expires_at, applied_job, applied_outcome, applied_at";
