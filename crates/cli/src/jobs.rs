@@ -4,7 +4,8 @@
 //! A job is written in committed batches, each in the same transaction as
 //! the job's progress, once its whole file is known to be clean (no row
 //! errors, unless `--skip-invalid`): the streamed apply holds its writes
-//! until then, `--skip-invalid` and `--detach` plan the whole file first. A
+//! until then, `--skip-invalid` and `--detach` check the whole file first
+//! (keeping only the rows it refuses), then plan it again as it is written. A
 //! job that stops half-way leaves the rows before it written (consistently),
 //! and `jobs resume ID` (or running the same apply again) writes the rest,
 //! each user exactly once. The plan is made again from the file, whose
@@ -195,8 +196,10 @@ fn print_job_line(job: &Job) {
 /// terminal (progress lines otherwise, when `show`).
 fn resume(db: &str, id: i64, batch: usize, show: bool) -> Result<Job, Failure> {
     let mut sink = store::open_write(db)?;
+    let planning = store::open_read(db)?;
     let mut shown = StreamDisplay::new(show);
-    let job = userimport::jobs::resume(&mut sink, id, batch, &mut |p| shown.update(p));
+    let job =
+        userimport::jobs::resume_with(&mut sink, planning, id, batch, &mut |p| shown.update(p));
     shown.finish();
     job.map_err(|e| match e {
         // Its live worker finishes it: nothing to advise.

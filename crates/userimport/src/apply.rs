@@ -4,8 +4,11 @@
 //! the path itself: a file without row errors is checked, planned and
 //! written in one pass (a bulk load into an empty SQLite store); a file
 //! above the background threshold is a job recorded in the store, resumable
-//! by ID from any frontend ([`crate::jobs`]); `skip_invalid` plans the whole
-//! file first and writes the valid rows. [`apply_plan`] applies a reviewed
+//! by ID from any frontend ([`crate::jobs`]); `skip_invalid` (and `detach`)
+//! read a file on disk twice: checked once, keeping only the rows it
+//! refuses, then planned again as the other rows are written, so memory
+//! does not grow with the file (a stream, read once, is planned whole).
+//! [`apply_plan`] applies a reviewed
 //! plan file after [`Plan::verify`]. Every path judges the importing actor
 //! with the one authority check ([`crate::plan::Actor`]) and returns one
 //! [`Applied`].
@@ -13,6 +16,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -25,7 +30,7 @@ use userimport_validate::Issue;
 
 use crate::jobs;
 use crate::settings::ImportSettings;
-use crate::stream::{StreamOptions, StreamOutcome, StreamProgress};
+use crate::stream::{Hashing, SecondPass, StreamOptions, StreamOutcome, StreamProgress};
 use crate::{Checked, Error, FileInfo, Store};
 
 /// Where the file comes from.
@@ -239,7 +244,7 @@ pub fn apply(
 ) -> Result<Applied, Error> {
     let mut store = Store::open_with(store_url, &how.store)?;
     if settings.skip_invalid || how.detach {
-        return apply_planned(&mut store, input, settings, how, progress);
+        return apply_planned(&mut store, store_url, input, settings, how, progress);
     }
     let settings_json = settings.to_json();
     let job = match &input {
@@ -298,49 +303,49 @@ pub fn apply(
     Ok(Applied::with_outcome(checked, outcome))
 }
 
-/// The plan-first path (`skip_invalid`, `detach`): the whole file is
-/// planned, then written at once or, above the threshold, as a job whose
-/// batches commit from the first row; rows refused by the check are the
-/// job's failed results from the start.
+/// The paths that leave refused rows out (`skip_invalid`) or record a job
+/// to run later (`detach`). A file on disk is read twice, so that memory
+/// does not grow with it: the first pass checks it, keeping only the
+/// refused rows with their reasons (every error), the counts and sync's
+/// removals; above the threshold the job is recorded with the refused rows
+/// as its failed results, and (unless detached) a second pass plans the
+/// file again as it is written, in batches committed from the first, with
+/// those rows left out. A small file is planned again and written at once.
+/// A stream cannot be read twice: it is planned at once, so its plan is in
+/// memory (pass a file for large imports).
 fn apply_planned(
     store: &mut Store,
+    store_url: &str,
     input: Input,
     settings: &ImportSettings,
     how: &ApplyOptions,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Applied, Error> {
     let importer = settings.importer()?;
-    let path = match &input {
-        Input::Path(path) => Some(path.clone()),
-        Input::Reader(_) => None,
+    let path = match input {
+        Input::Reader(reader) => return apply_at_once(store, reader, &importer, settings, how),
+        Input::Path(path) => path,
     };
-    let mut checked = importer.plan(open(input)?, &*store)?;
+    let size = std::fs::metadata(&path).ok().map(|m| m.len());
+    let FirstPass {
+        checked,
+        ending,
+        sha256: sha,
+    } = first_pass(&importer, open_path(&path)?, size, store, progress)?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
-    let plan = checked
-        .plan
-        .take()
-        .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
     let rows = checked.file.rows;
-    let Some(path) = path.filter(|_| rows > how.background_threshold) else {
-        if how.detach {
-            return Err(Error::Refused(format!(
-                "a detached apply runs as a background job: the file must be on disk and have more than {} rows",
-                how.background_threshold
-            )));
-        }
-        let outcome = store.apply_inviting(&plan, settings.invite.as_ref(), &mut |_| true)?;
-        return Ok(Applied::with_outcome(checked, outcome));
-    };
-    let sha = sha256_file(&path)?;
+    if rows <= how.background_threshold {
+        return apply_at_once(store, Box::new(open_path(&path)?), &importer, settings, how);
+    }
     let settings_json = settings.to_json();
     let resumed = jobs::unfinished(store, &sha, &settings_json)?;
+    let failed = invalid_rows(&checked.issues);
     let id = match resumed {
         Some(id) => id,
         None => {
             let id = store.create_job(&job_spec(&path, &sha, &settings_json, rows))?;
-            let failed = invalid_rows(&checked.issues);
             if !failed.is_empty() {
                 store.record_job_results(id, 0, &failed)?;
             }
@@ -349,22 +354,208 @@ fn apply_planned(
     };
     let mut applied = Applied::checked_only(checked);
     applied.resumed = resumed.is_some();
-    let job = if how.detach {
-        store
-            .job(id)?
-            .ok_or_else(|| Error::Refused(format!("no job {id}")))?
-    } else {
-        jobs::run_plan(
-            store,
-            id,
-            &plan,
-            settings.invite.as_ref(),
-            how.job_batch,
-            progress,
-        )?
+    let job = jobs::get(store, id)?;
+    if how.detach {
+        applied.set_job(job);
+        return Ok(applied);
+    }
+    let refused: Vec<u64> = failed.iter().map(|r| r.row).collect();
+    drop(failed);
+    let pass = SecondPass {
+        job: id,
+        refused: &refused,
+        done: job.rows_done,
+        tail: ending.tail,
+        rows,
+        revision: ending.revision,
+        sha256: &sha,
     };
+    let options = StreamOptions {
+        batch_rows: how.job_batch,
+        input_size: size,
+        invite: settings.invite.as_ref(),
+        ..StreamOptions::default()
+    };
+    let planning = Store::open_existing(store_url)?;
+    let job =
+        importer.write_second_pass(open_path(&path)?, planning, store, pass, &options, progress)?;
     applied.set_job(job);
     Ok(applied)
+}
+
+/// What the first pass over a file keeps: its check (every error), sync's
+/// removals with the revision planned against, and the file's SHA-256.
+struct FirstPass {
+    checked: Checked,
+    ending: crate::pipeline::Ending,
+    sha256: String,
+}
+
+/// Checks `file` (of `size` bytes) against `store`, keeping what a second
+/// pass needs and not the plan; `progress` is told of the bytes checked.
+fn first_pass(
+    importer: &crate::Importer,
+    file: std::fs::File,
+    size: Option<u64>,
+    store: &Store,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<FirstPass, Error> {
+    let hasher = Mutex::new(Sha256::new());
+    let bytes = AtomicU64::new(0);
+    let mut stopped = false;
+    let first = {
+        let hashing = Hashing {
+            inner: file,
+            hasher: &hasher,
+            bytes: &bytes,
+        };
+        let checking = Checking {
+            inner: hashing,
+            read: 0,
+            told: 0,
+            size,
+            progress,
+            stopped: &mut stopped,
+        };
+        importer.refusals(checking, store)
+    };
+    if stopped {
+        return Err(userimport_sink::Error::Cancelled.into());
+    }
+    let (checked, ending) = first?;
+    let sha256 = hasher
+        .lock()
+        .map(|h| hex::encode(h.clone().finalize()))
+        .map_err(|_| Error::Refused("the file's SHA-256 was lost".into()))?;
+    Ok(FirstPass {
+        checked,
+        ending,
+        sha256,
+    })
+}
+
+/// Resumes `job` in two passes over its file, as [`apply`] runs a job that
+/// skips invalid rows: the file (refused if it changed since the job
+/// started) is checked against the store as it is now, then planned again
+/// as the rows not done yet are written, in batches of `batch` changes,
+/// reading the store through `planning` (a second handle on `store`).
+/// A file with row errors is refused unless the job skips invalid rows;
+/// the rows refused are left out (their results were recorded when the
+/// job was created).
+pub(crate) fn resume_in_two_passes(
+    store: &mut Store,
+    planning: Store,
+    job: &Job,
+    batch: usize,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let id = job.id;
+    let path = Path::new(&job.spec.file);
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    let settings = ImportSettings::from_json(&job.spec.options)?;
+    let importer = settings.importer()?;
+    let first = first_pass(&importer, file, size, store, progress)?;
+    if first.sha256 != job.spec.file_sha256 {
+        let reason = format!(
+            "{} changed since job {id} started (SHA-256 {}, recorded {}): the job cannot be resumed",
+            path.display(),
+            first.sha256,
+            job.spec.file_sha256
+        );
+        store.finish_job(id, JobStatus::Failed, Some(&reason))?;
+        return Err(Error::Refused(reason));
+    }
+    let checked = &first.checked;
+    if let Some(issue) = checked.errors().find(|i| i.row == 0) {
+        let source = userimport_sink::Error::Refused(issue.message.clone());
+        return Err(Error::JobStopped { id, source });
+    }
+    if !checked.is_clean() && !settings.skip_invalid {
+        let source = userimport_sink::Error::RowErrors(checked.summary.errors);
+        return Err(Error::JobStopped { id, source });
+    }
+    let refused: Vec<u64> = invalid_rows(&checked.issues)
+        .iter()
+        .map(|r| r.row)
+        .collect();
+    let pass = SecondPass {
+        job: id,
+        refused: &refused,
+        done: job.rows_done,
+        tail: first.ending.tail,
+        rows: checked.file.rows,
+        revision: first.ending.revision,
+        sha256: &first.sha256,
+    };
+    let options = StreamOptions {
+        batch_rows: batch,
+        input_size: size,
+        invite: settings.invite.as_ref(),
+        ..StreamOptions::default()
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
+    importer.write_second_pass(file, planning, store, pass, &options, progress)
+}
+
+/// Plans `input` whole, then writes it at once (a small file, or a stream
+/// that cannot be read twice; never a job).
+fn apply_at_once(
+    store: &mut Store,
+    input: Box<dyn Read + Send>,
+    importer: &crate::Importer,
+    settings: &ImportSettings,
+    how: &ApplyOptions,
+) -> Result<Applied, Error> {
+    let mut checked = importer.plan(input, &*store)?;
+    if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
+        return Ok(Applied::checked_only(checked));
+    }
+    if how.detach {
+        return Err(Error::Refused(format!(
+            "a detached apply runs as a background job: the file must be on disk and have more than {} rows",
+            how.background_threshold
+        )));
+    }
+    let plan = checked
+        .plan
+        .take()
+        .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
+    let outcome = store.apply_inviting(&plan, settings.invite.as_ref(), &mut |_| true)?;
+    Ok(Applied::with_outcome(checked, outcome))
+}
+
+/// A reader that tells `progress` how much of the file the first pass has
+/// checked (about every MiB); `false` stops it.
+struct Checking<'p, R> {
+    inner: R,
+    read: u64,
+    told: u64,
+    size: Option<u64>,
+    progress: &'p mut dyn FnMut(&StreamProgress) -> bool,
+    stopped: &'p mut bool,
+}
+
+impl<R: Read> Read for Checking<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.told >= 1 << 20 || n == 0 {
+            self.told = self.read;
+            let going = (self.progress)(&StreamProgress {
+                bytes_read: self.read,
+                bytes_total: self.size,
+                ..StreamProgress::default()
+            });
+            if !going {
+                *self.stopped = true;
+                return Err(std::io::Error::other("stopped"));
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Applies a reviewed plan (read with [`Plan::from_json`]) to `store` after
@@ -428,12 +619,16 @@ fn job_only(job: Job) -> Applied {
 fn open(input: Input) -> Result<Box<dyn Read + Send>, Error> {
     Ok(match input {
         Input::Reader(reader) => reader,
-        Input::Path(path) => Box::new(std::fs::File::open(&path).map_err(|e| {
-            Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot open {}: {e}", path.display()),
-            ))
-        })?),
+        Input::Path(path) => Box::new(open_path(&path)?),
+    })
+}
+
+fn open_path(path: &Path) -> Result<std::fs::File, Error> {
+    std::fs::File::open(path).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot open {}: {e}", path.display()),
+        ))
     })
 }
 
@@ -463,7 +658,7 @@ fn job_spec(file: &Path, sha256: &str, settings: &str, rows_total: u64) -> JobSp
 
 /// Rows refused by validation or planning, as failed results with their
 /// reasons, in file order.
-fn invalid_rows(issues: &[Issue]) -> Vec<RowResult> {
+pub(crate) fn invalid_rows(issues: &[Issue]) -> Vec<RowResult> {
     let mut failed: BTreeMap<u64, (u64, Vec<String>, Option<i64>)> = BTreeMap::new();
     for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
         let entry = failed

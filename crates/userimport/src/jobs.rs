@@ -79,7 +79,10 @@ pub(crate) fn unfinished_for(
 
 /// Finishes job `id`: plans its file again against the store as it is now
 /// and writes the rows not done yet, in batches of `batch` changes.
-/// `progress` returning `false` stops it (resume it again later).
+/// `progress` returning `false` stops it (resume it again later). On an
+/// SQLite store the file is read twice and its plan never held whole; a
+/// PostgreSQL store (which keeps no URL to open a second connection with)
+/// plans it whole: use [`resume_with`] there for large files.
 pub fn resume(
     store: &mut Store,
     id: i64,
@@ -93,6 +96,9 @@ pub fn resume(
     if job.status == JobStatus::Running {
         // Its worker is alive (another process or connection).
         return Err(userimport_sink::Error::JobRunning(id).into());
+    }
+    if let Some(planning) = planning_handle(store)? {
+        return crate::apply::resume_in_two_passes(store, planning, &job, batch, progress);
     }
     let path = Path::new(&job.spec.file);
     let bytes = std::fs::read(path)
@@ -113,6 +119,42 @@ pub fn resume(
         .plan
         .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
     run_plan(store, id, &plan, settings.invite.as_ref(), batch, progress)
+}
+
+/// A second handle on `store` to plan through while it writes, when one
+/// can be opened from it (an SQLite file; a PostgreSQL connection does not
+/// keep its URL: see [`resume_with`]).
+fn planning_handle(store: &Store) -> Result<Option<Store>, Error> {
+    match store {
+        Store::Sqlite(sqlite) => match sqlite.path() {
+            Some(path) => Ok(Some(Store::Sqlite(
+                userimport_sink::SqliteSink::open_existing(path)?,
+            ))),
+            None => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// [`resume`] planning through `planning`, a second handle on the same
+/// store (opened with [`Store::open_existing`]): the file is read twice
+/// (checked, then planned again as it is written), so its plan is never
+/// held whole, on every backend.
+pub fn resume_with(
+    store: &mut Store,
+    planning: Store,
+    id: i64,
+    batch: usize,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let job = get(store, id)?;
+    if job.status == JobStatus::Done {
+        return Ok(job);
+    }
+    if job.status == JobStatus::Running {
+        return Err(userimport_sink::Error::JobRunning(id).into());
+    }
+    crate::apply::resume_in_two_passes(store, planning, &job, batch, progress)
 }
 
 /// Asks job `id` to stop at its next batch boundary: the rows before it

@@ -207,16 +207,36 @@ pub(crate) enum Keep<'a> {
     Counts,
     /// The whole plan (`plan`).
     Plan,
+    /// Counts, every error (warnings capped as for `Counts`) and sync's
+    /// removals, into the vector given: the first pass of an apply that
+    /// skips invalid rows, which needs to know every refused row but not
+    /// the plan.
+    Refusals(&'a mut Ending),
     /// Each chunk's changes handed on as planned, with whether the file is
     /// clean so far; the sync tail (clean files only) and then
     /// [`Streamed::Checked`] come last. An error stops the run.
     Stream(&'a mut dyn FnMut(Streamed, bool) -> Result<(), Error>),
 }
 
+/// What the first pass of a two-pass apply keeps beside its check.
+#[derive(Debug, Default)]
+pub(crate) struct Ending {
+    /// Sync's removals.
+    pub(crate) tail: Vec<Change>,
+    /// The store revision planned against.
+    pub(crate) revision: u64,
+}
+
 /// What a streamed run hands on.
 pub(crate) enum Streamed {
-    /// A planned chunk.
-    Chunk(Chunk),
+    /// A planned chunk of the data rows `rows` (the sync tail: `0..0`); its
+    /// `issues` are the planner's for those rows (already in the report).
+    Chunk {
+        /// The chunk.
+        chunk: Chunk,
+        /// The data rows it planned.
+        rows: std::ops::Range<u64>,
+    },
     /// The whole file is checked: `rows` data rows, planned against the
     /// store's `revision`; `withdrawn` lists the data rows found to be
     /// in-file duplicates at the end, whose changes, handed on earlier,
@@ -306,6 +326,20 @@ impl Importer {
         self.run(input, dir, Keep::Plan)
     }
 
+    /// The first pass of an apply that leaves refused rows out: checks
+    /// `input` against `dir` keeping counts, every error (the refused rows
+    /// and why), the first [`ImportOptions::max_issues`] warnings, and
+    /// sync's removals with the revision planned against; not the plan.
+    pub(crate) fn refusals<R: Read, D: Directory>(
+        &self,
+        input: R,
+        dir: &D,
+    ) -> Result<(Checked, Ending), Error> {
+        let mut ending = Ending::default();
+        let checked = self.run(input, dir, Keep::Refusals(&mut ending))?;
+        Ok((checked, ending))
+    }
+
     /// Execute: applies exactly `plan` to `store` (all or nothing unless the
     /// plan was made with `skip_invalid`), refused if the store moved since
     /// the plan was made. `progress` returning `false` cancels.
@@ -370,7 +404,7 @@ impl Importer {
         }
         let mut planner = Planner::new(profile, plan_options, dir)?;
         // Check keeps only counts and issues: no new user is built.
-        planner.counts_only(matches!(keep, Keep::Counts));
+        planner.counts_only(matches!(keep, Keep::Counts | Keep::Refusals(_)));
         planner.review_limit(self.options.max_changes);
         let mut uniqueness = Uniqueness::new(profile);
         let mut header_issues = validator.header_issues();
@@ -382,11 +416,12 @@ impl Importer {
         // The planner counts its own issues; the validator's are counted here.
         let mut counted = Summary::default();
         counted.count_issues(&header_issues);
-        let mut issues = IssueList::new(if keep_plan {
-            usize::MAX
-        } else {
-            self.options.max_issues.max(1)
-        });
+        let cap = self.options.max_issues.max(1);
+        let mut issues = match keep {
+            Keep::Plan => IssueList::new(usize::MAX, usize::MAX),
+            Keep::Refusals(_) => IssueList::new(usize::MAX, cap),
+            _ => IssueList::new(cap, cap),
+        };
         issues.extend(header_issues);
         let mut changes: Vec<Change> = Vec::new();
         let mut kinds: Vec<Kind> = Vec::new();
@@ -458,15 +493,16 @@ impl Importer {
                 fill_keys(&mut chunk.issues, rows, &mapping, key_columns);
                 issues.extend(batch.issues.drain(..));
                 match &mut keep {
-                    Keep::Counts => issues.extend(chunk.issues),
+                    Keep::Counts | Keep::Refusals(_) => issues.extend(chunk.issues),
                     Keep::Plan => {
                         issues.extend(chunk.issues);
                         changes.extend(chunk.changes);
                     }
                     Keep::Stream(stream) => {
-                        issues.extend(chunk.issues.drain(..));
+                        issues.extend(chunk.issues.iter().cloned());
                         let clean = counted.errors + planner.summary().errors == 0;
-                        stream(Streamed::Chunk(chunk), clean)?;
+                        let rows = batch.first_row..batch.first_row + batch.filled as u64;
+                        stream(Streamed::Chunk { chunk, rows }, clean)?;
                     }
                 }
                 Ok(())
@@ -523,7 +559,7 @@ impl Importer {
         issues.extend(formula_issues);
         // In-file duplicates: every one counted and its row noted; a check
         // keeps only the first `cap` (by line, row and column).
-        let cap = issues.cap;
+        let cap = issues.error_cap;
         let mut duplicate_rows: HashSet<u64> = HashSet::new();
         let mut duplicate_counts = Summary::default();
         let mut kept: BinaryHeap<ByPlace> = BinaryHeap::new();
@@ -609,7 +645,13 @@ impl Importer {
                     changes: std::mem::take(&mut finish.changes),
                     ..Chunk::default()
                 };
-                stream(Streamed::Chunk(tail), clean)?;
+                stream(
+                    Streamed::Chunk {
+                        chunk: tail,
+                        rows: 0..0,
+                    },
+                    clean,
+                )?;
             }
             let revision = finish.revision;
             stream(
@@ -624,6 +666,10 @@ impl Importer {
                 },
                 clean,
             )?;
+        }
+        if let Keep::Refusals(ending) = &mut keep {
+            ending.tail = std::mem::take(&mut finish.changes);
+            ending.revision = finish.revision;
         }
         let plan = keep_plan.then(|| {
             changes.retain(|c| c.row() == 0 || !duplicate_rows.contains(&c.row()));
@@ -648,12 +694,13 @@ impl Importer {
 }
 
 /// The issues a run keeps: every file-level issue (row 0), and the first
-/// `cap` errors and `cap` warnings in file order. The rest are counted, not
-/// kept. Which issues are kept, and their order, do not depend on the chunk
+/// `error_cap` errors and `warning_cap` warnings in file order. The rest
+/// are counted, not kept. Which issues are kept, and their order, do not depend on the chunk
 /// size: within one row, issues arrive in the same order whatever the
 /// chunking, and rows are ranked by line.
 struct IssueList {
-    cap: usize,
+    error_cap: usize,
+    warning_cap: usize,
     seq: u64,
     file_level: Vec<Issue>,
     errors: BinaryHeap<Ranked>,
@@ -714,9 +761,10 @@ impl Ord for Ranked {
 }
 
 impl IssueList {
-    fn new(cap: usize) -> Self {
+    fn new(error_cap: usize, warning_cap: usize) -> Self {
         IssueList {
-            cap,
+            error_cap,
+            warning_cap,
             seq: 0,
             file_level: Vec::new(),
             errors: BinaryHeap::new(),
@@ -726,18 +774,18 @@ impl IssueList {
     }
 
     fn push(&mut self, issue: Issue) {
-        if issue.row == 0 || self.cap == usize::MAX {
+        if issue.row == 0 || (self.error_cap == usize::MAX && self.warning_cap == usize::MAX) {
             self.file_level.push(issue);
             return;
         }
         self.seq += 1;
-        let heap = if issue.is_error() {
-            &mut self.errors
+        let (heap, cap) = if issue.is_error() {
+            (&mut self.errors, self.error_cap)
         } else {
-            &mut self.warnings
+            (&mut self.warnings, self.warning_cap)
         };
         heap.push(Ranked(self.seq, issue));
-        if heap.len() > self.cap {
+        if heap.len() > cap {
             heap.pop();
             self.dropped += 1;
         }
@@ -758,13 +806,17 @@ impl IssueList {
         let mut issues = self.file_level;
         issues.extend(ranked.into_iter().map(|r| r.1));
         if self.dropped > 0 {
+            let errors = match self.error_cap {
+                usize::MAX => "every error and the first".to_string(),
+                cap => format!("the first {cap} errors and"),
+            };
             issues.push(Issue::warning(
                 0,
                 0,
                 "report.truncated",
                 format!(
-                    "{} more issues are not listed: the report lists the first {} errors and {} warnings (the counts include every issue)",
-                    self.dropped, self.cap, self.cap
+                    "{} more issues are not listed: the report lists {errors} {} warnings (the counts include every issue)",
+                    self.dropped, self.warning_cap
                 ),
             ));
         }

@@ -48,7 +48,7 @@ impl Importer {
         let mut ending: Option<(u64, Vec<u64>)> = None;
         let mut stream = |streamed: Streamed, _clean: bool| -> Result<(), Error> {
             match streamed {
-                Streamed::Chunk(mut chunk) => {
+                Streamed::Chunk { mut chunk, .. } => {
                     hash_passwords(&mut chunk.changes)?;
                     created_groups.append(&mut chunk.created_groups);
                     for change in &chunk.changes {

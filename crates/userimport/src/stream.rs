@@ -13,16 +13,18 @@
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, mpsc};
 
 use sha2::{Digest, Sha256};
 
-use userimport_plan::Directory;
+use userimport_plan::{Change, Directory};
 use userimport_sink::{
-    ApplyOutcome, Batch, CancelToken, Chunk, Feed, FeedOptions, Invite, JobPlan, JobSpec, Jobs,
-    Verdict, Written, write_feed,
+    ApplyOutcome, Batch, CancelToken, Chunk, Feed, FeedOptions, Invite, Job, JobPlan, JobSpec,
+    JobStatus, Jobs, Verdict, Written, write_feed,
 };
+use userimport_validate::Issue;
 
 use crate::Error;
 use crate::pipeline::{Checked, Importer, Keep, Streamed};
@@ -109,10 +111,10 @@ pub struct StreamOutcome {
 }
 
 /// A reader that hashes and counts what passes through it.
-struct Hashing<'h, R> {
-    inner: R,
-    hasher: &'h Mutex<Sha256>,
-    bytes: &'h AtomicU64,
+pub(crate) struct Hashing<'h, R> {
+    pub(crate) inner: R,
+    pub(crate) hasher: &'h Mutex<Sha256>,
+    pub(crate) bytes: &'h AtomicU64,
 }
 
 impl<R: Read> Read for Hashing<'_, R> {
@@ -143,8 +145,8 @@ impl Importer {
     /// job is marked cancelled).
     ///
     /// Refused for `skip_invalid` plans: rows found invalid only at the end
-    /// of the file (in-file duplicates) could not be taken back; plan the
-    /// whole file first ([`Importer::plan`]) for those.
+    /// of the file (in-file duplicates) could not be taken back; check the
+    /// whole file first for those, as [`crate::apply()`] does.
     ///
     /// A first import into an empty store goes faster as a bulk load: when
     /// [`Sink::begin_bulk_load`](userimport_sink::Sink::begin_bulk_load) agrees, plan against an
@@ -241,7 +243,7 @@ impl Importer {
                         return Ok(());
                     }
                     match streamed {
-                        Streamed::Chunk(chunk) => {
+                        Streamed::Chunk { chunk, .. } => {
                             let chunk =
                                 Chunk::prepare(Cow::Owned(chunk.changes), chunk.created_groups)?;
                             // The writer stops listening when a write
@@ -359,4 +361,226 @@ where
         }
         (written, _) => written,
     }
+}
+
+/// The second pass of a job that leaves rows out (`skip_invalid`), or of a
+/// job's resume: what the first pass found, and what is written already.
+pub(crate) struct SecondPass<'p> {
+    /// The job the writes are recorded in.
+    pub job: i64,
+    /// The data rows the first pass refused, ascending: left out (their
+    /// failed results are recorded with the job).
+    pub refused: &'p [u64],
+    /// Data rows up to this one are written already (a resumed job).
+    pub done: u64,
+    /// Sync's removals, planned by the first pass: written last. The
+    /// second pass plans against the store as its own batches change it,
+    /// so only the first pass knows who is absent from the file.
+    pub tail: Vec<Change>,
+    /// The file's data rows.
+    pub rows: u64,
+    /// The store revision the first pass planned against: the store must
+    /// still be at it when the second pass starts writing.
+    pub revision: u64,
+    /// The file's SHA-256 as the first pass read it.
+    pub sha256: &'p str,
+}
+
+impl SecondPass<'_> {
+    /// True when data row `row` is to be written by this pass.
+    fn keeps(&self, row: u64) -> bool {
+        row > self.done && self.refused.binary_search(&row).is_err()
+    }
+
+    /// Drops what this pass does not write from `chunk` (rows `rows`):
+    /// rows refused by the first pass, rows written already, and the
+    /// second pass's own sync tail. Returns the error issues of rows kept
+    /// that this pass refused although the first did not, so that they are
+    /// failed results too (every row of the file has one).
+    fn filter(&self, chunk: &mut userimport_plan::Chunk, rows: &Range<u64>) -> Vec<Issue> {
+        if rows.is_empty() {
+            chunk.changes.clear();
+            return Vec::new();
+        }
+        chunk.changes.retain(|c| self.keeps(c.row()));
+        let planned: Vec<u64> = chunk.changes.iter().map(Change::row).collect();
+        chunk
+            .issues
+            .iter()
+            .filter(|i| i.is_error() && rows.contains(&i.row) && self.keeps(i.row))
+            .filter(|i| planned.binary_search(&i.row).is_err())
+            .cloned()
+            .collect()
+    }
+}
+
+/// What the second pass's planning thread sends the writer.
+type Sent = Result<Chunk<'static>, userimport_sink::Error>;
+
+impl Importer {
+    /// Writes job `pass.job` by planning `input` a second time (against
+    /// `planning`, a second handle on `store`, on a helper thread) and
+    /// feeding the writer loop each chunk's changes as they are planned,
+    /// less the rows `pass` leaves out, in batches committed with the
+    /// job's progress from the first. Memory holds a few chunks, not the
+    /// plan. Rows refused only by this pass (none are expected: what
+    /// an earlier row of the file changes in the store is also checked
+    /// within the file) are recorded as failed results of the job.
+    pub(crate) fn write_second_pass<R, D, S>(
+        &self,
+        input: R,
+        planning: D,
+        store: &mut S,
+        pass: SecondPass<'_>,
+        options: &StreamOptions<'_>,
+        progress: &mut dyn FnMut(&StreamProgress) -> bool,
+    ) -> Result<Job, Error>
+    where
+        R: Read + Send,
+        D: Directory + Send,
+        S: Jobs + Directory<Error = userimport_sink::Error>,
+    {
+        let job = pass.job;
+        let record = store
+            .job(job)?
+            .ok_or_else(|| Error::Refused(format!("no job {job}")))?;
+        if record.status == JobStatus::Done {
+            return Ok(record);
+        }
+        if record.status != JobStatus::Running || record.cancel_requested {
+            // Resuming a job that stopped (or was asked to): it runs again.
+            store.finish_job(job, JobStatus::Running, None)?;
+        }
+        let verdict = &Verdict::clean_now(pass.rows, pass.revision);
+        let bytes = &AtomicU64::new(0);
+        let (to_writer, from_planner) = mpsc::sync_channel::<Sent>(AHEAD);
+        let (retire, retired) = mpsc::channel::<Chunk<'static>>();
+        let pass = &pass;
+        std::thread::scope(|scope| {
+            let planner = scope.spawn(move || {
+                let hasher = Mutex::new(Sha256::new());
+                let input = Hashing {
+                    inner: input,
+                    hasher: &hasher,
+                    bytes,
+                };
+                let mut sending = true;
+                let mut late: Vec<Issue> = Vec::new();
+                let mut stream = |streamed: Streamed, _clean: bool| -> Result<(), Error> {
+                    retired.try_iter().for_each(drop);
+                    let Streamed::Chunk { mut chunk, rows } = streamed else {
+                        return Ok(());
+                    };
+                    late.extend(pass.filter(&mut chunk, &rows));
+                    if !sending || (chunk.changes.is_empty() && chunk.created_groups.is_empty()) {
+                        return Ok(());
+                    }
+                    let chunk = Chunk::prepare(Cow::Owned(chunk.changes), chunk.created_groups)?;
+                    // The writer stops listening when a write fails: no
+                    // use planning the rest.
+                    sending = to_writer.send(Ok(chunk)).is_ok();
+                    match sending {
+                        true => Ok(()),
+                        false => Err(Error::Refused("the writer stopped".into())),
+                    }
+                };
+                let ran = self.run(input, &planning, Keep::Stream(&mut stream));
+                let sha256 = hasher
+                    .lock()
+                    .map(|h| hex::encode(h.clone().finalize()))
+                    .unwrap_or_default();
+                let last = match &ran {
+                    Err(e) => Err(userimport_sink::Error::Refused(e.to_string())),
+                    Ok(_) if sha256 != pass.sha256 => Err(userimport_sink::Error::Refused(
+                        "the file changed while it was being applied".into(),
+                    )),
+                    Ok(_) if pass.tail.is_empty() => Ok(None),
+                    Ok(_) => Chunk::prepare(Cow::Owned(pass.tail.clone()), Vec::new()).map(Some),
+                };
+                match last {
+                    Ok(None) => {}
+                    Ok(Some(tail)) => drop(to_writer.send(Ok(tail))),
+                    Err(e) => drop(to_writer.send(Err(e))),
+                }
+                drop(to_writer);
+                retired.into_iter().for_each(drop);
+                (ran, late, !sending)
+            });
+            let feed_options = FeedOptions {
+                batch_rows: options.batch_rows,
+                hold_rows: usize::MAX,
+                all_or_nothing: !self.options().plan.skip_invalid,
+                invite: options.invite,
+                job: JobPlan::Existing(job),
+            };
+            let mut next = || from_planner.recv().ok();
+            let mut retired = |chunk| {
+                let _ = retire.send(chunk);
+            };
+            let feed = Feed {
+                next: &mut next,
+                verdict,
+                retire: &mut retired,
+            };
+            let written = write_feed(store, feed, &feed_options, &CancelToken::new(), &mut |p| {
+                progress(&StreamProgress {
+                    phase: Phase::Writing,
+                    bytes_read: bytes.load(Ordering::Relaxed),
+                    bytes_total: options.input_size,
+                    rows_read: p.rows_read,
+                    rows_written: p.rows_written,
+                    checked: true,
+                    job: Some(job),
+                })
+            });
+            drop(retire);
+            drop(from_planner);
+            let (ran, late, writer_gone) = match planner.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            record_late(store, job, &late)?;
+            let written = match (written, ran) {
+                (Err(userimport_sink::Error::Cancelled), _) => return Err(Error::Stopped { job }),
+                // The planner failed on its own (its error, passed on,
+                // stopped the writer).
+                (Err(_), Err(e)) if !writer_gone => return Err(e),
+                (Err(source), _) => return Err(Error::JobStopped { id: job, source }),
+                (Ok(_), Err(e)) => return Err(e),
+                (Ok(written), Ok(_)) => written,
+            };
+            if !written.outcome.committed {
+                let source = userimport_sink::Error::Refused(written.outcome.first_failure());
+                return Err(Error::JobStopped { id: job, source });
+            }
+            store
+                .job(job)?
+                .ok_or_else(|| Error::Refused(format!("no job {job}")))
+        })
+    }
+}
+
+/// Records rows refused only by the second pass as failed results of job
+/// `id` (those it has reached), keeping the job's status.
+fn record_late<S>(store: &mut S, id: i64, late: &[Issue]) -> Result<(), Error>
+where
+    S: Jobs + Directory<Error = userimport_sink::Error>,
+{
+    let Some(job) = store.job(id)?.filter(|_| !late.is_empty()) else {
+        return Ok(());
+    };
+    let reached: Vec<Issue> = late
+        .iter()
+        .filter(|i| i.row <= job.rows_done)
+        .cloned()
+        .collect();
+    let failed = crate::apply::invalid_rows(&reached);
+    if failed.is_empty() {
+        return Ok(());
+    }
+    store.record_job_results(id, job.rows_done, &failed)?;
+    if job.status != JobStatus::Running {
+        store.finish_job(id, job.status, job.error.as_deref())?;
+    }
+    Ok(())
 }
