@@ -5,13 +5,23 @@ use std::path::PathBuf;
 
 use userimport::plan::Plan;
 use userimport::sink::{DEFAULT_TEMPLATE, Invite};
-use userimport::{Applied, ApplyOptions, Format, Input, write_report};
+use userimport::{Applied, ApplyOptions, Format, Input, write_changes_csv, write_report};
 
+use crate::changes::ChangeArgs;
 use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, load_profile, settings};
 use crate::output::{self, open_output};
 use crate::{Failure, jobs, store};
 
+/// `apply --help`'s closing words: what the report shows, and the exit codes.
+const AFTER_HELP: &str = "The report lists who changes and how, as `check` does (the first 20 of each kind; --changes N, --all-changes, --changes-csv FILE), then the outcome.
+
+Exit codes:
+  0  applied, and no row has an error or failed
+  1  rows have errors (nothing is applied unless --skip-invalid, which applies the valid rows), or a row failed
+  2  usage, I/O or file-level error, or a job stopped or cancelled part-way (`userimport jobs resume ID` finishes it)";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// A CSV file, or a plan written by `userimport plan` (a .json file).
     file: PathBuf,
@@ -23,14 +33,18 @@ pub struct Args {
     plan: PlanArgs,
     #[command(flatten)]
     report: ReportArgs,
-    /// Write the per-row results (outcome and reason) to this CSV file.
-    #[arg(long)]
+    #[command(flatten)]
+    changes: ChangeArgs,
+    /// Write one row per line of the file to FILE as CSV: line, row,
+    /// outcome, member ID, reason, login ID, e-mail (UTF-8 with BOM,
+    /// formula-safe).
+    #[arg(long, value_name = "FILE")]
     results: Option<PathBuf>,
     /// Files with more data rows than this run as a job recorded in the
     /// store: written as they are checked, held until the whole file is
     /// known to be clean, then committed in batches with the job's progress
     /// (resumable with `userimport jobs resume ID`).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     background_threshold: u64,
     /// Run the job in a detached worker: print its ID and return at once.
     #[arg(long)]
@@ -52,13 +66,18 @@ pub struct InviteArgs {
     pub invite: bool,
     /// The invitation template (minijinja: a "Subject: …" line, a blank
     /// line, the body; variables name, login, email, link).
-    #[arg(long, requires = "invite")]
+    #[arg(long, value_name = "FILE", requires = "invite")]
     pub invite_template: Option<PathBuf>,
     /// When the invitations are due (RFC 3339; default now).
-    #[arg(long, requires = "invite")]
+    #[arg(long, value_name = "TIME", requires = "invite")]
     pub send_at: Option<String>,
     /// The set-password page the single-use link points to (BASE?token=…).
-    #[arg(long, env = "USERIMPORT_INVITE_BASE_URL", requires = "invite")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "USERIMPORT_INVITE_BASE_URL",
+        requires = "invite"
+    )]
     pub invite_base_url: Option<String>,
 }
 
@@ -90,6 +109,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     // A results file that cannot be written (or would overwrite the store
     // or the input) is found out before anything is applied.
     output::reserve(args.results.as_deref(), &args.store.db, &args.file)?;
+    output::reserve(args.changes.csv_path(), &args.store.db, &args.file)?;
     let applied = if is_plan_file(&args.file) {
         apply_plan_file(&args, invite.as_ref())?
     } else {
@@ -100,6 +120,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         how.job_batch = args.job_batch;
         how.detach = args.detach;
         how.store = crate::store_options::get();
+        how.max_changes = args.changes.limit();
         let input = if args.file.as_os_str() == "-" {
             Input::Reader(Box::new(std::io::stdin()))
         } else {
@@ -110,14 +131,36 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             shown.update(p)
         });
         shown.finish();
-        applied.map_err(advise)?
+        applied.map_err(|e| advise(e, &args.store.db))?
     };
     report(&args, &applied, format)
 }
 
-/// The library's message, with the command that finishes a stopped job.
-fn advise(e: userimport::Error) -> Failure {
+/// The library's message, with the command that finishes a stopped job
+/// (of the store `db`).
+fn advise(e: userimport::Error, db: &str) -> Failure {
+    let cancelled = |id: i64| {
+        Failure(format!(
+            "job {id} was cancelled at a batch boundary: the rows before it are written; finish with `userimport jobs resume {id}`"
+        ))
+    };
     match &e {
+        userimport::Error::JobStopped {
+            id,
+            source: userimport::sink::Error::Cancelled,
+        } => cancelled(*id),
+        // A job's second pass stopped by a cancel request.
+        userimport::Error::Stopped { job }
+            if store::open_read(db)
+                .ok()
+                .and_then(|s| userimport::jobs::get(&s, *job).ok())
+                .is_some_and(|j| j.status == userimport::sink::JobStatus::Cancelled) =>
+        {
+            cancelled(*job)
+        }
+        userimport::Error::Stopped { job } => {
+            Failure(format!("{e}: finish with `userimport jobs resume {job}`"))
+        }
         userimport::Error::JobStopped { id, .. } => {
             Failure(format!("{e}: finish with `userimport jobs resume {id}`"))
         }
@@ -152,6 +195,11 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
     if format == Format::Text {
         crate::advice::print_hints(&checked.issues);
     }
+    if let Some(path) = args.changes.csv_path() {
+        let mut file = output::reserved(path)?;
+        write_changes_csv(&checked, &mut file)?;
+        file.commit()?;
+    }
     let mut out = open_output(None)?;
     if applied.refused {
         if format == Format::Json {
@@ -159,6 +207,7 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
             writeln!(out, "{}", serde_json::to_string_pretty(applied)?)?;
         } else {
             write_report(&checked, format, args.report.only_errors, &mut out)?;
+            args.changes.write_note(&checked, format, &mut out)?;
         }
         out.flush()?;
         if code == 1 {
@@ -185,9 +234,18 @@ fn report(args: &Args, applied: &Applied, format: Format) -> Result<u8, Failure>
     }
     if format == Format::Json {
         writeln!(out, "{}", serde_json::to_string_pretty(applied)?)?;
+    } else if format == Format::Csv {
+        // The error report alone on stdout, so that it stays a CSV file;
+        // the outcome on stderr.
+        write_report(&checked, format, args.report.only_errors, &mut out)?;
+        let mut outcome = Vec::new();
+        print_outcome(applied, &mut outcome)?;
+        eprint!("{}", String::from_utf8_lossy(&outcome));
     } else {
-        if !checked.issues.is_empty() {
+        // Who changes and how, as `check` lists them, then the outcome.
+        if !checked.issues.is_empty() || !applied.listing.is_empty() {
             write_report(&checked, Format::Text, args.report.only_errors, &mut out)?;
+            args.changes.write_note(&checked, format, &mut out)?;
             writeln!(out)?;
         }
         print_outcome(applied, &mut out)?;

@@ -1,4 +1,4 @@
-//! The change listing options shared by `check` and `plan`.
+//! The change listing options shared by `check`, `plan` and `apply`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ pub struct ChangeArgs {
 
 impl ChangeArgs {
     /// How many changes of each kind to list.
-    fn limit(&self) -> usize {
+    pub fn limit(&self) -> usize {
         match (self.all_changes, self.changes, &self.changes_csv) {
             (true, _, _) => usize::MAX,
             (false, Some(n), _) => n,
@@ -47,6 +47,29 @@ impl ChangeArgs {
             .build()
     }
 
+    /// The `--changes-csv` file, if one is asked for.
+    pub fn csv_path(&self) -> Option<&Path> {
+        self.changes_csv.as_deref()
+    }
+
+    /// After a text report, says how to see the changes it left out.
+    pub fn write_note(
+        &self,
+        checked: &Checked,
+        format: Format,
+        out: &mut dyn Write,
+    ) -> Result<(), Failure> {
+        let omitted = userimport::changes_omitted(checked);
+        if format == Format::Text && !omitted.is_empty() {
+            writeln!(
+                out,
+                "  (the first {} of each kind are listed: --changes N or --all-changes lists more, --changes-csv FILE writes them for a spreadsheet)",
+                self.limit()
+            )?;
+        }
+        Ok(())
+    }
+
     /// Writes `--changes-csv` (never over the store `db` or the `input`
     /// file), and after a text report says how to see the changes it left out.
     pub fn finish(
@@ -61,14 +84,6 @@ impl ChangeArgs {
             write_changes_csv(checked, &mut file)?;
             file.commit()?;
         }
-        let omitted = userimport::changes_omitted(checked);
-        if format == Format::Text && !omitted.is_empty() {
-            writeln!(
-                out,
-                "  (the first {} of each kind are listed: --changes N or --all-changes lists more, --changes-csv FILE writes them for a spreadsheet)",
-                self.limit()
-            )?;
-        }
-        Ok(())
+        self.write_note(checked, format, out)
     }
 }

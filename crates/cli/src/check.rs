@@ -9,7 +9,14 @@ use crate::common::{PlanArgs, ReadArgs, ReportArgs, StoreArgs, importer, open_in
 use crate::output::open_guarded;
 use crate::{Failure, store};
 
+/// `check --help`'s closing words: the exit codes.
+const AFTER_HELP: &str = "Exit codes:
+  0  no row has an error (warnings allowed)
+  1  rows have errors
+  2  usage, I/O or file-level error (undecodable, over a limit, missing required column, refused by a guard)";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// The CSV file to check (`-` = standard input).
     file: PathBuf,
@@ -24,7 +31,7 @@ pub struct Args {
     #[command(flatten)]
     changes: ChangeArgs,
     /// Write the report to a file instead of standard output.
-    #[arg(short, long)]
+    #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 }
 

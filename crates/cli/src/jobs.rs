@@ -11,11 +11,10 @@
 //! each user exactly once. The plan is made again from the file, whose
 //! SHA-256 the job records, against the store as it is then.
 
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::io::Write;
 
+use userimport::JobReport;
 use userimport::sink::{Job, JobStatus, Jobs};
-use userimport::{JobReport, Phase, StreamProgress};
 
 use crate::Failure;
 use crate::common::StoreArgs;
@@ -78,6 +77,11 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             let mut sink = store::open_write(&args.store.db)?;
             let job = userimport::jobs::cancel(&mut sink, id)?;
             print_job_line(&job);
+            if job.status == JobStatus::Running && job.cancel_requested {
+                println!(
+                    "job {id}: cancel requested: its worker stops at the next batch boundary (`userimport jobs resume {id}` finishes it later)"
+                );
+            }
             Ok(0)
         }
         Some(Action::Worker { id, job_batch }) => {
@@ -208,89 +212,7 @@ fn resume(db: &str, id: i64, batch: usize, show: bool) -> Result<Job, Failure> {
     })
 }
 
-/// The progress of a streamed apply on stderr: a bar on a terminal, else a
-/// line a second once the apply is a job (small files stay quiet).
-pub struct StreamDisplay {
-    bar: Option<indicatif::ProgressBar>,
-    show: bool,
-    last_line: Instant,
-    announced: bool,
-}
-
-impl StreamDisplay {
-    pub fn new(show: bool) -> Self {
-        let bar = (show && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:40}] {human_pos}/{human_len} {prefix} ({eta} left)",
-            ) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.set_message("apply");
-            bar
-        });
-        StreamDisplay {
-            bar,
-            show,
-            last_line: Instant::now(),
-            announced: false,
-        }
-    }
-
-    /// Shows `p`; always goes on.
-    pub fn update(&mut self, p: &StreamProgress) -> bool {
-        if let Some(bar) = &self.bar {
-            let who = p.job.map_or("apply".to_string(), |id| format!("job {id}"));
-            match (p.phase, p.bytes_total) {
-                // Checking a file of known size: bytes read of its size.
-                (Phase::Checking, Some(total)) => {
-                    bar.set_message(format!("{who}: checking ({} rows)", p.rows_read));
-                    bar.set_prefix("bytes read");
-                    bar.set_length(total);
-                    bar.set_position(p.bytes_read);
-                }
-                (Phase::Checking, None) => {
-                    bar.set_message(format!("{who}: checking"));
-                    bar.set_prefix("rows checked");
-                    bar.set_length(p.rows_read);
-                    bar.set_position(p.rows_read);
-                }
-                _ => {
-                    bar.set_message(format!("{who}: writing"));
-                    bar.set_prefix("rows written");
-                    bar.set_position(p.rows_written);
-                    bar.set_length(p.rows_read);
-                }
-            }
-            return true;
-        }
-        let Some(id) = p.job.filter(|_| self.show) else {
-            return true;
-        };
-        if !self.announced {
-            self.announced = true;
-            eprintln!(
-                "job {id}: written as the file is checked; committed in batches once it is clean"
-            );
-        }
-        if self.last_line.elapsed() >= Duration::from_secs(1) {
-            self.last_line = Instant::now();
-            eprintln!(
-                "job {id}: {}/{} rows{}",
-                p.rows_written,
-                p.rows_read,
-                if p.checked { "" } else { " (checking)" }
-            );
-        }
-        true
-    }
-
-    pub fn finish(self) {
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
+pub use crate::progress::StreamDisplay;
 
 /// Starts a detached worker for job `id`: this binary again, with the
 /// hidden `jobs worker` subcommand, stdin and stdout detached, in its own

@@ -16,6 +16,7 @@ mod outbox;
 mod output;
 mod plan;
 mod preview;
+mod progress;
 mod serve;
 mod store;
 mod store_options;
@@ -63,7 +64,7 @@ enum Command {
     Fields(fields::Args),
     /// List, add or remove groups.
     Groups(groups::Args),
-    /// Background jobs: list, show one with its results, resume.
+    /// Background jobs: list, show one with its results, resume, cancel.
     Jobs(jobs::Args),
     /// Queued invitation e-mails: list them, or deliver those due over SMTP.
     Outbox(outbox::Args),

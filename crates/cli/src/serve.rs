@@ -7,7 +7,7 @@ use std::time::Duration;
 use userimport_web::{AppState, Config};
 
 use crate::Failure;
-use crate::common::{StoreArgs, load_profile_named};
+use crate::common::StoreArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -139,11 +139,14 @@ fn config(args: &Args) -> Result<Config, Failure> {
         .iter()
         .map(|path| invite_template(path))
         .collect::<Result<_, _>>()?;
-    config.profiles = args
-        .profiles
-        .iter()
-        .map(|p| load_profile_named(p))
-        .collect::<Result<_, _>>()?;
+    for p in &args.profiles {
+        match userimport::schema::Profile::builtin(p) {
+            Some(builtin) => config.profiles.push(builtin),
+            None => config
+                .offer_profile(std::path::Path::new(p))
+                .map_err(|e| Failure(e.message))?,
+        }
+    }
     Ok(config)
 }
 

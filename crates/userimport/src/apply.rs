@@ -31,7 +31,7 @@ use userimport_validate::Issue;
 use crate::jobs;
 use crate::settings::ImportSettings;
 use crate::stream::{Hashing, SecondPass, StreamOptions, StreamOutcome, StreamProgress};
-use crate::{Checked, Error, FileInfo, Store};
+use crate::{ChangeListing, Checked, Error, FileInfo, Importer, Store};
 
 /// Where the file comes from.
 pub enum Input {
@@ -65,6 +65,13 @@ pub struct ApplyOptions {
     pub detach: bool,
     /// How the store is opened (see [`StoreOptions`]).
     pub store: StoreOptions,
+    /// The store revision the file was checked at: when set, the apply is
+    /// refused with [`Error::StoreMoved`], nothing written, if the store
+    /// moved since (see [`crate::launch`]).
+    pub expected_revision: Option<u64>,
+    /// Changes listed per kind in [`Applied::listing`] (default 100; see
+    /// [`crate::ImportOptions::max_changes`]).
+    pub max_changes: usize,
 }
 
 impl Default for ApplyOptions {
@@ -74,6 +81,8 @@ impl Default for ApplyOptions {
             job_batch: 1_000,
             detach: false,
             store: StoreOptions::default(),
+            expected_revision: None,
+            max_changes: 100,
         }
     }
 }
@@ -126,6 +135,10 @@ pub struct Applied {
     pub summary: Summary,
     /// Every issue, in file order.
     pub issues: Vec<Issue>,
+    /// Who changes and how, as the check listed it (`changes`,
+    /// `changes_omitted`); empty for a plan file or a resumed job.
+    #[serde(flatten)]
+    pub listing: ChangeListing,
     /// The job that recorded the apply, if it became one.
     pub job: Option<JobReport>,
     /// Rows by outcome.
@@ -149,8 +162,9 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn checked_only(checked: Checked) -> Self {
+    fn checked_only(mut checked: Checked) -> Self {
         Applied {
+            listing: ChangeListing::take(&mut checked),
             file: checked.file,
             summary: checked.summary,
             issues: checked.issues,
@@ -215,15 +229,19 @@ impl Applied {
         match &self.job {
             Some(job) => {
                 let results = store.job_results(job.job.id)?;
-                crate::write_results_csv_with(&results, &self.issues, store, out)
+                crate::write_results_csv_listed(&results, &self.issues, &self.listing, store, out)
             }
-            None => crate::write_results_csv_with(&self.rows, &self.issues, store, out),
+            None => {
+                crate::write_results_csv_listed(&self.rows, &self.issues, &self.listing, store, out)
+            }
         }
     }
 
     /// The check this apply began with (file, counts, issues), for reports.
     pub fn checked(&self) -> Checked {
-        Checked::new(self.file.clone(), self.summary, self.issues.clone(), None)
+        let mut checked = Checked::new(self.file.clone(), self.summary, self.issues.clone(), None);
+        self.listing.restore(&mut checked);
+        checked
     }
 
     /// True when no issue is an error and no row failed.
@@ -243,8 +261,9 @@ pub fn apply(
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Applied, Error> {
     let mut store = Store::open_with(store_url, &how.store)?;
-    if settings.skip_invalid || how.detach {
-        return apply_planned(&mut store, store_url, input, settings, how, progress);
+    if settings.skip_invalid || how.detach || how.expected_revision.is_some() {
+        return apply_planned(&mut store, store_url, input, settings, how, progress)
+            .map_err(|e| crate::launch::moved_if_drift(e, how.expected_revision));
     }
     let settings_json = settings.to_json();
     let job = match &input {
@@ -262,7 +281,7 @@ pub fn apply(
             ))
         }
     };
-    let importer = settings.importer()?;
+    let importer = listing(settings.importer()?, how);
     let input_size = match &input {
         Input::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
         Input::Reader(_) => None,
@@ -321,7 +340,7 @@ fn apply_planned(
     how: &ApplyOptions,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Applied, Error> {
-    let importer = settings.importer()?;
+    let importer = listing(settings.importer()?, how);
     let path = match input {
         Input::Reader(reader) => return apply_at_once(store, reader, &importer, settings, how),
         Input::Path(path) => path,
@@ -332,6 +351,7 @@ fn apply_planned(
         ending,
         sha256: sha,
     } = first_pass(&importer, open_path(&path)?, size, store, progress)?;
+    crate::launch::guard(&*store, how.expected_revision, Some(ending.revision))?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
@@ -447,6 +467,7 @@ pub(crate) fn resume_in_two_passes(
     planning: Store,
     job: &Job,
     batch: usize,
+    expected_revision: Option<u64>,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Job, Error> {
     let id = job.id;
@@ -466,6 +487,13 @@ pub(crate) fn resume_in_two_passes(
         );
         store.finish_job(id, JobStatus::Failed, Some(&reason))?;
         return Err(Error::Refused(reason));
+    }
+    if job.rows_done == 0
+        && let Err(moved) =
+            crate::launch::guard(store, expected_revision, Some(first.ending.revision))
+    {
+        store.finish_job(id, JobStatus::Failed, Some(&moved.to_string()))?;
+        return Err(moved);
     }
     let checked = &first.checked;
     if let Some(issue) = checked.errors().find(|i| i.row == 0) {
@@ -510,6 +538,8 @@ fn apply_at_once(
     how: &ApplyOptions,
 ) -> Result<Applied, Error> {
     let mut checked = importer.plan(input, &*store)?;
+    let planned_at = checked.plan.as_ref().map(|p| p.revision);
+    crate::launch::guard(&*store, how.expected_revision, planned_at)?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
@@ -630,6 +660,15 @@ fn open_path(path: &Path) -> Result<std::fs::File, Error> {
             format!("cannot open {}: {e}", path.display()),
         ))
     })
+}
+
+/// `importer` listing at most `how.max_changes` changes of each kind.
+fn listing(importer: Importer, how: &ApplyOptions) -> Importer {
+    let mut options = importer.options().clone();
+    options.max_changes = how.max_changes;
+    Importer::builder(importer.profile())
+        .options(options)
+        .build()
 }
 
 /// The SHA-256 of a file, hex.

@@ -97,8 +97,35 @@ pub fn resume(
         // Its worker is alive (another process or connection).
         return Err(userimport_sink::Error::JobRunning(id).into());
     }
-    if let Some(planning) = planning_handle(store)? {
-        return crate::apply::resume_in_two_passes(store, planning, &job, batch, progress);
+    resume_claimed(store, None, job, batch, None, progress)
+}
+
+/// [`resume`] for a job this connection may run (not running elsewhere, or
+/// claimed here by [`crate::launch::start`]), planning through `planning`
+/// when given; with `expected_revision`, a job that wrote nothing yet is
+/// refused, and marked failed, when the store moved since its file was
+/// checked.
+pub(crate) fn resume_claimed(
+    store: &mut Store,
+    planning: Option<Store>,
+    job: Job,
+    batch: usize,
+    expected_revision: Option<u64>,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let id = job.id;
+    if job.status == JobStatus::Done {
+        return Ok(job);
+    }
+    let planning = match planning {
+        Some(planning) => Some(planning),
+        None => planning_handle(store)?,
+    };
+    if let Some(planning) = planning {
+        let expected = expected_revision;
+        return crate::apply::resume_in_two_passes(
+            store, planning, &job, batch, expected, progress,
+        );
     }
     let path = Path::new(&job.spec.file);
     let bytes = std::fs::read(path)
@@ -118,6 +145,12 @@ pub fn resume(
     let plan = checked
         .plan
         .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
+    if job.rows_done == 0
+        && let Err(moved) = crate::launch::guard(store, expected_revision, Some(plan.revision))
+    {
+        store.finish_job(id, JobStatus::Failed, Some(&moved.to_string()))?;
+        return Err(moved);
+    }
     run_plan(store, id, &plan, settings.invite.as_ref(), batch, progress)
 }
 
@@ -154,7 +187,7 @@ pub fn resume_with(
     if job.status == JobStatus::Running {
         return Err(userimport_sink::Error::JobRunning(id).into());
     }
-    crate::apply::resume_in_two_passes(store, planning, &job, batch, progress)
+    crate::apply::resume_in_two_passes(store, planning, &job, batch, None, progress)
 }
 
 /// Asks job `id` to stop at its next batch boundary: the rows before it

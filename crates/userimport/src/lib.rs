@@ -77,7 +77,9 @@
 mod apply;
 mod csv_out;
 mod export;
+pub mod fix;
 pub mod jobs;
+pub mod launch;
 mod output_file;
 mod pipeline;
 mod plan_file;
@@ -101,8 +103,9 @@ pub use pipeline::{
     Checked, FileInfo, ImportOptions, Importer, ImporterBuilder, delimiter_name, sort_issues,
 };
 pub use report::{
-    Format, changes_json, changes_omitted, write_changes_csv, write_changes_text, write_issues_csv,
-    write_issues_text, write_report, write_results_csv, write_results_csv_with, write_summary_text,
+    ChangeListing, Format, changes_json, changes_omitted, write_changes_csv, write_changes_text,
+    write_issues_csv, write_issues_text, write_report, write_results_csv, write_results_csv_listed,
+    write_results_csv_with, write_summary_text,
 };
 pub use settings::{ImportSettings, parse_delimiter, parse_map};
 pub use store::{Store, StoreUrl, mask_url_password};
@@ -166,6 +169,25 @@ pub enum Error {
     /// Writing an `.xlsx` workbook failed; the message says where.
     #[error("cannot write the workbook: {0}")]
     Workbook(String),
+    /// A cell to fix in place is not in the file, or its value cannot be
+    /// written in the file's charset; the message says which and why.
+    #[error("{0}")]
+    Edit(String),
+    /// The store moved since the file was checked
+    /// ([`ApplyOptions::expected_revision`]): nothing was written; check the
+    /// file again.
+    #[error(
+        "the store changed since the file was checked (revision {checked}, now {now}){}: check the file again",
+        launch::history_text(history)
+    )]
+    StoreMoved {
+        /// The revision the file was checked at.
+        checked: u64,
+        /// The store's revision now.
+        now: u64,
+        /// What was applied in between, when the store keeps history.
+        history: Vec<sink::Revision>,
+    },
 }
 
 use schema::{Profile, Template};

@@ -125,6 +125,76 @@ pub fn changes_json(checked: &Checked) -> serde_json::Value {
     serde_json::to_value(changes).unwrap_or_default()
 }
 
+/// The change listing of a check, kept apart from the check: what an apply
+/// reports of who changes and how. It serializes as the JSON report's
+/// `changes` and `changes_omitted` (flattened into the apply report).
+#[derive(Debug, Clone, Default)]
+pub struct ChangeListing {
+    review: userimport_plan::Review,
+    headers: BTreeMap<String, String>,
+    list_columns: Vec<(Purpose, String)>,
+    summary: Summary,
+}
+
+impl ChangeListing {
+    /// Takes the listing out of `checked` (its review, headers and list
+    /// columns are left empty).
+    pub fn take(checked: &mut Checked) -> Self {
+        ChangeListing {
+            review: std::mem::take(&mut checked.review),
+            headers: std::mem::take(&mut checked.headers),
+            list_columns: std::mem::take(&mut checked.list_columns),
+            summary: checked.summary,
+        }
+    }
+
+    /// Puts a copy of the listing back into `checked`, for the reports.
+    pub fn restore(&self, checked: &mut Checked) {
+        checked.review = self.review.clone();
+        checked.headers = self.headers.clone();
+        checked.list_columns = self.list_columns.clone();
+    }
+
+    /// True when no change is listed.
+    pub fn is_empty(&self) -> bool {
+        self.review.entries.is_empty()
+    }
+
+    fn checked(&self) -> Checked {
+        let mut checked = Checked::new(
+            FileInfo {
+                encoding: String::new(),
+                delimiter: String::new(),
+                header_line: 0,
+                rows: 0,
+                workbook: None,
+            },
+            self.summary,
+            Vec::new(),
+            None,
+        );
+        self.restore(&mut checked);
+        checked
+    }
+}
+
+impl Serialize for ChangeListing {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let checked = self.checked();
+        let changes: Vec<JsonChange<'_>> = checked
+            .review
+            .entries
+            .iter()
+            .map(|e| json_change(&checked, e))
+            .collect();
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("changes", &changes)?;
+        map.serialize_entry("changes_omitted", &changes_omitted(&checked))?;
+        map.end()
+    }
+}
+
 /// How many changes of each kind the listing leaves out (kinds with none
 /// left out are absent).
 pub fn changes_omitted(checked: &Checked) -> BTreeMap<&'static str, u64> {
@@ -303,30 +373,61 @@ pub fn write_results_csv<W: Write>(
     results: &[userimport_sink::RowResult],
     out: W,
 ) -> Result<(), Error> {
-    write_results(results, &HashMap::new(), &EmptyDirectory::default(), out)
+    write_results(
+        results,
+        &HashMap::new(),
+        &HashMap::new(),
+        &EmptyDirectory::default(),
+        out,
+    )
 }
 
 /// [`write_results_csv`] with each row's member ID, login ID and e-mail:
 /// those the row's `issues` carry (a failed row's keys as typed, and the
 /// member ID of the user it matched), else those of the user it created,
 /// updated or matched (looked up in `dir`, batched). A deleted user is no
-/// longer in the store: its row carries the member ID only.
+/// longer in the store: its row carries the member ID only (see
+/// [`write_results_csv_listed`]).
 pub fn write_results_csv_with<W: Write, D: Directory + ?Sized>(
     results: &[userimport_sink::RowResult],
     issues: &[Issue],
     dir: &D,
     out: W,
 ) -> Result<(), Error> {
+    write_results(results, &row_keys(issues), &HashMap::new(), dir, out)
+}
+
+/// [`write_results_csv_with`], where a deleted user's row also carries the
+/// login ID and e-mail the change listing gives it (for the deletions it
+/// lists: [`crate::ImportOptions::max_changes`]).
+pub fn write_results_csv_listed<W: Write, D: Directory + ?Sized>(
+    results: &[userimport_sink::RowResult],
+    issues: &[Issue],
+    listing: &ChangeListing,
+    dir: &D,
+    out: W,
+) -> Result<(), Error> {
+    let deleted: HashMap<i64, &UserRef> = listing
+        .review
+        .of_kind(ChangeKind::Delete)
+        .filter_map(|e| Some((e.user.member_id?, &e.user)))
+        .collect();
+    write_results(results, &row_keys(issues), &deleted, dir, out)
+}
+
+/// Each row's keys as its first issue carries them.
+fn row_keys(issues: &[Issue]) -> HashMap<u64, &RowKeys> {
     let mut keys: HashMap<u64, &RowKeys> = HashMap::new();
     for issue in issues.iter().filter(|i| i.row > 0 && !i.keys.is_empty()) {
         keys.entry(issue.row).or_insert(&issue.keys);
     }
-    write_results(results, &keys, dir, out)
+    keys
 }
 
 fn write_results<W: Write, D: Directory + ?Sized>(
     results: &[userimport_sink::RowResult],
     keys: &HashMap<u64, &RowKeys>,
+    deleted: &HashMap<i64, &UserRef>,
     dir: &D,
     out: W,
 ) -> Result<(), Error> {
@@ -362,14 +463,17 @@ fn write_results<W: Write, D: Directory + ?Sized>(
             let member_id =
                 r.id.map(|id| id.to_string())
                     .or_else(|| typed.and_then(|k| k.member_id.clone()));
+            let gone = r.id.and_then(|id| deleted.get(&id));
             // A row's own keys first (the row can be found by them), then
-            // the stored user's.
+            // the stored user's, then a deleted user's as listed.
             let login = typed
                 .and_then(|k| k.login_id.clone())
-                .or_else(|| user.and_then(|u| u.login.clone()));
+                .or_else(|| user.and_then(|u| u.login.clone()))
+                .or_else(|| gone.and_then(|u| u.login_id.clone()));
             let email = typed
                 .and_then(|k| k.email.clone())
-                .or_else(|| user.and_then(|u| u.email.clone()));
+                .or_else(|| user.and_then(|u| u.email.clone()))
+                .or_else(|| gone.and_then(|u| u.email.clone()));
             writer.write_row([
                 r.line.to_string(),
                 r.row.to_string(),

@@ -311,9 +311,7 @@ async fn import_file(
     }
     let offered = state.config().profiles.clone();
     let (settings, path) = (import.settings.clone(), import.path.clone());
-    let bytes =
-        blocking(move || crate::fix::copy(&settings, &offered, &path, Vec::new(), None, true))
-            .await?;
+    let bytes = blocking(move || crate::fix::masked_copy(&settings, &offered, &path)).await?;
     Ok(csv_download(bytes, &import.name))
 }
 
@@ -384,13 +382,6 @@ pub async fn job_of(state: &AppState, caller: &Caller, id: i64) -> Result<Job, A
     let job = blocking(move || Ok(Store::open_existing(&db)?.job(id)?)).await?;
     job.filter(|j| owned(j, caller))
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
-}
-
-/// A job as JSON (for the apply answer).
-pub async fn job_json(state: &AppState, id: i64) -> Result<Value, ApiError> {
-    let db = state.config().db.clone();
-    let job = blocking(move || Ok(Store::open_existing(&db)?.job(id)?)).await?;
-    Ok(serde_json::to_value(job).unwrap_or(Value::Null))
 }
 
 /// The caller's jobs.

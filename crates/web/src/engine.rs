@@ -1,16 +1,15 @@
-//! Every call the web frontend makes into the library, in one place: the
-//! store opened from a URL, the import settings (a job's identity), check,
-//! plan and apply, jobs. When the facade grows the same API
-//! (`userimport::Store`, `ImportSettings`, `apply`, `jobs`), only this
-//! module changes.
-
-use std::path::Path;
+//! The web's side of the library's settings: the store opened from a URL,
+//! the options a client sends ([`Settings`]) turned into the library's
+//! [`ImportSettings`] (a job's identity) and into the importer that checks.
+//! Applying goes through `userimport::apply`, `userimport::launch` and
+//! `userimport::jobs` (see `imports.rs` and `runs.rs`).
 
 use serde::{Deserialize, Serialize};
 use userimport::schema::Profile;
-use userimport::sink::{AuthStore, Invite, Job, JobStatus};
-use userimport::{ImportSettings, Importer};
+use userimport::sink::{AuthStore, Invite};
+use userimport::{ApplyOptions, ImportSettings, Importer};
 
+use crate::Config;
 use crate::error::ApiError;
 
 pub use userimport::Store;
@@ -139,6 +138,19 @@ impl Settings {
         Ok(Importer::builder(&profile).options(options).build())
     }
 
+    /// [`Settings::importer`] whose check lists up to `limit` changes of
+    /// each kind (the review).
+    pub fn importer_listing(
+        &self,
+        offered: &[Profile],
+        limit: usize,
+    ) -> Result<Importer, ApiError> {
+        let profile = self.profile(offered)?;
+        let mut options = self.to_library().import_options()?;
+        options.max_changes = limit;
+        Ok(Importer::builder(&profile).options(options).build())
+    }
+
     /// The library's settings with the same values.
     pub fn to_library(&self) -> ImportSettings {
         let mut s = ImportSettings::default();
@@ -167,6 +179,28 @@ impl Settings {
     /// CLI's read it too).
     pub fn to_job_options(&self) -> String {
         self.to_library().to_json()
+    }
+
+    /// The library's settings to apply with: the profile named as the
+    /// library reads it again when it resumes a job (a built-in name, or
+    /// the offered profile's file), never a file the client names.
+    pub fn for_apply(&self, config: &Config) -> Result<ImportSettings, ApiError> {
+        let profile = self.profile(&config.profiles)?;
+        let mut settings = self.to_library();
+        settings.profile = if Profile::builtin(&profile.name).is_some()
+            && !config.profiles.iter().any(|p| p.name == profile.name)
+        {
+            profile.name.clone()
+        } else {
+            let file = config.profile_files.get(&profile.name).ok_or_else(|| {
+                ApiError::bad_options(format!(
+                    "profile {:?} was offered without its file: it can be checked, not applied",
+                    profile.name
+                ))
+            })?;
+            file.display().to_string()
+        };
+        Ok(settings)
     }
 
     /// Settings from a job's recorded options.
@@ -213,17 +247,12 @@ fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The SHA-256 of a file, hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// True for a job this program may resume: not finished, and not stopped
-/// on purpose (`interrupted`: recorded running, with no live worker).
-pub fn is_interrupted(job: &Job) -> bool {
-    matches!(job.status, JobStatus::Running | JobStatus::Interrupted)
+/// How the server applies an import checked at `revision`: its threshold
+/// and batch size, refused if the store moved since.
+pub fn apply_options(config: &Config, revision: u64) -> ApplyOptions {
+    let mut how = ApplyOptions::default();
+    how.background_threshold = config.background_threshold;
+    how.job_batch = config.job_batch;
+    how.expected_revision = Some(revision);
+    how
 }

@@ -168,6 +168,8 @@ impl From<userimport::Error> for ApiError {
             userimport::Error::File(_) | userimport::Error::Refused(_) => {
                 ApiError::file(e.to_string())
             }
+            userimport::Error::StoreMoved { .. } => ApiError::store_moved(e.to_string()),
+            userimport::Error::Edit(m) => ApiError::bad_request(m),
             userimport::Error::Sink(inner) => inner.into(),
             userimport::Error::Settings(m) => ApiError::bad_options(m),
             userimport::Error::Open { .. } => ApiError::unavailable(e.to_string()),

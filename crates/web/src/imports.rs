@@ -4,17 +4,15 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use userimport::plan::Summary;
-use userimport::plan::{Change, Directory};
-use userimport::sink::{
-    ApplyOutcome, ImportApplied, Invite, JobSpec, Jobs, RowResult, Sink, StoredImport,
-};
+use userimport::launch::{self, Started};
+use userimport::plan::{ChangeKind, Directory, ReviewEntry, Summary};
+use userimport::sink::{ApplyOutcome, ImportApplied, Invite, RowResult, StoredImport};
 use userimport::validate::Issue;
-use userimport::{Checked, FileInfo, Format, write_report};
+use userimport::{Checked, FileInfo, Format, Input, write_report};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::engine::{Settings, Store, sha256_file};
+use crate::engine::{Settings, Store, apply_options};
 use crate::error::{ApiError, blocking};
 use crate::upload;
 
@@ -341,14 +339,11 @@ impl ApplyRequest {
     }
 }
 
-/// What the apply found: done at once, or a job to run.
-enum Prepared {
-    Now(ApplyOutcome),
-    Job(i64, Box<userimport::plan::Plan>),
-}
-
-/// Applies import `id` exactly as checked: refused when the store moved
-/// since, when another apply is running, or when it has errors.
+/// Applies import `id` exactly as checked, through the library: refused
+/// when the store moved since (`store_moved`), when another apply is
+/// running, or when it has errors. At or below the background threshold
+/// it is `userimport::apply`, done at once; above, `launch::start` records
+/// the job, which runs on a worker thread while the answer carries its ID.
 pub async fn apply(
     state: &AppState,
     caller: &Caller,
@@ -365,96 +360,75 @@ pub async fn apply(
     }
     if !import.checked.is_clean() && (!import.settings.skip_invalid || import.checked.is_refused())
     {
-        return Err(ApiError::file(format!(
-            "the file has {} error(s): fix them (or apply the valid rows with skip_invalid)",
-            import.checked.summary.errors
-        )));
+        return Err(has_errors(import.checked.summary.errors));
     }
     let invite = request.invite(state)?;
     let guard = crate::stored::try_apply(state).await?;
     let mut settings = import.settings.clone();
-    settings.invite = invite.clone();
-    let config = state.config().clone();
-    let (path, checked_at) = (import.path.clone(), import.revision);
-    let rows = import.checked.file.rows;
-    let prepared = blocking(move || {
-        let mut store = Store::open(&config.db)?;
-        let importer = settings.importer(&config.profiles)?;
-        let planned = importer.plan(std::fs::File::open(&path)?, &store)?;
-        let plan = planned
-            .plan
-            .ok_or_else(|| ApiError::internal("the planner returned no plan"))?;
-        if plan.revision != checked_at {
-            let history = store.history_since(checked_at).unwrap_or_default();
-            let what: Vec<String> = history.iter().map(ToString::to_string).collect();
-            return Err(ApiError::store_moved(format!(
-                "the store changed since the file was checked (revision {checked_at}, now {}){}: check it again",
-                plan.revision,
-                if what.is_empty() { String::new() } else { format!(": {}", what.join("; ")) }
-            )));
-        }
-        if rows <= config.background_threshold {
-            let outcome = store.apply_inviting(&plan, invite.as_ref(), &mut |_| true)?;
-            return Ok(Prepared::Now(outcome));
-        }
-        let spec = JobSpec {
-            file: path.display().to_string(),
-            file_sha256: sha256_file(&path)?,
-            options: settings.to_job_options(),
-            rows_total: rows,
-        };
-        let job = store.create_job(&spec)?;
-        Ok(Prepared::Job(job, Box::new(plan)))
-    })
-    .await?;
+    // The signed-in user is the actor, whatever was stored with the upload.
+    settings.actor = Some(caller.actor.clone());
+    settings.invite = invite;
+    let library = settings.for_apply(state.config())?;
+    let how = apply_options(state.config(), import.revision);
+    let (db, path) = (state.config().db.clone(), import.path.clone());
     let mut report = import.report();
-    let applied = match prepared {
-        Prepared::Now(mut outcome) => {
-            add_invalid_rows(&mut outcome, &import.checked.issues);
-            report["job"] = Value::Null;
-            report["results"] = counts(&outcome);
-            report["committed"] = json!(outcome.committed);
-            drop(guard);
-            let _ = std::fs::remove_file(&import.path);
-            Applied::Now(outcome)
+    let applied = if import.checked.file.rows > how.background_threshold {
+        let started = blocking(move || Ok(launch::start(&db, &path, &library, &how)?)).await?;
+        let (done, worker) = match started {
+            Started::Refused(done) => return Err(has_errors(done.summary.errors)),
+            Started::Job(done, worker) => (done, worker),
+        };
+        let job = worker.id();
+        crate::runs::start(state, worker, import.path.clone(), guard);
+        add_results(&mut report, &done);
+        Applied::Job(job)
+    } else {
+        let done = blocking(move || {
+            let input = Input::Path(path);
+            Ok(userimport::apply(&db, input, &library, &how, &mut |_| {
+                true
+            })?)
+        })
+        .await?;
+        drop(guard);
+        if done.refused {
+            return Err(has_errors(done.summary.errors));
         }
-        Prepared::Job(job, plan) => {
-            let invite = import_invite(&request, state)?;
-            crate::runs::start(state, job, *plan, invite, import.path.clone(), guard);
-            let record = crate::api::job_json(state, job).await?;
-            report["results"] = json!({
-                "created": 0, "updated": 0, "deleted": 0, "unchanged": 0, "skipped": 0, "failed": 0,
-            });
-            report["job"] = record;
-            Applied::Job(job)
-        }
+        let _ = std::fs::remove_file(&import.path);
+        add_results(&mut report, &done);
+        Applied::Now(outcome_of(done))
     };
     record_applied(state, &import, &applied).await?;
     Ok(report)
 }
 
-fn import_invite(request: &ApplyRequest, state: &AppState) -> Result<Option<Invite>, ApiError> {
-    request.invite(state)
+fn has_errors(errors: u64) -> ApiError {
+    ApiError::file(format!(
+        "the file has {errors} error(s): fix them (or apply the valid rows with skip_invalid)"
+    ))
 }
 
-/// Rows refused by validation (applied around with `skip_invalid`) are
-/// results too: failed, with their reasons.
-fn add_invalid_rows(outcome: &mut ApplyOutcome, issues: &[Issue]) {
-    let mut failed: std::collections::BTreeMap<u64, (u64, Vec<String>)> = Default::default();
-    for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
-        let (_, reasons) = failed.entry(issue.row).or_insert((issue.line, Vec::new()));
-        reasons.push(format!("{}: {}", issue.code, issue.message));
+/// The apply JSON: the check report plus the library's `job`, `results`,
+/// `committed`, `revision` and `created_groups`.
+fn add_results(report: &mut Value, applied: &userimport::Applied) {
+    if let Ok(Value::Object(done)) = serde_json::to_value(applied) {
+        for key in ["job", "results", "committed", "revision", "created_groups"] {
+            report[key] = done.get(key).cloned().unwrap_or(Value::Null);
+        }
     }
-    for (row, (line, reasons)) in failed {
-        outcome.push(RowResult {
-            line,
-            row,
-            outcome: userimport::sink::Outcome::Failed,
-            id: None,
-            reason: Some(reasons.join("; ")),
-        });
-    }
-    outcome.results.sort_by_key(|r| (r.row == 0, r.row));
+}
+
+/// The outcome of an apply done at once, per-row results included.
+fn outcome_of(applied: userimport::Applied) -> ApplyOutcome {
+    let mut outcome = ApplyOutcome::default();
+    let r = applied.results;
+    outcome.committed = applied.committed;
+    outcome.revision = applied.revision;
+    (outcome.created, outcome.updated, outcome.deleted) = (r.created, r.updated, r.deleted);
+    (outcome.unchanged, outcome.skipped, outcome.failed) = (r.unchanged, r.skipped, r.failed);
+    outcome.created_groups = applied.created_groups;
+    outcome.results = applied.rows;
+    outcome
 }
 
 /// One line of the change listing.
@@ -477,7 +451,8 @@ pub struct ChangeLine {
 }
 
 /// The changes of import `id` against the store as it is now, one line
-/// per changed field (at most `limit` lines).
+/// per changed field (at most `limit` lines): the library's review listing
+/// of a fresh check.
 pub async fn changes(
     state: &AppState,
     import: &Import,
@@ -487,136 +462,62 @@ pub async fn changes(
     let (settings, path) = (import.settings.clone(), import.path.clone());
     blocking(move || {
         let store = Store::open_existing(&config.db)?;
-        let importer = settings.importer(&config.profiles)?;
-        let planned = importer.plan(std::fs::File::open(&path)?, &store)?;
+        let importer = settings.importer_listing(&config.profiles, limit)?;
+        let checked = importer.check(std::fs::File::open(&path)?, &store)?;
         let mut lines = Vec::new();
-        if let Some(plan) = &planned.plan {
-            for change in &plan.changes {
-                change_lines(change, &mut lines);
-                if lines.len() >= limit {
-                    lines.truncate(limit);
-                    break;
-                }
-            }
+        for entry in &checked.review.entries {
+            change_lines(entry, &mut lines);
         }
+        lines.truncate(limit);
         Ok(lines)
     })
     .await
 }
 
-fn change_lines(change: &Change, out: &mut Vec<ChangeLine>) {
-    let line = |action, member, who: String, column: &str, old: String, new: String| ChangeLine {
-        line: change.line(),
-        action,
-        member,
-        who,
+fn change_lines(entry: &ReviewEntry, out: &mut Vec<ChangeLine>) {
+    let user = &entry.user;
+    let who = [&user.login_id, &user.email, &user.name, &entry.group]
+        .into_iter()
+        .find_map(|v| v.clone())
+        .unwrap_or_default();
+    let line = |column: &str, old: String, new: String| ChangeLine {
+        line: entry.line,
+        action: entry.kind.name(),
+        member: user.member_id,
+        who: who.clone(),
         column: column.to_string(),
         old,
         new,
     };
-    match change {
-        Change::Create { user, .. } => {
-            let who = user
-                .login
-                .clone()
-                .or_else(|| user.email.clone())
-                .unwrap_or_default();
-            out.push(line(
-                "create",
-                None,
-                who.clone(),
-                "",
-                String::new(),
-                String::new(),
-            ));
-            for (k, v) in [("login_id", &user.login), ("email", &user.email)] {
-                if let Some(v) = v {
-                    out.push(line(
-                        "create",
-                        None,
-                        who.clone(),
-                        k,
-                        String::new(),
-                        v.clone(),
-                    ));
-                }
-            }
-            for (k, v) in &user.attributes {
-                out.push(line(
-                    "create",
-                    None,
-                    who.clone(),
-                    k,
-                    String::new(),
-                    v.clone(),
-                ));
-            }
-            if !user.groups.is_empty() {
-                let groups: Vec<&str> = user.groups.iter().map(String::as_str).collect();
-                out.push(line(
-                    "create",
-                    None,
-                    who,
-                    "groups",
-                    String::new(),
-                    groups.join(","),
-                ));
+    if !matches!(entry.kind, ChangeKind::Update) {
+        out.push(line("", String::new(), String::new()));
+    }
+    if matches!(entry.kind, ChangeKind::Create) {
+        for (key, value) in [
+            ("login_id", &user.login_id),
+            ("email", &user.email),
+            ("name", &user.name),
+        ] {
+            if let Some(value) = value {
+                out.push(line(key, String::new(), value.clone()));
             }
         }
-        Change::Update {
-            id,
-            diff,
-            groups,
-            roles,
-            identities,
-            ..
-        } => {
-            for d in diff {
-                out.push(line(
-                    "update",
-                    Some(*id),
-                    String::new(),
-                    &d.column,
-                    d.old.clone().unwrap_or_default(),
-                    d.new.clone().unwrap_or_default(),
-                ));
-            }
-            for (name, list) in [
-                ("groups", groups),
-                ("roles", roles),
-                ("identities", identities),
-            ] {
-                if !list.added.is_empty() || !list.removed.is_empty() {
-                    let removed: Vec<String> =
-                        list.removed.iter().map(|r| format!("-{r}")).collect();
-                    let added = list.added.join(",");
-                    out.push(line(
-                        "update",
-                        Some(*id),
-                        String::new(),
-                        name,
-                        removed.join(","),
-                        added,
-                    ));
-                }
-            }
+    }
+    for field in &entry.fields {
+        out.push(line(
+            &field.column,
+            field.old.clone().unwrap_or_default(),
+            field.new.clone().unwrap_or_default(),
+        ));
+    }
+    for (name, list) in [
+        ("groups", &entry.groups),
+        ("roles", &entry.roles),
+        ("identities", &entry.identities),
+    ] {
+        if !list.added.is_empty() || !list.removed.is_empty() {
+            let removed: Vec<String> = list.removed.iter().map(|r| format!("-{r}")).collect();
+            out.push(line(name, removed.join(","), list.added.join(",")));
         }
-        Change::Delete { id, .. } => out.push(line(
-            "delete",
-            Some(*id),
-            String::new(),
-            "",
-            String::new(),
-            String::new(),
-        )),
-        Change::Suspend { id, status } => out.push(line(
-            "suspend",
-            Some(*id),
-            String::new(),
-            &status.column,
-            status.old.clone().unwrap_or_default(),
-            status.new.clone().unwrap_or_default(),
-        )),
-        Change::Unchanged { .. } => {}
     }
 }

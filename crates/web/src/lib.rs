@@ -5,8 +5,10 @@
 //! [`router`] returns an axum [`Router`] that a service can mount (nest it
 //! under a path, add its own layers); [`serve`] runs it on a listener, as
 //! `userimport serve` does. Everything it does goes through the library:
-//! the store opened from a URL, the importer built from [`Settings`], the
-//! library's jobs and their progress observer.
+//! the store opened from a URL, the check of the importer built from
+//! [`Settings`], `userimport::apply` (refused when the store moved since
+//! the check), `userimport::launch` and `userimport::jobs` for background
+//! jobs and their progress, `userimport::fix` for fix in place.
 //!
 //! Security: browser users sign in with a stored user's login ID (or
 //! e-mail) and password (argon2id) and must hold a role the operator allows
@@ -103,6 +105,11 @@ pub struct Config {
     /// Invitation templates offered besides the built-in one (name, text);
     /// the execute dialog also offers those queued before.
     pub invite_templates: Vec<(String, String)>,
+    /// The TOML file each offered profile was read from, by profile name
+    /// ([`Config::offer_profile`] fills both): a job records the file, so
+    /// that a restarted server or `userimport jobs resume` reads it again.
+    /// An offered profile without a file can be checked, not applied.
+    pub profile_files: std::collections::BTreeMap<String, PathBuf>,
     /// How long a request may take before 408.
     pub request_timeout: Duration,
     /// Failed sign-ins allowed per account in [`Config::failure_window`].
@@ -131,12 +138,26 @@ impl Config {
             invite_base_url: None,
             profiles: Vec::new(),
             invite_templates: Vec::new(),
+            profile_files: std::collections::BTreeMap::new(),
             request_timeout: Duration::from_secs(300),
             max_failures_per_account: 5,
             max_failures_per_address: 20,
             failure_window: Duration::from_secs(15 * 60),
             failure_delay: Duration::from_secs(1),
         }
+    }
+}
+
+impl Config {
+    /// Offers the profile in the TOML file at `path` besides the built-in
+    /// ones (a client names it by its `name`).
+    pub fn offer_profile(&mut self, path: &std::path::Path) -> Result<(), ApiError> {
+        let profile = Profile::from_toml_file(path)
+            .map_err(|e| ApiError::config(format!("profile {}: {e}", path.display())))?;
+        let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.profile_files.insert(profile.name.clone(), file);
+        self.profiles.push(profile);
+        Ok(())
     }
 }
 

@@ -1,6 +1,9 @@
-//! Background jobs this server runs: one apply at a time per store, progress
-//! broadcast to server-sent-event listeners from the library's observer,
-//! cancel, and resuming interrupted jobs on start.
+//! Background jobs this server runs, through the library: a job started by
+//! `userimport::launch::start` is written by its `Worker` on a thread of its
+//! own, an interrupted one by `userimport::jobs::resume`. One apply at a
+//! time per server; progress is broadcast to server-sent-event listeners
+//! from the library's progress callback, which also stops a cancelled job
+//! at its next batch.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,19 +12,31 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use userimport::plan::Plan;
-use userimport::sink::{CancelToken, Invite, Job, JobProgress, JobStatus, Jobs, run_job};
+use userimport::launch::Worker;
+use userimport::sink::{Job, JobStatus, Jobs};
+use userimport::{Phase, StreamProgress};
 
 use crate::AppState;
-use crate::engine::{Settings, Store, is_interrupted, sha256_file};
+use crate::engine::Store;
 use crate::error::ApiError;
+
+/// Rows written of a job so far.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Progress {
+    /// The job.
+    pub id: i64,
+    /// Data rows done.
+    pub rows_done: u64,
+    /// Data rows in the file.
+    pub rows_total: u64,
+}
 
 /// What a listener of a job hears.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Rows written so far.
-    Progress(JobProgress),
+    Progress(Progress),
     /// The job as the store records it (first and last event).
     Job(Box<Job>),
 }
@@ -30,7 +45,27 @@ pub enum Event {
 #[derive(Debug, Clone)]
 struct Live {
     events: broadcast::Sender<Event>,
-    cancel: CancelToken,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Live {
+    /// The library's progress callback for job `id`: tells the listeners,
+    /// and stops the job once it is cancelled.
+    fn observer(&self, id: i64) -> impl FnMut(&StreamProgress) -> bool + use<> {
+        let (events, cancel) = (self.events.clone(), self.cancel.clone());
+        move |p: &StreamProgress| {
+            let _ = events.send(Event::Progress(Progress {
+                id,
+                rows_done: p.rows_written,
+                rows_total: p.rows_read,
+            }));
+            // A cancel takes effect at the first batch boundary: stopped
+            // while its file is still being checked, the library would
+            // leave the job running rather than cancelled.
+            let writing = p.phase == Phase::Writing || p.rows_written > 0;
+            !(writing && cancel.load(Ordering::SeqCst))
+        }
+    }
 }
 
 /// The jobs running here and the apply lock.
@@ -73,10 +108,13 @@ impl Runs {
         live.get(&id).map(|l| l.events.subscribe())
     }
 
-    /// Asks job `id` to stop; false when it does not run here.
+    /// Asks job `id` to stop at its next batch; false when it does not run here.
     pub fn cancel(&self, id: i64) -> bool {
         match self.live.lock() {
-            Ok(live) => live.get(&id).map(|l| l.cancel.cancel()).is_some(),
+            Ok(live) => live
+                .get(&id)
+                .map(|l| l.cancel.store(true, Ordering::SeqCst))
+                .is_some(),
             Err(_) => false,
         }
     }
@@ -85,7 +123,7 @@ impl Runs {
         let (events, _) = broadcast::channel(256);
         let live = Live {
             events,
-            cancel: CancelToken::new(),
+            cancel: Arc::new(AtomicBool::new(false)),
         };
         if let Ok(mut map) = self.live.lock() {
             map.insert(id, live.clone());
@@ -100,60 +138,36 @@ impl Runs {
     }
 }
 
-/// Runs job `id` over `plan` on its own thread, holding `guard`; the
-/// upload is removed once the job is done.
-pub fn start(
-    state: &AppState,
-    id: i64,
-    plan: Plan,
-    invite: Option<Invite>,
-    upload: PathBuf,
-    guard: ApplyGuard,
-) {
+/// Runs a job started by `userimport::launch::start` on its own thread,
+/// holding `guard`; the upload is removed once the job is done.
+pub fn start(state: &AppState, worker: Worker, upload: PathBuf, guard: ApplyGuard) {
+    let id = worker.id();
     let live = state.0.runs.register(id);
     let state = state.clone();
     std::thread::spawn(move || {
         let _guard = guard;
-        run(&state, id, &plan, invite.as_ref(), &live);
+        let ran = worker.run(&mut live.observer(id));
+        if let Err(e) = ran {
+            record_end(&state, id, &live, &e.to_string());
+        }
         finish(&state, id, &live, &upload);
     });
 }
 
-fn run(state: &AppState, id: i64, plan: &Plan, invite: Option<&Invite>, live: &Live) {
-    let config = state.config();
-    let mut store = match Store::open(&config.db) {
-        Ok(store) => store,
-        Err(e) => {
-            record_failure(state, id, &e.to_string());
-            return;
-        }
-    };
-    let events = live.events.clone();
-    let mut observe = |p: &JobProgress| {
-        let _ = events.send(Event::Progress(*p));
-        true
-    };
-    if let Err(e) = run_job(
-        &mut store,
-        id,
-        plan,
-        invite,
-        config.job_batch,
-        &live.cancel,
-        &mut observe,
-    ) {
-        // run_job records cancels itself; anything else is recorded here.
-        if let Ok(Some(job)) = store.job(id)
-            && matches!(job.status, JobStatus::Running | JobStatus::Interrupted)
-        {
-            let _ = store.finish_job(id, JobStatus::Failed, Some(&e.to_string()));
-        }
-    }
-}
-
-fn record_failure(state: &AppState, id: i64, reason: &str) {
-    if let Ok(mut store) = Store::open(&state.config().db) {
-        let _ = store.finish_job(id, JobStatus::Failed, Some(reason));
+/// Records how job `id` stopped (cancelled when asked to, else failed
+/// with `reason`), unless the library recorded its end (done, cancelled,
+/// failed) or a live worker elsewhere holds it: a job stopped before its
+/// first write (while its file is checked) is left running by the library.
+fn record_end(state: &AppState, id: i64, live: &Live, reason: &str) {
+    let cancelled = live.cancel.load(Ordering::SeqCst);
+    if let Ok(mut store) = Store::open(&state.config().db)
+        && let Ok(Some(job)) = store.job(id)
+        && job.status == JobStatus::Interrupted
+    {
+        let _ = match cancelled {
+            true => store.finish_job(id, JobStatus::Cancelled, None),
+            false => store.finish_job(id, JobStatus::Failed, Some(reason)),
+        };
     }
 }
 
@@ -170,54 +184,47 @@ fn finish(state: &AppState, id: i64, live: &Live, upload: &Path) {
     }
 }
 
-/// Resumes, on one thread and one after another, the jobs left running by
-/// a stop whose upload is still in the upload directory.
+/// Resumes with `userimport::jobs::resume`, on one thread and one after
+/// another, the jobs a stop interrupted whose upload is still in the
+/// upload directory.
 pub fn resume_interrupted(state: &AppState) -> Result<Vec<i64>, ApiError> {
     let store = Store::open_existing(&state.config().db)?;
     let dir = &state.config().upload_dir;
-    let jobs: Vec<Job> = store
-        .jobs()?
+    let jobs: Vec<(i64, PathBuf)> = userimport::jobs::list(&store)?
         .into_iter()
-        .filter(|j| is_interrupted(j) && Path::new(&j.spec.file).parent() == Some(dir.as_path()))
+        .map(|j| (j.id, j.status, PathBuf::from(&j.spec.file)))
+        .filter(|(_, status, file)| {
+            *status == JobStatus::Interrupted && file.parent() == Some(dir.as_path())
+        })
+        .map(|(id, _, file)| (id, file))
         .collect();
-    let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+    let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
     if jobs.is_empty() {
         return Ok(ids);
     }
     let guard = crate::stored::try_apply_blocking(state)?;
-    let lives: Vec<Live> = jobs.iter().map(|j| state.0.runs.register(j.id)).collect();
+    let lives: Vec<Live> = ids.iter().map(|&id| state.0.runs.register(id)).collect();
     let state = state.clone();
     std::thread::spawn(move || {
         let _guard = guard;
-        for (job, live) in jobs.iter().zip(&lives) {
-            let path = PathBuf::from(&job.spec.file);
-            match replan(&state, job, &path) {
-                Ok((plan, invite)) => run(&state, job.id, &plan, invite.as_ref(), live),
-                Err(e) => record_failure(&state, job.id, &e.message),
+        for ((id, upload), live) in jobs.iter().zip(&lives) {
+            if let Err(e) = resume(&state, *id, live) {
+                record_end(&state, *id, live, &e.message);
             }
-            finish(&state, job.id, live, &path);
+            finish(&state, *id, live, upload);
         }
     });
     Ok(ids)
 }
 
-/// Plans an interrupted job's file again against the store as it is now,
-/// refusing a file that changed since.
-fn replan(state: &AppState, job: &Job, path: &Path) -> Result<(Plan, Option<Invite>), ApiError> {
-    let sha = sha256_file(path)?;
-    if sha != job.spec.file_sha256 {
-        return Err(ApiError::file(format!(
-            "{} changed since job {} started: it cannot be resumed",
-            path.display(),
-            job.id
-        )));
-    }
-    let settings = Settings::from_job_options(&job.spec.options)?;
-    let importer = settings.importer(&state.config().profiles)?;
-    let store = Store::open_existing(&state.config().db)?;
-    let checked = importer.plan(std::fs::File::open(path)?, &store)?;
-    let plan = checked
-        .plan
-        .ok_or_else(|| ApiError::internal("the planner returned no plan"))?;
-    Ok((plan, settings.invite))
+/// Finishes job `id` with the library's `jobs::resume`.
+fn resume(state: &AppState, id: i64, live: &Live) -> Result<Job, ApiError> {
+    let mut store = Store::open(&state.config().db)?;
+    let batch = state.config().job_batch;
+    Ok(userimport::jobs::resume(
+        &mut store,
+        id,
+        batch,
+        &mut live.observer(id),
+    )?)
 }

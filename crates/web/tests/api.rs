@@ -661,6 +661,10 @@ async fn a_large_file_runs_as_a_job_with_live_events_and_a_second_apply_waits() 
         .unwrap();
     let job = applied["job"]["id"].as_i64().expect("a job");
     assert_eq!(applied["job"]["rows_total"], 20_000);
+    assert_eq!(
+        applied["job"]["status"], "running",
+        "answered while it runs"
+    );
     // A second apply while the job runs: "an import is running".
     let second = browser
         .post(&format!(
@@ -1025,6 +1029,164 @@ async fn a_job_running_elsewhere_is_cancelled_through_the_store() {
         code_of(again).await,
         (StatusCode::CONFLICT, "not_running".into())
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_is_refused_when_the_store_moved_since_the_check_and_none_is_recorded() {
+    let server = start(&[ADMIN], |c| c.background_threshold = 10).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let big: Value = browser
+        .upload(users_csv("late", 50), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let small: Value = browser
+        .upload(users_csv("first", 3), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let apply = |import: &Value| format!("api/imports/{}/apply", import["id"].as_str().unwrap());
+    let ok = browser.post(&apply(&small)).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let moved = browser.post(&apply(&big)).send().await.unwrap();
+    let status = moved.status();
+    let body: Value = moved.json().await.unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("store_moved"))
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("check the file again"), "{message}");
+    let jobs: Value = browser
+        .get("api/jobs")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs, Value::Array(vec![]), "no job recorded");
+    // Checked again, the same file runs as a job.
+    let again: Value = browser
+        .upload(users_csv("late", 50), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let applied: Value = browser
+        .post(&apply(&again))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job = applied["job"]["id"].as_i64().expect("a job");
+    assert_eq!(wait_done(&browser, job).await["created"], 50);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offered_profile_applies_and_its_job_records_the_profile_file() {
+    let profiles = tempfile::tempdir().unwrap();
+    let toml = profiles.path().join("members.toml");
+    std::fs::write(&toml, "name = \"members\"\nextends = \"standard\"\n").unwrap();
+    let server = start(&[ADMIN], |c| {
+        c.background_threshold = 10;
+        c.offer_profile(&toml).unwrap();
+    })
+    .await;
+    let browser = sign_in(&server.url, "admin").await;
+    let options = r#"{"profile": "members"}"#;
+    for (prefix, rows) in [("now", 3), ("job", 20)] {
+        let report: Value = browser
+            .upload(users_csv(prefix, rows), options)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let applied: Value = browser
+            .post(&format!(
+                "api/imports/{}/apply",
+                report["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(job) = applied["job"]["id"].as_i64() {
+            assert_eq!(wait_done(&browser, job).await["created"], rows);
+        } else {
+            assert_eq!(applied["results"]["created"], rows, "{applied} {report}");
+        }
+    }
+    let store = userimport_web::Store::open(&server.db).unwrap();
+    let jobs = userimport::jobs::list(&store).unwrap();
+    assert_eq!(jobs.len(), 1);
+    let settings = userimport::ImportSettings::from_json(&jobs[0].spec.options).unwrap();
+    assert_eq!(
+        std::path::PathBuf::from(&settings.profile),
+        std::fs::canonicalize(&toml).unwrap(),
+        "any frontend can read the profile again to resume"
+    );
+    assert_eq!(settings.load_profile().unwrap().name, "members");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cell_fixed_in_the_page_keeps_the_upload_shift_jis_and_is_checked_again() {
+    let server = start(&[ADMIN], |_| {}).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let file = |email: &str| {
+        let h = password_hash();
+        let text = format!(
+            "Login ID,Name,Email address,Password hash\r\n\
+             tanaka,田中 花子,{email},\"{h}\"\r\n\
+             sato,\"佐藤 \"\"一郎\"\"\",sato@example.com,\"{h}\"\r\n"
+        );
+        encoding_rs::SHIFT_JIS.encode(&text).0.into_owned()
+    };
+    let report: Value = browser
+        .upload(file("hanako@example"), "{}")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["file"]["encoding"], "Shift_JIS");
+    assert_eq!(report["summary"]["errors"], 1, "{report}");
+    let fixed = browser
+        .post(&format!("imports/{}/fix", report["id"].as_str().unwrap()))
+        .form(&[
+            ("csrf", browser.csrf.as_str()),
+            ("line", "2"),
+            ("column", "email"),
+            ("value", "hanako@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixed.status(), StatusCode::SEE_OTHER);
+    let location = fixed.headers()["location"].to_str().unwrap();
+    let new_id = location.rsplit('/').next().unwrap();
+    let again: Value = browser
+        .get(&format!("api/imports/{new_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["file"]["encoding"], "Shift_JIS");
+    assert_eq!(
+        (&again["summary"]["errors"], &again["summary"]["create"]),
+        (&Value::from(0), &Value::from(2)),
+        "{again}"
+    );
+    // Byte for byte the upload with the one cell changed (quotes kept right).
+    let kept = std::fs::read(server.upload_dir().join(format!("{new_id}.upload"))).unwrap();
+    assert_eq!(kept, file("hanako@example.com"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
