@@ -37,6 +37,10 @@ pub struct Args {
     /// The set-password page invitation links point to (enables invitations).
     #[arg(long, env = "USERIMPORT_INVITE_BASE_URL")]
     invite_base_url: Option<String>,
+    /// Offer this invitation template (a text file; named by its file
+    /// name) in the execute dialog besides the built-in one. Repeatable.
+    #[arg(long = "invite-template", value_name = "FILE")]
+    invite_templates: Vec<PathBuf>,
     /// Always mark cookies Secure (set this when TLS ends in front of the server).
     #[arg(long)]
     secure_cookies: bool,
@@ -130,6 +134,11 @@ fn config(args: &Args) -> Result<Config, Failure> {
     config.secure_cookies = args.secure_cookies;
     config.session_ttl = Duration::from_secs(args.session_minutes.max(1) * 60);
     config.failure_delay = Duration::from_millis(args.failure_delay_ms);
+    config.invite_templates = args
+        .invite_templates
+        .iter()
+        .map(|path| invite_template(path))
+        .collect::<Result<_, _>>()?;
     for p in &args.profiles {
         match userimport::schema::Profile::builtin(p) {
             Some(builtin) => config.profiles.push(builtin),
@@ -139,6 +148,21 @@ fn config(args: &Args) -> Result<Config, Failure> {
         }
     }
     Ok(config)
+}
+
+/// An invitation template file, read and checked by the library's rules:
+/// its name (the file's stem) and text.
+fn invite_template(path: &std::path::Path) -> Result<(String, String), Failure> {
+    use userimport::sink::Invite;
+    let refuse =
+        |e: userimport::sink::Error| Failure(format!("--invite-template {}: {e}", path.display()));
+    let text = Invite::read_template(path).map_err(refuse)?;
+    Invite::new(text.clone(), "https://example.invalid/".into(), None).map_err(refuse)?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    Ok((name, text))
 }
 
 fn serve(args: Args) -> Result<u8, Failure> {

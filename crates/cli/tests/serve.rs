@@ -119,3 +119,28 @@ fn serve_listens_where_it_says_and_answers_health_checks() {
         assert_eq!(mode, 0o700, "the upload directory is private");
     }
 }
+
+#[test]
+fn serve_refuses_an_invitation_template_that_breaks_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("store.db").display());
+    let template = dir.path().join("welcome.txt");
+    std::fs::write(&template, "Hello, no subject and no link\n").unwrap();
+    let uploads = dir.path().join("uploads");
+    let (code, out, err) = run(&[
+        "serve",
+        "--db",
+        &db,
+        "--listen",
+        "127.0.0.1:0",
+        "--upload-dir",
+        uploads.to_str().unwrap(),
+        "--invite-template",
+        template.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("--invite-template") && err.contains("welcome.txt") && err.contains("Subject"),
+        "{err}"
+    );
+}

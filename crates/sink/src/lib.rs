@@ -88,6 +88,9 @@
 //! [`AuthStore`] (both stores) gives frontends a stored user's
 //! [`Credential`] (argon2id verify, roles, status), API tokens and browser
 //! [`Session`]s, each kept only as the SHA-256 of its secret ([`new_secret`]).
+//! [`ImportStore`] (both stores) keeps a frontend's checked imports, the
+//! results of imports applied at once and sign-in failures across restarts,
+//! and holds the store's one apply lock ([`ApplyLock`]).
 //!
 //! # The SQLite store
 //!
@@ -150,6 +153,7 @@
 
 mod auth;
 pub mod engine;
+mod imports;
 #[cfg(feature = "sqlite")]
 mod job_lock;
 mod jobs;
@@ -160,6 +164,8 @@ mod outbox;
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_auth;
+#[cfg(feature = "postgres")]
+mod postgres_imports;
 mod sink;
 mod smtp;
 #[cfg(feature = "sqlite")]
@@ -168,6 +174,8 @@ mod sqlite;
 mod sqlite_auth;
 #[cfg(feature = "sqlite")]
 mod sqlite_bulk;
+#[cfg(feature = "sqlite")]
+mod sqlite_imports;
 #[cfg(feature = "sqlite")]
 mod sqlite_jobs;
 #[cfg(feature = "sqlite")]
@@ -178,6 +186,7 @@ mod writer;
 
 pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret, timestamp};
 pub use engine::{WriteBackend, WriteSet, write_batch};
+pub use imports::{Applied as ImportApplied, ApplyLock, ImportStore, StoredImport};
 pub use jobs::{
     CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
 };

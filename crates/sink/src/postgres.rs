@@ -277,6 +277,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX identities_folded ON identities (lower(identity));
     CREATE INDEX users_card_id ON users (((data::jsonb) ->> 'card_id'));
     ",
+    // 8: the web frontend's checked imports, at-once results and sign-in failures.
+    crate::postgres_imports::MIGRATION,
 ];
 
 /// The migration that added the skeleton columns (see [`backfill_keys`]).

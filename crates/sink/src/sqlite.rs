@@ -114,6 +114,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX identities_folded ON identities (lower(identity));
     CREATE INDEX users_card_id ON users (json_extract(data, '$.card_id'));
     ",
+    // 9: the web frontend's checked imports, at-once results and sign-in failures.
+    crate::sqlite_imports::MIGRATION,
 ];
 
 /// The SQL functions migration 6 uses: `key_fold(text)` folds a login ID

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use userimport::sink::{Invite, Recipient};
 use userimport::sink::{Job, JobStatus, Jobs};
 use userimport::{ExportOptions, OutputCharset, write_issues_csv, write_results_csv};
 use utoipa::OpenApi;
@@ -31,10 +32,11 @@ use crate::upload;
     info(title = "userimport", description = "Bulk user import: upload and check, review, apply, jobs, results."),
     paths(
         healthz, openapi, create_import, get_import, import_issues, import_changes,
-        import_results, import_file, apply_import, list_jobs, get_job, job_events, job_results,
-        cancel_job, template, export_users
+        import_results, import_file, apply_import, delete_import, list_jobs, get_job, job_events,
+        job_results, cancel_job, delete_job, template, export_users, invite_templates,
+        check_invite_template
     ),
-    components(schemas(ErrorBody, Settings, ApplyRequest, UploadForm)),
+    components(schemas(ErrorBody, Settings, ApplyRequest, UploadForm, InviteTemplate, TemplateCheck)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -75,19 +77,21 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
             "/api/imports",
             post(create_import).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/api/imports/{id}", get(get_import))
+        .route("/api/imports/{id}", get(get_import).delete(delete_import))
         .route("/api/imports/{id}/issues.csv", get(import_issues))
         .route("/api/imports/{id}/changes.csv", get(import_changes))
         .route("/api/imports/{id}/results.csv", get(import_results))
         .route("/api/imports/{id}/file.csv", get(import_file))
         .route("/api/imports/{id}/apply", post(apply_import))
         .route("/api/jobs", get(list_jobs))
-        .route("/api/jobs/{id}", get(get_job))
+        .route("/api/jobs/{id}", get(get_job).delete(delete_job))
         .route("/api/jobs/{id}/events", get(job_events))
         .route("/api/jobs/{id}/results.csv", get(job_results))
         .route("/api/jobs/{id}/cancel", post(cancel_job))
         .route("/api/template", get(template))
         .route("/api/export", get(export_users))
+        .route("/api/invite-templates", get(invite_templates))
+        .route("/api/invite-templates/check", post(check_invite_template))
 }
 
 /// Alive.
@@ -184,7 +188,7 @@ async fn get_import(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_id(&id)?;
-    Ok(Json(imports::get(&state, &caller, &id)?.report()))
+    Ok(Json(imports::get(&state, &caller, &id).await?.report()))
 }
 
 /// A CSV download with a sanitised file name.
@@ -210,7 +214,7 @@ async fn import_issues(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
-    let import = imports::get(&state, &caller, &id)?;
+    let import = imports::get(&state, &caller, &id).await?;
     let issues: Vec<_> = import.checked.issues.iter().collect();
     let mut out = Vec::new();
     write_issues_csv(&issues, &mut out)?;
@@ -233,7 +237,7 @@ async fn import_changes(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
-    let import = imports::get(&state, &caller, &id)?;
+    let import = imports::get(&state, &caller, &id).await?;
     let lines = imports::changes(&state, &import, usize::MAX).await?;
     let mut writer = userimport::CsvWriter::new(Vec::new(), OutputCharset::UTF8_BOM)?;
     writer.write_row([
@@ -272,9 +276,9 @@ async fn import_results(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
-    let import = imports::get(&state, &caller, &id)?;
+    let import = imports::get(&state, &caller, &id).await?;
     let results = match &import.applied {
-        Some(Applied::Now(outcome)) => outcome.results.clone(),
+        Some(Applied::Now(_)) => imports::results(&state, &id).await?,
         Some(Applied::Job(job)) => {
             let (db, job) = (state.config().db.clone(), *job);
             blocking(move || Ok(Store::open_existing(&db)?.job_results(job)?)).await?
@@ -299,7 +303,7 @@ async fn import_file(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
-    let import = imports::get(&state, &caller, &id)?;
+    let import = imports::get(&state, &caller, &id).await?;
     if !import.path.exists() {
         return Err(ApiError::not_found(format!(
             "the file of import {id} is gone (applied or expired)"
@@ -336,6 +340,23 @@ async fn apply_import(
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_options(format!("body: {e}")))?
     };
     Ok(Json(imports::apply(&state, &caller, &id, request).await?))
+}
+
+/// Forget a checked import: its upload, its report and, once applied at
+/// once, its results.
+#[utoipa::path(delete, path = "/api/imports/{id}", params(("id" = String, Path, description = "The import's id")),
+    responses((status = 204, description = "Forgotten"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn delete_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.check_csrf(&headers, None)?;
+    check_id(&id)?;
+    imports::delete(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// True when `job` was run by `caller`.
@@ -484,6 +505,166 @@ pub async fn cancel(
     ))
 }
 
+/// Delete a finished job with its per-row results (and its upload, if
+/// still kept); a running or resumable job is cancelled first.
+#[utoipa::path(delete, path = "/api/jobs/{id}", params(("id" = i64, Path, description = "The job's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "Running: cancel it first", body = ErrorBody)))]
+async fn delete_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    caller.check_csrf(&headers, None)?;
+    remove_job(&state, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes finished job `id` of `caller` with its results.
+pub async fn remove_job(state: &AppState, caller: &Caller, id: i64) -> Result<(), ApiError> {
+    let job = job_of(state, caller, id).await?;
+    if matches!(job.status, JobStatus::Running | JobStatus::Interrupted) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "job_running",
+            format!(
+                "job {id} is {}: cancel it first, then delete its results",
+                job.status.as_str()
+            ),
+        ));
+    }
+    let (db, dir) = (state.config().db.clone(), state.config().upload_dir.clone());
+    blocking(move || {
+        let mut store = Store::open(&db)?;
+        crate::stored::imports_mut(&mut store)?.delete_job(id)?;
+        let file = std::path::Path::new(&job.spec.file);
+        if file.parent() == Some(dir.as_path()) {
+            crate::stored::remove_upload(&job.spec.file);
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// An invitation template the execute dialog offers.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct InviteTemplate {
+    /// `default`, `server` (offered by the operator) or `used` (queued before).
+    pub source: &'static str,
+    /// Its name (the operator's), or when it was last used.
+    pub name: String,
+    /// The template (minijinja: a `Subject:` line, a blank line, the body
+    /// with `{{ link }}`).
+    pub text: String,
+}
+
+/// The invitation templates to choose from: the built-in one, the
+/// operator's, and those queued before (newest first).
+pub async fn templates_of(state: &AppState) -> Result<Vec<InviteTemplate>, ApiError> {
+    let mut list = vec![InviteTemplate {
+        source: "default",
+        name: "default".into(),
+        text: userimport::sink::DEFAULT_TEMPLATE.to_string(),
+    }];
+    for (name, text) in &state.config().invite_templates {
+        list.push(InviteTemplate {
+            source: "server",
+            name: name.clone(),
+            text: text.clone(),
+        });
+    }
+    let db = state.config().db.clone();
+    let used = blocking(move || {
+        let store = Store::open_existing(&db)?;
+        Ok(crate::stored::imports(&store)?.invite_templates(10)?)
+    })
+    .await?;
+    for (text, last) in used {
+        if !list.iter().any(|t| t.text == text) {
+            list.push(InviteTemplate {
+                source: "used",
+                name: last,
+                text,
+            });
+        }
+    }
+    Ok(list)
+}
+
+/// The invitation templates to choose from.
+#[utoipa::path(get, path = "/api/invite-templates",
+    responses((status = 200, description = "Templates: default, the operator's, those used before", body = [InviteTemplate]), (status = 401, body = ErrorBody)))]
+async fn invite_templates(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<InviteTemplate>>, ApiError> {
+    Ok(Json(templates_of(&state).await?))
+}
+
+/// An invitation template to check.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateCheck {
+    /// The template text.
+    pub template: String,
+    /// When the invitations are due (RFC 3339), checked too.
+    #[serde(default)]
+    pub send_at: Option<String>,
+}
+
+/// Checks an invitation template by the library's rules (every variable
+/// known, a `Subject:` line, the `{{ link }}`, the size limit) and renders
+/// it for a sample user.
+pub fn check_template(state: &AppState, check: &TemplateCheck) -> Result<Value, ApiError> {
+    let base = state
+        .config()
+        .invite_base_url
+        .clone()
+        .unwrap_or_else(|| "https://example.invalid/set-password".into());
+    let send_at = check.send_at.as_deref().filter(|s| !s.trim().is_empty());
+    let invite = Invite::new(check.template.clone(), base, send_at).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_template",
+            e.to_string(),
+        )
+    })?;
+    let sample = Recipient {
+        name: Some("Hanako Tanaka".into()),
+        login: Some("tanaka".into()),
+        email: "hanako@example.com".into(),
+    };
+    let link = userimport::sink::link(&invite.base_url, "TOKEN");
+    let rendered = userimport::sink::render(&invite.template, &sample, &link).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_template",
+            e.to_string(),
+        )
+    })?;
+    Ok(json!({"ok": true, "subject": rendered.subject, "body": rendered.body}))
+}
+
+/// Check an invitation template before sending: by the library's rules,
+/// rendered for a sample user.
+#[utoipa::path(post, path = "/api/invite-templates/check",
+    request_body(content = TemplateCheck, content_type = "application/json"),
+    responses((status = 200, description = "Valid: the subject and body for a sample user", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "The template breaks a rule", body = ErrorBody)))]
+async fn check_invite_template(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.check_csrf(&headers, None)?;
+    let check: TemplateCheck =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    Ok(Json(check_template(&state, &check)?))
+}
+
 /// Template and export options.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -501,8 +682,7 @@ pub struct DownloadQuery {
     random: Option<usize>,
     /// Export: these columns (comma-separated).
     columns: Option<String>,
-    /// The page's language (ignored here).
-    #[allow(dead_code)]
+    /// The language of the headers: `en` (default) or `ja`, as `--lang`.
     lang: Option<String>,
 }
 
@@ -513,6 +693,20 @@ impl DownloadQuery {
             ..Settings::default()
         };
         settings.profile(&state.config().profiles)
+    }
+
+    fn lang(&self) -> Result<userimport::schema::Lang, ApiError> {
+        match self
+            .lang
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            None => Ok(userimport::schema::Lang::En),
+            Some(text) => text.parse().map_err(|_| {
+                ApiError::bad_options(format!("unknown language {text:?}: use en or ja"))
+            }),
+        }
     }
 
     fn charset(&self) -> Result<OutputCharset, ApiError> {
@@ -547,7 +741,7 @@ async fn template(
     Query(q): Query<DownloadQuery>,
 ) -> Result<Response, ApiError> {
     let profile = q.profile(&state)?;
-    let bytes = userimport::write_template(&profile, q.charset()?, Vec::new())?;
+    let bytes = userimport::write_template_in(&profile, q.lang()?, q.charset()?, Vec::new())?;
     Ok(csv_download(
         bytes,
         &format!("{}-template.csv", profile.name),
@@ -576,6 +770,7 @@ async fn export_users(
     options.filters = filters;
     options.random = q.random;
     options.columns = list(&q.columns);
+    options.lang = q.lang()?;
     let db = state.config().db.clone();
     let name = format!("{}-users.csv", profile.name);
     let bytes = blocking(move || {

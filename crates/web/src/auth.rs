@@ -1,9 +1,8 @@
 //! Who is calling: browser sessions (cookie plus CSRF token), API bearer
-//! tokens, sign-in with its throttle, sign-out.
+//! tokens, sign-in with its throttle (failures counted in the store, per
+//! account and per address, for every server on it), sign-out.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -20,6 +19,7 @@ use crate::engine::{Store, auth, auth_mut};
 use crate::error::{ApiError, blocking};
 use crate::i18n::Lang;
 use crate::pages;
+use crate::stored::Throttle;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "ui_session";
@@ -176,33 +176,6 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Sign-in failures counted per account and per address.
-#[derive(Debug, Default)]
-pub struct Throttle {
-    failures: HashMap<String, Vec<Instant>>,
-}
-
-impl Throttle {
-    fn recent(&mut self, key: &str, window: Duration) -> usize {
-        let now = Instant::now();
-        match self.failures.get_mut(key) {
-            Some(list) => {
-                list.retain(|t| now.duration_since(*t) < window);
-                list.len()
-            }
-            None => 0,
-        }
-    }
-
-    fn record(&mut self, key: String) {
-        self.failures.entry(key).or_default().push(Instant::now());
-        // Keep the table bounded under a flood of names.
-        if self.failures.len() > 100_000 {
-            self.failures.clear();
-        }
-    }
-}
-
 fn account_key(login: &str) -> String {
     format!("account:{}", userimport::plan::fold(login))
 }
@@ -307,19 +280,17 @@ async fn sign_in(
 ) -> Result<Result<String, Refusal>, ApiError> {
     let config = state.config().clone();
     let (account, place) = (account_key(&form.login), address_key(address));
-    {
-        let mut throttle = state
-            .0
-            .throttle
-            .lock()
-            .map_err(|_| ApiError::internal("lock"))?;
-        if throttle.recent(&account, config.failure_window)
-            >= config.max_failures_per_account as usize
-            || throttle.recent(&place, config.failure_window)
-                >= config.max_failures_per_address as usize
-        {
-            return Ok(Err(Refusal::Throttled));
-        }
+    let (checking, keys) = (state.clone(), (account.clone(), place.clone()));
+    let locked = blocking(move || {
+        let throttle = Throttle {
+            account: &keys.0,
+            address: &keys.1,
+        };
+        throttle.is_locked(&checking)
+    })
+    .await?;
+    if locked {
+        return Ok(Err(Refusal::Throttled));
     }
     let (login, password) = (form.login.clone(), form.password.clone());
     let db = config.db.clone();
@@ -339,10 +310,15 @@ async fn sign_in(
     })
     .await?;
     let Some(credential) = found else {
-        if let Ok(mut throttle) = state.0.throttle.lock() {
-            throttle.record(account);
-            throttle.record(place);
-        }
+        let recording = state.clone();
+        blocking(move || {
+            let throttle = Throttle {
+                account: &account,
+                address: &place,
+            };
+            throttle.record(&recording)
+        })
+        .await?;
         tokio::time::sleep(config.failure_delay).await;
         return Ok(Err(Refusal::Wrong));
     };

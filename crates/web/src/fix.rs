@@ -24,7 +24,7 @@ pub async fn fix_cell(
     column: &str,
     value: &str,
 ) -> Result<String, ApiError> {
-    let import = imports::get(state, caller, id)?;
+    let import = imports::get(state, caller, id).await?;
     let new_id = upload::new_id()?;
     let target = upload::path_of(&state.config().upload_dir, &new_id);
     let offered = state.config().profiles.clone();

@@ -206,6 +206,26 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("started", "Started", "開始"),
     ("eta", "left", "残り"),
     ("error", "Error", "エラー"),
+    ("header_lang", "Header language", "見出しの言語"),
+    ("lang_en", "English", "英語"),
+    ("lang_ja", "Japanese", "日本語"),
+    ("delete_results", "Delete the results", "結果を削除"),
+    (
+        "delete_results_help",
+        "Results are kept until you delete them.",
+        "結果は削除するまで保存されます。",
+    ),
+    ("discard", "Discard this upload", "このアップロードを破棄"),
+    ("choose_template", "Template", "テンプレート"),
+    ("template_default", "Built-in", "標準"),
+    ("template_server", "Offered by the server", "サーバー提供"),
+    ("template_used", "Used on", "使用日"),
+    ("check_template", "Check the template", "テンプレートを確認"),
+    (
+        "template_ok",
+        "The template is valid. Preview:",
+        "テンプレートは有効です。プレビュー:",
+    ),
 ];
 
 impl Lang {
@@ -290,5 +310,57 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Lang::of(&parts.headers, parts.uri.query()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `t.KEY` names a template uses.
+    fn keys_in(source: &str) -> Vec<&str> {
+        source
+            .match_indices("t.")
+            .filter(|(i, _)| {
+                // `{{ t.x }}`, `{% if t.x %}`: a word boundary before `t`.
+                *i == 0 || !source.as_bytes()[i - 1].is_ascii_alphanumeric()
+            })
+            .map(|(i, _)| {
+                let rest = &source[i + 2..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .filter(|k| !k.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn every_text_a_template_shows_exists_in_both_languages() {
+        let templates = [
+            include_str!("../templates/base.html"),
+            include_str!("../templates/login.html"),
+            include_str!("../templates/start.html"),
+            include_str!("../templates/check.html"),
+            include_str!("../templates/jobs.html"),
+        ];
+        let mut seen = 0;
+        for source in templates {
+            for key in keys_in(source) {
+                seen += 1;
+                assert!(!Lang::En.t(key).is_empty(), "no English text for {key}");
+                assert!(!Lang::Ja.t(key).is_empty(), "no Japanese text for {key}");
+            }
+        }
+        assert!(seen > 50, "the templates were read ({seen} texts)");
+        for key in [
+            "header_lang",
+            "delete_results",
+            "choose_template",
+            "check_template",
+        ] {
+            assert_ne!(Lang::En.t(key), Lang::Ja.t(key), "{key} is translated");
+        }
     }
 }

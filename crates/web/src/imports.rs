@@ -2,13 +2,13 @@
 //! exactly what was checked.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use serde_json::{Value, json};
 use userimport::launch::{self, Started};
-use userimport::plan::{ChangeKind, Directory, ReviewEntry};
-use userimport::sink::{ApplyOutcome, Invite};
-use userimport::{Checked, Format, Input, write_report};
+use userimport::plan::{ChangeKind, Directory, ReviewEntry, Summary};
+use userimport::sink::{ApplyOutcome, ImportApplied, Invite, RowResult, StoredImport};
+use userimport::validate::Issue;
+use userimport::{Checked, FileInfo, Format, Input, write_report};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -16,7 +16,7 @@ use crate::engine::{Settings, Store, apply_options};
 use crate::error::{ApiError, blocking};
 use crate::upload;
 
-/// A checked upload.
+/// A checked upload, as the store keeps it (see [`crate::stored`]).
 #[derive(Debug, Clone)]
 pub struct Import {
     /// Its ID.
@@ -29,13 +29,17 @@ pub struct Import {
     pub name: String,
     /// The options it was checked with (actor set).
     pub settings: Settings,
-    /// The check.
+    /// The check: its file facts, counts and issues (read back from the
+    /// stored report; no plan, no change listing).
     pub checked: Checked,
+    /// The `check --format json` report as shown when it was checked.
+    pub stored_report: Value,
     /// The store revision it was checked against.
     pub revision: u64,
-    /// When it was checked.
-    pub at: Instant,
-    /// Once applied: the job, or the outcome of an apply at once.
+    /// When it expires unless applied (RFC 3339).
+    pub expires_at: String,
+    /// Once applied: the job, or the outcome of an apply at once (its
+    /// per-row results are read with [`results`]).
     pub applied: Option<Applied>,
 }
 
@@ -51,8 +55,76 @@ pub enum Applied {
 impl Import {
     /// The `check --format json` report plus `id`.
     pub fn report(&self) -> Value {
-        report_json(&self.checked, &self.id)
+        let mut report = self.stored_report.clone();
+        report["id"] = json!(self.id);
+        report
     }
+
+    /// The import as stored.
+    fn to_stored(&self) -> StoredImport {
+        let settings = serde_json::to_string(&self.settings).unwrap_or_default();
+        let report = serde_json::to_string(&self.stored_report).unwrap_or_default();
+        StoredImport::new(
+            &self.id,
+            &self.owner,
+            &self.name,
+            &settings,
+            &self.path.display().to_string(),
+            &report,
+            self.revision,
+            &self.expires_at,
+        )
+    }
+
+    /// The import a stored record describes.
+    fn from_stored(stored: StoredImport) -> Result<Import, ApiError> {
+        let corrupt = |what: &str, e: serde_json::Error| {
+            ApiError::internal(format!(
+                "import {}: its stored {what} is unreadable: {e}",
+                stored.id
+            ))
+        };
+        let settings: Settings =
+            serde_json::from_str(&stored.settings).map_err(|e| corrupt("options", e))?;
+        let report: Value =
+            serde_json::from_str(&stored.report).map_err(|e| corrupt("report", e))?;
+        let checked = checked_of(&report).map_err(|e| corrupt("report", e))?;
+        let applied = match (stored.applied_job, &stored.applied_outcome) {
+            (Some(job), _) => Some(Applied::Job(job)),
+            (None, Some(outcome)) => Some(Applied::Now(
+                serde_json::from_str(outcome).map_err(|e| corrupt("outcome", e))?,
+            )),
+            (None, None) => None,
+        };
+        Ok(Import {
+            id: stored.id,
+            owner: stored.owner,
+            path: PathBuf::from(stored.file),
+            name: stored.name,
+            settings,
+            checked,
+            stored_report: report,
+            revision: stored.revision,
+            expires_at: stored.expires_at,
+            applied,
+        })
+    }
+}
+
+/// The check a stored report describes: its file facts, counts and issues.
+fn checked_of(report: &Value) -> Result<Checked, serde_json::Error> {
+    let file = &report["file"];
+    let text = |k: &str| file[k].as_str().unwrap_or_default().to_string();
+    let info = FileInfo {
+        encoding: text("encoding"),
+        delimiter: text("delimiter"),
+        header_line: file["header_line"].as_u64().unwrap_or(0),
+        rows: file["rows"].as_u64().unwrap_or(0),
+        workbook: None,
+    };
+    let summary: Summary = serde_json::from_value(report["summary"].clone())?;
+    let issues: Vec<Issue> = serde_json::from_value(report["issues"].clone())?;
+    Ok(Checked::new(info, summary, issues, None))
 }
 
 /// The JSON report of a check with its `id`.
@@ -74,18 +146,79 @@ pub fn counts(o: &ApplyOutcome) -> Value {
     })
 }
 
-/// The import `id` of `caller` (another user's is as absent as a missing one).
-pub fn get(state: &AppState, caller: &Caller, id: &str) -> Result<Import, ApiError> {
-    let imports = state
-        .0
-        .imports
-        .lock()
-        .map_err(|_| ApiError::internal("lock"))?;
-    imports
-        .get(id)
+/// The import `id` of `caller` (another user's is as absent as a missing
+/// one), read from the store.
+pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<Import, ApiError> {
+    let (db, key) = (state.config().db.clone(), id.to_string());
+    let stored = blocking(move || crate::stored::load(&db, &key)).await?;
+    stored
         .filter(|i| i.owner.eq_ignore_ascii_case(&caller.actor))
-        .cloned()
+        .map(Import::from_stored)
+        .transpose()?
         .ok_or_else(|| ApiError::not_found(format!("no import {id}")))
+}
+
+/// The per-row results of import `id` applied at once (read from the store).
+pub async fn results(state: &AppState, id: &str) -> Result<Vec<RowResult>, ApiError> {
+    let (db, id) = (state.config().db.clone(), id.to_string());
+    blocking(move || {
+        let store = crate::engine::Store::open_existing(&db)?;
+        Ok(crate::stored::imports(&store)?.import_results(&id)?)
+    })
+    .await
+}
+
+/// Records that `import` was applied (at once: with its per-row results);
+/// false when another server recorded it first.
+pub async fn record_applied(
+    state: &AppState,
+    import: &Import,
+    applied: &Applied,
+) -> Result<bool, ApiError> {
+    let (db, id, applied) = (
+        state.config().db.clone(),
+        import.id.clone(),
+        applied.clone(),
+    );
+    blocking(move || {
+        let mut store = crate::engine::Store::open(&db)?;
+        let imports = crate::stored::imports_mut(&mut store)?;
+        let recorded = match &applied {
+            Applied::Job(job) => imports.mark_import_applied(&id, ImportApplied::Job(*job))?,
+            Applied::Now(outcome) => {
+                let counts = ApplyOutcome {
+                    results: Vec::new(),
+                    ..outcome.clone()
+                };
+                let counts = serde_json::to_string(&counts).unwrap_or_default();
+                imports.mark_import_applied(
+                    &id,
+                    ImportApplied::Now {
+                        outcome: &counts,
+                        results: &outcome.results,
+                    },
+                )?
+            }
+        };
+        Ok(recorded)
+    })
+    .await
+}
+
+/// Forgets import `id` of `caller` with its results and its upload.
+pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    let import = get(state, caller, id).await?;
+    let (db, id) = (state.config().db.clone(), import.id.clone());
+    blocking(move || {
+        let mut store = crate::engine::Store::open(&db)?;
+        if let Some(gone) = crate::stored::imports_mut(&mut store)?.delete_import(&id)?
+            && gone.applied_job.is_none()
+        {
+            crate::stored::remove_upload(&gone.file);
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Parses the client's options and makes the signed-in user the actor.
@@ -153,6 +286,7 @@ pub async fn check(
             return Err(e);
         }
     };
+    let stored_report = report_json(&checked, &id);
     let import = Import {
         id: id.clone(),
         owner: caller.actor.clone(),
@@ -160,31 +294,17 @@ pub async fn check(
         name: upload::display_name(&name),
         settings,
         checked,
+        stored_report,
         revision,
-        at: Instant::now(),
+        expires_at: crate::stored::at_offset(state.config().upload_ttl, true),
         applied: None,
     };
-    let mut imports = state
-        .0
-        .imports
-        .lock()
-        .map_err(|_| ApiError::internal("lock"))?;
-    expire(state, &mut imports);
-    imports.insert(id, import.clone());
+    let (saving, record) = (state.clone(), import.to_stored());
+    if let Err(e) = blocking(move || crate::stored::save(&saving, &record)).await {
+        let _ = std::fs::remove_file(&import.path);
+        return Err(e);
+    }
     Ok(import)
-}
-
-/// Forgets imports older than the upload TTL (and removes their files,
-/// unless a job still needs them).
-fn expire(state: &AppState, imports: &mut std::collections::HashMap<String, Import>) {
-    let ttl = state.config().upload_ttl;
-    imports.retain(|_, i| {
-        let keep = i.at.elapsed() < ttl;
-        if !keep && !matches!(i.applied, Some(Applied::Job(_))) {
-            let _ = std::fs::remove_file(&i.path);
-        }
-        keep
-    });
 }
 
 /// What the client may say when applying.
@@ -230,7 +350,7 @@ pub async fn apply(
     id: &str,
     request: ApplyRequest,
 ) -> Result<Value, ApiError> {
-    let import = get(state, caller, id)?;
+    let import = get(state, caller, id).await?;
     if import.applied.is_some() {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
@@ -243,7 +363,7 @@ pub async fn apply(
         return Err(has_errors(import.checked.summary.errors));
     }
     let invite = request.invite(state)?;
-    let guard = state.0.runs.try_apply().ok_or_else(ApiError::busy)?;
+    let guard = crate::stored::try_apply(state).await?;
     let mut settings = import.settings.clone();
     // The signed-in user is the actor, whatever was stored with the upload.
     settings.actor = Some(caller.actor.clone());
@@ -278,11 +398,7 @@ pub async fn apply(
         add_results(&mut report, &done);
         Applied::Now(outcome_of(done))
     };
-    if let Ok(mut imports) = state.0.imports.lock()
-        && let Some(i) = imports.get_mut(id)
-    {
-        i.applied = Some(applied);
-    }
+    record_applied(state, &import, &applied).await?;
     Ok(report)
 }
 

@@ -17,7 +17,15 @@
 //! behind TLS) whose token the store keeps only as a SHA-256; every
 //! state-changing request carries the session's CSRF token. API clients
 //! send `Authorization: Bearer TOKEN` ([`create_token`]). Uploads stream to
-//! mode-0600 files in [`Config::upload_dir`] under the size limit. Every
+//! mode-0600 files in [`Config::upload_dir`] under the size limit.
+//!
+//! State: checked imports (their report, options, upload path and the store
+//! revision checked at), the results of imports applied at once and the
+//! sign-in failures are kept in the store, not in memory: a restarted
+//! server finds them, and every server on one store shares them. So does
+//! the one apply at a time per store (a lock file beside a SQLite store, an
+//! advisory lock on PostgreSQL). Unapplied uploads are deleted when they
+//! expire ([`Config::upload_ttl`]); results are kept until deleted. Every
 //! response carries a strict Content-Security-Policy (no inline script),
 //! `X-Content-Type-Options: nosniff` and frame denial.
 //!
@@ -46,12 +54,12 @@ mod i18n;
 mod imports;
 mod pages;
 mod runs;
+mod stored;
 mod upload;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -94,6 +102,9 @@ pub struct Config {
     pub invite_base_url: Option<String>,
     /// Profiles offered besides the built-in ones.
     pub profiles: Vec<Profile>,
+    /// Invitation templates offered besides the built-in one (name, text);
+    /// the execute dialog also offers those queued before.
+    pub invite_templates: Vec<(String, String)>,
     /// The TOML file each offered profile was read from, by profile name
     /// ([`Config::offer_profile`] fills both): a job records the file, so
     /// that a restarted server or `userimport jobs resume` reads it again.
@@ -126,6 +137,7 @@ impl Config {
             secure_cookies: false,
             invite_base_url: None,
             profiles: Vec::new(),
+            invite_templates: Vec::new(),
             profile_files: std::collections::BTreeMap::new(),
             request_timeout: Duration::from_secs(300),
             max_failures_per_account: 5,
@@ -149,17 +161,17 @@ impl Config {
     }
 }
 
-/// The server's shared state: configuration, templates, checked uploads,
-/// running jobs, the apply lock and the sign-in throttle.
+/// The server's shared state: configuration, templates and the jobs
+/// running here. Checked imports, at-once results, sign-in failures and
+/// the apply lock are kept in the store, so that they outlive a restart
+/// and every server on one store sees them.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 struct Inner {
     config: Config,
     templates: minijinja::Environment<'static>,
-    imports: Mutex<HashMap<String, imports::Import>>,
     runs: runs::Runs,
-    throttle: Mutex<auth::Throttle>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -172,20 +184,21 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Opens (creating and migrating) the store, prepares the upload
-    /// directory and the templates. This blocks: call it before starting
+    /// directory and the templates, and forgets (with their uploads) the
+    /// checked imports that expired. This blocks: call it before starting
     /// the async runtime, or from `spawn_blocking` (the PostgreSQL client
     /// cannot connect from an async task).
     pub fn new(config: Config) -> Result<AppState, ApiError> {
         let store = Store::open(&config.db)?;
         drop(store);
         upload::prepare_dir(&config.upload_dir)?;
-        Ok(AppState(Arc::new(Inner {
+        let state = AppState(Arc::new(Inner {
             templates: pages::templates()?,
-            imports: Mutex::new(HashMap::new()),
             runs: runs::Runs::default(),
-            throttle: Mutex::new(auth::Throttle::default()),
             config,
-        })))
+        }));
+        stored::expire(&state)?;
+        Ok(state)
     }
 
     /// The configuration.

@@ -47,8 +47,10 @@ pub fn routes(upload_limit: usize) -> Router<AppState> {
         .route("/imports/{id}", get(check_page))
         .route("/imports/{id}/apply", post(execute))
         .route("/imports/{id}/fix", post(fix))
+        .route("/imports/{id}/delete", post(delete_import))
         .route("/jobs", get(jobs_page))
         .route("/jobs/{id}/cancel", post(cancel))
+        .route("/jobs/{id}/delete", post(delete_job))
         .route("/static/app.js", get(app_js))
         .route("/static/app.css", get(app_css))
 }
@@ -212,6 +214,7 @@ async fn start(
             "columns": columns,
             "out_charsets": ["utf-8-bom", "utf-8", "shift_jis"],
             "in_charsets": ["auto", "utf-8", "shift_jis", "euc-jp", "utf-16le", "utf-16be", "windows-1252"],
+            "header_lang": lang.code(),
         }),
     );
     remember_lang(page.into_response(), uri.query(), lang)
@@ -286,6 +289,7 @@ fn error_page(state: &AppState, lang: Lang, root: &str, caller: &Caller, e: ApiE
             "columns": [],
             "out_charsets": ["utf-8-bom", "utf-8", "shift_jis"],
             "in_charsets": ["auto", "utf-8", "shift_jis"],
+            "header_lang": lang.code(),
         }),
     );
     (e.status, page).into_response()
@@ -370,7 +374,7 @@ async fn check_page(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let import = match imports::get(&state, &caller, &id) {
+    let import = match imports::get(&state, &caller, &id).await {
         Ok(i) => i,
         Err(e) => return error_page(&state, lang, "../", &caller, e),
     };
@@ -392,6 +396,11 @@ async fn check_page(
     };
     let can_apply =
         import.checked.is_clean() || (import.settings.skip_invalid && !import.checked.is_refused());
+    let invite_templates = if can_apply && import.applied.is_none() {
+        api::templates_of(&state).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let delimiter_shown = match report["file"]["delimiter"].as_str() {
         Some("\t") => "tab".to_string(),
         Some(d) => d.to_string(),
@@ -419,6 +428,7 @@ async fn check_page(
             "applied_now": applied_now,
             "invites_on": state.config().invite_base_url.is_some(),
             "default_template": userimport::sink::DEFAULT_TEMPLATE,
+            "invite_templates": invite_templates,
         }),
     );
     remember_lang(page.into_response(), uri.query(), lang)
@@ -546,5 +556,47 @@ async fn cancel(
             Redirect::to(&format!("../../jobs#job-{id}")).into_response()
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// Forgets an import and its results (the page's "Delete results").
+async fn delete_import(
+    State(state): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Response {
+    let caller = match page_caller(&state, &headers, "../../").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = caller.check_csrf(&headers, Some(&form.csrf)) {
+        return e.into_response();
+    }
+    match imports::delete(&state, &caller, &id).await {
+        Ok(()) => Redirect::to("../../").into_response(),
+        Err(e) => error_page(&state, lang, "../../", &caller, e),
+    }
+}
+
+/// Deletes a finished job's results (the jobs panel's "Delete results").
+async fn delete_job(
+    State(state): State<AppState>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Response {
+    let caller = match page_caller(&state, &headers, "../../").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = caller.check_csrf(&headers, Some(&form.csrf)) {
+        return e.into_response();
+    }
+    match api::remove_job(&state, &caller, id).await {
+        Ok(()) => Redirect::to("../../jobs").into_response(),
+        Err(e) => error_page(&state, lang, "../../", &caller, e),
     }
 }

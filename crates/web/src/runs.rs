@@ -75,9 +75,17 @@ pub struct Runs {
     live: Mutex<HashMap<i64, Live>>,
 }
 
-/// Holds the store's apply lock until dropped.
+/// Holds this server's and the store's apply lock until dropped.
 #[derive(Debug)]
-pub struct ApplyGuard(Arc<AtomicBool>);
+pub struct ApplyGuard(Arc<AtomicBool>, Option<crate::stored::StoreLock>);
+
+impl ApplyGuard {
+    /// Holds the store's lock too (see [`crate::stored::try_apply`]).
+    pub fn hold(mut self, lock: crate::stored::StoreLock) -> Self {
+        self.1 = Some(lock);
+        self
+    }
+}
 
 impl Drop for ApplyGuard {
     fn drop(&mut self) {
@@ -91,7 +99,7 @@ impl Runs {
         self.applying
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
             .ok()
-            .map(|_| ApplyGuard(self.applying.clone()))
+            .map(|_| ApplyGuard(self.applying.clone(), None))
     }
 
     /// Listens to job `id`, if it runs here.
@@ -194,7 +202,7 @@ pub fn resume_interrupted(state: &AppState) -> Result<Vec<i64>, ApiError> {
     if jobs.is_empty() {
         return Ok(ids);
     }
-    let guard = state.0.runs.try_apply().ok_or_else(ApiError::busy)?;
+    let guard = crate::stored::try_apply_blocking(state)?;
     let lives: Vec<Live> = ids.iter().map(|&id| state.0.runs.register(id)).collect();
     let state = state.clone();
     std::thread::spawn(move || {

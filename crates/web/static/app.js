@@ -53,8 +53,67 @@
     });
   });
 
-  // Live progress of running jobs.
   const root = document.body.dataset.root || "./";
+
+  // The invitation template: choosing one fills the editable text; the
+  // text is checked by the server (the library's rules) before sending.
+  const choice = document.getElementById("template-choice");
+  const text = document.getElementById("invite-template");
+  const result = document.getElementById("template-result");
+  if (choice && text) {
+    choice.addEventListener("change", () => {
+      const option = choice.options[choice.selectedIndex];
+      if (option) { text.value = option.dataset.text || ""; }
+    });
+  }
+  const checkTemplate = async () => {
+    const sendAt = document.getElementById("send-at");
+    const answer = await fetch(root + "api/invite-templates/check", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-csrf-token": csrf },
+      body: JSON.stringify({ template: text.value, send_at: sendAt ? sendAt.value : null }),
+    });
+    const body = await answer.json().catch(() => ({}));
+    result.replaceChildren();
+    if (answer.ok) {
+      result.className = "ok";
+      const head = document.createElement("p");
+      head.textContent = result.dataset.ok;
+      const preview = document.createElement("pre");
+      preview.id = "template-preview";
+      preview.textContent = "Subject: " + body.subject + "\n\n" + body.body;
+      result.append(head, preview);
+      return true;
+    }
+    result.className = "error";
+    const message = document.createElement("p");
+    message.id = "template-error";
+    message.setAttribute("role", "alert");
+    message.textContent = (body.error && body.error.message) || answer.statusText;
+    result.append(message);
+    return false;
+  };
+  const checkButton = document.getElementById("check-template");
+  if (checkButton && text && result) {
+    checkButton.addEventListener("click", () => { checkTemplate(); });
+  }
+  const executeForm = document.getElementById("execute-form");
+  const invite = document.getElementById("invite");
+  if (executeForm && invite && text && result) {
+    let checked = false;
+    executeForm.addEventListener("submit", async (e) => {
+      if (!invite.checked || checked) { return; }
+      e.preventDefault();
+      if (await checkTemplate()) {
+        checked = true;
+        executeForm.requestSubmit();
+      } else {
+        text.focus();
+      }
+    });
+  }
+
+  // Live progress of running jobs.
   document.querySelectorAll("tr.job[data-status='running']").forEach((row) => {
     const id = row.dataset.job;
     const started = Date.now();
@@ -89,6 +148,8 @@
         row.querySelector(".eta").textContent = "";
         const cancel = row.querySelector("form.cancel");
         if (cancel) { cancel.remove(); }
+        const remove = row.querySelector("form.delete");
+        if (remove && j.status !== "interrupted") { remove.hidden = false; }
       }
     });
     source.onerror = () => source.close();

@@ -8,19 +8,9 @@ use std::time::Duration;
 use common::*;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const ADMIN: &str = "admin:admin";
-
-fn small_file() -> Vec<u8> {
-    format!(
-        "Login ID,Name,Email address,Password hash\n\
-         tanaka,Tanaka Hanako,hanako@example.com,\"{h}\"\n\
-         suzuki,Suzuki Ichiro,ichiro@example.com,\"{h}\"\n",
-        h = password_hash()
-    )
-    .into_bytes()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_and_the_openapi_document_need_no_sign_in_and_list_every_route() {
@@ -55,9 +45,13 @@ async fn health_and_the_openapi_document_need_no_sign_in_and_list_every_route() 
         "/api/jobs/{id}/cancel",
         "/api/template",
         "/api/export",
+        "/api/invite-templates",
+        "/api/invite-templates/check",
     ] {
         assert!(paths.contains_key(route), "{route} is documented");
     }
+    assert!(paths["/api/imports/{id}"]["delete"].is_object());
+    assert!(paths["/api/jobs/{id}"]["delete"].is_object());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -75,6 +69,7 @@ async fn every_api_route_refuses_a_caller_without_credentials_and_sets_security_
         format!("api/imports/{id}/changes.csv"),
         "api/template".into(),
         "api/export".into(),
+        "api/invite-templates".into(),
     ];
     for path in &gets {
         let answer = c.get(format!("{}{path}", server.url)).send().await.unwrap();
@@ -97,6 +92,7 @@ async fn every_api_route_refuses_a_caller_without_credentials_and_sets_security_
         "api/imports".to_string(),
         format!("api/imports/{id}/apply"),
         "api/jobs/1/cancel".into(),
+        "api/invite-templates/check".into(),
     ] {
         let answer = c
             .post(format!("{}{path}", server.url))
@@ -589,24 +585,6 @@ async fn another_users_imports_and_jobs_are_invisible() {
             "{path}"
         );
     }
-}
-
-async fn wait_done(browser: &Browser, job: i64) -> Value {
-    for _ in 0..600 {
-        let record: Value = browser
-            .get(&format!("api/jobs/{job}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if record["status"] != "running" {
-            return record;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {job} did not finish");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1209,4 +1187,340 @@ async fn a_cell_fixed_in_the_page_keeps_the_upload_shift_jis_and_is_checked_agai
     // Byte for byte the upload with the one cell changed (quotes kept right).
     let kept = std::fs::read(server.upload_dir().join(format!("{new_id}.upload"))).unwrap();
     assert_eq!(kept, file("hanako@example.com"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_and_its_results_are_kept_until_deleted() {
+    let server = start(&[ADMIN, "other:admin"], |_| {}).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let other = sign_in(&server.url, "other").await;
+
+    // The page discards an unapplied import with its upload.
+    let report = checked(&browser, small_file()).await;
+    let id = report["id"].as_str().unwrap().to_string();
+    let page = browser
+        .get(&format!("imports/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"discard\""));
+    let discarded = browser
+        .post_bare(&format!("imports/{id}/delete"))
+        .form(&[("csrf", browser.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discarded.status(), StatusCode::SEE_OTHER);
+    assert!(server.uploads().is_empty());
+
+    // An unapplied import: deleting it removes its upload.
+    let report = checked(&browser, small_file()).await;
+    let id = report["id"].as_str().unwrap().to_string();
+    assert_eq!(server.uploads().len(), 1);
+    let bare = browser
+        .client
+        .delete(format!("{}api/imports/{id}", server.url))
+        .header(COOKIE, &browser.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(bare).await, (StatusCode::FORBIDDEN, "csrf".into()));
+    assert_eq!(
+        delete(&other, &format!("api/imports/{id}")).await.status(),
+        StatusCode::NOT_FOUND,
+        "another user's import is as absent as a missing one"
+    );
+    assert_eq!(
+        delete(&browser, &format!("api/imports/{id}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(server.uploads().is_empty());
+    assert_eq!(
+        browser
+            .get(&format!("api/imports/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete(&browser, &format!("api/imports/{id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Applied at once: the results stay until deleted through the page.
+    let report = checked(&browser, small_file()).await;
+    let id = report["id"].as_str().unwrap().to_string();
+    let applied = apply(&browser, &id, json!({})).await;
+    assert_eq!(applied.status(), StatusCode::OK);
+    let results = format!("api/imports/{id}/results.csv");
+    assert_eq!(
+        browser.get(&results).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let gone = browser
+        .post_bare(&format!("imports/{id}/delete"))
+        .form(&[("csrf", browser.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get(&results).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_finished_jobs_results_are_deleted_and_a_running_one_is_refused() {
+    let server = start(&[ADMIN, "other:admin"], |c| {
+        c.background_threshold = 100;
+        c.job_batch = 25;
+    })
+    .await;
+    let browser = sign_in(&server.url, "admin").await;
+    let other = sign_in(&server.url, "other").await;
+    let big = checked(&browser, users_csv("del", 20_000)).await;
+    let applied: Value = apply(&browser, big["id"].as_str().unwrap(), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = applied["job"]["id"].as_i64().expect("a job");
+    let running = delete(&browser, &format!("api/jobs/{job}")).await;
+    assert_eq!(
+        code_of(running).await,
+        (StatusCode::CONFLICT, "job_running".into())
+    );
+    assert_eq!(wait_done(&browser, job).await["status"], "done");
+    assert_eq!(
+        delete(&other, &format!("api/jobs/{job}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // The jobs panel offers the button, labelled.
+    let panel = browser
+        .get("jobs")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        panel.contains(&format!("aria-label=\"Delete the results (Job {job})\"")),
+        "{panel}"
+    );
+    assert_eq!(
+        delete(&browser, &format!("api/jobs/{job}")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    for path in [
+        format!("api/jobs/{job}"),
+        format!("api/jobs/{job}/results.csv"),
+    ] {
+        assert_eq!(
+            browser.get(&path).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let listed: Value = browser
+        .get("api/jobs")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
+    // The users it created stay.
+    let export = browser
+        .get("api/export?columns=login_id")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(export.contains("del000000"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invitation_templates_are_offered_and_checked_by_the_library_rules() {
+    let server = start(&[ADMIN], |c| {
+        c.invite_base_url = Some("https://example.com/set-password".into());
+        c.invite_templates = vec![(
+            "Welcome".into(),
+            "Subject: Welcome {{ name }}\n\nSet your password: {{ link }}\n".into(),
+        )];
+    })
+    .await;
+    let browser = sign_in(&server.url, "admin").await;
+    let listed: Value = browser
+        .get("api/invite-templates")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["source"], "default");
+    assert_eq!(listed[1]["source"], "server");
+    assert_eq!(listed[1]["name"], "Welcome");
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    let check = |body: Value| {
+        let browser = browser.clone();
+        async move {
+            browser
+                .post("api/invite-templates/check")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let good: Value = check(json!({"template": "Subject: Hi {{ login }}\n\nGo to {{ link }}\n"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(good["subject"], "Hi tanaka", "{good}");
+    assert!(
+        good["body"]
+            .as_str()
+            .unwrap()
+            .contains("https://example.com/set-password?token=")
+    );
+    for (template, says) in [
+        ("Subject: Hi {{ nmae }}\n\n{{ link }}\n", "undefined"),
+        ("Subject: Hi\n\nno link here\n", "link"),
+        ("Hello {{ link }}\n", "Subject"),
+    ] {
+        let bad = check(json!({ "template": template })).await;
+        let status = bad.status();
+        let body: Value = bad.json().await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{template}: {body}"
+        );
+        assert_eq!(body["error"]["code"], "bad_template");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(says),
+            "{template}: {body}"
+        );
+    }
+    let late =
+        check(json!({"template": userimport::sink::DEFAULT_TEMPLATE, "send_at": "tomorrow"})).await;
+    assert_eq!(late.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let garbled = check(json!({"text": "x"})).await;
+    assert_eq!(code_of(garbled).await.0, StatusCode::BAD_REQUEST);
+    let bare = browser
+        .post_bare("api/invite-templates/check")
+        .json(&json!({"template": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(bare).await, (StatusCode::FORBIDDEN, "csrf".into()));
+
+    // The execute dialog offers them, labelled; a template sent once is
+    // offered again.
+    let report = checked(&browser, small_file()).await;
+    let id = report["id"].as_str().unwrap();
+    let page = browser
+        .get(&format!("imports/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<label for=\"template-choice\">"), "{page}");
+    assert!(page.contains("Offered by the server: Welcome"));
+    assert!(page.contains("<label for=\"invite-template\">"));
+    assert!(page.contains("id=\"check-template\""));
+    let custom = "Subject: Your account\n\nHello {{ name }}: {{ link }}\n";
+    let applied = apply(
+        &browser,
+        id,
+        json!({"invite": true, "invite_template": custom}),
+    )
+    .await;
+    assert_eq!(applied.status(), StatusCode::OK);
+    let listed: Value = browser
+        .get("api/invite-templates")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let used = &listed.as_array().unwrap()[2];
+    assert_eq!(used["source"], "used", "{listed}");
+    assert_eq!(used["text"], custom);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_template_and_the_export_are_written_with_the_chosen_header_language() {
+    let server = start(&[ADMIN], |_| {}).await;
+    let browser = sign_in(&server.url, "admin").await;
+    let header = |path: &'static str| {
+        let browser = browser.clone();
+        async move {
+            let answer = browser.get(path).send().await.unwrap();
+            assert_eq!(answer.status(), StatusCode::OK, "{path}");
+            let text = answer.text().await.unwrap();
+            text.trim_start_matches('\u{feff}')
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        }
+    };
+    assert!(
+        header("api/template?lang=ja")
+            .await
+            .starts_with("ログインID,")
+    );
+    assert!(
+        header("api/template?lang=en")
+            .await
+            .starts_with("Login ID,")
+    );
+    assert!(header("api/template").await.starts_with("Login ID,"));
+    assert!(
+        header("api/export?lang=ja")
+            .await
+            .contains("メールアドレス")
+    );
+    let wrong = browser.get("api/template?lang=fr").send().await.unwrap();
+    assert_eq!(
+        code_of(wrong).await,
+        (StatusCode::BAD_REQUEST, "bad_options".into())
+    );
+
+    // The start page offers the choice, labelled, in the page's language.
+    let page = browser
+        .get("?lang=ja")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<label for=\"tpl-lang\">見出しの言語</label>"),
+        "{page}"
+    );
+    assert!(page.contains("<option value=\"ja\" selected>日本語</option>"));
+    assert!(page.contains("<label for=\"exp-lang\">"));
 }

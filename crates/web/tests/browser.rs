@@ -197,6 +197,10 @@ async fn the_whole_flow_in_a_headless_browser() {
         c.background_threshold = 5;
         c.job_batch = 2;
         c.invite_base_url = Some("https://example.com/set-password".into());
+        c.invite_templates = vec![(
+            "Welcome".into(),
+            "Subject: Welcome, {{ name }}\n\nChoose your password: {{ link }}\n".into(),
+        )];
     })
     .await;
     let profile = tempfile::tempdir().expect("profile dir");
@@ -331,6 +335,57 @@ async fn the_whole_flow_in_a_headless_browser() {
         .await
         .unwrap();
     shot(&c, "07-execute", None).await;
+
+    // A template that breaks the library's rules is refused before sending;
+    // choosing the server's template fills the text, which checks clean.
+    let text = c.find(Locator::Id("invite-template")).await.unwrap();
+    text.clear().await.unwrap();
+    text.send_keys("Subject: Hi {{ nmae }}\n\n{{ link }}")
+        .await
+        .unwrap();
+    c.find(Locator::Id("execute-confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let refused = c
+        .wait()
+        .for_element(Locator::Id("template-error"))
+        .await
+        .expect("the template is refused in the dialog");
+    assert!(refused.text().await.unwrap().contains("undefined"));
+    assert!(
+        c.current_url().await.unwrap().path().contains("/imports/"),
+        "nothing was sent"
+    );
+    shot(&c, "07b-template-refused", None).await;
+    c.find(Locator::Id("template-choice"))
+        .await
+        .unwrap()
+        .select_by_value("1")
+        .await
+        .unwrap();
+    let chosen = text.prop("value").await.unwrap().unwrap_or_default();
+    assert!(chosen.starts_with("Subject: Welcome"), "{chosen}");
+    text.send_keys(" Thank you.").await.unwrap();
+    c.find(Locator::Id("check-template"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let preview = c
+        .wait()
+        .for_element(Locator::Id("template-preview"))
+        .await
+        .expect("a preview");
+    let preview = preview.text().await.unwrap();
+    assert!(
+        preview.contains("Subject: Welcome, Hanako Tanaka") && preview.contains("Thank you."),
+        "{preview}"
+    );
+    shot(&c, "07c-template-checked", None).await;
     c.find(Locator::Id("execute-confirm"))
         .await
         .unwrap()
@@ -364,11 +419,35 @@ async fn the_whole_flow_in_a_headless_browser() {
             .unwrap()
     };
     assert_eq!(outbox.len(), 8, "one invitation per created user");
+    assert!(
+        outbox[0].template.starts_with("Subject: Welcome")
+            && outbox[0].template.contains("Thank you."),
+        "the chosen, edited template is sent"
+    );
 
     // Download the results.
     let results = fetch_text(&c, "").await;
     assert_eq!(results.lines().count(), 9, "{results}");
     assert!(results.contains("created"), "{results}");
+
+    // Delete the results, with the keyboard.
+    let delete = c.find(Locator::Css("button.delete-results")).await.unwrap();
+    delete.send_keys("\u{E007}").await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("table#jobs"))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if c.find_all(Locator::Css("tr.job")).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        c.find_all(Locator::Css("tr.job")).await.unwrap().is_empty(),
+        "the job and its results are gone"
+    );
+    shot(&c, "09b-results-deleted", None).await;
 
     // Sign out.
     c.find(Locator::Id("sign-out"))

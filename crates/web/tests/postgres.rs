@@ -11,60 +11,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// A fresh schema, dropped at the end.
-struct Schema {
-    base: String,
-    name: String,
-}
-
-impl Schema {
-    fn fresh() -> Option<Schema> {
-        let base = match std::env::var("USERIMPORT_TEST_POSTGRES") {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ => {
-                if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                    panic!(
-                        "USERIMPORT_TEST_POSTGRES is not set in CI: the PostgreSQL tests must run"
-                    );
-                }
-                eprintln!("skipped: USERIMPORT_TEST_POSTGRES is not set");
-                return None;
-            }
-        };
-        let name = format!(
-            "web{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0)
-        );
-        tokio::task::block_in_place(|| {
-            let mut client = postgres::Client::connect(&base, postgres::NoTls).expect("connect");
-            client
-                .batch_execute(&format!("CREATE SCHEMA {name}"))
-                .expect("schema");
-        });
-        Some(Schema { base, name })
-    }
-
-    fn url(&self) -> String {
-        let sep = if self.base.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-c%20search_path%3D{}", self.base, self.name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        tokio::task::block_in_place(|| {
-            if let Ok(mut client) = postgres::Client::connect(&self.base, postgres::NoTls) {
-                let _ =
-                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-            }
-        });
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_tokens_upload_apply_and_a_job_on_postgresql() {
     let Some(schema) = Schema::fresh() else {
@@ -170,5 +116,100 @@ async fn sign_in_tokens_upload_apply_and_a_job_on_postgresql() {
     assert_eq!(
         browser.get("api/jobs").send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imports_results_the_throttle_and_the_apply_lock_live_in_postgresql() {
+    use serde_json::json;
+    let Some(schema) = Schema::fresh() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_on(dir, schema.url(), &["admin:admin"], |c| {
+        c.background_threshold = 100;
+        c.job_batch = 25;
+        c.max_failures_per_account = 2;
+    })
+    .await;
+    let browser = sign_in(&server.url, "admin").await;
+    let report = checked(&browser, small_file()).await;
+    let id = report["id"].as_str().unwrap().to_string();
+
+    // A restart finds the import; its at-once results survive another.
+    let server = server.restart().await;
+    let browser = Browser {
+        base: server.url.clone(),
+        ..browser
+    };
+    let found: Value = browser
+        .get(&format!("api/imports/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found, report);
+    let applied: Value = apply(&browser, &id, json!({})).await.json().await.unwrap();
+    assert_eq!(applied["results"]["created"], 2, "{applied}");
+    let server = server.restart().await;
+    let browser = Browser {
+        base: server.url.clone(),
+        ..browser
+    };
+    let results = browser
+        .get(&format!("api/imports/{id}/results.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(results.lines().count(), 3, "{results}");
+
+    // A second server beside it: one apply at a time for the store.
+    let second = server.beside().await;
+    let elsewhere = Browser {
+        base: second.url.clone(),
+        ..browser.clone()
+    };
+    let big = checked(&browser, users_csv("pgbig", 20_000)).await;
+    let small = checked(&elsewhere, users_csv("pgsmall", 3)).await;
+    let job = apply(&browser, big["id"].as_str().unwrap(), json!({}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["job"]["id"]
+        .as_i64()
+        .expect("a job");
+    let refused = apply(&elsewhere, small["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(
+        code_of(refused).await,
+        (StatusCode::CONFLICT, "busy".into())
+    );
+    assert_eq!(wait_done(&browser, job).await["status"], "done");
+    let small = checked(&elsewhere, users_csv("pgsmall", 3)).await;
+    let mut created = Value::Null;
+    for _ in 0..100 {
+        let answer = apply(&elsewhere, small["id"].as_str().unwrap(), json!({})).await;
+        if answer.status() != StatusCode::CONFLICT {
+            created = answer.json::<Value>().await.unwrap()["results"]["created"].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(created, 3);
+
+    // Sign-in failures count for both servers.
+    for _ in 0..2 {
+        assert_eq!(
+            post_login(&server.url, "admin", "guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        post_login(&second.url, "admin", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
     );
 }

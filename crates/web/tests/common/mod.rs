@@ -1,9 +1,12 @@
 //! Shared by the web tests: a real server on a free port over a real
-//! SQLite store (or PostgreSQL), users created through the library with
-//! pre-hashed passwords, and a small HTTP client that keeps a session.
+//! SQLite store (or a fresh PostgreSQL schema, [`Schema`]), restarted on
+//! the same store or doubled by a second server beside it, users created
+//! through the library with pre-hashed passwords, a small HTTP client that
+//! keeps a session, and the files and waits the tests share.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode, redirect};
@@ -24,11 +27,37 @@ pub fn password_hash() -> &'static str {
 pub struct Server {
     pub url: String,
     pub db: String,
-    pub dir: tempfile::TempDir,
+    /// The test's directory (the SQLite store, `uploads/`), shared by a
+    /// restarted server and a second one beside it.
+    pub dir: Arc<tempfile::TempDir>,
     pub state: AppState,
+    /// The serving task (aborted by [`Server::stop`]).
+    task: tokio::task::JoinHandle<()>,
+    /// The configuration it was started with.
+    config: Config,
 }
 
 impl Server {
+    /// Stops serving and drops this server's state (its router, jobs
+    /// table and everything in memory).
+    pub fn stop(self) -> (Arc<tempfile::TempDir>, String, Config) {
+        self.task.abort();
+        (self.dir, self.db, self.config)
+    }
+
+    /// Stops the server and starts a new one on the same store and upload
+    /// directory: what survives is what the store keeps.
+    pub async fn restart(self) -> Server {
+        let (dir, db, config) = self.stop();
+        serve_with(dir, db, config).await
+    }
+
+    /// A second server on the same store and upload directory (as another
+    /// process would be), with its own memory.
+    pub async fn beside(&self) -> Server {
+        serve_with(self.dir.clone(), self.db.clone(), self.config.clone()).await
+    }
+
     pub fn upload_dir(&self) -> std::path::PathBuf {
         self.dir.path().join("uploads")
     }
@@ -61,19 +90,23 @@ pub async fn start_on(
 ) -> Server {
     let mut config = Config::new(&db);
     config.upload_dir = dir.path().join("uploads");
-    config.failure_delay = std::time::Duration::from_millis(10);
+    config.failure_delay = Duration::from_millis(10);
     tune(&mut config);
     // Store work blocks (the PostgreSQL client cannot run on an async task).
-    let state = tokio::task::block_in_place(|| {
-        seed(&db, users);
-        AppState::new(config).expect("state")
-    });
+    tokio::task::block_in_place(|| seed(&db, users));
+    serve_with(Arc::new(dir), db, config).await
+}
+
+/// Builds the state (migrating the store, resuming interrupted jobs) and
+/// serves it on a free port.
+async fn serve_with(dir: Arc<tempfile::TempDir>, db: String, config: Config) -> Server {
+    let state = tokio::task::block_in_place(|| AppState::new(config.clone()).expect("state"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     let serving = state.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _ = userimport_web::serve(serving, listener).await;
     });
     Server {
@@ -81,6 +114,8 @@ pub async fn start_on(
         db,
         dir,
         state,
+        task,
+        config,
     }
 }
 
@@ -277,4 +312,122 @@ pub async fn code_of(answer: Response) -> (StatusCode, String) {
         status,
         body["error"]["code"].as_str().unwrap_or("").to_string(),
     )
+}
+
+/// Two new users with pre-hashed passwords (applied at once).
+pub fn small_file() -> Vec<u8> {
+    format!(
+        "Login ID,Name,Email address,Password hash\n\
+         tanaka,Tanaka Hanako,hanako@example.com,\"{h}\"\n\
+         suzuki,Suzuki Ichiro,ichiro@example.com,\"{h}\"\n",
+        h = password_hash()
+    )
+    .into_bytes()
+}
+
+/// Polls job `job` until it is no longer running; returns its record.
+pub async fn wait_done(browser: &Browser, job: i64) -> serde_json::Value {
+    for _ in 0..600 {
+        let record: serde_json::Value = browser
+            .get(&format!("api/jobs/{job}"))
+            .send()
+            .await
+            .expect("job")
+            .json()
+            .await
+            .expect("job JSON");
+        if record["status"] != "running" {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {job} did not finish");
+}
+
+/// Uploads `bytes` and returns the report (asserting 201).
+pub async fn checked(browser: &Browser, bytes: Vec<u8>) -> serde_json::Value {
+    let answer = browser.upload(bytes, "{}").await;
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    answer.json().await.expect("report")
+}
+
+/// Applies import `id` with `body` (JSON); returns the answer.
+pub async fn apply(browser: &Browser, id: &str, body: serde_json::Value) -> Response {
+    browser
+        .post(&format!("api/imports/{id}/apply"))
+        .json(&body)
+        .send()
+        .await
+        .expect("apply")
+}
+
+/// A DELETE with the CSRF header.
+pub async fn delete(browser: &Browser, path: &str) -> Response {
+    browser
+        .client
+        .delete(format!("{}{path}", browser.base))
+        .header(COOKIE, &browser.cookie)
+        .header("x-csrf-token", &browser.csrf)
+        .send()
+        .await
+        .expect("delete")
+}
+
+/// A fresh PostgreSQL schema on `USERIMPORT_TEST_POSTGRES`, dropped at the
+/// end; `None` (saying the test was skipped) without the variable, a
+/// failure in CI (`CI=true`).
+pub struct Schema {
+    base: String,
+    name: String,
+}
+
+impl Schema {
+    pub fn fresh() -> Option<Schema> {
+        let base = match std::env::var("USERIMPORT_TEST_POSTGRES") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                    panic!(
+                        "USERIMPORT_TEST_POSTGRES is not set in CI: the PostgreSQL tests must run"
+                    );
+                }
+                eprintln!("skipped: USERIMPORT_TEST_POSTGRES is not set");
+                return None;
+            }
+        };
+        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "web{}_{}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        tokio::task::block_in_place(|| {
+            let mut client = postgres::Client::connect(&base, postgres::NoTls).expect("connect");
+            client
+                .batch_execute(&format!("CREATE SCHEMA {name}"))
+                .expect("schema");
+        });
+        Some(Schema { base, name })
+    }
+
+    /// The store URL of this schema.
+    pub fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-c%20search_path%3D{}", self.base, self.name)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        tokio::task::block_in_place(|| {
+            if let Ok(mut client) = postgres::Client::connect(&self.base, postgres::NoTls) {
+                let _ =
+                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+            }
+        });
+    }
 }
