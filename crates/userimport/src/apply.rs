@@ -13,24 +13,20 @@
 //! with the one authority check ([`crate::plan::Actor`]) and returns one
 //! [`Applied`].
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::AtomicU64;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use userimport_plan::{Directory, EmptyDirectory, Plan, Summary};
 use userimport_schema::Profile;
-use userimport_sink::{
-    ApplyOutcome, Job, JobSpec, JobStatus, Jobs, Outcome, RowResult, Sink, StoreOptions,
-};
+use userimport_sink::{ApplyOutcome, Job, JobSpec, JobStatus, Jobs, RowResult, Sink, StoreOptions};
 use userimport_validate::Issue;
 
 use crate::jobs;
 use crate::settings::ImportSettings;
-use crate::stream::{Hashing, SecondPass, StreamOptions, StreamOutcome, StreamProgress};
+use crate::stream::invalid_rows;
+use crate::stream::{SecondPass, StreamOptions, StreamOutcome, StreamProgress};
+use crate::two_pass::{FirstPass, first_pass};
 use crate::{ChangeListing, Checked, Error, FileInfo, Importer, Store};
 
 /// Where the file comes from.
@@ -263,7 +259,7 @@ pub fn apply(
     let mut store = Store::open_with(store_url, &how.store)?;
     if settings.skip_invalid || how.detach || how.expected_revision.is_some() {
         return apply_planned(&mut store, store_url, input, settings, how, progress)
-            .map_err(|e| crate::launch::moved_if_drift(e, how.expected_revision));
+            .map_err(|e| crate::moved::moved_if_drift(e, how.expected_revision));
     }
     let settings_json = settings.to_json();
     let job = match &input {
@@ -351,7 +347,7 @@ fn apply_planned(
         ending,
         sha256: sha,
     } = first_pass(&importer, open_path(&path)?, size, store, progress)?;
-    crate::launch::guard(&*store, how.expected_revision, Some(ending.revision))?;
+    crate::moved::guard(&*store, how.expected_revision, Some(ending.revision))?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
@@ -403,131 +399,6 @@ fn apply_planned(
     Ok(applied)
 }
 
-/// What the first pass over a file keeps: its check (every error), sync's
-/// removals with the revision planned against, and the file's SHA-256.
-struct FirstPass {
-    checked: Checked,
-    ending: crate::pipeline::Ending,
-    sha256: String,
-}
-
-/// Checks `file` (of `size` bytes) against `store`, keeping what a second
-/// pass needs and not the plan; `progress` is told of the bytes checked.
-fn first_pass(
-    importer: &crate::Importer,
-    file: std::fs::File,
-    size: Option<u64>,
-    store: &Store,
-    progress: &mut dyn FnMut(&StreamProgress) -> bool,
-) -> Result<FirstPass, Error> {
-    let hasher = Mutex::new(Sha256::new());
-    let bytes = AtomicU64::new(0);
-    let mut stopped = false;
-    let first = {
-        let hashing = Hashing {
-            inner: file,
-            hasher: &hasher,
-            bytes: &bytes,
-        };
-        let checking = Checking {
-            inner: hashing,
-            read: 0,
-            told: 0,
-            size,
-            progress,
-            stopped: &mut stopped,
-        };
-        importer.refusals(checking, store)
-    };
-    if stopped {
-        return Err(userimport_sink::Error::Cancelled.into());
-    }
-    let (checked, ending) = first?;
-    let sha256 = hasher
-        .lock()
-        .map(|h| hex::encode(h.clone().finalize()))
-        .map_err(|_| Error::Refused("the file's SHA-256 was lost".into()))?;
-    Ok(FirstPass {
-        checked,
-        ending,
-        sha256,
-    })
-}
-
-/// Resumes `job` in two passes over its file, as [`apply`] runs a job that
-/// skips invalid rows: the file (refused if it changed since the job
-/// started) is checked against the store as it is now, then planned again
-/// as the rows not done yet are written, in batches of `batch` changes,
-/// reading the store through `planning` (a second handle on `store`).
-/// A file with row errors is refused unless the job skips invalid rows;
-/// the rows refused are left out (their results were recorded when the
-/// job was created).
-pub(crate) fn resume_in_two_passes(
-    store: &mut Store,
-    planning: Store,
-    job: &Job,
-    batch: usize,
-    expected_revision: Option<u64>,
-    progress: &mut dyn FnMut(&StreamProgress) -> bool,
-) -> Result<Job, Error> {
-    let id = job.id;
-    let path = Path::new(&job.spec.file);
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
-    let size = file.metadata().ok().map(|m| m.len());
-    let settings = ImportSettings::from_json(&job.spec.options)?;
-    let importer = settings.importer()?;
-    let first = first_pass(&importer, file, size, store, progress)?;
-    if first.sha256 != job.spec.file_sha256 {
-        let reason = format!(
-            "{} changed since job {id} started (SHA-256 {}, recorded {}): the job cannot be resumed",
-            path.display(),
-            first.sha256,
-            job.spec.file_sha256
-        );
-        store.finish_job(id, JobStatus::Failed, Some(&reason))?;
-        return Err(Error::Refused(reason));
-    }
-    if job.rows_done == 0
-        && let Err(moved) =
-            crate::launch::guard(store, expected_revision, Some(first.ending.revision))
-    {
-        store.finish_job(id, JobStatus::Failed, Some(&moved.to_string()))?;
-        return Err(moved);
-    }
-    let checked = &first.checked;
-    if let Some(issue) = checked.errors().find(|i| i.row == 0) {
-        let source = userimport_sink::Error::Refused(issue.message.clone());
-        return Err(Error::JobStopped { id, source });
-    }
-    if !checked.is_clean() && !settings.skip_invalid {
-        let source = userimport_sink::Error::RowErrors(checked.summary.errors);
-        return Err(Error::JobStopped { id, source });
-    }
-    let refused: Vec<u64> = invalid_rows(&checked.issues)
-        .iter()
-        .map(|r| r.row)
-        .collect();
-    let pass = SecondPass {
-        job: id,
-        refused: &refused,
-        done: job.rows_done,
-        tail: first.ending.tail,
-        rows: checked.file.rows,
-        revision: first.ending.revision,
-        sha256: &first.sha256,
-    };
-    let options = StreamOptions {
-        batch_rows: batch,
-        input_size: size,
-        invite: settings.invite.as_ref(),
-        ..StreamOptions::default()
-    };
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
-    importer.write_second_pass(file, planning, store, pass, &options, progress)
-}
-
 /// Plans `input` whole, then writes it at once (a small file, or a stream
 /// that cannot be read twice; never a job).
 fn apply_at_once(
@@ -539,7 +410,7 @@ fn apply_at_once(
 ) -> Result<Applied, Error> {
     let mut checked = importer.plan(input, &*store)?;
     let planned_at = checked.plan.as_ref().map(|p| p.revision);
-    crate::launch::guard(&*store, how.expected_revision, planned_at)?;
+    crate::moved::guard(&*store, how.expected_revision, planned_at)?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
@@ -555,37 +426,6 @@ fn apply_at_once(
         .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
     let outcome = store.apply_inviting(&plan, settings.invite.as_ref(), &mut |_| true)?;
     Ok(Applied::with_outcome(checked, outcome))
-}
-
-/// A reader that tells `progress` how much of the file the first pass has
-/// checked (about every MiB); `false` stops it.
-struct Checking<'p, R> {
-    inner: R,
-    read: u64,
-    told: u64,
-    size: Option<u64>,
-    progress: &'p mut dyn FnMut(&StreamProgress) -> bool,
-    stopped: &'p mut bool,
-}
-
-impl<R: Read> Read for Checking<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        if self.read - self.told >= 1 << 20 || n == 0 {
-            self.told = self.read;
-            let going = (self.progress)(&StreamProgress {
-                bytes_read: self.read,
-                bytes_total: self.size,
-                ..StreamProgress::default()
-            });
-            if !going {
-                *self.stopped = true;
-                return Err(std::io::Error::other("stopped"));
-            }
-        }
-        Ok(n)
-    }
 }
 
 /// Applies a reviewed plan (read with [`Plan::from_json`]) to `store` after
@@ -671,19 +511,6 @@ fn listing(importer: Importer, how: &ApplyOptions) -> Importer {
         .build()
 }
 
-/// The SHA-256 of a file, hex.
-pub(crate) fn sha256_file(path: &Path) -> Result<String, Error> {
-    let mut file = std::fs::File::open(path).map_err(|e| {
-        Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("cannot open {}: {e}", path.display()),
-        ))
-    })?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// The spec of a new job for `file` (recorded by its canonical path).
 fn job_spec(file: &Path, sha256: &str, settings: &str, rows_total: u64) -> JobSpec {
     let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
@@ -693,35 +520,6 @@ fn job_spec(file: &Path, sha256: &str, settings: &str, rows_total: u64) -> JobSp
         options: settings.to_string(),
         rows_total,
     }
-}
-
-/// Rows refused by validation or planning, as failed results with their
-/// reasons, in file order.
-pub(crate) fn invalid_rows(issues: &[Issue]) -> Vec<RowResult> {
-    let mut failed: BTreeMap<u64, (u64, Vec<String>, Option<i64>)> = BTreeMap::new();
-    for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
-        let entry = failed
-            .entry(issue.row)
-            .or_insert((issue.line, Vec::new(), None));
-        entry.1.push(format!("{}: {}", issue.code, issue.message));
-        // The user the row matched (or named by member ID), if any.
-        let id = issue
-            .keys
-            .member_id
-            .as_deref()
-            .and_then(|m| m.trim().parse().ok());
-        entry.2 = entry.2.or(id);
-    }
-    failed
-        .into_iter()
-        .map(|(row, (line, reasons, id))| RowResult {
-            line,
-            row,
-            outcome: Outcome::Failed,
-            id,
-            reason: Some(reasons.join("; ")),
-        })
-        .collect()
 }
 
 /// Rows refused before writing (applied around with `skip_invalid`) are

@@ -9,10 +9,11 @@
 
 use std::path::Path;
 
+use sha2::{Digest, Sha256};
+
 use userimport_plan::Plan;
 use userimport_sink::{CancelToken, Invite, Job, JobProgress, JobStatus, Jobs, run_job};
 
-use crate::apply::sha256_file;
 use crate::settings::ImportSettings;
 use crate::stream::StreamProgress;
 use crate::{Error, Store};
@@ -77,6 +78,24 @@ pub(crate) fn unfinished_for(
     unfinished(store, &sha256_file(file)?, settings)
 }
 
+/// What [`resume`] finds of a job.
+enum Resumable {
+    /// Done already: nothing to write.
+    Finished(Job),
+    /// Stopped, failed or interrupted: it runs again.
+    Stopped(Job),
+}
+
+/// Job `id`, unless its worker is alive (another process or connection).
+fn to_resume(store: &Store, id: i64) -> Result<Resumable, Error> {
+    let job = get(store, id)?;
+    match job.status {
+        JobStatus::Done => Ok(Resumable::Finished(job)),
+        JobStatus::Running => Err(userimport_sink::Error::JobRunning(id).into()),
+        _ => Ok(Resumable::Stopped(job)),
+    }
+}
+
 /// Finishes job `id`: plans its file again against the store as it is now
 /// and writes the rows not done yet, in batches of `batch` changes.
 /// `progress` returning `false` stops it (resume it again later). On an
@@ -89,15 +108,10 @@ pub fn resume(
     batch: usize,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Job, Error> {
-    let job = get(store, id)?;
-    if job.status == JobStatus::Done {
-        return Ok(job);
+    match to_resume(store, id)? {
+        Resumable::Finished(job) => Ok(job),
+        Resumable::Stopped(job) => resume_claimed(store, None, job, batch, None, progress),
     }
-    if job.status == JobStatus::Running {
-        // Its worker is alive (another process or connection).
-        return Err(userimport_sink::Error::JobRunning(id).into());
-    }
-    resume_claimed(store, None, job, batch, None, progress)
 }
 
 /// [`resume`] for a job this connection may run (not running elsewhere, or
@@ -123,7 +137,7 @@ pub(crate) fn resume_claimed(
     };
     if let Some(planning) = planning {
         let expected = expected_revision;
-        return crate::apply::resume_in_two_passes(
+        return crate::two_pass::resume_in_two_passes(
             store, planning, &job, batch, expected, progress,
         );
     }
@@ -146,7 +160,7 @@ pub(crate) fn resume_claimed(
         .plan
         .ok_or_else(|| Error::Refused("the planner returned no plan".into()))?;
     if job.rows_done == 0
-        && let Err(moved) = crate::launch::guard(store, expected_revision, Some(plan.revision))
+        && let Err(moved) = crate::moved::guard(store, expected_revision, Some(plan.revision))
     {
         store.finish_job(id, JobStatus::Failed, Some(&moved.to_string()))?;
         return Err(moved);
@@ -180,14 +194,12 @@ pub fn resume_with(
     batch: usize,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Job, Error> {
-    let job = get(store, id)?;
-    if job.status == JobStatus::Done {
-        return Ok(job);
+    match to_resume(store, id)? {
+        Resumable::Finished(job) => Ok(job),
+        Resumable::Stopped(job) => {
+            crate::two_pass::resume_in_two_passes(store, planning, &job, batch, None, progress)
+        }
     }
-    if job.status == JobStatus::Running {
-        return Err(userimport_sink::Error::JobRunning(id).into());
-    }
-    crate::apply::resume_in_two_passes(store, planning, &job, batch, None, progress)
 }
 
 /// Asks job `id` to stop at its next batch boundary: the rows before it
@@ -225,4 +237,17 @@ pub(crate) fn run_plan(
     };
     run_job(store, id, plan, invite, batch, &cancel, &mut on_progress)
         .map_err(|source| Error::JobStopped { id, source })
+}
+
+/// The SHA-256 of a file, hex.
+pub(crate) fn sha256_file(path: &Path) -> Result<String, Error> {
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot open {}: {e}", path.display()),
+        ))
+    })?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
 }

@@ -80,6 +80,7 @@ mod export;
 pub mod fix;
 pub mod jobs;
 pub mod launch;
+mod moved;
 mod output_file;
 mod pipeline;
 mod plan_file;
@@ -87,6 +88,7 @@ mod report;
 mod settings;
 mod store;
 mod stream;
+mod two_pass;
 mod workbook;
 
 pub use userimport_parse as parse;
@@ -178,7 +180,7 @@ pub enum Error {
     /// file again.
     #[error(
         "the store changed since the file was checked (revision {checked}, now {now}){}: check the file again",
-        launch::history_text(history)
+        moved::history_text(history)
     )]
     StoreMoved {
         /// The revision the file was checked at.

@@ -12,6 +12,7 @@
 //! (and no job recorded); killed after, the job resumes from its progress.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +23,7 @@ use sha2::{Digest, Sha256};
 use userimport_plan::{Change, Directory};
 use userimport_sink::{
     ApplyOutcome, Batch, CancelToken, Chunk, Feed, FeedOptions, Invite, Job, JobPlan, JobSpec,
-    JobStatus, Jobs, Verdict, Written, write_feed,
+    JobStatus, Jobs, Outcome, RowResult, Verdict, Written, write_feed,
 };
 use userimport_validate::Issue;
 
@@ -574,7 +575,7 @@ where
         .filter(|i| i.row <= job.rows_done)
         .cloned()
         .collect();
-    let failed = crate::apply::invalid_rows(&reached);
+    let failed = invalid_rows(&reached);
     if failed.is_empty() {
         return Ok(());
     }
@@ -583,4 +584,33 @@ where
         store.finish_job(id, job.status, job.error.as_deref())?;
     }
     Ok(())
+}
+
+/// Rows refused by validation or planning, as failed results with their
+/// reasons, in file order.
+pub(crate) fn invalid_rows(issues: &[Issue]) -> Vec<RowResult> {
+    let mut failed: BTreeMap<u64, (u64, Vec<String>, Option<i64>)> = BTreeMap::new();
+    for issue in issues.iter().filter(|i| i.is_error() && i.row > 0) {
+        let entry = failed
+            .entry(issue.row)
+            .or_insert((issue.line, Vec::new(), None));
+        entry.1.push(format!("{}: {}", issue.code, issue.message));
+        // The user the row matched (or named by member ID), if any.
+        let id = issue
+            .keys
+            .member_id
+            .as_deref()
+            .and_then(|m| m.trim().parse().ok());
+        entry.2 = entry.2.or(id);
+    }
+    failed
+        .into_iter()
+        .map(|(row, (line, reasons, id))| RowResult {
+            line,
+            row,
+            outcome: Outcome::Failed,
+            id,
+            reason: Some(reasons.join("; ")),
+        })
+        .collect()
 }

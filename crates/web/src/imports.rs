@@ -363,7 +363,7 @@ pub async fn apply(
         return Err(has_errors(import.checked.summary.errors));
     }
     let invite = request.invite(state)?;
-    let guard = crate::stored::try_apply(state).await?;
+    let guard = crate::runs::try_apply(state).await?;
     let mut settings = import.settings.clone();
     // The signed-in user is the actor, whatever was stored with the upload.
     settings.actor = Some(caller.actor.clone());

@@ -148,6 +148,21 @@ async fn page_caller(
     }
 }
 
+/// [`page_caller`] for a form post: the signed-in user, whose form carries
+/// the session's CSRF token.
+async fn form_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    root: &str,
+    csrf: &str,
+) -> Result<Caller, Response> {
+    let caller = page_caller(state, headers, root).await?;
+    caller
+        .check_csrf(headers, Some(csrf))
+        .map_err(IntoResponse::into_response)?;
+    Ok(caller)
+}
+
 /// Sets the language cookie when `?lang=` chose one.
 fn remember_lang(mut response: Response, query: Option<&str>, lang: Lang) -> Response {
     if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("lang="))) {
@@ -453,13 +468,10 @@ async fn execute(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<ExecuteForm>,
 ) -> Response {
-    let caller = match page_caller(&state, &headers, "../../").await {
+    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = caller.check_csrf(&headers, Some(&form.csrf)) {
-        return e.into_response();
-    }
     let request = ApplyRequest {
         invite: form.invite.as_deref() == Some("true"),
         invite_template: form.invite_template,
@@ -492,13 +504,10 @@ async fn fix(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<FixForm>,
 ) -> Response {
-    let caller = match page_caller(&state, &headers, "../../").await {
+    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = caller.check_csrf(&headers, Some(&form.csrf)) {
-        return e.into_response();
-    }
     match crate::fix::fix_cell(&state, &caller, &id, form.line, &form.column, &form.value).await {
         Ok(new_id) => Redirect::to(&format!("../{new_id}")).into_response(),
         Err(e) => error_page(&state, lang, "../../", &caller, e),
@@ -543,13 +552,10 @@ async fn cancel(
     Path(id): Path<i64>,
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> Response {
-    let caller = match page_caller(&state, &headers, "../../").await {
+    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = caller.check_csrf(&headers, Some(&form.csrf)) {
-        return e.into_response();
-    }
     match api::cancel(&state, &caller, id).await {
         Ok(_) => Redirect::to(&format!("../../jobs#job-{id}")).into_response(),
         Err(e) if e.status == StatusCode::CONFLICT => {
@@ -567,13 +573,10 @@ async fn delete_import(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> Response {
-    let caller = match page_caller(&state, &headers, "../../").await {
+    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = caller.check_csrf(&headers, Some(&form.csrf)) {
-        return e.into_response();
-    }
     match imports::delete(&state, &caller, &id).await {
         Ok(()) => Redirect::to("../../").into_response(),
         Err(e) => error_page(&state, lang, "../../", &caller, e),
@@ -588,13 +591,10 @@ async fn delete_job(
     Path(id): Path<i64>,
     axum::Form(form): axum::Form<CsrfForm>,
 ) -> Response {
-    let caller = match page_caller(&state, &headers, "../../").await {
+    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = caller.check_csrf(&headers, Some(&form.csrf)) {
-        return e.into_response();
-    }
     match api::remove_job(&state, &caller, id).await {
         Ok(()) => Redirect::to("../../jobs").into_response(),
         Err(e) => error_page(&state, lang, "../../", &caller, e),

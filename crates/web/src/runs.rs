@@ -80,7 +80,7 @@ pub struct Runs {
 pub struct ApplyGuard(Arc<AtomicBool>, Option<crate::stored::StoreLock>);
 
 impl ApplyGuard {
-    /// Holds the store's lock too (see [`crate::stored::try_apply`]).
+    /// Holds the store's lock too (see [`try_apply`]).
     pub fn hold(mut self, lock: crate::stored::StoreLock) -> Self {
         self.1 = Some(lock);
         self
@@ -91,6 +91,22 @@ impl Drop for ApplyGuard {
     fn drop(&mut self) {
         self.0.store(false, Ordering::SeqCst);
     }
+}
+
+/// The apply lock of this server and of the store: refused with 409 "an
+/// import is running" while any server on the store applies.
+pub async fn try_apply(state: &AppState) -> Result<ApplyGuard, ApiError> {
+    let guard = state.0.runs.try_apply().ok_or_else(ApiError::busy)?;
+    let db = state.config().db.clone();
+    let lock = crate::error::blocking(move || crate::stored::try_store_lock(&db)).await?;
+    Ok(guard.hold(lock.ok_or_else(ApiError::busy)?))
+}
+
+/// [`try_apply`], blocking (for start-up).
+pub fn try_apply_blocking(state: &AppState) -> Result<ApplyGuard, ApiError> {
+    let guard = state.0.runs.try_apply().ok_or_else(ApiError::busy)?;
+    let lock = crate::stored::try_store_lock(&state.config().db)?;
+    Ok(guard.hold(lock.ok_or_else(ApiError::busy)?))
 }
 
 impl Runs {
@@ -202,7 +218,7 @@ pub fn resume_interrupted(state: &AppState) -> Result<Vec<i64>, ApiError> {
     if jobs.is_empty() {
         return Ok(ids);
     }
-    let guard = crate::stored::try_apply_blocking(state)?;
+    let guard = try_apply_blocking(state)?;
     let lives: Vec<Live> = ids.iter().map(|&id| state.0.runs.register(id)).collect();
     let state = state.clone();
     std::thread::spawn(move || {

@@ -7,7 +7,7 @@ use userimport::sink::{ApplyLock, ImportStore, JobStatus, Jobs, StoredImport, ti
 
 use crate::AppState;
 use crate::engine::Store;
-use crate::error::{ApiError, blocking};
+use crate::error::ApiError;
 
 /// The imports side of `store`.
 pub fn imports(store: &Store) -> Result<&dyn ImportStore, ApiError> {
@@ -123,22 +123,6 @@ pub fn try_store_lock(db: &str) -> Result<Option<StoreLock>, ApiError> {
         None => false,
     };
     Ok((!live).then_some(held))
-}
-
-/// The apply lock of this server and of the store: refused with 409 "an
-/// import is running" while any server on the store applies.
-pub async fn try_apply(state: &AppState) -> Result<crate::runs::ApplyGuard, ApiError> {
-    let guard = state.0.runs.try_apply().ok_or_else(ApiError::busy)?;
-    let db = state.config().db.clone();
-    let lock = blocking(move || try_store_lock(&db)).await?;
-    Ok(guard.hold(lock.ok_or_else(ApiError::busy)?))
-}
-
-/// [`try_apply`], blocking (for start-up).
-pub fn try_apply_blocking(state: &AppState) -> Result<crate::runs::ApplyGuard, ApiError> {
-    let guard = state.0.runs.try_apply().ok_or_else(ApiError::busy)?;
-    let lock = try_store_lock(&state.config().db)?;
-    Ok(guard.hold(lock.ok_or_else(ApiError::busy)?))
 }
 
 /// The sign-in throttle's keys.
