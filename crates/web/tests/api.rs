@@ -953,6 +953,14 @@ async fn a_job_left_running_by_a_stop_is_resumed_when_the_server_starts() {
     }
     assert_eq!(record["status"], "done", "{record}");
     assert_eq!(record["created"], 30);
+    // The job reads done once its last batch commits; its worker removes
+    // the upload just after.
+    for _ in 0..100 {
+        if !file.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(!file.exists(), "the finished job's upload is removed");
 }
 
