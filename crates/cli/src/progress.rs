@@ -66,10 +66,14 @@ impl StreamDisplay {
         true
     }
 
-    /// Clears the bar.
+    /// Leaves the bar drawn as it ended: its last state is drawn now, past
+    /// the draw rate limit, so a finished job shows every row written and a
+    /// stopped one where it stopped.
     pub fn finish(self) {
         if let Some((bar, _)) = self.bar {
-            bar.finish_and_clear();
+            bar.abandon();
+            // The bar's line stays; what follows starts on a line of its own.
+            eprintln!();
         }
     }
 }
