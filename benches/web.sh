@@ -70,7 +70,7 @@ start_server
 echo "file: $big ($(wc -c <"$big") bytes, $rows rows)"
 best_cli=999999; best_web=999999
 for i in 1 2 3; do
-    t0=$(now); "$bin" check "$big" --db "$db" --actor bench --format json >"$work/cli.json" || true; t1=$(now)
+    t0=$(now); "$bin" check "$big" --db "$db" --actor bench --format json --changes 100 >"$work/cli.json" || true; t1=$(now)
     upload "$big" "$work/web.json"; t2=$(now)
     cli=$(echo "$t1 - $t0" | bc); web=$(echo "$t2 - $t1" | bc)
     echo "run $i: cli check ${cli}s, POST /api/imports ${web}s"
