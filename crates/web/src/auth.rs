@@ -324,8 +324,10 @@ async fn sign_in(
     };
     let (token, hash) = new_secret()?;
     let (csrf, _) = new_secret()?;
+    // Stored to the whole second: round up, so a session never lasts less than its TTL.
     let expires = chrono::Utc::now()
-        + chrono::Duration::from_std(config.session_ttl).unwrap_or(chrono::Duration::hours(8));
+        + chrono::Duration::from_std(config.session_ttl).unwrap_or(chrono::Duration::hours(8))
+        + chrono::Duration::milliseconds(999);
     let session = Session::new(&credential.actor(), &csrf, &timestamp(expires));
     let db = config.db.clone();
     blocking(move || {

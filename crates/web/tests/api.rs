@@ -222,9 +222,14 @@ async fn failed_sign_ins_are_slowed_and_then_limited_per_account_and_per_address
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_expire_and_sign_out_ends_them() {
-    let server = start(&[ADMIN], |c| c.session_ttl = Duration::from_secs(1)).await;
+    let server = start(&[ADMIN], |c| c.session_ttl = Duration::from_secs(2)).await;
     let browser = sign_in(&server.url, "admin").await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        browser.get("api/jobs").send().await.unwrap().status(),
+        StatusCode::OK,
+        "a fresh session works"
+    );
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(
         browser.get("api/jobs").send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
