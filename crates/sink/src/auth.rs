@@ -152,12 +152,6 @@ pub fn new_secret() -> Result<(String, String)> {
     Ok((token, hash))
 }
 
-/// The current time as the stores record it (RFC 3339, seconds, UTC), so
-/// that times compare as strings.
-pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Picks the login ID match over an e-mail match among users found for one
 /// sign-in name.
 pub(crate) fn pick<'a>(

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 use userimport_plan::Plan;
 
-use crate::outbox::Invite;
-
+use crate::invite::Invite;
+pub use crate::sink::JobStep;
 use crate::sink::{Outcome, Progress, RowResult, Sink};
 use crate::writer::{FeedOptions, FeedProgress, JobPlan};
 use crate::{Error, Result};
@@ -106,21 +106,6 @@ pub struct Job {
     /// at its next batch boundary.
     #[serde(default)]
     pub cancel_requested: bool,
-}
-
-/// The job step a batch commits with: `rows_done` and the counts are
-/// recorded in the batch's transaction; `last` marks the job done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JobStep {
-    /// The job.
-    pub id: i64,
-    /// Data rows done once this batch commits.
-    pub rows_done: u64,
-    /// True for the job's last batch.
-    pub last: bool,
-    /// The file's data rows, when this step learns them (a streamed job
-    /// is created before its file is read to the end).
-    pub rows_total: Option<u64>,
 }
 
 /// Progress of a job.

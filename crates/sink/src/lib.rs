@@ -152,12 +152,15 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod clock;
 pub mod engine;
 mod imports;
+mod invite;
 #[cfg(feature = "sqlite")]
 mod job_lock;
 mod jobs;
 mod json;
+mod mail;
 mod memory;
 mod outbox;
 #[cfg(feature = "postgres")]
@@ -184,16 +187,18 @@ mod store_errors;
 mod store_open;
 mod writer;
 
-pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret, timestamp};
+pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret};
+pub use clock::timestamp;
 pub use engine::{WriteBackend, WriteSet, write_batch};
 pub use imports::{Applied as ImportApplied, ApplyLock, ImportStore, StoredImport};
+pub use invite::{DEFAULT_TEMPLATE, Invite, MAX_TEMPLATE_BYTES, Recipient, link, render};
 pub use jobs::{
     CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
 };
+pub use mail::{Rendered, SendError};
 pub use memory::MemorySink;
 pub use outbox::{
-    DEFAULT_TEMPLATE, DeliveryReport, Invite, MAX_ATTEMPTS, MAX_TEMPLATE_BYTES, Message,
-    MessageStatus, Outbox, Recipient, Rendered, backoff, deliver, link, new_token, render,
+    DeliveryReport, MAX_ATTEMPTS, Message, MessageStatus, Outbox, backoff, deliver, new_token,
     token_hash,
 };
 #[cfg(feature = "postgres")]
@@ -204,7 +209,7 @@ pub use sink::{
 };
 #[cfg(feature = "smtp")]
 pub use smtp::smtp_sender;
-pub use smtp::{SendError, SmtpSecurity, SmtpUrl};
+pub use smtp::{SmtpSecurity, SmtpUrl};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SCHEMA_VERSION, SqliteSink};
 pub use store_open::StoreOptions;

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use userimport_plan::{Change, Directory, PasswordSource, Plan, generate_password, hash_password};
 
 use crate::Error;
-use crate::jobs::JobStep;
-use crate::outbox::Invite;
+use crate::invite::Invite;
 
 /// What happened to one row (or one sync change) when a plan was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -199,6 +198,21 @@ pub struct Batch<'a> {
     pub hold: bool,
 }
 
+/// The job step a batch commits with: `rows_done` and the counts are
+/// recorded in the batch's transaction; `last` marks the job done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobStep {
+    /// The job.
+    pub id: i64,
+    /// Data rows done once this batch commits.
+    pub rows_done: u64,
+    /// True for the job's last batch.
+    pub last: bool,
+    /// The file's data rows, when this step learns them (a streamed job
+    /// is created before its file is read to the end).
+    pub rows_total: Option<u64>,
+}
+
 /// What a store writes for a created user beyond the change itself: its
 /// attributes as the stored JSON object and its folded keys. A streamed
 /// apply prepares them on the planning thread, where the change is fresh in
@@ -347,30 +361,7 @@ pub trait Sink: Directory<Error: From<Error>> {
         invite: Option<&Invite>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome, Self::Error> {
-        crate::writer::preflight(&*self, plan)?;
-        if !self.begin_apply(plan)? {
-            return Err(Error::Cancelled.into());
-        }
-        let options = crate::writer::FeedOptions {
-            batch_rows: usize::MAX,
-            hold_rows: usize::MAX,
-            all_or_nothing: !plan.options.skip_invalid,
-            invite,
-            job: crate::writer::JobPlan::None,
-        };
-        let written = crate::writer::write_plan(
-            self,
-            None,
-            plan,
-            &options,
-            (0, plan.summary.rows),
-            &crate::jobs::CancelToken::new(),
-            &mut |_| true,
-            progress,
-        )?;
-        let outcome = written.outcome;
-        self.end_apply(&outcome)?;
-        Ok(outcome)
+        crate::writer::write_at_once(self, plan, invite, progress)
     }
 }
 
@@ -514,10 +505,8 @@ pub(crate) fn rollback_held<T: Transactional>(store: &mut T) -> Result<(), Error
     Ok(())
 }
 
-/// The current time as RFC 3339 (seconds, UTC).
-pub(crate) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
+/// The stores name the clock through here.
+pub(crate) use crate::clock::now;
 
 /// Puts a name read from a store's membership tables onto the user: `which`
 /// is the list's place in the look-up order both stores use (0 groups,

@@ -20,56 +20,10 @@ use lettre::transport::smtp::authentication::Credentials;
 #[cfg(feature = "smtp")]
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 
+use crate::mail::is_loopback;
 #[cfg(feature = "smtp")]
-use crate::outbox::Rendered;
+use crate::mail::{Rendered, SendError};
 use crate::{Error, Result};
-
-/// Why a message was not sent: a temporary failure is retried later, a
-/// permanent one (an SMTP 5xx such as 550, a template that cannot render)
-/// is not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendError {
-    /// What went wrong (the server's reply).
-    pub message: String,
-    /// True when retrying cannot help.
-    pub permanent: bool,
-}
-
-impl SendError {
-    /// A failure worth retrying later.
-    pub fn transient(message: impl Into<String>) -> SendError {
-        SendError {
-            message: message.into(),
-            permanent: false,
-        }
-    }
-
-    /// A failure that retrying cannot fix.
-    pub fn permanent(message: impl Into<String>) -> SendError {
-        SendError {
-            message: message.into(),
-            permanent: true,
-        }
-    }
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl From<String> for SendError {
-    fn from(message: String) -> Self {
-        SendError::transient(message)
-    }
-}
-
-impl From<&str> for SendError {
-    fn from(message: &str) -> Self {
-        SendError::transient(message)
-    }
-}
 
 /// How the connection to the server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,13 +153,6 @@ impl std::str::FromStr for SmtpUrl {
         }
         Ok(parsed)
     }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(feature = "smtp")]

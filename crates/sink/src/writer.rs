@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use userimport_plan::{Change, Directory, Plan};
 
-use crate::jobs::{CancelToken, JobSpec, JobStatus, JobStep, Jobs};
-use crate::outbox::Invite;
+use crate::invite::Invite;
+use crate::jobs::{CancelToken, JobSpec, JobStatus, Jobs};
 use crate::sink::{
-    ApplyOutcome, Batch, PreparedCreate, Progress, RowResult, Sink, prepare_creates,
+    ApplyOutcome, Batch, JobStep, PreparedCreate, Progress, RowResult, Sink, prepare_creates,
     prepare_passwords,
 };
 use crate::{Error, Result};
@@ -342,6 +342,40 @@ pub(crate) fn write_plan<S: Sink + ?Sized>(
     })
 }
 
+/// [`Sink::apply_inviting`]: `plan`, checked with [`preflight`], written
+/// through the writer loop in one transaction, between the store's
+/// [`Sink::begin_apply`] and [`Sink::end_apply`] hooks.
+pub(crate) fn write_at_once<S: Sink + ?Sized>(
+    store: &mut S,
+    plan: &Plan,
+    invite: Option<&Invite>,
+    progress: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<ApplyOutcome, S::Error> {
+    preflight(&*store, plan)?;
+    if !store.begin_apply(plan)? {
+        return Err(Error::Cancelled.into());
+    }
+    let options = FeedOptions {
+        batch_rows: usize::MAX,
+        hold_rows: usize::MAX,
+        all_or_nothing: !plan.options.skip_invalid,
+        invite,
+        job: JobPlan::None,
+    };
+    let written = write_plan(
+        store,
+        None,
+        plan,
+        &options,
+        (0, plan.summary.rows),
+        &CancelToken::new(),
+        &mut |_| true,
+        progress,
+    )?;
+    store.end_apply(&written.outcome)?;
+    Ok(written.outcome)
+}
+
 /// The changes a job still has to write: rows after `done`, and the sync
 /// tail (row 0). Borrowed when they are one run of the plan (they are in
 /// plan order), copied otherwise.
@@ -595,6 +629,43 @@ fn on_clean<S: Sink + ?Sized>(
     Ok(())
 }
 
+impl State<'_> {
+    /// The job step a write that brings the job to `rows_done` commits
+    /// with, when there is a job.
+    fn step(&self, rows_done: u64, last: bool) -> Option<JobStep> {
+        self.job.map(|id| JobStep {
+            id,
+            rows_done,
+            last,
+            rows_total: self.rows_total,
+        })
+    }
+}
+
+/// Writes `chunk` as one batch at the writer's revision (held with `hold`).
+fn write_chunk<S: Sink + ?Sized>(
+    store: &mut S,
+    state: &State<'_>,
+    options: &FeedOptions<'_>,
+    chunk: &Chunk<'_>,
+    step: Option<JobStep>,
+    hold: bool,
+    progress: &mut dyn FnMut(&Progress) -> bool,
+) -> Result<ApplyOutcome, S::Error> {
+    let batch = Batch {
+        expected_revision: state.revision,
+        changes: &chunk.changes,
+        passwords: &chunk.passwords,
+        create_groups: &chunk.groups,
+        all_or_nothing: options.all_or_nothing,
+        job: step,
+        invite: options.invite,
+        creates: &chunk.creates,
+        hold,
+    };
+    store.write(&batch, progress)
+}
+
 /// The progress snapshot of `state`.
 fn snapshot(s: &State<'_>) -> FeedProgress {
     FeedProgress {
@@ -650,24 +721,9 @@ fn write_due<'a, S: Sink + ?Sized>(
         } else {
             chunk.last_row().max(state.rows_written)
         };
-        let step = state.job.map(|id| JobStep {
-            id,
-            rows_done: step_rows,
-            last,
-            rows_total: state.rows_total,
-        });
-        let batch = Batch {
-            expected_revision: state.revision,
-            changes: &chunk.changes,
-            passwords: &chunk.passwords,
-            create_groups: &chunk.groups,
-            all_or_nothing: options.all_or_nothing,
-            job: step,
-            invite: options.invite,
-            creates: &chunk.creates,
-            hold: !(in_batches || last),
-        };
-        let outcome = store.write(&batch, write_progress)?;
+        let step = state.step(step_rows, last);
+        let hold = !(in_batches || last);
+        let outcome = write_chunk(store, state, options, &chunk, step, hold, write_progress)?;
         retire(chunk);
         if !outcome.committed && !outcome.held {
             // A row the store refused: everything held went with it.
@@ -729,36 +785,20 @@ fn finish<S: Sink + ?Sized>(
     progress: &mut dyn FnMut(&FeedProgress) -> bool,
 ) -> Result<(), S::Error> {
     if !state.finished {
-        let groups: Vec<String> = state.pending.drain(..).flat_map(|c| c.groups).collect();
-        let step = state.job.map(|id| JobStep {
-            id,
-            rows_done: state.rows_read,
-            last: true,
-            rows_total: state.rows_total,
-        });
-        let outcome = store.write(
-            &Batch {
-                expected_revision: state.revision,
-                changes: &[],
-                passwords: &[],
-                create_groups: &groups,
-                all_or_nothing: options.all_or_nothing,
-                job: step,
-                invite: options.invite,
-                creates: &[],
-                hold: false,
-            },
-            &mut |_| true,
-        )?;
+        // Nothing left but the groups: a write that commits (and ends the job).
+        let commit = Chunk {
+            changes: Cow::Borrowed(&[]),
+            passwords: Vec::new(),
+            creates: Vec::new(),
+            groups: state.pending.drain(..).flat_map(|c| c.groups).collect(),
+        };
+        let step = state.step(state.rows_read, true);
+        let outcome = write_chunk(store, state, options, &commit, step, false, &mut |_| true)?;
         state.revision = outcome.revision;
         merge(&mut state.total, outcome);
         state.rows_written = state.rows_read;
-        progress(&FeedProgress {
-            rows_read: state.rows_read,
-            rows_written: state.rows_written,
-            checked: true,
-            job: state.job,
-        });
+        // Known clean by now, so this reads `checked`.
+        progress(&snapshot(state));
     }
     state.total.committed = true;
     state.total.held = false;
