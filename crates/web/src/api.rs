@@ -6,7 +6,8 @@ use std::convert::Infallible;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -14,16 +15,18 @@ use axum::routing::{get, post};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use userimport::sink::{Invite, Recipient};
-use userimport::sink::{Job, JobStatus, Jobs};
+use userimport::sink::{Jobs, RowResult};
 use userimport::{ExportOptions, OutputCharset, write_issues_csv, write_results_csv};
 use utoipa::OpenApi;
 
 use crate::AppState;
-use crate::auth::Caller;
-use crate::engine::{Settings, Store};
+use crate::auth::{Caller, CsrfCaller};
+use crate::engine::Settings;
 use crate::error::{ApiError, ErrorBody, blocking};
-use crate::imports::{self, Applied, ApplyRequest};
+use crate::imports::{self, Applied, ApplyRequest, Import};
+use crate::intake::receive_and_check;
+use crate::invites::{InviteTemplate, TemplateCheck, check_template, templates_of};
+use crate::jobs::{self, job_of, jobs_of};
 use crate::runs::Event;
 use crate::upload;
 
@@ -134,61 +137,42 @@ async fn create_import(
     Ok((StatusCode::CREATED, Json(import.report())))
 }
 
-/// Receives an upload (API or page) and checks it.
-pub async fn receive_and_check(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    multipart: Multipart,
-) -> Result<imports::Import, ApiError> {
-    let id = upload::new_id()?;
-    let path = upload::path_of(&state.config().upload_dir, &id);
-    let limit_state = state.clone();
-    let received = upload::receive(multipart, &path, |options, fields| {
-        let options = options
-            .map(str::to_string)
-            .or_else(|| crate::pages::options_from_fields(fields));
-        Ok(imports::limit_for(&limit_state, options.as_deref()))
-    })
-    .await?;
-    let fail = |e: ApiError| {
-        let _ = std::fs::remove_file(&path);
-        Err(e)
-    };
-    if let Err(e) = caller.check_csrf(headers, received.csrf.as_deref()) {
-        return fail(e);
+/// The `{id}` of an import's route; 404 unless it is an import ID.
+struct ImportId(String);
+
+impl FromRequestParts<AppState> for ImportId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        if upload::is_id(&id) {
+            Ok(ImportId(id))
+        } else {
+            Err(ApiError::not_found(format!("no import {id}")))
+        }
     }
-    let Some((_, name)) = received.file else {
-        return fail(ApiError::bad_request("the body has no `file` part"));
-    };
-    let options = received
-        .options
-        .or_else(|| crate::pages::options_from_fields(&received.fields));
-    let settings = match imports::settings_for(state, caller, options.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    imports::check(state, caller, id, name, settings).await
 }
 
-fn check_id(id: &str) -> Result<(), ApiError> {
-    if upload::is_id(id) {
-        Ok(())
-    } else {
-        Err(ApiError::not_found(format!("no import {id}")))
+/// The caller's import that the route's `{id}` names.
+struct OwnImport(Import);
+
+impl FromRequestParts<AppState> for OwnImport {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let ImportId(id) = ImportId::from_request_parts(parts, state).await?;
+        Ok(OwnImport(imports::get(state, &caller, &id).await?))
     }
 }
 
 /// The report of a checked import.
 #[utoipa::path(get, path = "/api/imports/{id}", params(("id" = String, Path, description = "The import's id")),
     responses((status = 200, description = "The report", body = Object), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_import(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    check_id(&id)?;
-    Ok(Json(imports::get(&state, &caller, &id).await?.report()))
+async fn get_import(OwnImport(import): OwnImport) -> Json<Value> {
+    Json(import.report())
 }
 
 /// A CSV download with a sanitised file name.
@@ -205,16 +189,17 @@ pub fn csv_download(bytes: Vec<u8>, name: &str) -> Response {
     response
 }
 
+/// Per-row results as a CSV download (formula-safe).
+fn results_download(results: &[RowResult], name: &str) -> Result<Response, ApiError> {
+    let mut out = Vec::new();
+    write_results_csv(results, &mut out)?;
+    Ok(csv_download(out, name))
+}
+
 /// The error report: one issue a row (formula-safe CSV).
 #[utoipa::path(get, path = "/api/imports/{id}/issues.csv", params(("id" = String, Path, description = "The import's id")),
     responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn import_issues(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    check_id(&id)?;
-    let import = imports::get(&state, &caller, &id).await?;
+async fn import_issues(OwnImport(import): OwnImport) -> Result<Response, ApiError> {
     let issues: Vec<_> = import.checked.issues.iter().collect();
     let mut out = Vec::new();
     write_issues_csv(&issues, &mut out)?;
@@ -233,11 +218,8 @@ fn stem(name: &str) -> &str {
     responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn import_changes(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    OwnImport(import): OwnImport,
 ) -> Result<Response, ApiError> {
-    check_id(&id)?;
-    let import = imports::get(&state, &caller, &id).await?;
     let lines = imports::changes(&state, &import, usize::MAX).await?;
     let mut writer = userimport::CsvWriter::new(Vec::new(), OutputCharset::UTF8_BOM)?;
     writer.write_row([
@@ -272,25 +254,19 @@ async fn import_changes(
     responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn import_results(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    OwnImport(import): OwnImport,
 ) -> Result<Response, ApiError> {
-    check_id(&id)?;
-    let import = imports::get(&state, &caller, &id).await?;
     let results = match &import.applied {
-        Some(Applied::Now(_)) => imports::results(&state, &id).await?,
-        Some(Applied::Job(job)) => {
-            let (db, job) = (state.config().db.clone(), *job);
-            blocking(move || Ok(Store::open_existing(&db)?.job_results(job)?)).await?
+        Some(Applied::Now(_)) => imports::results(&state, &import.id).await?,
+        Some(Applied::Job(job)) => job_results_of(&state, *job).await?,
+        None => {
+            return Err(ApiError::not_found(format!(
+                "import {} is not applied",
+                import.id
+            )));
         }
-        None => return Err(ApiError::not_found(format!("import {id} is not applied"))),
     };
-    let mut out = Vec::new();
-    write_results_csv(&results, &mut out)?;
-    Ok(csv_download(
-        out,
-        &format!("{}-results.csv", stem(&import.name)),
-    ))
+    results_download(&results, &format!("{}-results.csv", stem(&import.name)))
 }
 
 /// The uploaded (or corrected) file, as UTF-8 with the header first;
@@ -299,14 +275,12 @@ async fn import_results(
     responses((status = 200, description = "The file", content_type = "text/csv", body = String), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn import_file(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    OwnImport(import): OwnImport,
 ) -> Result<Response, ApiError> {
-    check_id(&id)?;
-    let import = imports::get(&state, &caller, &id).await?;
     if !import.path.exists() {
         return Err(ApiError::not_found(format!(
-            "the file of import {id} is gone (applied or expired)"
+            "the file of import {} is gone (applied or expired)",
+            import.id
         )));
     }
     let offered = state.config().profiles.clone();
@@ -327,13 +301,10 @@ async fn import_file(
     ))]
 async fn apply_import(
     State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    CsrfCaller(caller): CsrfCaller,
+    ImportId(id): ImportId,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.check_csrf(&headers, None)?;
-    check_id(&id)?;
     let request: ApplyRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ApplyRequest::default()
     } else {
@@ -349,39 +320,11 @@ async fn apply_import(
         (status = 404, body = ErrorBody)))]
 async fn delete_import(
     State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    CsrfCaller(caller): CsrfCaller,
+    ImportId(id): ImportId,
 ) -> Result<StatusCode, ApiError> {
-    caller.check_csrf(&headers, None)?;
-    check_id(&id)?;
     imports::delete(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// True when `job` was run by `caller`.
-fn owned(job: &Job, caller: &Caller) -> bool {
-    Settings::from_job_options(&job.spec.options)
-        .ok()
-        .and_then(|s| s.actor)
-        .is_some_and(|a| a.eq_ignore_ascii_case(&caller.actor))
-}
-
-/// The caller's jobs, newest first.
-pub async fn jobs_of(state: &AppState, caller: &Caller) -> Result<Vec<Job>, ApiError> {
-    let db = state.config().db.clone();
-    let mut jobs = blocking(move || Ok(Store::open_existing(&db)?.jobs()?)).await?;
-    jobs.retain(|j| owned(j, caller));
-    jobs.sort_by_key(|j| std::cmp::Reverse(j.id));
-    Ok(jobs)
-}
-
-/// Job `id` of `caller`.
-pub async fn job_of(state: &AppState, caller: &Caller, id: i64) -> Result<Job, ApiError> {
-    let db = state.config().db.clone();
-    let job = blocking(move || Ok(Store::open_existing(&db)?.job(id)?)).await?;
-    job.filter(|j| owned(j, caller))
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
 }
 
 /// The caller's jobs.
@@ -450,11 +393,13 @@ async fn job_results(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     job_of(&state, &caller, id).await?;
-    let db = state.config().db.clone();
-    let results = blocking(move || Ok(Store::open_existing(&db)?.job_results(id)?)).await?;
-    let mut out = Vec::new();
-    write_results_csv(&results, &mut out)?;
-    Ok(csv_download(out, &format!("job-{id}-results.csv")))
+    let results = job_results_of(&state, id).await?;
+    results_download(&results, &format!("job-{id}-results.csv"))
+}
+
+/// The per-row results job `id` recorded.
+async fn job_results_of(state: &AppState, id: i64) -> Result<Vec<RowResult>, ApiError> {
+    state.read(move |store| Ok(store.job_results(id)?)).await
 }
 
 /// Cancel a running job (the rows written stay written; resume to finish).
@@ -463,42 +408,10 @@ async fn job_results(
         (status = 404, body = ErrorBody), (status = 409, description = "Not running here", body = ErrorBody)))]
 async fn cancel_job(
     State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
+    CsrfCaller(caller): CsrfCaller,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.check_csrf(&headers, None)?;
-    cancel(&state, &caller, id).await
-}
-
-/// Cancels job `id` of `caller`.
-pub async fn cancel(
-    state: &AppState,
-    caller: &Caller,
-    id: i64,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let job = job_of(state, caller, id).await?;
-    if state.0.runs.cancel(id) {
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"id": id, "cancelling": true})),
-        ));
-    }
-    if !matches!(job.status, JobStatus::Running | JobStatus::Interrupted) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_running",
-            format!("job {id} is {}, not running", job.status.as_str()),
-        ));
-    }
-    // Running elsewhere (another server, the CLI) or left by a stop: the
-    // library marks it cancelled; its writer stops at the next batch.
-    let db = state.config().db.clone();
-    blocking(move || {
-        userimport::jobs::cancel(&mut Store::open(&db)?, id)?;
-        Ok(())
-    })
-    .await?;
+    jobs::cancel(&state, &caller, id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"id": id, "cancelling": true})),
@@ -512,84 +425,11 @@ pub async fn cancel(
         (status = 404, body = ErrorBody), (status = 409, description = "Running: cancel it first", body = ErrorBody)))]
 async fn delete_job(
     State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
+    CsrfCaller(caller): CsrfCaller,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    caller.check_csrf(&headers, None)?;
-    remove_job(&state, &caller, id).await?;
+    jobs::remove(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Deletes finished job `id` of `caller` with its results.
-pub async fn remove_job(state: &AppState, caller: &Caller, id: i64) -> Result<(), ApiError> {
-    let job = job_of(state, caller, id).await?;
-    if matches!(job.status, JobStatus::Running | JobStatus::Interrupted) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "job_running",
-            format!(
-                "job {id} is {}: cancel it first, then delete its results",
-                job.status.as_str()
-            ),
-        ));
-    }
-    let (db, dir) = (state.config().db.clone(), state.config().upload_dir.clone());
-    blocking(move || {
-        let mut store = Store::open(&db)?;
-        crate::stored::imports_mut(&mut store)?.delete_job(id)?;
-        let file = std::path::Path::new(&job.spec.file);
-        if file.parent() == Some(dir.as_path()) {
-            crate::stored::remove_upload(&job.spec.file);
-        }
-        Ok(())
-    })
-    .await
-}
-
-/// An invitation template the execute dialog offers.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct InviteTemplate {
-    /// `default`, `server` (offered by the operator) or `used` (queued before).
-    pub source: &'static str,
-    /// Its name (the operator's), or when it was last used.
-    pub name: String,
-    /// The template (minijinja: a `Subject:` line, a blank line, the body
-    /// with `{{ link }}`).
-    pub text: String,
-}
-
-/// The invitation templates to choose from: the built-in one, the
-/// operator's, and those queued before (newest first).
-pub async fn templates_of(state: &AppState) -> Result<Vec<InviteTemplate>, ApiError> {
-    let mut list = vec![InviteTemplate {
-        source: "default",
-        name: "default".into(),
-        text: userimport::sink::DEFAULT_TEMPLATE.to_string(),
-    }];
-    for (name, text) in &state.config().invite_templates {
-        list.push(InviteTemplate {
-            source: "server",
-            name: name.clone(),
-            text: text.clone(),
-        });
-    }
-    let db = state.config().db.clone();
-    let used = blocking(move || {
-        let store = Store::open_existing(&db)?;
-        Ok(crate::stored::imports(&store)?.invite_templates(10)?)
-    })
-    .await?;
-    for (text, last) in used {
-        if !list.iter().any(|t| t.text == text) {
-            list.push(InviteTemplate {
-                source: "used",
-                name: last,
-                text,
-            });
-        }
-    }
-    Ok(list)
 }
 
 /// The invitation templates to choose from.
@@ -602,50 +442,6 @@ async fn invite_templates(
     Ok(Json(templates_of(&state).await?))
 }
 
-/// An invitation template to check.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateCheck {
-    /// The template text.
-    pub template: String,
-    /// When the invitations are due (RFC 3339), checked too.
-    #[serde(default)]
-    pub send_at: Option<String>,
-}
-
-/// Checks an invitation template by the library's rules (every variable
-/// known, a `Subject:` line, the `{{ link }}`, the size limit) and renders
-/// it for a sample user.
-pub fn check_template(state: &AppState, check: &TemplateCheck) -> Result<Value, ApiError> {
-    let base = state
-        .config()
-        .invite_base_url
-        .clone()
-        .unwrap_or_else(|| "https://example.invalid/set-password".into());
-    let send_at = check.send_at.as_deref().filter(|s| !s.trim().is_empty());
-    let invite = Invite::new(check.template.clone(), base, send_at).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_template",
-            e.to_string(),
-        )
-    })?;
-    let sample = Recipient {
-        name: Some("Hanako Tanaka".into()),
-        login: Some("tanaka".into()),
-        email: "hanako@example.com".into(),
-    };
-    let link = userimport::sink::link(&invite.base_url, "TOKEN");
-    let rendered = userimport::sink::render(&invite.template, &sample, &link).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_template",
-            e.to_string(),
-        )
-    })?;
-    Ok(json!({"ok": true, "subject": rendered.subject, "body": rendered.body}))
-}
-
 /// Check an invitation template before sending: by the library's rules,
 /// rendered for a sample user.
 #[utoipa::path(post, path = "/api/invite-templates/check",
@@ -655,11 +451,9 @@ pub fn check_template(state: &AppState, check: &TemplateCheck) -> Result<Value, 
         (status = 422, description = "The template breaks a rule", body = ErrorBody)))]
 async fn check_invite_template(
     State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
+    _caller: CsrfCaller,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.check_csrf(&headers, None)?;
     let check: TemplateCheck =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
     Ok(Json(check_template(&state, &check)?))
@@ -771,17 +565,18 @@ async fn export_users(
     options.random = q.random;
     options.columns = list(&q.columns);
     options.lang = q.lang()?;
-    let db = state.config().db.clone();
     let name = format!("{}-users.csv", profile.name);
-    let bytes = blocking(move || {
-        let store = Store::open_existing(&db)?;
-        let mut out = Vec::new();
-        userimport::export(&profile, &store, &options, charset, &mut out).map_err(|e| match e {
-            userimport::Error::Refused(m) => ApiError::bad_options(m),
-            other => other.into(),
-        })?;
-        Ok(out)
-    })
-    .await?;
+    let bytes = state
+        .read(move |store| {
+            let mut out = Vec::new();
+            userimport::export(&profile, store, &options, charset, &mut out).map_err(
+                |e| match e {
+                    userimport::Error::Refused(m) => ApiError::bad_options(m),
+                    other => other.into(),
+                },
+            )?;
+            Ok(out)
+        })
+        .await?;
     Ok(csv_download(bytes, &name))
 }

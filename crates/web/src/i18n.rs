@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use crate::auth::cookie;
+use crate::cookies::{LANG_COOKIE, cookie};
 
 /// The page's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,7 +233,7 @@ impl Lang {
     pub fn of(headers: &HeaderMap, query: Option<&str>) -> Lang {
         let asked = query
             .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("lang=")))
-            .or_else(|| cookie(headers, "ui_lang"));
+            .or_else(|| cookie(headers, LANG_COOKIE));
         if let Some(code) = asked.and_then(Lang::parse) {
             return code;
         }

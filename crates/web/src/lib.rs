@@ -47,11 +47,16 @@
 
 mod api;
 mod auth;
+mod cookies;
 mod engine;
 mod error;
 mod fix;
 mod i18n;
 mod imports;
+mod intake;
+mod invites;
+mod jobs;
+mod login;
 mod pages;
 mod runs;
 mod stored;
@@ -211,6 +216,28 @@ impl AppState {
     pub fn resume_interrupted(&self) -> Result<Vec<i64>, ApiError> {
         runs::resume_interrupted(self)
     }
+
+    /// Runs `work` off the async threads on the store as it is (never
+    /// created or migrated).
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.config().db.clone();
+        error::blocking(move || work(&Store::open_existing(&db)?)).await
+    }
+
+    /// Runs `work` off the async threads on the store opened for writing
+    /// (created and migrated when new).
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut Store) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.config().db.clone();
+        error::blocking(move || work(&mut Store::open(&db)?)).await
+    }
 }
 
 /// The security headers every response carries.
@@ -243,7 +270,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(api::routes(upload_limit))
         .merge(pages::routes(upload_limit))
-        .merge(auth::routes())
+        .merge(login::routes())
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(

@@ -3,22 +3,29 @@
 //! `static/app.js`; both are compiled into the binary.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Query, Request, State,
+};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::{Environment, context};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use userimport::parse::{ColumnMapping, Record};
 
 use crate::AppState;
-use crate::api;
 use crate::auth::{Caller, caller_of};
+use crate::cookies::lang_cookie;
 use crate::engine::profile_names;
 use crate::error::{ApiError, blocking};
 use crate::i18n::Lang;
 use crate::imports::{self, Applied, ApplyRequest};
+use crate::intake::receive_and_check;
+use crate::invites::templates_of;
+use crate::jobs;
 
 /// The templates, compiled in.
 pub fn templates() -> Result<Environment<'static>, ApiError> {
@@ -135,46 +142,126 @@ pub fn render_login(
     )
 }
 
-/// The page's caller, or a redirect to the sign-in page.
-async fn page_caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    root: &str,
-) -> Result<Caller, Response> {
-    match caller_of(state, headers).await {
-        Ok(Some(caller)) if caller.is_session() => Ok(caller),
-        Ok(_) => Err(Redirect::to(&format!("{root}login")).into_response()),
-        Err(e) => Err(e.into_response()),
-    }
+/// A page request of a signed-in browser user: who, in which language,
+/// the relative way back to the site's root (so that the router can be
+/// mounted under any path), and the request's headers. Anyone else is sent
+/// to the sign-in page.
+struct Page {
+    caller: Caller,
+    lang: Lang,
+    root: String,
+    lang_asked: bool,
+    headers: HeaderMap,
 }
 
-/// [`page_caller`] for a form post: the signed-in user, whose form carries
-/// the session's CSRF token.
-async fn form_caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    root: &str,
-    csrf: &str,
-) -> Result<Caller, Response> {
-    let caller = page_caller(state, headers, root).await?;
-    caller
-        .check_csrf(headers, Some(csrf))
-        .map_err(IntoResponse::into_response)?;
-    Ok(caller)
-}
+impl FromRequestParts<AppState> for Page {
+    type Rejection = Response;
 
-/// Sets the language cookie when `?lang=` chose one.
-fn remember_lang(mut response: Response, query: Option<&str>, lang: Lang) -> Response {
-    if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("lang="))) {
-        let cookie = format!(
-            "ui_lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
-            lang.code()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, v);
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let root = root_of(parts.uri.path());
+        match caller_of(state, &parts.headers).await {
+            Ok(Some(caller)) if caller.is_session() => Ok(Page {
+                caller,
+                lang: Lang::of(&parts.headers, parts.uri.query()),
+                root,
+                lang_asked: parts
+                    .uri
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|p| p.starts_with("lang="))),
+                headers: parts.headers.clone(),
+            }),
+            Ok(_) => Err(Redirect::to(&format!("{root}login")).into_response()),
+            Err(e) => Err(e.into_response()),
         }
     }
-    response
+}
+
+/// The root relative to a route's path: `./` for `/` and `/jobs`, one
+/// `../` for each segment after the first.
+fn root_of(path: &str) -> String {
+    match path.split('/').filter(|s| !s.is_empty()).count() {
+        0 | 1 => "./".to_string(),
+        depth => "../".repeat(depth - 1),
+    }
+}
+
+/// A form the page posts: it carries the session's CSRF token.
+trait PageForm {
+    /// The form's `csrf` field.
+    fn csrf(&self) -> &str;
+}
+
+/// A form posted from the page by its signed-in user, refused (403) unless
+/// it carries the session's CSRF token (in its `csrf` field or the header).
+struct Posted<T>(Page, T);
+
+impl<T> FromRequest<AppState> for Posted<T>
+where
+    T: PageForm + DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let page = Page::from_request_parts(&mut parts, state).await?;
+        let request = Request::from_parts(parts, body);
+        let axum::Form(form) = axum::Form::<T>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        page.caller
+            .check_csrf(&page.headers, Some(form.csrf()))
+            .map_err(IntoResponse::into_response)?;
+        Ok(Posted(page, form))
+    }
+}
+
+impl Page {
+    /// Template `name` rendered for this page, with `extra` beside the
+    /// common context; the language cookie is set when `?lang=` chose one.
+    fn show(&self, state: &AppState, name: &str, error: Option<&str>, extra: Value) -> Response {
+        let html = render(
+            state,
+            name,
+            self.lang,
+            &self.root,
+            Some(&self.caller),
+            error,
+            extra,
+        );
+        let mut response = html.into_response();
+        if self.lang_asked
+            && let Some(v) = lang_cookie(self.lang.code())
+        {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        response
+    }
+
+    /// The start page with profile `profile` chosen and its `columns` to map.
+    fn start(
+        &self,
+        state: &AppState,
+        profile: &str,
+        columns: &[ColumnView],
+        error: Option<&str>,
+    ) -> Response {
+        let extra = json!({
+            "profiles": profile_names(&state.config().profiles),
+            "profile": profile,
+            "columns": columns,
+            "out_charsets": ["utf-8-bom", "utf-8", "shift_jis"],
+            "in_charsets": ["auto", "utf-8", "shift_jis", "euc-jp", "utf-16le", "utf-16be", "windows-1252"],
+            "header_lang": self.lang.code(),
+        });
+        self.show(state, "start.html", error, extra)
+    }
+
+    /// The start page saying what went wrong, answered with `e`'s status.
+    fn error(&self, state: &AppState, e: ApiError) -> Response {
+        let message = format!("{}: {}", self.lang.t("error"), e.message);
+        let page = self.start(state, "standard", &[], Some(&message));
+        (e.status, page).into_response()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,18 +275,7 @@ struct ColumnView {
     label: String,
 }
 
-async fn start(
-    State(state): State<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Query(q): Query<StartQuery>,
-) -> Response {
-    let caller = match page_caller(&state, &headers, "./").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let names = profile_names(&state.config().profiles);
+async fn start(State(state): State<AppState>, page: Page, Query(q): Query<StartQuery>) -> Response {
     let settings = crate::Settings {
         profile: q.profile.clone().unwrap_or_else(|| "standard".into()),
         ..Default::default()
@@ -216,98 +292,18 @@ async fn start(
             label: c.label.clone(),
         })
         .collect();
-    let page = render(
-        &state,
-        "start.html",
-        lang,
-        "./",
-        Some(&caller),
-        error.as_deref(),
-        json!({
-            "profiles": names,
-            "profile": profile.name,
-            "columns": columns,
-            "out_charsets": ["utf-8-bom", "utf-8", "shift_jis"],
-            "in_charsets": ["auto", "utf-8", "shift_jis", "euc-jp", "utf-16le", "utf-16be", "windows-1252"],
-            "header_lang": lang.code(),
-        }),
-    );
-    remember_lang(page.into_response(), uri.query(), lang)
-}
-
-/// The import options a start-page form carries, as the `options` JSON.
-pub fn options_from_fields(fields: &[(String, String)]) -> Option<String> {
-    if fields.is_empty() {
-        return None;
-    }
-    let mut options = serde_json::Map::new();
-    let mut maps = Vec::new();
-    for (name, value) in fields {
-        let value = value.trim();
-        if let Some(field) = name.strip_prefix("map.") {
-            if !value.is_empty() {
-                maps.push(json!(format!("{field}={value}")));
-            }
-            continue;
-        }
-        let key = if name == "profile_choice" {
-            "profile"
-        } else {
-            name.as_str()
-        };
-        let v = match key {
-            "generate_passwords" | "update_passwords" | "skip_invalid" => json!(value == "true"),
-            "header_row" if value.is_empty() => continue,
-            "header_row" => match value.parse::<u64>() {
-                Ok(n) => json!(n),
-                Err(_) => json!(value),
-            },
-            "key" | "default_group" | "sources" if value.is_empty() => continue,
-            "profile" | "charset" | "delimiter" | "mode" | "merge" | "card_id_type" | "key"
-            | "default_group" | "sources" => json!(value),
-            _ => continue,
-        };
-        options.insert(key.to_string(), v);
-    }
-    options.insert("maps".into(), Value::Array(maps));
-    serde_json::to_string(&Value::Object(options)).ok()
+    page.start(&state, &profile.name, &columns, error.as_deref())
 }
 
 async fn upload(
     State(state): State<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
+    page: Page,
     multipart: Multipart,
-) -> Response {
-    let caller = match page_caller(&state, &headers, "./").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match api::receive_and_check(&state, &caller, &headers, multipart).await {
-        Ok(import) => Redirect::to(&format!("imports/{}", import.id)).into_response(),
-        Err(e) => error_page(&state, lang, "./", &caller, e),
-    }
-}
-
-fn error_page(state: &AppState, lang: Lang, root: &str, caller: &Caller, e: ApiError) -> Response {
-    let message = format!("{}: {}", lang.t("error"), e.message);
-    let page = render(
-        state,
-        "start.html",
-        lang,
-        root,
-        Some(caller),
-        Some(&message),
-        json!({
-            "profiles": profile_names(&state.config().profiles),
-            "profile": "standard",
-            "columns": [],
-            "out_charsets": ["utf-8-bom", "utf-8", "shift_jis"],
-            "in_charsets": ["auto", "utf-8", "shift_jis"],
-            "header_lang": lang.code(),
-        }),
-    );
-    (e.status, page).into_response()
+) -> Result<Redirect, Response> {
+    let import = receive_and_check(&state, &page.caller, &page.headers, multipart)
+        .await
+        .map_err(|e| page.error(&state, e))?;
+    Ok(Redirect::to(&format!("imports/{}", import.id)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -379,20 +375,13 @@ async fn preview(state: &AppState, import: &imports::Import, rows: usize) -> Opt
 
 async fn check_page(
     State(state): State<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
+    page: Page,
     Path(id): Path<String>,
     Query(q): Query<CheckQuery>,
-) -> Response {
-    let caller = match page_caller(&state, &headers, "../").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let import = match imports::get(&state, &caller, &id).await {
-        Ok(i) => i,
-        Err(e) => return error_page(&state, lang, "../", &caller, e),
-    };
+) -> Result<Response, Response> {
+    let import = imports::get(&state, &page.caller, &id)
+        .await
+        .map_err(|e| page.error(&state, e))?;
     let report = import.report();
     let preview = preview(&state, &import, 5).await;
     // Planning again keeps every change in memory: large files list their
@@ -412,7 +401,7 @@ async fn check_page(
     let can_apply =
         import.checked.is_clean() || (import.settings.skip_invalid && !import.checked.is_refused());
     let invite_templates = if can_apply && import.applied.is_none() {
-        api::templates_of(&state).await.unwrap_or_default()
+        templates_of(&state).await.unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -421,12 +410,9 @@ async fn check_page(
         Some(d) => d.to_string(),
         None => String::new(),
     };
-    let page = render(
+    Ok(page.show(
         &state,
         "check.html",
-        lang,
-        "../",
-        Some(&caller),
         None,
         json!({
             "id": import.id,
@@ -445,8 +431,7 @@ async fn check_page(
             "default_template": userimport::sink::DEFAULT_TEMPLATE,
             "invite_templates": invite_templates,
         }),
-    );
-    remember_lang(page.into_response(), uri.query(), lang)
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,29 +446,29 @@ struct ExecuteForm {
     send_at: Option<String>,
 }
 
+impl PageForm for ExecuteForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn execute(
     State(state): State<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<ExecuteForm>,
-) -> Response {
-    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    Posted(page, form): Posted<ExecuteForm>,
+) -> Result<Redirect, Response> {
     let request = ApplyRequest {
         invite: form.invite.as_deref() == Some("true"),
         invite_template: form.invite_template,
         send_at: form.send_at,
     };
-    match imports::apply(&state, &caller, &id, request).await {
-        Ok(result) => match result["job"]["id"].as_i64() {
-            Some(job) => Redirect::to(&format!("../../jobs#job-{job}")).into_response(),
-            None => Redirect::to(&format!("../{id}")).into_response(),
-        },
-        Err(e) => error_page(&state, lang, "../../", &caller, e),
-    }
+    let result = imports::apply(&state, &page.caller, &id, request)
+        .await
+        .map_err(|e| page.error(&state, e))?;
+    Ok(Redirect::to(&match result["job"]["id"].as_i64() {
+        Some(job) => format!("../../jobs#job-{job}"),
+        None => format!("../{id}"),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,49 +480,29 @@ struct FixForm {
     value: String,
 }
 
+impl PageForm for FixForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Fixes one cell of the uploaded file and checks the corrected file as a
 /// new import.
 async fn fix(
     State(state): State<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<FixForm>,
-) -> Response {
-    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match crate::fix::fix_cell(&state, &caller, &id, form.line, &form.column, &form.value).await {
-        Ok(new_id) => Redirect::to(&format!("../{new_id}")).into_response(),
-        Err(e) => error_page(&state, lang, "../../", &caller, e),
-    }
+    Posted(page, form): Posted<FixForm>,
+) -> Result<Redirect, Response> {
+    let (line, column, value) = (form.line, &form.column, &form.value);
+    let new_id = crate::fix::fix_cell(&state, &page.caller, &id, line, column, value)
+        .await
+        .map_err(|e| page.error(&state, e))?;
+    Ok(Redirect::to(&format!("../{new_id}")))
 }
 
-async fn jobs_page(
-    State(state): State<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-) -> Response {
-    let caller = match page_caller(&state, &headers, "./").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let jobs = match api::jobs_of(&state, &caller).await {
-        Ok(jobs) => jobs,
-        Err(e) => return e.into_response(),
-    };
-    let page = render(
-        &state,
-        "jobs.html",
-        lang,
-        "./",
-        Some(&caller),
-        None,
-        json!({ "jobs": jobs }),
-    );
-    remember_lang(page.into_response(), uri.query(), lang)
+async fn jobs_page(State(state): State<AppState>, page: Page) -> Result<Response, ApiError> {
+    let jobs = jobs::jobs_of(&state, &page.caller).await?;
+    Ok(page.show(&state, "jobs.html", None, json!({ "jobs": jobs })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -546,57 +511,43 @@ struct CsrfForm {
     csrf: String,
 }
 
+impl PageForm for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn cancel(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<i64>,
-    axum::Form(form): axum::Form<CsrfForm>,
-) -> Response {
-    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match api::cancel(&state, &caller, id).await {
-        Ok(_) => Redirect::to(&format!("../../jobs#job-{id}")).into_response(),
-        Err(e) if e.status == StatusCode::CONFLICT => {
-            Redirect::to(&format!("../../jobs#job-{id}")).into_response()
-        }
-        Err(e) => e.into_response(),
+    Posted(page, _): Posted<CsrfForm>,
+) -> Result<Redirect, Response> {
+    match jobs::cancel(&state, &page.caller, id).await {
+        Err(e) if e.status != StatusCode::CONFLICT => Err(e.into_response()),
+        _ => Ok(Redirect::to(&format!("../../jobs#job-{id}"))),
     }
 }
 
 /// Forgets an import and its results (the page's "Delete results").
 async fn delete_import(
     State(state): State<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<CsrfForm>,
-) -> Response {
-    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match imports::delete(&state, &caller, &id).await {
-        Ok(()) => Redirect::to("../../").into_response(),
-        Err(e) => error_page(&state, lang, "../../", &caller, e),
-    }
+    Posted(page, _): Posted<CsrfForm>,
+) -> Result<Redirect, Response> {
+    imports::delete(&state, &page.caller, &id)
+        .await
+        .map_err(|e| page.error(&state, e))?;
+    Ok(Redirect::to("../../"))
 }
 
 /// Deletes a finished job's results (the jobs panel's "Delete results").
 async fn delete_job(
     State(state): State<AppState>,
-    lang: Lang,
-    headers: HeaderMap,
     Path(id): Path<i64>,
-    axum::Form(form): axum::Form<CsrfForm>,
-) -> Response {
-    let caller = match form_caller(&state, &headers, "../../", &form.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match api::remove_job(&state, &caller, id).await {
-        Ok(()) => Redirect::to("../../jobs").into_response(),
-        Err(e) => error_page(&state, lang, "../../", &caller, e),
-    }
+    Posted(page, _): Posted<CsrfForm>,
+) -> Result<Redirect, Response> {
+    jobs::remove(&state, &page.caller, id)
+        .await
+        .map_err(|e| page.error(&state, e))?;
+    Ok(Redirect::to("../../jobs"))
 }
