@@ -2,6 +2,7 @@
 //! then the browser's `Accept-Language`.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -18,215 +19,13 @@ pub enum Lang {
     Ja,
 }
 
-/// (key, English, Japanese)
-const TEXTS: &[(&str, &str, &str)] = &[
-    ("title", "User import", "ユーザー一括登録"),
-    ("sign_in", "Sign in", "サインイン"),
-    ("sign_out", "Sign out", "サインアウト"),
-    (
-        "login",
-        "Login ID or e-mail",
-        "ログインIDまたはメールアドレス",
-    ),
-    ("password", "Password", "パスワード"),
-    (
-        "login_failed",
-        "The login ID or password is wrong, or this account may not use this page.",
-        "ログインIDかパスワードが違うか、このアカウントはこのページを使えません。",
-    ),
-    (
-        "login_throttled",
-        "Too many failed sign-ins: try again later.",
-        "サインインの失敗が多すぎます。しばらくしてからお試しください。",
-    ),
-    ("signed_in_as", "Signed in as", "サインイン中:"),
-    ("other_lang", "日本語", "English"),
-    ("start", "Start", "開始"),
-    (
-        "download_template",
-        "Download the template",
-        "テンプレートをダウンロード",
-    ),
-    ("download_users", "Download users", "ユーザーをダウンロード"),
-    ("profile", "Profile", "プロファイル"),
-    ("charset", "Character set", "文字コード"),
-    (
-        "groups_filter",
-        "Only these groups (comma-separated)",
-        "次のグループのみ(カンマ区切り)",
-    ),
-    (
-        "where",
-        "Only users with FIELD=VALUE (comma-separated)",
-        "条件 項目=値(カンマ区切り)",
-    ),
-    ("random_n", "Random sample of N users", "ランダムにN人"),
-    (
-        "columns",
-        "Columns (comma-separated; blank = all)",
-        "列(カンマ区切り、空欄ですべて)",
-    ),
-    ("file", "File to import", "取り込むファイル"),
-    (
-        "drop_here",
-        "Choose a file, or drop it here",
-        "ファイルを選択するか、ここにドロップしてください",
-    ),
-    ("options", "Import options", "取り込みオプション"),
-    ("mode", "Mode", "モード"),
-    ("merge", "Existing values", "既存の値"),
-    ("merge_overwrite", "overwrite", "上書き"),
-    (
-        "merge_keep",
-        "keep existing (fill blanks only)",
-        "既存を保持(空欄のみ補完)",
-    ),
-    (
-        "key",
-        "Match users by (fallback order)",
-        "ユーザーの照合キー(優先順)",
-    ),
-    (
-        "generate_passwords",
-        "Random passwords for new users without one",
-        "パスワード未入力の新規ユーザーにランダムなパスワードを設定",
-    ),
-    (
-        "update_passwords",
-        "Passwords in the file change existing users' passwords",
-        "既存ユーザーのパスワードも更新",
-    ),
-    (
-        "skip_invalid",
-        "Apply the valid rows even when others have errors",
-        "エラーのある行を除いて適用",
-    ),
-    (
-        "default_group",
-        "Default group for new users",
-        "新規ユーザーの既定グループ",
-    ),
-    ("card_id_type", "Card ID notation", "カードIDの表記"),
-    ("header_row", "Header row (line number)", "見出し行(行番号)"),
-    ("delimiter", "Delimiter", "区切り文字"),
-    ("mapping", "Column mapping", "列の対応付け"),
-    (
-        "mapping_help",
-        "Leave blank to match by header; write a header to use, or none to ignore the field.",
-        "空欄なら見出しで自動対応。使う見出し名、または none(使わない)を入力します。",
-    ),
-    ("field", "Field", "項目"),
-    ("header", "Header in the file", "ファイルの見出し"),
-    (
-        "upload_check",
-        "Upload and check",
-        "アップロードしてチェック",
-    ),
-    ("check", "Check", "チェック結果"),
-    ("file_facts", "File", "ファイル"),
-    ("encoding", "Encoding", "文字コード"),
-    ("rows", "Rows", "行数"),
-    ("header_line", "Header line", "見出し行"),
-    ("counts", "What will happen", "実行される内容"),
-    ("create", "Created", "新規"),
-    ("update", "Updated", "更新"),
-    ("delete", "Deleted", "削除"),
-    ("unchanged", "Unchanged", "変更なし"),
-    ("invalid", "Rows with errors", "エラーのある行"),
-    ("errors", "Errors", "エラー"),
-    ("warnings", "Warnings", "警告"),
-    ("issues", "Issues", "問題点"),
-    ("only_errors", "Show only errors", "エラーのみ表示"),
-    ("line", "Line", "行"),
-    ("column", "Column", "列"),
-    ("code", "Code", "コード"),
-    ("severity", "Severity", "重要度"),
-    ("message", "Message", "内容"),
-    ("value", "Value", "値"),
-    ("fix", "Fix", "修正"),
-    ("fix_recheck", "Save and check again", "保存して再チェック"),
-    (
-        "download_errors",
-        "Download the error report",
-        "エラーレポートをダウンロード",
-    ),
-    (
-        "download_file",
-        "Download the (corrected) file",
-        "(修正済み)ファイルをダウンロード",
-    ),
-    (
-        "download_changes",
-        "Download the changes",
-        "変更内容をダウンロード",
-    ),
-    (
-        "preview",
-        "Preview of the first rows as mapped",
-        "先頭行のプレビュー(対応付け後)",
-    ),
-    ("reupload", "Re-upload", "再アップロード"),
-    ("back", "Back", "戻る"),
-    ("execute", "Execute", "実行"),
-    ("execute_title", "Execute the import", "取り込みを実行"),
-    (
-        "invite",
-        "Send an invitation e-mail to new users",
-        "新規ユーザーに招待メールを送る",
-    ),
-    (
-        "invite_template",
-        "Invitation template (Subject: line, blank line, body)",
-        "招待メールのテンプレート(Subject: 行、空行、本文)",
-    ),
-    ("send_at", "Send at (blank = now)", "送信日時(空欄で即時)"),
-    ("cancel", "Cancel", "キャンセル"),
-    (
-        "not_clean",
-        "Fix the errors before executing (or choose to apply the valid rows).",
-        "実行する前にエラーを修正してください(またはエラー行を除いて適用)。",
-    ),
-    (
-        "jobs",
-        "Imports and background jobs",
-        "取り込みとバックグラウンド処理",
-    ),
-    ("job", "Job", "ジョブ"),
-    ("status", "Status", "状態"),
-    ("progress", "Progress", "進捗"),
-    ("results", "Results", "結果"),
-    (
-        "download_results",
-        "Download the results",
-        "結果をダウンロード",
-    ),
-    ("failed", "Failed", "失敗"),
-    ("no_jobs", "No jobs yet.", "ジョブはまだありません。"),
-    ("applied", "Applied", "適用しました"),
-    ("started", "Started", "開始"),
-    ("eta", "left", "残り"),
-    ("error", "Error", "エラー"),
-    ("header_lang", "Header language", "見出しの言語"),
-    ("lang_en", "English", "英語"),
-    ("lang_ja", "Japanese", "日本語"),
-    ("delete_results", "Delete the results", "結果を削除"),
-    (
-        "delete_results_help",
-        "Results are kept until you delete them.",
-        "結果は削除するまで保存されます。",
-    ),
-    ("discard", "Discard this upload", "このアップロードを破棄"),
-    ("choose_template", "Template", "テンプレート"),
-    ("template_default", "Built-in", "標準"),
-    ("template_server", "Offered by the server", "サーバー提供"),
-    ("template_used", "Used on", "使用日"),
-    ("check_template", "Check the template", "テンプレートを確認"),
-    (
-        "template_ok",
-        "The template is valid. Preview:",
-        "テンプレートは有効です。プレビュー:",
-    ),
-];
+/// The page's texts: key, then language code, then the text (see
+/// `texts.toml`; a test checks that every text a template shows exists in
+/// every language).
+type Texts = BTreeMap<String, BTreeMap<String, String>>;
+
+static TEXTS: LazyLock<Texts> =
+    LazyLock::new(|| toml::from_str(include_str!("../texts.toml")).unwrap_or_default());
 
 impl Lang {
     /// The language a request asks for.
@@ -287,20 +86,19 @@ impl Lang {
         }
     }
 
-    /// A text of the page.
+    /// A text of the page (empty for an unknown key).
     pub fn t(self, key: &str) -> &'static str {
         TEXTS
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, en, ja)| if self == Lang::Ja { *ja } else { *en })
-            .unwrap_or("")
+            .get(key)
+            .and_then(|by_lang| by_lang.get(self.code()))
+            .map_or("", String::as_str)
     }
 
     /// Every text, for a template.
     pub fn texts(self) -> BTreeMap<&'static str, &'static str> {
         TEXTS
             .iter()
-            .map(|(k, en, ja)| (*k, if self == Lang::Ja { *ja } else { *en }))
+            .filter_map(|(key, by_lang)| Some((key.as_str(), by_lang.get(self.code())?.as_str())))
             .collect()
     }
 }
@@ -334,6 +132,22 @@ mod tests {
             })
             .filter(|k| !k.is_empty())
             .collect()
+    }
+
+    #[test]
+    fn every_text_is_written_in_every_language_and_nothing_else() {
+        assert!(
+            TEXTS.len() > 90,
+            "texts.toml was read ({} texts)",
+            TEXTS.len()
+        );
+        for (key, by_lang) in TEXTS.iter() {
+            let langs: Vec<&str> = by_lang.keys().map(String::as_str).collect();
+            assert_eq!(langs, ["en", "ja"], "{key}");
+            assert!(by_lang.values().all(|t| !t.trim().is_empty()), "{key}");
+        }
+        assert_eq!(Lang::Ja.t("sign_in"), "サインイン");
+        assert_eq!(Lang::En.t("no such text"), "");
     }
 
     #[test]
