@@ -156,7 +156,7 @@ async fn sign_in_checks_the_password_the_role_and_the_status_and_sets_a_strict_c
     assert!(!set.contains("Secure"), "no TLS here: {set}");
     // Behind TLS the cookie is Secure.
     let browser = sign_in(&server.url, "admin").await;
-    let jobs = browser.get("api/jobs").send().await.unwrap();
+    let jobs = browser.fetch("api/jobs").await;
     assert_eq!(jobs.status(), StatusCode::OK);
     // The store keeps only the session token's hash.
     let token = browser.cookie.trim_start_matches("ui_session=");
@@ -225,13 +225,13 @@ async fn sessions_expire_and_sign_out_ends_them() {
     let server = start(&[ADMIN], |c| c.session_ttl = Duration::from_secs(2)).await;
     let browser = sign_in(&server.url, "admin").await;
     assert_eq!(
-        browser.get("api/jobs").send().await.unwrap().status(),
+        browser.fetch("api/jobs").await.status(),
         StatusCode::OK,
         "a fresh session works"
     );
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(
-        browser.get("api/jobs").send().await.unwrap().status(),
+        browser.fetch("api/jobs").await.status(),
         StatusCode::UNAUTHORIZED
     );
 
@@ -252,7 +252,7 @@ async fn sessions_expire_and_sign_out_ends_them() {
         .unwrap();
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        browser.get("api/jobs").send().await.unwrap().status(),
+        browser.fetch("api/jobs").await.status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -321,40 +321,22 @@ async fn upload_check_and_apply_at_once_with_the_cli_contracts() {
         let mode = std::fs::metadata(&upload).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the upload is private");
     }
-    let again: Value = browser
-        .get(&format!("api/imports/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Value = browser.json(&format!("api/imports/{id}")).await;
     assert_eq!(again, report);
     let changes = browser
-        .get(&format!("api/imports/{id}/changes.csv"))
-        .send()
-        .await
-        .unwrap();
+        .fetch(&format!("api/imports/{id}/changes.csv"))
+        .await;
     assert_eq!(changes.status(), StatusCode::OK);
     assert!(changes.text().await.unwrap().contains("tanaka"));
 
-    let applied: Value = browser
-        .post(&format!("api/imports/{id}/apply"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let applied: Value = json_of(browser.submit(&format!("api/imports/{id}/apply")).await).await;
     assert_eq!(applied["job"], Value::Null);
     assert_eq!(applied["results"]["created"], 2);
     assert_eq!(applied["summary"]["create"], 2);
     assert!(!upload.exists(), "an applied upload is removed");
     let results = browser
-        .get(&format!("api/imports/{id}/results.csv"))
-        .send()
-        .await
-        .unwrap();
+        .fetch(&format!("api/imports/{id}/results.csv"))
+        .await;
     assert!(
         results.headers()["content-disposition"]
             .to_str()
@@ -363,23 +345,14 @@ async fn upload_check_and_apply_at_once_with_the_cli_contracts() {
     );
     let results = results.text().await.unwrap();
     assert_eq!(results.lines().count(), 3, "{results}");
-    let twice = browser
-        .post(&format!("api/imports/{id}/apply"))
-        .send()
-        .await
-        .unwrap();
+    let twice = browser.submit(&format!("api/imports/{id}/apply")).await;
     assert_eq!(
         code_of(twice).await,
         (StatusCode::CONFLICT, "already_applied".into())
     );
 
     // The actor is the signed-in user: checking the same file again changes nothing.
-    let report: Value = browser
-        .upload(small_file(), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report: Value = checked(&browser, small_file()).await;
     assert_eq!(report["summary"]["unchanged"], 2);
 }
 
@@ -391,29 +364,13 @@ async fn rows_with_errors_are_reported_and_the_file_is_not_applied() {
         "Login ID,Name,Email address,Password hash\nsato,Sato,not-an-email,\"{}\"\n",
         password_hash()
     );
-    let report: Value = browser
-        .upload(file.into_bytes(), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report: Value = checked(&browser, file.into_bytes()).await;
     assert_eq!(report["issues"][0]["code"], "email.invalid");
     assert_eq!(report["issues"][0]["line"], 2);
     let id = report["id"].as_str().unwrap();
-    let csv = browser
-        .get(&format!("api/imports/{id}/issues.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = browser.text(&format!("api/imports/{id}/issues.csv")).await;
     assert!(csv.contains("email.invalid"), "{csv}");
-    let apply = browser
-        .post(&format!("api/imports/{id}/apply"))
-        .send()
-        .await
-        .unwrap();
+    let apply = browser.submit(&format!("api/imports/{id}/apply")).await;
     assert_eq!(
         code_of(apply).await,
         (StatusCode::UNPROCESSABLE_ENTITY, "file".into())
@@ -493,14 +450,9 @@ async fn a_script_in_a_name_is_shown_as_text_on_the_page() {
         "Login ID,Name,Email address,Password hash\n\"<script>alert(1)</script>\",<img src=x onerror=alert(2)>,bad-mail,\"{}\"\n",
         password_hash()
     );
-    let report: Value = browser
-        .upload(file.into_bytes(), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report: Value = checked(&browser, file.into_bytes()).await;
     let id = report["id"].as_str().unwrap();
-    let page = browser.get(&format!("imports/{id}")).send().await.unwrap();
+    let page = browser.fetch(&format!("imports/{id}")).await;
     assert_eq!(page.status(), StatusCode::OK);
     let csp = page.headers()["content-security-policy"]
         .to_str()
@@ -525,26 +477,17 @@ async fn another_users_imports_and_jobs_are_invisible() {
     let server = start(&[ADMIN, "second:admin"], |c| c.background_threshold = 5).await;
     let owner = sign_in(&server.url, "admin").await;
     let other = sign_in(&server.url, "second").await;
-    let report: Value = owner
-        .upload(users_csv("own", 20), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report: Value = checked(&owner, users_csv("own", 20)).await;
     let id = report["id"].as_str().unwrap();
     for path in [
         format!("api/imports/{id}"),
         format!("api/imports/{id}/issues.csv"),
         format!("api/imports/{id}/file.csv"),
     ] {
-        let answer = other.get(&path).send().await.unwrap();
+        let answer = other.fetch(&path).await;
         assert_eq!(code_of(answer).await.0, StatusCode::NOT_FOUND, "{path}");
     }
-    let apply = other
-        .post(&format!("api/imports/{id}/apply"))
-        .send()
-        .await
-        .unwrap();
+    let apply = other.submit(&format!("api/imports/{id}/apply")).await;
     assert_eq!(code_of(apply).await.0, StatusCode::NOT_FOUND);
     // A session cookie copied into another's request is still the owner's session;
     // a made-up one is nobody's.
@@ -558,25 +501,11 @@ async fn another_users_imports_and_jobs_are_invisible() {
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
-    let applied: Value = owner
-        .post(&format!("api/imports/{id}/apply"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let applied: Value = json_of(owner.submit(&format!("api/imports/{id}/apply")).await).await;
     let job = applied["job"]["id"].as_i64().expect("a job");
     wait_done(&owner, job).await;
     assert_eq!(
-        other
-            .get("api/jobs")
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap(),
+        other.fetch("api/jobs").await.json::<Value>().await.unwrap(),
         Value::Array(vec![])
     );
     for path in [
@@ -585,7 +514,7 @@ async fn another_users_imports_and_jobs_are_invisible() {
         format!("api/jobs/{job}/events"),
     ] {
         assert_eq!(
-            other.get(&path).send().await.unwrap().status(),
+            other.fetch(&path).await.status(),
             StatusCode::NOT_FOUND,
             "{path}"
         );
@@ -596,35 +525,11 @@ async fn another_users_imports_and_jobs_are_invisible() {
 async fn apply_is_refused_when_the_store_moved_since_the_check() {
     let server = start(&[ADMIN], |_| {}).await;
     let browser = sign_in(&server.url, "admin").await;
-    let first: Value = browser
-        .upload(small_file(), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let second: Value = browser
-        .upload(users_csv("moved", 3), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let ok = browser
-        .post(&format!(
-            "api/imports/{}/apply",
-            second["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let first: Value = checked(&browser, small_file()).await;
+    let second: Value = checked(&browser, users_csv("moved", 3)).await;
+    let ok = browser.apply_checked(&second).await;
     assert_eq!(ok.status(), StatusCode::OK);
-    let moved = browser
-        .post(&format!(
-            "api/imports/{}/apply",
-            first["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let moved = browser.apply_checked(&first).await;
     let (status, code) = code_of(moved).await;
     assert_eq!(
         (status, code.as_str()),
@@ -641,29 +546,9 @@ async fn a_large_file_runs_as_a_job_with_live_events_and_a_second_apply_waits() 
     .await;
     let browser = sign_in(&server.url, "admin").await;
     let token = token_for(&server, "admin");
-    let big: Value = browser
-        .upload(users_csv("job", 20_000), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let small: Value = browser
-        .upload(users_csv("wait", 3), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let applied: Value = browser
-        .post(&format!(
-            "api/imports/{}/apply",
-            big["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let big: Value = checked(&browser, users_csv("job", 20_000)).await;
+    let small: Value = checked(&browser, users_csv("wait", 3)).await;
+    let applied: Value = json_of(browser.apply_checked(&big).await).await;
     let job = applied["job"]["id"].as_i64().expect("a job");
     assert_eq!(applied["job"]["rows_total"], 20_000);
     assert_eq!(
@@ -671,20 +556,10 @@ async fn a_large_file_runs_as_a_job_with_live_events_and_a_second_apply_waits() 
         "answered while it runs"
     );
     // A second apply while the job runs: "an import is running".
-    let second = browser
-        .post(&format!(
-            "api/imports/{}/apply",
-            small["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let second = browser.apply_checked(&small).await;
     assert_eq!(code_of(second).await, (StatusCode::CONFLICT, "busy".into()));
     // The rest of the API stays usable.
-    assert_eq!(
-        browser.get("api/jobs").send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(browser.fetch("api/jobs").await.status(), StatusCode::OK);
 
     // Live events over SSE, read with the API token.
     let mut events = client()
@@ -716,20 +591,9 @@ async fn a_large_file_runs_as_a_job_with_live_events_and_a_second_apply_waits() 
 
     let record = wait_done(&browser, job).await;
     assert_eq!(record["created"], 20_000);
-    let results = browser
-        .get(&format!("api/jobs/{job}/results.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let results = browser.text(&format!("api/jobs/{job}/results.csv")).await;
     assert_eq!(results.lines().count(), 20_001);
-    let cancel = browser
-        .post(&format!("api/jobs/{job}/cancel"))
-        .send()
-        .await
-        .unwrap();
+    let cancel = browser.submit(&format!("api/jobs/{job}/cancel")).await;
     assert_eq!(
         code_of(cancel).await,
         (StatusCode::CONFLICT, "not_running".into())
@@ -751,29 +615,10 @@ async fn a_running_job_can_be_cancelled() {
     })
     .await;
     let browser = sign_in(&server.url, "admin").await;
-    let big: Value = browser
-        .upload(users_csv("stop", 20_000), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let applied: Value = browser
-        .post(&format!(
-            "api/imports/{}/apply",
-            big["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let big: Value = checked(&browser, users_csv("stop", 20_000)).await;
+    let applied: Value = json_of(browser.apply_checked(&big).await).await;
     let job = applied["job"]["id"].as_i64().unwrap();
-    let cancel = browser
-        .post(&format!("api/jobs/{job}/cancel"))
-        .send()
-        .await
-        .unwrap();
+    let cancel = browser.submit(&format!("api/jobs/{job}/cancel")).await;
     assert_eq!(cancel.status(), StatusCode::ACCEPTED);
     let record = wait_done(&browser, job).await;
     assert_eq!(record["status"], "cancelled");
@@ -892,7 +737,7 @@ async fn the_page_speaks_japanese_when_the_browser_asks_and_switches_on_request(
     assert!(en.contains("<html lang=\"en\">") && en.contains("Sign in"));
     // Every control of the start page has a label.
     let browser = sign_in(&server.url, "admin").await;
-    let start = browser.get("").send().await.unwrap().text().await.unwrap();
+    let start = browser.text("").await;
     for id in [
         "file",
         "opt-mode",
@@ -943,14 +788,7 @@ async fn a_job_left_running_by_a_stop_is_resumed_when_the_server_starts() {
     let browser = sign_in(&server.url, "admin").await;
     let mut record = Value::Null;
     for _ in 0..200 {
-        record = browser
-            .get(&format!("api/jobs/{job}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        record = browser.json(&format!("api/jobs/{job}")).await;
         if record["status"] == "done" {
             break;
         }
@@ -974,25 +812,14 @@ async fn the_file_download_leaves_plaintext_passwords_out() {
     let server = start(&[ADMIN], |_| {}).await;
     let browser = sign_in(&server.url, "admin").await;
     let file = b"Login ID,Name,Email address,Password\nkimura,Kimura,kimura@example.com,Plain-Secret-4711\n".to_vec();
-    let report: Value = browser.upload(file, "{}").await.json().await.unwrap();
+    let report: Value = checked(&browser, file).await;
     let id = report["id"].as_str().unwrap();
-    let copy = browser
-        .get(&format!("api/imports/{id}/file.csv"))
-        .send()
-        .await
-        .unwrap();
+    let copy = browser.fetch(&format!("api/imports/{id}/file.csv")).await;
     assert_eq!(copy.status(), StatusCode::OK);
     let text = copy.text().await.unwrap();
     assert!(text.contains("kimura@example.com"), "{text}");
     assert!(!text.contains("Plain-Secret-4711"), "{text}");
-    let page = browser
-        .get(&format!("imports/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = browser.text(&format!("imports/{id}")).await;
     assert!(
         !page.contains("Plain-Secret-4711"),
         "the preview masks passwords"
@@ -1018,26 +845,11 @@ async fn a_job_running_elsewhere_is_cancelled_through_the_store() {
         })
         .unwrap();
     let browser = sign_in(&server.url, "admin").await;
-    let cancel = browser
-        .post(&format!("api/jobs/{job}/cancel"))
-        .send()
-        .await
-        .unwrap();
+    let cancel = browser.submit(&format!("api/jobs/{job}/cancel")).await;
     assert_eq!(cancel.status(), StatusCode::ACCEPTED);
-    let record: Value = browser
-        .get(&format!("api/jobs/{job}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let record: Value = browser.json(&format!("api/jobs/{job}")).await;
     assert_eq!(record["status"], "cancelled");
-    let again = browser
-        .post(&format!("api/jobs/{job}/cancel"))
-        .send()
-        .await
-        .unwrap();
+    let again = browser.submit(&format!("api/jobs/{job}/cancel")).await;
     assert_eq!(
         code_of(again).await,
         (StatusCode::CONFLICT, "not_running".into())
@@ -1048,22 +860,11 @@ async fn a_job_running_elsewhere_is_cancelled_through_the_store() {
 async fn a_job_is_refused_when_the_store_moved_since_the_check_and_none_is_recorded() {
     let server = start(&[ADMIN], |c| c.background_threshold = 10).await;
     let browser = sign_in(&server.url, "admin").await;
-    let big: Value = browser
-        .upload(users_csv("late", 50), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let small: Value = browser
-        .upload(users_csv("first", 3), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let apply = |import: &Value| format!("api/imports/{}/apply", import["id"].as_str().unwrap());
-    let ok = browser.post(&apply(&small)).send().await.unwrap();
+    let big: Value = checked(&browser, users_csv("late", 50)).await;
+    let small: Value = checked(&browser, users_csv("first", 3)).await;
+    let ok = browser.apply_checked(&small).await;
     assert_eq!(ok.status(), StatusCode::OK);
-    let moved = browser.post(&apply(&big)).send().await.unwrap();
+    let moved = browser.apply_checked(&big).await;
     let status = moved.status();
     let body: Value = moved.json().await.unwrap();
     assert_eq!(
@@ -1072,30 +873,11 @@ async fn a_job_is_refused_when_the_store_moved_since_the_check_and_none_is_recor
     );
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("check the file again"), "{message}");
-    let jobs: Value = browser
-        .get("api/jobs")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jobs: Value = browser.json("api/jobs").await;
     assert_eq!(jobs, Value::Array(vec![]), "no job recorded");
     // Checked again, the same file runs as a job.
-    let again: Value = browser
-        .upload(users_csv("late", 50), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let applied: Value = browser
-        .post(&apply(&again))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Value = checked(&browser, users_csv("late", 50)).await;
+    let applied: Value = json_of(browser.apply_checked(&again).await).await;
     let job = applied["job"]["id"].as_i64().expect("a job");
     assert_eq!(wait_done(&browser, job).await["created"], 50);
 }
@@ -1119,17 +901,7 @@ async fn an_offered_profile_applies_and_its_job_records_the_profile_file() {
             .json()
             .await
             .unwrap();
-        let applied: Value = browser
-            .post(&format!(
-                "api/imports/{}/apply",
-                report["id"].as_str().unwrap()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let applied: Value = json_of(browser.apply_checked(&report).await).await;
         if let Some(job) = applied["job"]["id"].as_i64() {
             assert_eq!(wait_done(&browser, job).await["created"], rows);
         } else {
@@ -1161,12 +933,7 @@ async fn a_cell_fixed_in_the_page_keeps_the_upload_shift_jis_and_is_checked_agai
         );
         encoding_rs::SHIFT_JIS.encode(&text).0.into_owned()
     };
-    let report: Value = browser
-        .upload(file("hanako@example"), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report: Value = checked(&browser, file("hanako@example")).await;
     assert_eq!(report["file"]["encoding"], "Shift_JIS");
     assert_eq!(report["summary"]["errors"], 1, "{report}");
     let fixed = browser
@@ -1183,14 +950,7 @@ async fn a_cell_fixed_in_the_page_keeps_the_upload_shift_jis_and_is_checked_agai
     assert_eq!(fixed.status(), StatusCode::SEE_OTHER);
     let location = fixed.headers()["location"].to_str().unwrap();
     let new_id = location.rsplit('/').next().unwrap();
-    let again: Value = browser
-        .get(&format!("api/imports/{new_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Value = browser.json(&format!("api/imports/{new_id}")).await;
     assert_eq!(again["file"]["encoding"], "Shift_JIS");
     assert_eq!(
         (&again["summary"]["errors"], &again["summary"]["create"]),
@@ -1211,14 +971,7 @@ async fn an_import_and_its_results_are_kept_until_deleted() {
     // The page discards an unapplied import with its upload.
     let report = checked(&browser, small_file()).await;
     let id = report["id"].as_str().unwrap().to_string();
-    let page = browser
-        .get(&format!("imports/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = browser.text(&format!("imports/{id}")).await;
     assert!(page.contains("id=\"discard\""));
     let discarded = browser
         .post_bare(&format!("imports/{id}/delete"))
@@ -1254,12 +1007,7 @@ async fn an_import_and_its_results_are_kept_until_deleted() {
     );
     assert!(server.uploads().is_empty());
     assert_eq!(
-        browser
-            .get(&format!("api/imports/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        browser.fetch(&format!("api/imports/{id}")).await.status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -1275,10 +1023,7 @@ async fn an_import_and_its_results_are_kept_until_deleted() {
     let applied = apply(&browser, &id, json!({})).await;
     assert_eq!(applied.status(), StatusCode::OK);
     let results = format!("api/imports/{id}/results.csv");
-    assert_eq!(
-        browser.get(&results).send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(browser.fetch(&results).await.status(), StatusCode::OK);
     let gone = browser
         .post_bare(&format!("imports/{id}/delete"))
         .form(&[("csrf", browser.csrf.as_str())])
@@ -1287,7 +1032,7 @@ async fn an_import_and_its_results_are_kept_until_deleted() {
         .unwrap();
     assert_eq!(gone.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        browser.get(&results).send().await.unwrap().status(),
+        browser.fetch(&results).await.status(),
         StatusCode::NOT_FOUND
     );
 }
@@ -1319,14 +1064,7 @@ async fn a_finished_jobs_results_are_deleted_and_a_running_one_is_refused() {
         StatusCode::NOT_FOUND
     );
     // The jobs panel offers the button, labelled.
-    let panel = browser
-        .get("jobs")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let panel = browser.text("jobs").await;
     assert!(
         panel.contains(&format!("aria-label=\"Delete the results (Job {job})\"")),
         "{panel}"
@@ -1340,29 +1078,15 @@ async fn a_finished_jobs_results_are_deleted_and_a_running_one_is_refused() {
         format!("api/jobs/{job}/results.csv"),
     ] {
         assert_eq!(
-            browser.get(&path).send().await.unwrap().status(),
+            browser.fetch(&path).await.status(),
             StatusCode::NOT_FOUND,
             "{path}"
         );
     }
-    let listed: Value = browser
-        .get("api/jobs")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = browser.json("api/jobs").await;
     assert_eq!(listed, json!([]));
     // The users it created stay.
-    let export = browser
-        .get("api/export?columns=login_id")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = browser.text("api/export?columns=login_id").await;
     assert!(export.contains("del000000"));
 }
 
@@ -1377,14 +1101,7 @@ async fn invitation_templates_are_offered_and_checked_by_the_library_rules() {
     })
     .await;
     let browser = sign_in(&server.url, "admin").await;
-    let listed: Value = browser
-        .get("api/invite-templates")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = browser.json("api/invite-templates").await;
     assert_eq!(listed[0]["source"], "default");
     assert_eq!(listed[1]["source"], "server");
     assert_eq!(listed[1]["name"], "Welcome");
@@ -1449,14 +1166,7 @@ async fn invitation_templates_are_offered_and_checked_by_the_library_rules() {
     // offered again.
     let report = checked(&browser, small_file()).await;
     let id = report["id"].as_str().unwrap();
-    let page = browser
-        .get(&format!("imports/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = browser.text(&format!("imports/{id}")).await;
     assert!(page.contains("<label for=\"template-choice\">"), "{page}");
     assert!(page.contains("Offered by the server: Welcome"));
     assert!(page.contains("<label for=\"invite-template\">"));
@@ -1469,14 +1179,7 @@ async fn invitation_templates_are_offered_and_checked_by_the_library_rules() {
     )
     .await;
     assert_eq!(applied.status(), StatusCode::OK);
-    let listed: Value = browser
-        .get("api/invite-templates")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = browser.json("api/invite-templates").await;
     let used = &listed.as_array().unwrap()[2];
     assert_eq!(used["source"], "used", "{listed}");
     assert_eq!(used["text"], custom);
@@ -1489,7 +1192,7 @@ async fn the_template_and_the_export_are_written_with_the_chosen_header_language
     let header = |path: &'static str| {
         let browser = browser.clone();
         async move {
-            let answer = browser.get(path).send().await.unwrap();
+            let answer = browser.fetch(path).await;
             assert_eq!(answer.status(), StatusCode::OK, "{path}");
             let text = answer.text().await.unwrap();
             text.trim_start_matches('\u{feff}')
@@ -1515,21 +1218,14 @@ async fn the_template_and_the_export_are_written_with_the_chosen_header_language
             .await
             .contains("メールアドレス")
     );
-    let wrong = browser.get("api/template?lang=fr").send().await.unwrap();
+    let wrong = browser.fetch("api/template?lang=fr").await;
     assert_eq!(
         code_of(wrong).await,
         (StatusCode::BAD_REQUEST, "bad_options".into())
     );
 
     // The start page offers the choice, labelled, in the page's language.
-    let page = browser
-        .get("?lang=ja")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = browser.text("?lang=ja").await;
     assert!(
         page.contains("<label for=\"tpl-lang\">見出しの言語</label>"),
         "{page}"

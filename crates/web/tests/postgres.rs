@@ -32,54 +32,17 @@ async fn sign_in_tokens_upload_apply_and_a_job_on_postgresql() {
     );
     let browser = sign_in(&server.url, "admin").await;
 
-    let report: Value = browser
-        .upload(users_csv("pg", 3), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report: Value = checked(&browser, users_csv("pg", 3)).await;
     assert_eq!(report["summary"]["create"], 3);
-    let applied: Value = browser
-        .post(&format!(
-            "api/imports/{}/apply",
-            report["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let applied: Value = json_of(browser.apply_checked(&report).await).await;
     assert_eq!(applied["results"]["created"], 3);
 
-    let report: Value = browser
-        .upload(users_csv("pgjob", 50), "{}")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let applied: Value = browser
-        .post(&format!(
-            "api/imports/{}/apply",
-            report["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: Value = checked(&browser, users_csv("pgjob", 50)).await;
+    let applied: Value = json_of(browser.apply_checked(&report).await).await;
     let job = applied["job"]["id"].as_i64().expect("a job");
     let mut record = Value::Null;
     for _ in 0..200 {
-        record = browser
-            .get(&format!("api/jobs/{job}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        record = browser.json(&format!("api/jobs/{job}")).await;
         if record["status"] != "running" {
             break;
         }
@@ -114,7 +77,7 @@ async fn sign_in_tokens_upload_apply_and_a_job_on_postgresql() {
         .unwrap();
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        browser.get("api/jobs").send().await.unwrap().status(),
+        browser.fetch("api/jobs").await.status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -142,14 +105,7 @@ async fn imports_results_the_throttle_and_the_apply_lock_live_in_postgresql() {
         base: server.url.clone(),
         ..browser
     };
-    let found: Value = browser
-        .get(&format!("api/imports/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = browser.json(&format!("api/imports/{id}")).await;
     assert_eq!(found, report);
     let applied: Value = apply(&browser, &id, json!({})).await.json().await.unwrap();
     assert_eq!(applied["results"]["created"], 2, "{applied}");
@@ -158,14 +114,7 @@ async fn imports_results_the_throttle_and_the_apply_lock_live_in_postgresql() {
         base: server.url.clone(),
         ..browser
     };
-    let results = browser
-        .get(&format!("api/imports/{id}/results.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let results = browser.text(&format!("api/imports/{id}/results.csv")).await;
     assert_eq!(results.lines().count(), 3, "{results}");
 
     // A second server beside it: one apply at a time for the store.

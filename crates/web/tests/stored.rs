@@ -33,23 +33,9 @@ async fn a_restarted_server_finds_the_checked_import_and_the_results_again() {
 
     let server = server.restart().await;
     let browser = at(&browser, &server);
-    let found: Value = browser
-        .get(&format!("api/imports/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = browser.json(&format!("api/imports/{id}")).await;
     assert_eq!(found, report, "the same report, the same ID");
-    let page = browser
-        .get(&format!("imports/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = browser.text(&format!("imports/{id}")).await;
     assert!(page.contains("id=\"open-execute\""), "still executable");
 
     let applied: Value = apply(&browser, &id, json!({})).await.json().await.unwrap();
@@ -64,29 +50,16 @@ async fn a_restarted_server_finds_the_checked_import_and_the_results_again() {
         (StatusCode::CONFLICT, "already_applied".into())
     );
     let results = browser
-        .get(&format!("api/imports/{id}/results.csv"))
-        .send()
-        .await
-        .unwrap();
+        .fetch(&format!("api/imports/{id}/results.csv"))
+        .await;
     assert_eq!(results.status(), StatusCode::OK);
     let results = results.text().await.unwrap();
     assert_eq!(results.lines().count(), 3, "{results}");
     assert!(results.contains("created"), "{results}");
-    let page = browser
-        .get(&format!("imports/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = browser.text(&format!("imports/{id}")).await;
     assert!(page.contains("id=\"applied\""), "the counts are shown");
     assert!(page.contains("id=\"delete-results\""), "and can be deleted");
-    let issues = browser
-        .get(&format!("api/imports/{id}/issues.csv"))
-        .send()
-        .await
-        .unwrap();
+    let issues = browser.fetch(&format!("api/imports/{id}/issues.csv")).await;
     assert_eq!(issues.status(), StatusCode::OK);
 }
 
@@ -106,11 +79,7 @@ async fn expired_uploads_are_deleted_with_their_record() {
         server.uploads()
     );
     let browser = at(&browser, &server);
-    let gone = browser
-        .get(&format!("api/imports/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let gone = browser.fetch(&format!("api/imports/{id}")).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 
     // An upload also forgets the expired ones.
@@ -124,16 +93,12 @@ async fn expired_uploads_are_deleted_with_their_record() {
         server.uploads()
     );
     let gone = browser
-        .get(&format!("api/imports/{}", first["id"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
+        .fetch(&format!("api/imports/{}", first["id"].as_str().unwrap()))
+        .await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     let kept = browser
-        .get(&format!("api/imports/{}", second["id"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
+        .fetch(&format!("api/imports/{}", second["id"].as_str().unwrap()))
+        .await;
     assert_eq!(kept.status(), StatusCode::OK);
 }
 
@@ -169,7 +134,7 @@ async fn a_second_server_on_the_store_refuses_an_apply_while_the_first_runs_one(
         "{body}"
     );
     // The rest of the second server stays usable.
-    let listed = elsewhere.get("api/jobs").send().await.unwrap();
+    let listed = elsewhere.fetch("api/jobs").await;
     assert_eq!(listed.status(), StatusCode::OK);
 
     assert_eq!(wait_done(&browser, job).await["status"], "done");

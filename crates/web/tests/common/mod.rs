@@ -249,11 +249,41 @@ impl Browser {
             .header("x-csrf-token", &self.csrf)
     }
 
+    /// GETs `path`; the answer.
+    pub async fn fetch(&self, path: &str) -> Response {
+        self.get(path).send().await.expect("GET")
+    }
+
+    /// GETs `path`; the body as text.
+    pub async fn text(&self, path: &str) -> String {
+        self.fetch(path).await.text().await.expect("a text body")
+    }
+
+    /// GETs `path`; the body as JSON.
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        json_of(self.fetch(path).await).await
+    }
+
+    /// POSTs to `path` with the CSRF header and no body; the answer.
+    pub async fn submit(&self, path: &str) -> Response {
+        self.post(path).send().await.expect("POST")
+    }
+
     /// A POST without the CSRF token.
     pub fn post_bare(&self, path: &str) -> reqwest::RequestBuilder {
         self.client
             .post(format!("{}{path}", self.base))
             .header(COOKIE, &self.cookie)
+    }
+
+    /// Applies the import of a check's `report` with no body (the
+    /// defaults); returns the answer.
+    pub async fn apply_checked(&self, report: &serde_json::Value) -> Response {
+        let id = report["id"].as_str().expect("the report has an id");
+        self.post(&format!("api/imports/{id}/apply"))
+            .send()
+            .await
+            .expect("apply")
     }
 
     /// Uploads `bytes` with `options`; returns the answer.
@@ -302,6 +332,11 @@ pub fn users_csv(prefix: &str, rows: usize) -> Vec<u8> {
         ));
     }
     csv.into_bytes()
+}
+
+/// The JSON body of an answer.
+pub async fn json_of(answer: Response) -> serde_json::Value {
+    answer.json().await.expect("a JSON body")
 }
 
 /// The `error.code` of a JSON error answer.
