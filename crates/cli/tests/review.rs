@@ -3,141 +3,20 @@
 //! damaged file, reports in the administrator's words, `fields`, and
 //! Japanese headers. Real binary, real SQLite files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use userimport::{CsvWriter, OutputCharset};
+use common::{edited_export, example, json, ok, parse_csv, userimport};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn userimport(dir: &Path, args: &[&str]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_userimport"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("USERIMPORT_DB")
-        .output()
-        .expect("the binary runs");
-    Run {
-        code: status.code().expect("exited, not killed"),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Run {
-    let run = userimport(dir, args);
-    assert_eq!(run.code, 0, "{args:?}\n{}\n{}", run.stdout, run.stderr);
-    run
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
-}
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data")
-        .join(name)
-}
-
-fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
-    let mut reader = userimport::parse::ReaderBuilder::new()
-        .build(bytes)
-        .unwrap();
-    let mut rows = vec![reader.header().iter().map(str::to_string).collect()];
-    let mut record = userimport::parse::Record::new();
-    while reader.read_record(&mut record).unwrap() {
-        rows.push(record.iter().map(str::to_string).collect());
-    }
-    rows
-}
-
-/// What Excel's "CSV" on Japanese Windows writes: Shift_JIS, every
-/// character it cannot hold replaced by `?`.
-fn excel_save_shift_jis(rows: &[Vec<String>]) -> Vec<u8> {
-    let sjis = OutputCharset::parse("shift_jis").unwrap();
-    let lossy = |cell: &String| -> String {
-        cell.chars()
-            .map(|c| match sjis.encoding().encode(&c.to_string()).2 {
-                true => '?',
-                false => c,
-            })
-            .collect()
-    };
-    let mut writer = CsvWriter::new(Vec::new(), sjis).unwrap();
-    for row in rows {
-        writer.write_row(row.iter().map(lossy)).unwrap();
-    }
-    writer.finish().unwrap()
-}
-
-fn column(rows: &[Vec<String>], header: &str) -> usize {
-    rows[0]
-        .iter()
-        .position(|h| h == header)
-        .unwrap_or_else(|| panic!("no column {header:?} in {:?}", rows[0]))
-}
-
-/// The example users applied, exported, and edited as an administrator
-/// would: two departments renamed, groups added and removed, one user
-/// deleted, one added, and the file saved by Excel on Japanese Windows.
-/// Returns the edited file's name.
-fn edited_export(dir: &Path) -> String {
-    let users = example("users.csv");
-    ok(dir, &["apply", users.to_str().unwrap(), "--db", "users.db"]);
-    ok(
-        dir,
-        &[
-            "export",
-            "--db",
-            "users.db",
-            "--charset",
-            "utf-8",
-            "-o",
-            "export.csv",
-        ],
-    );
-    let mut rows = parse_csv(&std::fs::read(dir.join("export.csv")).unwrap());
-    let (login, department, groups, delete) = (
-        column(&rows, "Login ID"),
-        column(&rows, "Department"),
-        column(&rows, "Belong to"),
-        column(&rows, "Delete flag"),
-    );
-    for row in rows.iter_mut().skip(1) {
-        match row[login].as_str() {
-            "tanaka.hanako" | "suzuki.ichiro" => row[department] = "Sales & Marketing".into(),
-            "j.smith" => row[groups] = "Engineering,Managers,-Remote".into(),
-            "wang.fang" => row[delete] = "1".into(),
-            _ => {}
-        }
-    }
-    let mut new = vec![String::new(); rows[0].len()];
-    new[login] = "sato.ken".into();
-    new[column(&rows, "Name")] = "佐藤 健".into();
-    new[column(&rows, "Email address")] = "ken.sato@example.jp".into();
-    new[groups] = "Sales,Interns".into();
-    rows.push(new);
-    std::fs::write(dir.join("edited.csv"), excel_save_shift_jis(&rows)).unwrap();
-    "edited.csv".to_string()
-}
+/// The store every test here uses, in its temporary folder.
+const STORE: [&str; 2] = ["--db", "users.db"];
 
 const CHECK: [&str; 3] = ["--db", "users.db", "--generate-passwords"];
 
 #[test]
 fn check_lists_who_changes_and_how_in_text() {
     let dir = tempfile::tempdir().unwrap();
-    let edited = edited_export(dir.path());
-    let mut args = vec!["check", edited.as_str()];
+    let edited = edited_export(dir.path(), &STORE);
+    let mut args = vec!["check", edited];
     args.extend(CHECK);
     let run = ok(dir.path(), &args);
     let text = &run.stdout;
@@ -180,8 +59,8 @@ fn check_lists_who_changes_and_how_in_text() {
 #[test]
 fn check_json_has_the_changes_array_and_lossy_warnings() {
     let dir = tempfile::tempdir().unwrap();
-    let edited = edited_export(dir.path());
-    let mut args = vec!["check", edited.as_str(), "--format", "json"];
+    let edited = edited_export(dir.path(), &STORE);
+    let mut args = vec!["check", edited, "--format", "json"];
     args.extend(CHECK);
     let report = json(&ok(dir.path(), &args));
     assert_eq!(report["file"]["encoding"], "Shift_JIS");
@@ -244,10 +123,10 @@ fn check_json_has_the_changes_array_and_lossy_warnings() {
 #[test]
 fn the_changes_csv_opens_in_excel_and_lists_one_row_per_field() {
     let dir = tempfile::tempdir().unwrap();
-    let edited = edited_export(dir.path());
+    let edited = edited_export(dir.path(), &STORE);
     let mut args = vec![
         "check",
-        edited.as_str(),
+        edited,
         "--format",
         "json",
         "--changes-csv",
@@ -313,15 +192,8 @@ fn the_changes_csv_opens_in_excel_and_lists_one_row_per_field() {
 #[test]
 fn the_listing_is_capped_per_kind_and_the_counts_stay_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let edited = edited_export(dir.path());
-    let mut args = vec![
-        "check",
-        edited.as_str(),
-        "--format",
-        "json",
-        "--changes",
-        "2",
-    ];
+    let edited = edited_export(dir.path(), &STORE);
+    let mut args = vec!["check", edited, "--format", "json", "--changes", "2"];
     args.extend(CHECK);
     let report = json(&ok(dir.path(), &args));
     let changes = report["changes"].as_array().unwrap();
@@ -336,18 +208,12 @@ fn the_listing_is_capped_per_kind_and_the_counts_stay_whole() {
     );
 
     // The text report says how many are left out and how to see them.
-    let mut args = vec!["check", edited.as_str(), "--changes", "2"];
+    let mut args = vec!["check", edited, "--changes", "2"];
     args.extend(CHECK);
     let text = ok(dir.path(), &args).stdout;
     assert!(text.contains("... 5 more update not listed"), "{text}");
     assert!(text.contains("--all-changes"), "{text}");
-    let mut args = vec![
-        "check",
-        edited.as_str(),
-        "--all-changes",
-        "--format",
-        "json",
-    ];
+    let mut args = vec!["check", edited, "--all-changes", "--format", "json"];
     args.extend(CHECK);
     let all = json(&ok(dir.path(), &args));
     assert_eq!(all["changes"].as_array().unwrap().len(), 10);
@@ -356,10 +222,10 @@ fn the_listing_is_capped_per_kind_and_the_counts_stay_whole() {
 #[test]
 fn plan_lists_the_same_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let edited = edited_export(dir.path());
+    let edited = edited_export(dir.path(), &STORE);
     let mut args = vec![
         "plan",
-        edited.as_str(),
+        edited,
         "-o",
         "plan.json",
         "--format",
@@ -377,7 +243,7 @@ fn plan_lists_the_same_changes() {
 #[test]
 fn an_export_reimports_without_warnings() {
     let dir = tempfile::tempdir().unwrap();
-    edited_export(dir.path());
+    edited_export(dir.path(), &STORE);
     let report = json(&ok(
         dir.path(),
         &[

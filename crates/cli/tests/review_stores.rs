@@ -9,38 +9,21 @@
 
 #[path = "postgres_backend.rs"]
 mod backend;
+mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backend::TestDb;
-use userimport::{CsvWriter, OutputCharset};
+use common::{Run, example, json, parse_csv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_userimport");
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs the binary in `dir` against the store `db`.
 fn userimport(dir: &Path, db: &TestDb, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--db")
-        .arg(db.url())
-        .current_dir(dir)
-        .env_remove("USERIMPORT_DB")
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs");
-    Run {
-        code: out.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let url = db.url();
+    common::userimport(dir, &[args, &["--db", url.as_str()]].concat())
 }
 
 fn ok(dir: &Path, db: &TestDb, args: &[&str]) -> Run {
@@ -49,91 +32,10 @@ fn ok(dir: &Path, db: &TestDb, args: &[&str]) -> Run {
     run
 }
 
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", run.stdout, run.stderr))
-}
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/data")
-        .join(name)
-}
-
-fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
-    let mut reader = userimport::parse::ReaderBuilder::new()
-        .build(bytes)
-        .unwrap();
-    let mut rows = vec![reader.header().iter().map(str::to_string).collect()];
-    let mut record = userimport::parse::Record::new();
-    while reader.read_record(&mut record).unwrap() {
-        rows.push(record.iter().map(str::to_string).collect());
-    }
-    rows
-}
-
-/// What Excel's "CSV" on Japanese Windows writes: Shift_JIS, every
-/// character it cannot hold replaced by `?`.
-fn excel_save_shift_jis(rows: &[Vec<String>]) -> Vec<u8> {
-    let sjis = OutputCharset::parse("shift_jis").unwrap();
-    let lossy = |cell: &String| -> String {
-        cell.chars()
-            .map(|c| match sjis.encoding().encode(&c.to_string()).2 {
-                true => '?',
-                false => c,
-            })
-            .collect()
-    };
-    let mut writer = CsvWriter::new(Vec::new(), sjis).unwrap();
-    for row in rows {
-        writer.write_row(row.iter().map(lossy)).unwrap();
-    }
-    writer.finish().unwrap()
-}
-
-fn column(rows: &[Vec<String>], header: &str) -> usize {
-    rows[0]
-        .iter()
-        .position(|h| h == header)
-        .unwrap_or_else(|| panic!("no column {header:?} in {:?}", rows[0]))
-}
-
-/// The example users applied to `db`, exported, and edited as an
-/// administrator would: two departments renamed, groups added and removed,
-/// one user deleted, one added, the file saved by Excel on Japanese
-/// Windows (`María` becomes `Mar?a`, `김민지` becomes `???`). Returns the
-/// edited file's name (in `dir`).
+/// [`common::edited_export`] on the store `db`.
 fn edited_export(dir: &Path, db: &TestDb) -> &'static str {
-    let users = example("users.csv");
-    ok(dir, db, &["apply", users.to_str().unwrap()]);
-    ok(
-        dir,
-        db,
-        &["export", "--charset", "utf-8", "-o", "export.csv"],
-    );
-    let mut rows = parse_csv(&std::fs::read(dir.join("export.csv")).unwrap());
-    let (login, department, groups, delete) = (
-        column(&rows, "Login ID"),
-        column(&rows, "Department"),
-        column(&rows, "Belong to"),
-        column(&rows, "Delete flag"),
-    );
-    for row in rows.iter_mut().skip(1) {
-        match row[login].as_str() {
-            "tanaka.hanako" | "suzuki.ichiro" => row[department] = "Sales & Marketing".into(),
-            "j.smith" => row[groups] = "Engineering,Managers,-Remote".into(),
-            "wang.fang" => row[delete] = "1".into(),
-            _ => {}
-        }
-    }
-    let mut new = vec![String::new(); rows[0].len()];
-    new[login] = "sato.ken".into();
-    new[column(&rows, "Name")] = "佐藤 健".into();
-    new[column(&rows, "Email address")] = "ken.sato@example.jp".into();
-    new[groups] = "Sales,Interns".into();
-    rows.push(new);
-    std::fs::write(dir.join("edited.csv"), excel_save_shift_jis(&rows)).unwrap();
-    "edited.csv"
+    let url = db.url();
+    common::edited_export(dir, &["--db", url.as_str()])
 }
 
 /// The change listing of a text report: from `changes:` to the blank line.
