@@ -237,19 +237,9 @@ async fn sessions_expire_and_sign_out_ends_them() {
 
     let server = start(&[ADMIN], |_| {}).await;
     let browser = sign_in(&server.url, "admin").await;
-    let no_csrf = browser
-        .post_bare("logout")
-        .form(&[("csrf", "")])
-        .send()
-        .await
-        .unwrap();
+    let no_csrf = browser.sign_out("").await;
     assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
-    let out = browser
-        .post_bare("logout")
-        .form(&[("csrf", browser.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let out = browser.sign_out(&browser.csrf).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         browser.fetch("api/jobs").await.status(),

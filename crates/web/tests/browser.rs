@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -135,6 +136,24 @@ fn shift_jis_file() -> Vec<u8> {
     bytes.into_owned()
 }
 
+/// Clicks the element with `id`.
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("#{id} cannot be clicked: {e}"));
+}
+
+/// Waits for the element at `locator` (`what` says which page it shows).
+async fn wait_for(c: &Client, locator: Locator<'_>, what: &str) -> Element {
+    c.wait()
+        .for_element(locator)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
 async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -224,16 +243,8 @@ async fn the_whole_flow_in_a_headless_browser() {
         .send_keys(PASSWORD)
         .await
         .unwrap();
-    c.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Id("upload-form"))
-        .await
-        .expect("start page");
+    click(&c, "sign-in").await;
+    wait_for(&c, Locator::Id("upload-form"), "start page").await;
     assert!(text_of(&c, ".who").await.contains("admin"));
     shot(&c, "02-start", None).await;
 
@@ -244,16 +255,8 @@ async fn the_whole_flow_in_a_headless_browser() {
         .send_keys(&upload.display().to_string())
         .await
         .unwrap();
-    c.find(Locator::Id("upload-check"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Id("issue-table"))
-        .await
-        .expect("check page");
+    click(&c, "upload-check").await;
+    wait_for(&c, Locator::Id("issue-table"), "check page").await;
     assert_eq!(text_of(&c, "#fact-encoding").await, "Shift_JIS");
     assert_eq!(text_of(&c, "#fact-rows").await, "8");
     assert_eq!(text_of(&c, "#count-errors").await, "2");
@@ -270,12 +273,7 @@ async fn the_whole_flow_in_a_headless_browser() {
 
     // Show only errors.
     let all = visible_issue_rows(&c).await;
-    c.find(Locator::Id("only-errors"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "only-errors").await;
     let errors = visible_issue_rows(&c).await;
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors.len() <= all.len());
@@ -284,17 +282,11 @@ async fn the_whole_flow_in_a_headless_browser() {
 
     // Fix both cells in the page and check again.
     fix(&c, "email.invalid", "hanako@example.com").await;
-    c.wait()
-        .for_element(Locator::Id("issue-table"))
-        .await
-        .unwrap();
+    wait_for(&c, Locator::Id("issue-table"), "issue-table").await;
     assert_eq!(text_of(&c, "#count-errors").await, "1");
     shot(&c, "05-fixed-one", Some("issues")).await;
     fix(&c, "country.unknown", "Japan").await;
-    c.wait()
-        .for_element(Locator::Id("issue-table"))
-        .await
-        .unwrap();
+    wait_for(&c, Locator::Id("issue-table"), "issue-table").await;
     assert_eq!(text_of(&c, "#count-errors").await, "0");
     assert_eq!(text_of(&c, "#count-create").await, "8");
 
@@ -312,22 +304,9 @@ async fn the_whole_flow_in_a_headless_browser() {
     shot(&c, "06-review", Some("changes")).await;
 
     // Execute above the threshold, with invitations.
-    c.find(Locator::Id("open-execute"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Id("execute-confirm"))
-        .await
-        .unwrap();
-    c.find(Locator::Id("invite"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "open-execute").await;
+    wait_for(&c, Locator::Id("execute-confirm"), "execute-confirm").await;
+    click(&c, "invite").await;
     c.find(Locator::Id("send-at"))
         .await
         .unwrap()
@@ -343,17 +322,13 @@ async fn the_whole_flow_in_a_headless_browser() {
     text.send_keys("Subject: Hi {{ nmae }}\n\n{{ link }}")
         .await
         .unwrap();
-    c.find(Locator::Id("execute-confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let refused = c
-        .wait()
-        .for_element(Locator::Id("template-error"))
-        .await
-        .expect("the template is refused in the dialog");
+    click(&c, "execute-confirm").await;
+    let refused = wait_for(
+        &c,
+        Locator::Id("template-error"),
+        "the template is refused in the dialog",
+    )
+    .await;
     assert!(refused.text().await.unwrap().contains("undefined"));
     assert!(
         c.current_url().await.unwrap().path().contains("/imports/"),
@@ -369,33 +344,16 @@ async fn the_whole_flow_in_a_headless_browser() {
     let chosen = text.prop("value").await.unwrap().unwrap_or_default();
     assert!(chosen.starts_with("Subject: Welcome"), "{chosen}");
     text.send_keys(" Thank you.").await.unwrap();
-    c.find(Locator::Id("check-template"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let preview = c
-        .wait()
-        .for_element(Locator::Id("template-preview"))
-        .await
-        .expect("a preview");
+    click(&c, "check-template").await;
+    let preview = wait_for(&c, Locator::Id("template-preview"), "a preview").await;
     let preview = preview.text().await.unwrap();
     assert!(
         preview.contains("Subject: Welcome, Hanako Tanaka") && preview.contains("Thank you."),
         "{preview}"
     );
     shot(&c, "07c-template-checked", None).await;
-    c.find(Locator::Id("execute-confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css("tr.job"))
-        .await
-        .expect("jobs panel");
+    click(&c, "execute-confirm").await;
+    wait_for(&c, Locator::Css("tr.job"), "jobs panel").await;
     shot(&c, "08-progress", None).await;
 
     // Watch the progress (server-sent events) until the job is done.
@@ -433,10 +391,7 @@ async fn the_whole_flow_in_a_headless_browser() {
     // Delete the results, with the keyboard.
     let delete = c.find(Locator::Css("button.delete-results")).await.unwrap();
     delete.send_keys("\u{E007}").await.unwrap();
-    c.wait()
-        .for_element(Locator::Css("table#jobs"))
-        .await
-        .unwrap();
+    wait_for(&c, Locator::Css("table#jobs"), "table#jobs").await;
     for _ in 0..100 {
         if c.find_all(Locator::Css("tr.job")).await.unwrap().is_empty() {
             break;
@@ -450,16 +405,8 @@ async fn the_whole_flow_in_a_headless_browser() {
     shot(&c, "09b-results-deleted", None).await;
 
     // Sign out.
-    c.find(Locator::Id("sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Id("login-form"))
-        .await
-        .expect("signed out");
+    click(&c, "sign-out").await;
+    wait_for(&c, Locator::Id("login-form"), "signed out").await;
     shot(&c, "10-signed-out", None).await;
     c.goto(&server.url).await.unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));

@@ -69,12 +69,7 @@ async fn sign_in_tokens_upload_apply_and_a_job_on_postgresql() {
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
 
-    let out = browser
-        .post_bare("logout")
-        .form(&[("csrf", browser.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let out = browser.sign_out(&browser.csrf).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         browser.fetch("api/jobs").await.status(),

@@ -269,6 +269,15 @@ impl Browser {
         self.post(path).send().await.expect("POST")
     }
 
+    /// Posts the sign-out form with `csrf` in its field; the answer.
+    pub async fn sign_out(&self, csrf: &str) -> Response {
+        self.post_bare("logout")
+            .form(&[("csrf", csrf)])
+            .send()
+            .await
+            .expect("sign out")
+    }
+
     /// A POST without the CSRF token.
     pub fn post_bare(&self, path: &str) -> reqwest::RequestBuilder {
         self.client
