@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{edited_export, example, json, ok, parse_csv, userimport};
+use common::{
+    RENAMED_DEPARTMENT, change_row, edited_export, example, json, ok, parse_csv, userimport,
+};
 
 /// The store every test here uses, in its temporary folder.
 const STORE: [&str; 2] = ["--db", "users.db"];
@@ -157,25 +159,10 @@ fn the_changes_csv_opens_in_excel_and_lists_one_row_per_field() {
             "removed"
         ]
     );
-    let find = |login: &str, column: &str| {
-        rows.iter()
-            .find(|r| r[3] == login && r[7] == column)
-            .unwrap_or_else(|| panic!("no row for {login} {column}: {rows:#?}"))
-    };
+    let find = |login: &str, column: &str| change_row(&rows, login, column);
     assert_eq!(
         find("suzuki.ichiro", "Department")[..10],
-        [
-            "update",
-            "3",
-            "2",
-            "suzuki.ichiro",
-            "ichiro.suzuki@example.com",
-            "鈴木 一郎",
-            "",
-            "Department",
-            "Sales",
-            "Sales & Marketing"
-        ]
+        RENAMED_DEPARTMENT
     );
     // María's record: two rows, one per damaged field.
     assert_eq!(find("m.garcia", "Name")[9], "Mar?a Garc?a");

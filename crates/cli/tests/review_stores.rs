@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backend::TestDb;
-use common::{Run, example, json, parse_csv};
+use common::{RENAMED_DEPARTMENT, Run, change_row, example, json, parse_csv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_userimport");
 
@@ -162,26 +162,10 @@ fn apply_json_lists_the_changes_at_once_and_as_a_job(db: &TestDb) {
     assert_eq!(csv("apply-changes.csv"), csv("check-changes.csv"));
     // kind,line,member_id,login_id,email,name,group,column,old,new,added,removed
     let rows = parse_csv(&csv("apply-changes.csv"));
-    let find = |login: &str, column: &str| {
-        rows.iter()
-            .find(|r| r[3] == login && r[7] == column)
-            .unwrap_or_else(|| panic!("no row for {login} {column}: {rows:#?}"))
-            .clone()
-    };
+    let find = |login: &str, column: &str| change_row(&rows, login, column);
     assert_eq!(
         find("suzuki.ichiro", "Department")[..10],
-        [
-            "update",
-            "3",
-            "2",
-            "suzuki.ichiro",
-            "ichiro.suzuki@example.com",
-            "鈴木 一郎",
-            "",
-            "Department",
-            "Sales",
-            "Sales & Marketing"
-        ]
+        RENAMED_DEPARTMENT
     );
     assert_eq!(find("kim.minji", "Name")[8..10], ["김민지", "???"]);
     assert_eq!(find("j.smith", "Belong to")[10..], ["Managers", "Remote"]);

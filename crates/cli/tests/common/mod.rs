@@ -126,3 +126,26 @@ pub fn edited_export(dir: &Path, store: &[&str]) -> &'static str {
     std::fs::write(dir.join("edited.csv"), excel_save_shift_jis(&rows)).unwrap();
     "edited.csv"
 }
+
+/// The row of a changes CSV (`--changes-csv`) for `login`'s `column` (its
+/// header; empty for the user's own row).
+pub fn change_row<'a>(rows: &'a [Vec<String>], login: &str, column: &str) -> &'a [String] {
+    rows.iter()
+        .find(|r| r[3] == login && r[7] == column)
+        .unwrap_or_else(|| panic!("no row for {login} {column}: {rows:#?}"))
+}
+
+/// The first ten columns of the changes CSV's row for a department that
+/// [`edited_export`] renames.
+pub const RENAMED_DEPARTMENT: [&str; 10] = [
+    "update",
+    "3",
+    "2",
+    "suzuki.ichiro",
+    "ichiro.suzuki@example.com",
+    "鈴木 一郎",
+    "",
+    "Department",
+    "Sales",
+    "Sales & Marketing",
+];
