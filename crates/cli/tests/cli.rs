@@ -1,11 +1,11 @@
 //! End-to-end tests of the `userimport` binary: what an administrator sees
 //! and what the store holds afterwards, with a real SQLite file.
 
-mod common;
+mod harness;
 
 use std::path::Path;
 
-use common::{example, json, userimport};
+use harness::{example, json, run_in};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(dir.join(name), text).unwrap();
@@ -17,7 +17,7 @@ fn the_template_of_every_charset_passes_check() {
     let dir = tempfile::tempdir().unwrap();
     for charset in ["utf-8-bom", "utf-8", "shift_jis"] {
         let file = format!("template-{charset}.csv");
-        let run = userimport(dir.path(), &["template", "--charset", charset, "-o", &file]);
+        let run = run_in(dir.path(), &["template", "--charset", charset, "-o", &file]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let bytes = std::fs::read(dir.path().join(&file)).unwrap();
         assert_eq!(bytes.starts_with(b"\xEF\xBB\xBF"), charset == "utf-8-bom");
@@ -30,7 +30,7 @@ fn the_template_of_every_charset_passes_check() {
                 "utf-8"
             },
         ] {
-            let check = userimport(
+            let check = run_in(
                 dir.path(),
                 &["check", &file, "--charset", read_as, "--format", "json"],
             );
@@ -72,7 +72,7 @@ fn check_reports_errors_with_line_column_and_code_and_exits_1() {
          bad.country,Bad Country,bc@example.com,Long-enough-3,Japn\n\
          short.pw,Short Pw,sp@example.com,short,Japan\n",
     );
-    let run = userimport(dir.path(), &["check", &file, "--format", "json"]);
+    let run = run_in(dir.path(), &["check", &file, "--format", "json"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     let report = json(&run);
     assert_eq!(report["summary"]["rows"], 4);
@@ -115,7 +115,7 @@ fn csv_error_report_is_formula_safe_and_only_errors_filters_warnings() {
         "Login ID,Name,Email address,Password,Shoe size\n\
          =cmd|' /C calc'!A0,Eve,=1+1,Long-enough-1,42\n",
     );
-    let run = userimport(
+    let run = run_in(
         dir.path(),
         &["check", &file, "--format", "csv", "-o", "report.csv"],
     );
@@ -132,7 +132,7 @@ fn csv_error_report_is_formula_safe_and_only_errors_filters_warnings() {
         }
     }
     assert!(report.contains("column.unknown"), "{report}");
-    let only = userimport(
+    let only = run_in(
         dir.path(),
         &["check", &file, "--format", "json", "--only-errors"],
     );
@@ -155,7 +155,7 @@ fn apply_then_reapply_changes_nothing_and_export_round_trips_in_every_charset() 
     let dir = tempfile::tempdir().unwrap();
     let users = example("users.csv");
     let users = users.to_str().unwrap();
-    let first = userimport(
+    let first = run_in(
         dir.path(),
         &["apply", users, "--format", "json", "--create-groups"],
     );
@@ -163,7 +163,7 @@ fn apply_then_reapply_changes_nothing_and_export_round_trips_in_every_charset() 
     assert_eq!(json(&first)["results"]["created"], 10);
     assert!(dir.path().join("userimport.db").exists());
 
-    let again = userimport(dir.path(), &["check", users, "--format", "json"]);
+    let again = run_in(dir.path(), &["check", users, "--format", "json"]);
     let summary = &json(&again)["summary"];
     assert_eq!(
         (summary["unchanged"].as_u64(), summary["create"].as_u64()),
@@ -173,7 +173,7 @@ fn apply_then_reapply_changes_nothing_and_export_round_trips_in_every_charset() 
 
     // Shift_JIS cannot spell "María": its export is refused with line and
     // column, so it exports the Japanese users of the Sales group instead.
-    let refused = userimport(
+    let refused = run_in(
         dir.path(),
         &["export", "--charset", "shift_jis", "-o", "x.csv"],
     );
@@ -193,9 +193,9 @@ fn apply_then_reapply_changes_nothing_and_export_round_trips_in_every_charset() 
         if !groups.is_empty() {
             args.extend(["--groups", groups]);
         }
-        let export = userimport(dir.path(), &args);
+        let export = run_in(dir.path(), &args);
         assert_eq!(export.code, 0, "{}", export.stderr);
-        let check = userimport(dir.path(), &["check", &file, "--format", "json"]);
+        let check = run_in(dir.path(), &["check", &file, "--format", "json"]);
         assert_eq!(check.code, 0, "{charset}: {}", check.stdout);
         let report = json(&check);
         let want = if charset == "shift_jis" {
@@ -216,14 +216,14 @@ fn exports_hold_no_passwords_and_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let users = example("users.csv");
     assert_eq!(
-        userimport(
+        run_in(
             dir.path(),
             &["apply", users.to_str().unwrap(), "--create-groups"]
         )
         .code,
         0
     );
-    let run = userimport(dir.path(), &["export", "-o", "out.csv"]);
+    let run = run_in(dir.path(), &["export", "-o", "out.csv"]);
     assert_eq!(run.code, 0);
     let text = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
     assert!(!text.contains("Sakura-2026-spring") && !text.contains("Password"));
@@ -244,7 +244,7 @@ fn edits_give_exact_updates_and_all_or_nothing_leaves_the_store_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let users = example("users.csv");
     assert_eq!(
-        userimport(
+        run_in(
             dir.path(),
             &["apply", users.to_str().unwrap(), "--create-groups"]
         )
@@ -258,7 +258,7 @@ fn edits_give_exact_updates_and_all_or_nothing_leaves_the_store_untouched() {
          tanaka.hanako,Board,Director\n\
          suzuki.ichiro,Sales,\n",
     );
-    let check = userimport(dir.path(), &["check", &edit, "--format", "json"]);
+    let check = run_in(dir.path(), &["check", &edit, "--format", "json"]);
     let summary = &json(&check)["summary"];
     assert_eq!(
         (summary["update"].as_u64(), summary["unchanged"].as_u64()),
@@ -273,9 +273,9 @@ fn edits_give_exact_updates_and_all_or_nothing_leaves_the_store_untouched() {
          tanaka.hanako,Board,\n\
          suzuki.ichiro,Sales,broken@\n",
     );
-    let run = userimport(dir.path(), &["apply", &bad]);
+    let run = run_in(dir.path(), &["apply", &bad]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    let export = userimport(
+    let export = run_in(
         dir.path(),
         &[
             "export",
@@ -292,12 +292,12 @@ fn edits_give_exact_updates_and_all_or_nothing_leaves_the_store_untouched() {
     );
 
     // --skip-invalid applies the valid row and still exits 1.
-    let run = userimport(
+    let run = run_in(
         dir.path(),
         &["apply", &bad, "--skip-invalid", "--results", "results.csv"],
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let export = userimport(
+    let export = run_in(
         dir.path(),
         &[
             "export",
@@ -316,8 +316,8 @@ fn edits_give_exact_updates_and_all_or_nothing_leaves_the_store_untouched() {
     assert!(results.contains(",updated,"), "{results}");
 
     // The edit now updates nobody's department twice: re-applying changes nothing.
-    assert_eq!(userimport(dir.path(), &["apply", &edit]).code, 0);
-    let again = userimport(dir.path(), &["check", &edit, "--format", "json"]);
+    assert_eq!(run_in(dir.path(), &["apply", &edit]).code, 0);
+    let again = run_in(dir.path(), &["check", &edit, "--format", "json"]);
     assert_eq!(json(&again)["summary"]["unchanged"], 2);
 }
 
@@ -325,7 +325,7 @@ fn edits_give_exact_updates_and_all_or_nothing_leaves_the_store_untouched() {
 fn a_plan_applies_exactly_and_is_refused_after_drift() {
     let dir = tempfile::tempdir().unwrap();
     let users = example("users.csv");
-    let run = userimport(
+    let run = run_in(
         dir.path(),
         &[
             "plan",
@@ -344,17 +344,14 @@ fn a_plan_applies_exactly_and_is_refused_after_drift() {
     assert!(plan.contains("$argon2id$"));
 
     // The store moves (a group is added): the plan is refused, exit 2.
-    assert_eq!(
-        userimport(dir.path(), &["groups", "add", "Auditors"]).code,
-        0
-    );
-    let refused = userimport(dir.path(), &["apply", "plan.json"]);
+    assert_eq!(run_in(dir.path(), &["groups", "add", "Auditors"]).code, 0);
+    let refused = run_in(dir.path(), &["apply", "plan.json"]);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
     assert!(refused.stderr.contains("revision"), "{}", refused.stderr);
 
     // A fresh plan applies exactly its changes.
     assert_eq!(
-        userimport(
+        run_in(
             dir.path(),
             &[
                 "plan",
@@ -367,10 +364,10 @@ fn a_plan_applies_exactly_and_is_refused_after_drift() {
         .code,
         0
     );
-    let applied = userimport(dir.path(), &["apply", "plan2.json", "--format", "json"]);
+    let applied = run_in(dir.path(), &["apply", "plan2.json", "--format", "json"]);
     assert_eq!(applied.code, 0, "{}", applied.stderr);
     assert_eq!(json(&applied)["results"]["created"], 10);
-    let groups = userimport(dir.path(), &["groups"]);
+    let groups = run_in(dir.path(), &["groups"]);
     assert!(groups.stdout.lines().any(|l| l == "Auditors"));
     assert!(groups.stdout.lines().any(|l| l == "Tokyo"));
 }
@@ -386,7 +383,7 @@ fn duplicate_keys_are_errors_on_every_row_involved() {
          b.two,B Two,other@example.com,Long-enough-2\n\
          c.three,C Three,SAME@example.com ,Long-enough-3\n",
     );
-    let run = userimport(dir.path(), &["check", &file, "--format", "json"]);
+    let run = run_in(dir.path(), &["check", &file, "--format", "json"]);
     assert_eq!(run.code, 1);
     let report = json(&run);
     let lines: Vec<u64> = report["issues"]
@@ -406,7 +403,7 @@ fn sync_deletes_absent_users_only_under_the_threshold() {
     let dir = tempfile::tempdir().unwrap();
     let users = example("users.csv");
     assert_eq!(
-        userimport(
+        run_in(
             dir.path(),
             &["apply", users.to_str().unwrap(), "--create-groups"]
         )
@@ -414,7 +411,7 @@ fn sync_deletes_absent_users_only_under_the_threshold() {
         0
     );
     let keep_one = write(dir.path(), "one.csv", "Login ID\ntanaka.hanako\n");
-    let refused = userimport(dir.path(), &["apply", &keep_one, "--mode", "sync"]);
+    let refused = run_in(dir.path(), &["apply", &keep_one, "--mode", "sync"]);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
     // The guard is about the file as a whole: its line shows as "-".
     let guard = refused
@@ -423,7 +420,7 @@ fn sync_deletes_absent_users_only_under_the_threshold() {
         .find(|l| l.contains("sync.threshold"))
         .unwrap_or_else(|| panic!("no sync.threshold in {}", refused.stdout));
     assert!(guard.trim_start().starts_with("-  "), "{guard}");
-    let allowed = userimport(
+    let allowed = run_in(
         dir.path(),
         &[
             "apply",
@@ -445,7 +442,7 @@ fn file_level_problems_exit_2_with_where_and_why() {
     let dir = tempfile::tempdir().unwrap();
     // Creating users needs every required column.
     let missing = write(dir.path(), "m.csv", "Name,Email address\nA,a@example.com\n");
-    let run = userimport(dir.path(), &["check", &missing, "--mode", "create"]);
+    let run = run_in(dir.path(), &["check", &missing, "--mode", "create"]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains("login_id") || run.stderr.contains("Login ID"),
@@ -453,12 +450,12 @@ fn file_level_problems_exit_2_with_where_and_why() {
         run.stderr
     );
     // In upsert mode the same file is checked row by row: a new user needs a login ID.
-    let run = userimport(dir.path(), &["check", &missing, "--format", "json"]);
+    let run = run_in(dir.path(), &["check", &missing, "--format", "json"]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("field.required"), "{}", run.stdout);
     // No key column at all: nothing can be matched.
     let nokey = write(dir.path(), "k.csv", "Name,Department\nA,Sales\n");
-    let run = userimport(dir.path(), &["check", &nokey]);
+    let run = run_in(dir.path(), &["check", &nokey]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no key column"), "{}", run.stderr);
 
@@ -467,13 +464,13 @@ fn file_level_problems_exit_2_with_where_and_why() {
         b"Login ID,Name\nx,\x93\x63\x92\x86\n",
     )
     .unwrap();
-    let run = userimport(dir.path(), &["check", "sjis.csv", "--charset", "utf-8"]);
+    let run = run_in(dir.path(), &["check", "sjis.csv", "--charset", "utf-8"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("line 2"), "{}", run.stderr);
 
-    let run = userimport(dir.path(), &["check", "nope.csv"]);
+    let run = run_in(dir.path(), &["check", "nope.csv"]);
     assert_eq!(run.code, 2);
-    let run = userimport(dir.path(), &["check", "m.csv", "--mode", "sideways"]);
+    let run = run_in(dir.path(), &["check", "m.csv", "--mode", "sideways"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("sideways"));
 }
@@ -486,7 +483,7 @@ fn preview_json_has_the_design_shape() {
         b"sep=;\r\nLogin ID;Name\r\nx;\"two\r\nlines\"\r\ny;Y\r\n",
     )
     .unwrap();
-    let run = userimport(dir.path(), &["preview", "p.csv", "--format", "json"]);
+    let run = run_in(dir.path(), &["preview", "p.csv", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v = json(&run);
     assert_eq!(v["encoding"], "UTF-8");
@@ -502,7 +499,7 @@ fn preview_json_has_the_design_shape() {
 fn the_store_option_goes_before_or_after_a_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     // `--db` after the subcommand names the store that subcommand uses...
-    let added = userimport(dir.path(), &["groups", "add", "Auditors", "--db", "a.db"]);
+    let added = run_in(dir.path(), &["groups", "add", "Auditors", "--db", "a.db"]);
     assert_eq!(added.code, 0, "{}", added.stderr);
     assert!(
         added.stdout.contains("1 group(s) added"),
@@ -510,18 +507,18 @@ fn the_store_option_goes_before_or_after_a_subcommand() {
         added.stdout
     );
     // ...and before it the same; the default store was never touched.
-    let listed = userimport(dir.path(), &["groups", "--db", "a.db", "list"]);
+    let listed = run_in(dir.path(), &["groups", "--db", "a.db", "list"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     assert_eq!(listed.stdout.trim(), "Auditors");
     assert!(!dir.path().join("userimport.db").exists());
-    let listed = userimport(dir.path(), &["groups", "list", "--db", "sqlite://a.db"]);
+    let listed = run_in(dir.path(), &["groups", "list", "--db", "sqlite://a.db"]);
     assert_eq!(listed.stdout.trim(), "Auditors", "{}", listed.stderr);
 
     for args in [
         ["jobs", "resume", "7", "--db", "a.db"],
         ["jobs", "--db", "a.db", "resume", "7"],
     ] {
-        let jobs = userimport(dir.path(), &args);
+        let jobs = run_in(dir.path(), &args);
         assert_eq!(jobs.code, 2, "{args:?}: {}", jobs.stderr);
         assert!(
             jobs.stderr.contains("no job 7"),
@@ -530,10 +527,10 @@ fn the_store_option_goes_before_or_after_a_subcommand() {
         );
     }
     // A job ID to show and a subcommand at once is refused, not guessed at.
-    let both = userimport(dir.path(), &["jobs", "5", "resume", "7", "--db", "a.db"]);
+    let both = run_in(dir.path(), &["jobs", "5", "resume", "7", "--db", "a.db"]);
     assert_eq!(both.code, 2, "{}", both.stderr);
     assert!(both.stderr.contains("not both"), "{}", both.stderr);
-    let outbox = userimport(dir.path(), &["outbox", "--db", "a.db"]);
+    let outbox = run_in(dir.path(), &["outbox", "--db", "a.db"]);
     assert_eq!(outbox.code, 0, "{}", outbox.stderr);
     assert!(
         outbox.stdout.contains("the outbox is empty"),
@@ -541,7 +538,7 @@ fn the_store_option_goes_before_or_after_a_subcommand() {
         outbox.stdout
     );
     // Nothing is queued in a.db, so nothing is sent (port 9 is never asked).
-    let deliver = userimport(
+    let deliver = run_in(
         dir.path(),
         &[
             "outbox",

@@ -3,10 +3,10 @@
 //! damaged file, reports in the administrator's words, `fields`, and
 //! Japanese headers. Real binary, real SQLite files.
 
-mod common;
+mod harness;
 
-use common::{
-    RENAMED_DEPARTMENT, change_row, edited_export, example, json, ok, parse_csv, userimport,
+use harness::{
+    RENAMED_DEPARTMENT, change_row, edited_export, example, json, ok, parse_csv, run_in,
 };
 
 /// The store every test here uses, in its temporary folder.
@@ -305,7 +305,7 @@ fn reports_and_results_speak_the_administrators_words() {
                 suzuki.ichiro,鈴木 一郎,ichiro.suzuki@example.com,effective date,next week\n\
                 new.user,新 規,new.user@example.jp,,\n";
     std::fs::write(dir.path().join("ja.csv"), file).unwrap();
-    let run = userimport(
+    let run = run_in(
         dir.path(),
         &[
             "check",
@@ -348,7 +348,7 @@ fn reports_and_results_speak_the_administrators_words() {
     assert_eq!(due[8], "suzuki.ichiro");
 
     // The text report names the column by the file's header too.
-    let text = userimport(
+    let text = run_in(
         dir.path(),
         &[
             "check",
@@ -363,7 +363,7 @@ fn reports_and_results_speak_the_administrators_words() {
 
     // The results file: every row with its member ID, login ID and e-mail;
     // a failed row carries the member ID of the user it matched.
-    let run = userimport(
+    let run = run_in(
         dir.path(),
         &[
             "apply",
@@ -508,7 +508,7 @@ fn japanese_template_and_export_round_trip() {
     // (The template's example user is one of the example users.)
     assert_eq!(report["summary"]["unchanged"], 10, "{report:#}");
     assert_eq!(report["summary"]["warnings"], 0, "{report:#}");
-    let run = userimport(dir.path(), &["template", "--lang", "fr"]);
+    let run = run_in(dir.path(), &["template", "--lang", "fr"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("use en or ja"), "{}", run.stderr);
 }

@@ -9,21 +9,21 @@
 
 #[path = "postgres_backend.rs"]
 mod backend;
-mod common;
+mod harness;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backend::TestDb;
-use common::{RENAMED_DEPARTMENT, Run, change_row, example, json, parse_csv};
+use harness::{RENAMED_DEPARTMENT, Run, change_row, example, json, parse_csv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_userimport");
 
 /// Runs the binary in `dir` against the store `db`.
 fn userimport(dir: &Path, db: &TestDb, args: &[&str]) -> Run {
     let url = db.url();
-    common::userimport(dir, &[args, &["--db", url.as_str()]].concat())
+    harness::run_in(dir, &[args, &["--db", url.as_str()]].concat())
 }
 
 fn ok(dir: &Path, db: &TestDb, args: &[&str]) -> Run {
@@ -32,10 +32,10 @@ fn ok(dir: &Path, db: &TestDb, args: &[&str]) -> Run {
     run
 }
 
-/// [`common::edited_export`] on the store `db`.
+/// [`harness::edited_export`] on the store `db`.
 fn edited_export(dir: &Path, db: &TestDb) -> &'static str {
     let url = db.url();
-    common::edited_export(dir, &["--db", url.as_str()])
+    harness::edited_export(dir, &["--db", url.as_str()])
 }
 
 /// The change listing of a text report: from `changes:` to the blank line.

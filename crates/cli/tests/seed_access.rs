@@ -8,6 +8,7 @@ use serde_json::Value;
 
 mod harness;
 
+use harness::parse_csv;
 use harness::userimport as run;
 
 fn data(name: &str) -> String {
@@ -28,19 +29,6 @@ fn check_json(db: &str, file: &str, extra: &[&str]) -> (i32, Value) {
     let json = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("check printed no JSON ({e}): {stdout}\n{stderr}"));
     (code, json)
-}
-
-/// Reads CSV with the project's own parser: header first, then the records.
-fn parse_csv(bytes: &[u8]) -> Vec<Vec<String>> {
-    let mut reader = userimport::parse::ReaderBuilder::new()
-        .build(bytes)
-        .unwrap();
-    let mut rows = vec![reader.header().iter().map(str::to_string).collect()];
-    let mut record = userimport::parse::Record::new();
-    while reader.read_record(&mut record).unwrap() {
-        rows.push(record.iter().map(str::to_string).collect());
-    }
-    rows
 }
 
 fn export(db: &str) -> Vec<Vec<String>> {

@@ -85,15 +85,7 @@ fn export(db: &str) -> Vec<Vec<String>> {
         "utf-8",
     ]);
     assert_eq!(code, 0, "{stderr}");
-    let mut reader = userimport::parse::ReaderBuilder::new()
-        .build(stdout.as_bytes())
-        .unwrap();
-    let mut rows = vec![reader.header().iter().map(str::to_string).collect()];
-    let mut record = userimport::parse::Record::new();
-    while reader.read_record(&mut record).unwrap() {
-        rows.push(record.iter().map(str::to_string).collect());
-    }
-    rows
+    harness::parse_csv(stdout.as_bytes())
 }
 
 fn row<'a>(rows: &'a [Vec<String>], email: &str) -> &'a [String] {
