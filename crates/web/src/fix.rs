@@ -56,7 +56,7 @@ fn rewrite(
 ) -> Result<Fixed, ApiError> {
     let importer = settings.importer(offered)?;
     let input = std::fs::File::open(source)?;
-    let out = std::io::BufWriter::new(create_private(target)?);
+    let out = std::io::BufWriter::new(upload::private_file().open(target)?);
     let (out, fixed) = fix::edit_cell(&importer, input, edit, out)?;
     out.into_inner()
         .map_err(|e| ApiError::internal(e.to_string()))?
@@ -83,15 +83,4 @@ pub fn masked_copy(
     let importer = settings.importer(offered)?;
     let input = std::fs::File::open(source)?;
     Ok(fix::masked_copy(&importer, input, Vec::new())?)
-}
-
-fn create_private(path: &Path) -> Result<std::fs::File, ApiError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    Ok(options.open(path)?)
 }

@@ -120,16 +120,27 @@ async fn read_text(mut field: axum::extract::multipart::Field<'_>) -> Result<Str
     String::from_utf8(bytes).map_err(|_| ApiError::bad_request("a form field is not UTF-8"))
 }
 
+/// Creates a new file (never over an existing one) that only this user
+/// can read: mode 0600, as every upload and corrected file is kept.
+pub fn private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
 async fn write_part(
     mut field: axum::extract::multipart::Field<'_>,
     path: &Path,
     max: u64,
 ) -> Result<u64, ApiError> {
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let file = options.open(path).await?;
+    let file = tokio::fs::OpenOptions::from(private_file())
+        .open(path)
+        .await?;
     let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
     let mut written = 0u64;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
