@@ -6,7 +6,8 @@
 mod harness;
 
 use harness::{
-    RENAMED_DEPARTMENT, change_row, edited_export, example, json, ok, parse_csv, run_in,
+    RENAMED_DEPARTMENT, RESULTS_HEADER, change_row, edited_export, example, json, ok, parse_csv,
+    run_in,
 };
 
 /// The store every test here uses, in its temporary folder.
@@ -378,18 +379,7 @@ fn reports_and_results_speak_the_administrators_words() {
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let rows = parse_csv(&std::fs::read(dir.path().join("results.csv")).unwrap());
-    assert_eq!(
-        rows[0],
-        [
-            "line",
-            "row",
-            "outcome",
-            "member_id",
-            "reason",
-            "login_id",
-            "email"
-        ]
-    );
+    assert_eq!(rows[0], RESULTS_HEADER);
     let tanaka = rows.iter().find(|r| r[5] == "tanaka.hanako").unwrap();
     assert_eq!(tanaka[2], "failed");
     assert_eq!(tanaka[3], "1", "the matched user's member ID: {rows:?}");

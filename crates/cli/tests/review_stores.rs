@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backend::TestDb;
-use harness::{RENAMED_DEPARTMENT, Run, change_row, example, json, parse_csv};
+use harness::{RENAMED_DEPARTMENT, RESULTS_HEADER, Run, change_row, example, json, parse_csv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_userimport");
 
@@ -236,18 +236,7 @@ const JA_FILE: &str = "ログインID,氏名,メールアドレス,有効期限�
 /// The results file's rows by login ID: (outcome, member ID, e-mail).
 fn results_by_login(path: &Path) -> Vec<(String, String, String, String)> {
     let rows = parse_csv(&std::fs::read(path).unwrap());
-    assert_eq!(
-        rows[0],
-        [
-            "line",
-            "row",
-            "outcome",
-            "member_id",
-            "reason",
-            "login_id",
-            "email"
-        ]
-    );
+    assert_eq!(rows[0], RESULTS_HEADER);
     let mut out: Vec<_> = rows[1..]
         .iter()
         .map(|r| (r[5].clone(), r[2].clone(), r[3].clone(), r[6].clone()))

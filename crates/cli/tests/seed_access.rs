@@ -8,8 +8,8 @@ use serde_json::Value;
 
 mod harness;
 
-use harness::parse_csv;
 use harness::userimport as run;
+use harness::{RESULTS_HEADER, parse_csv};
 
 fn data(name: &str) -> String {
     harness::example_path(&format!("data/access/{name}"))
@@ -118,18 +118,7 @@ fn import_with_header_row_and_hex_cards_writes_a_results_file() {
     assert!(stdout.contains("4 created"), "{stdout}");
     assert!(stdout.contains("2 failed"), "{stdout}");
     let rows = parse_csv(&std::fs::read(&results).unwrap());
-    assert_eq!(
-        rows[0],
-        [
-            "line",
-            "row",
-            "outcome",
-            "member_id",
-            "reason",
-            "login_id",
-            "email"
-        ]
-    );
+    assert_eq!(rows[0], RESULTS_HEADER);
     let outcomes: Vec<(&str, &str)> = rows[1..]
         .iter()
         .map(|r| (r[0].as_str(), r[2].as_str()))

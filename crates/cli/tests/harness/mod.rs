@@ -214,6 +214,17 @@ pub fn edited_export(dir: &Path, store: &[&str]) -> &'static str {
     "edited.csv"
 }
 
+/// The header of a results file (`--results`).
+pub const RESULTS_HEADER: [&str; 7] = [
+    "line",
+    "row",
+    "outcome",
+    "member_id",
+    "reason",
+    "login_id",
+    "email",
+];
+
 /// The row of a changes CSV (`--changes-csv`) for `login`'s `column` (its
 /// header; empty for the user's own row).
 pub fn change_row<'a>(rows: &'a [Vec<String>], login: &str, column: &str) -> &'a [String] {
