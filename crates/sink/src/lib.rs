@@ -188,7 +188,8 @@ pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret, timestamp};
 pub use engine::{WriteBackend, WriteSet, write_batch};
 pub use imports::{Applied as ImportApplied, ApplyLock, ImportStore, StoredImport};
 pub use jobs::{
-    CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
+    Begun, CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, begin_job,
+    record_stop, run_job,
 };
 pub use memory::MemorySink;
 pub use outbox::{
