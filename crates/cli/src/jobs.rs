@@ -69,7 +69,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     }
     match args.action {
         Some(Action::Resume { id, job_batch }) => {
-            let job = resume(&args.store.db, id, job_batch, true)?;
+            let job = resume(&args.store.db, id, job_batch, Some(true))?;
             print_job_line(&job);
             Ok(exit_of(&job))
         }
@@ -85,7 +85,8 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             Ok(0)
         }
         Some(Action::Worker { id, job_batch }) => {
-            let job = resume(&args.store.db, id, job_batch, false)?;
+            // A cancel that came before this worker took the job wins.
+            let job = resume(&args.store.db, id, job_batch, None)?;
             Ok(exit_of(&job))
         }
         None => show(&args.store, args.id, &args.format),
@@ -197,13 +198,17 @@ fn print_job_line(job: &Job) {
 }
 
 /// Resumes job `id` through the library, with a progress bar on a
-/// terminal (progress lines otherwise, when `show`).
-fn resume(db: &str, id: i64, batch: usize, show: bool) -> Result<Job, Failure> {
+/// terminal (progress lines otherwise), when `show` is `Some(true)`; `None`
+/// runs it as the worker `apply --detach` started (quiet).
+fn resume(db: &str, id: i64, batch: usize, show: Option<bool>) -> Result<Job, Failure> {
     let mut sink = store::open_write(db)?;
     let planning = store::open_read(db)?;
-    let mut shown = StreamDisplay::new(show);
-    let job =
-        userimport::jobs::resume_with(&mut sink, planning, id, batch, &mut |p| shown.update(p));
+    let mut shown = StreamDisplay::new(show == Some(true));
+    let mut update = |p: &userimport::StreamProgress| shown.update(p);
+    let job = match show {
+        Some(_) => userimport::jobs::resume_with(&mut sink, planning, id, batch, &mut update),
+        None => userimport::jobs::work(&mut sink, planning, id, batch, &mut update),
+    };
     shown.finish();
     job.map_err(|e| match e {
         // Its live worker finishes it: nothing to advise.
