@@ -222,6 +222,8 @@ pub use crate::progress::StreamDisplay;
 /// Starts a detached worker for job `id`: this binary again, with the
 /// hidden `jobs worker` subcommand, stdin and stdout detached, in its own
 /// process group, the store URL passed in the environment (not argv).
+/// Returns once the worker has taken the job (or ended), so that the job
+/// reads running, not interrupted, from the moment its ID is printed.
 pub fn spawn_worker(db: &str, id: i64, batch: usize) -> Result<(), Failure> {
     let exe = std::env::current_exe()?;
     let mut command = std::process::Command::new(exe);
@@ -237,8 +239,28 @@ pub fn spawn_worker(db: &str, id: i64, batch: usize) -> Result<(), Failure> {
         use std::os::unix::process::CommandExt;
         command.process_group(0);
     }
-    command
+    let mut worker = command
         .spawn()
         .map_err(|e| Failure(format!("cannot start the job worker: {e}")))?;
+    wait_taken(db, id, &mut worker);
     Ok(())
+}
+
+/// Waits (a minute at most) until job `id` no longer reads interrupted:
+/// its `worker` took it, or ended.
+fn wait_taken(db: &str, id: i64, worker: &mut std::process::Child) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(60) {
+        if !matches!(worker.try_wait(), Ok(None)) {
+            return;
+        }
+        let taken = store::open_read(db)
+            .ok()
+            .and_then(|s| userimport::jobs::get(&s, id).ok())
+            .is_some_and(|job| job.status != JobStatus::Interrupted);
+        if taken {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

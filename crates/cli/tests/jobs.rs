@@ -332,6 +332,13 @@ fn detached_apply_returns_the_job_id(db: &TestDb) {
     let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap(), "--detach"], db);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stdout.trim(), "1");
+    // From the moment its ID is printed its worker holds it: running (or
+    // done already), never interrupted.
+    let (_, listed, _) = run(&["jobs"], db);
+    assert!(
+        listed.starts_with("job 1: running") || listed.starts_with("job 1: done"),
+        "{listed}"
+    );
     let start = Instant::now();
     loop {
         let done = Reader::open(&db.url())
