@@ -275,7 +275,9 @@ where
                 let reader = b.open();
                 let mut seen = vec![status(&reader, id)];
                 reading.wait();
+                let start = std::time::Instant::now();
                 while seen.last() == Some(&JobStatus::Running) {
+                    assert!(start.elapsed().as_secs() < 120, "the job never ended");
                     seen.push(status(&reader, id));
                 }
                 seen
