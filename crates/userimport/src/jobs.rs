@@ -6,6 +6,15 @@
 //! and the reverse. Resuming plans the job's file again against the store as
 //! it is now (refusing a file whose SHA-256 changed), with the one authority
 //! check, and writes what is left in committed batches.
+//!
+//! Every worker ([`resume`], [`resume_with`], [`work`], a started job's
+//! [`crate::launch::Worker`]) takes its job before it reads the file,
+//! begins it ([`userimport_sink::begin_job`]: a cancel requested meanwhile
+//! is acted on before anything is written) and records how it ended,
+//! whatever ends it: `done`; `cancelled` when stopped on request, by its
+//! progress callback (while the file is checked too) or [`cancel`]; `failed`
+//! with the reason. A job reads `interrupted` only when its worker's process
+//! or connection went away.
 
 use std::path::{Path, PathBuf};
 
