@@ -48,6 +48,7 @@ pub(crate) enum Out<'a> {
 
 impl Out<'_> {
     /// Stores the cell, reusing the string `cell` already holds.
+    #[inline]
     pub(crate) fn store(self, cell: &mut Cell) {
         match (self, &mut *cell) {
             (Out::Text(text), Cell::Value(buf)) => {
@@ -289,6 +290,7 @@ fn check_plain<'a>(
         FieldKind::Date { formats } => date(text, formats)
             .map(|canonical| owned_or_text(canonical, text))
             .map_err(|message| Problem::new(codes::DATE_INVALID, message)),
+        FieldKind::DayCount { max } if is_canonical_day_count(text, *max) => Ok(Out::Text(text)),
         FieldKind::DayCount { max } => day_count(text, *max)
             .map(|canonical| owned_or_text(canonical, text))
             .map_err(|message| Problem::new(codes::DAY_COUNT_INVALID, message)),
@@ -864,15 +866,25 @@ pub(crate) fn date<S: AsRef<str>>(text: &str, formats: &[S]) -> Result<String, S
     ))
 }
 
-pub(crate) fn day_count(text: &str, max: u32) -> Result<String, String> {
+/// True when `text` is a number of days from 1 to `max` written as
+/// [`day_count`] writes it (no sign, no leading zero): nothing to rewrite.
+pub(crate) fn is_canonical_day_count(text: &str, max: u32) -> bool {
+    !text.starts_with('0') && day_count_value(text, max).is_some()
+}
+
+fn day_count_value(text: &str, max: u32) -> Option<u64> {
     let parsed = if text.bytes().all(|b| b.is_ascii_digit()) {
         text.parse::<u64>().ok()
     } else {
         None
     };
-    match parsed {
-        Some(n) if n >= 1 && n <= u64::from(max) => Ok(n.to_string()),
-        _ => Err(format!(
+    parsed.filter(|n| *n >= 1 && *n <= u64::from(max))
+}
+
+pub(crate) fn day_count(text: &str, max: u32) -> Result<String, String> {
+    match day_count_value(text, max) {
+        Some(n) => Ok(n.to_string()),
+        None => Err(format!(
             "{:?} is not a number of days: write a whole number from 1 to {max}",
             clip(text)
         )),
