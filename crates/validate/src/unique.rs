@@ -259,13 +259,12 @@ impl Uniqueness {
                 }
                 // Stable: equal prints stay in block order, then block position.
                 entries.sort_by_key(|e| e.fp);
-                let shared = entries
+                entries
                     .chunk_by(|a, b| a.fp >> EXACT_SHIFT == b.fp >> EXACT_SHIFT)
                     .filter(|same_high| same_high.len() > 1)
                     .flatten()
                     .copied()
-                    .collect();
-                shared
+                    .collect()
             })
             .collect();
         drop(blocks);
