@@ -49,14 +49,29 @@ pub(crate) enum Out<'a> {
 impl Out<'_> {
     /// Stores the cell, reusing the string `cell` already holds.
     #[inline]
+    ///
+    /// Matched variant by variant, never moved whole: a cell comes back from
+    /// the rules through memory, and copying the whole enum (two 16-byte
+    /// loads of fields written by 8-byte stores) stalled the CPU once per
+    /// cell, a tenth of a `check`'s time.
     pub(crate) fn store(self, cell: &mut Cell) {
-        match (self, &mut *cell) {
-            (Out::Text(text), Cell::Value(buf)) => {
-                buf.clear();
-                buf.push_str(text);
-            }
-            (Out::Secret(text), Cell::Secret(buf)) => buf.set(text),
-            (out, cell) => *cell = out.into_cell(),
+        match self {
+            Out::Text(text) => match cell {
+                Cell::Value(buf) => {
+                    buf.clear();
+                    buf.push_str(text);
+                }
+                _ => *cell = Cell::Value(text.to_string()),
+            },
+            Out::Secret(text) => match cell {
+                Cell::Secret(buf) => buf.set(text),
+                _ => *cell = Cell::Secret(Secret::new(text)),
+            },
+            Out::Absent => *cell = Cell::Absent,
+            Out::Blank => *cell = Cell::Blank,
+            Out::Clear => *cell = Cell::Clear,
+            Out::Owned(text) => *cell = Cell::Value(text),
+            Out::List(edit) => *cell = Cell::List(edit),
         }
     }
 
@@ -72,18 +87,6 @@ impl Out<'_> {
             Out::Secret(_) => Out::Absent,
             Out::Owned(text) => Out::Owned(text),
             Out::List(edit) => Out::List(edit),
-        }
-    }
-
-    fn into_cell(self) -> Cell {
-        match self {
-            Out::Absent => Cell::Absent,
-            Out::Blank => Cell::Blank,
-            Out::Clear => Cell::Clear,
-            Out::Text(text) => Cell::Value(text.to_string()),
-            Out::Owned(text) => Cell::Value(text),
-            Out::Secret(text) => Cell::Secret(Secret::new(text)),
-            Out::List(edit) => Cell::List(edit),
         }
     }
 }
