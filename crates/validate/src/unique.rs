@@ -214,7 +214,10 @@ impl Uniqueness {
     pub fn finish(self) -> Vec<Issue> {
         let mut issues = Vec::new();
         self.finish_into(|issue| issues.push(issue));
-        issues.sort_by(|a, b| (a.line, a.row, &a.column).cmp(&(b.line, b.row, &b.column)));
+        issues.sort_by(|a, b| {
+            (a.line, a.row, &a.column, &a.code, &a.message)
+                .cmp(&(b.line, b.row, &b.column, &b.code, &b.message))
+        });
         issues
     }
 
