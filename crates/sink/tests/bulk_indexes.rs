@@ -36,7 +36,7 @@ impl Indexes for backends::Sqlite {
 
 impl Indexes for backends::Postgres {
     fn indexes(&self) -> Vec<(String, String)> {
-        let mut client = postgres::Client::connect(&self.base, postgres::NoTls).expect("connect");
+        let mut client = ::postgres::Client::connect(&self.base, ::postgres::NoTls).expect("connect");
         client
             .query(
                 "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
@@ -108,7 +108,7 @@ fn user(line: u64, id: &str, card: &str) -> Row {
     }
 }
 
-fn plan(store: &impl Directory<Error = Error>, rows: Vec<Row>) -> Plan {
+fn plan(store: &impl Directory, rows: Vec<Row>) -> Plan {
     Planner::plan_rows(&Profile::access(), PlanOptions::default(), rows, store).expect("plan")
 }
 
@@ -146,7 +146,8 @@ fn a_bulk_load_leaves_every_index_in_place<B: Backend + Indexes>(b: &B) {
     // The next apply is no bulk load (the store has users) and keeps them.
     assert!(!store.begin_bulk_load().unwrap());
     let more = plan(&store, users(3_001, 10));
-    let written = write(&mut store, &more, store.revision().unwrap(), false);
+    let revision = store.revision().unwrap();
+    let written = write(&mut store, &more, revision, false);
     assert!(written.committed && written.created == 10, "{written:?}");
     assert_every_index(&before, &b.indexes());
 }
