@@ -36,7 +36,8 @@ impl Indexes for backends::Sqlite {
 
 impl Indexes for backends::Postgres {
     fn indexes(&self) -> Vec<(String, String)> {
-        let mut client = ::postgres::Client::connect(&self.base, ::postgres::NoTls).expect("connect");
+        let mut client =
+            ::postgres::Client::connect(&self.base, ::postgres::NoTls).expect("connect");
         client
             .query(
                 "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
