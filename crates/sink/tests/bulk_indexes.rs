@@ -188,6 +188,24 @@ fn look_alike_and_card_checks_hold_after_a_bulk_load<B: Backend + Indexes>(b: &B
     };
     assert!(named(2).to_lowercase().contains("e00007"), "{}", named(2));
     assert!(named(3).to_lowercase().contains("e00012"), "{}", named(3));
+
+    // A card given by an update (the stores edit the JSON in place) is
+    // found through the index too.
+    let mut store = store;
+    let update = plan(&store, vec![user(2, "E00020", "999999")]);
+    assert!(update.is_clean(), "{:?}", update.issues);
+    let revision = store.revision().unwrap();
+    let written = write(&mut store, &update, revision, false);
+    assert!(written.committed && written.updated == 1, "{written:?}");
+    let checked = plan(&store, vec![user(2, "E09997", "999999")]);
+    assert!(
+        checked
+            .issues
+            .iter()
+            .any(|i| i.code == "card_id.duplicate" && i.message.to_lowercase().contains("e00020")),
+        "{:?}",
+        checked.issues
+    );
 }
 
 fn a_failed_bulk_load_leaves_the_store_and_its_indexes_as_they_were<B: Backend + Indexes>(b: &B) {
