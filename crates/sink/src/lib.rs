@@ -153,6 +153,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
+// Built without a store (`--no-default-features`), the parts the stores
+// share (jobs, the write engine's transactions, sign-in records) have no
+// caller; they are kept, not cut out feature by feature.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 mod auth;
 pub mod engine;
@@ -193,7 +197,8 @@ pub use auth::{ApiToken, AuthStore, Credential, Session, new_secret, timestamp};
 pub use engine::{WriteBackend, WriteSet, write_batch};
 pub use imports::{Applied as ImportApplied, ApplyLock, ImportStore, StoredImport};
 pub use jobs::{
-    CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, run_job,
+    Begun, CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, begin_job,
+    record_stop, run_job,
 };
 pub use memory::MemorySink;
 pub use outbox::{

@@ -540,21 +540,31 @@ impl PostgresSink {
     /// A job as read: `interrupted` when recorded running but no session
     /// holds its worker lock.
     fn observed(&self, job: Job) -> Result<Job> {
-        crate::jobs::observed(job, |id| {
-            if self.job_locks.contains(&id) {
-                return Ok(true);
-            }
-            // Read from pg_locks rather than tried: a probe that took the
-            // lock, even for an instant, could turn a starting worker away.
-            let row = self.client.borrow_mut().query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+        crate::jobs::observed(
+            job,
+            |id| {
+                if self.job_locks.contains(&id) {
+                    return Ok(true);
+                }
+                // Read from pg_locks rather than tried: a probe that took the
+                // lock, even for an instant, could turn a starting worker away.
+                let row = self.client.borrow_mut().query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                      AND classid = hashtext(current_schema())::oid
                      AND objid = $1::int4::oid AND objsubid = 2)",
-                &[&job_lock_key(id)],
-            )?;
-            Ok(row.get(0))
-        })
+                    &[&job_lock_key(id)],
+                )?;
+                Ok(row.get(0))
+            },
+            |id| {
+                let row = self.client.borrow_mut().query_opt(
+                    &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
+                    &[&id],
+                )?;
+                Ok(row.map(|r| job_of(&r)))
+            },
+        )
     }
 
     pub(crate) fn check_writable(&self) -> Result<()> {

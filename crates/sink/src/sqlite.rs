@@ -402,11 +402,13 @@ impl SqliteSink {
     }
 
     /// A job as read: `interrupted` when recorded running but no live
-    /// worker holds its lock.
+    /// worker holds its lock (see `jobs::observed`).
     fn observed(&self, job: Job) -> Result<Job> {
-        crate::jobs::observed(job, |id| {
-            Ok(self.job_locks.is_live(self.path.as_deref(), id)?)
-        })
+        crate::jobs::observed(
+            job,
+            |id| Ok(self.job_locks.is_live(self.path.as_deref(), id)?),
+            |id| crate::sqlite_jobs::get(&self.conn, id),
+        )
     }
 
     /// The file, if the store has one.

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use userimport::sink::{Invite, Recipient};
 use userimport::sink::{Job, JobStatus, Jobs};
-use userimport::{ExportOptions, OutputCharset, write_issues_csv, write_results_csv};
+use userimport::{ExportOptions, OutputCharset, write_issues_csv};
 use utoipa::OpenApi;
 
 use crate::AppState;
@@ -285,8 +285,7 @@ async fn import_results(
         }
         None => return Err(ApiError::not_found(format!("import {id} is not applied"))),
     };
-    let mut out = Vec::new();
-    write_results_csv(&results, &mut out)?;
+    let out = imports::results_csv(&state, results, import.checked.issues).await?;
     Ok(csv_download(
         out,
         &format!("{}-results.csv", stem(&import.name)),
@@ -449,11 +448,11 @@ async fn job_results(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    job_of(&state, &caller, id).await?;
+    let job = job_of(&state, &caller, id).await?;
     let db = state.config().db.clone();
     let results = blocking(move || Ok(Store::open_existing(&db)?.job_results(id)?)).await?;
-    let mut out = Vec::new();
-    write_results_csv(&results, &mut out)?;
+    let issues = imports::job_issues(&state, &caller, &job).await;
+    let out = imports::results_csv(&state, results, issues).await?;
     Ok(csv_download(out, &format!("job-{id}-results.csv")))
 }
 
