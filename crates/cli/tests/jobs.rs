@@ -317,9 +317,35 @@ fn a_bulk_load_killed_mid_way_leaves_the_store_as_it_was() {
     assert_consistent(&reader, reader.newest_job().as_ref());
     assert!(reader.logins().is_empty(), "nothing committed yet");
     drop(reader);
+    // The load dropped the look-up indexes in its transaction: back too.
+    assert_eq!(lookup_indexes(&path), LOOKUP_INDEXES);
     let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap()], &db);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_finished(&db, 80_000);
+    assert_eq!(lookup_indexes(&path), LOOKUP_INDEXES);
+}
+
+/// The indexes a bulk load builds after its rows.
+const LOOKUP_INDEXES: [&str; 4] = [
+    "identities_folded",
+    "users_card_id",
+    "users_email_skeleton",
+    "users_login_skeleton",
+];
+
+/// Which of [`LOOKUP_INDEXES`] the SQLite store at `path` has.
+fn lookup_indexes(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+        .expect("prepare");
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("query");
+    names
+        .map(|n| n.expect("name"))
+        .filter(|n| LOOKUP_INDEXES.contains(&n.as_str()))
+        .collect()
 }
 
 fn detached_apply_returns_the_job_id(db: &TestDb) {

@@ -106,6 +106,9 @@
 //! apply is one transaction. The store runs in WAL mode, except during a
 //! bulk load ([`Sink::begin_bulk_load`]): a first import into an empty store,
 //! written once through the rollback journal while no one else may read.
+//! A bulk load (on either store) leaves out the indexes that refuse no row
+//! (look-alike skeletons, card ID, folded identities) and builds them once
+//! from the loaded rows, in its transaction, just before it commits.
 //!
 //! `cargo bench -p userimport-sink --bench apply` applies 200,000 new users
 //! with pre-hashed passwords to a new file and runs `sqlite3 .import` on the
@@ -168,6 +171,8 @@ mod outbox;
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_auth;
+#[cfg(feature = "postgres")]
+mod postgres_bulk;
 #[cfg(feature = "postgres")]
 mod postgres_imports;
 mod sink;
