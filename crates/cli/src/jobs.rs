@@ -69,7 +69,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     }
     match args.action {
         Some(Action::Resume { id, job_batch }) => {
-            let job = resume(&args.store.db, id, job_batch, true)?;
+            let job = resume(&args.store.db, id, job_batch, Some(true))?;
             print_job_line(&job);
             Ok(exit_of(&job))
         }
@@ -85,7 +85,8 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             Ok(0)
         }
         Some(Action::Worker { id, job_batch }) => {
-            let job = resume(&args.store.db, id, job_batch, false)?;
+            // A cancel that came before this worker took the job wins.
+            let job = resume(&args.store.db, id, job_batch, None)?;
             Ok(exit_of(&job))
         }
         None => show(&args.store, args.id, &args.format),
@@ -197,13 +198,17 @@ fn print_job_line(job: &Job) {
 }
 
 /// Resumes job `id` through the library, with a progress bar on a
-/// terminal (progress lines otherwise, when `show`).
-fn resume(db: &str, id: i64, batch: usize, show: bool) -> Result<Job, Failure> {
+/// terminal (progress lines otherwise), when `show` is `Some(true)`; `None`
+/// runs it as the worker `apply --detach` started (quiet).
+fn resume(db: &str, id: i64, batch: usize, show: Option<bool>) -> Result<Job, Failure> {
     let mut sink = store::open_write(db)?;
     let planning = store::open_read(db)?;
-    let mut shown = StreamDisplay::new(show);
-    let job =
-        userimport::jobs::resume_with(&mut sink, planning, id, batch, &mut |p| shown.update(p));
+    let mut shown = StreamDisplay::new(show == Some(true));
+    let mut update = |p: &userimport::StreamProgress| shown.update(p);
+    let job = match show {
+        Some(_) => userimport::jobs::resume_with(&mut sink, planning, id, batch, &mut update),
+        None => userimport::jobs::work(&mut sink, planning, id, batch, &mut update),
+    };
     shown.finish();
     job.map_err(|e| match e {
         // Its live worker finishes it: nothing to advise.
@@ -217,6 +222,8 @@ pub use crate::progress::StreamDisplay;
 /// Starts a detached worker for job `id`: this binary again, with the
 /// hidden `jobs worker` subcommand, stdin and stdout detached, in its own
 /// process group, the store URL passed in the environment (not argv).
+/// Returns once the worker has taken the job (or ended), so that the job
+/// reads running, not interrupted, from the moment its ID is printed.
 pub fn spawn_worker(db: &str, id: i64, batch: usize) -> Result<(), Failure> {
     let exe = std::env::current_exe()?;
     let mut command = std::process::Command::new(exe);
@@ -232,8 +239,28 @@ pub fn spawn_worker(db: &str, id: i64, batch: usize) -> Result<(), Failure> {
         use std::os::unix::process::CommandExt;
         command.process_group(0);
     }
-    command
+    let mut worker = command
         .spawn()
         .map_err(|e| Failure(format!("cannot start the job worker: {e}")))?;
+    wait_taken(db, id, &mut worker);
     Ok(())
+}
+
+/// Waits (a minute at most) until job `id` no longer reads interrupted:
+/// its `worker` took it, or ended.
+fn wait_taken(db: &str, id: i64, worker: &mut std::process::Child) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(60) {
+        if !matches!(worker.try_wait(), Ok(None)) {
+            return;
+        }
+        let taken = store::open_read(db)
+            .ok()
+            .and_then(|s| userimport::jobs::get(&s, id).ok())
+            .is_some_and(|job| job.status != JobStatus::Interrupted);
+        if taken {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

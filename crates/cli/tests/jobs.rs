@@ -13,9 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backend::TestDb;
-use userimport::StoreUrl;
 use userimport::plan::Directory;
 use userimport::sink::{Job, JobStatus, Jobs, PostgresSink, SqliteSink};
+use userimport::{ApplyOptions, ImportSettings, Input, Phase, Store, StoreUrl};
 
 const BIN: &str = env!("CARGO_BIN_EXE_userimport");
 
@@ -317,9 +317,35 @@ fn a_bulk_load_killed_mid_way_leaves_the_store_as_it_was() {
     assert_consistent(&reader, reader.newest_job().as_ref());
     assert!(reader.logins().is_empty(), "nothing committed yet");
     drop(reader);
+    // The load dropped the look-up indexes in its transaction: back too.
+    assert_eq!(lookup_indexes(&path), LOOKUP_INDEXES);
     let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap()], &db);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_finished(&db, 80_000);
+    assert_eq!(lookup_indexes(&path), LOOKUP_INDEXES);
+}
+
+/// The indexes a bulk load builds after its rows.
+const LOOKUP_INDEXES: [&str; 4] = [
+    "identities_folded",
+    "users_card_id",
+    "users_email_skeleton",
+    "users_login_skeleton",
+];
+
+/// Which of [`LOOKUP_INDEXES`] the SQLite store at `path` has.
+fn lookup_indexes(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+        .expect("prepare");
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("query");
+    names
+        .map(|n| n.expect("name"))
+        .filter(|n| LOOKUP_INDEXES.contains(&n.as_str()))
+        .collect()
 }
 
 fn detached_apply_returns_the_job_id(db: &TestDb) {
@@ -332,6 +358,13 @@ fn detached_apply_returns_the_job_id(db: &TestDb) {
     let (code, stdout, stderr) = run(&["apply", file.to_str().unwrap(), "--detach"], db);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stdout.trim(), "1");
+    // From the moment its ID is printed its worker holds it: running (or
+    // done already), never interrupted.
+    let (_, listed, _) = run(&["jobs"], db);
+    assert!(
+        listed.starts_with("job 1: running") || listed.starts_with("job 1: done"),
+        "{listed}"
+    );
     let start = Instant::now();
     loop {
         let done = Reader::open(&db.url())
@@ -360,7 +393,72 @@ fn small_files_apply_at_once(db: &TestDb) {
     assert_eq!(stdout.trim(), "no jobs");
 }
 
+/// A job of `n` rows recorded by a detached apply (with `--skip-invalid`,
+/// read twice), its worker not started: the library's, as `apply --detach`
+/// leaves it for the worker it spawns.
+fn detached_job(db: &TestDb, dir: &Path, n: usize) -> i64 {
+    let file = dir.join("users.csv");
+    write_file(&file, n);
+    let (code, _, stderr) = run(&["groups", "add", "Team0", "Team1", "Team2"], db);
+    assert_eq!(code, 0, "{stderr}");
+    let mut settings = ImportSettings::default();
+    settings.skip_invalid = true;
+    let mut how = ApplyOptions::default();
+    how.detach = true;
+    let applied = userimport::apply(&db.url(), Input::Path(file), &settings, &how, &mut |_| true)
+        .expect("detached apply");
+    applied.job.expect("a job").job.id
+}
+
+/// A job whose run is stopped by its progress callback while its file is
+/// checked (before any batch) reads cancelled in `jobs` and `jobs ID`, and
+/// `jobs resume` finishes it as any cancelled job.
+fn a_job_stopped_while_its_file_is_checked_reads_cancelled(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let id = detached_job(db, dir.path(), 500);
+    let mut store = Store::open(&db.url()).expect("store");
+    let planning = Store::open_existing(&db.url()).expect("planning");
+    let stopped = userimport::jobs::resume_with(&mut store, planning, id, 100, &mut |p| {
+        p.phase == Phase::Writing
+    });
+    assert!(stopped.is_err(), "{stopped:?}");
+    drop(store);
+    let line = format!("job {id}: cancelled 0/500 rows");
+    let (code, stdout, stderr) = run(&["jobs"], db);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&line), "{stdout}");
+    let (code, stdout, stderr) = run(&["jobs", &id.to_string()], db);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with(&line), "{stdout}");
+    let (code, stdout, stderr) = run(&["jobs", "resume", &id.to_string()], db);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_finished(db, 500);
+}
+
+/// `jobs cancel` before the worker `apply --detach` spawned has taken the
+/// job: the worker leaves it cancelled, writing nothing.
+fn a_detached_job_cancelled_before_its_worker_starts_stays_cancelled(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let id = detached_job(db, dir.path(), 500);
+    let (code, stdout, stderr) = run(&["jobs", "cancel", &id.to_string()], db);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("job {id}: cancelled")),
+        "{stdout}"
+    );
+    let (_, _, stderr) = run(&["jobs", "worker", &id.to_string()], db);
+    let (_, stdout, _) = run(&["jobs", &id.to_string()], db);
+    assert!(
+        stdout.starts_with(&format!("job {id}: cancelled 0/500 rows")),
+        "{stdout}{stderr}"
+    );
+    let reader = Reader::open(&db.url()).expect("store");
+    assert!(reader.logins().is_empty(), "nothing written");
+}
+
 both_backends!(
+    a_job_stopped_while_its_file_is_checked_reads_cancelled,
+    a_detached_job_cancelled_before_its_worker_starts_stays_cancelled,
     a_streamed_apply_killed_at_any_moment,
     killed_then_resumed,
     killed_then_applied_again,

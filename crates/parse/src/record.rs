@@ -45,6 +45,7 @@ impl Record {
     }
 
     /// The 1-based physical line where the record starts (what Excel shows).
+    #[inline]
     pub fn line(&self) -> u64 {
         self.line
     }
@@ -55,6 +56,7 @@ impl Record {
     }
 
     /// Number of fields.
+    #[inline]
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -65,6 +67,7 @@ impl Record {
     }
 
     /// The field at `index`, if there is one.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<&str> {
         let end = *self.ends.get(index)?;
         let start = if index == 0 { 0 } else { self.ends[index - 1] };

@@ -180,6 +180,9 @@ pub struct Planner {
     counts_only: bool,
     /// The change listing and the suspicious-update warnings.
     reviewer: Reviewer,
+    /// Each due-date rule's type and value columns: (index, index, value
+    /// column's key), looked up once.
+    due_dates: Vec<(Option<usize>, Option<usize>, String)>,
 }
 
 /// The per-chunk index of found users.
@@ -298,6 +301,21 @@ impl Planner {
             passwords_ignored: (0, String::new()),
             counts_only: false,
             reviewer: Reviewer::new(profile, DEFAULT_REVIEW_LIMIT),
+            due_dates: profile
+                .rules
+                .iter()
+                .filter_map(|rule| match rule {
+                    CrossRule::DueDate {
+                        type_column,
+                        value_column,
+                    } => Some((
+                        profile.column_index(type_column),
+                        profile.column_index(value_column),
+                        value_column.clone(),
+                    )),
+                    _ => None,
+                })
+                .collect(),
         })
     }
 
@@ -961,22 +979,11 @@ impl Planner {
     /// needs its value in the row, even when the file has no value column
     /// (the row-level rule judges a row that has both columns).
     fn check_new_due_date(&self, row: &Row, issues: &mut Vec<Issue>) {
-        for rule in &self.profile.rules {
-            let CrossRule::DueDate {
-                type_column,
-                value_column,
-            } = rule
-            else {
-                continue;
-            };
-            let cell = |key: &str| {
-                self.profile
-                    .column_index(key)
-                    .and_then(|i| row.value(i))
-                    .filter(|v| !v.is_empty())
-            };
-            let value = cell(value_column);
-            let (fits, what) = match cell(type_column) {
+        for (type_index, value_index, value_column) in &self.due_dates {
+            let cell =
+                |index: Option<usize>| index.and_then(|i| row.value(i)).filter(|v| !v.is_empty());
+            let value = cell(*value_index);
+            let (fits, what) = match cell(*type_index) {
                 Some("FromFirstLogin" | "FromCreation") => {
                     (value.is_some_and(is_day_count), "a number of valid days")
                 }
@@ -985,10 +992,7 @@ impl Planner {
                 }
                 _ => (true, ""),
             };
-            let absent = self
-                .profile
-                .column_index(value_column)
-                .is_none_or(|i| matches!(row.cell(i), Cell::Absent));
+            let absent = value_index.is_none_or(|i| matches!(row.cell(i), Cell::Absent));
             if !fits && absent {
                 issues.push(
                     Issue::error(
@@ -997,7 +1001,7 @@ impl Planner {
                         userimport_validate::codes::DUE_DATE_VALUE_MISSING,
                         format!(
                             "due date type {} needs {what} for a new user, and the row gives none",
-                            cell(type_column).unwrap_or_default()
+                            cell(*type_index).unwrap_or_default()
                         ),
                     )
                     .column(value_column),

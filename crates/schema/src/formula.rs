@@ -34,6 +34,7 @@ fn starts_dangerous(rest: &str) -> bool {
 }
 
 /// True when `rest` starts with a `'` that [`starts_dangerous`] added.
+#[inline]
 fn starts_escaped(rest: &str) -> bool {
     rest.strip_prefix('\'')
         .is_some_and(|r| r.starts_with(|c: char| DANGEROUS.contains(&c) || c == '\''))
@@ -83,6 +84,7 @@ pub fn escape_formula(cell: &str) -> Cow<'_, str> {
 /// Undoes [`escape_formula`] at the start of the cell only: removes the one
 /// `'` it put there. Readers first undo the escaping after separators
 /// ([`unescape_formula_inner`]); [`unescape_formula`] does both.
+#[inline]
 pub fn unescape_formula_start(cell: &str) -> &str {
     if starts_escaped(cell) {
         &cell[1..] // ok: the first char is the 1-byte `'`

@@ -1,6 +1,27 @@
 //! Background jobs: a plan written in committed batches, each batch in the
 //! same transaction as the job's progress, so a job killed at any moment
 //! leaves the store consistent and is finished by running it again.
+//!
+//! # A job's states
+//!
+//! Stored: `running`, `done`, `failed`, `cancelled`. A `running` job whose
+//! worker lock ([`Jobs::claim_job`]) no live worker holds reads
+//! `interrupted` (or `cancelled`, when a cancel was asked of it). Who moves
+//! a job, and how:
+//!
+//! - **Its worker**, holding the lock, and only it, from taking the job to
+//!   letting it go: [`begin_job`] starts it (a stopped job runs again on a
+//!   resume; a cancel requested since the worker read it is acted on before
+//!   anything is written); each batch commits its progress; its end (`done`,
+//!   `cancelled` on request, `failed` with the reason) is recorded *before*
+//!   the lock is let go ([`record_stop`] for a stop before the first batch),
+//!   so a job never reads `interrupted` because its worker returned.
+//! - **A cancel** ([`Jobs::request_cancel`]): a job with a live worker is
+//!   flagged, and its worker stops at its next batch boundary (or before
+//!   its first); a job without one is marked `cancelled` under its lock, so
+//!   a worker taking it at that moment finds it cancelled or is flagged.
+//! - **A reader** reads the row, then the lock; a `running` job whose lock
+//!   is free is read again, so a worker that ended in between shows its end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +44,8 @@ pub enum JobStatus {
     /// Recorded as running, but no live worker holds it (its process was
     /// killed, or its connection lost): the rows done so far are
     /// committed. Resume it. Never stored: read from a `running` job whose
-    /// worker lock is free.
+    /// worker lock is free and that no cancel was asked of (that one reads
+    /// `cancelled`: it stopped, as asked).
     Interrupted,
     /// Every row is written.
     Done,
@@ -259,8 +281,13 @@ forward_jobs!(&mut S, Box<S>);
 /// The plan must be clean (no row errors) unless made with `skip_invalid`:
 /// a job writes in several transactions, so the whole file is checked
 /// first. With `invite`, each batch queues its created users' invitations.
-/// `progress` is called after every batch; returning `false`, or
-/// `cancel` being cancelled, stops the job (marked cancelled).
+/// `progress` is called after every batch; returning `false`, `cancel`
+/// being cancelled, or a cancel requested through the store
+/// ([`Jobs::request_cancel`]) stops the job (marked cancelled). A cancel
+/// requested before the first batch (after this connection took the job's
+/// lock) stops it before anything is written. The job starts as
+/// [`begin_job`] says (a stopped job runs again), and its end is recorded
+/// whatever stops it ([`record_stop`]).
 pub fn run_job<S: Jobs + ?Sized>(
     store: &mut S,
     job: i64,
@@ -270,40 +297,137 @@ pub fn run_job<S: Jobs + ?Sized>(
     cancel: &CancelToken,
     progress: &mut dyn FnMut(&JobProgress) -> bool,
 ) -> Result<Job, S::Error> {
-    if store.job(job)?.is_none() {
-        return Err(Error::Refused(format!("no job {job}")).into());
-    }
+    let before = store
+        .job(job)?
+        .ok_or_else(|| Error::Refused(format!("no job {job}")))?;
     if !store.claim_job(job)? {
         return Err(Error::JobRunning(job).into());
     }
-    let ran = run_claimed(store, job, plan, invite, batch_rows, cancel, progress);
+    let ran = match begin_job(store, &before, true) {
+        Ok(Begun::Ended(done)) => Ok(done),
+        Ok(Begun::Run(record)) => {
+            run_claimed(store, record, plan, invite, batch_rows, cancel, progress)
+        }
+        Err(e) => Err(e),
+    };
+    let ran = match ran {
+        Err(e) => match record_stop(store, job, is_cancel(&e), &e.to_string()) {
+            Ok(()) => Err(e),
+            Err(recording) => Err(recording),
+        },
+        ok => ok,
+    };
     let released = store.release_job(job);
     let job = ran?;
     released?;
     Ok(job)
 }
 
-/// [`run_job`] once this connection holds the job's worker lock.
+/// True when `e` is a stop on request (the progress callback, a cancel).
+fn is_cancel<E: std::error::Error + 'static>(e: &E) -> bool {
+    let e: &(dyn std::error::Error + 'static) = e;
+    matches!(e.downcast_ref::<Error>(), Some(Error::Cancelled))
+}
+
+/// What [`begin_job`] found: run the job, or its end is recorded already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begun {
+    /// Run it: the job as it now stands (`running`, `rows_done` written).
+    Run(Job),
+    /// Nothing to run: it is done, or (for a first worker) it was
+    /// cancelled or failed before this worker took it.
+    Ended(Job),
+}
+
+/// Starts job `before.id` for the worker that now holds its lock
+/// ([`Jobs::claim_job`]); `before` is the job as this worker read it
+/// before it took the lock. The one place a worker's start changes a job:
+///
+/// - `done`: nothing to run ([`Begun::Ended`]).
+/// - `cancelled` or `failed`: with `resume` it runs again (`running`);
+///   without (the worker a detached apply started, which comes after the
+///   job is recorded) a cancel that came first wins: [`Begun::Ended`].
+/// - `running`, with a cancel requested since `before` was read (or at any
+///   time while this connection held the lock, or without `resume`): the
+///   cancel is acted on now, before anything is written: the job is
+///   `cancelled` and [`Error::Cancelled`] returned.
+/// - `running` with a cancel request `before` already showed (its worker
+///   was gone: the job read `cancelled`): resumed, the old request is
+///   dropped.
+pub fn begin_job<S: Jobs + ?Sized>(
+    store: &mut S,
+    before: &Job,
+    resume: bool,
+) -> Result<Begun, S::Error> {
+    let id = before.id;
+    let record = store
+        .job(id)?
+        .ok_or_else(|| Error::Refused(format!("no job {id}")))?;
+    match record.status {
+        JobStatus::Done => Ok(Begun::Ended(record)),
+        JobStatus::Cancelled | JobStatus::Failed if !resume => Ok(Begun::Ended(record)),
+        JobStatus::Cancelled | JobStatus::Failed => restart(store, id),
+        JobStatus::Running | JobStatus::Interrupted => {
+            let asked_since =
+                before.status == JobStatus::Running || !before.cancel_requested || !resume;
+            if record.cancel_requested && asked_since {
+                store.finish_job(id, JobStatus::Cancelled, None)?;
+                Err(Error::Cancelled.into())
+            } else if record.cancel_requested {
+                restart(store, id)
+            } else {
+                Ok(Begun::Run(record))
+            }
+        }
+    }
+}
+
+/// Marks job `id` running again (dropping an old cancel request).
+fn restart<S: Jobs + ?Sized>(store: &mut S, id: i64) -> Result<Begun, S::Error> {
+    store.finish_job(id, JobStatus::Running, None)?;
+    let record = store
+        .job(id)?
+        .ok_or_else(|| Error::Refused(format!("no job {id}")))?;
+    Ok(Begun::Run(record))
+}
+
+/// Records how job `id`, held by this connection's worker, stopped, unless
+/// its end is recorded already (the writer marks the batches it gives up
+/// on): `cancelled` when stopped on request, else `failed` with `reason`.
+/// A job that stopped before its first write (while its file was checked,
+/// say) is thus never left `running`, to read `interrupted` once its
+/// worker lets it go.
+pub fn record_stop<S: Jobs + ?Sized>(
+    store: &mut S,
+    id: i64,
+    cancelled: bool,
+    reason: &str,
+) -> Result<(), S::Error> {
+    let Some(job) = store.job(id)? else {
+        return Ok(());
+    };
+    if !matches!(job.status, JobStatus::Running | JobStatus::Interrupted) {
+        return Ok(());
+    }
+    match cancelled {
+        true => store.finish_job(id, JobStatus::Cancelled, None),
+        false => store.finish_job(id, JobStatus::Failed, Some(reason)),
+    }
+}
+
+/// [`run_job`] once this connection holds the job's worker lock and the
+/// job has begun ([`begin_job`]).
 fn run_claimed<S: Jobs + ?Sized>(
     store: &mut S,
-    job: i64,
+    record: Job,
     plan: &Plan,
     invite: Option<&Invite>,
     batch_rows: usize,
     cancel: &CancelToken,
     progress: &mut dyn FnMut(&JobProgress) -> bool,
 ) -> Result<Job, S::Error> {
-    let record = store
-        .job(job)?
-        .ok_or_else(|| Error::Refused(format!("no job {job}")))?;
-    if record.status == JobStatus::Done {
-        return Ok(record);
-    }
+    let job = record.id;
     crate::writer::preflight(&*store, plan)?;
-    if record.status != JobStatus::Running || record.cancel_requested {
-        // Resuming a job that stopped (or was asked to): it runs again.
-        store.finish_job(job, JobStatus::Running, None)?;
-    }
     let total = record.spec.rows_total;
     let options = FeedOptions {
         batch_rows,
@@ -338,7 +462,9 @@ fn run_claimed<S: Jobs + ?Sized>(
 }
 
 /// [`Jobs::request_cancel`] for a store whose `flag` marks a running job
-/// to stop at its next batch boundary.
+/// to stop at its next batch boundary. A job without a live worker is
+/// marked cancelled under its worker lock, so that a worker taking it at
+/// that moment either finds it cancelled or is found live (and flagged).
 pub(crate) fn request_cancel_with<S: Jobs + ?Sized>(
     store: &mut S,
     id: i64,
@@ -350,20 +476,53 @@ pub(crate) fn request_cancel_with<S: Jobs + ?Sized>(
     match job.status {
         JobStatus::Running => flag(store)?,
         JobStatus::Interrupted | JobStatus::Failed => {
-            store.finish_job(id, JobStatus::Cancelled, None)?;
+            if store.claim_job(id)? {
+                let marked = cancel_idle(store, id);
+                let released = store.release_job(id);
+                marked?;
+                released?;
+            } else {
+                // A worker took it since it was read: it stops at its
+                // next batch boundary.
+                flag(store)?;
+            }
         }
         JobStatus::Done | JobStatus::Cancelled => return Ok(Some(job)),
     }
     store.job(id)
 }
 
-/// A job as read, with `running` told apart: `interrupted` when no live
-/// worker holds it (`live` says whether one does).
-pub(crate) fn observed(mut job: Job, live: impl FnOnce(i64) -> Result<bool>) -> Result<Job> {
-    if job.status == JobStatus::Running && !live(job.id)? {
-        job.status = JobStatus::Interrupted;
+/// Marks job `id`, whose lock this connection holds, cancelled unless it
+/// ended meanwhile.
+fn cancel_idle<S: Jobs + ?Sized>(store: &mut S, id: i64) -> Result<(), S::Error> {
+    let now = store.job(id)?.map(|j| j.status);
+    if matches!(now, Some(JobStatus::Running | JobStatus::Failed)) {
+        store.finish_job(id, JobStatus::Cancelled, None)?;
     }
-    Ok(job)
+    Ok(())
+}
+
+/// A job as read, with `running` told apart: `interrupted` when no live
+/// worker holds it (`live` says whether one does), `cancelled` when a
+/// cancel was asked of it too. A worker records its end before it lets its
+/// lock go, so a job read as running whose lock is then found free is read
+/// again (`reread`): it may have ended in between, and then that end shows.
+pub(crate) fn observed(
+    job: Job,
+    live: impl FnOnce(i64) -> Result<bool>,
+    reread: impl FnOnce(i64) -> Result<Option<Job>>,
+) -> Result<Job> {
+    if job.status != JobStatus::Running || live(job.id)? {
+        return Ok(job);
+    }
+    let mut now = reread(job.id)?.unwrap_or(job);
+    if now.status == JobStatus::Running {
+        now.status = match now.cancel_requested {
+            true => JobStatus::Cancelled,
+            false => JobStatus::Interrupted,
+        };
+    }
+    Ok(now)
 }
 
 /// The counts of a batch's results, for the job row.

@@ -279,7 +279,26 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 8: the web frontend's checked imports, at-once results and sign-in failures.
     crate::postgres_imports::MIGRATION,
+    // 9: the card-ID index holds only the users whose stored JSON names
+    // the key `card_id`: the users of every other profile cost it no cast
+    // to jsonb (the dearest part of a bulk create) and no entry. Every
+    // attributes object the store writes (`crate::json`, jsonb's own text)
+    // spells its keys out without escapes, so a user with a card ID always
+    // meets the condition. Look-ups repeat it ([`CARD_ID_QUERY`]), which
+    // lets the planner use the index.
+    "
+    DROP INDEX IF EXISTS users_card_id;
+    CREATE INDEX users_card_id ON users (((data::jsonb) ->> 'card_id'))
+        WHERE strpos(data, '\"card_id\"') > 0;
+    ",
 ];
+
+/// The users holding one of the card IDs `$1`, through the card-ID index:
+/// the index's condition (migration 9) is repeated for the planner to use it.
+const CARD_ID_QUERY: &str = concat!(
+    "SELECT id FROM users WHERE strpos(data, '\"card_id\"') > 0",
+    " AND ((data::jsonb) ->> 'card_id') = ANY($1)"
+);
 
 /// The migration that added the skeleton columns (see [`backfill_keys`]).
 const SKELETON_MIGRATION: u32 = 7;
@@ -334,6 +353,9 @@ pub struct PostgresSink {
     pub(crate) empty: bool,
     /// A transaction is open with held batches (see `Batch::hold`).
     held: bool,
+    /// A bulk load is under way: the indexes it builds before its commit
+    /// (see [`Sink::begin_bulk_load`]).
+    bulk: Option<Vec<String>>,
     /// The jobs whose worker lock this connection holds.
     job_locks: HashSet<i64>,
 }
@@ -344,6 +366,7 @@ impl std::fmt::Debug for PostgresSink {
             .field("read_only", &self.read_only)
             .field("empty", &self.empty)
             .field("held", &self.held)
+            .field("bulk", &self.bulk.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -456,6 +479,7 @@ impl PostgresSink {
             read_only: false,
             empty: false,
             held: false,
+            bulk: None,
             job_locks: HashSet::new(),
         })
     }
@@ -486,6 +510,7 @@ impl PostgresSink {
             read_only: true,
             empty,
             held: false,
+            bulk: None,
             job_locks: HashSet::new(),
         })
     }
@@ -515,21 +540,31 @@ impl PostgresSink {
     /// A job as read: `interrupted` when recorded running but no session
     /// holds its worker lock.
     fn observed(&self, job: Job) -> Result<Job> {
-        crate::jobs::observed(job, |id| {
-            if self.job_locks.contains(&id) {
-                return Ok(true);
-            }
-            // Read from pg_locks rather than tried: a probe that took the
-            // lock, even for an instant, could turn a starting worker away.
-            let row = self.client.borrow_mut().query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+        crate::jobs::observed(
+            job,
+            |id| {
+                if self.job_locks.contains(&id) {
+                    return Ok(true);
+                }
+                // Read from pg_locks rather than tried: a probe that took the
+                // lock, even for an instant, could turn a starting worker away.
+                let row = self.client.borrow_mut().query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                      AND classid = hashtext(current_schema())::oid
                      AND objid = $1::int4::oid AND objsubid = 2)",
-                &[&job_lock_key(id)],
-            )?;
-            Ok(row.get(0))
-        })
+                    &[&job_lock_key(id)],
+                )?;
+                Ok(row.get(0))
+            },
+            |id| {
+                let row = self.client.borrow_mut().query_opt(
+                    &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
+                    &[&id],
+                )?;
+                Ok(row.map(|r| job_of(&r)))
+            },
+        )
     }
 
     pub(crate) fn check_writable(&self) -> Result<()> {
@@ -825,10 +860,7 @@ fn find_related(client: &mut Client, keys: &[&Lookup], ids: &mut BTreeSet<i64>) 
         for chunk in values.chunks(ANY_CHUNK) {
             // The card column's own expression, so that its index serves.
             let rows = if column == "card_id" {
-                client.query(
-                    "SELECT id FROM users WHERE ((data::jsonb) ->> 'card_id') = ANY($1)",
-                    &[&chunk],
-                )?
+                client.query(CARD_ID_QUERY, &[&chunk])?
             } else {
                 client.query(
                     "SELECT id FROM users WHERE ((data::jsonb) ->> $1) = ANY($2)",
@@ -1269,10 +1301,6 @@ fn merge_creates(
         for (&k, id) in pending.iter().zip(&ids) {
             let row = &creates.users[k];
             let keys = row.prepared;
-            let skeletons = [
-                skeleton_of(keys.login_key.as_ref()),
-                skeleton_of(keys.email_key.as_ref()),
-            ];
             let values: [&(dyn ToSql + Sync); 11] = [
                 id,
                 &row.user.login,
@@ -1283,8 +1311,8 @@ fn merge_creates(
                 &stamp,
                 &stamp,
                 &keys.attributes.as_str(),
-                &skeletons[0],
-                &skeletons[1],
+                &keys.login_skeleton,
+                &keys.email_skeleton,
             ];
             writer.write(&values)?;
         }
@@ -1349,6 +1377,17 @@ impl Transactional for PostgresSink {
             .get(0);
         Ok(revision.max(0) as u64)
     }
+
+    fn before_commit(&mut self) -> Result<()> {
+        match self.bulk.take() {
+            Some(deferred) => crate::postgres_bulk::build_indexes(self.client.get_mut(), deferred),
+            None => Ok(()),
+        }
+    }
+
+    fn transaction_ended(&mut self) {
+        self.bulk = None;
+    }
 }
 
 impl Sink for PostgresSink {
@@ -1363,6 +1402,18 @@ impl Sink for PostgresSink {
 
     fn rollback(&mut self) -> Result<()> {
         rollback_held(self)
+    }
+
+    fn begin_bulk_load(&mut self) -> Result<bool> {
+        self.check_writable()?;
+        if self.held || self.bulk.is_some() {
+            return Ok(false);
+        }
+        // The load's transaction opens now, as held batches: nobody can add
+        // a user between the look and the load's writes.
+        self.bulk = crate::postgres_bulk::begin(self.client.get_mut())?;
+        self.held = self.bulk.is_some();
+        Ok(self.held)
     }
 
     fn add_groups(&mut self, names: &[String]) -> Result<usize> {

@@ -214,9 +214,10 @@ pub struct JobStep {
 }
 
 /// What a store writes for a created user beyond the change itself: its
-/// attributes as the stored JSON object and its folded keys. A streamed
-/// apply prepares them on the planning thread, where the change is fresh in
-/// the cache, rather than on the one writing.
+/// attributes as the stored JSON object, its folded keys and their
+/// confusable skeletons. A streamed apply prepares them on the planning
+/// thread, where the change is fresh in the cache, rather than on the one
+/// writing (the busier of the two).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PreparedCreate {
     /// The attributes as a JSON object.
@@ -225,15 +226,23 @@ pub struct PreparedCreate {
     pub login_key: Option<String>,
     /// The folded e-mail address.
     pub email_key: Option<String>,
+    /// The confusable skeleton of the folded login ID.
+    pub login_skeleton: Option<String>,
+    /// The confusable skeleton of the folded e-mail address.
+    pub email_skeleton: Option<String>,
 }
 
 impl PreparedCreate {
     /// Prepares `user`.
     pub fn new(user: &userimport_plan::NewUser) -> Self {
+        let login_key = user.login.as_deref().map(userimport_plan::fold);
+        let email_key = user.email.as_deref().map(userimport_plan::fold);
         PreparedCreate {
             attributes: crate::json::attributes(&user.attributes),
-            login_key: user.login.as_deref().map(userimport_plan::fold),
-            email_key: user.email.as_deref().map(userimport_plan::fold),
+            login_skeleton: login_key.as_deref().map(userimport_validate::key_skeleton),
+            email_skeleton: email_key.as_deref().map(userimport_validate::key_skeleton),
+            login_key,
+            email_key,
         }
     }
 }
@@ -311,7 +320,12 @@ pub trait Sink: Directory<Error: From<Error>> {
     /// locked for other connections until the load commits. It agrees only
     /// when it holds no users and has no other connection open, so plan
     /// such a load against an [`EmptyDirectory`](userimport_plan::EmptyDirectory)
-    /// taken from it rather than through a second connection. Other stores
+    /// taken from it rather than through a second connection. The
+    /// PostgreSQL store agrees on the same terms (no users, and no other
+    /// connection holding `users` or `identities`), and holds those tables
+    /// until the load commits. Both leave out the indexes that refuse no
+    /// row (look-alike skeletons, card ID, folded identities) for the load
+    /// and build them from its rows just before it commits. Other stores
     /// write as before (`false`).
     fn begin_bulk_load(&mut self) -> Result<bool, Self::Error> {
         Ok(false)
@@ -439,6 +453,11 @@ pub(crate) trait Transactional {
     fn committed_revision(&mut self) -> Result<u64, Error>;
     /// Called when the open transaction has committed or rolled back.
     fn transaction_ended(&mut self) {}
+    /// Runs inside the open transaction just before it commits (a bulk
+    /// load builds the indexes it left out here); a failure rolls it back.
+    fn before_commit(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
 
     /// Refuses `what` (a write with its own transaction, such as a group
     /// edit) while batches are held in the open one.
@@ -474,7 +493,7 @@ pub(crate) fn write_held<T: Transactional>(
                 outcome.held = true;
                 return Ok(outcome);
             }
-            match store.control("COMMIT") {
+            match store.before_commit().and_then(|()| store.control("COMMIT")) {
                 Ok(()) => Ok(outcome),
                 Err(e) => {
                     let _ = store.control("ROLLBACK");

@@ -10,6 +10,13 @@
 //! those pages out while the import goes on (`fdatasync`), so the commit's
 //! own `fsync` finds little left to do.
 //!
+//! The secondary indexes of the tables a first import fills (the look-alike
+//! skeletons, the card ID, folded identities: none of them refuses a row)
+//! are dropped when the load begins and built again, from the loaded rows,
+//! just before it commits, in the same transaction: a load that fails or
+//! is killed takes the drop back with its rows. The unique indexes stay,
+//! since they refuse taken keys row by row.
+//!
 //! The price is concurrency: while the load runs, the store is locked for
 //! other connections (a rollback journal lets nobody read pages the
 //! transaction has spilled). The mode is therefore taken only when this is
@@ -28,11 +35,17 @@ use rusqlite::Connection;
 /// How often the helper thread flushes the database file.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
-/// A running bulk load: the helper thread that flushes the file.
+/// The tables whose secondary indexes a bulk load builds after its rows.
+const DEFERRED_TABLES: [&str; 2] = ["users", "identities"];
+
+/// A running bulk load: the helper thread that flushes the file, and the
+/// indexes it left out.
 #[derive(Debug)]
 pub(crate) struct BulkLoad {
     stop: Arc<(Mutex<bool>, Condvar)>,
     flusher: Option<JoinHandle<()>>,
+    /// The `CREATE INDEX` statements of the indexes dropped for the load.
+    deferred: Vec<String>,
 }
 
 impl BulkLoad {
@@ -64,7 +77,45 @@ impl BulkLoad {
                 .spawn(move || flush_until_stopped(&file, &stop))
                 .ok()
         });
-        Ok(Some(BulkLoad { stop, flusher }))
+        Ok(Some(BulkLoad {
+            stop,
+            flusher,
+            deferred: Vec::new(),
+        }))
+    }
+
+    /// Drops the secondary indexes of the tables a first import fills,
+    /// inside the load's open transaction, keeping their definitions for
+    /// [`BulkLoad::build_indexes`]. Unique indexes stay.
+    pub(crate) fn defer_indexes(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        for table in DEFERRED_TABLES {
+            let mut stmt = conn.prepare(
+                "SELECT m.name, m.sql FROM pragma_index_list(?1) AS l
+                 JOIN sqlite_master AS m ON m.type = 'index' AND m.name = l.name
+                 WHERE l.\"unique\" = 0 AND l.origin = 'c' AND m.sql IS NOT NULL
+                 ORDER BY m.name",
+            )?;
+            let indexes = stmt
+                .query_map([table], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (name, sql) in indexes {
+                conn.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
+                self.deferred.push(sql);
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the indexes [`BulkLoad::defer_indexes`] dropped, from the
+    /// loaded rows, inside the load's transaction (once: the load ends
+    /// with this commit).
+    pub(crate) fn build_indexes(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        for sql in std::mem::take(&mut self.deferred) {
+            conn.execute_batch(&sql)?;
+        }
+        Ok(())
     }
 
     /// Stops flushing and puts `conn` back into WAL mode. A failure leaves

@@ -2,7 +2,9 @@
 //! database that holds another application's, and put a PostgreSQL store
 //! in a schema of its own (`?schema=NAME` in the URL).
 
-use crate::{Error, Result};
+use crate::Error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::Result;
 
 /// Options for opening a store to write ([`SqliteSink::open_with`],
 /// [`PostgresSink::open_with`]).
@@ -182,7 +184,7 @@ pub(crate) fn refuse_foreign_sqlite(
     Err(foreign("the database", &tables))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod tests {
     use super::*;
 

@@ -327,8 +327,10 @@ pub fn apply(
 /// file again as it is written, in batches committed from the first, with
 /// those rows left out. A small file is planned again and written at once.
 /// A stream cannot be read twice: it is planned at once, so its plan is in
-/// memory (pass a file for large imports).
-fn apply_planned(
+/// memory (pass a file for large imports). A detached job is left taken
+/// by `store`'s connection (its worker lock held) for the caller to run or
+/// hand on.
+pub(crate) fn apply_planned(
     store: &mut Store,
     store_url: &str,
     input: Input,
@@ -370,22 +372,16 @@ fn apply_planned(
     };
     let mut applied = Applied::checked_only(checked);
     applied.resumed = resumed.is_some();
-    let job = jobs::get(store, id)?;
+    // Taken by this connection at once, so that it reads running (not
+    // interrupted) while this apply, or the worker it is handed to, runs.
+    let before = jobs::get(store, id)?;
     if how.detach {
-        applied.set_job(job);
+        jobs::take(store, &before, resumed.is_some())?;
+        applied.set_job(jobs::get(store, id)?);
         return Ok(applied);
     }
     let refused: Vec<u64> = failed.iter().map(|r| r.row).collect();
     drop(failed);
-    let pass = SecondPass {
-        job: id,
-        refused: &refused,
-        done: job.rows_done,
-        tail: ending.tail,
-        rows,
-        revision: ending.revision,
-        sha256: &sha,
-    };
     let options = StreamOptions {
         batch_rows: how.job_batch,
         input_size: size,
@@ -393,8 +389,18 @@ fn apply_planned(
         ..StreamOptions::default()
     };
     let planning = Store::open_existing(store_url)?;
-    let job =
-        importer.write_second_pass(open_path(&path)?, planning, store, pass, &options, progress)?;
+    let job = jobs::as_worker(store, &before, resumed.is_some(), |store, job| {
+        let pass = SecondPass {
+            job: id,
+            refused: &refused,
+            done: job.rows_done,
+            tail: ending.tail,
+            rows,
+            revision: ending.revision,
+            sha256: &sha,
+        };
+        importer.write_second_pass(open_path(&path)?, planning, store, pass, &options, progress)
+    })?;
     applied.set_job(job);
     Ok(applied)
 }

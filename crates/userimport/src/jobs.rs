@@ -6,13 +6,24 @@
 //! and the reverse. Resuming plans the job's file again against the store as
 //! it is now (refusing a file whose SHA-256 changed), with the one authority
 //! check, and writes what is left in committed batches.
+//!
+//! Every worker ([`resume`], [`resume_with`], [`work`], a started job's
+//! [`crate::launch::Worker`]) takes its job before it reads the file,
+//! begins it ([`userimport_sink::begin_job`]: a cancel requested meanwhile
+//! is acted on before anything is written) and records how it ended,
+//! whatever ends it: `done`; `cancelled` when stopped on request, by its
+//! progress callback (while the file is checked too) or [`cancel`]; `failed`
+//! with the reason. A job reads `interrupted` only when its worker's process
+//! or connection went away.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use userimport_plan::Plan;
-use userimport_sink::{CancelToken, Invite, Job, JobProgress, JobStatus, Jobs, run_job};
+use userimport_sink::{
+    Begun, CancelToken, Invite, Job, JobProgress, JobStatus, Jobs, begin_job, record_stop, run_job,
+};
 
 use crate::settings::ImportSettings;
 use crate::stream::StreamProgress;
@@ -98,10 +109,11 @@ fn to_resume(store: &Store, id: i64) -> Result<Resumable, Error> {
 
 /// Finishes job `id`: plans its file again against the store as it is now
 /// and writes the rows not done yet, in batches of `batch` changes.
-/// `progress` returning `false` stops it (resume it again later). On an
-/// SQLite store the file is read twice and its plan never held whole; a
-/// PostgreSQL store (which keeps no URL to open a second connection with)
-/// plans it whole: use [`resume_with`] there for large files.
+/// `progress` returning `false` stops it (it is then `cancelled`; resume
+/// it again later). On an SQLite store the file is read twice and its plan
+/// never held whole; a PostgreSQL store (which keeps no URL to open a
+/// second connection with) plans it whole: use [`resume_with`] there for
+/// large files.
 pub fn resume(
     store: &mut Store,
     id: i64,
@@ -110,38 +122,153 @@ pub fn resume(
 ) -> Result<Job, Error> {
     match to_resume(store, id)? {
         Resumable::Finished(job) => Ok(job),
-        Resumable::Stopped(job) => resume_claimed(store, None, job, batch, None, progress),
+        Resumable::Stopped(job) => {
+            let run = Run::resume(job, batch);
+            resume_claimed(store, None, run, progress)
+        }
     }
 }
 
-/// [`resume`] for a job this connection may run (not running elsewhere, or
-/// claimed here by [`crate::launch::start`]), planning through `planning`
-/// when given; with `expected_revision`, a job that wrote nothing yet is
-/// refused, and marked failed, when the store moved since its file was
-/// checked.
+/// How a worker runs a job: the job as read before its lock was taken,
+/// the file to read (the job's own, or the same bytes elsewhere), and
+/// whether a cancelled or failed job runs again (`resume`).
+pub(crate) struct Run<'a> {
+    pub(crate) before: Job,
+    pub(crate) file: Option<&'a Path>,
+    pub(crate) batch: usize,
+    pub(crate) expected_revision: Option<u64>,
+    pub(crate) resume: bool,
+}
+
+impl Run<'_> {
+    /// A resume of `job` from its own file.
+    pub(crate) fn resume(job: Job, batch: usize) -> Self {
+        Run {
+            before: job,
+            file: None,
+            batch,
+            expected_revision: None,
+            resume: true,
+        }
+    }
+}
+
+/// Runs a job as its worker on this connection ([`as_worker`]), planning
+/// through `planning` when given (else a second handle when one can be
+/// opened, else the plan is made whole); with `expected_revision`, a job
+/// that wrote nothing yet is refused, and marked failed, when the store
+/// moved since its file was checked.
 pub(crate) fn resume_claimed(
     store: &mut Store,
     planning: Option<Store>,
-    job: Job,
+    run: Run<'_>,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let Run {
+        before,
+        file,
+        batch,
+        expected_revision,
+        resume,
+    } = run;
+    let planning = match planning {
+        Some(planning) => Some(planning),
+        None => planning_handle(store)?,
+    };
+    let own = PathBuf::from(&before.spec.file);
+    let path = file.unwrap_or(&own);
+    as_worker(store, &before, resume, |store, job| match planning {
+        Some(planning) => crate::two_pass::resume_in_two_passes(
+            store,
+            planning,
+            &job,
+            path,
+            batch,
+            expected_revision,
+            progress,
+        ),
+        None => resume_whole(store, &job, path, batch, expected_revision, progress),
+    })
+}
+
+/// Takes job `before.id` as its worker on this connection: its lock
+/// (refused with [`JobRunning`](userimport_sink::Error::JobRunning) while a
+/// live worker elsewhere holds it), then its start ([`begin_job`]: a
+/// cancel requested meanwhile is acted on, as [`Error::Stopped`]).
+pub(crate) fn take(store: &mut Store, before: &Job, resume: bool) -> Result<Begun, Error> {
+    let id = before.id;
+    if !store.claim_job(id)? {
+        return Err(userimport_sink::Error::JobRunning(id).into());
+    }
+    match begin_job(store, before, resume) {
+        Ok(begun) => Ok(begun),
+        Err(e) => {
+            let _ = store.release_job(id);
+            Err(stopped(id, e.into()))
+        }
+    }
+}
+
+/// Runs `work` as job `before.id`'s worker: takes the job ([`take`]), runs
+/// `work` on it unless it has ended, records how it stopped whatever
+/// stops it ([`record_stop`]: `cancelled` on request, else `failed` with
+/// the reason; a job is never left `running` by a worker that returned),
+/// and gives its lock back.
+pub(crate) fn as_worker(
+    store: &mut Store,
+    before: &Job,
+    resume: bool,
+    work: impl FnOnce(&mut Store, Job) -> Result<Job, Error>,
+) -> Result<Job, Error> {
+    let id = before.id;
+    let ran = match take(store, before, resume)? {
+        Begun::Ended(job) => Ok(job),
+        Begun::Run(job) => work(store, job).map_err(|e| stopped(id, e)),
+    };
+    let recorded = match &ran {
+        Err(e) => record_stop(store, id, is_stop(e), &e.to_string()),
+        Ok(_) => Ok(()),
+    };
+    let released = store.release_job(id);
+    let job = ran?;
+    recorded?;
+    released?;
+    Ok(job)
+}
+
+/// True when `e` is a stop on request (the progress callback, a cancel).
+fn is_stop(e: &Error) -> bool {
+    use userimport_sink::Error::Cancelled;
+    matches!(
+        e,
+        Error::Stopped { .. }
+            | Error::Sink(Cancelled)
+            | Error::JobStopped {
+                source: Cancelled,
+                ..
+            }
+    )
+}
+
+/// A stop on request of job `id` as [`Error::Stopped`]; other errors as
+/// they are.
+fn stopped(id: i64, e: Error) -> Error {
+    match is_stop(&e) {
+        true => Error::Stopped { job: id },
+        false => e,
+    }
+}
+
+/// Writes `job` from `path` planned whole (a store without a second handle).
+fn resume_whole(
+    store: &mut Store,
+    job: &Job,
+    path: &Path,
     batch: usize,
     expected_revision: Option<u64>,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Job, Error> {
     let id = job.id;
-    if job.status == JobStatus::Done {
-        return Ok(job);
-    }
-    let planning = match planning {
-        Some(planning) => Some(planning),
-        None => planning_handle(store)?,
-    };
-    if let Some(planning) = planning {
-        let expected = expected_revision;
-        return crate::two_pass::resume_in_two_passes(
-            store, planning, &job, batch, expected, progress,
-        );
-    }
-    let path = Path::new(&job.spec.file);
     let bytes = std::fs::read(path)
         .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
@@ -197,7 +324,33 @@ pub fn resume_with(
     match to_resume(store, id)? {
         Resumable::Finished(job) => Ok(job),
         Resumable::Stopped(job) => {
-            crate::two_pass::resume_in_two_passes(store, planning, &job, batch, None, progress)
+            let run = Run::resume(job, batch);
+            resume_claimed(store, Some(planning), run, progress)
+        }
+    }
+}
+
+/// Runs job `id` as the worker a detached apply started for it (`apply
+/// --detach`), planning through `planning` as [`resume_with`] does, except
+/// that a job cancelled (or failed, or done) before this worker took it is
+/// left as it stands and returned: a cancel that came first wins.
+pub fn work(
+    store: &mut Store,
+    planning: Store,
+    id: i64,
+    batch: usize,
+    progress: &mut dyn FnMut(&StreamProgress) -> bool,
+) -> Result<Job, Error> {
+    let before = get(store, id)?;
+    match before.status {
+        JobStatus::Done | JobStatus::Cancelled | JobStatus::Failed => Ok(before),
+        JobStatus::Running => Err(userimport_sink::Error::JobRunning(id).into()),
+        JobStatus::Interrupted => {
+            let run = Run {
+                resume: false,
+                ..Run::resume(before, batch)
+            };
+            resume_claimed(store, Some(planning), run, progress)
         }
     }
 }

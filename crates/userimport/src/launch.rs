@@ -14,8 +14,9 @@
 //!   returns the job with a [`Worker`]; [`Worker::run`] writes it, on
 //!   another thread, telling its progress. The frontend answers with the
 //!   job's ID in between. Returning `false` from the progress callback
-//!   stops the job at its next batch (it is then `cancelled`, and
-//!   resumable); [`crate::jobs::cancel`] does the same from anywhere else.
+//!   stops the job: at its next batch, or while its file is checked again
+//!   before the first (it is then `cancelled`, and resumable);
+//!   [`crate::jobs::cancel`] does the same from anywhere else.
 //!
 //! ```
 //! use userimport::launch::{self, Started};
@@ -55,10 +56,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use userimport_plan::Directory;
-use userimport_sink::{Job, Jobs};
+use userimport_sink::Job;
 
 use crate::stream::StreamProgress;
 use crate::{Applied, ApplyOptions, Error, ImportSettings, Input, Store, jobs};
@@ -90,6 +91,7 @@ pub struct Worker {
     store: Store,
     url: String,
     id: i64,
+    file: PathBuf,
     batch: usize,
     expected_revision: Option<u64>,
 }
@@ -101,30 +103,37 @@ impl Worker {
     }
 
     /// Writes the job in committed batches, telling `progress` after each;
-    /// `false` from it stops the job at that batch (`cancelled`, the rows
-    /// before it written). Refused, nothing written and the job `failed`,
-    /// when the store moved since the check
+    /// `false` from it (also while the file is checked again, before the
+    /// first batch), or a cancel requested through the store
+    /// ([`jobs::cancel`]) since [`start`], stops the job (`cancelled`, the
+    /// rows before it written). Refused, nothing written and the job
+    /// `failed`, when the store moved since the check
     /// ([`ApplyOptions::expected_revision`]) before the job wrote anything.
+    /// Whatever stops it, the job's end is recorded: it never reads
+    /// `running` or `interrupted` once this returns.
     pub fn run(mut self, progress: &mut dyn FnMut(&StreamProgress) -> bool) -> Result<Job, Error> {
         let job = jobs::get(&self.store, self.id)?;
         // Planned through a second handle as it is written: the file is
         // read twice and its plan never held whole, on every backend.
         let planning = Store::open_existing(&self.url)?;
-        jobs::resume_claimed(
-            &mut self.store,
-            Some(planning),
-            job,
-            self.batch,
-            self.expected_revision,
-            progress,
-        )
+        let run = jobs::Run {
+            before: job,
+            file: Some(&self.file),
+            batch: self.batch,
+            expected_revision: self.expected_revision,
+            // Begun by `start`: a cancel requested since is acted on.
+            resume: false,
+        };
+        jobs::resume_claimed(&mut self.store, Some(planning), run, progress)
     }
 }
 
 /// Starts the apply of `file` as a background job: planned whole (refused,
 /// nothing recorded, when the check finds errors, or the store moved since
 /// [`ApplyOptions::expected_revision`]), recorded as a job (or the same
-/// file's unfinished job with the same settings, resumed), and claimed.
+/// file's unfinished job with the same settings, resumed: the worker reads
+/// `file`, whose SHA-256 is the job's), and claimed, on one connection, so
+/// the job never reads `interrupted` in between.
 /// The file must have more rows than [`ApplyOptions::background_threshold`]:
 /// a smaller one is applied at once with [`crate::apply`].
 pub fn start(
@@ -137,25 +146,25 @@ pub fn start(
         detach: true,
         ..*how
     };
-    let mut applied = crate::apply(
+    let mut store = Store::open_with(store_url, &how.store)?;
+    let mut applied = crate::apply::apply_planned(
+        &mut store,
         store_url,
         Input::Path(file.to_path_buf()),
         settings,
         &detached,
         &mut |_| true,
-    )?;
+    )
+    .map_err(|e| crate::moved::moved_if_drift(e, how.expected_revision))?;
     let Some(id) = applied.job.as_ref().map(|j| j.job.id) else {
         return Ok(Started::Refused(applied));
     };
-    let mut store = Store::open_with(store_url, &how.store)?;
-    if !store.claim_job(id)? {
-        return Err(userimport_sink::Error::JobRunning(id).into());
-    }
     applied.job = Some(jobs::get(&store, id)?.into());
     let worker = Worker {
         store,
         url: store_url.to_string(),
         id,
+        file: file.to_path_buf(),
         batch: how.job_batch,
         expected_revision: how.expected_revision,
     };

@@ -712,8 +712,11 @@ struct IssueList {
 struct ByPlace(Issue);
 
 impl ByPlace {
-    fn key(&self) -> (u64, u64, Option<&str>) {
-        (self.0.line, self.0.row, self.0.column.as_deref())
+    // Code and message too: two duplicates of one cell (say, the same key and
+    // a look-alike of another) come from a parallel scan in no fixed order.
+    fn key(&self) -> (u64, u64, Option<&str>, &str, &str) {
+        let i = &self.0;
+        (i.line, i.row, i.column.as_deref(), &i.code, &i.message)
     }
 }
 

@@ -441,17 +441,9 @@ impl Importer {
         D: Directory + Send,
         S: Jobs + Directory<Error = userimport_sink::Error>,
     {
+        // The job has begun (`userimport_sink::begin_job`): a cancel
+        // requested from now on stops it at a batch boundary.
         let job = pass.job;
-        let record = store
-            .job(job)?
-            .ok_or_else(|| Error::Refused(format!("no job {job}")))?;
-        if record.status == JobStatus::Done {
-            return Ok(record);
-        }
-        if record.status != JobStatus::Running || record.cancel_requested {
-            // Resuming a job that stopped (or was asked to): it runs again.
-            store.finish_job(job, JobStatus::Running, None)?;
-        }
         let verdict = &Verdict::clean_now(pass.rows, pass.revision);
         let bytes = &AtomicU64::new(0);
         let (to_writer, from_planner) = mpsc::sync_channel::<Sent>(AHEAD);

@@ -66,30 +66,37 @@ pub(crate) fn first_pass(
     })
 }
 
-/// Resumes `job` in two passes over its file, as [`apply`] runs a job that
-/// skips invalid rows: the file (refused if it changed since the job
-/// started) is checked against the store as it is now, then planned again
-/// as the rows not done yet are written, in batches of `batch` changes,
-/// reading the store through `planning` (a second handle on `store`).
-/// A file with row errors is refused unless the job skips invalid rows;
-/// the rows refused are left out (their results were recorded when the
-/// job was created).
+/// Resumes `job` (taken by this connection's worker: see
+/// [`crate::jobs::as_worker`]) in two passes over `path`, its file (or the
+/// same bytes elsewhere), as [`apply`] runs a job that skips invalid rows:
+/// the file (refused if it changed since the job started) is checked
+/// against the store as it is now, then planned again as the rows not done
+/// yet are written, in batches of `batch` changes, reading the store
+/// through `planning` (a second handle on `store`). A file with row errors
+/// is refused unless the job skips invalid rows; the rows refused are left
+/// out (their results were recorded when the job was created). Stopped by
+/// `progress` while the file is checked: [`Error::Stopped`].
 pub(crate) fn resume_in_two_passes(
     store: &mut Store,
     planning: Store,
     job: &Job,
+    path: &Path,
     batch: usize,
     expected_revision: Option<u64>,
     progress: &mut dyn FnMut(&StreamProgress) -> bool,
 ) -> Result<Job, Error> {
     let id = job.id;
-    let path = Path::new(&job.spec.file);
     let file = std::fs::File::open(path)
         .map_err(|e| Error::Refused(format!("job {id}: cannot read {}: {e}", path.display())))?;
     let size = file.metadata().ok().map(|m| m.len());
     let settings = ImportSettings::from_json(&job.spec.options)?;
     let importer = settings.importer()?;
-    let first = first_pass(&importer, file, size, store, progress)?;
+    let first = match first_pass(&importer, file, size, store, progress) {
+        Err(Error::Sink(userimport_sink::Error::Cancelled)) => {
+            return Err(Error::Stopped { job: id });
+        }
+        other => other?,
+    };
     if first.sha256 != job.spec.file_sha256 {
         let reason = format!(
             "{} changed since job {id} started (SHA-256 {}, recorded {}): the job cannot be resumed",

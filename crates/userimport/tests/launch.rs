@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use userimport::launch::{self, Started};
 use userimport::plan::Directory;
 use userimport::sink::JobStatus;
-use userimport::{ApplyOptions, Error, ImportSettings, Input, Store, jobs};
+use userimport::{ApplyOptions, Error, ImportSettings, Input, Phase, Store, jobs};
 
 const POSTGRES_VAR: &str = "USERIMPORT_TEST_POSTGRES";
 
@@ -345,5 +345,84 @@ fn a_started_job_is_cancelled_from_another_connection_at_its_next_batch() {
         assert_eq!(record.status, JobStatus::Cancelled, "{record:?}");
         assert!(record.rows_done < 60, "{record:?}");
         assert_eq!(db.users(), record.rows_done);
+    }
+}
+
+#[test]
+fn a_started_job_stopped_while_its_file_is_checked_is_cancelled() {
+    for db in Db::all() {
+        let file = db.file("early", 60);
+        let at = db.check(&file);
+        let Started::Job(_, worker) = launch::start(
+            &db.url(),
+            &file,
+            &ImportSettings::default(),
+            &checked_at(at),
+        )
+        .unwrap() else {
+            panic!("not a job")
+        };
+        let id = worker.id();
+        // Stopped at the first word of its worker: the file is being
+        // checked again, nothing is written yet.
+        let ran = std::thread::spawn(move || worker.run(&mut |p| p.phase != Phase::Checking))
+            .join()
+            .unwrap();
+        assert!(
+            matches!(ran, Err(Error::Stopped { job }) if job == id),
+            "{ran:?}"
+        );
+        let record = jobs::get(&db.store(), id).unwrap();
+        assert_eq!(
+            (record.status, record.rows_done),
+            (JobStatus::Cancelled, 0),
+            "{record:?}"
+        );
+        assert_eq!(
+            jobs::list(&db.store()).unwrap()[0].status,
+            JobStatus::Cancelled
+        );
+        assert_eq!(db.users(), 0);
+        let done = jobs::resume(&mut db.store(), id, 10, &mut |_| true).unwrap();
+        assert_eq!((done.status, done.created), (JobStatus::Done, 60));
+    }
+}
+
+#[test]
+fn a_started_job_cancelled_before_its_worker_runs_writes_nothing() {
+    for db in Db::all() {
+        let file = db.file("soon", 60);
+        let at = db.check(&file);
+        let Started::Job(_, worker) = launch::start(
+            &db.url(),
+            &file,
+            &ImportSettings::default(),
+            &checked_at(at),
+        )
+        .unwrap() else {
+            panic!("not a job")
+        };
+        let id = worker.id();
+        // Asked to stop from another connection while the frontend's
+        // answer is on its way, before the worker wrote anything.
+        let asked = jobs::cancel(&mut db.store(), id).unwrap();
+        assert_eq!(
+            (asked.status, asked.cancel_requested),
+            (JobStatus::Running, true)
+        );
+        let ran = std::thread::spawn(move || worker.run(&mut |_| true))
+            .join()
+            .unwrap();
+        assert!(
+            matches!(ran, Err(Error::Stopped { job }) if job == id),
+            "{ran:?}"
+        );
+        let record = jobs::get(&db.store(), id).unwrap();
+        assert_eq!(
+            (record.status, record.rows_done, record.cancel_requested),
+            (JobStatus::Cancelled, 0, false),
+            "{record:?}"
+        );
+        assert_eq!(db.users(), 0, "nothing written");
     }
 }

@@ -382,3 +382,99 @@ fn sqlite_a_store_moved_between_the_passes_writes_nothing() {
 fn postgres_a_store_moved_between_the_passes_writes_nothing() {
     a_store_moved_between_the_passes_writes_nothing(Db::postgres);
 }
+
+/// A resume stopped by its progress callback while its file is checked
+/// again (the first pass, before any batch) is recorded cancelled, as the
+/// library lists and shows it; resumed like any cancelled job, it ends as
+/// it would have.
+fn a_resume_stopped_while_the_file_is_checked_is_cancelled(db: fn() -> Option<Db>) {
+    let Some(db) = db() else { return };
+    seed(&db);
+    let text = file();
+    let refused = refused_by_check(&db, &text);
+    let path = write_file(&db, &text);
+    let mut how = how();
+    how.detach = true;
+    let applied = userimport::apply(&db.url(), Input::Path(path), &settings(), &how, &mut |_| {
+        true
+    })
+    .unwrap();
+    let job = applied.job.expect("a detached job").job.id;
+    let mut store = Store::open(&db.url()).unwrap();
+    let planning = Store::open_existing(&db.url()).unwrap();
+    let mut phases = Vec::new();
+    let stopped = userimport::jobs::resume_with(&mut store, planning, job, 50, &mut |p| {
+        phases.push(p.phase);
+        p.phase == Phase::Writing
+    });
+    assert!(
+        matches!(stopped, Err(Error::Stopped { job: j }) if j == job),
+        "{stopped:?}"
+    );
+    assert_eq!(phases, [Phase::Checking], "stopped at its first call");
+    drop(store);
+    let store = Store::open(&db.url()).unwrap();
+    let record = userimport::jobs::get(&store, job).unwrap();
+    assert_eq!((record.status, record.rows_done), (JobStatus::Cancelled, 0));
+    assert!(record.finished_at.is_some(), "{record:?}");
+    let listed = userimport::jobs::list(&store).unwrap();
+    assert_eq!(listed[0].status, JobStatus::Cancelled);
+    assert_eq!(store.user_count().unwrap(), 2, "nothing written");
+    drop(store);
+
+    let mut store = Store::open(&db.url()).unwrap();
+    let planning = Store::open_existing(&db.url()).unwrap();
+    userimport::jobs::resume_with(&mut store, planning, job, 50, &mut |_| true).unwrap();
+    assert_complete(&db, job, &refused);
+}
+
+#[test]
+fn sqlite_a_resume_stopped_while_the_file_is_checked_is_cancelled() {
+    a_resume_stopped_while_the_file_is_checked_is_cancelled(Db::sqlite);
+}
+
+#[test]
+fn postgres_a_resume_stopped_while_the_file_is_checked_is_cancelled() {
+    a_resume_stopped_while_the_file_is_checked_is_cancelled(Db::postgres);
+}
+
+/// A detached job cancelled before its worker took it: the worker leaves
+/// it cancelled (the cancel came first) and writes nothing; resumed, it
+/// finishes.
+fn a_detached_job_cancelled_before_its_worker_starts_stays_cancelled(db: fn() -> Option<Db>) {
+    let Some(db) = db() else { return };
+    seed(&db);
+    let text = file();
+    let refused = refused_by_check(&db, &text);
+    let path = write_file(&db, &text);
+    let mut how = how();
+    how.detach = true;
+    let applied = userimport::apply(&db.url(), Input::Path(path), &settings(), &how, &mut |_| {
+        true
+    })
+    .unwrap();
+    let job = applied.job.expect("a detached job").job.id;
+    let cancelled = userimport::jobs::cancel(&mut Store::open(&db.url()).unwrap(), job).unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+
+    let mut store = Store::open(&db.url()).unwrap();
+    let planning = Store::open_existing(&db.url()).unwrap();
+    let worked = userimport::jobs::work(&mut store, planning, job, 50, &mut |_| true).unwrap();
+    assert_eq!((worked.status, worked.rows_done), (JobStatus::Cancelled, 0));
+    assert_eq!(store.user_count().unwrap(), 2, "nothing written");
+
+    let planning = Store::open_existing(&db.url()).unwrap();
+    userimport::jobs::resume_with(&mut store, planning, job, 50, &mut |_| true).unwrap();
+    drop(store);
+    assert_complete(&db, job, &refused);
+}
+
+#[test]
+fn sqlite_a_detached_job_cancelled_before_its_worker_starts_stays_cancelled() {
+    a_detached_job_cancelled_before_its_worker_starts_stays_cancelled(Db::sqlite);
+}
+
+#[test]
+fn postgres_a_detached_job_cancelled_before_its_worker_starts_stays_cancelled() {
+    a_detached_job_cancelled_before_its_worker_starts_stays_cancelled(Db::postgres);
+}

@@ -73,7 +73,7 @@ impl Cross {
                 };
                 let given = text(value);
                 // Messages quote the due date type as typed (`effective date`).
-                let typed = kind_col.field.and_then(|f| record.get(f)).map(str::trim);
+                let typed = kind_col.field.and_then(|f| record.get(f)).map(field::trim);
                 // Formatted only for a message: not on every row.
                 let said = || format!("{} {:?}", kind_col.label, typed.unwrap_or_default());
                 match due_date(text(kind), given, said, kind_col, value_col) {
@@ -166,6 +166,12 @@ fn due_date(
                 value_col.label
             ),
         )),
+        // The usual cell is canonical already: kept, not rewritten.
+        ("FromFirstLogin" | "FromCreation", Some(v))
+            if field::is_canonical_day_count(v, DUE_DATE_MAX_DAYS) =>
+        {
+            Ok(None)
+        }
         ("FromFirstLogin" | "FromCreation", Some(v)) => field::day_count(v, DUE_DATE_MAX_DAYS)
             .map(Some)
             .map_err(|why| {

@@ -19,7 +19,7 @@ use unicode_normalization::char::is_combining_mark;
 /// assert_eq!(fold_key("Straße"), "straße");
 /// ```
 pub fn fold_key(key: &str) -> Cow<'_, str> {
-    let key = key.trim();
+    let key = crate::field::trim(key);
     if key.is_ascii() {
         return if key.bytes().any(|b| b.is_ascii_uppercase()) {
             Cow::Owned(key.to_ascii_lowercase())
@@ -27,8 +27,13 @@ pub fn fold_key(key: &str) -> Cow<'_, str> {
             Cow::Borrowed(key)
         };
     }
-    let lower: String = key.nfkc().flat_map(char::to_lowercase).collect();
-    Cow::Owned(lower.nfkc().collect::<String>().trim().to_string())
+    Cow::Owned(fold_unicode(key))
+}
+
+/// [`fold_key`] without the ASCII shortcut: NFKC, lowercase, NFKC, trimmed.
+fn fold_unicode(key: &str) -> String {
+    let lower: String = key.trim().nfkc().flat_map(char::to_lowercase).collect();
+    lower.nfkc().collect::<String>().trim().to_string()
 }
 
 /// The confusable skeleton (Unicode TR39) of a folded key: two keys with
@@ -54,20 +59,18 @@ pub fn key_skeleton(folded: &str) -> String {
 /// (`1` → `l`, `m` → `rn`): their skeletons simply concatenate. A key with
 /// one of the others (`%` → `°/₀`) takes the decomposing path.
 pub(crate) fn skeleton_into(folded: &str, out: &mut String) {
-    static ASCII: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
-    let table = ASCII.get_or_init(|| {
-        (0u8..128)
-            .map(|b| {
-                let prototype: String =
-                    unicode_security::skeleton(&char::from(b).to_string()).collect();
-                prototype.is_ascii().then_some(prototype)
-            })
-            .collect()
-    });
     if folded.is_ascii() {
+        let table = ascii_skeletons();
         let start = out.len();
+        out.reserve(folded.len());
         let mapped = folded.bytes().all(|b| match table.get(usize::from(b)) {
-            Some(Some(prototype)) => {
+            // Most prototypes are one ASCII character: pushed as such, with
+            // no copy of a string per character.
+            Some(AsciiPrototype::One(c)) => {
+                out.push(char::from(*c));
+                true
+            }
+            Some(AsciiPrototype::More(prototype)) => {
                 out.push_str(prototype);
                 true
             }
@@ -79,6 +82,34 @@ pub(crate) fn skeleton_into(folded: &str, out: &mut String) {
         out.truncate(start);
     }
     out.extend(unicode_security::skeleton(folded));
+}
+
+/// The TR39 prototype of one ASCII character, when it is ASCII too.
+enum AsciiPrototype {
+    /// One ASCII character (`1` → `l`, `a` → `a`).
+    One(u8),
+    /// Several (`m` → `rn`).
+    More(String),
+    /// Not ASCII (`%` → `°/₀`): the key takes the decomposing path.
+    Other,
+}
+
+/// The prototypes of the 128 ASCII characters, made once from the TR39 data.
+fn ascii_skeletons() -> &'static [AsciiPrototype] {
+    static ASCII: std::sync::OnceLock<Vec<AsciiPrototype>> = std::sync::OnceLock::new();
+    ASCII.get_or_init(|| {
+        (0u8..128)
+            .map(|b| {
+                let prototype: String =
+                    unicode_security::skeleton(&char::from(b).to_string()).collect();
+                match prototype.as_bytes() {
+                    [one] if one.is_ascii() => AsciiPrototype::One(*one),
+                    _ if prototype.is_ascii() => AsciiPrototype::More(prototype),
+                    _ => AsciiPrototype::Other,
+                }
+            })
+            .collect()
+    })
 }
 
 /// The first character of `key` that has no place in a key: invisible or
@@ -119,6 +150,29 @@ pub fn hidden_in_key(key: &str) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The ASCII shortcuts give what the full Unicode paths give:
+        /// folding (trim and lowercase against NFKC, lowercase, NFKC) and
+        /// the skeleton table against TR39's decomposing skeleton.
+        #[test]
+        fn ascii_shortcuts_agree_with_the_full_paths(key in "[ -~\\t]{0,24}") {
+            prop_assert_eq!(fold_key(&key).into_owned(), fold_unicode(&key));
+            let folded = fold_key(&key);
+            let full: String = unicode_security::skeleton(&folded).collect();
+            prop_assert_eq!(key_skeleton(&folded), full);
+        }
+
+        /// Mixed keys: the shortcut is taken or left whole, never half.
+        #[test]
+        fn mixed_keys_take_the_full_path(key in "[a-z0-9%m]{0,8}[ｂ-ｚоа%]?[a-z0-9m]{0,8}") {
+            let folded = fold_key(&key);
+            prop_assert_eq!(folded.clone().into_owned(), fold_unicode(&key));
+            let full: String = unicode_security::skeleton(&folded).collect();
+            prop_assert_eq!(key_skeleton(&folded), full);
+        }
+    }
 
     #[test]
     fn look_alikes_share_a_skeleton_and_invisibles_are_found() {

@@ -1,7 +1,5 @@
 //! In-file uniqueness of key columns, streamed across chunks in bounded memory.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
@@ -216,7 +214,10 @@ impl Uniqueness {
     pub fn finish(self) -> Vec<Issue> {
         let mut issues = Vec::new();
         self.finish_into(|issue| issues.push(issue));
-        issues.sort_by(|a, b| (a.line, a.row, &a.column).cmp(&(b.line, b.row, &b.column)));
+        issues.sort_by(|a, b| {
+            (a.line, a.row, &a.column, &a.code, &a.message)
+                .cmp(&(b.line, b.row, &b.column, &b.code, &b.message))
+        });
         issues
     }
 
@@ -243,38 +244,59 @@ impl Uniqueness {
                 (at >> 32, at & 0xFFFF_FFFF)
             }
         };
-        let mut coarse: Vec<Entry> = Vec::new();
-        let mut merged = merge_sorted(&blocks).peekable();
-        while let Some(first) = merged.next() {
-            // Entries that agree above the exact bits: the same key, or (in
-            // a login or e-mail column) the same confusable skeleton.
-            coarse.clear();
-            coarse.push(first);
-            while let Some(next) =
-                merged.next_if(|e| e.fp >> EXACT_SHIFT == first.fp >> EXACT_SHIFT)
-            {
-                coarse.push(next);
-            }
-            if coarse.len() < 2 {
-                continue;
-            }
-            coarse.sort_unstable_by_key(|e| (e.fp & TAG_MASK, e.fp));
-            for same_column in coarse.chunk_by(|a, b| a.fp & TAG_MASK == b.fp & TAG_MASK) {
-                let tag = (same_column[0].fp & TAG_MASK) as usize;
-                let Some((_, key, label)) = columns.get(tag) else {
-                    continue;
-                };
-                let kind = prints.kind(tag);
-                for same in same_column.chunk_by(|a, b| a.fp == b.fp) {
-                    duplicates(same, kind, key, label, &position, &mut f);
+        // Entries that agree above the exact bits (the same key, or in a
+        // login or e-mail column the same confusable skeleton) agree in
+        // their top RANGE_BITS too. Each range of fingerprints is gathered
+        // from every block and sorted on its own, in parallel, keeping only
+        // the entries that share their high bits with another; those groups
+        // become issues here, in fingerprint order, as one merge of the
+        // blocks would give them.
+        let found: Vec<Vec<Entry>> = (0..1u64 << RANGE_BITS)
+            .into_par_iter()
+            .map(|range| {
+                let mut entries = Vec::new();
+                for block in &blocks {
+                    let from = block.partition_point(|e| e.fp >> (64 - RANGE_BITS) < range);
+                    let to = block.partition_point(|e| e.fp >> (64 - RANGE_BITS) <= range);
+                    entries.extend_from_slice(block.get(from..to).unwrap_or_default());
                 }
-                if kind == Some(Unique::Key { skeleton: true }) {
-                    confusables(same_column, key, label, &position, &mut f);
+                // Stable: equal prints stay in block order, then block position.
+                entries.sort_by_key(|e| e.fp);
+                entries
+                    .chunk_by(|a, b| a.fp >> EXACT_SHIFT == b.fp >> EXACT_SHIFT)
+                    .filter(|same_high| same_high.len() > 1)
+                    .flatten()
+                    .copied()
+                    .collect()
+            })
+            .collect();
+        drop(blocks);
+        let mut coarse: Vec<Entry> = Vec::new();
+        for shared in &found {
+            for same_high in shared.chunk_by(|a, b| a.fp >> EXACT_SHIFT == b.fp >> EXACT_SHIFT) {
+                coarse.clear();
+                coarse.extend_from_slice(same_high);
+                coarse.sort_unstable_by_key(|e| (e.fp & TAG_MASK, e.fp));
+                for same_column in coarse.chunk_by(|a, b| a.fp & TAG_MASK == b.fp & TAG_MASK) {
+                    let tag = (same_column[0].fp & TAG_MASK) as usize;
+                    let Some((_, key, label)) = columns.get(tag) else {
+                        continue;
+                    };
+                    let kind = prints.kind(tag);
+                    for same in same_column.chunk_by(|a, b| a.fp == b.fp) {
+                        duplicates(same, kind, key, label, &position, &mut f);
+                    }
+                    if kind == Some(Unique::Key { skeleton: true }) {
+                        confusables(same_column, key, label, &position, &mut f);
+                    }
                 }
             }
         }
     }
 }
+
+/// Fingerprint ranges sorted apart at the end of a file (by their top bits).
+const RANGE_BITS: u32 = 8;
 
 /// The issue of every row in `same` (entries of one column with one
 /// fingerprint) when they are on two rows or more.
@@ -397,24 +419,6 @@ fn confusable(
     }
 }
 
-/// Walks sorted blocks in fingerprint order (a k-way merge: no copy of the
-/// entries is made).
-fn merge_sorted(blocks: &[Vec<Entry>]) -> impl Iterator<Item = Entry> + '_ {
-    let mut heads: BinaryHeap<Reverse<(u64, usize, usize)>> = blocks
-        .iter()
-        .enumerate()
-        .filter_map(|(b, block)| block.first().map(|e| Reverse((e.fp, b, 0))))
-        .collect();
-    std::iter::from_fn(move || {
-        let Reverse((_, b, i)) = heads.pop()?;
-        let block = blocks.get(b)?;
-        if let Some(next) = block.get(i + 1) {
-            heads.push(Reverse((next.fp, b, i + 1)));
-        }
-        block.get(i).copied()
-    })
-}
-
 /// One key cell's fingerprint and where it is, made by a [`Fingerprinter`]
 /// for [`Uniqueness::observe_prints`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -509,6 +513,55 @@ impl Fingerprinter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Past one block of entries, duplicates and look-alikes are found
+    /// across blocks, each row once, whatever range of prints they fall in.
+    #[test]
+    fn repeats_are_found_across_blocks() {
+        let profile = Profile::standard();
+        let login = profile.column_index("login_id").unwrap();
+        let email = profile.column_index("email").unwrap();
+        let rows = 40_000u64;
+        let mut unique = Uniqueness::new(&profile);
+        for i in 0..rows {
+            let mut cells = vec![Cell::Absent; profile.columns.len()];
+            let name = match i {
+                39_000 => "user5".to_string(),
+                _ => format!("user{i}"),
+            };
+            cells[login] = Cell::Value(name);
+            let address = match i {
+                7 => "boss@example.com".to_string(),
+                // A Cyrillic о: looks the same as row 7's.
+                38_000 => "bоss@example.com".to_string(),
+                _ => format!("u{i}@example.com"),
+            };
+            cells[email] = Cell::Value(address);
+            unique.observe(&Row {
+                line: i + 2,
+                row: i + 1,
+                cells,
+                valid: true,
+            });
+        }
+        assert!(unique.blocks.len() > 1, "{} blocks", unique.blocks.len());
+        let found: Vec<(u64, String, String)> = unique
+            .finish()
+            .into_iter()
+            .map(|i| (i.line, i.code, i.column.unwrap_or_default()))
+            .collect();
+        let expect =
+            |line: u64, code: &str, column: &str| (line, code.to_string(), column.to_string());
+        assert_eq!(
+            found,
+            [
+                expect(7, codes::KEY_DUPLICATE, "login_id"),
+                expect(9, codes::KEY_CONFUSABLE, "email"),
+                expect(38_002, codes::KEY_CONFUSABLE, "email"),
+                expect(39_002, codes::KEY_DUPLICATE, "login_id"),
+            ]
+        );
+    }
 
     #[test]
     fn prints_made_elsewhere_find_the_same_duplicates() {

@@ -16,7 +16,8 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use userimport::sink::{Jobs, RowResult};
-use userimport::{ExportOptions, OutputCharset, write_issues_csv, write_results_csv};
+use userimport::validate::Issue;
+use userimport::{ExportOptions, OutputCharset, write_issues_csv};
 use utoipa::OpenApi;
 
 use crate::AppState;
@@ -189,10 +190,15 @@ pub fn csv_download(bytes: Vec<u8>, name: &str) -> Response {
     response
 }
 
-/// Per-row results as a CSV download (formula-safe).
-fn results_download(results: &[RowResult], name: &str) -> Result<Response, ApiError> {
-    let mut out = Vec::new();
-    write_results_csv(results, &mut out)?;
+/// Per-row results, with each row's keys and the check's `issues`, as a
+/// CSV download (formula-safe).
+async fn results_download(
+    state: &AppState,
+    results: Vec<RowResult>,
+    issues: Vec<Issue>,
+    name: &str,
+) -> Result<Response, ApiError> {
+    let out = imports::results_csv(state, results, issues).await?;
     Ok(csv_download(out, name))
 }
 
@@ -266,7 +272,8 @@ async fn import_results(
             )));
         }
     };
-    results_download(&results, &format!("{}-results.csv", stem(&import.name)))
+    let name = format!("{}-results.csv", stem(&import.name));
+    results_download(&state, results, import.checked.issues, &name).await
 }
 
 /// The uploaded (or corrected) file, as UTF-8 with the header first;
@@ -392,9 +399,10 @@ async fn job_results(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
-    job_of(&state, &caller, id).await?;
+    let job = job_of(&state, &caller, id).await?;
     let results = job_results_of(&state, id).await?;
-    results_download(&results, &format!("job-{id}-results.csv"))
+    let issues = imports::job_issues(&state, &caller, &job).await;
+    results_download(&state, results, issues, &format!("job-{id}-results.csv")).await
 }
 
 /// The per-row results job `id` recorded.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use userimport::launch::{self, Started};
 use userimport::plan::{ChangeKind, Directory, ReviewEntry, Summary};
-use userimport::sink::{ApplyOutcome, ImportApplied, Invite, RowResult, StoredImport};
+use userimport::sink::{ApplyOutcome, ImportApplied, Invite, Job, RowResult, StoredImport};
 use userimport::validate::Issue;
 use userimport::{Checked, FileInfo, Format, Input, write_report};
 
@@ -166,6 +166,47 @@ pub async fn results(state: &AppState, id: &str) -> Result<Vec<RowResult>, ApiEr
         Ok(crate::stored::imports(&store)?.import_results(&id)?)
     })
     .await
+}
+
+/// The results CSV of an import applied at once or of a job: the columns
+/// and values of the CLI's `apply --results` (the same library function),
+/// each row's member ID, login ID and e-mail taken from `issues` (a
+/// refused row's keys as typed) or from the stored user.
+pub async fn results_csv(
+    state: &AppState,
+    results: Vec<RowResult>,
+    issues: Vec<Issue>,
+) -> Result<Vec<u8>, ApiError> {
+    let db = state.config().db.clone();
+    blocking(move || {
+        let store = Store::open_existing(&db)?;
+        let mut out = Vec::new();
+        let listing = userimport::ChangeListing::default();
+        userimport::write_results_csv_listed(&results, &issues, &listing, &store, &mut out)?;
+        Ok(out)
+    })
+    .await
+}
+
+/// The issues of the upload that started `job` (its check's), for the
+/// job's results file; none when the job's file is not an upload of
+/// `caller`'s here.
+pub async fn job_issues(state: &AppState, caller: &Caller, job: &Job) -> Vec<Issue> {
+    let (dir, file) = (
+        &state.config().upload_dir,
+        std::path::Path::new(&job.spec.file),
+    );
+    let id = file
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .filter(|stem| upload::is_id(stem) && upload::path_of(dir, stem) == file);
+    match id {
+        Some(id) => get(state, caller, id)
+            .await
+            .map(|import| import.checked.issues)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    }
 }
 
 /// Records that `import` was applied (at once: with its per-row results);

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
+use userimport::StreamProgress;
 use userimport::launch::Worker;
 use userimport::sink::{Job, JobStatus, Jobs};
-use userimport::{Phase, StreamProgress};
 
 use crate::AppState;
 use crate::engine::Store;
@@ -59,11 +59,9 @@ impl Live {
                 rows_done: p.rows_written,
                 rows_total: p.rows_read,
             }));
-            // A cancel takes effect at the first batch boundary: stopped
-            // while its file is still being checked, the library would
-            // leave the job running rather than cancelled.
-            let writing = p.phase == Phase::Writing || p.rows_written > 0;
-            !(writing && cancel.load(Ordering::SeqCst))
+            // The library stops the job (cancelled) at the next call,
+            // while its file is checked or at a batch boundary.
+            !cancel.load(Ordering::SeqCst)
         }
     }
 }
@@ -155,46 +153,40 @@ impl Runs {
 }
 
 /// Runs a job started by `userimport::launch::start` on its own thread,
-/// holding `guard`; the upload is removed once the job is done.
+/// holding `guard`; the upload is removed once the job ends, in whatever
+/// state (the library records it).
 pub fn start(state: &AppState, worker: Worker, upload: PathBuf, guard: ApplyGuard) {
     let id = worker.id();
     let live = state.0.runs.register(id);
     let state = state.clone();
     std::thread::spawn(move || {
         let _guard = guard;
-        let ran = worker.run(&mut live.observer(id));
-        if let Err(e) = ran {
-            record_end(&state, id, &live, &e.to_string());
-        }
+        // Its end (done, cancelled, failed) is recorded by the library.
+        let _ = worker.run(&mut live.observer(id));
         finish(&state, id, &live, &upload);
     });
 }
 
-/// Records how job `id` stopped (cancelled when asked to, else failed
-/// with `reason`), unless the library recorded its end (done, cancelled,
-/// failed) or a live worker elsewhere holds it: a job stopped before its
-/// first write (while its file is checked) is left running by the library.
-fn record_end(state: &AppState, id: i64, live: &Live, reason: &str) {
-    let cancelled = live.cancel.load(Ordering::SeqCst);
-    if let Ok(mut store) = Store::open(&state.config().db)
-        && let Ok(Some(job)) = store.job(id)
-        && job.status == JobStatus::Interrupted
-    {
-        let _ = match cancelled {
-            true => store.finish_job(id, JobStatus::Cancelled, None),
-            false => store.finish_job(id, JobStatus::Failed, Some(reason)),
-        };
-    }
-}
-
+/// Tells the listeners how job `id` ended and removes its uploads: the
+/// one applied, and the job's own file when it is another upload (a job
+/// resumed by applying the same file again). A job stopped by a server's
+/// stop (interrupted), or run by a worker elsewhere, keeps them.
 fn finish(state: &AppState, id: i64, live: &Live, upload: &Path) {
     let job = Store::open_existing(&state.config().db)
         .ok()
         .and_then(|s| s.job(id).ok().flatten());
     state.0.runs.unregister(id);
     if let Some(job) = job {
-        if job.status == JobStatus::Done {
+        let ended = matches!(
+            job.status,
+            JobStatus::Done | JobStatus::Cancelled | JobStatus::Failed
+        );
+        if ended {
             let _ = std::fs::remove_file(upload);
+            let own = PathBuf::from(&job.spec.file);
+            if own.parent() == Some(state.config().upload_dir.as_path()) {
+                crate::stored::remove_upload(&job.spec.file);
+            }
         }
         let _ = live.events.send(Event::Job(Box::new(job)));
     }
@@ -224,9 +216,8 @@ pub fn resume_interrupted(state: &AppState) -> Result<Vec<i64>, ApiError> {
     std::thread::spawn(move || {
         let _guard = guard;
         for ((id, upload), live) in jobs.iter().zip(&lives) {
-            if let Err(e) = resume(&state, *id, live) {
-                record_end(&state, *id, live, &e.message);
-            }
+            // Its end is recorded by the library.
+            let _ = resume(&state, *id, live);
             finish(&state, *id, live, upload);
         }
     });
