@@ -348,19 +348,7 @@ fn is_hidden(c: char) -> bool {
         || matches!(c, '\u{feff}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `str::trim`, with a fast path for the common cell that starts and ends
-/// with a visible ASCII character.
-pub(crate) fn trim(text: &str) -> &str {
-    match text.as_bytes() {
-        [] => text,
-        [first, .., last] | [first @ last]
-            if (0x21..0x7F).contains(first) && (0x21..0x7F).contains(last) =>
-        {
-            text
-        }
-        _ => text.trim(),
-    }
-}
+pub(crate) use crate::key::trim;
 
 /// At most 64 characters of a value, for messages.
 pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {

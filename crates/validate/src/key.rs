@@ -19,7 +19,7 @@ use unicode_normalization::char::is_combining_mark;
 /// assert_eq!(fold_key("Straße"), "straße");
 /// ```
 pub fn fold_key(key: &str) -> Cow<'_, str> {
-    let key = crate::field::trim(key);
+    let key = trim(key);
     if key.is_ascii() {
         return if key.bytes().any(|b| b.is_ascii_uppercase()) {
             Cow::Owned(key.to_ascii_lowercase())
@@ -145,6 +145,20 @@ pub fn hidden_in_key(key: &str) -> Option<char> {
         return Some(c);
     }
     key.nfc().find(|&c| is_combining_mark(c))
+}
+
+/// `str::trim`, with a fast path for the common cell that starts and ends
+/// with a visible ASCII character.
+pub(crate) fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [] => text,
+        [first, .., last] | [first @ last]
+            if (0x21..0x7F).contains(first) && (0x21..0x7F).contains(last) =>
+        {
+            text
+        }
+        _ => text.trim(),
+    }
 }
 
 #[cfg(test)]
