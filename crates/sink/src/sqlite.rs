@@ -17,6 +17,7 @@ use crate::sink::{
     write_held,
 };
 use crate::sqlite_bulk::BulkLoad;
+use crate::store_errors::{BUSY_TIMEOUT, is_busy};
 use crate::store_open::StoreOptions;
 use crate::{Error, Result};
 
@@ -177,9 +178,6 @@ pub struct SqliteSink {
     job_locks: JobLocks,
 }
 
-/// How long a statement waits for another connection's lock.
-pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Says who may hold the lock when opening a store timed out on it.
 fn busy_on_open(path: &Path, e: Error) -> Error {
     match &e {
@@ -189,15 +187,6 @@ fn busy_on_open(path: &Path, e: Error) -> Error {
         )),
         _ => e,
     }
-}
-
-/// True when SQLite gave up waiting for another connection's lock.
-pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(err, _)
-            if matches!(err.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
 }
 
 fn placeholders(n: usize) -> String {

@@ -58,11 +58,11 @@ impl BulkLoad {
         // without waiting on the busy timeout.
         conn.busy_timeout(Duration::ZERO)?;
         let mode = conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0));
-        conn.busy_timeout(super::sqlite::BUSY_TIMEOUT)?;
+        conn.busy_timeout(crate::store_errors::BUSY_TIMEOUT)?;
         match mode {
             Ok(mode) if mode.eq_ignore_ascii_case("delete") => {}
             Ok(_) => return Ok(None),
-            Err(e) if super::sqlite::is_busy(&e) => return Ok(None),
+            Err(e) if crate::store_errors::is_busy(&e) => return Ok(None),
             Err(e) => return Err(e),
         }
         // Full syncs: the journal is synced before the database is written.

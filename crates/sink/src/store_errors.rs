@@ -10,6 +10,20 @@ use postgres::error::SqlState;
 #[cfg(feature = "sqlite")]
 use rusqlite::ErrorCode;
 
+/// How long an SQLite statement waits for another connection's lock.
+#[cfg(feature = "sqlite")]
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// True when SQLite gave up waiting for another connection's lock.
+#[cfg(feature = "sqlite")]
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(err, _)
+            if matches!(err.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
 /// An SQLite failure in words.
 #[cfg(feature = "sqlite")]
 pub(crate) fn describe_sqlite(e: &rusqlite::Error) -> String {
