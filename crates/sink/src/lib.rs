@@ -165,6 +165,7 @@ mod imports;
 mod invite;
 #[cfg(feature = "sqlite")]
 mod job_lock;
+mod job_run;
 mod jobs;
 mod json;
 mod mail;
@@ -201,9 +202,9 @@ pub use clock::timestamp;
 pub use engine::{WriteBackend, WriteSet, write_batch};
 pub use imports::{Applied as ImportApplied, ApplyLock, ImportStore, StoredImport};
 pub use invite::{DEFAULT_TEMPLATE, Invite, MAX_TEMPLATE_BYTES, Recipient, link, render};
+pub use job_run::{JobHandle, run_job};
 pub use jobs::{
-    Begun, CancelToken, Job, JobHandle, JobProgress, JobSpec, JobStatus, JobStep, Jobs, begin_job,
-    record_stop, run_job,
+    Begun, CancelToken, Job, JobProgress, JobSpec, JobStatus, JobStep, Jobs, begin_job, record_stop,
 };
 pub use mail::{Rendered, SendError};
 pub use memory::MemorySink;
