@@ -1522,16 +1522,7 @@ impl Jobs for PostgresSink {
             "SELECT line, row, outcome, member_id, reason FROM job_results WHERE job_id = $1 ORDER BY row = 0, row, seq",
             &[&id],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| RowResult {
-                line: r.get::<_, i64>(0).max(0) as u64,
-                row: r.get::<_, i64>(1).max(0) as u64,
-                outcome: parse_outcome(r.get(2)),
-                id: r.get(3),
-                reason: r.get(4),
-            })
-            .collect())
+        Ok(rows.iter().map(result_of).collect())
     }
 
     fn record_job_results(&mut self, id: i64, rows_done: u64, results: &[RowResult]) -> Result<()> {
@@ -1667,5 +1658,17 @@ impl Outbox for PostgresSink {
             )?,
         };
         Ok(())
+    }
+}
+
+/// A stored per-row result, selected as `line, row, outcome, member_id,
+/// reason` (a job's and a kept import's alike).
+pub(crate) fn result_of(r: &postgres::Row) -> RowResult {
+    RowResult {
+        line: r.get::<_, i64>(0).max(0) as u64,
+        row: r.get::<_, i64>(1).max(0) as u64,
+        outcome: parse_outcome(r.get(2)),
+        id: r.get(3),
+        reason: r.get(4),
     }
 }

@@ -2,7 +2,7 @@
 //! in the PostgreSQL store (migration 8).
 
 use crate::imports::{Applied, ApplyLock, ImportStore, StoredImport};
-use crate::jobs::{outcome_name, parse_outcome};
+use crate::jobs::outcome_name;
 use crate::sink::{RowResult, now};
 use crate::{PostgresSink, Result};
 
@@ -144,16 +144,7 @@ impl ImportStore for PostgresSink {
              WHERE import_id = $1 ORDER BY row = 0, row, seq",
             &[&id],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| RowResult {
-                line: r.get::<_, i64>(0).max(0) as u64,
-                row: r.get::<_, i64>(1).max(0) as u64,
-                outcome: parse_outcome(r.get(2)),
-                id: r.get(3),
-                reason: r.get(4),
-            })
-            .collect())
+        Ok(rows.iter().map(crate::postgres::result_of).collect())
     }
 
     fn delete_import(&mut self, id: &str) -> Result<Option<StoredImport>> {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rusqlite::{OptionalExtension, params};
 
 use crate::imports::{Applied, ApplyLock, ImportStore, StoredImport};
-use crate::jobs::{outcome_name, parse_outcome};
+use crate::jobs::outcome_name;
 use crate::sink::{RowResult, now};
 use crate::{Result, SqliteSink};
 
@@ -147,15 +147,7 @@ impl ImportStore for SqliteSink {
             "SELECT line, row, outcome, member_id, reason FROM web_import_results
              WHERE import_id = ? ORDER BY row = 0, row, rowid",
         )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok(RowResult {
-                line: r.get::<_, i64>(0)?.max(0) as u64,
-                row: r.get::<_, i64>(1)?.max(0) as u64,
-                outcome: parse_outcome(&r.get::<_, String>(2)?),
-                id: r.get(3)?,
-                reason: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([id], crate::sqlite_jobs::result_of)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

@@ -98,16 +98,20 @@ pub(crate) fn results(conn: &Connection, id: i64) -> Result<Vec<RowResult>> {
     let mut stmt = conn.prepare(
         "SELECT line, row, outcome, member_id, reason FROM job_results WHERE job_id = ? ORDER BY row = 0, row, rowid",
     )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok(RowResult {
-            line: r.get::<_, i64>(0)?.max(0) as u64,
-            row: r.get::<_, i64>(1)?.max(0) as u64,
-            outcome: parse_outcome(&r.get::<_, String>(2)?),
-            id: r.get(3)?,
-            reason: r.get(4)?,
-        })
-    })?;
+    let rows = stmt.query_map([id], result_of)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// A stored per-row result, selected as `line, row, outcome, member_id,
+/// reason` (a job's and a kept import's alike).
+pub(crate) fn result_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowResult> {
+    Ok(RowResult {
+        line: r.get::<_, i64>(0)?.max(0) as u64,
+        row: r.get::<_, i64>(1)?.max(0) as u64,
+        outcome: parse_outcome(&r.get::<_, String>(2)?),
+        id: r.get(3)?,
+        reason: r.get(4)?,
+    })
 }
 
 pub(crate) fn finish(
