@@ -108,7 +108,10 @@
 //! written once through the rollback journal while no one else may read.
 //! A bulk load (on either store) leaves out the indexes that refuse no row
 //! (look-alike skeletons, card ID, folded identities) and builds them once
-//! from the loaded rows, in its transaction, just before it commits.
+//! from the loaded rows, in its transaction, just before it commits; the
+//! PostgreSQL store leaves out the unique keys of `users` too and adds them
+//! again before the commit, where a key two loaded users hold refuses the
+//! load.
 //!
 //! `cargo bench -p userimport-sink --bench apply` applies 200,000 new users
 //! with pre-hashed passwords to a new file and runs `sqlite3 .import` on the

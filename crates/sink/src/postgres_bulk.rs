@@ -1,20 +1,26 @@
 //! The PostgreSQL store's bulk load: a first import into an empty store
-//! leaves out the secondary indexes of the tables it fills and builds them
-//! once, from the loaded rows, just before it commits.
+//! leaves out the indexes of the tables it fills and builds them once, from
+//! the loaded rows, just before it commits.
 //!
-//! Those indexes (the look-alike skeletons, the card ID, folded identities)
-//! refuse no row, so nothing changes about what the load writes or
-//! refuses; the unique indexes stay. Each kept row by row would cost an
-//! index insert (and its WAL record) per created user, where one build
-//! sorts them all. The indexes are dropped inside the load's transaction:
-//! a load that fails, is rolled back or loses its connection takes the
-//! drop back with its rows.
+//! The secondary indexes (the look-alike skeletons, the card ID, folded
+//! identities) refuse no row. The unique constraints of `users` (member ID,
+//! folded login ID, folded e-mail) do: kept row by row, each created user
+//! costs an insert into each of them at a random place (and its WAL
+//! record), which made up half the server's time of a load; one build
+//! sorts them all. Nothing is weaker for it: the rows of one write are
+//! checked against each other before they are copied, the loaded store was
+//! empty, and the constraints are added again before the commit, so a key
+//! held twice still refuses the load, with everything in it
+//! ([`build_indexes`] names the key). The indexes are dropped inside the
+//! load's transaction: a load that fails, is rolled back or loses its
+//! connection takes the drop back with its rows.
 //!
 //! The price is concurrency, as for the SQLite store's bulk load: the load
 //! holds `users` and `identities` exclusively until it commits, so other
 //! connections wait to read them. It is therefore taken only when nobody
 //! else holds a lock on them (asked without waiting) and the store has no
-//! users, so the planner needs no look-ups.
+//! users, so the planner needs no look-ups. A unique constraint another
+//! table's foreign key relies on is kept.
 
 use postgres::Client;
 
@@ -25,10 +31,11 @@ const DEFERRED_TABLES: &str = "ARRAY['users'::regclass, 'identities'::regclass]"
 
 /// Opens the load's transaction on `client` (outside any transaction):
 /// takes the writers' revision lock and the two tables, checks that the
-/// store holds no users and drops the tables' secondary indexes. Returns
-/// their `CREATE INDEX` statements for [`build_indexes`], or `None` (with
-/// the transaction rolled back) when another connection holds a lock the
-/// load needs or the store has users.
+/// store holds no users and drops the unique constraints of `users` and
+/// the tables' secondary indexes. Returns the statements that add them
+/// again, for [`build_indexes`], or `None` (with the transaction rolled
+/// back) when another connection holds a lock the load needs or the store
+/// has users.
 pub(crate) fn begin(client: &mut Client) -> Result<Option<Vec<String>>> {
     client.batch_execute("BEGIN")?;
     match take_empty_store(client) {
@@ -71,7 +78,9 @@ fn take_empty_store(client: &mut Client) -> Result<Option<Vec<String>>> {
         ),
         &[],
     )?;
-    let mut deferred = Vec::with_capacity(indexes.len());
+    // The unique constraints first: they are added again first, so that a
+    // key held twice refuses the load before the other indexes are built.
+    let mut deferred = defer_user_keys(client)?;
     for row in indexes {
         let (drop, create): (String, String) = (row.get(0), row.get(1));
         client.batch_execute(&drop)?;
@@ -80,12 +89,71 @@ fn take_empty_store(client: &mut Client) -> Result<Option<Vec<String>>> {
     Ok(Some(deferred))
 }
 
-/// Builds the indexes [`begin`] dropped, inside the load's transaction.
+/// Drops the unique constraints of `users` (primary key and unique keys)
+/// unless another table's foreign key relies on one of them; returns the
+/// `ALTER TABLE … ADD CONSTRAINT` statements that add them again under
+/// their own names, in column order (member ID, login ID, e-mail: the
+/// order in which a write names a taken key).
+fn defer_user_keys(client: &mut Client) -> Result<Vec<String>> {
+    let keys = client.query(
+        "SELECT format('ALTER TABLE %I.%I DROP CONSTRAINT %I', n.nspname, t.relname, c.conname),
+                format('ALTER TABLE %I.%I ADD CONSTRAINT %I ', n.nspname, t.relname, c.conname)
+                    || pg_get_constraintdef(c.oid)
+         FROM pg_constraint c
+         JOIN pg_class t ON t.oid = c.conrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         WHERE c.conrelid = 'users'::regclass AND c.contype IN ('p', 'u')
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.confrelid = 'users'::regclass)
+         ORDER BY c.conkey",
+        &[],
+    )?;
+    let mut deferred = Vec::with_capacity(keys.len());
+    for row in keys {
+        let (drop, add): (String, String) = (row.get(0), row.get(1));
+        client.batch_execute(&drop)?;
+        deferred.push(add);
+    }
+    Ok(deferred)
+}
+
+/// Adds the constraints and builds the indexes [`begin`] dropped, inside
+/// the load's transaction. A key two loaded users hold refuses the load
+/// (the caller rolls it back), naming the key.
 pub(crate) fn build_indexes(client: &mut Client, deferred: Vec<String>) -> Result<()> {
     for create in deferred {
-        client.batch_execute(&create)?;
+        client.batch_execute(&create).map_err(refused_key)?;
     }
     Ok(())
+}
+
+/// A unique constraint that could not be added again: two loaded users
+/// hold the same key. Said as the store's write would say it; any other
+/// failure is passed on.
+fn refused_key(e: postgres::Error) -> Error {
+    let Some(db) = e.as_db_error() else {
+        return Error::Postgres(e);
+    };
+    if db.code() != &postgres::error::SqlState::UNIQUE_VIOLATION {
+        return Error::Postgres(e);
+    }
+    // "Key (login_key)=(e01500) is duplicated."
+    let detail = db.detail().unwrap_or_default();
+    let Some((column, value)) = detail
+        .strip_prefix("Key (")
+        .and_then(|rest| rest.strip_suffix(") is duplicated."))
+        .and_then(|rest| rest.split_once(")=("))
+    else {
+        return Error::Postgres(e);
+    };
+    let what = match column {
+        "login_key" => "login ID",
+        "email_key" => "e-mail",
+        "id" => "member ID",
+        _ => column,
+    };
+    Error::Refused(format!(
+        "two of the loaded users have the {what} {value:?} (compared as the store folds it): the load is rolled back, nothing was written"
+    ))
 }
 
 /// True when a `NOWAIT` lock was refused: another connection holds it.

@@ -230,6 +230,16 @@ pub fn write_batch(
     expected_revision: u64,
     hold: bool,
 ) -> userimport_sink::ApplyOutcome {
+    try_write_batch(store, plan, expected_revision, hold).expect("write")
+}
+
+/// [`write_batch`], returning the store's error.
+pub fn try_write_batch(
+    store: &mut impl Sink<Error = Error>,
+    plan: &userimport_plan::Plan,
+    expected_revision: u64,
+    hold: bool,
+) -> Result<userimport_sink::ApplyOutcome, Error> {
     let passwords = userimport_sink::prepare_passwords(&plan.changes).expect("passwords");
     let creates = userimport_sink::prepare_creates(&plan.changes);
     let batch = userimport_sink::Batch {
@@ -243,5 +253,5 @@ pub fn write_batch(
         creates: &creates,
         hold,
     };
-    store.write(&batch, &mut |_| true).expect("write")
+    store.write(&batch, &mut |_| true)
 }
