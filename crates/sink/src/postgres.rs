@@ -355,7 +355,7 @@ pub struct PostgresSink {
     held: bool,
     /// A bulk load is under way: the indexes it builds before its commit
     /// (see [`Sink::begin_bulk_load`]).
-    bulk: Option<Vec<String>>,
+    bulk: Option<crate::postgres_bulk::BulkLoad>,
     /// The jobs whose worker lock this connection holds.
     job_locks: HashSet<i64>,
 }
@@ -882,6 +882,8 @@ fn skeleton_of(key: Option<&String>) -> Option<String> {
 /// [`Sink::write`] opened.
 struct PgWrite<'c> {
     client: &'c mut Client,
+    /// The bulk load under way, if any.
+    bulk: Option<&'c mut crate::postgres_bulk::BulkLoad>,
 }
 
 /// Splits pairs into the two arrays `unnest` takes.
@@ -1065,7 +1067,13 @@ impl WriteBackend for PgWrite<'_> {
         stamp: &str,
         _progress: &mut dyn FnMut(usize) -> bool,
     ) -> Result<Vec<Inserted>> {
-        insert_users(self.client, creates, guarded, stamp)
+        insert_users(
+            self.client,
+            self.bulk.as_deref_mut(),
+            creates,
+            guarded,
+            stamp,
+        )
     }
 
     fn bump_revision(&mut self, outcome: &ApplyOutcome) -> Result<u64> {
@@ -1151,6 +1159,7 @@ impl KeyRows {
 /// refuse it are the keys looked up, to name the rows.
 fn insert_users(
     tx: &mut Client,
+    bulk: Option<&mut crate::postgres_bulk::BulkLoad>,
     creates: &Creates<'_>,
     guarded: bool,
     stamp: &str,
@@ -1177,6 +1186,12 @@ fn insert_users(
     }
     if pending.is_empty() {
         return Ok(out);
+    }
+    if let Some(bulk) = bulk {
+        let attributes = pending
+            .iter()
+            .map(|&k| creates.users[k].prepared.attributes.as_str());
+        bulk.before_copy(tx, attributes)?;
     }
     if !guarded {
         tx.batch_execute("SAVEPOINT creates")?;
@@ -1366,7 +1381,8 @@ impl Transactional for PostgresSink {
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<ApplyOutcome> {
         let client = self.client.get_mut();
-        crate::engine::write_batch(&mut PgWrite { client }, batch, progress)
+        let bulk = self.bulk.as_mut();
+        crate::engine::write_batch(&mut PgWrite { client, bulk }, batch, progress)
     }
 
     fn committed_revision(&mut self) -> Result<u64> {

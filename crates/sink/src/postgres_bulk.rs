@@ -11,9 +11,13 @@
 //! checked against each other before they are copied, the loaded store was
 //! empty, and the constraints are added again before the commit, so a key
 //! held twice still refuses the load, with everything in it
-//! ([`build_indexes`] names the key). The indexes are dropped inside the
-//! load's transaction: a load that fails, is rolled back or loses its
-//! connection takes the drop back with its rows.
+//! ([`build_indexes`] names the key). The card-ID index holds only users
+//! whose stored attributes name a card ID: it is kept while the load's users
+//! have none (each row costs it only its condition, where a build would read
+//! the whole table again) and dropped before the first write that copies a
+//! user with one. The indexes are dropped inside the load's transaction: a
+//! load that fails, is rolled back or loses its connection takes the drop
+//! back with its rows.
 //!
 //! The price is concurrency, as for the SQLite store's bulk load: the load
 //! holds `users` and `identities` exclusively until it commits, so other
@@ -29,14 +33,52 @@ use crate::{Error, Result};
 /// The tables whose secondary indexes a bulk load builds after its rows.
 const DEFERRED_TABLES: &str = "ARRAY['users'::regclass, 'identities'::regclass]";
 
+/// The card-ID index (migration 9), which holds only the users whose stored
+/// attributes contain [`CARD_MARK`].
+const CARD_INDEX: &str = "users_card_id";
+
+/// What the card-ID index's condition looks for in a user's stored JSON
+/// (`strpos(data, '"card_id"') > 0`, migration 9).
+const CARD_MARK: &str = "\"card_id\"";
+
+/// A bulk load under way: what it left out, built again before it commits.
+pub(crate) struct BulkLoad {
+    /// The statements that add the constraints and indexes again, in order.
+    deferred: Vec<String>,
+    /// The card-ID index while it is kept: its `DROP` and `CREATE`.
+    card_index: Option<(String, String)>,
+}
+
+impl BulkLoad {
+    /// Called before users with the stored attributes `attributes` are
+    /// copied (outside any savepoint, so that a rolled-back one does not take
+    /// the drop back): the first time one meets the card-ID index's
+    /// condition, drops that index, to be built after the rows. Kept, the
+    /// index stays right whatever is written; this only spares it the rows.
+    pub(crate) fn before_copy<'a>(
+        &mut self,
+        client: &mut Client,
+        mut attributes: impl Iterator<Item = &'a str>,
+    ) -> Result<()> {
+        if self.card_index.is_none() || !attributes.any(|a| a.contains(CARD_MARK)) {
+            return Ok(());
+        }
+        if let Some((drop, create)) = self.card_index.take() {
+            client.batch_execute(&drop)?;
+            self.deferred.push(create);
+        }
+        Ok(())
+    }
+}
+
 /// Opens the load's transaction on `client` (outside any transaction):
 /// takes the writers' revision lock and the two tables, checks that the
 /// store holds no users and drops the unique constraints of `users` and
-/// the tables' secondary indexes. Returns the statements that add them
-/// again, for [`build_indexes`], or `None` (with the transaction rolled
-/// back) when another connection holds a lock the load needs or the store
-/// has users.
-pub(crate) fn begin(client: &mut Client) -> Result<Option<Vec<String>>> {
+/// the tables' secondary indexes (the card-ID index waits for
+/// [`BulkLoad::before_copy`]). Returns what to build again, for
+/// [`build_indexes`], or `None` (with the transaction rolled back) when
+/// another connection holds a lock the load needs or the store has users.
+pub(crate) fn begin(client: &mut Client) -> Result<Option<BulkLoad>> {
     client.batch_execute("BEGIN")?;
     match take_empty_store(client) {
         Ok(Some(deferred)) => Ok(Some(deferred)),
@@ -55,7 +97,7 @@ pub(crate) fn begin(client: &mut Client) -> Result<Option<Vec<String>>> {
 }
 
 /// The body of [`begin`], inside its transaction.
-fn take_empty_store(client: &mut Client) -> Result<Option<Vec<String>>> {
+fn take_empty_store(client: &mut Client) -> Result<Option<BulkLoad>> {
     client.batch_execute(
         "SELECT value FROM meta WHERE key = 'revision' FOR UPDATE NOWAIT;
          LOCK TABLE users, identities IN ACCESS EXCLUSIVE MODE NOWAIT",
@@ -68,7 +110,8 @@ fn take_empty_store(client: &mut Client) -> Result<Option<Vec<String>>> {
     }
     let indexes = client.query(
         &format!(
-            "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)
+            "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid),
+                    i.indrelid = 'users'::regclass AND c.relname = '{CARD_INDEX}'
              FROM pg_index i
              JOIN pg_class c ON c.oid = i.indexrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -81,12 +124,20 @@ fn take_empty_store(client: &mut Client) -> Result<Option<Vec<String>>> {
     // The unique constraints first: they are added again first, so that a
     // key held twice refuses the load before the other indexes are built.
     let mut deferred = defer_user_keys(client)?;
+    let mut card_index = None;
     for row in indexes {
-        let (drop, create): (String, String) = (row.get(0), row.get(1));
-        client.batch_execute(&drop)?;
-        deferred.push(create);
+        let (drop, create, card): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
+        if card {
+            card_index = Some((drop, create));
+        } else {
+            client.batch_execute(&drop)?;
+            deferred.push(create);
+        }
     }
-    Ok(Some(deferred))
+    Ok(Some(BulkLoad {
+        deferred,
+        card_index,
+    }))
 }
 
 /// Drops the unique constraints of `users` (primary key and unique keys)
@@ -119,8 +170,8 @@ fn defer_user_keys(client: &mut Client) -> Result<Vec<String>> {
 /// Adds the constraints and builds the indexes [`begin`] dropped, inside
 /// the load's transaction. A key two loaded users hold refuses the load
 /// (the caller rolls it back), naming the key.
-pub(crate) fn build_indexes(client: &mut Client, deferred: Vec<String>) -> Result<()> {
-    for create in deferred {
+pub(crate) fn build_indexes(client: &mut Client, load: BulkLoad) -> Result<()> {
+    for create in load.deferred {
         client.batch_execute(&create).map_err(refused_key)?;
     }
     Ok(())

@@ -103,6 +103,26 @@ fn users(first: u64, n: u64) -> Vec<Row> {
         .collect()
 }
 
+/// `rows` without their card numbers.
+fn without_cards(mut rows: Vec<Row>) -> Vec<Row> {
+    let card = Profile::access().column_index("card_id").expect("column");
+    for row in &mut rows {
+        row.cells[card] = Cell::Absent;
+    }
+    rows
+}
+
+/// The card-number issues of checking `rows` against `store`: (line,
+/// message), lower case.
+fn card_issues(store: &impl Directory<Error = Error>, rows: Vec<Row>) -> Vec<(u64, String)> {
+    plan(store, rows)
+        .issues
+        .iter()
+        .filter(|i| i.code == "card_id.duplicate")
+        .map(|i| (i.line, i.message.to_lowercase()))
+        .collect()
+}
+
 /// One access-profile user with the given user ID and card number.
 fn user(line: u64, id: &str, card: &str) -> Row {
     let profile = Profile::access();
@@ -217,6 +237,61 @@ fn look_alike_and_card_checks_hold_after_a_bulk_load<B: Backend + Indexes>(b: &B
     );
 }
 
+/// The card-ID index holds only users with a card: on PostgreSQL a load
+/// keeps it until the first user with one is written, then builds it after
+/// the rows. Either way it is right once the load commits.
+fn a_card_first_met_late_in_a_bulk_load_is_found<B: Backend + Indexes>(b: &B) {
+    let mut store = b.open();
+    let before = b.indexes();
+    assert!(store.begin_bulk_load().unwrap());
+    let mut revision = 0;
+    for (rows, hold) in [
+        (without_cards(users(1, 1_000)), true),
+        (users(1_001, 1_000), true),
+        (without_cards(users(2_001, 10)), false),
+    ] {
+        let batch = plan(&empty(&store), rows);
+        let written = write(&mut store, &batch, revision, hold);
+        assert!(
+            written.created > 0 && written.committed != hold,
+            "{written:?}"
+        );
+        revision = written.revision;
+    }
+    assert_every_index(&before, &b.indexes());
+    drop(store);
+    let store = b.open();
+    // 700005 was never given (E00005 has no card); 701500 is E01500's.
+    let issues = card_issues(
+        &store,
+        vec![user(2, "E09999", "700005"), user(3, "E09998", "701500")],
+    );
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].0, 3, "{issues:?}");
+    assert!(issues[0].1.contains("e01500"), "{issues:?}");
+}
+
+/// A load without a card keeps the card-ID index on PostgreSQL; a card
+/// written after it is found through it.
+fn a_bulk_load_without_cards_leaves_the_card_index_working<B: Backend + Indexes>(b: &B) {
+    let mut store = b.open();
+    let before = b.indexes();
+    assert!(store.begin_bulk_load().unwrap());
+    let batch = plan(&empty(&store), without_cards(users(1, 500)));
+    let written = write(&mut store, &batch, 0, false);
+    assert!(written.committed && written.created == 500, "{written:?}");
+    assert_every_index(&before, &b.indexes());
+    let update = plan(&store, vec![user(2, "E00020", "999999")]);
+    let revision = store.revision().unwrap();
+    let written = write(&mut store, &update, revision, false);
+    assert!(written.committed && written.updated == 1, "{written:?}");
+    let issues = card_issues(&store, vec![user(2, "E09997", "999999")]);
+    assert!(
+        issues.len() == 1 && issues[0].1.contains("e00020"),
+        "{issues:?}"
+    );
+}
+
 fn a_failed_bulk_load_leaves_the_store_and_its_indexes_as_they_were<B: Backend + Indexes>(b: &B) {
     let mut store = b.open();
     let before = b.indexes();
@@ -261,4 +336,6 @@ both_backends!(
     a_bulk_load_leaves_every_index_in_place,
     look_alike_and_card_checks_hold_after_a_bulk_load,
     a_failed_bulk_load_leaves_the_store_and_its_indexes_as_they_were,
+    a_card_first_met_late_in_a_bulk_load_is_found,
+    a_bulk_load_without_cards_leaves_the_card_index_working,
 );
