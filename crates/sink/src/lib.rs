@@ -181,6 +181,8 @@ mod postgres_auth;
 #[cfg(feature = "postgres")]
 mod postgres_bulk;
 #[cfg(feature = "postgres")]
+mod postgres_copy;
+#[cfg(feature = "postgres")]
 mod postgres_imports;
 mod sink;
 mod smtp;

@@ -12,7 +12,6 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, NoTls};
 use userimport_plan::{Directory, Lookup, StoredUser, fold};
@@ -22,6 +21,7 @@ use crate::engine::{
 };
 use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs, counts, outcome_name, parse_outcome};
 use crate::outbox::{Invite, Message, MessageStatus, Outbox, Recipient};
+use crate::postgres_copy::CopyRows;
 use crate::sink::{
     ApplyOutcome, Batch, PreparedCreate, Progress, Revision, RowResult, Sink, Transactional, now,
     rollback_held, write_held,
@@ -118,9 +118,6 @@ fn record_step(tx: &mut Client, step: JobStep, results: &[RowResult]) -> Result<
         &[&(step.rows_done as i64), &c[0], &c[1], &c[2], &c[3], &c[4], &status, &stamp, &finished, &step.id, &step.rows_total.map(|n| n as i64)],
     )?;
     // One binary COPY: a job records one result per row of its file.
-    let sink = tx.copy_in(
-        "COPY job_results (job_id, line, row, outcome, member_id, reason) FROM STDIN (FORMAT binary)",
-    )?;
     let types = [
         Type::INT8,
         Type::INT8,
@@ -129,7 +126,11 @@ fn record_step(tx: &mut Client, step: JobStep, results: &[RowResult]) -> Result<
         Type::INT8,
         Type::TEXT,
     ];
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = CopyRows::start(
+        tx,
+        "COPY job_results (job_id, line, row, outcome, member_id, reason) FROM STDIN (FORMAT binary)",
+        &types,
+    )?;
     for r in results {
         writer.write(&[
             &step.id,
@@ -1296,9 +1297,6 @@ fn merge_creates(
     {
         // Straight into the table: the rows were checked, and a refused one
         // fails the whole COPY (the caller's savepoint takes it back).
-        let sink = tx.copy_in(
-            "COPY users (id, login, login_key, email, email_key, password_hash, created_at, updated_at, data, login_skeleton, email_skeleton) FROM STDIN (FORMAT binary)",
-        )?;
         let types = [
             Type::INT8,
             Type::TEXT,
@@ -1312,7 +1310,11 @@ fn merge_creates(
             Type::TEXT,
             Type::TEXT,
         ];
-        let mut writer = BinaryCopyInWriter::new(sink, &types);
+        let mut writer = CopyRows::start(
+            tx,
+            "COPY users (id, login, login_key, email, email_key, password_hash, created_at, updated_at, data, login_skeleton, email_skeleton) FROM STDIN (FORMAT binary)",
+            &types,
+        )?;
         for (&k, id) in pending.iter().zip(&ids) {
             let row = &creates.users[k];
             let keys = row.prepared;
@@ -1343,8 +1345,12 @@ fn merge_creates(
     // New users: no membership exists yet, and a user's groups are a set.
     let memberships = written(&creates.memberships);
     if !memberships.is_empty() {
-        let sink = tx.copy_in("COPY memberships (user_id, group_id) FROM STDIN (FORMAT binary)")?;
-        let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8]);
+        let types = [Type::INT8, Type::INT8];
+        let mut writer = CopyRows::start(
+            tx,
+            "COPY memberships (user_id, group_id) FROM STDIN (FORMAT binary)",
+            &types,
+        )?;
         for (u, g) in &memberships {
             writer.write(&[u, g])?;
         }
