@@ -11,14 +11,11 @@
 //! own `fsync` finds little left to do.
 //!
 //! The secondary indexes of the tables a first import fills (the look-alike
-//! skeletons, folded identities: none of them refuses a row) are dropped
-//! when the load begins and built again, from the loaded rows, just before
-//! it commits, in the same transaction: a load that fails or is killed
-//! takes the drop back with its rows. The unique indexes stay, since they
-//! refuse taken keys row by row. So do partial indexes (the card ID's
-//! holds only users whose attributes name a card): building one costs a
-//! scan of every loaded row's attributes even when it holds none of them,
-//! while keeping it costs only its condition per row.
+//! skeletons, the card ID, folded identities: none of them refuses a row)
+//! are dropped when the load begins and built again, from the loaded rows,
+//! just before it commits, in the same transaction: a load that fails or
+//! is killed takes the drop back with its rows. The unique indexes stay,
+//! since they refuse taken keys row by row.
 //!
 //! The price is concurrency: while the load runs, the store is locked for
 //! other connections (a rollback journal lets nobody read pages the
@@ -89,14 +86,13 @@ impl BulkLoad {
 
     /// Drops the secondary indexes of the tables a first import fills,
     /// inside the load's open transaction, keeping their definitions for
-    /// [`BulkLoad::build_indexes`]. Unique and partial indexes stay.
+    /// [`BulkLoad::build_indexes`]. Unique indexes stay.
     pub(crate) fn defer_indexes(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         for table in DEFERRED_TABLES {
             let mut stmt = conn.prepare(
                 "SELECT m.name, m.sql FROM pragma_index_list(?1) AS l
                  JOIN sqlite_master AS m ON m.type = 'index' AND m.name = l.name
-                 WHERE l.\"unique\" = 0 AND l.partial = 0 AND l.origin = 'c'
-                   AND m.sql IS NOT NULL
+                 WHERE l.\"unique\" = 0 AND l.origin = 'c' AND m.sql IS NOT NULL
                  ORDER BY m.name",
             )?;
             let indexes = stmt

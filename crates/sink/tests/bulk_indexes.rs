@@ -1,6 +1,6 @@
-//! A bulk load (`Sink::begin_bulk_load`) may leave out the indexes that
-//! refuse no row (look-alike skeletons, folded identities, the card ID) and
-//! build them from its rows just before it commits, on both stores: every index
+//! A bulk load (`Sink::begin_bulk_load`) leaves out the indexes that refuse
+//! no row (look-alike skeletons, card ID, folded identities) and builds
+//! them from its rows just before it commits, on both stores: every index
 //! is there afterwards, the look-alike and card checks against the store
 //! still find what was loaded, and a load that fails or loses its
 //! connection leaves the store as it was, indexes included.
@@ -50,7 +50,7 @@ impl Indexes for backends::Postgres {
     }
 }
 
-/// The indexes a bulk load may leave out while it loads.
+/// The indexes a bulk load leaves out while it loads.
 const DEFERRED: [&str; 4] = [
     "identities_folded",
     "users_card_id",
