@@ -4,10 +4,10 @@
 //! Look-ups are a few `= ANY($1)` queries per 10,000 keys. A write is one
 //! transaction: deletes, then updates (arrays passed with `unnest`, merged
 //! with `UPDATE … FROM` and `INSERT … SELECT`), then creates, which go
-//! through binary `COPY` into temporary staging tables and are merged with
-//! `INSERT … SELECT`. Rows the store would refuse (a login ID or e-mail
-//! already taken, an unknown group) are found by set-based queries before
-//! the merge, so they fail alone with a reason, as with SQLite.
+//! through binary `COPY` straight into `users` and `memberships`
+//! ([`crate::postgres_copy`]). Rows the store would refuse (a login ID or
+//! e-mail already taken, an unknown group) are found by set-based queries
+//! before the copy, so they fail alone with a reason, as with SQLite.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};

@@ -325,8 +325,11 @@ pub trait Sink: Directory<Error: From<Error>> {
     /// connection holding `users` or `identities`), and holds those tables
     /// until the load commits. Both leave out the indexes that refuse no
     /// row (look-alike skeletons, card ID, folded identities) for the load
-    /// and build them from its rows just before it commits. Other stores
-    /// write as before (`false`).
+    /// and build them from its rows just before it commits; PostgreSQL
+    /// also adds `users`' unique keys back then rather than keeping them
+    /// row by row, so a key two loaded users share refuses the whole load
+    /// at its commit (the validator refuses such a file long before).
+    /// Other stores write as before (`false`).
     fn begin_bulk_load(&mut self) -> Result<bool, Self::Error> {
         Ok(false)
     }
