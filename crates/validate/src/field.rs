@@ -2,6 +2,7 @@
 //!
 //! Every rule is chosen by the column's [`FieldKind`], never by its name.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -44,6 +45,9 @@ pub(crate) enum Out<'a> {
     Owned(String),
     Secret(&'a str),
     List(ListEdit),
+    /// A list that adds one name and removes none (nearly every list
+    /// cell): stored into the row's list without a new allocation.
+    Name(Cow<'a, str>),
 }
 
 impl Out<'_> {
@@ -72,6 +76,25 @@ impl Out<'_> {
             Out::Clear => *cell = Cell::Clear,
             Out::Owned(text) => *cell = Cell::Value(text),
             Out::List(edit) => *cell = Cell::List(edit),
+            Out::Name(name) => match cell {
+                Cell::List(edit) => {
+                    edit.remove.clear();
+                    edit.add.truncate(1);
+                    match edit.add.first_mut() {
+                        Some(buf) => {
+                            buf.clear();
+                            buf.push_str(&name);
+                        }
+                        None => edit.add.push(name.into_owned()),
+                    }
+                }
+                _ => {
+                    *cell = Cell::List(ListEdit {
+                        add: vec![name.into_owned()],
+                        remove: Vec::new(),
+                    })
+                }
+            },
         }
     }
 
@@ -87,6 +110,7 @@ impl Out<'_> {
             Out::Secret(_) => Out::Absent,
             Out::Owned(text) => Out::Owned(text),
             Out::List(edit) => Out::List(edit),
+            Out::Name(name) => Out::Name(Cow::Owned(name.into_owned())),
         }
     }
 }
@@ -1035,46 +1059,31 @@ const MAX_NAME_CHARS: usize = 255;
 
 /// Splits `A, B,-C` into a [`ListEdit`]: trimmed, empty items ignored,
 /// duplicates folded (exact spelling), the clear keyword only alone.
-fn list_edit(
+fn list_edit<'a>(
     col: &ColumnPlan,
-    text: &str,
-    mut item: impl FnMut(&str) -> Result<String, Problem>,
-) -> Result<Out<'static>, Problem> {
+    text: &'a str,
+    mut item: impl FnMut(&'a str) -> Result<Cow<'a, str>, Problem>,
+) -> Result<Out<'a>, Problem> {
+    // One part, the usual cell: one name added, or one removed.
+    if !text.as_bytes().contains(&b',') {
+        return Ok(match list_part(col, text)? {
+            None => Out::Blank,
+            Some((false, name)) => Out::Name(item(name)?),
+            Some((true, name)) => Out::List(ListEdit {
+                add: Vec::new(),
+                remove: vec![item(name)?.into_owned()],
+            }),
+        });
+    }
     let mut edit = ListEdit::default();
     // Past a few names, every name seen (and whether it was removed) goes in
     // a map: a hostile cell of 30,000 names must not cost 30,000² comparisons.
     let mut seen: HashMap<String, bool> = HashMap::new();
     for part in text.split(',') {
-        let part = trim(part);
-        let (remove, name) = match part.strip_prefix('-') {
-            Some(rest) => (true, rest.trim()),
-            None => (false, part),
-        };
-        if name.is_empty() {
+        let Some((remove, name)) = list_part(col, part)? else {
             continue;
-        }
-        if let Some(keyword) = &col.clear_keyword
-            && name.eq_ignore_ascii_case(keyword)
-        {
-            return Err(Problem::new(
-                codes::LIST_INVALID,
-                format!(
-                    "{keyword:?} clears {} and must be alone in the cell: write only {keyword}, \
-                         or list the names to add and -names to remove",
-                    col.label
-                ),
-            ));
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(Problem::new(
-                codes::FIELD_TOO_LONG,
-                format!(
-                    "a name in {} is longer than {MAX_NAME_CHARS} characters: shorten it",
-                    col.label
-                ),
-            ));
-        }
-        let name = item(name)?;
+        };
+        let name = item(name)?.into_owned();
         let previous = if seen.is_empty() {
             if edit.add.contains(&name) {
                 Some(false)
@@ -1120,15 +1129,52 @@ fn list_edit(
     Ok(Out::List(edit))
 }
 
+/// One part of a list cell: `None` when empty, else whether it removes
+/// (`-Name`) and the trimmed name. The clear keyword and overlong names
+/// are refused.
+fn list_part<'a>(col: &ColumnPlan, part: &'a str) -> Result<Option<(bool, &'a str)>, Problem> {
+    let part = trim(part);
+    let (remove, name) = match part.strip_prefix('-') {
+        Some(rest) => (true, rest.trim()),
+        None => (false, part),
+    };
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if let Some(keyword) = &col.clear_keyword
+        && name.eq_ignore_ascii_case(keyword)
+    {
+        return Err(Problem::new(
+            codes::LIST_INVALID,
+            format!(
+                "{keyword:?} clears {} and must be alone in the cell: write only {keyword}, \
+                     or list the names to add and -names to remove",
+                col.label
+            ),
+        ));
+    }
+    // Byte length bounds the character count from above: skip counting when short.
+    if name.len() > MAX_NAME_CHARS && name.chars().count() > MAX_NAME_CHARS {
+        return Err(Problem::new(
+            codes::FIELD_TOO_LONG,
+            format!(
+                "a name in {} is longer than {MAX_NAME_CHARS} characters: shorten it",
+                col.label
+            ),
+        ));
+    }
+    Ok(Some((remove, name)))
+}
+
 /// A name of a declared list (the profile's roles): its canonical spelling,
 /// or `role.unknown` with the nearest declared names.
-fn declared_name(names: &[EnumValue], name: &str) -> Result<String, Problem> {
+fn declared_name<'a>(names: &'a [EnumValue], name: &str) -> Result<Cow<'a, str>, Problem> {
     let found = names.iter().find(|v| {
         v.canonical.eq_ignore_ascii_case(name)
             || v.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     });
     if let Some(value) = found {
-        return Ok(value.canonical.clone());
+        return Ok(Cow::Borrowed(&value.canonical));
     }
     let folded = name.to_lowercase();
     let mut scored: Vec<(f64, &str)> = names
@@ -1172,15 +1218,15 @@ fn declared_name(names: &[EnumValue], name: &str) -> Result<String, Problem> {
     ))
 }
 
-fn name_list(col: &ColumnPlan, text: &str) -> Result<Out<'static>, Problem> {
-    list_edit(col, text, |name| Ok(name.to_string()))
+fn name_list<'a>(col: &ColumnPlan, text: &'a str) -> Result<Out<'a>, Problem> {
+    list_edit(col, text, |name| Ok(Cow::Borrowed(name)))
 }
 
-fn identity_list(
+fn identity_list<'a>(
     col: &ColumnPlan,
-    text: &str,
+    text: &'a str,
     sources: &[String],
-) -> Result<Out<'static>, Problem> {
+) -> Result<Out<'a>, Problem> {
     list_edit(col, text, |item| {
         let Some((source, user)) = item.split_once(':') else {
             return Err(Problem::new(
@@ -1202,7 +1248,7 @@ fn identity_list(
             ));
         }
         match sources.iter().find(|s| s.eq_ignore_ascii_case(source)) {
-            Some(known) => Ok(format!("{known}:{user}")),
+            Some(known) => Ok(Cow::Owned(format!("{known}:{user}"))),
             None => {
                 let enabled = if sources.is_empty() {
                     "none is enabled in this profile".to_string()
@@ -1270,6 +1316,62 @@ mod tests {
         ) {
             prop_assert!(plain_address(&text), "{text:?}");
             prop_assert!(parser_accepts(&text), "{text:?}");
+        }
+    }
+
+    fn list_column(kind: FieldKind, names: Vec<EnumValue>) -> ColumnPlan {
+        ColumnPlan {
+            key: "groups".into(),
+            label: "Groups".into(),
+            kind,
+            required: false,
+            clear_keyword: Some("none".into()),
+            secret: false,
+            is_key: false,
+            field: Some(0),
+            names,
+            card_id_type: None,
+        }
+    }
+
+    /// A list cell checked and stored into a row's cell that held `before`.
+    fn stored(col: &ColumnPlan, text: &str, before: &Cell) -> Result<Cell, Problem> {
+        let env = Env {
+            card_id_type: CardIdType::Decimal,
+            sources: &[],
+            hash_floor: HashFloor::default(),
+        };
+        let mut cell = before.clone();
+        check_cell(col, text, env)?.store(&mut cell);
+        Ok(cell)
+    }
+
+    proptest! {
+        /// A one-part list cell (the shortcut) gives what the general
+        /// split gives for the same cell with an empty part added, stored
+        /// over any earlier cell.
+        #[test]
+        fn one_part_lists_agree_with_the_general_split(
+            text in "[ -]{0,2}[a-zA-Z -]{0,6}",
+            roles in proptest::bool::ANY,
+            earlier in 0..4usize,
+        ) {
+            let col = match roles {
+                false => list_column(FieldKind::NameList, Vec::new()),
+                true => list_column(FieldKind::NameList, vec![EnumValue {
+                    canonical: "Admin".into(),
+                    aliases: vec!["a".into()],
+                }]),
+            };
+            let before = [
+                Cell::Absent,
+                Cell::Value("x".into()),
+                Cell::List(ListEdit { add: vec!["p".into(), "q".into()], remove: vec!["r".into()] }),
+                Cell::List(ListEdit::default()),
+            ];
+            let fast = stored(&col, &text, &before[earlier]);
+            let general = stored(&col, &format!("{text},"), &before[earlier]);
+            prop_assert_eq!(fast, general);
         }
     }
 
