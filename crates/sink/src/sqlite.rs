@@ -589,6 +589,24 @@ fn bulk_sql(rows: usize) -> [String; 2] {
     ]
 }
 
+/// [`bulk_sql`], written once per run size: a bulk create asks for the
+/// same size hundreds of times, and formatting some 2,000 numbered
+/// placeholders each time was a few percent of the writing thread. Sizes
+/// are at most [`BULK`], so the cache stays small.
+fn bulk_sql_cached(rows: usize) -> std::sync::Arc<[String; 2]> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<usize, Arc<[String; 2]>>>> = OnceLock::new();
+    match CACHE.get_or_init(Mutex::default).lock() {
+        Ok(mut cache) => Arc::clone(
+            cache
+                .entry(rows)
+                .or_insert_with(|| Arc::new(bulk_sql(rows))),
+        ),
+        Err(_) => Arc::new(bulk_sql(rows)),
+    }
+}
+
 fn values_list(rows: usize, columns: usize) -> String {
     let one = format!("({})", placeholders(columns));
     vec![one; rows].join(",")
@@ -745,8 +763,9 @@ fn bulk_create_inner(
     stamp: &str,
 ) -> std::result::Result<(), RowFail> {
     let rows = &creates.users[range.clone()];
-    let [users_sql, memberships_sql] = bulk_sql(rows.len());
-    let mut users = conn.prepare_cached(&users_sql)?;
+    let sql = bulk_sql_cached(rows.len());
+    let [users_sql, memberships_sql] = &*sql;
+    let mut users = conn.prepare_cached(users_sql)?;
     users.raw_bind_parameter(1, stamp)?;
     for (k, row) in rows.iter().enumerate() {
         let prepared = row.prepared;
@@ -780,7 +799,7 @@ fn bulk_create_inner(
     let memberships = Creates::pairs_of(&creates.memberships, range.clone());
     let mut pairs = memberships.chunks_exact(rows.len());
     if pairs.len() > 0 {
-        let mut bulk = conn.prepare_cached(&memberships_sql)?;
+        let mut bulk = conn.prepare_cached(memberships_sql)?;
         for chunk in pairs.by_ref() {
             for (j, (k, group)) in chunk.iter().enumerate() {
                 bulk.raw_bind_parameter(j * 2 + 1, id(*k))?;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use userimport::launch::{self, Started};
+use userimport::launch::{self, Started, Worker};
 use userimport::plan::Directory;
 use userimport::sink::JobStatus;
 use userimport::{ApplyOptions, Error, ImportSettings, Input, Phase, Store, jobs};
@@ -123,6 +123,20 @@ impl Db {
     fn users(&self) -> u64 {
         self.store().user_count().unwrap()
     }
+
+    /// Starts `file`, checked at revision `at`, as a job (batches of 10).
+    fn start_job(&self, file: &Path, at: u64) -> (userimport::Applied, Worker) {
+        match launch::start(
+            &self.url(),
+            file,
+            &ImportSettings::default(),
+            &checked_at(at),
+        ) {
+            Ok(Started::Job(applied, worker)) => (applied, worker),
+            Ok(Started::Refused(applied)) => panic!("not a job: {:?}", applied.issues),
+            Err(e) => panic!("not started: {e}"),
+        }
+    }
 }
 
 impl Drop for Db {
@@ -203,15 +217,7 @@ fn a_started_job_has_its_id_at_once_runs_on_a_worker_and_stops_when_asked() {
     for db in Db::all() {
         let file = db.file("big", 60);
         let at = db.check(&file);
-        let Started::Job(applied, worker) = launch::start(
-            &db.url(),
-            &file,
-            &ImportSettings::default(),
-            &checked_at(at),
-        )
-        .unwrap() else {
-            panic!("not a job")
-        };
+        let (applied, worker) = db.start_job(&file, at);
         let job = applied.job.as_ref().expect("the job").job.clone();
         assert_eq!((job.id, job.status), (worker.id(), JobStatus::Running));
         assert_eq!((job.rows_done, job.spec.rows_total), (0, 60));
@@ -258,15 +264,7 @@ fn a_job_whose_store_moves_before_its_worker_starts_writes_nothing_and_fails() {
     for db in Db::all() {
         let file = db.file("late", 40);
         let at = db.check(&file);
-        let Started::Job(_, worker) = launch::start(
-            &db.url(),
-            &file,
-            &ImportSettings::default(),
-            &checked_at(at),
-        )
-        .unwrap() else {
-            panic!("not a job")
-        };
+        let (_, worker) = db.start_job(&file, at);
         db.apply(&db.file("between", 2), &ApplyOptions::default())
             .unwrap();
         let id = worker.id();
@@ -310,15 +308,7 @@ fn a_started_job_is_cancelled_from_another_connection_at_its_next_batch() {
     for db in Db::all() {
         let file = db.file("far", 60);
         let at = db.check(&file);
-        let Started::Job(_, worker) = launch::start(
-            &db.url(),
-            &file,
-            &ImportSettings::default(),
-            &checked_at(at),
-        )
-        .unwrap() else {
-            panic!("not a job")
-        };
+        let (_, worker) = db.start_job(&file, at);
         let id = worker.id();
         let (batch_done, wait) = std::sync::mpsc::channel();
         let (go_on, proceed) = std::sync::mpsc::channel::<()>();
@@ -353,15 +343,7 @@ fn a_started_job_stopped_while_its_file_is_checked_is_cancelled() {
     for db in Db::all() {
         let file = db.file("early", 60);
         let at = db.check(&file);
-        let Started::Job(_, worker) = launch::start(
-            &db.url(),
-            &file,
-            &ImportSettings::default(),
-            &checked_at(at),
-        )
-        .unwrap() else {
-            panic!("not a job")
-        };
+        let (_, worker) = db.start_job(&file, at);
         let id = worker.id();
         // Stopped at the first word of its worker: the file is being
         // checked again, nothing is written yet.
@@ -393,15 +375,7 @@ fn a_started_job_cancelled_before_its_worker_runs_writes_nothing() {
     for db in Db::all() {
         let file = db.file("soon", 60);
         let at = db.check(&file);
-        let Started::Job(_, worker) = launch::start(
-            &db.url(),
-            &file,
-            &ImportSettings::default(),
-            &checked_at(at),
-        )
-        .unwrap() else {
-            panic!("not a job")
-        };
+        let (_, worker) = db.start_job(&file, at);
         let id = worker.id();
         // Asked to stop from another connection while the frontend's
         // answer is on its way, before the worker wrote anything.

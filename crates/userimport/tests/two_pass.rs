@@ -202,6 +202,22 @@ fn assert_complete(db: &Db, job: i64, refused: &[u64]) {
     assert!(last[0].groups.contains("Team 6"), "{:?}", last[0].groups);
 }
 
+/// Seeds `db` and records the test file as a detached job: the job as
+/// recorded, and the rows the check refuses.
+fn detached(db: &Db) -> (userimport::sink::Job, Vec<u64>) {
+    seed(db);
+    let text = file();
+    let refused = refused_by_check(db, &text);
+    let path = write_file(db, &text);
+    let mut how = how();
+    how.detach = true;
+    let applied = userimport::apply(&db.url(), Input::Path(path), &settings(), &how, &mut |_| {
+        true
+    })
+    .unwrap();
+    (applied.job.expect("a detached job").job, refused)
+}
+
 fn write_file(db: &Db, text: &str) -> std::path::PathBuf {
     let path = db.dir().join("users.csv");
     std::fs::write(&path, text).unwrap();
@@ -270,17 +286,7 @@ fn a_stopped_job_resumes_to_the_same_end(db: fn() -> Option<Db>) {
 
 fn detach_then_resume_writes_the_same(db: fn() -> Option<Db>) {
     let Some(db) = db() else { return };
-    seed(&db);
-    let text = file();
-    let refused = refused_by_check(&db, &text);
-    let path = write_file(&db, &text);
-    let mut how = how();
-    how.detach = true;
-    let applied = userimport::apply(&db.url(), Input::Path(path), &settings(), &how, &mut |_| {
-        true
-    })
-    .unwrap();
-    let job = applied.job.expect("a detached job").job;
+    let (job, refused) = detached(&db);
     assert_eq!((job.rows_done, job.failed), (0, refused.len() as u64));
     assert_eq!(Store::open(&db.url()).unwrap().user_count().unwrap(), 2);
     let mut store = Store::open(&db.url()).unwrap();
@@ -389,17 +395,8 @@ fn postgres_a_store_moved_between_the_passes_writes_nothing() {
 /// it would have.
 fn a_resume_stopped_while_the_file_is_checked_is_cancelled(db: fn() -> Option<Db>) {
     let Some(db) = db() else { return };
-    seed(&db);
-    let text = file();
-    let refused = refused_by_check(&db, &text);
-    let path = write_file(&db, &text);
-    let mut how = how();
-    how.detach = true;
-    let applied = userimport::apply(&db.url(), Input::Path(path), &settings(), &how, &mut |_| {
-        true
-    })
-    .unwrap();
-    let job = applied.job.expect("a detached job").job.id;
+    let (job, refused) = detached(&db);
+    let job = job.id;
     let mut store = Store::open(&db.url()).unwrap();
     let planning = Store::open_existing(&db.url()).unwrap();
     let mut phases = Vec::new();
@@ -443,17 +440,8 @@ fn postgres_a_resume_stopped_while_the_file_is_checked_is_cancelled() {
 /// finishes.
 fn a_detached_job_cancelled_before_its_worker_starts_stays_cancelled(db: fn() -> Option<Db>) {
     let Some(db) = db() else { return };
-    seed(&db);
-    let text = file();
-    let refused = refused_by_check(&db, &text);
-    let path = write_file(&db, &text);
-    let mut how = how();
-    how.detach = true;
-    let applied = userimport::apply(&db.url(), Input::Path(path), &settings(), &how, &mut |_| {
-        true
-    })
-    .unwrap();
-    let job = applied.job.expect("a detached job").job.id;
+    let (job, refused) = detached(&db);
+    let job = job.id;
     let cancelled = userimport::jobs::cancel(&mut Store::open(&db.url()).unwrap(), job).unwrap();
     assert_eq!(cancelled.status, JobStatus::Cancelled);
 

@@ -269,7 +269,8 @@ fn check_plain<'a>(
         FieldKind::Text { min_len, max_len } => text_value(col, text, *min_len, *max_len),
         FieldKind::Email => quoted_local_part(text).and_then(|()| email(text)),
         FieldKind::PasswordHash => {
-            password_hash(text).and_then(|out| hash_above_floor(text, env.hash_floor).map(|()| out))
+            password_hash(text).and_then(|cost| hash_above_floor(cost, env.hash_floor))?;
+            Ok(Out::Secret(text))
         }
         FieldKind::Enum { values } => match col.kind.resolve_enum(text) {
             Some(canonical) => Ok(Out::Text(canonical)),
@@ -533,9 +534,20 @@ fn password(raw: &str, min: usize, max: usize) -> Result<Out<'_>, Problem> {
     Ok(Out::Secret(raw))
 }
 
+/// What a well-formed hash costs to compute, read once from its text.
+#[derive(Debug, Clone, Copy)]
+enum HashCost {
+    /// argon2id's memory (KiB), iterations and parallelism.
+    Argon2id { m: u32, t: u32, p: u32 },
+    /// bcrypt's cost.
+    Bcrypt(u32),
+}
+
 /// Checks PHC syntax: `$argon2id$v=19$m=…,t=…,p=…$salt$hash` or bcrypt's
-/// `$2b$12$` plus 53 characters. Messages never echo the hash.
-fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
+/// `$2b$12$` plus 53 characters, and reads what the hash costs (parsed
+/// once: a pre-hashed import checks one per row). Messages never echo the
+/// hash.
+fn password_hash(text: &str) -> Result<HashCost, Problem> {
     let fail = |why: &str| {
         Err(Problem::new(
             codes::PASSWORD_HASH_INVALID,
@@ -547,7 +559,10 @@ fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
     };
     if let Some(rest) = text.strip_prefix("$2") {
         return if is_bcrypt(rest) {
-            Ok(Out::Secret(text))
+            // `is_bcrypt` checked "b$12$…": the cost is bytes 2 and 3.
+            Ok(HashCost::Bcrypt(
+                rest.get(2..4).and_then(|c| c.parse().ok()).unwrap_or(0),
+            ))
         } else {
             fail(
                 "it starts like bcrypt but is not $2a$, $2b$ or $2y$, a cost from 04 to 31, and 53 characters",
@@ -564,15 +579,14 @@ fn password_hash(text: &str) -> Result<Out<'_>, Problem> {
     if hash.version.is_some_and(|v| v != 0x13) {
         return fail("its version is not v=19");
     }
-    for name in ["m", "t", "p"] {
-        if hash.params.get_decimal(name).is_none() {
-            return fail("it lacks one of the parameters m, t and p");
-        }
-    }
+    let param = |name: &str| hash.params.get_decimal(name);
+    let (Some(m), Some(t), Some(p)) = (param("m"), param("t"), param("p")) else {
+        return fail("it lacks one of the parameters m, t and p");
+    };
     if hash.salt.is_none() || hash.hash.is_none() {
         return fail("it lacks the salt or the hash");
     }
-    Ok(Out::Secret(text))
+    Ok(HashCost::Argon2id { m, t, p })
 }
 
 /// Every field is one line: a tab, CR or LF in a value is refused (in a
@@ -628,7 +642,7 @@ fn quoted_local_part(text: &str) -> Result<(), Problem> {
 
 /// A well-formed hash (see [`password_hash`]) must also cost at least the
 /// profile's floor.
-fn hash_above_floor(text: &str, floor: HashFloor) -> Result<(), Problem> {
+fn hash_above_floor(cost: HashCost, floor: HashFloor) -> Result<(), Problem> {
     let weak = |what: String| {
         Err(Problem::new(
             codes::PASSWORD_HASH_WEAK,
@@ -642,29 +656,25 @@ fn hash_above_floor(text: &str, floor: HashFloor) -> Result<(), Problem> {
             ),
         ))
     };
-    if let Some(rest) = text.strip_prefix("$2") {
-        // Checked by `is_bcrypt`: "b$12$…", the cost in bytes 2 and 3.
-        let cost: u32 = rest.get(2..4).and_then(|c| c.parse().ok()).unwrap_or(0);
-        if cost < floor.bcrypt_cost {
-            return weak(format!("bcrypt cost {cost} is below {}", floor.bcrypt_cost));
+    match cost {
+        HashCost::Bcrypt(cost) if cost < floor.bcrypt_cost => {
+            weak(format!("bcrypt cost {cost} is below {}", floor.bcrypt_cost))
         }
-        return Ok(());
+        HashCost::Argon2id { m, t, p }
+            if m < floor.argon2_memory_kib
+                || t < floor.argon2_iterations
+                || p < floor.argon2_parallelism =>
+        {
+            weak(format!("argon2id m={m}, t={t}, p={p}"))
+        }
+        _ => Ok(()),
     }
-    let Ok(hash) = password_hash::PasswordHash::new(text) else {
-        return Ok(()); // refused by `password_hash` already
-    };
-    let param = |name: &str| hash.params.get_decimal(name).unwrap_or(0);
-    let (m, t, p) = (param("m"), param("t"), param("p"));
-    if m < floor.argon2_memory_kib || t < floor.argon2_iterations || p < floor.argon2_parallelism {
-        return weak(format!("argon2id m={m}, t={t}, p={p}"));
-    }
-    Ok(())
 }
 
 /// [`password_hash`] for callers outside the validator: the refusal's message.
 pub(crate) fn check_password_hash(text: &str, floor: HashFloor) -> Result<(), String> {
     password_hash(text)
-        .and_then(|_| hash_above_floor(text, floor))
+        .and_then(|cost| hash_above_floor(cost, floor))
         .map_err(|p| p.message)
 }
 
