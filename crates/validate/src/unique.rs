@@ -58,7 +58,7 @@ struct Entry {
 /// Fingerprints are keyed with a random seed per instance, so a crafted file
 /// cannot make two different keys collide on purpose; an accidental
 /// collision among a million keys has odds around 10⁻⁷ (see
-/// [`fingerprint_key`] for the hash and its key). Because the text is
+/// `fingerprint_key` in the source for the hash and its key). Because the text is
 /// not kept, duplicate issues carry no [`Issue::value`].
 ///
 /// ```
