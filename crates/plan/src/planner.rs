@@ -701,19 +701,8 @@ impl Planner {
         column: &str,
         issues: &mut Vec<Issue>,
     ) -> Option<String> {
-        // The usual case, a known ASCII name, is looked up without folding
-        // into a new string (ASCII lowercasing is what `fold` does to it).
-        let trimmed = name.trim();
-        if trimmed.is_ascii() && trimmed.len() <= 64 {
-            let mut buf = [0u8; 64];
-            let bytes = &mut buf[..trimmed.len()];
-            bytes.copy_from_slice(trimmed.as_bytes());
-            bytes.make_ascii_lowercase();
-            if let Ok(folded) = std::str::from_utf8(bytes)
-                && let Some(existing) = self.groups.get(folded)
-            {
-                return Some(existing.clone());
-            }
+        if let Some(existing) = self.known_group(name) {
+            return Some(existing.clone());
         }
         let folded = fold(name);
         if let Some(existing) = self.groups.get(&folded) {
@@ -770,6 +759,21 @@ impl Planner {
             issues.push(issue.column(column).value(name));
         }
         Some(name.to_string())
+    }
+
+    /// The stored spelling of a known group in the usual case, an ASCII
+    /// name, looked up without folding into a new string (ASCII lowercasing
+    /// is what `fold` does to it). `None`: not known, or not that case.
+    fn known_group(&self, name: &str) -> Option<&String> {
+        let trimmed = name.trim();
+        if !trimmed.is_ascii() || trimmed.len() > 64 {
+            return None;
+        }
+        let mut buf = [0u8; 64];
+        let bytes = &mut buf[..trimmed.len()];
+        bytes.copy_from_slice(trimmed.as_bytes());
+        bytes.make_ascii_lowercase();
+        self.groups.get(std::str::from_utf8(bytes).ok()?)
     }
 
     /// Existing groups whose names are close to `folded` (a typo of one of
@@ -1217,6 +1221,11 @@ impl Planner {
                         _ => Vec::new().into(),
                     };
                     for name in names.iter() {
+                        // Counts only: a known group raises nothing and is
+                        // not kept, so its name is not copied.
+                        if !build && self.known_group(name).is_some() {
+                            continue;
+                        }
                         if let Some(g) = self.resolve_group(name, row, &column.key, issues)
                             && build
                         {

@@ -1,6 +1,10 @@
 //! In-file uniqueness of key columns, streamed across chunks in bounded memory.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
+
+use foldhash::SharedSeed;
+use foldhash::quality::SeedableRandomState;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -53,7 +57,8 @@ struct Entry {
 /// (never copied while growing) and merged in fingerprint order at the end.
 /// Fingerprints are keyed with a random seed per instance, so a crafted file
 /// cannot make two different keys collide on purpose; an accidental
-/// collision among a million keys has odds around 10⁻⁷. Because the text is
+/// collision among a million keys has odds around 10⁻⁷ (see
+/// `fingerprint_key` in the source for the hash and its key). Because the text is
 /// not kept, duplicate issues carry no [`Issue::value`].
 ///
 /// ```
@@ -122,7 +127,7 @@ impl Uniqueness {
             .collect();
         let prints = Fingerprinter {
             columns: Arc::new(tracked.iter().map(|(i, _, _, u)| (*i, *u)).collect()),
-            seed: RandomState::new(),
+            seed: fingerprint_key(),
         };
         Uniqueness {
             columns: tracked
@@ -434,7 +439,32 @@ pub struct KeyPrint {
 pub struct Fingerprinter {
     /// Profile column index and what it holds, per tag.
     columns: Arc<Vec<(usize, Unique)>>,
-    seed: RandomState,
+    seed: SeedableRandomState,
+}
+
+/// The keyed hash of one [`Uniqueness`]: foldhash's quality variant (a
+/// well-kept crate, the hash of hashbrown and so of std's `HashMap` tables
+/// in many programs), keyed with seeds drawn from the operating system's
+/// randomness through std's `RandomState` (SipHash keyed per process, used
+/// here as a random-number generator): a process-wide shared seed and a
+/// per-instance seed. It replaces SipHash-1-3 for the two or three
+/// fingerprints of every row (3% of a 1M-row check's CPU).
+///
+/// Why that is enough. A collision of two different keys makes a false
+/// `key.duplicate` error: never a false "clean", never a write, and only
+/// on the file that holds both keys. Whoever crafts such a file is the
+/// administrator importing it. By chance, the odds are those of any hash
+/// that mixes its bits well (the figure above), which foldhash's quality
+/// variant does (it passes SMHasher). On purpose, a collision needs the
+/// key, which is random per run and never shown: the prints are never
+/// written out. Foldhash is not a cryptographic hash, so a program that
+/// showed its hashes could be studied for its key; this one shows none,
+/// and draws a new key every run.
+fn fingerprint_key() -> SeedableRandomState {
+    static SHARED: OnceLock<SharedSeed> = OnceLock::new();
+    let random = || std::hash::RandomState::new().hash_one(0u64);
+    let shared = SHARED.get_or_init(|| SharedSeed::from_u64(random()));
+    SeedableRandomState::with_seed(random(), shared)
 }
 
 impl Fingerprinter {
