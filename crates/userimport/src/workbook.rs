@@ -20,7 +20,7 @@ use rust_xlsxwriter::{
 };
 use userimport_parse::{ColumnMapping, FormulaCell, Record, cell_reference, column_letters};
 use userimport_plan::{Directory, StoredUser};
-use userimport_schema::{FieldKind, Profile, Purpose, Template, escape_formula};
+use userimport_schema::{FieldKind, Profile, Purpose, Template, escape_formula, unescape_formula};
 use userimport_validate::{Issue, codes};
 
 use crate::Error;
@@ -165,8 +165,9 @@ impl SheetWriter {
                 continue;
             }
             // A text cell is never run as a formula; only a value that the
-            // importer would unescape needs its `'` doubled.
-            let value = match value.starts_with('\'') {
+            // importer would unescape (a `'` at its start, or after a `;`,
+            // tab, `|` or `,`) is escaped, so that it reads back unchanged.
+            let value = match unescape_formula(value) != value {
                 true => escape_formula(value),
                 false => value.into(),
             };

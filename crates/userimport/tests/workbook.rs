@@ -47,11 +47,14 @@ fn apply(profile: &Profile, file: &[u8], store: &mut MemorySink) -> Result<(), T
     Ok(())
 }
 
-/// Text a person might type: formula-looking starts, quotes, leading
-/// zeros, Japanese; no control or invisible characters.
+/// Text a person might type: formula-looking starts, quotes (also after
+/// a `|`, `;` or `,`), leading zeros, Japanese; no control or invisible
+/// characters.
 fn text(min: usize) -> impl Strategy<Value = String> {
     let start = prop::sample::select(vec![
         "", "", "=", "+", "-", "@", "＝", "'", "'=", "''", "\"", "0", "00", "山田 ", "María ",
+        // A quote after another delimiter, which the importer also unescapes.
+        "|'=", "a;'", "b,''", "c|'-",
     ]);
     (start, "[\\p{L}\\p{N}\\p{P}\\p{S} ]{0,20}").prop_filter_map("blank", move |(a, b)| {
         let t = format!("{a}{b}");
