@@ -60,6 +60,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod attributes;
 mod authority;
 mod directory;
 mod plan;
@@ -68,6 +69,7 @@ mod review;
 mod types;
 mod verify;
 
+pub use attributes::Attributes;
 pub use authority::{Actor, Denial, targets};
 pub use directory::{Directory, EmptyDirectory, Lookup, StoredUser, fold, skeleton};
 pub use plan::{

@@ -1,10 +1,12 @@
 //! The streaming planner: rows in, changes out, one batched look-up per chunk.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use userimport_schema::{CrossRule, FieldKind, KeyKind, Profile, Purpose};
 use userimport_validate::{Cell, Issue, ListEdit, Row};
 
+use crate::attributes::Attributes;
 use crate::authority::Actor;
 use crate::directory::{Directory, Lookup, StoredUser, fold};
 use crate::plan::Plan;
@@ -183,6 +185,8 @@ pub struct Planner {
     /// Each due-date rule's type and value columns: (index, index, value
     /// column's key), looked up once.
     due_dates: Vec<(Option<usize>, Option<usize>, String)>,
+    /// Each column's key, shared by the attributes of every new user.
+    keys: Vec<Arc<str>>,
 }
 
 /// The per-chunk index of found users.
@@ -315,6 +319,11 @@ impl Planner {
                     )),
                     _ => None,
                 })
+                .collect(),
+            keys: profile
+                .columns
+                .iter()
+                .map(|c| c.key.as_str().into())
                 .collect(),
         })
     }
@@ -1118,10 +1127,26 @@ impl Planner {
         !denials.is_empty()
     }
 
+    /// The key of column `index`, shared with every new user's attributes.
+    fn key(&self, index: usize) -> Arc<str> {
+        match self.keys.get(index) {
+            Some(key) => Arc::clone(key),
+            None => self
+                .profile
+                .columns
+                .get(index)
+                .map_or("", |c| c.key.as_str())
+                .into(),
+        }
+    }
+
     fn plan_create(&mut self, row: &Row, issues: &mut Vec<Issue>) -> NewUser {
-        let mut user = NewUser::default();
         let profile = std::sync::Arc::clone(&self.profile);
         let columns = &profile.columns;
+        let mut user = NewUser {
+            attributes: Attributes::with_capacity(self.keys.len()),
+            ..NewUser::default()
+        };
         let mut password_column: Option<String> = None;
         // Counts only: check every rule, build nothing.
         // The actor's authority is judged on the built user.
@@ -1201,8 +1226,7 @@ impl Planner {
                             );
                         }
                         if build {
-                            user.attributes
-                                .insert(column.key.clone(), value.to_string());
+                            user.attributes.insert(self.key(index), value);
                         }
                     }
                 }
@@ -1247,12 +1271,12 @@ impl Planner {
                 }
                 _ => match cell {
                     Cell::Value(v) if build => {
-                        user.attributes.insert(column.key.clone(), v.clone());
+                        user.attributes.insert(self.key(index), v.as_str());
                     }
                     Cell::Blank | Cell::Absent if build => {
                         if let FieldKind::OnOff { default } = column.kind {
                             let v = if default { "On" } else { "Off" };
-                            user.attributes.insert(column.key.clone(), v.to_string());
+                            user.attributes.insert(self.key(index), v);
                         }
                     }
                     _ => {}

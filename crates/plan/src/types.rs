@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use userimport_schema::KeyKind;
 use userimport_validate::{Issue, Secret};
 
+use crate::Attributes;
+
 /// How rows relate to the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,7 +158,7 @@ pub struct NewUser {
     /// The e-mail address.
     pub email: Option<String>,
     /// Attributes by column key (defaults applied), status included.
-    pub attributes: std::collections::BTreeMap<String, String>,
+    pub attributes: Attributes,
     /// Groups (default group applied).
     pub groups: BTreeSet<String>,
     /// Roles.

@@ -305,7 +305,7 @@ fn new_user_cells(profile: &Profile, user: &NewUser) -> Vec<(String, String)> {
     }
     for key in user.attributes.keys() {
         if profile.column(key).is_none() {
-            cells.push((key.clone(), String::new()));
+            cells.push((key.to_string(), String::new()));
         }
     }
     cells

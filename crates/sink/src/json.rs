@@ -4,26 +4,39 @@
 
 use std::collections::BTreeMap;
 
-/// Appends `map` as a JSON object to `out`, exactly as
-/// `serde_json::to_string(map)` writes it.
-pub(crate) fn write_attributes(map: &BTreeMap<String, String>, out: &mut String) {
+/// Appends `pairs` (in key order, each key once, as a map iterates) as a
+/// JSON object to `out`, exactly as `serde_json::to_string` writes the map.
+pub(crate) fn write_attributes<K, V>(pairs: impl IntoIterator<Item = (K, V)>, out: &mut String)
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     out.push('{');
-    for (i, (key, value)) in map.iter().enumerate() {
+    for (i, (key, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_str(key, out);
+        write_str(key.as_ref(), out);
         out.push(':');
-        write_str(value, out);
+        write_str(value.as_ref(), out);
     }
     out.push('}');
 }
 
+/// `pairs` (a map's entries, in key order) as a JSON object.
+pub(crate) fn object<K, V>(pairs: impl ExactSizeIterator<Item = (K, V)>) -> String
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut out = String::with_capacity(32 * pairs.len() + 2);
+    write_attributes(pairs, &mut out);
+    out
+}
+
 /// `map` as a JSON object.
 pub(crate) fn attributes(map: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(32 * map.len() + 2);
-    write_attributes(map, &mut out);
-    out
+    object(map.iter())
 }
 
 /// A JSON string: the common case (nothing to escape) is copied whole;
@@ -43,6 +56,8 @@ fn write_str(text: &str, out: &mut String) {
 mod tests {
     use super::*;
 
+    use userimport_plan::Attributes;
+
     #[test]
     fn writes_what_serde_json_writes() {
         let mut map = BTreeMap::new();
@@ -59,5 +74,8 @@ mod tests {
         assert_eq!(attributes(&map), serde_json::to_string(&map).unwrap());
         let back: BTreeMap<String, String> = serde_json::from_str(&attributes(&map)).unwrap();
         assert_eq!(back, map);
+        // A new user's attributes write the same object as the map.
+        let new_user = Attributes::from(map.clone());
+        assert_eq!(object(new_user.iter()), attributes(&map));
     }
 }

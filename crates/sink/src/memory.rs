@@ -434,7 +434,7 @@ impl MemoryWrite<'_> {
             id,
             login: user.login.clone(),
             email: user.email.clone(),
-            attributes: user.attributes.clone(),
+            attributes: (&user.attributes).into(),
             groups,
             roles: Creates::pairs_of(&creates.roles, k..k + 1)
                 .iter()

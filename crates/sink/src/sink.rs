@@ -238,7 +238,7 @@ impl PreparedCreate {
         let login_key = user.login.as_deref().map(userimport_plan::fold);
         let email_key = user.email.as_deref().map(userimport_plan::fold);
         PreparedCreate {
-            attributes: crate::json::attributes(&user.attributes),
+            attributes: crate::json::object(user.attributes.iter()),
             login_skeleton: login_key.as_deref().map(userimport_validate::key_skeleton),
             email_skeleton: email_key.as_deref().map(userimport_validate::key_skeleton),
             login_key,
