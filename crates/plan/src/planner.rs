@@ -1,9 +1,8 @@
 //! The streaming planner: rows in, changes out, one batched look-up per chunk.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 
-use userimport_schema::{CrossRule, FieldKind, KeyKind, Profile, Purpose};
+use userimport_schema::{Column, CrossRule, FieldKind, KeyKind, Profile, Purpose};
 use userimport_validate::{Cell, Issue, ListEdit, Row};
 
 use crate::attributes::Attributes;
@@ -185,8 +184,8 @@ pub struct Planner {
     /// Each due-date rule's type and value columns: (index, index, value
     /// column's key), looked up once.
     due_dates: Vec<(Option<usize>, Option<usize>, String)>,
-    /// Each column's key, shared by the attributes of every new user.
-    keys: Vec<Arc<str>>,
+    /// The columns a new user's attributes come from, in key order.
+    attribute_columns: Vec<usize>,
 }
 
 /// The per-chunk index of found users.
@@ -238,6 +237,51 @@ fn describe_to(actor: Option<&str>, user: &StoredUser) -> String {
 
 fn is_suspended(value: &str) -> bool {
     value.eq_ignore_ascii_case("suspended")
+}
+
+/// The indexes of `profile`'s attribute columns, in key order.
+fn attribute_columns(profile: &Profile) -> Vec<usize> {
+    let mut keyed: Vec<(&str, usize)> = (profile.columns.iter().enumerate())
+        .filter(|(_, column)| is_attribute(column))
+        .map(|(index, column)| (column.key.as_str(), index))
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, index)| index).collect()
+}
+
+/// True for a column whose value a user keeps as an attribute (status
+/// included), rather than as a key, password, list or flag.
+fn is_attribute(column: &Column) -> bool {
+    !matches!(column.kind, FieldKind::ReadOnly)
+        && !matches!(
+            column.purpose,
+            Purpose::MemberId
+                | Purpose::Delete
+                | Purpose::Login
+                | Purpose::Email
+                | Purpose::Password
+                | Purpose::PasswordHash
+                | Purpose::Groups
+                | Purpose::Roles
+                | Purpose::Identities
+        )
+}
+
+/// The value a new user gets from `cell` of the attribute column `column`:
+/// the cell's value, else the column's default (a status column's first
+/// value, an On/Off column's default for a blank cell).
+fn created_attribute<'a>(column: &'a Column, cell: &'a Cell) -> Option<&'a str> {
+    match (cell, &column.kind) {
+        (Cell::Value(v), _) => Some(v),
+        (_, FieldKind::Enum { values }) if column.purpose == Purpose::Status => {
+            values.first().map(|v| v.canonical.as_str())
+        }
+        (_, _) if column.purpose == Purpose::Status => None,
+        (Cell::Blank | Cell::Absent, FieldKind::OnOff { default }) => {
+            Some(if *default { "On" } else { "Off" })
+        }
+        _ => None,
+    }
 }
 
 impl Planner {
@@ -320,11 +364,7 @@ impl Planner {
                     _ => None,
                 })
                 .collect(),
-            keys: profile
-                .columns
-                .iter()
-                .map(|c| c.key.as_str().into())
-                .collect(),
+            attribute_columns: attribute_columns(profile),
         })
     }
 
@@ -1127,24 +1167,27 @@ impl Planner {
         !denials.is_empty()
     }
 
-    /// The key of column `index`, shared with every new user's attributes.
-    fn key(&self, index: usize) -> Arc<str> {
-        match self.keys.get(index) {
-            Some(key) => Arc::clone(key),
-            None => self
-                .profile
-                .columns
-                .get(index)
-                .map_or("", |c| c.key.as_str())
-                .into(),
+    /// The attributes of the user `row` creates, set in key order (each
+    /// one an append to the map).
+    fn created_attributes(&self, row: &Row, attributes: &mut Attributes) {
+        let columns = &self.profile.columns;
+        for &index in &self.attribute_columns {
+            let Some(column) = columns.get(index) else {
+                continue;
+            };
+            if let Some(value) = created_attribute(column, row.cell(index)) {
+                attributes.insert(&column.key, value);
+            }
         }
     }
 
     fn plan_create(&mut self, row: &Row, issues: &mut Vec<Issue>) -> NewUser {
         let profile = std::sync::Arc::clone(&self.profile);
         let columns = &profile.columns;
+        // Room for every attribute's key and a value of average length.
+        let attributes = self.attribute_columns.len();
         let mut user = NewUser {
-            attributes: Attributes::with_capacity(self.keys.len()),
+            attributes: Attributes::with_capacity(attributes, 32 * attributes),
             ..NewUser::default()
         };
         let mut password_column: Option<String> = None;
@@ -1204,30 +1247,18 @@ impl Planner {
                     }
                 }
                 Purpose::Status => {
-                    let value = match cell {
-                        Cell::Value(v) => Some(v.as_str()),
-                        _ => match &column.kind {
-                            FieldKind::Enum { values } => {
-                                values.first().map(|v| v.canonical.as_str())
-                            }
-                            _ => None,
-                        },
-                    };
-                    if let Some(value) = value {
-                        if is_suspended(value) {
-                            issues.push(
-                                Issue::error(
-                                    row.line,
-                                    row.row,
-                                    crate::codes::STATUS_SUSPENDED_NEW,
-                                    format!("{value} is only for existing users; a new user starts Valid or Invalid"),
-                                )
-                                .column(&column.key),
-                            );
-                        }
-                        if build {
-                            user.attributes.insert(self.key(index), value);
-                        }
+                    if let Some(value) = created_attribute(column, cell)
+                        && is_suspended(value)
+                    {
+                        issues.push(
+                            Issue::error(
+                                row.line,
+                                row.row,
+                                crate::codes::STATUS_SUSPENDED_NEW,
+                                format!("{value} is only for existing users; a new user starts Valid or Invalid"),
+                            )
+                            .column(&column.key),
+                        );
                     }
                 }
                 Purpose::Groups => {
@@ -1264,24 +1295,13 @@ impl Planner {
                         }
                     }
                 }
-                Purpose::Identities => {
-                    if build {
-                        user.identities.extend(list_adds(cell));
-                    }
-                }
-                _ => match cell {
-                    Cell::Value(v) if build => {
-                        user.attributes.insert(self.key(index), v.as_str());
-                    }
-                    Cell::Blank | Cell::Absent if build => {
-                        if let FieldKind::OnOff { default } = column.kind {
-                            let v = if default { "On" } else { "Off" };
-                            user.attributes.insert(self.key(index), v);
-                        }
-                    }
-                    _ => {}
-                },
+                Purpose::Identities if build => user.identities.extend(list_adds(cell)),
+                // Attributes: set below, in key order.
+                _ => {}
             }
+        }
+        if build {
+            self.created_attributes(row, &mut user.attributes);
         }
         if !has_password && self.has_password_column {
             if self.options.generate_passwords {

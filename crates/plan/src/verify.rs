@@ -297,7 +297,7 @@ fn new_user_cells(profile: &Profile, user: &NewUser) -> Vec<(String, String)> {
             Purpose::Roles => join(&user.roles),
             Purpose::Identities => join(&user.identities),
             Purpose::MemberId | Purpose::Delete | Purpose::Password | Purpose::PasswordHash => None,
-            _ => user.attributes.get(&column.key).cloned(),
+            _ => user.attributes.get(&column.key).map(str::to_string),
         };
         if let Some(value) = value {
             cells.push((column.key.clone(), value));

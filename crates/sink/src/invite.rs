@@ -180,7 +180,7 @@ impl Recipient {
     /// The recipient of a new user's invitation; `None` without an e-mail.
     pub fn of(user: &NewUser) -> Option<Recipient> {
         Some(Recipient {
-            name: user.attributes.get("name").cloned(),
+            name: user.attributes.get("name").map(str::to_string),
             login: user.login.clone(),
             email: user.email.clone().filter(|e| !e.trim().is_empty())?,
         })
