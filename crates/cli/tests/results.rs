@@ -28,26 +28,25 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
+/// `apply in.csv --skip-invalid --results r.csv --format json` in `dir`,
+/// which fails some rows (exit 1): its standard output and results file.
+fn apply_skipping_invalid(dir: &std::path::Path) -> (String, String) {
+    let args = ["apply", "in.csv", "--db", "s.db", "--skip-invalid"];
+    let r = run(
+        &[&args[..], &["--results", "r.csv", "--format", "json"]].concat(),
+        None,
+        dir,
+    );
+    assert_eq!(r.code, 1, "rows failed, so exit 1: {r:?}");
+    let results = std::fs::read_to_string(dir.join("r.csv")).unwrap();
+    (r.stdout, results)
+}
+
 fn every_row_is_accounted_for(rows: u64, bad: &[u64]) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.csv"), file(rows, bad)).unwrap();
-    let r = run(
-        &[
-            "apply",
-            "in.csv",
-            "--db",
-            "s.db",
-            "--skip-invalid",
-            "--results",
-            "r.csv",
-            "--format",
-            "json",
-        ],
-        None,
-        dir.path(),
-    );
-    assert_eq!(r.code, 1, "rows failed, so exit 1: {r:?}");
-    let report = json(&r.stdout);
+    let (stdout, results) = apply_skipping_invalid(dir.path());
+    let report = json(&stdout);
     let counts = &report["results"];
     assert_eq!(counts["failed"], bad.len() as u64, "{counts}");
     assert_eq!(counts["created"], rows - bad.len() as u64, "{counts}");
@@ -55,7 +54,6 @@ fn every_row_is_accounted_for(rows: u64, bad: &[u64]) {
     assert_eq!(report["summary"]["rows"], rows);
     assert_eq!(report["job"].is_null(), rows <= 100, "{}", report["job"]);
 
-    let results = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
     let failed: Vec<&str> = results.lines().filter(|l| l.contains(",failed,")).collect();
     assert_eq!(failed.len(), bad.len(), "{results}");
     for (line, text) in bad.iter().zip(&failed) {
@@ -142,21 +140,7 @@ fn duplicates_are_named_by_their_keys(rows: u64, copies: &[u64]) {
         );
     }
 
-    let r = run(
-        &[
-            "apply",
-            "in.csv",
-            "--db",
-            "s.db",
-            "--skip-invalid",
-            "--results",
-            "r.csv",
-        ],
-        None,
-        dir.path(),
-    );
-    assert_eq!(r.code, 1, "rows failed, so exit 1: {r:?}");
-    let results = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
+    let (_, results) = apply_skipping_invalid(dir.path());
     let failed: Vec<&str> = results.lines().filter(|l| l.contains(",failed,")).collect();
     assert_eq!(failed.len(), copies.len() + 1, "{results}");
     assert!(

@@ -1561,6 +1561,19 @@ impl Outbox for SqliteSink {
 mod tests {
     use super::*;
 
+    /// A store file at `path` as an older release left it: the first
+    /// `version` migrations applied.
+    fn store_at_version(path: &Path, version: usize) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        register_functions(&conn).unwrap();
+        for (i, sql) in MIGRATIONS[..version].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as u32 + 1)
+                .unwrap();
+        }
+        conn
+    }
+
     /// Migration 4 moves every user's attributes into its row and keeps the
     /// member IDs AUTOINCREMENT has handed out.
     #[test]
@@ -1568,12 +1581,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v3.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
-                conn.execute_batch(sql).unwrap();
-                conn.pragma_update(None, "user_version", i as u32 + 1)
-                    .unwrap();
-            }
+            let conn = store_at_version(&path, 3);
             conn.execute_batch(
                 r#"
                 INSERT INTO users (id, login, login_key, email, email_key, created_at, updated_at)
@@ -1631,13 +1639,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v10.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            register_functions(&conn).unwrap();
-            for (i, sql) in MIGRATIONS[..10].iter().enumerate() {
-                conn.execute_batch(sql).unwrap();
-                conn.pragma_update(None, "user_version", i as u32 + 1)
-                    .unwrap();
-            }
+            let conn = store_at_version(&path, 10);
             conn.execute_batch(
                 r#"
                 INSERT INTO users (id, login, login_key, created_at, updated_at, data)
