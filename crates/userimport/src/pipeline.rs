@@ -447,14 +447,14 @@ impl Importer {
             scope.spawn(move || {
                 for mut batch in inbox {
                     batch.issues.clear();
-                    validator.validate_into(
+                    batch.prints.clear();
+                    validator.validate_and_fingerprint_into(
                         &batch.records[..batch.filled],
                         batch.first_row,
-                        &mut batch.rows,
-                        &mut batch.issues,
+                        (&mut batch.rows, &mut batch.issues),
+                        &fingerprinter,
+                        &mut batch.prints,
                     );
-                    batch.prints.clear();
-                    fingerprinter.fingerprint_into(&batch.rows[..batch.filled], &mut batch.prints);
                     if validated.send(batch).is_err() {
                         break;
                     }

@@ -488,6 +488,15 @@ impl Fingerprinter {
         }
     }
 
+    /// The fingerprints of `rows`, in row order, on this thread.
+    pub(crate) fn fingerprint_rows(&self, rows: &[Row], out: &mut Vec<KeyPrint>) {
+        let mut buf = Vec::new();
+        out.reserve(rows.len() * self.columns.len());
+        for row in rows {
+            self.row(row, &mut buf, |print| out.push(print));
+        }
+    }
+
     fn kind(&self, tag: usize) -> Option<Unique> {
         self.columns.get(tag).map(|c| c.1)
     }
