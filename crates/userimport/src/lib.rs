@@ -84,6 +84,7 @@ mod moved;
 mod output_file;
 mod pipeline;
 mod plan_file;
+mod refill;
 mod report;
 mod settings;
 mod store;

@@ -59,7 +59,9 @@ struct Entry {
 /// cannot make two different keys collide on purpose; an accidental
 /// collision among a million keys has odds around 10⁻⁷ (see
 /// `fingerprint_key` in the source for the hash and its key). Because the text is
-/// not kept, duplicate issues carry no [`Issue::value`].
+/// not kept, duplicate issues carry no [`Issue::value`] and no row keys; the
+/// facade's `Importer::fill_end_of_file_issues` gives them both from a
+/// second read of a file that can be read again.
 ///
 /// ```
 /// use userimport_schema::{FieldKind, Profile, Purpose};

@@ -316,7 +316,8 @@ pub async fn check(
         let importer = s.importer(&offered)?;
         let store = Store::open_existing(&db)?;
         let revision = store.revision()?;
-        let checked = importer.check(std::fs::File::open(&file)?, &store)?;
+        let mut checked = importer.check(std::fs::File::open(&file)?, &store)?;
+        importer.fill_end_of_file_issues(std::fs::File::open(&file)?, &mut checked.issues)?;
         Ok((checked, revision))
     })
     .await;
