@@ -406,7 +406,7 @@ impl Importer {
         // Check keeps only counts and issues: no new user is built.
         planner.counts_only(matches!(keep, Keep::Counts | Keep::Refusals(_)));
         planner.review_limit(self.options.max_changes);
-        let mut uniqueness = Uniqueness::new(profile);
+        let uniqueness = Uniqueness::new(profile);
         let mut header_issues = validator.header_issues();
         header_issues.extend(
             reader
@@ -439,33 +439,38 @@ impl Importer {
         // chunk N-1 planned. Chunks travel in file order through one FIFO
         // and come back with their rows; their buffers are reused, so memory
         // is `BATCHES` chunks whatever the file's size.
-        std::thread::scope(|scope| -> Result<(), Error> {
+        // The helper thread also records each chunk's key fingerprints (in
+        // file order, as chunks arrive), which keeps that work off this
+        // thread, the busier of the two; it hands the index back at the end.
+        let uniqueness = std::thread::scope(|scope| -> Result<Uniqueness, Error> {
             let (to_validate, inbox) = mpsc::sync_channel::<Batch>(BATCHES);
             let (validated, from_validate) = mpsc::sync_channel::<Batch>(BATCHES);
             let validator = &validator;
             let fingerprinter = uniqueness.fingerprinter();
-            scope.spawn(move || {
+            let helper = scope.spawn(move || {
+                let mut uniqueness = uniqueness;
                 for mut batch in inbox {
                     batch.issues.clear();
-                    validator.validate_into(
+                    batch.prints.clear();
+                    validator.validate_and_fingerprint_into(
                         &batch.records[..batch.filled],
                         batch.first_row,
-                        &mut batch.rows,
-                        &mut batch.issues,
+                        (&mut batch.rows, &mut batch.issues),
+                        &fingerprinter,
+                        &mut batch.prints,
                     );
-                    batch.prints.clear();
-                    fingerprinter.fingerprint_into(&batch.rows[..batch.filled], &mut batch.prints);
+                    uniqueness.observe_prints(&batch.prints);
                     if validated.send(batch).is_err() {
                         break;
                     }
                 }
+                uniqueness
             });
             let mut spare: Vec<Batch> = (0..BATCHES).map(|_| Batch::default()).collect();
             let mut in_flight = 0usize;
             let mut at_end = false;
             let mut process = |batch: &mut Batch| -> Result<(), Error> {
                 let rows = &batch.rows[..batch.filled];
-                uniqueness.observe_prints(&batch.prints);
                 let mut chunk = planner.plan_chunk(rows, dir)?;
                 kinds.resize(kinds.len() + batch.filled, Kind::None);
                 for change in &chunk.changes {
@@ -553,7 +558,11 @@ impl Importer {
                 }
                 in_flight += 1;
             }
-            Ok(())
+            // The inbox closes, so the helper's loop ends.
+            drop(to_validate);
+            helper
+                .join()
+                .map_err(|_| Error::Refused("the validation thread stopped".into()))
         })?;
         counted.count_issues(&formula_issues);
         issues.extend(formula_issues);

@@ -71,6 +71,10 @@ impl Out<'_> {
                 Cell::Secret(buf) => buf.set(text),
                 _ => *cell = Cell::Secret(Secret::new(text)),
             },
+            // A reused row's cell of a column usually holds the same
+            // variant as last time: kept as it is, no drop of the old value.
+            Out::Absent if matches!(cell, Cell::Absent) => {}
+            Out::Blank if matches!(cell, Cell::Blank) => {}
             Out::Absent => *cell = Cell::Absent,
             Out::Blank => *cell = Cell::Blank,
             Out::Clear => *cell = Cell::Clear,
@@ -697,6 +701,9 @@ fn is_bcrypt(rest: &str) -> bool {
 }
 
 fn code(table: CodeTable, text: &str) -> Result<Out<'static>, Problem> {
+    if let Some(canonical) = cached_code(table, text) {
+        return Ok(Out::Text(canonical));
+    }
     let (code, what, example) = match table {
         CodeTable::Country => (codes::COUNTRY_UNKNOWN, "country or region", "Japan"),
         CodeTable::Language => (codes::LANGUAGE_UNKNOWN, "language", "ja_JP"),
@@ -706,9 +713,6 @@ fn code(table: CodeTable, text: &str) -> Result<Out<'static>, Problem> {
         CodeTable::DateFormat => (codes::DATE_FORMAT_UNKNOWN, "date format", "YYYY/MM/DD"),
         CodeTable::TimeFormat => (codes::TIME_FORMAT_UNKNOWN, "time format", "HH:mm:ss"),
     };
-    if let Some(canonical) = cached_code(table, text) {
-        return Ok(Out::Text(canonical));
-    }
     // No spelling in any table is this long; suggesting would compare a
     // hostile 64 KiB cell with every spelling.
     if text.chars().count() > MAX_CODE_CHARS {

@@ -20,14 +20,40 @@ use unicode_normalization::char::is_combining_mark;
 /// ```
 pub fn fold_key(key: &str) -> Cow<'_, str> {
     let key = trim(key);
+    if lowercase_ascii(key.as_bytes()) {
+        return Cow::Borrowed(key);
+    }
     if key.is_ascii() {
-        return if key.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(key.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(key)
-        };
+        return Cow::Owned(key.to_ascii_lowercase());
     }
     Cow::Owned(fold_unicode(key))
+}
+
+/// True when every byte is ASCII and none is an uppercase letter (the key
+/// is its own fold), eight bytes at a time: a byte has its high bit set, or
+/// gets it by adding 0x3F (at least `A`) but not by adding 0x25 (at least
+/// `[`). Below 0x80 neither sum carries into the next byte.
+fn lowercase_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        let w = u64::from_le_bytes(b);
+        if w & HIGH != 0 {
+            return false;
+        }
+        let from_a = w.wrapping_add(ONES * 0x3F);
+        let past_z = w.wrapping_add(ONES * 0x25);
+        if from_a & !past_z & HIGH != 0 {
+            return false;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
 }
 
 /// [`fold_key`] without the ASCII shortcut: NFKC, lowercase, NFKC, trimmed.
@@ -52,63 +78,75 @@ pub fn key_skeleton(folded: &str) -> String {
     out
 }
 
-/// Appends the skeleton of `folded` to `out`. ASCII keys, nearly every
-/// key, map character by character through a table made once from the
+/// Appends the skeleton of `folded` to `out` (see [`skeleton_bytes_into`]).
+pub(crate) fn skeleton_into(folded: &str, out: &mut String) {
+    let mut bytes = Vec::with_capacity(folded.len() + 4);
+    skeleton_bytes_into(folded, &mut bytes);
+    // The bytes are the table's ASCII or a decomposed `String`'s: always
+    // UTF-8, so this borrows them as they are.
+    out.push_str(&String::from_utf8_lossy(&bytes));
+}
+
+/// Appends the skeleton of `folded` to `out`, as UTF-8 bytes. ASCII keys,
+/// nearly every key, map byte by byte through a table made once from the
 /// same TR39 data, so checking a million keys costs no Unicode
 /// decomposition. The table holds the characters whose prototype is ASCII
 /// (`1` → `l`, `m` → `rn`): their skeletons simply concatenate. A key with
-/// one of the others (`%` → `°/₀`) takes the decomposing path.
-pub(crate) fn skeleton_into(folded: &str, out: &mut String) {
-    if folded.is_ascii() {
-        let table = ascii_skeletons();
-        let start = out.len();
-        out.reserve(folded.len());
-        let mapped = folded.bytes().all(|b| match table.get(usize::from(b)) {
-            // Most prototypes are one ASCII character: pushed as such, with
-            // no copy of a string per character.
-            Some(AsciiPrototype::One(c)) => {
-                out.push(char::from(*c));
-                true
-            }
-            Some(AsciiPrototype::More(prototype)) => {
-                out.push_str(prototype);
-                true
-            }
-            _ => false,
-        });
-        if mapped {
+/// any other character (`%` → `°/₀`, `é`) takes the decomposing path.
+pub(crate) fn skeleton_bytes_into(folded: &str, out: &mut Vec<u8>) {
+    let bytes = folded.as_bytes();
+    let table = ascii_skeletons();
+    let start = out.len();
+    // Each byte's prototype is written as one 4-byte store and the end
+    // moves on by its length: at most `MAX_ASCII_PROTOTYPE` bytes a byte,
+    // and room for the last store's spare byte.
+    out.resize(start + bytes.len() * MAX_ASCII_PROTOTYPE + 1, 0);
+    let room = out.get_mut(start..).unwrap_or_default();
+    let mut end = 0;
+    for &b in bytes {
+        let entry = table[usize::from(b)];
+        let len = (entry >> 24) as usize;
+        let slot = room.get_mut(end..end + 4).filter(|_| len > 0);
+        let Some(slot) = slot.and_then(|slot| <&mut [u8; 4]>::try_from(slot).ok()) else {
+            out.truncate(start);
+            out.extend_from_slice(
+                unicode_security::skeleton(folded)
+                    .collect::<String>()
+                    .as_bytes(),
+            );
             return;
-        }
-        out.truncate(start);
+        };
+        *slot = entry.to_le_bytes();
+        end += len;
     }
-    out.extend(unicode_security::skeleton(folded));
+    out.truncate(start + end);
 }
 
-/// The TR39 prototype of one ASCII character, when it is ASCII too.
-enum AsciiPrototype {
-    /// One ASCII character (`1` → `l`, `a` → `a`).
-    One(u8),
-    /// Several (`m` → `rn`).
-    More(String),
-    /// Not ASCII (`%` → `°/₀`): the key takes the decomposing path.
-    Other,
-}
+/// The longest ASCII prototype of an ASCII character the table holds.
+const MAX_ASCII_PROTOTYPE: usize = 3;
 
-/// The prototypes of the 128 ASCII characters, made once from the TR39 data.
-fn ascii_skeletons() -> &'static [AsciiPrototype] {
-    static ASCII: std::sync::OnceLock<Vec<AsciiPrototype>> = std::sync::OnceLock::new();
+/// The TR39 prototype of every byte value, made once from the TR39 data,
+/// where the byte is ASCII and so is its prototype, in at most
+/// [`MAX_ASCII_PROTOTYPE`] bytes (`1` → `l`, `m` → `rn`): the prototype's
+/// bytes in the low three bytes, its length in the high one. 0 for every
+/// other byte (`%` → `°/₀`, bytes of longer characters). Indexed by byte,
+/// so no look-up is bounds-checked.
+fn ascii_skeletons() -> &'static [u32; 256] {
+    static ASCII: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
     ASCII.get_or_init(|| {
-        (0u8..128)
-            .map(|b| {
-                let prototype: String =
-                    unicode_security::skeleton(&char::from(b).to_string()).collect();
-                match prototype.as_bytes() {
-                    [one] if one.is_ascii() => AsciiPrototype::One(*one),
-                    _ if prototype.is_ascii() => AsciiPrototype::More(prototype),
-                    _ => AsciiPrototype::Other,
-                }
-            })
-            .collect()
+        let mut table = [0u32; 256];
+        for (b, entry) in (0u8..128).zip(table.iter_mut()) {
+            let prototype: String =
+                unicode_security::skeleton(&char::from(b).to_string()).collect();
+            if prototype.is_ascii() && (1..=MAX_ASCII_PROTOTYPE).contains(&prototype.len()) {
+                let mut packed = [0u8; 4];
+                // ok: the length was just checked against the array's.
+                packed[..prototype.len()].copy_from_slice(prototype.as_bytes());
+                packed[3] = prototype.len() as u8;
+                *entry = u32::from_le_bytes(packed);
+            }
+        }
+        table
     })
 }
 
@@ -176,6 +214,15 @@ mod tests {
             let folded = fold_key(&key);
             let full: String = unicode_security::skeleton(&folded).collect();
             prop_assert_eq!(key_skeleton(&folded), full);
+        }
+
+        /// The eight-bytes-at-a-time test of a key that is its own fold
+        /// agrees with a byte-by-byte one, at the edges of the uppercase
+        /// range (`@`, `A`, `Z`, `[`), on control bytes and non-ASCII text.
+        #[test]
+        fn lowercase_ascii_agrees_with_bytes(key in "[@AZ\\[a-z\\x00-\\x7fé日]{0,40}") {
+            let naive = key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase());
+            prop_assert_eq!(lowercase_ascii(key.as_bytes()), naive);
         }
 
         /// Mixed keys: the shortcut is taken or left whole, never half.

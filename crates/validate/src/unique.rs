@@ -87,7 +87,7 @@ pub struct Uniqueness {
     /// (profile column index, column key, label) per tag.
     columns: Vec<(usize, String, String)>,
     prints: Fingerprinter,
-    buf: String,
+    buf: Vec<u8>,
     /// Full blocks of exactly [`BLOCK`] entries, then the one being filled.
     blocks: Vec<Vec<Entry>>,
     len: usize,
@@ -137,7 +137,7 @@ impl Uniqueness {
                 .map(|(i, key, label, _)| (i, key, label))
                 .collect(),
             prints,
-            buf: String::new(),
+            buf: Vec::new(),
             blocks: Vec::new(),
             len: 0,
             overflow: Vec::new(),
@@ -477,7 +477,7 @@ impl Fingerprinter {
         let parts: Vec<Vec<KeyPrint>> = rows
             .par_chunks(ROWS_PER_TASK)
             .map(|rows| {
-                let mut buf = String::new();
+                let mut buf = Vec::new();
                 let mut prints = Vec::with_capacity(rows.len() * self.columns.len());
                 for row in rows {
                     self.row(row, &mut buf, |print| prints.push(print));
@@ -490,49 +490,59 @@ impl Fingerprinter {
         }
     }
 
+    /// The fingerprints of `rows`, in row order, on this thread.
+    pub(crate) fn fingerprint_rows(&self, rows: &[Row], out: &mut Vec<KeyPrint>) {
+        let mut buf = Vec::new();
+        out.reserve(rows.len() * self.columns.len());
+        for row in rows {
+            self.row(row, &mut buf, |print| out.push(print));
+        }
+    }
+
     fn kind(&self, tag: usize) -> Option<Unique> {
         self.columns.get(tag).map(|c| c.1)
     }
 
     /// The fingerprints of one row's tracked cells (only [`Cell::Value`]s
     /// count, and the identities a list adds).
-    fn row(&self, row: &Row, buf: &mut String, mut found: impl FnMut(KeyPrint)) {
+    fn row(&self, row: &Row, buf: &mut Vec<u8>, mut found: impl FnMut(KeyPrint)) {
         let at = |fp: u64| KeyPrint {
             fp,
             line: row.line,
             row: row.row,
         };
         for (tag, (index, unique)) in self.columns.iter().enumerate() {
-            let print = |text: &str| (self.seed.hash_one(text) & !TAG_MASK) | tag as u64;
+            // Bytes, not `str`: a skeleton is built as bytes, and a value
+            // and its skeleton must hash alike when they are the same text.
+            let print = |text: &[u8]| (self.seed.hash_one(text) & !TAG_MASK) | tag as u64;
             match (row.cell(*index), unique) {
                 (Cell::Value(value), Unique::Key { skeleton }) => {
                     let folded = crate::key::fold_key(value);
                     if folded.is_empty() {
                         continue;
                     }
-                    let exact = print(&folded);
+                    let exact = print(folded.as_bytes());
                     if !*skeleton {
                         found(at(exact));
                         continue;
                     }
-                    // The skeleton's hash above the exact bits, 13 bits of
-                    // the key's own hash in them: equal keys give equal
-                    // prints, look-alikes equal high bits only.
                     buf.clear();
-                    crate::key::skeleton_into(&folded, buf);
+                    crate::key::skeleton_bytes_into(&folded, buf);
                     let high = print(buf) & !((1 << EXACT_SHIFT) - 1);
                     found(at(high | (exact >> (64 - 13) << 3) | tag as u64));
                 }
                 (Cell::Value(value), Unique::Card) => {
                     let value = crate::field::trim(value);
                     if !value.is_empty() {
-                        found(at(print(value)));
+                        found(at(print(value.as_bytes())));
                     }
                 }
                 (Cell::List(edit), Unique::Identity) => {
                     for identity in &edit.add {
                         buf.clear();
-                        buf.extend(identity.trim().chars().flat_map(char::to_lowercase));
+                        for c in identity.trim().chars().flat_map(char::to_lowercase) {
+                            buf.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                        }
                         found(at(print(buf)));
                     }
                 }

@@ -217,3 +217,56 @@ fn memory_stays_under_64_bytes_per_row() {
     let found: Vec<u64> = unique.finish().iter().map(|i| i.line).collect();
     assert_eq!(found, [2, 100_001, n + 2, n + 3]);
 }
+
+#[test]
+fn one_pass_gives_the_rows_issues_and_fingerprints_of_two() {
+    let p = Profile::standard();
+    let header = common::header();
+    let validator = Validator::new(
+        &p,
+        common::fields(&p, &header),
+        &header,
+        ValidateOptions::default(),
+    );
+    let mut records = common::clean_records(1_500, 4);
+    // Errors and a repeated login in a few rows, across task boundaries.
+    let login = p.column_index("login_id").expect("login column");
+    let email = p.column_index("email").expect("email column");
+    for (at, column, value) in [
+        (3, email, "not an address"),
+        (255, login, "Boss"),
+        (256, login, "boss"),
+        (1_024, email, "a@b"),
+    ] {
+        let mut fields: Vec<String> = records[at].iter().map(str::to_string).collect();
+        let field = common::fields(&p, &header)[column].expect("mapped");
+        fields[field] = value.to_string();
+        records[at] = Record::from_fields(records[at].line(), fields);
+    }
+    let unique = Uniqueness::new(&p);
+    let prints = unique.fingerprinter();
+
+    let (mut rows, mut issues, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    validator.validate_into(&records, 1, &mut rows, &mut issues);
+    prints.fingerprint_into(&rows, &mut keys);
+
+    let (mut one_rows, mut one_issues, mut one_keys) = (Vec::new(), Vec::new(), Vec::new());
+    validator.validate_and_fingerprint_into(
+        &records,
+        1,
+        (&mut one_rows, &mut one_issues),
+        &prints,
+        &mut one_keys,
+    );
+    assert_eq!(one_rows, rows);
+    assert_eq!(one_issues, issues);
+    assert_eq!(one_keys, keys);
+    assert!(
+        issues.len() >= 2,
+        "the changed cells are errors: {issues:?}"
+    );
+    assert!(
+        keys.len() >= 2 * records.len(),
+        "a login and an e-mail a row at least"
+    );
+}
