@@ -2,8 +2,6 @@
 //! `serde_json` for a map of strings, written without its generic
 //! machinery (a bulk apply writes one per created user).
 
-use std::collections::BTreeMap;
-
 /// Appends `pairs` (in key order, each key once, as a map iterates) as a
 /// JSON object to `out`, exactly as `serde_json::to_string` writes the map.
 pub(crate) fn write_attributes<K, V>(pairs: impl IntoIterator<Item = (K, V)>, out: &mut String)
@@ -32,11 +30,6 @@ where
     let mut out = String::with_capacity(32 * pairs.len() + 2);
     write_attributes(pairs, &mut out);
     out
-}
-
-/// `map` as a JSON object.
-pub(crate) fn attributes(map: &BTreeMap<String, String>) -> String {
-    object(map.iter())
 }
 
 /// A JSON string: the common case (nothing to escape) is copied whole;
@@ -82,6 +75,7 @@ fn needs_escape(text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     use userimport_plan::Attributes;
 
@@ -106,7 +100,7 @@ mod tests {
     #[test]
     fn writes_what_serde_json_writes() {
         let mut map = BTreeMap::new();
-        assert_eq!(attributes(&map), serde_json::to_string(&map).unwrap());
+        assert_eq!(object(map.iter()), serde_json::to_string(&map).unwrap());
         for (key, value) in [
             ("name", "Hanako Tanaka"),
             ("quote\"d", "back\\slash"),
@@ -116,11 +110,11 @@ mod tests {
         ] {
             map.insert(key.to_string(), value.to_string());
         }
-        assert_eq!(attributes(&map), serde_json::to_string(&map).unwrap());
-        let back: BTreeMap<String, String> = serde_json::from_str(&attributes(&map)).unwrap();
+        assert_eq!(object(map.iter()), serde_json::to_string(&map).unwrap());
+        let back: BTreeMap<String, String> = serde_json::from_str(&object(map.iter())).unwrap();
         assert_eq!(back, map);
         // A new user's attributes write the same object as the map.
         let new_user = Attributes::from(&map);
-        assert_eq!(object(new_user.iter()), attributes(&map));
+        assert_eq!(object(new_user.iter()), object(map.iter()));
     }
 }

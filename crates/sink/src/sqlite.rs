@@ -912,7 +912,7 @@ fn write_attributes(
     id: i64,
     map: &BTreeMap<String, String>,
 ) -> std::result::Result<(), RowFail> {
-    let data = crate::json::attributes(map);
+    let data = crate::json::object(map.iter());
     conn.prepare_cached("UPDATE users SET data = ? WHERE id = ?")?
         .execute(params![data, id])?;
     Ok(())
