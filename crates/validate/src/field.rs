@@ -358,18 +358,10 @@ fn find_hidden(text: &str) -> Option<char> {
 /// adding one (0x7F), and none borrows when 0x20 is taken away (below 0x20).
 /// Carries and borrows cross bytes only where a byte already fails.
 fn printable_ascii(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(word);
-        let w = u64::from_le_bytes(b);
-        if (w | w.wrapping_add(ONES) | (w.wrapping_sub(ONES * 0x20) & !w)) & HIGH != 0 {
-            return false;
-        }
-    }
-    words.remainder().iter().all(|b| (0x20..0x7F).contains(b))
+    use crate::swar::{HIGH, ONES, all_bytes};
+    let word_ok =
+        |w: u64| (w | w.wrapping_add(ONES) | (w.wrapping_sub(ONES * 0x20) & !w)) & HIGH == 0;
+    all_bytes(bytes, word_ok, |b| (0x20..0x7F).contains(&b))
 }
 
 fn is_hidden(c: char) -> bool {

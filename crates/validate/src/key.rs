@@ -34,26 +34,13 @@ pub fn fold_key(key: &str) -> Cow<'_, str> {
 /// gets it by adding 0x3F (at least `A`) but not by adding 0x25 (at least
 /// `[`). Below 0x80 neither sum carries into the next byte.
 fn lowercase_ascii(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(word);
-        let w = u64::from_le_bytes(b);
-        if w & HIGH != 0 {
-            return false;
-        }
+    use crate::swar::{HIGH, ONES, all_bytes};
+    let word_ok = |w: u64| {
         let from_a = w.wrapping_add(ONES * 0x3F);
         let past_z = w.wrapping_add(ONES * 0x25);
-        if from_a & !past_z & HIGH != 0 {
-            return false;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        w & HIGH == 0 && from_a & !past_z & HIGH == 0
+    };
+    all_bytes(bytes, word_ok, |b| b.is_ascii() && !b.is_ascii_uppercase())
 }
 
 /// [`fold_key`] without the ASCII shortcut: NFKC, lowercase, NFKC, trimmed.

@@ -78,6 +78,7 @@ mod key;
 mod options;
 mod row;
 mod rule;
+mod swar;
 mod unique;
 mod validator;
 

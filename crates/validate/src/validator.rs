@@ -321,13 +321,7 @@ impl Validator {
         rows: &mut Vec<Row>,
         issues: &mut Vec<Issue>,
     ) {
-        rows.truncate(records.len());
-        rows.resize_with(records.len(), || Row {
-            line: 0,
-            row: 0,
-            cells: Vec::new(),
-            valid: true,
-        });
+        one_row_per_record(rows, records.len());
         let found: Vec<Vec<Issue>> = rows
             .par_iter_mut()
             .zip(records.par_iter())
@@ -351,13 +345,7 @@ impl Validator {
         fingerprinter: &Fingerprinter,
         prints: &mut Vec<KeyPrint>,
     ) {
-        rows.truncate(records.len());
-        rows.resize_with(records.len(), || Row {
-            line: 0,
-            row: 0,
-            cells: Vec::new(),
-            valid: true,
-        });
+        one_row_per_record(rows, records.len());
         let parts: Vec<(Vec<Issue>, Vec<KeyPrint>)> = rows
             .par_chunks_mut(MIN_ROWS_PER_TASK)
             .zip(records.par_chunks(MIN_ROWS_PER_TASK))
@@ -582,4 +570,16 @@ fn shown(raw: &str) -> String {
 fn header_text(header: &Record, field: Option<usize>) -> Option<String> {
     let text = header.get(field?)?.trim();
     (!text.is_empty()).then(|| text.to_string())
+}
+
+/// Makes `rows` exactly `n` rows long, keeping the rows (and their cells'
+/// buffers) it already has.
+fn one_row_per_record(rows: &mut Vec<Row>, n: usize) {
+    rows.truncate(n);
+    rows.resize_with(n, || Row {
+        line: 0,
+        row: 0,
+        cells: Vec::new(),
+        valid: true,
+    });
 }
