@@ -42,7 +42,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use userimport_plan::{Change, Field, NewUser, fold};
+use userimport_plan::{Change, Field, NewUser, PasswordSource, fold};
 
 use crate::jobs::JobStep;
 use crate::outbox::{Invite, Recipient};
@@ -284,9 +284,26 @@ pub struct WriteSet<'a> {
     pub create_changes: Vec<usize>,
 }
 
+/// The password hash `change` sets: the prepared one, or else the PHC
+/// string a pre-hashed change carries itself (left out of
+/// [`Batch::passwords`] when nothing needed hashing). A plaintext or
+/// generated password is never taken from the change: it must be hashed.
+fn password_of<'a>(
+    change: &'a Change,
+    prepared: Option<&'a Option<Cow<'a, str>>>,
+) -> Option<&'a str> {
+    match (prepared, change.password()) {
+        (Some(Some(hash)), _) => Some(hash),
+        (_, Some(PasswordSource::Hash(hash))) => Some(hash.as_str()),
+        _ => None,
+    }
+}
+
 impl<'a> WriteSet<'a> {
     /// Interprets `changes` (with one password hash or `None` and one
-    /// [`PreparedCreate`] or `None` per change, aligned) against the
+    /// [`PreparedCreate`] or `None` per change, aligned; a change that
+    /// carries its PHC hash itself may have `None`, see
+    /// [`Batch::passwords`]) against the
     /// store's `groups` and the member IDs that `exist`: an update,
     /// suspension or deletion of a user not in `exist`, or a group not in
     /// `groups`, is refused. A create without a prepared entry is refused
@@ -300,7 +317,7 @@ impl<'a> WriteSet<'a> {
     ) -> WriteSet<'a> {
         let mut set = WriteSet::default();
         for (i, change) in changes.iter().enumerate() {
-            let password = passwords.get(i).and_then(|p| p.as_deref());
+            let password = password_of(change, passwords.get(i));
             match change {
                 Change::Unchanged { id, .. } => set.unchanged.push((i, *id)),
                 Change::Create { user, .. } => set.create(

@@ -177,7 +177,9 @@ pub struct Batch<'a> {
     pub expected_revision: u64,
     /// The changes, in plan order.
     pub changes: &'a [Change],
-    /// One PHC hash (or `None`) per change, aligned with `changes`.
+    /// One PHC hash (or `None`) per change, aligned with `changes`. A
+    /// change that carries a PHC hash itself (`PasswordSource::Hash`) may
+    /// have `None` here: its own hash is written.
     pub passwords: &'a [Option<Cow<'a, str>>],
     /// Groups to create first.
     pub create_groups: &'a [String],

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use userimport_plan::{Change, Directory, Plan};
+use userimport_plan::{Change, Directory, PasswordSource, Plan};
 
 use crate::invite::Invite;
 use crate::jobs::{CancelToken, JobSpec, JobStatus, Jobs};
@@ -26,7 +26,9 @@ pub struct Chunk<'a> {
     /// The changes, in plan order (borrowed from a plan, or owned by a
     /// streamed apply).
     pub changes: Cow<'a, [Change]>,
-    /// One PHC hash (or `None`) per change.
+    /// One PHC hash (or `None`) per change; all `None` when no change had
+    /// a password to hash (pre-hashed ones stay in their change, see
+    /// [`Batch::passwords`](crate::Batch::passwords)).
     pub passwords: Vec<Option<Cow<'a, str>>>,
     /// One [`PreparedCreate`] (or `None`) per change.
     pub creates: Vec<Option<PreparedCreate>>,
@@ -36,14 +38,21 @@ pub struct Chunk<'a> {
 
 impl<'a> Chunk<'a> {
     /// Prepares `changes`: passwords hashed in parallel (see
-    /// [`prepare_passwords`]) and creates prepared.
+    /// [`prepare_passwords`]) and creates prepared. When no change has a
+    /// password to hash (none, or PHC strings only, as in a file of
+    /// pre-hashed passwords) nothing goes to the thread pool and no hash is
+    /// copied: the writes take each PHC string from its change.
     pub fn prepare(changes: Cow<'a, [Change]>, groups: Vec<String>) -> Result<Chunk<'a>> {
-        let passwords = match changes {
-            Cow::Borrowed(slice) => prepare_passwords(slice)?,
-            Cow::Owned(ref owned) => prepare_passwords(owned)?
-                .into_iter()
-                .map(|p| p.map(|p| Cow::Owned(p.into_owned())))
-                .collect(),
+        let passwords = if !changes.iter().any(needs_hashing) {
+            vec![None; changes.len()]
+        } else {
+            match changes {
+                Cow::Borrowed(slice) => prepare_passwords(slice)?,
+                Cow::Owned(ref owned) => prepare_passwords(owned)?
+                    .into_iter()
+                    .map(|p| p.map(|p| Cow::Owned(p.into_owned())))
+                    .collect(),
+            }
         };
         Ok(Chunk {
             creates: prepare_creates(&changes),
@@ -57,6 +66,15 @@ impl<'a> Chunk<'a> {
     fn last_row(&self) -> u64 {
         self.changes.iter().map(Change::row).max().unwrap_or(0)
     }
+}
+
+/// True when `change` sets a password that is still to be hashed
+/// (plaintext, or one to generate).
+fn needs_hashing(change: &Change) -> bool {
+    matches!(
+        change.password(),
+        Some(PasswordSource::Plain(_) | PasswordSource::Generate)
+    )
 }
 
 /// What is known of the input as a whole, shared by the thread that checks

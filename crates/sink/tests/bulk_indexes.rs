@@ -9,7 +9,7 @@
 
 use userimport_plan::{Directory, EmptyDirectory, Plan, PlanOptions, Planner};
 use userimport_schema::Profile;
-use userimport_sink::{Error, Sink};
+use userimport_sink::{Error, JobSpec, Jobs, Outcome, RowResult, Sink};
 use userimport_validate::{Cell, Row};
 
 mod backends;
@@ -332,7 +332,66 @@ fn a_failed_bulk_load_leaves_the_store_and_its_indexes_as_they_were<B: Backend +
     assert_every_index(&before, &b.indexes());
 }
 
+fn spec(rows: u64) -> JobSpec {
+    JobSpec {
+        file: "users.csv".into(),
+        file_sha256: "00".into(),
+        options: "{}".into(),
+        rows_total: rows,
+    }
+}
+
+/// A load that turns into a job records the held rows' results at once (on
+/// PostgreSQL with the job results' index left out while that table is
+/// empty): every result is there afterwards, read through the job, and
+/// every index too. A store that already holds another job's results (a
+/// job that failed before writing a user) keeps them, and the index,
+/// through the load.
+fn load_as_a_job<B: Backend + Indexes>(b: &B, earlier_job: bool) {
+    let mut store = b.open();
+    let before = b.indexes();
+    let earlier = earlier_job.then(|| {
+        let failed = RowResult {
+            line: 2,
+            row: 1,
+            outcome: Outcome::Failed,
+            id: None,
+            reason: Some("refused".into()),
+        };
+        let id = store.create_job(&spec(1)).unwrap();
+        store.record_job_results(id, 1, &[failed.clone()]).unwrap();
+        (id, failed)
+    });
+    assert!(
+        store.begin_bulk_load().unwrap(),
+        "an empty store loads in bulk"
+    );
+    let held = write(&mut store, &plan(&empty(&store), users(1, 2_000)), 0, true);
+    assert!(held.held && held.created == 2_000, "{held:?}");
+    let job = store.create_job(&spec(2_010)).unwrap();
+    store.record_job_results(job, 2_000, &held.results).unwrap();
+    let rest = plan(&empty(&store), users(2_001, 10));
+    let done = write(&mut store, &rest, held.revision, false);
+    assert!(done.committed && done.created == 10, "{done:?}");
+    let results = store.job_results(job).unwrap();
+    assert_eq!(results, held.results, "earlier job: {earlier_job}");
+    if let Some((id, failed)) = earlier {
+        assert_eq!(store.job_results(id).unwrap(), [failed]);
+    }
+    assert_every_index(&before, &b.indexes());
+}
+
+fn a_bulk_load_recorded_as_a_job_keeps_every_result_and_index<B: Backend + Indexes>(b: &B) {
+    load_as_a_job(b, false);
+}
+
+fn a_bulk_load_keeps_an_earlier_jobs_results_and_their_index<B: Backend + Indexes>(b: &B) {
+    load_as_a_job(b, true);
+}
+
 both_backends!(
+    a_bulk_load_recorded_as_a_job_keeps_every_result_and_index,
+    a_bulk_load_keeps_an_earlier_jobs_results_and_their_index,
     a_bulk_load_leaves_every_index_in_place,
     look_alike_and_card_checks_hold_after_a_bulk_load,
     a_failed_bulk_load_leaves_the_store_and_its_indexes_as_they_were,
