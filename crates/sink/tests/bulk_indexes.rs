@@ -366,7 +366,8 @@ fn load_as_a_job<B: Backend + Indexes>(b: &B, earlier_job: bool) {
         store.begin_bulk_load().unwrap(),
         "an empty store loads in bulk"
     );
-    let held = write(&mut store, &plan(&empty(&store), users(1, 2_000)), 0, true);
+    let first = plan(&empty(&store), users(1, 2_000));
+    let held = write(&mut store, &first, 0, true);
     assert!(held.held && held.created == 2_000, "{held:?}");
     let job = store.create_job(&spec(2_010)).unwrap();
     store.record_job_results(job, 2_000, &held.results).unwrap();
