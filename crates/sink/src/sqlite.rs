@@ -141,6 +141,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX users_card_id ON users (json_extract(data, '$.card_id'))
         WHERE data GLOB '*card_id\"*';
     ",
+    // 12: a job's results stored as runs (`job_results.run`).
+    crate::sqlite_jobs::MIGRATION_RUNS,
 ];
 
 /// The SQL functions migration 6 uses: `key_fold(text)` folds a login ID
