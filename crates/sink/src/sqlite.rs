@@ -568,6 +568,12 @@ struct CreateStatements<'c> {
     membership: rusqlite::Statement<'c>,
     role: rusqlite::Statement<'c>,
     identity: rusqlite::Statement<'c>,
+    /// The multi-row statements of [`bulk_sql`] for one run size, kept for
+    /// the whole write rather than taken from the connection's cache for
+    /// each run: a statement given back to the cache has its bindings
+    /// cleared, which frees the copy SQLite keeps of every bound value (some
+    /// 2,000 of them), only for the next run to allocate them again.
+    bulk: Option<(usize, [rusqlite::Statement<'c>; 2])>,
 }
 
 /// How many users one bulk statement inserts at most.
@@ -645,7 +651,25 @@ impl<'c> CreateStatements<'c> {
             role: conn.prepare("INSERT OR IGNORE INTO roles (user_id, role) VALUES (?, ?)")?,
             identity: conn
                 .prepare("INSERT OR IGNORE INTO identities (user_id, identity) VALUES (?, ?)")?,
+            bulk: None,
         })
+    }
+
+    /// The users and memberships statements of a run of `rows` creates.
+    fn bulk(
+        &mut self,
+        conn: &'c Connection,
+        rows: usize,
+    ) -> rusqlite::Result<&mut [rusqlite::Statement<'c>; 2]> {
+        let (_, statements) = match self.bulk.take().filter(|(size, _)| *size == rows) {
+            Some(kept) => self.bulk.insert(kept),
+            None => {
+                let sql = bulk_sql_cached(rows);
+                let statements = [conn.prepare(&sql[0])?, conn.prepare(&sql[1])?];
+                self.bulk.insert((rows, statements))
+            }
+        };
+        Ok(statements)
     }
 
     /// The roles and identities of the users `range` of `creates`, whose
@@ -746,9 +770,9 @@ fn next_user_id(conn: &Connection) -> rusqlite::Result<i64> {
 /// rows before it, which spares SQLite a statement journal (a copy of every
 /// page the statement touches). Those rows are taken back by a savepoint
 /// for `guarded` writes, by deleting them otherwise.
-fn bulk_create(
-    conn: &Connection,
-    stmts: &mut CreateStatements<'_>,
+fn bulk_create<'c>(
+    conn: &'c Connection,
+    stmts: &mut CreateStatements<'c>,
     creates: &Creates<'_>,
     range: std::ops::Range<usize>,
     stamp: &str,
@@ -776,23 +800,21 @@ fn bulk_create(
     }
 }
 
-fn bulk_create_inner(
-    conn: &Connection,
-    stmts: &mut CreateStatements<'_>,
+fn bulk_create_inner<'c>(
+    conn: &'c Connection,
+    stmts: &mut CreateStatements<'c>,
     first: i64,
     creates: &Creates<'_>,
     range: std::ops::Range<usize>,
     stamp: &str,
 ) -> std::result::Result<(), RowFail> {
     let rows = &creates.users[range.clone()];
-    let sql = bulk_sql_cached(rows.len());
-    let [users_sql, memberships_sql] = &*sql;
-    let mut users = conn.prepare_cached(users_sql)?;
+    let [users, memberships_bulk] = stmts.bulk(conn, rows.len())?;
     users.raw_bind_parameter(1, stamp)?;
     for (k, row) in rows.iter().enumerate() {
         let prepared = row.prepared;
         let base = 1 + k * 8;
-        let stmt = &mut users;
+        let stmt = &mut *users;
         stmt.raw_bind_parameter(base + 1, &row.user.login)?;
         stmt.raw_bind_parameter(base + 2, &prepared.login_key)?;
         stmt.raw_bind_parameter(base + 3, &row.user.email)?;
@@ -820,15 +842,12 @@ fn bulk_create_inner(
     // Memberships in statements of the run's size (usually one group each).
     let memberships = Creates::pairs_of(&creates.memberships, range.clone());
     let mut pairs = memberships.chunks_exact(rows.len());
-    if pairs.len() > 0 {
-        let mut bulk = conn.prepare_cached(memberships_sql)?;
-        for chunk in pairs.by_ref() {
-            for (j, (k, group)) in chunk.iter().enumerate() {
-                bulk.raw_bind_parameter(j * 2 + 1, id(*k))?;
-                bulk.raw_bind_parameter(j * 2 + 2, group)?;
-            }
-            bulk.raw_execute()?;
+    for chunk in pairs.by_ref() {
+        for (j, (k, group)) in chunk.iter().enumerate() {
+            memberships_bulk.raw_bind_parameter(j * 2 + 1, id(*k))?;
+            memberships_bulk.raw_bind_parameter(j * 2 + 2, group)?;
         }
+        memberships_bulk.raw_execute()?;
     }
     for (k, group) in pairs.remainder() {
         stmts.membership.execute(params![id(*k), group])?;
