@@ -596,12 +596,12 @@ struct CreateStatements<'c> {
     membership: rusqlite::Statement<'c>,
     role: rusqlite::Statement<'c>,
     identity: rusqlite::Statement<'c>,
-    /// The multi-row statements of [`bulk_sql`] for one run size, kept for
-    /// the whole write rather than taken from the connection's cache for
+    /// The multi-row statements of [`bulk_sql`] for one run size, taken
+    /// from the connection's cache once for the whole write rather than for
     /// each run: a statement given back to the cache has its bindings
-    /// cleared, which frees the copy SQLite keeps of every bound value (some
-    /// 2,000 of them), only for the next run to allocate them again.
-    bulk: Option<(usize, [rusqlite::Statement<'c>; 2])>,
+    /// cleared (some 2,000 of them), only for the next run to bind them all
+    /// again.
+    bulk: Option<(usize, [rusqlite::CachedStatement<'c>; 2])>,
 }
 
 /// How many users one bulk statement inserts at most.
@@ -688,12 +688,12 @@ impl<'c> CreateStatements<'c> {
         &mut self,
         conn: &'c Connection,
         rows: usize,
-    ) -> rusqlite::Result<&mut [rusqlite::Statement<'c>; 2]> {
+    ) -> rusqlite::Result<&mut [rusqlite::CachedStatement<'c>; 2]> {
         let (_, statements) = match self.bulk.take().filter(|(size, _)| *size == rows) {
             Some(kept) => self.bulk.insert(kept),
             None => {
                 let sql = bulk_sql_cached(rows);
-                let statements = [conn.prepare(&sql[0])?, conn.prepare(&sql[1])?];
+                let statements = [conn.prepare_cached(&sql[0])?, conn.prepare_cached(&sql[1])?];
                 self.bulk.insert((rows, statements))
             }
         };
