@@ -19,28 +19,19 @@
 //! load that fails, is rolled back or loses its connection takes the drop
 //! back with its rows.
 //!
-//! The job results' index on (job, row) is left out the same way when that
-//! table is empty: a load that turns into a job records a result per row
-//! at once, in the part of the load nothing overlaps.
-//!
 //! The price is concurrency, as for the SQLite store's bulk load: the load
-//! holds `users` and `identities` (and an empty `job_results`) exclusively
-//! until it commits, so other connections wait to read them. It is
-//! therefore taken only when nobody else holds a lock on them (asked
-//! without waiting) and the store has no users, so the planner needs no
-//! look-ups; `job_results` is taken only when it is empty and free. A
-//! unique constraint another table's foreign key relies on is kept.
+//! holds `users` and `identities` exclusively until it commits, so other
+//! connections wait to read them. It is therefore taken only when nobody
+//! else holds a lock on them (asked without waiting) and the store has no
+//! users, so the planner needs no look-ups. A unique constraint another
+//! table's foreign key relies on is kept.
 
 use postgres::Client;
 
 use crate::{Error, Result};
 
 /// The tables whose secondary indexes a bulk load builds after its rows.
-const DEFERRED_TABLES: &str = "'users'::regclass, 'identities'::regclass";
-
-/// The job results table: its index is left out too when the table is
-/// empty and nobody holds it (see [`take_job_results`]).
-const JOB_RESULTS: &str = "'job_results'::regclass";
+const DEFERRED_TABLES: &str = "ARRAY['users'::regclass, 'identities'::regclass]";
 
 /// The card-ID index (migration 9), which holds only the users whose stored
 /// attributes contain [`CARD_MARK`].
@@ -117,11 +108,6 @@ fn take_empty_store(client: &mut Client) -> Result<Option<BulkLoad>> {
     if has_users {
         return Ok(None);
     }
-    let tables = if take_job_results(client)? {
-        format!("{DEFERRED_TABLES}, {JOB_RESULTS}")
-    } else {
-        DEFERRED_TABLES.to_string()
-    };
     let indexes = client.query(
         &format!(
             "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid),
@@ -129,7 +115,7 @@ fn take_empty_store(client: &mut Client) -> Result<Option<BulkLoad>> {
              FROM pg_index i
              JOIN pg_class c ON c.oid = i.indexrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE i.indrelid = ANY (ARRAY[{tables}])
+             WHERE i.indrelid = ANY ({DEFERRED_TABLES})
                AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
              ORDER BY c.relname"
         ),
@@ -152,40 +138,6 @@ fn take_empty_store(client: &mut Client) -> Result<Option<BulkLoad>> {
         deferred,
         card_index,
     }))
-}
-
-/// Takes the job results table for the load when it is empty and no other
-/// connection holds it (asked without waiting); returns whether it did.
-/// A load recorded as a job writes a result per row, all of them in the
-/// load's last moments, when it turns into a job; kept, the index on
-/// (job, row) costs each of them an insert and its WAL record. Otherwise
-/// the table is left as it was (the savepoint gives the lock back).
-fn take_job_results(client: &mut Client) -> Result<bool> {
-    client.batch_execute("SAVEPOINT job_results")?;
-    let taken = client
-        .batch_execute("LOCK TABLE job_results IN ACCESS EXCLUSIVE MODE NOWAIT")
-        .map_err(Error::from)
-        .and_then(|()| {
-            let empty: bool = client
-                .query_one("SELECT NOT EXISTS (SELECT 1 FROM job_results)", &[])?
-                .get(0);
-            Ok(empty)
-        });
-    match taken {
-        Ok(true) => {
-            client.batch_execute("RELEASE SAVEPOINT job_results")?;
-            Ok(true)
-        }
-        Ok(false) => {
-            client.batch_execute("ROLLBACK TO SAVEPOINT job_results")?;
-            Ok(false)
-        }
-        Err(Error::Postgres(e)) if is_lock_unavailable(&e) => {
-            client.batch_execute("ROLLBACK TO SAVEPOINT job_results")?;
-            Ok(false)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// Drops the unique constraints of `users` (primary key and unique keys)
