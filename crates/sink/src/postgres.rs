@@ -1196,33 +1196,25 @@ fn insert_users(
     if pending.is_empty() {
         return Ok(out);
     }
-    // A bulk load has no unique index to refuse a row until its commit
-    // (they are added again then), and copies its users frozen, which
-    // PostgreSQL allows only outside a savepoint.
-    let savepoint = !guarded && bulk.is_none();
-    let copy_options = match bulk {
-        Some(bulk) => {
-            let attributes = pending
-                .iter()
-                .map(|&k| creates.users[k].prepared.attributes.as_str());
-            bulk.before_copy(tx, attributes)?;
-            crate::postgres_bulk::BulkLoad::COPY_OPTIONS
-        }
-        None => "FORMAT binary",
-    };
-    if savepoint {
+    if let Some(bulk) = bulk {
+        let attributes = pending
+            .iter()
+            .map(|&k| creates.users[k].prepared.attributes.as_str());
+        bulk.before_copy(tx, attributes)?;
+    }
+    if !guarded {
         tx.batch_execute("SAVEPOINT creates")?;
     }
-    match merge_creates(tx, creates, &pending, stamp, copy_options) {
+    match merge_creates(tx, creates, &pending, stamp) {
         Ok(ids) => {
-            if savepoint {
+            if !guarded {
                 tx.batch_execute("RELEASE SAVEPOINT creates")?;
             }
             for (&k, id) in pending.iter().zip(ids) {
                 out[k] = Inserted::Id(id);
             }
         }
-        Err(Error::Postgres(e)) if savepoint && is_unique_violation(&e) => {
+        Err(Error::Postgres(e)) if !guarded && is_unique_violation(&e) => {
             tx.batch_execute("ROLLBACK TO SAVEPOINT creates")?;
             let before = pending.len();
             refuse_taken_keys(tx, creates, &mut out, &mut pending)?;
@@ -1286,14 +1278,13 @@ fn refuse_taken_keys(
 }
 
 /// Writes the users `pending` of `creates`: reserves their member IDs and
-/// copies them (binary COPY, with `copy_options`) into the users and
-/// memberships tables. Returns the IDs, aligned with `pending`.
+/// copies them (binary COPY) into the users and memberships tables.
+/// Returns the IDs, aligned with `pending`.
 fn merge_creates(
     tx: &mut Client,
     creates: &Creates<'_>,
     pending: &[usize],
     stamp: &str,
-    copy_options: &str,
 ) -> Result<Vec<i64>> {
     // Reserve a range of member IDs: writers hold the revision row's lock,
     // so nobody else draws from the sequence meanwhile.
@@ -1313,8 +1304,7 @@ fn merge_creates(
     }
     {
         // Straight into the table: the rows were checked, and a refused one
-        // fails the whole COPY (the caller's savepoint takes it back; in
-        // a bulk load, the whole load).
+        // fails the whole COPY (the caller's savepoint takes it back).
         let types = [
             Type::INT8,
             Type::TEXT,
@@ -1328,10 +1318,11 @@ fn merge_creates(
             Type::TEXT,
             Type::TEXT,
         ];
-        let sql = format!(
-            "COPY users (id, login, login_key, email, email_key, password_hash, created_at, updated_at, data, login_skeleton, email_skeleton) FROM STDIN ({copy_options})"
-        );
-        let mut writer = CopyRows::start(tx, &sql, &types)?;
+        let mut writer = CopyRows::start(
+            tx,
+            "COPY users (id, login, login_key, email, email_key, password_hash, created_at, updated_at, data, login_skeleton, email_skeleton) FROM STDIN (FORMAT binary)",
+            &types,
+        )?;
         for (&k, id) in pending.iter().zip(&ids) {
             let row = &creates.users[k];
             let keys = row.prepared;

@@ -19,9 +19,6 @@
 //! load that fails, is rolled back or loses its connection takes the drop
 //! back with its rows.
 //!
-//! The load empties `users` in its transaction (it holds no rows then) so
-//! that its rows are copied frozen ([`BulkLoad::COPY_OPTIONS`]).
-//!
 //! The price is concurrency, as for the SQLite store's bulk load: the load
 //! holds `users` and `identities` exclusively until it commits, so other
 //! connections wait to read them. It is therefore taken only when nobody
@@ -53,18 +50,6 @@ pub(crate) struct BulkLoad {
 }
 
 impl BulkLoad {
-    /// The options of the load's `COPY users`: `FREEZE`, as the table was
-    /// emptied (`TRUNCATE`) in the load's transaction. The rows are written
-    /// frozen and their pages all-visible, so nothing (the index builds
-    /// before the commit, the first reads after it, a vacuum) has to look
-    /// up their transaction again or set hint bits on all their pages.
-    /// PostgreSQL allows it only in the transaction level that emptied
-    /// the table, so a bulk load copies its users outside any savepoint.
-    /// The one MVCC exception PostgreSQL documents: a repeatable-read
-    /// transaction that began before the load's commit, and had not read
-    /// `users` yet (the load holds it exclusively), sees the loaded users.
-    pub(crate) const COPY_OPTIONS: &'static str = "FORMAT binary, FREEZE";
-
     /// Called before users with the stored attributes `attributes` are
     /// copied (outside any savepoint, so that a rolled-back one does not take
     /// the drop back): the first time one meets the card-ID index's
@@ -136,9 +121,6 @@ fn take_empty_store(client: &mut Client) -> Result<Option<BulkLoad>> {
         ),
         &[],
     )?;
-    // Empty already; emptied in this transaction, `users` takes the load's
-    // rows frozen (see `BulkLoad::copy_options`).
-    client.batch_execute("TRUNCATE users")?;
     // The unique constraints first: they are added again first, so that a
     // key held twice refuses the load before the other indexes are built.
     let mut deferred = defer_user_keys(client)?;
