@@ -341,12 +341,11 @@ fn spec(rows: u64) -> JobSpec {
     }
 }
 
-/// A load that turns into a job records the held rows' results at once (on
-/// PostgreSQL with the job results' index left out while that table is
-/// empty): every result is there afterwards, read through the job, and
-/// every index too. A store that already holds another job's results (a
-/// job that failed before writing a user) keeps them, and the index,
-/// through the load.
+/// A load that turns into a job records the held rows' results at once,
+/// inside the load's transaction: every result is there afterwards, read
+/// through the job, and every index too. A store that already holds
+/// another job's results (a job that failed before writing a user) keeps
+/// them through the load.
 fn load_as_a_job<B: Backend + Indexes>(b: &B, earlier_job: bool) {
     let mut store = b.open();
     let before = b.indexes();
