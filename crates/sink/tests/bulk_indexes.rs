@@ -358,7 +358,9 @@ fn load_as_a_job<B: Backend + Indexes>(b: &B, earlier_job: bool) {
             reason: Some("refused".into()),
         };
         let id = store.create_job(&spec(1)).unwrap();
-        store.record_job_results(id, 1, &[failed.clone()]).unwrap();
+        store
+            .record_job_results(id, 1, std::slice::from_ref(&failed))
+            .unwrap();
         (id, failed)
     });
     assert!(
