@@ -459,3 +459,128 @@ pub(crate) fn parse_outcome(text: &str) -> Outcome {
         _ => Outcome::Failed,
     }
 }
+
+/// The longest run one stored result stands for: a run read back is
+/// clamped to it, so a store edited by hand cannot make a reader expand
+/// one row into billions.
+const MAX_RUN: u64 = u32::MAX as u64;
+
+/// `results` as runs, in order: each run is a first result and how many
+/// results it stands for. A result joins the run before it when it follows
+/// on by one line, one data row and one member ID (or neither has one), has
+/// the same outcome and no reason, as the created users of a first import
+/// do. A job stores one row per run (`job_results.run`), so 200,000 users
+/// created in a row cost one stored row rather than 200,000.
+pub(crate) fn runs(results: &[RowResult]) -> Vec<(&RowResult, u64)> {
+    let mut out: Vec<(&RowResult, u64)> = Vec::new();
+    let mut previous: Option<&RowResult> = None;
+    for r in results {
+        match (out.last_mut(), previous) {
+            (Some((_, len)), Some(p)) if follows(p, r) && *len < MAX_RUN => *len += 1,
+            _ => out.push((r, 1)),
+        }
+        previous = Some(r);
+    }
+    out
+}
+
+/// True when `next` continues the run that `previous` ends.
+fn follows(previous: &RowResult, next: &RowResult) -> bool {
+    let ids_follow = match (previous.id, next.id) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.checked_add(1) == Some(b),
+        _ => false,
+    };
+    previous.row != 0
+        && next.row == previous.row + 1
+        && next.line == previous.line + 1
+        && next.outcome == previous.outcome
+        && previous.reason.is_none()
+        && next.reason.is_none()
+        && ids_follow
+}
+
+/// Appends the results a stored run stands for: `first`, then `run - 1`
+/// results each one line, row and member ID further on.
+pub(crate) fn expand_run(out: &mut Vec<RowResult>, first: RowResult, run: i64) {
+    let run = u64::try_from(run).unwrap_or(1).clamp(1, MAX_RUN);
+    let (line, row, outcome, id) = (first.line, first.row, first.outcome, first.id);
+    out.push(first);
+    for k in 1..run {
+        out.push(RowResult {
+            line: line.saturating_add(k),
+            row: row.saturating_add(k),
+            outcome,
+            id: id.map(|id| id.saturating_add(k as i64)),
+            reason: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(line: u64, row: u64, outcome: Outcome, id: Option<i64>) -> RowResult {
+        RowResult {
+            line,
+            row,
+            outcome,
+            id,
+            reason: None,
+        }
+    }
+
+    fn round_trip(results: &[RowResult]) -> (usize, Vec<RowResult>) {
+        let runs = runs(results);
+        let mut out = Vec::new();
+        for (first, run) in &runs {
+            expand_run(&mut out, (*first).clone(), *run as i64);
+        }
+        (runs.len(), out)
+    }
+
+    #[test]
+    fn created_users_in_a_row_are_one_run_and_read_back_the_same() {
+        let results: Vec<_> = (1..=5_000)
+            .map(|k| result(k + 1, k, Outcome::Created, Some(k as i64 + 40)))
+            .collect();
+        let (stored, back) = round_trip(&results);
+        assert_eq!(stored, 1);
+        assert_eq!(back, results);
+    }
+
+    #[test]
+    fn a_break_in_lines_ids_outcome_or_a_reason_starts_a_new_run() {
+        let mut failed = result(9, 8, Outcome::Failed, None);
+        failed.reason = Some("taken".into());
+        let results = vec![
+            result(2, 1, Outcome::Created, Some(1)),
+            result(3, 2, Outcome::Created, Some(2)),
+            // A quoted cell over two lines: the next record starts a line later.
+            result(5, 3, Outcome::Created, Some(3)),
+            result(6, 4, Outcome::Created, Some(7)),
+            result(7, 5, Outcome::Updated, Some(8)),
+            result(8, 6, Outcome::Unchanged, None),
+            result(9, 7, Outcome::Unchanged, None),
+            failed.clone(),
+            failed,
+            result(0, 0, Outcome::Deleted, Some(12)),
+            result(0, 0, Outcome::Deleted, Some(13)),
+        ];
+        let (stored, back) = round_trip(&results);
+        assert_eq!(stored, 9);
+        assert_eq!(back, results);
+    }
+
+    #[test]
+    fn a_run_read_back_from_a_hand_edited_store_is_bounded() {
+        let mut out = Vec::new();
+        expand_run(&mut out, result(2, 1, Outcome::Created, Some(1)), -5);
+        assert_eq!(out.len(), 1);
+        let mut out = Vec::new();
+        expand_run(&mut out, result(2, 1, Outcome::Created, Some(i64::MAX)), 3);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[2].id, Some(i64::MAX));
+    }
+}

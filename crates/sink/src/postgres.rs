@@ -19,7 +19,9 @@ use userimport_plan::{Directory, Lookup, StoredUser, fold};
 use crate::engine::{
     Creates, GroupIds, Inserted, Invitation, KeyEdit, Refusal, Updates, WriteBackend,
 };
-use crate::jobs::{Job, JobSpec, JobStatus, JobStep, Jobs, counts, outcome_name, parse_outcome};
+use crate::jobs::{
+    Job, JobSpec, JobStatus, JobStep, Jobs, counts, expand_run, outcome_name, parse_outcome, runs,
+};
 use crate::outbox::{Invite, Message, MessageStatus, Outbox, Recipient};
 use crate::postgres_copy::CopyRows;
 use crate::sink::{
@@ -117,7 +119,8 @@ fn record_step(tx: &mut Client, step: JobStep, results: &[RowResult]) -> Result<
         "UPDATE jobs SET rows_done = $1, created = created + $2, updated = updated + $3, deleted = deleted + $4, unchanged = unchanged + $5, failed = failed + $6, status = $7, error = NULL, updated_at = $8, finished_at = $9, rows_total = COALESCE($11, rows_total) WHERE id = $10",
         &[&(step.rows_done as i64), &c[0], &c[1], &c[2], &c[3], &c[4], &status, &stamp, &finished, &step.id, &step.rows_total.map(|n| n as i64)],
     )?;
-    // One binary COPY: a job records one result per row of its file.
+    // One binary COPY: a job records the result of every row of its file,
+    // as runs.
     let types = [
         Type::INT8,
         Type::INT8,
@@ -125,13 +128,14 @@ fn record_step(tx: &mut Client, step: JobStep, results: &[RowResult]) -> Result<
         Type::TEXT,
         Type::INT8,
         Type::TEXT,
+        Type::INT8,
     ];
     let mut writer = CopyRows::start(
         tx,
-        "COPY job_results (job_id, line, row, outcome, member_id, reason) FROM STDIN (FORMAT binary)",
+        "COPY job_results (job_id, line, row, outcome, member_id, reason, run) FROM STDIN (FORMAT binary)",
         &types,
     )?;
-    for r in results {
+    for (r, run) in runs(results) {
         writer.write(&[
             &step.id,
             &(r.line as i64),
@@ -139,6 +143,7 @@ fn record_step(tx: &mut Client, step: JobStep, results: &[RowResult]) -> Result<
             &outcome_name(r.outcome),
             &r.id,
             &r.reason.as_deref(),
+            &(run as i64),
         ])?;
     }
     writer.finish()?;
@@ -292,6 +297,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX users_card_id ON users (((data::jsonb) ->> 'card_id'))
         WHERE strpos(data, '\"card_id\"') > 0;
     ",
+    // 10: a job's results stored as runs (`job_results.run`, see
+    // `crate::jobs::runs`): one row for a first import's created users.
+    "ALTER TABLE job_results ADD COLUMN run BIGINT NOT NULL DEFAULT 1;",
 ];
 
 /// The users holding one of the card IDs `$1`, through the card-ID index:
@@ -1541,10 +1549,14 @@ impl Jobs for PostgresSink {
             return Ok(Vec::new());
         }
         let rows = self.client.borrow_mut().query(
-            "SELECT line, row, outcome, member_id, reason FROM job_results WHERE job_id = $1 ORDER BY row = 0, row, seq",
+            "SELECT line, row, outcome, member_id, reason, run FROM job_results WHERE job_id = $1 ORDER BY row = 0, row, seq",
             &[&id],
         )?;
-        Ok(rows.iter().map(result_of).collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            expand_run(&mut out, result_of(r), r.get(5));
+        }
+        Ok(out)
     }
 
     fn record_job_results(&mut self, id: i64, rows_done: u64, results: &[RowResult]) -> Result<()> {

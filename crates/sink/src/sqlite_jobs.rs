@@ -3,7 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Result;
-use crate::jobs::{Job, JobSpec, JobStatus, JobStep, counts, outcome_name, parse_outcome};
+use crate::jobs::{
+    Job, JobSpec, JobStatus, JobStep, counts, expand_run, outcome_name, parse_outcome, runs,
+};
 use crate::sink::{RowResult, now};
 
 /// Migration 2: jobs and their per-row results.
@@ -40,6 +42,12 @@ pub(crate) const MIGRATION: &str = "
 /// Migration 5: a job can be asked to stop at its next batch boundary.
 pub(crate) const MIGRATION_CANCEL: &str =
     "ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;";
+
+/// Migration 12: a stored result stands for a run of results
+/// ([`crate::jobs::runs`]): one row for the 200,000 users a first import
+/// creates in a row, instead of one row each.
+pub(crate) const MIGRATION_RUNS: &str =
+    "ALTER TABLE job_results ADD COLUMN run INTEGER NOT NULL DEFAULT 1;";
 
 const COLUMNS: &str = "id, status, file, file_sha256, options, rows_total, rows_done, created, updated, deleted, unchanged, failed, started_at, updated_at, finished_at, error, cancel_requested";
 
@@ -96,10 +104,14 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<Job>> {
 
 pub(crate) fn results(conn: &Connection, id: i64) -> Result<Vec<RowResult>> {
     let mut stmt = conn.prepare(
-        "SELECT line, row, outcome, member_id, reason FROM job_results WHERE job_id = ? ORDER BY row = 0, row, rowid",
+        "SELECT line, row, outcome, member_id, reason, run FROM job_results WHERE job_id = ? ORDER BY row = 0, row, rowid",
     )?;
-    let rows = stmt.query_map([id], result_of)?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
+    let mut rows = stmt.query([id])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        expand_run(&mut out, result_of(r)?, r.get(5)?);
+    }
+    Ok(out)
 }
 
 /// A stored per-row result, selected as `line, row, outcome, member_id,
@@ -166,25 +178,27 @@ pub(crate) fn record_step(conn: &Connection, step: JobStep, results: &[RowResult
         "UPDATE jobs SET rows_done = ?, created = created + ?, updated = updated + ?, deleted = deleted + ?, unchanged = unchanged + ?, failed = failed + ?, status = ?, error = NULL, updated_at = ?, finished_at = ?, rows_total = COALESCE(?, rows_total) WHERE id = ?",
         params![step.rows_done as i64, c[0], c[1], c[2], c[3], c[4], status, stamp, finished, step.rows_total.map(|n| n as i64), step.id],
     )?;
-    // Many rows per statement: a job records one result per row of its file.
-    let mut chunks = results.chunks_exact(RESULTS_PER_INSERT);
+    // Many runs per statement: a job records the result of every row of
+    // its file, as runs.
+    let runs = runs(results);
+    let mut chunks = runs.chunks_exact(RESULTS_PER_INSERT);
     if chunks.len() > 0 {
         let mut stmt = conn.prepare_cached(&format!(
-            "INSERT OR FAIL INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES {}",
-            vec!["(?, ?, ?, ?, ?, ?)"; RESULTS_PER_INSERT].join(", ")
+            "INSERT OR FAIL INTO job_results (job_id, line, row, outcome, member_id, reason, run) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?)"; RESULTS_PER_INSERT].join(", ")
         ))?;
         for chunk in chunks.by_ref() {
-            for (k, r) in chunk.iter().enumerate() {
-                bind_result(&mut stmt, k * 6, step.id, r)?;
+            for (k, run) in chunk.iter().enumerate() {
+                bind_run(&mut stmt, k * 7, step.id, *run)?;
             }
             stmt.raw_execute()?;
         }
     }
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO job_results (job_id, line, row, outcome, member_id, reason, run) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )?;
-    for r in chunks.remainder() {
-        bind_result(&mut stmt, 0, step.id, r)?;
+    for run in chunks.remainder() {
+        bind_run(&mut stmt, 0, step.id, *run)?;
         stmt.raw_execute()?;
     }
     Ok(())
@@ -192,12 +206,12 @@ pub(crate) fn record_step(conn: &Connection, step: JobStep, results: &[RowResult
 
 const RESULTS_PER_INSERT: usize = 64;
 
-/// Binds one result's six values from parameter `base + 1` on.
-fn bind_result(
+/// Binds one run's seven values from parameter `base + 1` on.
+fn bind_run(
     stmt: &mut rusqlite::CachedStatement<'_>,
     base: usize,
     job: i64,
-    r: &RowResult,
+    (r, run): (&RowResult, u64),
 ) -> rusqlite::Result<()> {
     stmt.raw_bind_parameter(base + 1, job)?;
     stmt.raw_bind_parameter(base + 2, r.line as i64)?;
@@ -205,5 +219,6 @@ fn bind_result(
     stmt.raw_bind_parameter(base + 4, outcome_name(r.outcome))?;
     stmt.raw_bind_parameter(base + 5, r.id)?;
     stmt.raw_bind_parameter(base + 6, r.reason.as_deref())?;
+    stmt.raw_bind_parameter(base + 7, run as i64)?;
     Ok(())
 }

@@ -61,6 +61,17 @@ fn status(store: &impl TestStore, id: i64) -> JobStatus {
     store.job(id).expect("read job").expect("job exists").status
 }
 
+/// The job's status once its gone worker's lock is let go: PostgreSQL lets a
+/// closed connection's lock go a moment later, and until then the job is
+/// still running, as far as anyone can tell.
+fn status_once_let_go(store: &impl TestStore, id: i64) -> JobStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while status(store, id) == JobStatus::Running && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    status(store, id)
+}
+
 fn a_job_whose_worker_is_gone_is_interrupted_and_resumes<B: Backend>(b: &B) {
     let mut worker = b.open();
     let id = new_job(&mut worker, 60);
@@ -91,7 +102,7 @@ fn a_job_whose_worker_is_gone_is_interrupted_and_resumes<B: Backend>(b: &B) {
 
     // The worker's process (its connection) ends without a word.
     drop(worker);
-    assert_eq!(status(&other, id), JobStatus::Interrupted);
+    assert_eq!(status_once_let_go(&other, id), JobStatus::Interrupted);
     assert_eq!(other.jobs().unwrap()[0].status, JobStatus::Interrupted);
     let done = run_job(
         &mut other,
@@ -236,13 +247,7 @@ fn a_job_asked_to_stop_whose_worker_is_gone_reads_cancelled<B: Backend>(b: &B) {
     let mut other = b.open();
     assert!(other.request_cancel(id).unwrap().unwrap().cancel_requested);
     drop(worker);
-    // PostgreSQL lets a closed connection's lock go a moment later: until
-    // then the job is still running, as far as anyone can tell.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while status(&other, id) == JobStatus::Running && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert_eq!(status(&other, id), JobStatus::Cancelled);
+    assert_eq!(status_once_let_go(&other, id), JobStatus::Cancelled);
     assert_eq!(other.jobs().unwrap()[0].status, JobStatus::Cancelled);
     let rest = plan(&other, 30);
     let done = run_job(

@@ -1068,6 +1068,20 @@ fn jobs_commit_batches_with_their_progress_and_resume<B: Backend>(b: &B) {
     let mut rows_seen: Vec<u64> = results.iter().map(|r| r.row).collect();
     rows_seen.dedup();
     assert_eq!(rows_seen, (1..=250).collect::<Vec<_>>());
+    // Stored as runs, read back one per row: each with its own line and
+    // the member ID its user got.
+    let mut ids: Vec<i64> = results.iter().filter_map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 250, "a distinct member ID per row");
+    assert!(results.iter().all(|r| r.line == r.row + 1));
+    for row in [1, 80, 81, 250] {
+        let result = &results[row - 1];
+        assert_eq!(
+            Some(find_login(&store, &format!("user{row}")).id),
+            result.id
+        );
+    }
     assert_eq!(store.jobs().unwrap().len(), 1);
 }
 
