@@ -75,6 +75,9 @@ pub struct Chunk {
     /// Refused rows (no change) that matched a stored user: (data row,
     /// member ID), so reports can name the user a failed row was about.
     pub matched: Vec<(u64, i64)>,
+    /// With [`Planner::counts_only`]: the data rows that create a user, in
+    /// row order, whose [`Change::Create`] is not kept in `changes`.
+    pub created_rows: Vec<u64>,
 }
 
 /// What [`Planner::finish`] adds at the end of a file.
@@ -368,10 +371,10 @@ impl Planner {
         })
     }
 
-    /// For callers that keep only counts and issues (upload and check): the
-    /// [`Change::Create`] values of later chunks carry an empty
-    /// [`NewUser`] (line and row only), so no per-user attribute map is built
-    /// just to be thrown away. Issues, counts and created groups are the same
+    /// For callers that keep only counts and issues (upload and check): no
+    /// [`NewUser`] is built just to be thrown away, and a chunk lists the
+    /// rows that create a user in [`Chunk::created_rows`] instead of their
+    /// [`Change::Create`]. Issues, counts and created groups are the same
     /// either way. Updates, deletes and the rest are unchanged.
     pub fn counts_only(&mut self, yes: bool) -> &mut Self {
         self.counts_only = yes;
@@ -456,7 +459,7 @@ impl Planner {
         // One change per row at most: the vector never grows (a change is
         // a few hundred bytes, and each doubling copied all of them).
         let mut chunk = Chunk {
-            changes: Vec::with_capacity(rows.len()),
+            changes: Vec::with_capacity(if self.counts_only { 0 } else { rows.len() }),
             ..Chunk::default()
         };
         let groups_before = self.created.len();
@@ -488,7 +491,13 @@ impl Planner {
                         Change::Delete { .. } => self.summary.delete += 1,
                         Change::Unchanged { .. } => self.summary.unchanged += 1,
                     }
-                    chunk.changes.push(change);
+                    match change {
+                        // Counts only: a row number, not a change of 224 bytes.
+                        Change::Create { row, .. } if self.counts_only => {
+                            chunk.created_rows.push(row)
+                        }
+                        change => chunk.changes.push(change),
+                    }
                 }
                 None => {
                     self.summary.invalid += 1;
