@@ -111,7 +111,11 @@ impl Record {
 
     /// True when every field is empty or whitespace (a blank line).
     pub fn is_blank(&self) -> bool {
-        self.data.trim().is_empty()
+        // Nearly every record starts with a visible ASCII character.
+        match self.data.as_bytes().first() {
+            Some(b) if b.is_ascii_graphic() => false,
+            _ => self.data.trim().is_empty(),
+        }
     }
 }
 

@@ -75,6 +75,9 @@ pub struct Chunk {
     /// Refused rows (no change) that matched a stored user: (data row,
     /// member ID), so reports can name the user a failed row was about.
     pub matched: Vec<(u64, i64)>,
+    /// With [`Planner::counts_only`]: the data rows that create a user, in
+    /// row order, whose [`Change::Create`] is not kept in `changes`.
+    pub created_rows: Vec<u64>,
 }
 
 /// What [`Planner::finish`] adds at the end of a file.
@@ -157,7 +160,7 @@ pub struct Planner {
     key_order: Vec<KeyKind>,
     revision: u64,
     /// Folded group name → the store's (or the file's, for new ones) spelling.
-    groups: HashMap<String, String>,
+    groups: HashMap<String, String, foldhash::quality::RandomState>,
     created: BTreeSet<String>,
     /// Groups first named by the chunk being planned.
     chunk_groups: Vec<String>,
@@ -368,10 +371,10 @@ impl Planner {
         })
     }
 
-    /// For callers that keep only counts and issues (upload and check): the
-    /// [`Change::Create`] values of later chunks carry an empty
-    /// [`NewUser`] (line and row only), so no per-user attribute map is built
-    /// just to be thrown away. Issues, counts and created groups are the same
+    /// For callers that keep only counts and issues (upload and check): no
+    /// [`NewUser`] is built just to be thrown away, and a chunk lists the
+    /// rows that create a user in [`Chunk::created_rows`] instead of their
+    /// [`Change::Create`]. Issues, counts and created groups are the same
     /// either way. Updates, deletes and the rest are unchanged.
     pub fn counts_only(&mut self, yes: bool) -> &mut Self {
         self.counts_only = yes;
@@ -453,7 +456,12 @@ impl Planner {
         }
         found.users = users;
 
-        let mut chunk = Chunk::default();
+        // One change per row at most: the vector never grows (a change is
+        // a few hundred bytes, and each doubling copied all of them).
+        let mut chunk = Chunk {
+            changes: Vec::with_capacity(if self.counts_only { 0 } else { rows.len() }),
+            ..Chunk::default()
+        };
         let groups_before = self.created.len();
         for (row, range) in rows.iter().zip(ranges) {
             let keys = &all_keys[range];
@@ -483,7 +491,13 @@ impl Planner {
                         Change::Delete { .. } => self.summary.delete += 1,
                         Change::Unchanged { .. } => self.summary.unchanged += 1,
                     }
-                    chunk.changes.push(change);
+                    match change {
+                        // Counts only: a row number, not a change of 224 bytes.
+                        Change::Create { row, .. } if self.counts_only => {
+                            chunk.created_rows.push(row)
+                        }
+                        change => chunk.changes.push(change),
+                    }
                 }
                 None => {
                     self.summary.invalid += 1;
@@ -814,7 +828,15 @@ impl Planner {
     /// name, looked up without folding into a new string (ASCII lowercasing
     /// is what `fold` does to it). `None`: not known, or not that case.
     fn known_group(&self, name: &str) -> Option<&String> {
-        let trimmed = name.trim();
+        // A name the validator trimmed (nearly every one) is not trimmed again.
+        let trimmed = match name.as_bytes() {
+            [first, .., last] | [first @ last]
+                if first.is_ascii_graphic() && last.is_ascii_graphic() =>
+            {
+                name
+            }
+            _ => name.trim(),
+        };
         if !trimmed.is_ascii() || trimmed.len() > 64 {
             return None;
         }
@@ -1184,16 +1206,16 @@ impl Planner {
     fn plan_create(&mut self, row: &Row, issues: &mut Vec<Issue>) -> NewUser {
         let profile = std::sync::Arc::clone(&self.profile);
         let columns = &profile.columns;
-        // Room for every attribute's key and a value of average length.
-        let attributes = self.attribute_columns.len();
-        let mut user = NewUser {
-            attributes: Attributes::with_capacity(attributes, 32 * attributes),
-            ..NewUser::default()
-        };
-        let mut password_column: Option<String> = None;
         // Counts only: check every rule, build nothing.
         // The actor's authority is judged on the built user.
         let build = !self.counts_only || self.actor.is_some();
+        let mut user = NewUser::default();
+        if build {
+            // Room for every attribute's key and a value of average length.
+            let attributes = self.attribute_columns.len();
+            user.attributes = Attributes::with_capacity(attributes, 32 * attributes);
+        }
+        let mut password_column: Option<&str> = None;
         let mut has_password = false;
         for (index, column) in columns.iter().enumerate() {
             if matches!(column.kind, FieldKind::ReadOnly) {
@@ -1229,7 +1251,7 @@ impl Planner {
                 }
                 Purpose::Password | Purpose::PasswordHash => {
                     if password_column.is_none() || column.purpose == Purpose::Password {
-                        password_column = Some(column.key.clone());
+                        password_column = Some(&column.key);
                     }
                     let text = match cell {
                         Cell::Secret(s) => Some(s.expose()),
@@ -1314,7 +1336,7 @@ impl Planner {
                         crate::codes::PASSWORD_MISSING,
                         "a new user needs a password: fill it, give a password hash, or have passwords generated",
                     )
-                    .column(password_column.as_deref().unwrap_or("password")),
+                    .column(password_column.unwrap_or("password")),
                 );
             }
         }

@@ -473,6 +473,11 @@ impl Importer {
                 let rows = &batch.rows[..batch.filled];
                 let mut chunk = planner.plan_chunk(rows, dir)?;
                 kinds.resize(kinds.len() + batch.filled, Kind::None);
+                for &row in &chunk.created_rows {
+                    if let Some(slot) = row.checked_sub(1).and_then(|r| kinds.get_mut(r as usize)) {
+                        *slot = Kind::Create;
+                    }
+                }
                 for change in &chunk.changes {
                     let kind = match change {
                         Change::Create { .. } => Kind::Create,
