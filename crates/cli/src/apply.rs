@@ -42,8 +42,9 @@ pub struct Args {
     results: Option<PathBuf>,
     /// Files with more data rows than this run as a job recorded in the
     /// store: written as they are checked, held until the whole file is
-    /// known to be clean, then committed in batches with the job's progress
-    /// (resumable with `userimport jobs resume ID`).
+    /// known to be clean, then committed at once; with `--skip-invalid` or
+    /// `--detach`, committed in batches with the job's progress (resumable
+    /// with `userimport jobs resume ID`).
     #[arg(long, value_name = "N", default_value_t = 100)]
     background_threshold: u64,
     /// Run the job in a detached worker: print its ID and return at once.

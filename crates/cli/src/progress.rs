@@ -50,9 +50,7 @@ impl StreamDisplay {
         };
         if !self.announced {
             self.announced = true;
-            eprintln!(
-                "job {id}: written as the file is checked; committed in batches once it is clean"
-            );
+            eprintln!("job {id}: written as the file is checked; committed once it is clean");
         }
         if self.last_line.elapsed() >= Duration::from_secs(1) {
             self.last_line = Instant::now();

@@ -204,9 +204,7 @@ fn piped_output_has_no_bar() {
         );
     }
     assert!(
-        stderr.starts_with(
-            "job 1: written as the file is checked; committed in batches once it is clean\n"
-        ),
+        stderr.starts_with("job 1: written as the file is checked; committed once it is clean\n"),
         "{stderr}"
     );
     assert!(

@@ -448,6 +448,12 @@ struct State<'a> {
     finished: bool,
     /// The write was given up (and the job marked) already.
     stopped: bool,
+    /// The input turned out clean at its end while every write was still
+    /// held: what is left is planned and in flight (a few chunks), so it
+    /// joins the held writes and commits with them, in one transaction,
+    /// rather than in the job's batches after them (each a commit, and on
+    /// a bulk load each written after the indexes are built).
+    hold_to_end: bool,
 }
 
 fn run<'a, S: Sink + ?Sized>(
@@ -478,6 +484,7 @@ fn run<'a, S: Sink + ?Sized>(
         at_end: false,
         finished: false,
         stopped: false,
+        hold_to_end: false,
     };
     if let (Some(id), Some(ops)) = (existing, jobs.as_ref())
         && !(ops.claim)(store, id)?
@@ -546,6 +553,7 @@ fn write_all<'a, S: Sink + ?Sized>(
         verdict,
         retire,
     } = feed;
+    let clean_from_start = verdict.clean_rows().is_some();
     loop {
         let received = match next() {
             Some(chunk) => {
@@ -579,6 +587,7 @@ fn write_all<'a, S: Sink + ?Sized>(
             && let Some((rows, planned)) = verdict.clean_rows()
         {
             on_clean(store, jobs, state, verdict, options, rows, planned)?;
+            state.hold_to_end = !clean_from_start && !state.committed;
         }
         if state.at_end {
             state.rows_read = state.rows_total.unwrap_or(state.rows_read);
@@ -720,8 +729,9 @@ fn write_due<'a, S: Sink + ?Sized>(
     let batch_rows = options.batch_rows.max(1);
     let hold_rows = options.hold_rows.max(1);
     // Once clean a job commits every `batch_rows` changes; until then, and
-    // without a job, writes are held and the last one commits them all.
-    let in_batches = state.rows_total.is_some() && state.job.is_some();
+    // without a job, writes are held and the last one commits them all (as
+    // does a job whose input turned clean only at its end: `hold_to_end`).
+    let in_batches = state.rows_total.is_some() && state.job.is_some() && !state.hold_to_end;
     let limit = if in_batches { batch_rows } else { hold_rows };
     while state.pending_len > 0 && (state.at_end || state.pending_len >= limit) {
         if in_batches && cancelled(store, jobs, state, cancel)? {

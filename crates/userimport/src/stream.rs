@@ -6,10 +6,12 @@
 //! All-or-nothing still holds: every write is *held* in one open
 //! transaction (see `Batch::hold`) until the whole file is checked. A file
 //! with any error rolls all of it back, and the report is the one `check`
-//! gives. Once the file is known to be clean, the held writes commit with
-//! the next batch, and from then on every `batch_rows` changes commit with
-//! the job's progress. Killed before that first commit, nothing is written
-//! (and no job recorded); killed after, the job resumes from its progress.
+//! gives. The file is known to be clean only at its end, when what is left
+//! to write is the few chunks in flight: they join the held writes, and
+//! all of it commits once, with the job (done) when there is one. Killed
+//! before that commit, nothing is written and no job recorded. (A job
+//! whose rows are known before it writes, a resumed or a `--skip-invalid`
+//! one, commits every `batch_rows` changes with its progress.)
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -37,7 +39,9 @@ const AHEAD: usize = 8;
 /// How a streamed apply writes.
 #[derive(Debug, Clone)]
 pub struct StreamOptions<'a> {
-    /// Changes per committed batch once the file is checked.
+    /// Changes per committed batch of a job whose rows are known before it
+    /// writes (the second pass of [`crate::apply()`] with `skip_invalid`); a
+    /// streamed file commits once, when it is known to be clean.
     pub batch_rows: usize,
     /// Changes per held write while the file is still being checked (a
     /// write has a fixed cost: on PostgreSQL, a few round trips).
@@ -139,9 +143,9 @@ impl Importer {
     /// transaction (`Batch::hold`) until the whole file is checked; a file
     /// with any error writes nothing, and [`StreamOutcome::checked`] reports
     /// every error as [`Importer::check`] does. Once the file is known to be
-    /// clean the held writes commit, and from then on every `batch_rows`
-    /// changes commit with the job's progress (`options.job`, for files over
-    /// its threshold; without a job everything commits once, at the end).
+    /// clean (at its end) the rest joins the held writes and everything
+    /// commits once, with the job's record (`options.job`, for files over
+    /// its threshold) when there is one.
     /// `progress` returning `false` stops (what is held is rolled back; a
     /// job is marked cancelled).
     ///
