@@ -309,6 +309,7 @@ fn a_store_from_before_is_migrated_to_skeletons_and_nfkc_keys(db: &TestDb) {
              DROP INDEX identities_folded; DROP INDEX users_card_id;
              ALTER TABLE users DROP COLUMN login_skeleton; ALTER TABLE users DROP COLUMN email_skeleton;
              UPDATE users SET login_key = 'ａｎｎ' WHERE login = 'ＡＮＮ';
+             ALTER TABLE job_results DROP COLUMN run;
              PRAGMA user_version = 7;",
         ),
         TestDb::Postgres { .. } => sql(
@@ -316,6 +317,7 @@ fn a_store_from_before_is_migrated_to_skeletons_and_nfkc_keys(db: &TestDb) {
             "DROP INDEX identities_folded; DROP INDEX users_card_id;
              ALTER TABLE users DROP COLUMN login_skeleton, DROP COLUMN email_skeleton;
              UPDATE users SET login_key = lower(login);
+             ALTER TABLE job_results DROP COLUMN run;
              DELETE FROM userimport_schema WHERE version >= 7;",
         ),
     }
