@@ -401,10 +401,12 @@ impl Parser {
     /// whole line in the buffer with no quote: its fields are the text
     /// between delimiters, which is what csv-core gives for such a line,
     /// found eight bytes at a time instead of by a state machine stepped
-    /// byte by byte (csv-core took 14 instructions a byte). Taken only when
-    /// csv-core would have read the line in one call (it fits the output
-    /// buffers), so limits are checked exactly as for csv-core's records.
-    /// `Ok(None)` (nothing consumed) otherwise: csv-core reads it.
+    /// byte by byte (csv-core took 14 instructions a byte). The line is
+    /// copied into the record once, delimiters and all, rather than field
+    /// by field. Taken only when csv-core would have read the line in one
+    /// call (it fits the output buffers), so limits are checked exactly as
+    /// for csv-core's records. `Ok(None)` (nothing consumed) otherwise:
+    /// csv-core reads it.
     fn read_plain_line(&mut self, record: &mut Record) -> Result<Option<bool>> {
         let rest = &self.dbuf[self.dpos..self.dlen];
         let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
@@ -414,19 +416,39 @@ impl Parser {
         if line.len() >= self.out.len() || memchr::memchr(b'"', line).is_some() {
             return Ok(None);
         }
-        let Some((olen, nend)) = split_fields(line, self.delimiter, &mut self.out, &mut self.ends)
-        else {
+        let Some(nend) = field_ends(line, self.delimiter, &mut self.ends) else {
             return Ok(None);
         };
+        // The same checks, in the same order, as `fill_record`'s.
+        self.nend = nend;
+        self.check_columns()?;
+        let ends = &self.ends[..nend];
+        let mut start = 0;
+        for (i, &end) in ends.iter().enumerate() {
+            if end - start > self.limits.max_field_bytes {
+                return Err(self.field_limit_error(i + 1));
+            }
+            start = end + 1;
+        }
+        debug_assert!(
+            std::str::from_utf8(line).is_ok(),
+            "a line cut mid-character"
+        );
+        // SAFETY: `line` is valid UTF-8: the decoder writes only whole
+        // characters into `dbuf`, a record starts after whole ASCII line
+        // ends (or the 3-byte U+FEFF), and the line stops before an ASCII
+        // line end. Every test runs the debug assertion above.
+        let text = unsafe { std::str::from_utf8_unchecked(line) };
+        record.set_line_text(self.rec_line, text, ends);
         // The line and its terminator (a CR's LF is skipped as a blank line
         // end before the next record, as after csv-core).
         self.prev_cr = rest[end] == b'\r';
         self.dpos += end + 1;
-        self.olen = olen;
-        self.nend = nend;
+        self.olen = 0;
+        self.nend = 0;
         self.in_record = false;
         self.line = self.rec_line + 1;
-        self.fill_record(record, Vec::new()).map(Some)
+        Ok(Some(!record.is_blank()))
     }
 
     /// Skips raw text until the line `skip_before` starts.
@@ -589,32 +611,23 @@ impl Parser {
     }
 }
 
-/// Splits `line` (no quote, no line end) at `delimiter` into `out` (the
-/// fields' text, one after the other) and `ends` (where each field ends in
-/// `out`), as csv-core does; returns the bytes and fields written, or `None`
-/// when `out` or `ends` is too short (csv-core wants an end to spare).
-/// Delimiters are found eight bytes at a time: a word's byte is a delimiter
-/// when, XORed with the delimiter, it is zero.
-fn split_fields(
-    line: &[u8],
-    delimiter: u8,
-    out: &mut [u8],
-    ends: &mut [usize],
-) -> Option<(usize, usize)> {
+/// Where the fields of `line` (no quote, no line end) end when it is split
+/// at `delimiter`, as csv-core splits it: the delimiters' offsets, then the
+/// line's length, written to `ends`; returns how many, or `None` when
+/// `ends` is too short (csv-core wants an end to spare). Delimiters are
+/// found eight bytes at a time: a word's byte is a delimiter when, XORed
+/// with the delimiter, it is zero.
+fn field_ends(line: &[u8], delimiter: u8, ends: &mut [usize]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     let pattern = ONES * u64::from(delimiter);
-    let (mut olen, mut nend, mut start) = (0, 0, 0);
+    let mut nend = 0;
     let mut field_to = |at: usize| -> Option<()> {
-        let text = line.get(start..at)?;
-        out.get_mut(olen..olen + text.len())?.copy_from_slice(text);
-        olen += text.len();
         if nend + 1 >= ends.len() {
             return None;
         }
-        *ends.get_mut(nend)? = olen;
+        *ends.get_mut(nend)? = at;
         nend += 1;
-        start = at + 1;
         Some(())
     };
     let mut words = line.chunks_exact(8);
@@ -639,7 +652,7 @@ fn split_fields(
         }
     }
     field_to(line.len())?;
-    Some((olen, nend))
+    Some(nend)
 }
 
 /// Counts physical line breaks (LF, CRLF, CR) in `bytes`; `prev_cr` carries

@@ -3,13 +3,31 @@
 /// One parsed record: its fields (decoded to UTF-8) and the 1-based physical
 /// line on which it starts. Fields live in one buffer, so reading into the
 /// same `Record` again allocates nothing once it is large enough.
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// Two records are equal when their lines, fields and stray quotes are,
+/// however their buffers are laid out.
+#[derive(Clone, Default)]
 pub struct Record {
     line: u64,
+    /// The fields' text: each field ends where `ends` says, and the next
+    /// one starts `gap` bytes later (0: fields one after the other; 1: a
+    /// quote-free line kept as it was read, a delimiter between fields).
     data: String,
     ends: Vec<usize>,
+    gap: usize,
     stray_quotes: Vec<StrayQuote>,
 }
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        self.line == other.line
+            && self.len() == other.len()
+            && self.stray_quotes == other.stray_quotes
+            && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Record {}
 
 /// A quote inside an unquoted field (`O"Brien`, `Bob "The Builder" Smith`):
 /// read as a literal quote, as Excel, LibreOffice and Python's csv module
@@ -70,7 +88,10 @@ impl Record {
     #[inline]
     pub fn get(&self, index: usize) -> Option<&str> {
         let end = *self.ends.get(index)?;
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        let start = match index.checked_sub(1) {
+            Some(before) => self.ends.get(before)? + self.gap,
+            None => 0,
+        };
         self.data.get(start..end)
     }
 
@@ -81,6 +102,7 @@ impl Record {
 
     /// Appends a field.
     pub fn push_field(&mut self, field: &str) {
+        self.close_gaps();
         self.data.push_str(field);
         self.ends.push(self.data.len());
     }
@@ -89,6 +111,7 @@ impl Record {
     pub fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
+        self.gap = 0;
         self.stray_quotes.clear();
     }
 
@@ -106,15 +129,49 @@ impl Record {
     /// The buffer and field ends, for readers that fill a record in place:
     /// push a field's text onto the buffer, then its end offset onto the ends.
     pub fn parts_mut(&mut self) -> (&mut String, &mut Vec<usize>) {
+        self.close_gaps();
         (&mut self.data, &mut self.ends)
+    }
+
+    /// Sets the record to one quote-free line's fields without copying them
+    /// one by one: `text` is the line (no line end), `ends` where each field
+    /// ends in it, a one-byte delimiter after every field but the last.
+    pub(crate) fn set_line_text(&mut self, line: u64, text: &str, ends: &[usize]) {
+        self.clear();
+        self.line = line;
+        self.data.push_str(text);
+        self.ends.extend_from_slice(ends);
+        self.gap = 1;
+    }
+
+    /// Lays the fields out one after the other (for the readers that push
+    /// fields), if they are not already.
+    fn close_gaps(&mut self) {
+        if self.gap == 0 {
+            return;
+        }
+        let mut data = String::with_capacity(self.data.len());
+        let mut ends = Vec::with_capacity(self.ends.len());
+        for field in self.iter() {
+            data.push_str(field);
+            ends.push(data.len());
+        }
+        self.data = data;
+        self.ends = ends;
+        self.gap = 0;
     }
 
     /// True when every field is empty or whitespace (a blank line).
     pub fn is_blank(&self) -> bool {
-        // Nearly every record starts with a visible ASCII character.
+        // Nearly every record starts with a visible ASCII character (in
+        // its first field: with gaps, an empty first field starts with the
+        // delimiter).
         match self.data.as_bytes().first() {
-            Some(b) if b.is_ascii_graphic() => false,
-            _ => self.data.trim().is_empty(),
+            Some(b) if b.is_ascii_graphic() && (self.gap == 0 || self.ends.first() > Some(&0)) => {
+                false
+            }
+            _ if self.gap == 0 => self.data.trim().is_empty(),
+            _ => self.iter().all(|field| field.trim().is_empty()),
         }
     }
 }
@@ -142,5 +199,27 @@ mod tests {
         r.clear();
         assert!(r.is_empty());
         assert!(Record::from_fields(1, ["", " "]).is_blank());
+    }
+
+    /// A line kept with its delimiters reads, compares and grows like the
+    /// same fields pushed one by one.
+    #[test]
+    fn a_line_kept_whole_reads_as_its_fields() {
+        let mut r = Record::new();
+        r.set_line_text(4, "a,,日本,", &[1, 2, 9, 10]);
+        assert_eq!(r.iter().collect::<Vec<_>>(), ["a", "", "日本", ""]);
+        assert_eq!(r, Record::from_fields(4, ["a", "", "日本", ""]));
+        assert!(!r.is_blank());
+        r.push_field("x");
+        assert_eq!(r, Record::from_fields(4, ["a", "", "日本", "", "x"]));
+        for (text, ends, blank) in [
+            (",,", &[0, 1, 2][..], true),
+            (" ,\t", &[1, 3][..], true),
+            (",b", &[0, 2][..], false),
+            ("", &[0][..], true),
+        ] {
+            r.set_line_text(1, text, ends);
+            assert_eq!(r.is_blank(), blank, "{text:?}");
+        }
     }
 }
