@@ -189,6 +189,10 @@ pub struct Planner {
     due_dates: Vec<(Option<usize>, Option<usize>, String)>,
     /// The columns a new user's attributes come from, in key order.
     attribute_columns: Vec<usize>,
+    /// The columns a new user is planned from (all but read-only ones), and
+    /// those that can raise an issue when nothing is built: required ones,
+    /// passwords, status and groups. In profile order.
+    create_columns: (Vec<usize>, Vec<usize>),
 }
 
 /// The per-chunk index of found users.
@@ -254,6 +258,27 @@ fn attribute_columns(profile: &Profile) -> Vec<usize> {
 
 /// True for a column whose value a user keeps as an attribute (status
 /// included), rather than as a key, password, list or flag.
+/// [`Planner::create_columns`]: every column but read-only ones, and those
+/// that matter when no user is built.
+fn create_columns(profile: &Profile) -> (Vec<usize>, Vec<usize>) {
+    let planned = |column: &Column| !matches!(column.kind, FieldKind::ReadOnly);
+    let checked = |column: &Column| {
+        planned(column)
+            && (column.required
+                || matches!(
+                    column.purpose,
+                    Purpose::Password | Purpose::PasswordHash | Purpose::Status | Purpose::Groups
+                ))
+    };
+    let indices = |keep: &dyn Fn(&Column) -> bool| -> Vec<usize> {
+        (profile.columns.iter().enumerate())
+            .filter(|(_, column)| keep(column))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    (indices(&planned), indices(&checked))
+}
+
 fn is_attribute(column: &Column) -> bool {
     !matches!(column.kind, FieldKind::ReadOnly)
         && !matches!(
@@ -368,6 +393,7 @@ impl Planner {
                 })
                 .collect(),
             attribute_columns: attribute_columns(profile),
+            create_columns: create_columns(profile),
         })
     }
 
@@ -1217,10 +1243,16 @@ impl Planner {
         }
         let mut password_column: Option<&str> = None;
         let mut has_password = false;
-        for (index, column) in columns.iter().enumerate() {
-            if matches!(column.kind, FieldKind::ReadOnly) {
+        // Counts only: the columns that can raise an issue, not all (taken
+        // out for the loop, which needs `self`, and put back after it).
+        let indices = match build {
+            true => std::mem::take(&mut self.create_columns.0),
+            false => std::mem::take(&mut self.create_columns.1),
+        };
+        for &index in &indices {
+            let Some(column) = columns.get(index) else {
                 continue;
-            }
+            };
             let cell = row.cell(index);
             let blank = matches!(cell, Cell::Blank | Cell::Absent);
             let defaulted = matches!(column.purpose, Purpose::Status)
@@ -1321,6 +1353,10 @@ impl Planner {
                 // Attributes: set below, in key order.
                 _ => {}
             }
+        }
+        match build {
+            true => self.create_columns.0 = indices,
+            false => self.create_columns.1 = indices,
         }
         if build {
             self.created_attributes(row, &mut user.attributes);
