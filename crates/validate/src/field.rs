@@ -274,6 +274,8 @@ fn check_plain<'a>(
     }
     match &col.kind {
         FieldKind::Text { min_len, max_len } => text_value(col, text, *min_len, *max_len),
+        // The usual address holds no quote: nothing more to look at.
+        FieldKind::Email if plain_address(text) => Ok(Out::Text(text)),
         FieldKind::Email => quoted_local_part(text).and_then(|()| email(text)),
         FieldKind::PasswordHash => {
             password_hash(text).and_then(|cost| hash_above_floor(cost, env.hash_floor))?;
@@ -476,40 +478,74 @@ fn email(text: &str) -> Result<Out<'_>, Problem> {
 /// after it at most 254 bytes in two or more dot-separated labels of 1 to
 /// 63 letters, digits and inner hyphens; the last label holds a letter.
 fn plain_address(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
+    let bytes = text.as_bytes();
+    // The local part, up to the first `@`: no empty dot-separated part (a
+    // dot first, last or after another one).
+    let mut after_dot = true;
+    let mut at = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'@' => {
+                at = Some(i);
+                break;
+            }
+            b'.' if after_dot => return false,
+            b'.' => after_dot = true,
+            _ if ATEXT[usize::from(b)] => after_dot = false,
+            _ => return false,
+        }
+    }
+    let Some(at) = at else {
         return false;
     };
-    if local.is_empty() || local.len() > 64 || domain.len() > 254 {
+    if after_dot || at > 64 || bytes.len() - at - 1 > 254 {
         return false;
     }
-    let atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
-    if !local
-        .split('.')
-        .all(|part| !part.is_empty() && part.bytes().all(atext))
-    {
-        return false;
-    }
-    let mut labels = 0;
-    let mut last_has_letter = false;
-    for label in domain.split('.') {
-        let bytes = label.as_bytes();
-        let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
-            return false;
-        };
-        if bytes.len() > 63
-            || !first.is_ascii_alphanumeric()
-            || !last.is_ascii_alphanumeric()
-            || !bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        {
-            return false;
+    // The domain: labels of 1 to 63 letters, digits and inner hyphens.
+    let (mut labels, mut start, mut has_letter) = (0, at + 1, false);
+    for i in at + 1..=bytes.len() {
+        let b = bytes.get(i).copied().unwrap_or(b'.');
+        if b != b'.' {
+            if !(b.is_ascii_alphanumeric() || b == b'-') {
+                return false;
+            }
+            has_letter |= b.is_ascii_alphabetic();
+            continue;
+        }
+        let label = &bytes[start..i]; // ok: at < start <= i <= len
+        match (label.first(), label.last()) {
+            (Some(first), Some(last))
+                if label.len() <= 63
+                    && first.is_ascii_alphanumeric()
+                    && last.is_ascii_alphanumeric() => {}
+            _ => return false,
         }
         labels += 1;
-        last_has_letter = bytes.iter().any(u8::is_ascii_alphabetic);
+        start = i + 1;
+        if i < bytes.len() {
+            has_letter = false;
+        }
     }
-    labels >= 2 && last_has_letter
+    labels >= 2 && has_letter
 }
+
+/// The bytes of an unquoted local part besides the dot: letters, digits
+/// and ``!#$%&'*+-/=?^_`{|}~``.
+static ATEXT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"!#$%&'*+-/=?^_`{|}~";
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 fn password(raw: &str, min: usize, max: usize) -> Result<Out<'_>, Problem> {
     let n = raw.chars().count();
@@ -1305,6 +1341,57 @@ mod tests {
                 .rsplit('.')
                 .next()
                 .is_some_and(|tld| tld.chars().any(char::is_alphabetic))
+    }
+
+    /// The former rule, written with splits, as a reference.
+    fn plain_address_by_splits(text: &str) -> bool {
+        let Some((local, domain)) = text.split_once('@') else {
+            return false;
+        };
+        if local.is_empty() || local.len() > 64 || domain.len() > 254 {
+            return false;
+        }
+        let atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
+        if !local
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(atext))
+        {
+            return false;
+        }
+        let mut labels = 0;
+        let mut last_has_letter = false;
+        for label in domain.split('.') {
+            let bytes = label.as_bytes();
+            let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+                return false;
+            };
+            if bytes.len() > 63
+                || !first.is_ascii_alphanumeric()
+                || !last.is_ascii_alphanumeric()
+                || !bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            {
+                return false;
+            }
+            labels += 1;
+            last_has_letter = bytes.iter().any(u8::is_ascii_alphabetic);
+        }
+        labels >= 2 && last_has_letter
+    }
+
+    proptest! {
+        /// The one-pass rule says what the rule written with splits says.
+        #[test]
+        fn one_pass_addresses_agree_with_the_splits(
+            text in "[a-zA-Z0-9.+_'\\-\"@ é{}]{0,14}(@[a-z0-9.\\-@ ]{0,14})?",
+            long_label in 60usize..66,
+            long_local in 62usize..67,
+        ) {
+            prop_assert_eq!(plain_address(&text), plain_address_by_splits(&text), "{:?}", text);
+            let long = format!("{}@{}.example.com", "a".repeat(long_local), "b".repeat(long_label));
+            prop_assert_eq!(plain_address(&long), plain_address_by_splits(&long));
+        }
     }
 
     proptest! {
