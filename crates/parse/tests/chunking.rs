@@ -516,10 +516,11 @@ proptest::proptest! {
     ) {
         let mut builder = ReaderBuilder::new();
         builder.charset(Charset::Utf8);
-        let mut limits = userimport_schema::Limits::default();
-        limits.max_field_bytes = field;
-        limits.max_columns = 4;
-        builder.limits(limits);
+        builder.limits(userimport_schema::Limits {
+            max_field_bytes: field,
+            max_columns: 4,
+            ..Default::default()
+        });
         // Blank lines up to there: skipped, and quick to skip.
         let mut data = b"a,b\n1,2\n".to_vec();
         data.resize(64 * 1024 - before_cut, b'\n');
