@@ -383,7 +383,7 @@ impl Parser {
                     self.out.resize(len, 0);
                 }
                 ReadRecordResult::OutputEndsFull => {
-                    self.check_columns()?;
+                    self.check_partial()?;
                     let len = self.ends.len() * 2;
                     self.ends.resize(len, 0);
                 }
@@ -419,17 +419,11 @@ impl Parser {
         let Some(nend) = field_ends(line, self.delimiter, &mut self.ends) else {
             return Ok(None);
         };
-        // The same checks, in the same order, as `fill_record`'s.
+        // The same checks as for csv-core's records (`finish_record`'s),
+        // over the line and its terminator.
         self.nend = nend;
-        self.check_columns()?;
+        self.check_limits(&rest[..=end], false, 1)?;
         let ends = &self.ends[..nend];
-        let mut start = 0;
-        for (i, &end) in ends.iter().enumerate() {
-            if end - start > self.limits.max_field_bytes {
-                return Err(self.field_limit_error(i + 1));
-            }
-            start = end + 1;
-        }
         debug_assert!(
             std::str::from_utf8(line).is_ok(),
             "a line cut mid-character"
@@ -480,7 +474,7 @@ impl Parser {
             self.nend += nend;
             match result {
                 ReadRecordResult::OutputEndsFull => {
-                    self.check_columns()?;
+                    self.check_partial()?;
                     let len = self.ends.len() * 2;
                     self.ends.resize(len, 0);
                 }
@@ -493,50 +487,72 @@ impl Parser {
         }
     }
 
-    /// Checks the field being read against the field limit, and the fields
-    /// so far against the column limit.
+    /// Checks the record being read against the limits: the field being
+    /// read against the field limit, the fields so far against the column
+    /// limit. A broken limit stops the read before the record ends (a
+    /// missing closing quote would otherwise read the rest of the file).
     fn check_partial(&self) -> Result<()> {
         let start = if self.nend == 0 {
             0
         } else {
             self.ends[self.nend - 1]
         };
-        if self.olen - start > self.limits.max_field_bytes {
-            return Err(self.open_field_limit_error(self.nend + 1));
-        }
-        self.check_columns()
-    }
-
-    fn check_columns(&self) -> Result<()> {
-        if self.nend > self.limits.max_columns {
-            return Err(Error::LimitExceeded {
-                limit: Limit::Columns,
-                value: self.limits.max_columns as u64,
-                line: self.rec_line,
-                column: None,
-            });
-        }
-        Ok(())
-    }
-
-    /// The field limit hit in the middle of a field: if the field is an
-    /// open quoted one, the likely cause is a missing closing quote
-    /// (csv-core would read on to the end of the file), so say so.
-    fn open_field_limit_error(&self, column: usize) -> Error {
+        let broken = if self.olen - start > self.limits.max_field_bytes {
+            self.field_limit_error(self.nend + 1)
+        } else if self.nend > self.limits.max_columns {
+            self.columns_error()
+        } else {
+            return Ok(());
+        };
         let raw = self
             .spill
             .iter()
             .chain(&self.dbuf[self.rec_start..self.dpos])
             .copied();
-        match check_quotes(raw, self.delimiter, self.rec_line, true, &mut Vec::new()) {
-            Err(Error::UnterminatedQuote { line, column: c }) if c == column => {
-                Error::QuotedFieldTooLong {
-                    value: self.limits.max_field_bytes as u64,
-                    line,
-                    column,
-                }
-            }
-            _ => self.field_limit_error(column),
+        Err(first_error(raw, &self.rules(false), broken))
+    }
+
+    /// Checks the record complete in `ends`, whose text is `raw`, against
+    /// the column and field limits; each field starts `gap` bytes after the
+    /// previous one ends (0 in `out`; 1 in a quote-free line, across its
+    /// delimiter).
+    fn check_limits(&self, raw: &[u8], at_eof: bool, gap: usize) -> Result<()> {
+        let mut start = 0;
+        for (i, &end) in self.ends[..self.nend].iter().enumerate() {
+            let broken = if end - start > self.limits.max_field_bytes {
+                self.field_limit_error(i + 1)
+            } else if i >= self.limits.max_columns {
+                self.columns_error()
+            } else {
+                start = end + gap;
+                continue;
+            };
+            return Err(first_error(
+                raw.iter().copied(),
+                &self.rules(at_eof),
+                broken,
+            ));
+        }
+        Ok(())
+    }
+
+    /// How [`check_record`] reads the record being read.
+    fn rules(&self, at_eof: bool) -> RecordRules {
+        RecordRules {
+            delimiter: self.delimiter,
+            start_line: self.rec_line,
+            at_eof,
+            max_field_bytes: self.limits.max_field_bytes,
+            max_columns: self.limits.max_columns,
+        }
+    }
+
+    fn columns_error(&self) -> Error {
+        Error::LimitExceeded {
+            limit: Limit::Columns,
+            value: self.limits.max_columns as u64,
+            line: self.rec_line,
+            column: None,
         }
     }
 
@@ -567,29 +583,16 @@ impl Parser {
         self.prev_cr = prev_cr;
         let mut strays = Vec::new();
         if memchr::memchr(b'"', raw).is_some() && !quotes_are_strict(raw, self.delimiter, at_eof) {
-            check_quotes(
-                raw.iter().copied(),
-                self.delimiter,
-                self.rec_line,
-                at_eof,
-                &mut strays,
-            )?;
+            check_record(raw.iter().copied(), &self.rules(at_eof), &mut strays)?;
         }
+        self.check_limits(raw, at_eof, 0)?;
         self.fill_record(record, strays)
     }
 
-    /// Checks the record in `out`/`ends` against the column and field
-    /// limits and fills `record`. Returns false for a blank record.
+    /// Fills `record` with the record in `out`/`ends`, checked. Returns
+    /// false for a blank record.
     fn fill_record(&mut self, record: &mut Record, strays: Vec<StrayQuote>) -> Result<bool> {
-        self.check_columns()?;
         let ends = &self.ends[..self.nend];
-        let mut start = 0;
-        for (i, &end) in ends.iter().enumerate() {
-            if end - start > self.limits.max_field_bytes {
-                return Err(self.field_limit_error(i + 1));
-            }
-            start = end;
-        }
         record.clear();
         record.set_line(self.rec_line);
         for quote in strays {
@@ -601,7 +604,7 @@ impl Parser {
         // SAFETY: `out` is valid UTF-8. The decoder writes only valid UTF-8
         // (whole characters) into `dbuf`; a record's text is a run of those
         // bytes (the parser only ever skips whole ASCII line ends and the
-        // 3-byte U+FEFF); csv-core's output (or `split_fields`') is that run
+        // 3-byte U+FEFF); csv-core's output is that run
         // minus some ASCII bytes (quotes, delimiters, line ends), and removing ASCII bytes
         // from valid UTF-8 leaves valid UTF-8. Validating again cost 15% of
         // the throughput. Every test runs the debug assertion above.
@@ -705,14 +708,41 @@ fn quotes_are_strict(raw: &[u8], delimiter: u8, at_eof: bool) -> bool {
     !(quoted && at_eof)
 }
 
-/// The same rules as [`quotes_are_strict`], byte by byte, to say where
-/// they are broken. A quote inside an unquoted field is read literally, as
-/// Excel reads it: it is noted in `strays` (once per field), not an error.
-fn check_quotes(
-    bytes: impl Iterator<Item = u8>,
+/// How [`check_record`] reads one record's raw text.
+struct RecordRules {
     delimiter: u8,
+    /// The line the record starts on.
     start_line: u64,
+    /// The text ends the file (a quote still open there is an error).
     at_eof: bool,
+    max_field_bytes: usize,
+    max_columns: usize,
+}
+
+/// The first thing wrong in a record's raw text (`raw`, its start up to
+/// where reading stopped), found once a limit is known to be broken:
+/// `broken`, or whatever [`check_record`] finds before it. Every chunking
+/// of a file reads the same text up to its first fault, so the error is
+/// the same however the file arrives (whole, or a byte at a time).
+fn first_error(raw: impl Iterator<Item = u8>, rules: &RecordRules, broken: Error) -> Error {
+    match check_record(raw, rules, &mut Vec::new()) {
+        Err(error) => error,
+        Ok(()) => broken,
+    }
+}
+
+/// Reads one record's raw text byte by byte as csv-core does, and says
+/// where the rules of [`quotes_are_strict`] or a limit are first broken. A
+/// quote inside an unquoted field is read literally, as Excel reads it: it
+/// is noted in `strays` (once per field), not an error. A field past
+/// `max_field_bytes` (counted as csv-core gives it: no enclosing quotes,
+/// a doubled quote as one) is an error at its first byte too many; if that
+/// byte is inside quotes, the closing quote is likely missing
+/// ([`Error::QuotedFieldTooLong`]). One field past `max_columns` is an
+/// error where it ends.
+fn check_record(
+    bytes: impl Iterator<Item = u8>,
+    rules: &RecordRules,
     strays: &mut Vec<StrayQuote>,
 ) -> Result<()> {
     #[derive(PartialEq)]
@@ -723,52 +753,85 @@ fn check_quotes(
         QuoteSeen,
     }
     let mut state = State::Start;
-    let mut line = start_line;
-    let mut open_line = start_line;
+    let mut line = rules.start_line;
+    let mut open_line = rules.start_line;
     let mut column = 1;
+    let mut field_bytes = 0;
     let mut prev_cr = false;
+    let field_ends = |column: usize| {
+        if column > rules.max_columns {
+            return Err(Error::LimitExceeded {
+                limit: Limit::Columns,
+                value: rules.max_columns as u64,
+                line: rules.start_line,
+                column: None,
+            });
+        }
+        Ok(())
+    };
     for b in bytes {
         let term = b == b'\r' || b == b'\n';
+        // Whether csv-core gives this byte as the field's text.
+        let mut text = false;
         match state {
             // Only the record's last byte, in a record.
-            State::Start | State::Unquoted | State::QuoteSeen if term => state = State::Start,
+            State::Start | State::Unquoted | State::QuoteSeen if term => {
+                field_ends(column)?;
+                state = State::Start;
+            }
             State::Start => {
                 if b == b'"' {
                     state = State::Quoted;
                     open_line = line;
-                } else if b == delimiter {
+                } else if b == rules.delimiter {
+                    field_ends(column)?;
                     column += 1;
                 } else {
                     state = State::Unquoted;
+                    text = true;
                 }
             }
             State::Unquoted => {
-                if b == b'"' {
-                    if strays.last().is_none_or(|s| s.field + 1 != column) {
+                if b == rules.delimiter {
+                    field_ends(column)?;
+                    column += 1;
+                    field_bytes = 0;
+                    state = State::Start;
+                } else {
+                    if b == b'"' && strays.last().is_none_or(|s| s.field + 1 != column) {
                         strays.push(StrayQuote {
                             line,
                             field: column - 1,
                         });
                     }
-                } else if b == delimiter {
-                    column += 1;
-                    state = State::Start;
+                    text = true;
                 }
             }
             State::Quoted => {
                 if b == b'"' {
                     state = State::QuoteSeen;
+                } else {
+                    text = true;
                 }
             }
             State::QuoteSeen => {
                 if b == b'"' {
                     state = State::Quoted;
-                } else if b == delimiter {
+                    text = true;
+                } else if b == rules.delimiter {
+                    field_ends(column)?;
                     column += 1;
+                    field_bytes = 0;
                     state = State::Start;
                 } else {
                     return Err(Error::TextAfterQuote { line, column });
                 }
+            }
+        }
+        if text {
+            field_bytes += 1;
+            if field_bytes > rules.max_field_bytes {
+                return Err(too_long(state == State::Quoted, open_line, column, rules));
             }
         }
         if b == b'\n' {
@@ -783,13 +846,35 @@ fn check_quotes(
             prev_cr = false;
         }
     }
-    if at_eof && state == State::Quoted {
-        return Err(Error::UnterminatedQuote {
-            line: open_line,
-            column,
-        });
+    if rules.at_eof {
+        if state == State::Quoted {
+            return Err(Error::UnterminatedQuote {
+                line: open_line,
+                column,
+            });
+        }
+        field_ends(column)?;
     }
     Ok(())
+}
+
+/// The error of a field past `max_field_bytes`, `quoted` when its byte too
+/// many is inside quotes.
+fn too_long(quoted: bool, open_line: u64, column: usize, rules: &RecordRules) -> Error {
+    if quoted {
+        Error::QuotedFieldTooLong {
+            value: rules.max_field_bytes as u64,
+            line: open_line,
+            column,
+        }
+    } else {
+        Error::LimitExceeded {
+            limit: Limit::FieldBytes,
+            value: rules.max_field_bytes as u64,
+            line: rules.start_line,
+            column: Some(column),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -878,7 +963,14 @@ mod tests {
                 }
                 for at_eof in [false, true] {
                     let mut strays = Vec::new();
-                    let ok = check_quotes(raw.iter().copied(), b',', 1, at_eof, &mut strays);
+                    let rules = RecordRules {
+                        delimiter: b',',
+                        start_line: 1,
+                        at_eof,
+                        max_field_bytes: usize::MAX,
+                        max_columns: usize::MAX,
+                    };
+                    let ok = check_record(raw.iter().copied(), &rules, &mut strays);
                     assert_eq!(
                         quotes_are_strict(&raw, b',', at_eof),
                         ok.is_ok() && strays.is_empty(),

@@ -464,3 +464,76 @@ fn stray_quotes_are_literal_and_noted_in_every_chunking() {
         }
     }
 }
+
+/// Text of the pieces a hand-made file breaks on: quotes in every place,
+/// delimiters, all three line ends, and multi-byte characters that a read
+/// can cut.
+fn rough_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let piece = prop::sample::select(vec![
+        "x", "xyz", "\"", "\"\"", ",", "\n", "\r\n", "\r", " ", "é", "山田",
+    ]);
+    prop::collection::vec(piece, 0..60).prop_map(|pieces| pieces.concat())
+}
+
+/// A reader that gives its first `first` bytes at once, then `size` bytes
+/// a read: the reader's first 64 KiB, which it takes in before parsing,
+/// arrive quickly, and what follows is cut.
+struct CutAfter<'a> {
+    data: &'a [u8],
+    first: usize,
+    size: usize,
+}
+
+impl std::io::Read for CutAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::mem::replace(&mut self.first, 0)
+            .max(self.size)
+            .min(buf.len())
+            .min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 512,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Any text, well formed or not, reads the same in every chunking under
+    /// limits it keeps hitting: the same records, or the same error at the
+    /// same line and column. The text starts just before the end of the
+    /// first 64 KiB (what the reader takes in before parsing, under a named
+    /// charset), so the reads of the chosen size cut it.
+    #[test]
+    fn rough_text_reads_alike_in_every_chunking(
+        text in rough_text(),
+        before_cut in 0usize..48,
+        field in 3usize..12,
+    ) {
+        let mut builder = ReaderBuilder::new();
+        builder.charset(Charset::Utf8);
+        builder.limits(userimport_schema::Limits {
+            max_field_bytes: field,
+            max_columns: 4,
+            ..Default::default()
+        });
+        // Blank lines up to there: skipped, and quick to skip.
+        let mut data = b"a,b\n1,2\n".to_vec();
+        data.resize(64 * 1024 - before_cut, b'\n');
+        let first = data.len();
+        data.extend_from_slice(text.as_bytes());
+        let read = |size| {
+            let input = CutAfter { data: &data, first, size };
+            let reader = builder.build(input).map_err(|e| e.to_string())?;
+            reader.collect::<Result<Vec<Record>, _>>().map_err(|e| e.to_string())
+        };
+        let whole = read(1 << 20);
+        for size in [1, 2, 7] {
+            proptest::prop_assert_eq!(&read(size), &whole, "{}-byte reads", size);
+        }
+    }
+}

@@ -19,13 +19,11 @@ use crate::validator::is_key_purpose;
 /// Key columns tracked at most (the tag lives in the fingerprint's low bits).
 const MAX_KEY_COLUMNS: usize = 8;
 const TAG_MASK: u64 = (MAX_KEY_COLUMNS as u64) - 1;
-/// Prints of login IDs and e-mails carry 48 bits of the confusable
-/// skeleton's hash above this shift and 13 bits of the key's own below it
-/// (above the tag): look-alike keys agree above it, equal keys everywhere.
-/// Other columns' prints are one 61-bit hash.
-const EXACT_SHIFT: u32 = 16;
-/// Set in [`Entry::at`] when the row's position lives in the overflow list.
-const OVERFLOW: u64 = 1 << 63;
+/// Set in the low half of [`Entry::at`] when the row's position lives in
+/// the overflow list rather than in the low 31 bits.
+const OVERFLOW: u64 = 1 << 31;
+/// Rows numbered below this are kept in [`Entry::at`] itself.
+const ROW_LIMIT: u64 = 1 << 31;
 /// Entries per storage block (1 MiB): blocks never move once allocated.
 const BLOCK: usize = 1 << 16;
 /// Other lines named in one duplicate message at most.
@@ -34,11 +32,106 @@ const MAX_LINES_NAMED: usize = 10;
 /// One key cell seen: its fingerprint and where it was.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// 61 bits of a keyed hash of the folded value, 3 bits of column tag.
+    /// 61 bits of a keyed hash, 3 bits of column tag. In a login ID or
+    /// e-mail column the hash is of the key's confusable skeleton (look-alike
+    /// keys share it); in other columns, of the folded key itself.
     fp: u64,
-    /// `line << 32 | row` when both fit (line < 2^31, row < 2^32), else
-    /// [`OVERFLOW`] | index into the overflow list.
+    /// In the high 32 bits, a second hash of the folded key in a login ID or
+    /// e-mail column (equal keys share it, look-alikes do not), 0 elsewhere.
+    /// In the low 32, the row number when below [`ROW_LIMIT`] (its line comes
+    /// from [`LineRuns`]), else [`OVERFLOW`] | index into the overflow list.
     at: u64,
+}
+
+impl Entry {
+    /// The second hash of a login ID's or e-mail's folded key.
+    fn exact(&self) -> u64 {
+        self.at >> 32
+    }
+}
+
+/// The line of every row, kept as runs: the line of row `r` is `r` plus the
+/// offset of the last run starting at or before `r`. A file's offset changes
+/// only at a record spanning lines or a blank line, so a million-row file
+/// usually needs one run.
+#[derive(Debug, Clone, Default)]
+struct LineRuns {
+    /// (first row, line − row), sorted by row.
+    runs: Vec<(u64, u64)>,
+}
+
+impl LineRuns {
+    /// Records that `row` is on `line`; false when the runs cannot say so
+    /// (a row too large, a line before its row, or a row seen out of order
+    /// whose line differs from the run's), and it must be kept elsewhere.
+    fn record(&mut self, line: u64, row: u64) -> bool {
+        let Some(offset) = line.checked_sub(row).filter(|_| row < ROW_LIMIT) else {
+            return false;
+        };
+        match self.runs.last() {
+            Some(&(from, last)) if row >= from => {
+                if last != offset {
+                    if row == from {
+                        return false;
+                    }
+                    self.runs.push((row, offset));
+                }
+                true
+            }
+            Some(_) => self.line_of(row) == line,
+            None => {
+                self.runs.push((row, offset));
+                true
+            }
+        }
+    }
+
+    /// The line of a row recorded with [`LineRuns::record`].
+    fn line_of(&self, row: u64) -> u64 {
+        let run = self.runs.partition_point(|&(from, _)| from <= row);
+        let offset = run
+            .checked_sub(1)
+            .and_then(|i| self.runs.get(i))
+            .map_or(0, |&(_, offset)| offset);
+        row + offset
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.runs.capacity() * std::mem::size_of::<(u64, u64)>()
+    }
+}
+
+/// Where each entry was: the line runs, and the rows they cannot hold.
+#[derive(Debug, Clone, Default)]
+struct Positions {
+    lines: LineRuns,
+    /// (line, row) of entries whose `at` names an index here.
+    overflow: Vec<(u64, u64)>,
+}
+
+impl Positions {
+    /// The low 32 bits of [`Entry::at`] for a key cell on `line`, `row`.
+    fn encode(&mut self, line: u64, row: u64) -> u64 {
+        if self.lines.record(line, row) {
+            return row;
+        }
+        self.overflow.push((line, row));
+        // Past 2^31 overflowing rows (a file of tens of gigabytes whose
+        // rows all overflow) the index no longer fits: the position then
+        // reads as an earlier overflowing row's, never a crash.
+        OVERFLOW | ((self.overflow.len() - 1) as u64 & (OVERFLOW - 1))
+    }
+
+    /// The (line, row) of an entry.
+    fn decode(&self, at: u64) -> (u64, u64) {
+        let low = at & 0xFFFF_FFFF;
+        if low & OVERFLOW != 0 {
+            let index = (low & (OVERFLOW - 1)) as usize;
+            self.overflow.get(index).copied().unwrap_or((0, 0))
+        } else {
+            (self.lines.line_of(low), low)
+        }
+    }
 }
 
 /// Finds keys that occur on more than one row of a file, across chunks.
@@ -51,17 +144,19 @@ struct Entry {
 /// [`Uniqueness::finish`], which gives a `key.duplicate` error on every row
 /// involved, the first occurrence too, each naming the other lines.
 ///
-/// Memory: only a 64-bit fingerprint and the row's position are kept per key
-/// cell (16 bytes), never the text: 32 to 48 bytes per row for two or three
-/// keys, plus one 1 MiB block of slack. Entries are stored in fixed blocks
-/// (never copied while growing) and merged in fingerprint order at the end.
-/// Fingerprints are keyed with a random seed per instance, so a crafted file
-/// cannot make two different keys collide on purpose. By chance, two
-/// different keys among a million share a 61-bit print (a false
-/// `key.duplicate`) with odds around 2·10⁻⁷, but the 48 bits of skeleton
-/// in a login ID's or e-mail's print (a false `key.confusable`) with odds
-/// around 0.2% per key column: a known weakness, to be closed by keeping
-/// more of the skeleton (see `fingerprint_key` in the source for the hash
+/// Memory: only fingerprints and the row number are kept per key cell (16
+/// bytes), never the text: 32 to 48 bytes per row for two or three keys,
+/// plus one 1 MiB block of slack; a row's line is kept once per run of rows
+/// whose line is the row plus the same offset. Entries are stored in fixed
+/// blocks (never copied while growing) and merged in fingerprint order at
+/// the end. Fingerprints are keyed with a random seed per instance, so a
+/// crafted file cannot make two different keys collide on purpose. By
+/// chance, two different keys among a million share a 61-bit print (a
+/// false `key.duplicate`, or in a login ID or e-mail column a false
+/// `key.confusable`, whose print is of the skeleton) with odds around
+/// 2·10⁻⁷ per column; two keys that truly look alike share their second,
+/// 32-bit print too (and are called duplicates, not look-alikes) with odds
+/// of 2·10⁻¹⁰ per pair (see `fingerprint_key` in the source for the hash
 /// and its key). Because the text is
 /// not kept, duplicate issues carry no [`Issue::value`] and no row keys; the
 /// facade's `Importer::fill_end_of_file_issues` gives them both from a
@@ -95,7 +190,7 @@ pub struct Uniqueness {
     /// Full blocks of exactly [`BLOCK`] entries, then the one being filled.
     blocks: Vec<Vec<Entry>>,
     len: usize,
-    overflow: Vec<(u64, u64)>,
+    positions: Positions,
 }
 
 /// What a tracked column holds, and so which rule a repeat breaks.
@@ -144,7 +239,7 @@ impl Uniqueness {
             buf: Vec::new(),
             blocks: Vec::new(),
             len: 0,
-            overflow: Vec::new(),
+            positions: Positions::default(),
         }
     }
 
@@ -167,12 +262,7 @@ impl Uniqueness {
     /// Records fingerprints made by this instance's [`Uniqueness::fingerprinter`].
     pub fn observe_prints(&mut self, prints: &[KeyPrint]) {
         for print in prints {
-            let at = if print.line < (1 << 31) && print.row < (1 << 32) {
-                (print.line << 32) | print.row
-            } else {
-                self.overflow.push((print.line, print.row));
-                OVERFLOW | (self.overflow.len() - 1) as u64
-            };
+            let at = (u64::from(print.exact) << 32) | self.positions.encode(print.line, print.row);
             let entry = Entry { fp: print.fp, at };
             match self.blocks.last_mut() {
                 Some(block) if block.len() < BLOCK => block.push(entry),
@@ -216,7 +306,8 @@ impl Uniqueness {
     pub fn memory_bytes(&self) -> usize {
         self.blocks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<Entry>()
             + self.blocks.capacity() * std::mem::size_of::<Vec<Entry>>()
-            + self.overflow.capacity() * std::mem::size_of::<(u64, u64)>()
+            + self.positions.overflow.capacity() * std::mem::size_of::<(u64, u64)>()
+            + self.positions.lines.memory_bytes()
             + self.buf.capacity()
     }
 
@@ -240,26 +331,19 @@ impl Uniqueness {
         let Uniqueness {
             columns,
             mut blocks,
-            overflow,
+            positions,
             prints,
             ..
         } = self;
         blocks
             .par_iter_mut()
             .for_each(|block| block.sort_unstable_by_key(|e| e.fp));
-        let position = |at: u64| -> (u64, u64) {
-            if at & OVERFLOW != 0 {
-                let index = (at & !OVERFLOW) as usize;
-                overflow.get(index).copied().unwrap_or((0, 0))
-            } else {
-                (at >> 32, at & 0xFFFF_FFFF)
-            }
-        };
-        // Entries that agree above the exact bits (the same key, or in a
-        // login or e-mail column the same confusable skeleton) agree in
-        // their top RANGE_BITS too. Each range of fingerprints is gathered
-        // from every block and sorted on its own, in parallel, keeping only
-        // the entries that share their high bits with another; those groups
+        let position = |at: u64| positions.decode(at);
+        // Entries with one fingerprint (the same key, or in a login or
+        // e-mail column the same confusable skeleton) agree in their top
+        // RANGE_BITS too. Each range of fingerprints is gathered from every
+        // block and sorted on its own, in parallel, keeping only the
+        // entries that share their fingerprint with another; those groups
         // become issues here, in fingerprint order, as one merge of the
         // blocks would give them.
         let found: Vec<Vec<Entry>> = (0..1u64 << RANGE_BITS)
@@ -271,35 +355,34 @@ impl Uniqueness {
                     let to = block.partition_point(|e| e.fp >> (64 - RANGE_BITS) <= range);
                     entries.extend_from_slice(block.get(from..to).unwrap_or_default());
                 }
-                // Stable: equal prints stay in block order, then block position.
-                entries.sort_by_key(|e| e.fp);
+                entries.sort_unstable_by_key(|e| e.fp);
                 entries
-                    .chunk_by(|a, b| a.fp >> EXACT_SHIFT == b.fp >> EXACT_SHIFT)
-                    .filter(|same_high| same_high.len() > 1)
+                    .chunk_by(|a, b| a.fp == b.fp)
+                    .filter(|same_print| same_print.len() > 1)
                     .flatten()
                     .copied()
                     .collect()
             })
             .collect();
         drop(blocks);
-        let mut coarse: Vec<Entry> = Vec::new();
+        let mut group: Vec<Entry> = Vec::new();
         for shared in &found {
-            for same_high in shared.chunk_by(|a, b| a.fp >> EXACT_SHIFT == b.fp >> EXACT_SHIFT) {
-                coarse.clear();
-                coarse.extend_from_slice(same_high);
-                coarse.sort_unstable_by_key(|e| (e.fp & TAG_MASK, e.fp));
-                for same_column in coarse.chunk_by(|a, b| a.fp & TAG_MASK == b.fp & TAG_MASK) {
-                    let tag = (same_column[0].fp & TAG_MASK) as usize;
-                    let Some((_, key, label)) = columns.get(tag) else {
-                        continue;
-                    };
-                    let kind = prints.kind(tag);
-                    for same in same_column.chunk_by(|a, b| a.fp == b.fp) {
-                        duplicates(same, kind, key, label, &position, &mut f);
-                    }
-                    if kind == Some(Unique::Key { skeleton: true }) {
-                        confusables(same_column, key, label, &position, &mut f);
-                    }
+            for same_print in shared.chunk_by(|a, b| a.fp == b.fp) {
+                let tag = (same_print[0].fp & TAG_MASK) as usize;
+                let Some((_, key, label)) = columns.get(tag) else {
+                    continue;
+                };
+                // By second print, then row: the same issues in the same
+                // words whatever order the blocks held them in.
+                group.clear();
+                group.extend_from_slice(same_print);
+                group.sort_unstable_by_key(|e| (e.exact(), position(e.at)));
+                let kind = prints.kind(tag);
+                for same in group.chunk_by(|a, b| a.exact() == b.exact()) {
+                    duplicates(same, kind, key, label, &position, &mut f);
+                }
+                if kind == Some(Unique::Key { skeleton: true }) {
+                    confusables(&group, key, label, &position, &mut f);
                 }
             }
         }
@@ -383,14 +466,17 @@ fn confusables(
     position: &impl Fn(u64) -> (u64, u64),
     f: &mut impl FnMut(Issue),
 ) {
-    if same_column.iter().all(|e| e.fp == same_column[0].fp) {
+    if same_column
+        .iter()
+        .all(|e| e.exact() == same_column[0].exact())
+    {
         return;
     }
-    for same in same_column.chunk_by(|a, b| a.fp == b.fp) {
+    for same in same_column.chunk_by(|a, b| a.exact() == b.exact()) {
         // The lines of the other keys, at most MAX_LINES_NAMED of them.
         let mut others: Vec<u64> = same_column
             .iter()
-            .filter(|e| e.fp != same[0].fp)
+            .filter(|e| e.exact() != same[0].exact())
             .take(MAX_LINES_NAMED)
             .map(|e| position(e.at).0)
             .collect();
@@ -435,6 +521,8 @@ fn confusable(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeyPrint {
     fp: u64,
+    /// The second print of a login ID or e-mail (see [`Entry::at`]).
+    exact: u32,
     line: u64,
     row: u64,
 }
@@ -512,6 +600,7 @@ impl Fingerprinter {
     fn row(&self, row: &Row, buf: &mut Vec<u8>, mut found: impl FnMut(KeyPrint)) {
         let at = |fp: u64| KeyPrint {
             fp,
+            exact: 0,
             line: row.line,
             row: row.row,
         };
@@ -525,15 +614,24 @@ impl Fingerprinter {
                     if folded.is_empty() {
                         continue;
                     }
-                    let exact = print(folded.as_bytes());
                     if !*skeleton {
-                        found(at(exact));
+                        found(at(print(folded.as_bytes())));
                         continue;
                     }
                     buf.clear();
                     crate::key::skeleton_bytes_into(&folded, buf);
-                    let high = print(buf) & !((1 << EXACT_SHIFT) - 1);
-                    found(at(high | (exact >> (64 - 13) << 3) | tag as u64));
+                    let skeleton = print(buf);
+                    // A key that is its own skeleton needs no second hash:
+                    // the skeleton's is the key's.
+                    let exact = if buf.as_slice() == folded.as_bytes() {
+                        skeleton
+                    } else {
+                        print(folded.as_bytes())
+                    };
+                    found(KeyPrint {
+                        exact: (exact >> 32) as u32,
+                        ..at(skeleton)
+                    });
                 }
                 (Cell::Value(value), Unique::Card) => {
                     let value = crate::field::trim(value);
@@ -654,5 +752,137 @@ mod tests {
                 .count(),
             3_000
         );
+    }
+
+    /// The tag of the profile's login ID column.
+    fn login_tag(unique: &Uniqueness, profile: &Profile) -> u64 {
+        let login = profile.column_index("login_id").unwrap();
+        unique.columns.iter().position(|c| c.0 == login).unwrap() as u64
+    }
+
+    fn lines_and_codes(issues: Vec<Issue>) -> Vec<(u64, String)> {
+        issues.into_iter().map(|i| (i.line, i.code)).collect()
+    }
+
+    /// Two login IDs are look-alikes only when every one of the 61 bits of
+    /// their skeletons' prints agrees: a print that keeps fewer (it kept 48)
+    /// calls about one clean million-row file in 500 a file of look-alikes.
+    #[test]
+    fn look_alikes_share_every_bit_of_the_skeleton_print() {
+        let profile = Profile::standard();
+        let fresh = Uniqueness::new(&profile);
+        let tag = login_tag(&fresh, &profile);
+        let skeleton = 0x9E37_79B9_7F4A_7C15 & !TAG_MASK;
+        let print = |fp: u64, exact: u32, line: u64| KeyPrint {
+            fp: fp | tag,
+            exact,
+            line,
+            row: line - 1,
+        };
+        for bit in 3..64 {
+            let mut unique = fresh.clone();
+            unique.observe_prints(&[print(skeleton, 1, 2), print(skeleton ^ (1 << bit), 2, 3)]);
+            assert_eq!(
+                unique.finish(),
+                [],
+                "skeleton prints differing in bit {bit}"
+            );
+        }
+        let mut unique = fresh.clone();
+        let rows = [
+            print(skeleton, 1, 2),
+            print(skeleton, 2, 3),
+            print(skeleton, 1, 4),
+        ];
+        unique.observe_prints(&rows);
+        let confusable = codes::KEY_CONFUSABLE.to_string();
+        let duplicate = codes::KEY_DUPLICATE.to_string();
+        assert_eq!(
+            lines_and_codes(unique.finish()),
+            [
+                (2, confusable.clone()),
+                (2, duplicate.clone()),
+                (3, confusable.clone()),
+                (4, confusable),
+                (4, duplicate),
+            ]
+        );
+    }
+
+    /// Real keys: a Cyrillic look-alike, the same key in capitals, and keys
+    /// that share a skeleton only by the TR39 table (`rn` and `m`).
+    #[test]
+    fn look_alikes_and_duplicates_of_real_login_ids() {
+        let profile = Profile::standard();
+        let login = profile.column_index("login_id").unwrap();
+        let mut unique = Uniqueness::new(&profile);
+        for (i, name) in ["boss", "bоss", "BOSS", "modern", "rnodern", "ann"]
+            .into_iter()
+            .enumerate()
+        {
+            let mut cells = vec![Cell::Absent; profile.columns.len()];
+            cells[login] = Cell::Value(name.to_string());
+            let row = i as u64 + 1;
+            unique.observe(&Row {
+                line: row + 1,
+                row,
+                cells,
+                valid: true,
+            });
+        }
+        let found = lines_and_codes(unique.finish());
+        let has = |line: u64, code: &str| found.contains(&(line, code.to_string()));
+        assert!(
+            has(2, codes::KEY_DUPLICATE) && has(4, codes::KEY_DUPLICATE),
+            "{found:?}"
+        );
+        assert!(
+            has(2, codes::KEY_CONFUSABLE) && has(3, codes::KEY_CONFUSABLE),
+            "{found:?}"
+        );
+        assert!(
+            has(5, codes::KEY_CONFUSABLE) && has(6, codes::KEY_CONFUSABLE),
+            "{found:?}"
+        );
+        assert!(!found.iter().any(|(line, _)| *line == 7), "{found:?}");
+        assert!(!has(3, codes::KEY_DUPLICATE), "{found:?}");
+    }
+
+    /// Lines come back as they went in: records over several lines, blank
+    /// lines, rows given out of order, rows and lines too large for an
+    /// entry, and a line before its row.
+    #[test]
+    fn every_position_reads_back() {
+        let positions = [
+            (2, 1),
+            (3, 2),
+            (5, 3),
+            (6, 4),
+            (9, 5),
+            (4, 2),
+            (7, 3),
+            (6, 3),
+            (12, 6),
+            (1, 7),
+            (u64::MAX, ROW_LIMIT),
+            (ROW_LIMIT + 5, ROW_LIMIT - 1),
+            (13, 7),
+        ];
+        let mut kept = Positions::default();
+        let at: Vec<u64> = positions.iter().map(|&(l, r)| kept.encode(l, r)).collect();
+        let back: Vec<(u64, u64)> = at.iter().map(|&a| kept.decode(a)).collect();
+        assert_eq!(back, positions);
+        assert!(kept.overflow.len() < positions.len(), "{:?}", kept.overflow);
+    }
+
+    /// A million rows of one-line records cost one run of lines.
+    #[test]
+    fn one_line_records_need_one_run() {
+        let mut kept = Positions::default();
+        for row in 1..=1_000_000u64 {
+            kept.encode(row + 1, row);
+        }
+        assert_eq!(kept.lines.runs.len(), 1);
+        assert!(kept.overflow.is_empty());
     }
 }
