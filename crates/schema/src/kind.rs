@@ -143,12 +143,21 @@ impl FieldKind {
             return None;
         };
         let input = input.trim();
+        let matches = |v: &EnumValue| {
+            v.canonical.eq_ignore_ascii_case(input)
+                || v.aliases.iter().any(|a| a.eq_ignore_ascii_case(input))
+        };
+        // Nearly every cell spells a value as it is declared: found by
+        // comparing bytes, it is the answer unless a value before it
+        // matches first (spellings of other lengths are ruled out at once).
+        if let Some(k) = values.iter().position(|v| v.canonical == input)
+            && !values.iter().take(k).any(matches)
+        {
+            return values.get(k).map(|v| v.canonical.as_str());
+        }
         values
             .iter()
-            .find(|v| {
-                v.canonical.eq_ignore_ascii_case(input)
-                    || v.aliases.iter().any(|a| a.eq_ignore_ascii_case(input))
-            })
+            .find(|v| matches(v))
             .map(|v| v.canonical.as_str())
     }
 
@@ -221,5 +230,11 @@ mod tests {
             due.resolve_enum("From the creation date"),
             Some("FromCreation")
         );
+        assert_eq!(due.resolve_enum("FromCreation"), Some("FromCreation"));
+        // The first value that matches wins, even over an exact spelling.
+        let clash = FieldKind::enumeration(&[("A", &["b"]), ("B", &[]), ("b", &[])]);
+        assert_eq!(clash.resolve_enum("B"), Some("A"));
+        assert_eq!(clash.resolve_enum("b"), Some("A"));
+        assert_eq!(clash.resolve_enum("A"), Some("A"));
     }
 }
