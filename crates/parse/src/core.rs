@@ -420,9 +420,12 @@ impl Parser {
             return Ok(None);
         };
         // The same checks as for csv-core's records (`finish_record`'s),
-        // over the line and its terminator.
+        // over the line and its terminator; a line no longer than the field
+        // limit, with no more fields than the column limit, keeps both.
         self.nend = nend;
-        self.check_limits(&rest[..=end], false, 1)?;
+        if nend > self.limits.max_columns || line.len() > self.limits.max_field_bytes {
+            self.check_limits(&rest[..=end], false, 1)?;
+        }
         let ends = &self.ends[..nend];
         debug_assert!(
             std::str::from_utf8(line).is_ok(),
