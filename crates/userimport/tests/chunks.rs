@@ -99,3 +99,41 @@ fn an_error_mid_file_ends_the_run_without_waiting_forever() {
         assert!(err.to_string().contains("2000"), "{err}");
     }
 }
+
+/// A check plans new users without building them: the issues that only a
+/// new user can raise (a required cell left blank, no password, a status
+/// only existing users may have, a group to create) come out the same, in
+/// the same order, as when the plan is kept.
+#[test]
+fn check_and_plan_agree_on_new_users_issues() {
+    let file =
+        b"Login ID,Name,Display name,Department,Position,Email address,Password,Status,Belong to
+a.one,,One,Sales,,a.one@example.com,Pass-word-1,Valid,Sales
+a.two,Two Two,Two,Sales,,a.two@example.com,,Valid,Sales
+a.three,Three,Three,Sales,,a.three@example.com,Pass-word-3,Temporary suspended,Sales
+a.four,Four,Four,Sales,,a.four@example.com,Pass-word-4,Valid,Brand New Group
+a.five,Five,Five,Sales,,,Pass-word-5,,
+";
+    let profile = Profile::standard();
+    let importer = Importer::builder(&profile).build();
+    let checked = importer.check(&file[..], &MemorySink::new()).unwrap();
+    let planned = importer.plan(&file[..], &MemorySink::new()).unwrap();
+    assert_eq!(checked.summary, planned.summary);
+    assert_eq!(checked.issues, planned.issues);
+    let codes: Vec<(u64, &str)> = checked
+        .issues
+        .iter()
+        .map(|i| (i.row, i.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (1, "field.required"),
+            (1, "group.new"),
+            (2, "password.missing"),
+            (3, "status.suspended_new"),
+            (4, "group.new"),
+        ]
+    );
+    assert_eq!((checked.summary.create, checked.summary.invalid), (2, 3));
+}
