@@ -124,7 +124,9 @@ impl std::fmt::Debug for Parser {
 impl Parser {
     /// A parser for text in `encoding` (its own BOM, if present, is removed)
     /// separated by `delimiter`, enforcing `limits` (except `max_rows`, which
-    /// is the caller's: it knows which record is the header).
+    /// is the caller's: it knows which record is the header). A delimiter
+    /// outside ASCII may be a byte of a longer character: a record it cuts
+    /// apart is an [`Error::InvalidDelimiter`].
     pub fn new(encoding: &'static Encoding, delimiter: u8, limits: Limits) -> Parser {
         let csv = csv_core::ReaderBuilder::new()
             .delimiter(delimiter)
@@ -159,7 +161,9 @@ impl Parser {
             done: false,
             detected: false,
             csv_started: false,
-            plain_lines: true,
+            // A delimiter outside ASCII leaves every record to csv-core,
+            // whose output is checked (see `fill_record`).
+            plain_lines: delimiter.is_ascii(),
         }
     }
 
@@ -603,8 +607,15 @@ impl Parser {
         }
         let (data, record_ends) = record.parts_mut();
         let out = &self.out[..self.olen];
+        // A delimiter outside ASCII (refused by `ReaderBuilder`, possible
+        // here) can be a byte of a longer character: then the text is
+        // checked, and a character cut apart is an error.
+        if !self.delimiter.is_ascii() && std::str::from_utf8(out).is_err() {
+            return Err(Error::InvalidDelimiter(char::from(self.delimiter)));
+        }
         debug_assert!(std::str::from_utf8(out).is_ok(), "csv-core broke UTF-8");
-        // SAFETY: `out` is valid UTF-8. The decoder writes only valid UTF-8
+        // SAFETY: `out` is valid UTF-8 (checked above for a delimiter
+        // outside ASCII). The decoder writes only valid UTF-8
         // (whole characters) into `dbuf`; a record's text is a run of those
         // bytes (the parser only ever skips whole ASCII line ends and the
         // 3-byte U+FEFF); csv-core's output is that run
@@ -937,6 +948,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A delimiter byte that is part of a longer character never yields
+    /// text cut mid-character: fields that keep whole characters read, a
+    /// record cut apart is an error; the reader refuses such a delimiter.
+    #[test]
+    fn a_delimiter_outside_ascii_never_cuts_characters() {
+        // 0xA9 is the second byte of "é" (C3 A9) and of "©" (C2 A9).
+        let (records, error) = {
+            let mut parser = Parser::new(encoding_rs::UTF_8, 0xA9, Limits::default());
+            let mut record = Record::new();
+            let mut out = Vec::new();
+            let mut input: &[u8] = "ab\n\"x\u{e9}\"\nx\u{e9}\n".as_bytes();
+            let error = loop {
+                match parser.read_record(input, &mut record) {
+                    Err(e) => break Some(e),
+                    Ok((ReadResult::End, _)) => break None,
+                    Ok((result, n)) => {
+                        input = &input[n..];
+                        if result == ReadResult::Record {
+                            out.push(record.iter().map(String::from).collect::<Vec<_>>());
+                        } else if n == 0 {
+                            input = b"";
+                        }
+                    }
+                }
+            };
+            (out, error)
+        };
+        assert_eq!(records, [vec!["ab"], vec!["x\u{e9}"]]);
+        assert!(
+            matches!(error, Some(Error::InvalidDelimiter(_))),
+            "{error:?}"
+        );
+        let refused = crate::ReaderBuilder::new()
+            .delimiter(Some(0xA9))
+            .build(&b"a,b\n"[..]);
+        assert!(matches!(refused, Err(Error::InvalidDelimiter(_))));
     }
 
     #[test]

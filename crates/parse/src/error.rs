@@ -65,7 +65,8 @@ pub enum Error {
         "unknown charset {0:?} (expected auto, utf-8, shift_jis, euc-jp, utf-16le, utf-16be, windows-1252 or macintosh)"
     )]
     UnknownCharset(String),
-    /// A delimiter that cannot be used (a quote or a line break).
+    /// A delimiter that cannot be used (a quote, a line break, or a byte
+    /// outside ASCII, which would cut characters apart).
     #[error("invalid delimiter {0:?}")]
     InvalidDelimiter(char),
     /// Bytes that do not decode in the file's encoding.

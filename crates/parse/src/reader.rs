@@ -102,7 +102,7 @@ impl ReaderBuilder {
     /// reading error.
     pub fn build<R: Read>(&self, mut rdr: R) -> Result<Reader<R>> {
         if let Some(d) = self.delimiter
-            && matches!(d, b'"' | b'\r' | b'\n')
+            && (matches!(d, b'"' | b'\r' | b'\n') || !d.is_ascii())
         {
             return Err(Error::InvalidDelimiter(d as char));
         }
