@@ -160,7 +160,9 @@ pub struct Planner {
     key_order: Vec<KeyKind>,
     revision: u64,
     /// Folded group name → the store's (or the file's, for new ones) spelling.
-    groups: HashMap<String, String, foldhash::quality::RandomState>,
+    /// Keyed by the folded name's bytes: a look-up from a name lowercased
+    /// on the stack needs no UTF-8 check ([`Planner::known_group`]).
+    groups: HashMap<Box<[u8]>, String, foldhash::quality::RandomState>,
     created: BTreeSet<String>,
     /// Groups first named by the chunk being planned.
     chunk_groups: Vec<String>,
@@ -321,7 +323,7 @@ impl Planner {
             .groups()
             .map_err(Error::store)?
             .into_iter()
-            .map(|g| (fold(&g), g))
+            .map(|g| (fold(&g).into_bytes().into_boxed_slice(), g))
             .collect();
         let actor = match &options.actor {
             Some(name) => Some(Actor::resolve(dir, name)?),
@@ -794,7 +796,7 @@ impl Planner {
             return Some(existing.clone());
         }
         let folded = fold(name);
-        if let Some(existing) = self.groups.get(&folded) {
+        if let Some(existing) = self.groups.get(folded.as_bytes()) {
             return Some(existing.clone());
         }
         let similar = self.similar_groups(&folded);
@@ -825,7 +827,8 @@ impl Planner {
             );
             return None;
         }
-        self.groups.insert(folded, name.to_string());
+        self.groups
+            .insert(folded.into_bytes().into_boxed_slice(), name.to_string());
         if self.created.insert(name.to_string()) {
             self.chunk_groups.push(name.to_string());
             let issue = match similar.first() {
@@ -870,7 +873,7 @@ impl Planner {
         let bytes = &mut buf[..trimmed.len()];
         bytes.copy_from_slice(trimmed.as_bytes());
         bytes.make_ascii_lowercase();
-        self.groups.get(std::str::from_utf8(bytes).ok()?)
+        self.groups.get(&*bytes)
     }
 
     /// Existing groups whose names are close to `folded` (a typo of one of
@@ -879,8 +882,11 @@ impl Planner {
         let mut scored: Vec<(f64, &String)> = self
             .groups
             .iter()
-            .filter(|(key, name)| *key != folded && !self.created.contains(*name))
-            .map(|(key, name)| (strsim::jaro_winkler(folded, key), name))
+            .filter(|(key, name)| key[..] != *folded.as_bytes() && !self.created.contains(*name))
+            .filter_map(|(key, name)| {
+                let key = std::str::from_utf8(key).ok()?;
+                Some((strsim::jaro_winkler(folded, key), name))
+            })
             .filter(|(score, _)| *score >= 0.85)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
