@@ -504,10 +504,11 @@ impl Parser {
         } else {
             self.ends[self.nend - 1]
         };
+        let rules = self.rules(false);
         let broken = if self.olen - start > self.limits.max_field_bytes {
-            self.field_limit_error(self.nend + 1)
+            rules.too_long_at(None, self.nend + 1)
         } else if self.nend > self.limits.max_columns {
-            self.columns_error()
+            rules.too_many_columns()
         } else {
             return Ok(());
         };
@@ -516,7 +517,7 @@ impl Parser {
             .iter()
             .chain(&self.dbuf[self.rec_start..self.dpos])
             .copied();
-        Err(first_error(raw, &self.rules(false), broken))
+        Err(first_error(raw, &rules, broken))
     }
 
     /// Checks the record complete in `ends`, whose text is `raw`, against
@@ -524,21 +525,18 @@ impl Parser {
     /// previous one ends (0 in `out`; 1 in a quote-free line, across its
     /// delimiter).
     fn check_limits(&self, raw: &[u8], at_eof: bool, gap: usize) -> Result<()> {
+        let rules = self.rules(at_eof);
         let mut start = 0;
         for (i, &end) in self.ends[..self.nend].iter().enumerate() {
             let broken = if end - start > self.limits.max_field_bytes {
-                self.field_limit_error(i + 1)
+                rules.too_long_at(None, i + 1)
             } else if i >= self.limits.max_columns {
-                self.columns_error()
+                rules.too_many_columns()
             } else {
                 start = end + gap;
                 continue;
             };
-            return Err(first_error(
-                raw.iter().copied(),
-                &self.rules(at_eof),
-                broken,
-            ));
+            return Err(first_error(raw.iter().copied(), &rules, broken));
         }
         Ok(())
     }
@@ -551,24 +549,6 @@ impl Parser {
             at_eof,
             max_field_bytes: self.limits.max_field_bytes,
             max_columns: self.limits.max_columns,
-        }
-    }
-
-    fn columns_error(&self) -> Error {
-        Error::LimitExceeded {
-            limit: Limit::Columns,
-            value: self.limits.max_columns as u64,
-            line: self.rec_line,
-            column: None,
-        }
-    }
-
-    fn field_limit_error(&self, column: usize) -> Error {
-        Error::LimitExceeded {
-            limit: Limit::FieldBytes,
-            value: self.limits.max_field_bytes as u64,
-            line: self.rec_line,
-            column: Some(column),
         }
     }
 
@@ -772,14 +752,10 @@ fn check_record(
     let mut column = 1;
     let mut field_bytes = 0;
     let mut prev_cr = false;
-    let field_ends = |column: usize| {
+    // A field ends: one past the column limit is the error.
+    let ended = |column: usize| {
         if column > rules.max_columns {
-            return Err(Error::LimitExceeded {
-                limit: Limit::Columns,
-                value: rules.max_columns as u64,
-                line: rules.start_line,
-                column: None,
-            });
+            return Err(rules.too_many_columns());
         }
         Ok(())
     };
@@ -790,7 +766,7 @@ fn check_record(
         match state {
             // Only the record's last byte, in a record.
             State::Start | State::Unquoted | State::QuoteSeen if term => {
-                field_ends(column)?;
+                ended(column)?;
                 state = State::Start;
             }
             State::Start => {
@@ -798,7 +774,7 @@ fn check_record(
                     state = State::Quoted;
                     open_line = line;
                 } else if b == rules.delimiter {
-                    field_ends(column)?;
+                    ended(column)?;
                     column += 1;
                 } else {
                     state = State::Unquoted;
@@ -807,7 +783,7 @@ fn check_record(
             }
             State::Unquoted => {
                 if b == rules.delimiter {
-                    field_ends(column)?;
+                    ended(column)?;
                     column += 1;
                     field_bytes = 0;
                     state = State::Start;
@@ -833,7 +809,7 @@ fn check_record(
                     state = State::Quoted;
                     text = true;
                 } else if b == rules.delimiter {
-                    field_ends(column)?;
+                    ended(column)?;
                     column += 1;
                     field_bytes = 0;
                     state = State::Start;
@@ -845,7 +821,8 @@ fn check_record(
         if text {
             field_bytes += 1;
             if field_bytes > rules.max_field_bytes {
-                return Err(too_long(state == State::Quoted, open_line, column, rules));
+                let quoted = (state == State::Quoted).then_some(open_line);
+                return Err(rules.too_long_at(quoted, column));
             }
         }
         if b == b'\n' {
@@ -867,26 +844,38 @@ fn check_record(
                 column,
             });
         }
-        field_ends(column)?;
+        ended(column)?;
     }
     Ok(())
 }
 
-/// The error of a field past `max_field_bytes`, `quoted` when its byte too
-/// many is inside quotes.
-fn too_long(quoted: bool, open_line: u64, column: usize, rules: &RecordRules) -> Error {
-    if quoted {
-        Error::QuotedFieldTooLong {
-            value: rules.max_field_bytes as u64,
-            line: open_line,
-            column,
+impl RecordRules {
+    /// A field past `max_field_bytes`: `quoted_from` is the line its open
+    /// quote is on when its byte too many is inside quotes (the closing
+    /// quote is then likely missing).
+    fn too_long_at(&self, quoted_from: Option<u64>, column: usize) -> Error {
+        match quoted_from {
+            Some(line) => Error::QuotedFieldTooLong {
+                value: self.max_field_bytes as u64,
+                line,
+                column,
+            },
+            None => Error::LimitExceeded {
+                limit: Limit::FieldBytes,
+                value: self.max_field_bytes as u64,
+                line: self.start_line,
+                column: Some(column),
+            },
         }
-    } else {
+    }
+
+    /// A record with a field past `max_columns`.
+    fn too_many_columns(&self) -> Error {
         Error::LimitExceeded {
-            limit: Limit::FieldBytes,
-            value: rules.max_field_bytes as u64,
-            line: rules.start_line,
-            column: Some(column),
+            limit: Limit::Columns,
+            value: self.max_columns as u64,
+            line: self.start_line,
+            column: None,
         }
     }
 }
