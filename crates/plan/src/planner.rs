@@ -194,7 +194,17 @@ pub struct Planner {
     /// The columns a new user is planned from (all but read-only ones), and
     /// those that can raise an issue when nothing is built: required ones,
     /// passwords, status and groups. In profile order.
-    create_columns: (Vec<usize>, Vec<usize>),
+    create_columns: CreateColumns,
+}
+
+/// The columns a new user is planned from.
+#[derive(Debug)]
+struct CreateColumns {
+    /// Every column but read-only ones, for a user that is built.
+    built: std::sync::Arc<[usize]>,
+    /// Those that can raise an issue when nothing is built: required ones,
+    /// passwords, status and groups.
+    checked: std::sync::Arc<[usize]>,
 }
 
 /// The per-chunk index of found users.
@@ -258,11 +268,8 @@ fn attribute_columns(profile: &Profile) -> Vec<usize> {
     keyed.into_iter().map(|(_, index)| index).collect()
 }
 
-/// True for a column whose value a user keeps as an attribute (status
-/// included), rather than as a key, password, list or flag.
-/// [`Planner::create_columns`]: every column but read-only ones, and those
-/// that matter when no user is built.
-fn create_columns(profile: &Profile) -> (Vec<usize>, Vec<usize>) {
+/// The [`CreateColumns`] of `profile`, in profile order.
+fn create_columns(profile: &Profile) -> CreateColumns {
     let planned = |column: &Column| !matches!(column.kind, FieldKind::ReadOnly);
     let checked = |column: &Column| {
         planned(column)
@@ -272,15 +279,20 @@ fn create_columns(profile: &Profile) -> (Vec<usize>, Vec<usize>) {
                     Purpose::Password | Purpose::PasswordHash | Purpose::Status | Purpose::Groups
                 ))
     };
-    let indices = |keep: &dyn Fn(&Column) -> bool| -> Vec<usize> {
+    let indices = |keep: &dyn Fn(&Column) -> bool| -> std::sync::Arc<[usize]> {
         (profile.columns.iter().enumerate())
             .filter(|(_, column)| keep(column))
             .map(|(i, _)| i)
             .collect()
     };
-    (indices(&planned), indices(&checked))
+    CreateColumns {
+        built: indices(&planned),
+        checked: indices(&checked),
+    }
 }
 
+/// True for a column whose value a user keeps as an attribute (status
+/// included), rather than as a key, password, list or flag.
 fn is_attribute(column: &Column) -> bool {
     !matches!(column.kind, FieldKind::ReadOnly)
         && !matches!(
@@ -1249,13 +1261,12 @@ impl Planner {
         }
         let mut password_column: Option<&str> = None;
         let mut has_password = false;
-        // Counts only: the columns that can raise an issue, not all (taken
-        // out for the loop, which needs `self`, and put back after it).
-        let indices = match build {
-            true => std::mem::take(&mut self.create_columns.0),
-            false => std::mem::take(&mut self.create_columns.1),
-        };
-        for &index in &indices {
+        // Counts only: the columns that can raise an issue, not all.
+        let indices = std::sync::Arc::clone(match build {
+            true => &self.create_columns.built,
+            false => &self.create_columns.checked,
+        });
+        for &index in indices.iter() {
             let Some(column) = columns.get(index) else {
                 continue;
             };
@@ -1359,10 +1370,6 @@ impl Planner {
                 // Attributes: set below, in key order.
                 _ => {}
             }
-        }
-        match build {
-            true => self.create_columns.0 = indices,
-            false => self.create_columns.1 = indices,
         }
         if build {
             self.created_attributes(row, &mut user.attributes);
